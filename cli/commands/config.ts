@@ -1,0 +1,49 @@
+import { meshpipeConfigSpec } from '../../lib/config/meshpipe-config.ts';
+import { documentSpec, type Fields, type ObjectSpec } from '../../lib/config/spec.ts';
+import type { CommandDefinition } from '../command.ts';
+
+function show(value: unknown): string {
+  return Array.isArray(value)
+    ? value.length === 0
+      ? '[]'
+      : value.join(',')
+    : typeof value === 'object'
+      ? JSON.stringify(value)
+      : String(value);
+}
+
+export const command: CommandDefinition = {
+  name: 'config',
+  summary:
+    'Show every configuration key with its type, default and environment variable; or, with --effective, the validated configuration in use.',
+  usage: 'config [--effective] [--json]',
+  description:
+    'Configuration comes from a JSON file (./meshpipe.json, --config or $MESHPIPE_CONFIG), environment variables and flags, in that order of precedence (flags win). Unknown keys and bad values are errors naming the key.',
+  options: { effective: { type: 'boolean', doc: 'Validate and print the configuration in effect.' } },
+  json: true,
+  async run(ctx) {
+    if (ctx.values.effective === true) {
+      const { config, file } = ctx.config();
+      const redacted = {
+        ...config,
+        kafka: { ...config.kafka, saslPassword: config.kafka.saslPassword === '' ? '' : '***' },
+      };
+      if (ctx.json) ctx.printJson({ file: file ?? null, config: redacted });
+      else {
+        ctx.out(`# from ${file ?? '(no file: defaults and environment)'}`);
+        ctx.out(JSON.stringify(redacted, null, 2));
+      }
+      return 0;
+    }
+    const rows = documentSpec(meshpipeConfigSpec as unknown as ObjectSpec<Fields>);
+    if (ctx.json) {
+      ctx.printJson(rows);
+      return 0;
+    }
+    for (const row of rows) {
+      ctx.out(`${row.key}  (${row.kind}, default ${show(row.default)}${row.env ? `, env ${row.env}` : ''})`);
+      ctx.out(`    ${row.doc}`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,30 @@
+import { runChecks } from '../../lib/doctor.ts';
+import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
+
+const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
+
+export const command: CommandDefinition = {
+  name: 'doctor',
+  summary:
+    'Check that this machine can run meshpipe: kernel, BTF, tracefs, BPF permission, Java, Kafka jars, Kafka and Redis.',
+  usage: 'doctor [--brokers host:port] [--json]',
+  description:
+    'Each failing or warning line carries the fix. Exits 1 when any check fails (warnings do not fail).',
+  options: { ...KAFKA_OPTIONS },
+  json: true,
+  async run(ctx) {
+    const { config } = ctx.config();
+    const checks = await runChecks(config, ctx.logger);
+    const failed = checks.some((c) => c.status === 'fail');
+    if (ctx.json) {
+      ctx.printJson({ ok: !failed, checks });
+    } else {
+      const width = Math.max(...checks.map((c) => c.name.length)) + 2;
+      for (const c of checks) {
+        ctx.out(`${MARK[c.status]}  ${c.name.padEnd(width)}${c.detail}`);
+        if (c.fix !== undefined) ctx.out(`      ${''.padEnd(width)}fix: ${c.fix}`);
+      }
+    }
+    return failed ? 1 : 0;
+  },
+};

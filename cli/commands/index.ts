@@ -1,0 +1,40 @@
+/**
+ * The command table. Commands load lazily so `meshpipe --help` and small commands start fast.
+ * Adding a command: create cli/commands/<name>.ts exporting `command`, and list it here.
+ */
+import type { CommandDefinition } from '../command.ts';
+
+export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandDefinition> }> = {
+  up: {
+    summary: 'Run the whole pipeline on this machine (local Kafka and Redis unless configured).',
+    load: async () => (await import('./up.ts')).command,
+  },
+  doctor: {
+    summary: 'Check this machine: kernel, BTF, tracefs, BPF permission, Java, Kafka, Redis.',
+    load: async () => (await import('./doctor.ts')).command,
+  },
+  topics: {
+    summary: 'Create and verify the meshpipe topics.',
+    load: async () => (await import('./topics.ts')).command,
+  },
+  tail: {
+    summary: 'Decode and print records of any meshpipe topic.',
+    load: async () => (await import('./tail.ts')).command,
+  },
+  config: {
+    summary: 'Show every configuration key, or the effective configuration.',
+    load: async () => (await import('./config.ts')).command,
+  },
+  'stack start': {
+    summary: 'Start the local Kafka and Redis (reused if already up).',
+    load: async () => (await import('./stack.ts')).start,
+  },
+  'stack stop': {
+    summary: 'Stop the local Kafka and Redis.',
+    load: async () => (await import('./stack.ts')).stop,
+  },
+  'stack status': {
+    summary: 'Show whether the local Kafka and Redis run, and where.',
+    load: async () => (await import('./stack.ts')).status,
+  },
+};

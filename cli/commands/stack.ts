@@ -1,0 +1,78 @@
+import { ensureStack, stackStatus, stopStack } from '../../lib/local-stack/stack.ts';
+import type { CommandDefinition } from '../command.ts';
+
+export const start: CommandDefinition = {
+  name: 'stack start',
+  summary: 'Start the local single-node Kafka (KRaft) and Redis, or reuse them if they already run.',
+  usage: 'stack start [--no-redis] [--json]',
+  description:
+    'Data lives under .local/stack/ and survives restarts. Ports: 9092 and 6379 unless taken, then free ones.',
+  options: { 'no-redis': { type: 'boolean', doc: 'Start Kafka only.' } },
+  json: true,
+  async run(ctx) {
+    const { config } = ctx.config();
+    const result = await ensureStack({
+      logger: ctx.logger,
+      redis: ctx.values['no-redis'] !== true,
+      preferredKafkaPort: config.stack.kafkaPort,
+      preferredRedisPort: config.stack.redisPort,
+      kafkaHeapMb: config.stack.kafkaHeapMb,
+      progress: (t) => ctx.progress.update(t),
+    });
+    ctx.progress.done();
+    if (ctx.json) ctx.printJson(result);
+    else {
+      ctx.out(
+        `kafka ${result.endpoints.kafkaBrokers.join(',')} (${result.started.includes('kafka') ? 'started' : 'already running'})`,
+      );
+      if (result.endpoints.redisUrl !== '')
+        ctx.out(
+          `redis ${result.endpoints.redisUrl} (${result.started.includes('redis') ? 'started' : 'already running'})`,
+        );
+      ctx.out(`export MESHPIPE_KAFKA_BROKERS=${result.endpoints.kafkaBrokers.join(',')}`);
+      if (result.endpoints.redisUrl !== '') ctx.out(`export MESHPIPE_REDIS_URL=${result.endpoints.redisUrl}`);
+    }
+    return 0;
+  },
+};
+
+export const stop: CommandDefinition = {
+  name: 'stack stop',
+  summary: 'Stop the local Kafka and Redis (their data stays under .local/stack/).',
+  usage: 'stack stop [--json]',
+  options: {},
+  json: true,
+  async run(ctx) {
+    ctx.progress.update('stopping the local stack');
+    const stopped = await stopStack();
+    ctx.progress.done();
+    if (ctx.json) ctx.printJson({ stopped });
+    else ctx.out(stopped.length === 0 ? 'nothing was running' : `stopped ${stopped.join(' and ')}`);
+    return 0;
+  },
+};
+
+export const status: CommandDefinition = {
+  name: 'stack status',
+  summary: 'Show whether the local Kafka and Redis run, and where.',
+  usage: 'stack status [--json]',
+  options: {},
+  json: true,
+  async run(ctx) {
+    const s = await stackStatus();
+    if (ctx.json) ctx.printJson(s);
+    else {
+      ctx.out(
+        s.kafka.running
+          ? `kafka running: 127.0.0.1:${s.kafka.port} (pid ${s.kafka.pid}, Kafka ${s.kafka.version}, log ${s.kafka.logFile})`
+          : 'kafka not running',
+      );
+      ctx.out(
+        s.redis.running
+          ? `redis running: 127.0.0.1:${s.redis.port} (pid ${s.redis.pid}, log ${s.redis.logFile})`
+          : 'redis not running',
+      );
+    }
+    return s.kafka.running ? 0 : 3;
+  },
+};

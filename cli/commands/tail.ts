@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { ERRORS, errorMessage, isMeshpipeError, MeshpipeError } from '../../lib/errors.ts';
+import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
+import { decodeAny, toJsonSafe } from '../../schemas/codec.ts';
+import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
+import { resolveEndpoints } from '../endpoints.ts';
+import { summarizeRecord } from '../render-record.ts';
+
+export const command: CommandDefinition = {
+  name: 'tail',
+  summary: 'Decode and print the records of a meshpipe topic (any schema this build knows).',
+  usage: 'tail <topic> [--from-beginning] [--limit N] [--idle-timeout s] [--json]',
+  description:
+    'Reads with its own throw-away consumer group (it never moves other consumers\' offsets) and read_committed isolation. Records that do not decode are reported with their partition and offset on stderr (and as {"error":...} lines with --json) and skipped.',
+  options: {
+    ...KAFKA_OPTIONS,
+    'from-beginning': {
+      type: 'boolean',
+      doc: 'Start at the oldest retained record instead of new records only.',
+    },
+    limit: { type: 'string', value: '<n>', doc: 'Exit after printing n records.' },
+    'idle-timeout': {
+      type: 'string',
+      value: '<seconds>',
+      doc: 'Exit after this long without a new record (default: follow until Ctrl-C).',
+    },
+  },
+  positionals: { min: 1, max: 1, names: ['topic'] },
+  json: true,
+  examples: [
+    'meshpipe tail meshpipe.spans.v1',
+    'meshpipe tail meshpipe.l7.raw.v1 --from-beginning --limit 10 --json | jq .value.connection',
+    'meshpipe tail meshpipe.dlq.v1 --from-beginning --idle-timeout 5',
+  ],
+  async run(ctx) {
+    const topic = ctx.positionals[0]!;
+    const limit = ctx.values.limit === undefined ? Number.POSITIVE_INFINITY : Number(ctx.values.limit);
+    if (limit !== Number.POSITIVE_INFINITY && (!Number.isInteger(limit) || limit < 1))
+      throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, ['--limit must be a positive integer']);
+    const idleMs = ctx.values['idle-timeout'] === undefined ? 0 : Number(ctx.values['idle-timeout']) * 1000;
+    if (!Number.isFinite(idleMs) || idleMs < 0)
+      throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, ['--idle-timeout must be a number of seconds']);
+
+    const { config } = ctx.config();
+    const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
+    const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const topics = await admin.listTopics();
+      if (!topics.includes(topic)) throw new MeshpipeError(ERRORS.KAFKA_TOPIC_MISSING, [topic]);
+    } finally {
+      await admin.disconnect();
+    }
+
+    const consumer = kafka.consumer({
+      groupId: `meshpipe-tail-${randomUUID()}`,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      maxWaitTimeInMs: 250,
+    });
+    let printed = 0;
+    let failed = 0;
+    let lastActivity = Date.now();
+    let finish: () => void = () => {};
+    const finished = new Promise<void>((resolvePromise) => {
+      finish = resolvePromise;
+    });
+    ctx.signal.addEventListener('abort', () => finish(), { once: true });
+
+    await consumer.connect();
+    // The consumer only reports being ready after joining its group; the idle clock starts then.
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      lastActivity = Date.now();
+    });
+    await consumer.subscribe({ topic, fromBeginning: ctx.values['from-beginning'] === true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        if (printed >= limit) return;
+        lastActivity = Date.now();
+        const where = { topic, partition, offset: message.offset, timestamp: message.timestamp };
+        if (message.value === null) return;
+        try {
+          const { schema, value } = decodeAny(message.value);
+          printed++;
+          if (ctx.json) {
+            ctx.printJson(
+              {
+                ...where,
+                key: message.key?.toString('utf8') ?? null,
+                schema: schema.fullName,
+                schemaId: schema.id,
+                value: toJsonSafe(value),
+              },
+              { line: true },
+            );
+          } else {
+            ctx.out(`${topic}[${partition}]@${message.offset} ${summarizeRecord(schema.fullName, value)}`);
+          }
+        } catch (err) {
+          failed++;
+          const code = isMeshpipeError(err) ? err.code : 'MESHPIPE_ERR_SCHEMA_DECODE_FAILED';
+          process.stderr.write(
+            `meshpipe tail: ${topic}[${partition}]@${message.offset}: skipped, ${errorMessage(err)} [${code}]\n`,
+          );
+          if (ctx.json)
+            ctx.printJson({ ...where, error: { code, message: errorMessage(err) } }, { line: true });
+        }
+        if (printed >= limit) finish();
+      },
+    });
+    const idleTimer =
+      idleMs > 0
+        ? setInterval(() => {
+            if (Date.now() - lastActivity >= idleMs) finish();
+          }, 100)
+        : undefined;
+    await finished;
+    if (idleTimer !== undefined) clearInterval(idleTimer);
+    await consumer.disconnect();
+    ctx.logger.debug({ printed, failed }, 'tail finished');
+    return 0;
+  },
+};

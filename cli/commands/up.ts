@@ -1,0 +1,159 @@
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { pingRedis } from '../../lib/doctor.ts';
+import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
+import {
+  allTopicDefinitions,
+  connectAdmin,
+  createKafka,
+  ensureTopics,
+  kafkaOptionsFrom,
+} from '../../lib/kafka.ts';
+import { findJava } from '../../lib/local-stack/java.ts';
+import { kafkaJarsInstalled } from '../../lib/local-stack/kafka-broker.ts';
+import { KAFKA_VERSION, kafkaLibsDir, STACK_DIR } from '../../lib/local-stack/paths.ts';
+import { canConnect } from '../../lib/local-stack/ports.ts';
+import { stopStack } from '../../lib/local-stack/stack.ts';
+import { Supervisor } from '../../lib/supervisor.ts';
+import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
+import { resolveEndpoints } from '../endpoints.ts';
+import { UP_COMPONENTS, UP_OPTIONS, type UpContext } from '../up-components.ts';
+
+const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+
+export const command: CommandDefinition = {
+  name: 'up',
+  summary:
+    'Run the whole pipeline on this machine: Kafka and Redis (local ones unless configured), topics, and every component, with a live status line.',
+  usage: 'up [--brokers host:port] [--duration s] [--json] [component flags]',
+  description:
+    'Without --brokers / MESHPIPE_KAFKA_BROKERS a single-node KRaft Kafka is started from the jars scripts/setup installed (data under .local/stack/), and without MESHPIPE_REDIS_URL a local Redis. Components run as supervised child processes (restarted if they crash); their logs go to .local/stack/logs/. Ctrl-C stops everything this command started.',
+  options: {
+    ...KAFKA_OPTIONS,
+    duration: {
+      type: 'string',
+      value: '<seconds>',
+      doc: 'Stop by itself after this many seconds (default: run until Ctrl-C).',
+    },
+    ...UP_OPTIONS,
+  },
+  json: true,
+  examples: ['meshpipe up', 'meshpipe up --brokers kafka:9092 --json'],
+  async run(ctx) {
+    const { config } = ctx.config();
+    const durationMs = ctx.values.duration === undefined ? 0 : Number(ctx.values.duration) * 1000;
+    if (!Number.isFinite(durationMs) || durationMs < 0)
+      throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, ['--duration must be a number of seconds']);
+
+    // Set-up check first: a missing piece is named with the command that installs it.
+    if (config.kafka.brokers.length === 0) {
+      findJava();
+      if (!kafkaJarsInstalled())
+        throw new MeshpipeError(ERRORS.SETUP_KAFKA_JARS_MISSING, [KAFKA_VERSION, kafkaLibsDir()]);
+    }
+
+    const endpoints = await resolveEndpoints(config, {
+      logger: ctx.logger,
+      progress: ctx.progress,
+      start: true,
+      redis: true,
+    });
+    const supervisor = new Supervisor({ logger: ctx.logger, logDir: join(STACK_DIR, 'logs') });
+    try {
+      ctx.progress.update('creating topics');
+      const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
+      const admin = await connectAdmin(kafka, endpoints.brokers);
+      let topicCount = 0;
+      try {
+        const statuses = await ensureTopics(admin, allTopicDefinitions(), {
+          prefix: config.kafka.topicPrefix,
+          replicationFactor: config.kafka.replicationFactor,
+          partitions: config.kafka.partitions,
+        });
+        topicCount = statuses.length;
+        for (const s of statuses.filter((t) => t.state === 'mismatch'))
+          ctx.logger.warn({ topic: s.name, problems: s.problems }, 'topic differs from its definition');
+      } finally {
+        await admin.disconnect();
+      }
+
+      const upCtx: UpContext = { config, values: ctx.values, endpoints };
+      const childEnv: Record<string, string> = {
+        MESHPIPE_KAFKA_BROKERS: endpoints.brokers.join(','),
+        ...(endpoints.redisUrl !== '' ? { MESHPIPE_REDIS_URL: endpoints.redisUrl } : {}),
+      };
+      if (typeof ctx.values.config === 'string') childEnv.MESHPIPE_CONFIG = ctx.values.config;
+      for (const component of UP_COMPONENTS.filter((c) => c.enabled(upCtx))) {
+        supervisor.start({
+          name: component.name,
+          modulePath: MAIN,
+          args: component.args(upCtx),
+          env: { ...childEnv, ...(component.env?.(upCtx) ?? {}) },
+          ...(component.stallMs === undefined ? {} : { stallMs: component.stallMs }),
+        });
+      }
+
+      const started = Date.now();
+      let lastJson = 0;
+      ctx.progress.done(
+        `meshpipe is up: kafka ${endpoints.brokers.join(',')}${endpoints.local ? ' (local)' : ''}, redis ${endpoints.redisUrl || '(none)'}, ${topicCount} topics; logs in ${join(STACK_DIR, 'logs')}. Ctrl-C stops.`,
+      );
+      while (!ctx.signal.aborted && (durationMs === 0 || Date.now() - started < durationMs)) {
+        const [kafkaPort] = endpoints.brokers.map((b) => Number(b.split(':').pop()));
+        const kafkaHost = endpoints.brokers[0]!.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+        const kafkaOk = await canConnect(kafkaPort!, kafkaHost, 1000);
+        const redisOk =
+          endpoints.redisUrl === ''
+            ? null
+            : await pingRedis(endpoints.redisUrl, 1000).then(
+                () => true,
+                () => false,
+              );
+        const components = supervisor.states();
+        if (ctx.json) {
+          if (Date.now() - lastJson >= 5000 || lastJson === 0) {
+            lastJson = Date.now();
+            ctx.printJson(
+              {
+                time: new Date().toISOString(),
+                kafka: { healthy: kafkaOk, brokers: endpoints.brokers, local: endpoints.local },
+                redis: { healthy: redisOk, url: endpoints.redisUrl },
+                topics: topicCount,
+                components: components.map((c) => ({
+                  name: c.name,
+                  pid: c.pid ?? null,
+                  restarts: c.restarts,
+                  ...c.status,
+                })),
+              },
+              { line: true },
+            );
+          }
+        } else {
+          const parts = [
+            `kafka ${kafkaOk ? '✓' : '✗'}`,
+            `redis ${redisOk === null ? '-' : redisOk ? '✓' : '✗'}`,
+            `topics ${topicCount}`,
+            ...components.map(
+              (c) =>
+                `${c.name} ${c.status.state === 'ok' ? '✓' : c.status.state === 'failed' ? '✗' : '…'} ${c.status.summary}`,
+            ),
+          ];
+          ctx.progress.update(parts.join(' · '));
+        }
+        await sleep(1000, undefined, { signal: ctx.signal }).catch(() => {});
+      }
+      ctx.progress.done();
+    } finally {
+      ctx.progress.update('stopping components');
+      await supervisor.stop();
+      if (endpoints.started.length > 0) {
+        ctx.progress.update(`stopping ${endpoints.started.join(' and ')}`);
+        await stopStack({ only: endpoints.started });
+      }
+      ctx.progress.done('meshpipe stopped');
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,67 @@
+/**
+ * Where Kafka and Redis are, for a command: the configured cluster (kafka.brokers / --brokers /
+ * MESHPIPE_KAFKA_BROKERS), else the local stack, started on demand by the commands that may start it.
+ */
+import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
+import { ERRORS, MeshpipeError } from '../lib/errors.ts';
+import { ensureStack, stackStatus } from '../lib/local-stack/stack.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Progress } from '../lib/progress.ts';
+
+export interface Endpoints {
+  brokers: string[];
+  redisUrl: string;
+  /** True when the brokers are the local stack's. */
+  local: boolean;
+  /** Services this call started (to stop when the command ends). */
+  started: Array<'kafka' | 'redis'>;
+}
+
+export async function resolveEndpoints(
+  config: MeshpipeConfig,
+  options: { logger: Logger; progress?: Progress; start: boolean; redis?: boolean },
+): Promise<Endpoints> {
+  const wantRedis = options.redis === true && config.redis.url === '';
+  if (config.kafka.brokers.length > 0 && !wantRedis) {
+    return { brokers: config.kafka.brokers, redisUrl: config.redis.url, local: false, started: [] };
+  }
+  const wantKafka = config.kafka.brokers.length === 0;
+  if (!options.start) {
+    const status = await stackStatus();
+    if (wantKafka && !status.kafka.running) {
+      throw new MeshpipeError(
+        ERRORS.KAFKA_UNREACHABLE,
+        ['(none configured)', 'no Kafka is configured and the local broker is not running'],
+        {
+          hint: 'run `meshpipe up` or `meshpipe stack start`, or pass --brokers host:port',
+        },
+      );
+    }
+    return {
+      brokers: wantKafka ? [`127.0.0.1:${status.kafka.port}`] : config.kafka.brokers,
+      redisUrl:
+        config.redis.url !== ''
+          ? config.redis.url
+          : status.redis.running
+            ? `redis://127.0.0.1:${status.redis.port}`
+            : '',
+      local: wantKafka,
+      started: [],
+    };
+  }
+  const result = await ensureStack({
+    logger: options.logger,
+    kafka: wantKafka,
+    redis: wantRedis,
+    preferredKafkaPort: config.stack.kafkaPort,
+    preferredRedisPort: config.stack.redisPort,
+    kafkaHeapMb: config.stack.kafkaHeapMb,
+    ...(options.progress === undefined ? {} : { progress: (t: string) => options.progress!.update(t) }),
+  });
+  return {
+    brokers: wantKafka ? result.endpoints.kafkaBrokers : config.kafka.brokers,
+    redisUrl: wantRedis ? result.endpoints.redisUrl : config.redis.url,
+    local: wantKafka,
+    started: result.started,
+  };
+}

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+/**
+ * The `meshpipe` command. Finds the command (one word, or two for groups such as `stack start`), parses
+ * its options, runs it, and turns MeshpipeErrors into a clear message (code, fix) and an exit code.
+ */
+import { readFileSync } from 'node:fs';
+import { loadConfig } from '../lib/config/load.ts';
+import { ERRORS, EXIT, errorMessage, MeshpipeError } from '../lib/errors.ts';
+import { PROJECT_ROOT } from '../lib/local-stack/paths.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
+import { createProgress } from '../lib/progress.ts';
+import { type CommandContext, configOverrides, parseCommandArgs, renderHelp } from './command.ts';
+import { COMMANDS } from './commands/index.ts';
+
+function version(): string {
+  return (JSON.parse(readFileSync(`${PROJECT_ROOT}/package.json`, 'utf8')) as { version: string }).version;
+}
+
+function topHelp(group?: string): string {
+  const names = Object.keys(COMMANDS).filter((n) => group === undefined || n.startsWith(`${group} `));
+  const width = Math.max(...names.map((n) => n.length)) + 2;
+  const lines = [
+    group === undefined
+      ? 'Usage: meshpipe <command> [options]'
+      : `Usage: meshpipe ${group} <command> [options]`,
+    '',
+    'Sidecar-free service-mesh telemetry: eBPF capture of HTTP traffic into Kafka, stream processors for',
+    'spans, RED metrics and anomalies, sinks for OTLP, Prometheus and alert webhooks.',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(width)}${COMMANDS[n]!.summary}`),
+    '',
+    'Every command takes --help; commands that print data take --json.',
+    group === undefined ? 'Start here: meshpipe up --demo' : '',
+  ];
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+function findCommand(argv: string[]): { name: string; rest: string[] } | { group: string } | undefined {
+  const [first, second] = argv;
+  if (first === undefined) return undefined;
+  if (second !== undefined && COMMANDS[`${first} ${second}`] !== undefined)
+    return { name: `${first} ${second}`, rest: argv.slice(2) };
+  if (COMMANDS[first] !== undefined) return { name: first, rest: argv.slice(1) };
+  if (Object.keys(COMMANDS).some((n) => n.startsWith(`${first} `))) return { group: first };
+  return undefined;
+}
+
+function reportError(err: unknown, json: boolean, logger: Logger | undefined): number {
+  if (err instanceof MeshpipeError) {
+    if (json) {
+      process.stdout.write(
+        `${JSON.stringify({ error: { code: err.code, message: err.message, hint: err.hint ?? null } })}\n`,
+      );
+    }
+    process.stderr.write(`meshpipe: ${err.message} [${err.code}]\n`);
+    if (err.hint !== undefined) process.stderr.write(`  fix: ${err.hint}\n`);
+    return err.exitCode;
+  }
+  logger?.error({ err }, 'unexpected error');
+  process.stderr.write(`meshpipe: unexpected error: ${errorMessage(err)}\n`);
+  if (err instanceof Error && err.stack !== undefined && process.env.MESHPIPE_DEBUG === '1')
+    process.stderr.write(`${err.stack}\n`);
+  return EXIT.software;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  if (major < 22 || (major === 22 && minor < 18)) {
+    process.stderr.write(
+      `meshpipe needs Node.js 22.18 or newer (it runs its TypeScript sources directly); this is ${process.version}.\n  fix: run ./meshpipe from the checkout (it uses the Node 24 that scripts/setup installs)\n`,
+    );
+    return EXIT.unavailable;
+  }
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(topHelp());
+    return EXIT.ok;
+  }
+  if (argv[0] === '--version' || argv[0] === '-v') {
+    process.stdout.write(`${version()}\n`);
+    return EXIT.ok;
+  }
+  const wantsJson = argv.includes('--json');
+  const found = findCommand(argv);
+  if (found === undefined) {
+    return reportError(new MeshpipeError(ERRORS.CLI_UNKNOWN_COMMAND, [argv[0]]), wantsJson, undefined);
+  }
+  if ('group' in found) {
+    process.stdout.write(topHelp(found.group));
+    return argv.includes('--help') || argv.includes('-h') ? EXIT.ok : EXIT.usage;
+  }
+
+  let logger: Logger | undefined;
+  try {
+    const definition = await COMMANDS[found.name]!.load();
+    const { values, positionals } = parseCommandArgs(definition, found.rest);
+    if (values.help === true) {
+      process.stdout.write(renderHelp(definition));
+      return EXIT.ok;
+    }
+    const level = (values['log-level'] as string | undefined) ?? process.env.MESHPIPE_LOG_LEVEL ?? 'info';
+    logger = createLogger({ component: `cli/${found.name.replace(' ', '-')}`, level: level as 'info' });
+    const controller = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (controller.signal.aborted) {
+        // Second Ctrl-C: the user insists.
+        process.exit(130);
+      }
+      logger?.info({ signal }, 'stopping');
+      controller.abort(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let loaded: ReturnType<typeof loadConfig> | undefined;
+    const json = values.json === true;
+    const ctx: CommandContext = {
+      values,
+      positionals,
+      json,
+      config: () => {
+        loaded ??= loadConfig({
+          file: values.config as string | undefined,
+          overrides: configOverrides(values),
+        });
+        return loaded;
+      },
+      logger,
+      progress: createProgress({ enabled: !json || process.stderr.isTTY === true }),
+      signal: controller.signal,
+      out: (line) => process.stdout.write(`${line}\n`),
+      printJson: (value, options) =>
+        process.stdout.write(
+          `${options?.line === true ? JSON.stringify(value) : JSON.stringify(value, null, 2)}\n`,
+        ),
+    };
+    const code = (await definition.run(ctx)) ?? EXIT.ok;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    return code;
+  } catch (err) {
+    return reportError(err, wantsJson, logger);
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  // Let stdout drain before exiting (large --json outputs to a pipe).
+  process.exitCode = code;
+  // kafkajs and friends can leave sockets behind; once the command is done, nothing else needs to run.
+  setTimeout(() => process.exit(code), 50).unref();
+}

@@ -1,0 +1,93 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ERRORS, MeshpipeError } from '../errors.ts';
+import { type MeshpipeConfig, meshpipeConfigSpec } from './meshpipe-config.ts';
+
+export interface LoadOptions {
+  /** Explicit file (--config); otherwise MESHPIPE_CONFIG, otherwise ./meshpipe.json when present. */
+  file?: string | undefined;
+  env?: Record<string, string | undefined>;
+  /** Values from command-line flags, as a partial config object: they win over file and environment. */
+  overrides?: Record<string, unknown>;
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  config: MeshpipeConfig;
+  /** The file that was read, if any. */
+  file: string | undefined;
+}
+
+/**
+ * Loads and validates the configuration. Precedence: flags > environment > file > defaults. Any problem
+ * throws a MeshpipeError naming the dotted key (CONFIG_UNKNOWN_KEY, CONFIG_INVALID_VALUE...).
+ */
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  let file = options.file ?? env.MESHPIPE_CONFIG;
+  if (file === undefined || file === '') {
+    const local = resolve(cwd, 'meshpipe.json');
+    file = existsSync(local) ? local : undefined;
+  } else {
+    file = resolve(cwd, file);
+  }
+
+  let fromFile: unknown = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new MeshpipeError(ERRORS.CONFIG_FILE_UNREADABLE, [file, (err as Error).message]);
+    }
+    try {
+      fromFile = JSON.parse(text);
+    } catch (err) {
+      throw new MeshpipeError(ERRORS.CONFIG_FILE_INVALID_JSON, [file, (err as Error).message]);
+    }
+  }
+
+  const merged = deepMerge(fromFile, options.overrides ?? {});
+  // Flags win over the environment: drop env values for keys a flag set.
+  const effectiveEnv = { ...env };
+  for (const key of flattenKeys(options.overrides ?? {})) {
+    const envName = envNameOf(key);
+    if (envName !== undefined) delete effectiveEnv[envName];
+  }
+  const config = meshpipeConfigSpec.parseWithEnv(merged, '', effectiveEnv) as MeshpipeConfig;
+  return { config, file };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function deepMerge(base: unknown, over: Record<string, unknown>): unknown {
+  if (!isPlainObject(base)) return base === undefined || base === null ? over : base;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k], v) : v;
+  }
+  return out;
+}
+
+function flattenKeys(obj: Record<string, unknown>, prefix = ''): string[] {
+  const keys: string[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    const key = prefix === '' ? k : `${prefix}.${k}`;
+    if (isPlainObject(v)) keys.push(...flattenKeys(v, key));
+    else keys.push(key);
+  }
+  return keys;
+}
+
+function envNameOf(dotted: string): string | undefined {
+  // biome-ignore lint/suspicious/noExplicitAny: walking a heterogeneous spec tree by name
+  let node: any = meshpipeConfigSpec;
+  for (const part of dotted.split('.')) {
+    node = node?.fields?.[part];
+    if (node === undefined) return undefined;
+  }
+  return node?.env;
+}

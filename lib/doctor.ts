@@ -1,0 +1,268 @@
+/**
+ * `meshpipe doctor`: the facts that decide whether meshpipe can run here, each with the fix when it
+ * fails. Checks are independent and cheap; network checks time out quickly.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import type { MeshpipeConfig } from './config/meshpipe-config.ts';
+import { errorMessage } from './errors.ts';
+import { createKafka } from './kafka.ts';
+import { findJava } from './local-stack/java.ts';
+import { kafkaJarsInstalled } from './local-stack/kafka-broker.ts';
+import { KAFKA_VERSION, kafkaLibsDir, PROJECT_ROOT } from './local-stack/paths.ts';
+import { stackStatus } from './local-stack/stack.ts';
+import type { Logger } from './logger.ts';
+
+export interface CheckResult {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+  /** What to do about a warn/fail. */
+  fix?: string;
+}
+
+const ok = (name: string, detail: string): CheckResult => ({ name, status: 'ok', detail });
+const fail = (name: string, detail: string, fix: string): CheckResult => ({
+  name,
+  status: 'fail',
+  detail,
+  fix,
+});
+const warn = (name: string, detail: string, fix: string): CheckResult => ({
+  name,
+  status: 'warn',
+  detail,
+  fix,
+});
+
+/** Ring buffers need 5.8; the CO-RE reads and tracepoints we use are older. */
+const MIN_KERNEL: [number, number] = [5, 8];
+
+export function checkKernel(kernelRelease = release()): CheckResult {
+  const m = /^(\d+)\.(\d+)/.exec(kernelRelease);
+  const [major, minor] = [Number(m?.[1] ?? 0), Number(m?.[2] ?? 0)];
+  if (major > MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor >= MIN_KERNEL[1]))
+    return ok('kernel', `Linux ${kernelRelease}`);
+  return fail(
+    'kernel',
+    `Linux ${kernelRelease}`,
+    `the collector needs Linux ${MIN_KERNEL.join('.')} or newer (BPF ring buffer)`,
+  );
+}
+
+export function checkBtf(): CheckResult {
+  return existsSync('/sys/kernel/btf/vmlinux')
+    ? ok('btf', '/sys/kernel/btf/vmlinux present')
+    : fail(
+        'btf',
+        '/sys/kernel/btf/vmlinux missing',
+        'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distribution kernels are)',
+      );
+}
+
+export function checkTracefs(): CheckResult {
+  for (const dir of ['/sys/kernel/tracing', '/sys/kernel/debug/tracing']) {
+    if (existsSync(join(dir, 'events', 'syscalls')))
+      return ok('tracefs', `${dir} mounted, syscall tracepoints present`);
+  }
+  return warn(
+    'tracefs',
+    'tracefs is not mounted',
+    'the collector mounts it when it starts as root; or run: mount -t tracefs nodev /sys/kernel/tracing',
+  );
+}
+
+/** CAP_PERFMON (38) and CAP_BPF (39) suffice on 5.8+; CAP_SYS_ADMIN (21) covers both. */
+export function checkBpfPermission(statusText?: string): CheckResult {
+  let text = statusText;
+  try {
+    text ??= readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return warn('bpf-permission', 'cannot read /proc/self/status', 'run the collector as root');
+  }
+  const hex = /^CapEff:\s*([0-9a-f]+)/m.exec(text)?.[1] ?? '0';
+  const caps = BigInt(`0x${hex}`);
+  const has = (bit: number) => (caps >> BigInt(bit)) & 1n;
+  if (has(21) === 1n || (has(38) === 1n && has(39) === 1n))
+    return ok('bpf-permission', 'may load BPF programs (CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN)');
+  return fail(
+    'bpf-permission',
+    'missing CAP_BPF/CAP_PERFMON',
+    'run as root, or grant CAP_BPF, CAP_PERFMON, CAP_SYS_RESOURCE and CAP_DAC_READ_SEARCH to the collector',
+  );
+}
+
+export function checkBpfBuild(): CheckResult {
+  const loader = join(PROJECT_ROOT, 'bpf', 'build', 'meshpipe-loader');
+  return existsSync(loader)
+    ? ok('bpf-programs', `built (${loader})`)
+    : fail(
+        'bpf-programs',
+        'the eBPF programs and loader are not built',
+        'run scripts/setup (or: make -C bpf)',
+      );
+}
+
+export function checkJava(): CheckResult {
+  try {
+    const java = findJava();
+    return ok('java', `${java.version} (${java.command})`);
+  } catch (err) {
+    return warn('java', errorMessage(err), 'run scripts/setup (needed only for the local Kafka broker)');
+  }
+}
+
+export function checkKafkaJars(): CheckResult {
+  return kafkaJarsInstalled()
+    ? ok('kafka-jars', `Kafka ${KAFKA_VERSION} under ${kafkaLibsDir()}`)
+    : warn(
+        'kafka-jars',
+        `Kafka ${KAFKA_VERSION} jars not installed`,
+        'run scripts/setup (needed only for the local Kafka broker)',
+      );
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function checkKafka(config: MeshpipeConfig, logger: Logger): Promise<CheckResult> {
+  let brokers = config.kafka.brokers;
+  if (brokers.length === 0) {
+    const status = await stackStatus();
+    if (!status.kafka.running) {
+      return warn(
+        'kafka',
+        'no brokers configured and the local broker is not running',
+        '`meshpipe up` starts it (or `meshpipe stack start`); or set MESHPIPE_KAFKA_BROKERS',
+      );
+    }
+    brokers = [`127.0.0.1:${status.kafka.port}`];
+  }
+  const kafka = createKafka({
+    brokers,
+    clientId: 'meshpipe-doctor',
+    logger,
+    retries: 0,
+    connectionTimeout: 2000,
+  });
+  const admin = kafka.admin();
+  try {
+    const cluster = await withTimeout(
+      (async () => {
+        await admin.connect();
+        return admin.describeCluster();
+      })(),
+      8000,
+      'Kafka metadata request',
+    );
+    return ok(
+      'kafka',
+      `${brokers.join(',')} reachable: cluster ${cluster.clusterId}, ${cluster.brokers.length} broker(s)`,
+    );
+  } catch (err) {
+    return fail(
+      'kafka',
+      `${brokers.join(',')}: ${errorMessage(err)}`,
+      'check kafka.brokers / MESHPIPE_KAFKA_BROKERS and that the brokers are up',
+    );
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/** Speaks just enough RESP to PING: no client library needed for a health check. */
+export function pingRedis(url: string, timeoutMs = 2000): Promise<string> {
+  const u = new URL(url);
+  return new Promise((resolvePromise, reject) => {
+    const socket = connect({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379) });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    let reply = '';
+    socket.on('connect', () => {
+      const auth =
+        u.password !== ''
+          ? `AUTH ${u.username !== '' ? `${decodeURIComponent(u.username)} ` : ''}${decodeURIComponent(u.password)}\r\n`
+          : '';
+      socket.write(`${auth}PING\r\n`);
+    });
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('latin1');
+      if (reply.includes('PONG') || reply.startsWith('-')) {
+        clearTimeout(timer);
+        socket.destroy();
+        if (reply.includes('PONG')) resolvePromise('PONG');
+        else reject(new Error(reply.trim()));
+      }
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+export async function checkRedis(config: MeshpipeConfig): Promise<CheckResult> {
+  let url = config.redis.url;
+  if (url === '') {
+    const status = await stackStatus();
+    if (!status.redis.running) {
+      return warn(
+        'redis',
+        'no Redis configured and the local one is not running',
+        '`meshpipe up` starts it; or set MESHPIPE_REDIS_URL',
+      );
+    }
+    url = `redis://127.0.0.1:${status.redis.port}`;
+  }
+  try {
+    await pingRedis(url);
+    return ok('redis', `${url.replace(/\/\/[^@]*@/, '//***@')} answers PING`);
+  } catch (err) {
+    return fail(
+      'redis',
+      `${url.replace(/\/\/[^@]*@/, '//***@')}: ${errorMessage(err)}`,
+      'check redis.url / MESHPIPE_REDIS_URL and that Redis is up',
+    );
+  }
+}
+
+export function checkNode(): CheckResult {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 18)
+    ? ok('node', `Node.js ${process.version}`)
+    : fail(
+        'node',
+        `Node.js ${process.version}`,
+        'meshpipe needs Node.js 22.18+ (24 LTS recommended): run scripts/setup',
+      );
+}
+
+export async function runChecks(config: MeshpipeConfig, logger: Logger): Promise<CheckResult[]> {
+  const local = [
+    checkNode(),
+    checkKernel(),
+    checkBtf(),
+    checkTracefs(),
+    checkBpfPermission(),
+    checkBpfBuild(),
+    checkJava(),
+    checkKafkaJars(),
+  ];
+  const remote = await Promise.all([checkKafka(config, logger), checkRedis(config)]);
+  return [...local, ...remote];
+}

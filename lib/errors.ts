@@ -1,0 +1,186 @@
+/**
+ * The one registry of meshpipe errors.
+ *
+ * Every error a user can meet has a stable code (`MESHPIPE_ERR_<AREA>_<WHAT>`), a message template and,
+ * where there is one, the fix. Codes never change meaning once released; docs/errors.md documents each
+ * one and test/lib/errors.test.ts checks that it does. Tests assert codes, not messages.
+ *
+ * On hot paths (per event, per record) errors are counted in metrics and returned as values; these
+ * classes are for the edges: configuration, start-up, CLI, and records sent to the dead-letter topic.
+ */
+
+export interface ErrorSpec {
+  /** Stable code, e.g. MESHPIPE_ERR_CONFIG_UNKNOWN_KEY. */
+  readonly code: string;
+  /** Message template: `%s` placeholders are replaced by the arguments in order. */
+  readonly message: string;
+  /** What the user can do about it, when there is something. */
+  readonly hint?: string;
+  /** Process exit code when the error ends a CLI command. */
+  readonly exitCode: number;
+}
+
+/** Exit codes, following sysexits(3) where one fits. */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 64,
+  dataError: 65,
+  unavailable: 69,
+  software: 70,
+  cannotCreate: 73,
+  permission: 77,
+  config: 78,
+} as const;
+
+function spec(code: string, message: string, exitCode: number, hint?: string): ErrorSpec {
+  return hint === undefined ? { code, message, exitCode } : { code, message, exitCode, hint };
+}
+
+export const ERRORS = {
+  // Configuration
+  CONFIG_UNKNOWN_KEY: spec(
+    'MESHPIPE_ERR_CONFIG_UNKNOWN_KEY',
+    'unknown configuration key "%s"%s',
+    EXIT.config,
+    'remove the key or fix its spelling; `meshpipe config --help` lists every key',
+  ),
+  CONFIG_INVALID_VALUE: spec('MESHPIPE_ERR_CONFIG_INVALID_VALUE', 'invalid value for "%s": %s', EXIT.config),
+  CONFIG_FILE_UNREADABLE: spec(
+    'MESHPIPE_ERR_CONFIG_FILE_UNREADABLE',
+    'cannot read configuration file %s: %s',
+    EXIT.config,
+  ),
+  CONFIG_FILE_INVALID_JSON: spec(
+    'MESHPIPE_ERR_CONFIG_FILE_INVALID_JSON',
+    'configuration file %s is not valid JSON: %s',
+    EXIT.config,
+    'the file must hold one JSON object; see docs/configuration.md',
+  ),
+
+  // CLI usage
+  CLI_UNKNOWN_COMMAND: spec(
+    'MESHPIPE_ERR_CLI_UNKNOWN_COMMAND',
+    'unknown command "%s"',
+    EXIT.usage,
+    '`meshpipe --help` lists the commands',
+  ),
+  CLI_BAD_ARGUMENTS: spec('MESHPIPE_ERR_CLI_BAD_ARGUMENTS', '%s', EXIT.usage),
+
+  // Set-up and the local stack
+  SETUP_JAVA_MISSING: spec(
+    'MESHPIPE_ERR_SETUP_JAVA_MISSING',
+    'Java was not found (%s); the local Kafka broker needs Java 17 or newer',
+    EXIT.unavailable,
+    'run scripts/setup (installs openjdk-17-jre-headless), or point meshpipe at a Kafka cluster with --brokers',
+  ),
+  SETUP_KAFKA_JARS_MISSING: spec(
+    'MESHPIPE_ERR_SETUP_KAFKA_JARS_MISSING',
+    'the Kafka %s broker jars are not installed under %s',
+    EXIT.unavailable,
+    'run scripts/setup (downloads them from Maven Central), or point meshpipe at a Kafka cluster with --brokers',
+  ),
+  SETUP_REDIS_MISSING: spec(
+    'MESHPIPE_ERR_SETUP_REDIS_MISSING',
+    'redis-server was not found',
+    EXIT.unavailable,
+    'run scripts/setup (installs Debian redis-server), or set MESHPIPE_REDIS_URL',
+  ),
+  STACK_START_FAILED: spec(
+    'MESHPIPE_ERR_STACK_START_FAILED',
+    '%s did not start: %s',
+    EXIT.unavailable,
+    'see the log file named above; `meshpipe doctor` checks the set-up',
+  ),
+
+  // Kafka
+  KAFKA_UNREACHABLE: spec(
+    'MESHPIPE_ERR_KAFKA_UNREACHABLE',
+    'cannot reach Kafka at %s: %s',
+    EXIT.unavailable,
+    'check kafka.brokers / MESHPIPE_KAFKA_BROKERS, or unset it to use the local broker',
+  ),
+  KAFKA_TOPIC_MISSING: spec(
+    'MESHPIPE_ERR_KAFKA_TOPIC_MISSING',
+    'topic %s does not exist',
+    EXIT.unavailable,
+    'run `meshpipe topics` to create the meshpipe topics',
+  ),
+  KAFKA_TOPIC_MISMATCH: spec(
+    'MESHPIPE_ERR_KAFKA_TOPIC_MISMATCH',
+    'topic %s differs from its definition: %s',
+    EXIT.config,
+    'raise partitions with `meshpipe topics --fix`, or recreate the topic',
+  ),
+
+  // Schemas and records
+  SCHEMA_UNKNOWN_ID: spec(
+    'MESHPIPE_ERR_SCHEMA_UNKNOWN_ID',
+    'no schema with id %s is known',
+    EXIT.dataError,
+    'the record was written with a schema this build does not have: upgrade meshpipe',
+  ),
+  SCHEMA_NOT_WIRE_FORMAT: spec(
+    'MESHPIPE_ERR_SCHEMA_NOT_WIRE_FORMAT',
+    'not a Confluent wire-format record: %s',
+    EXIT.dataError,
+  ),
+  SCHEMA_DECODE_FAILED: spec(
+    'MESHPIPE_ERR_SCHEMA_DECODE_FAILED',
+    'record does not decode with schema %s: %s',
+    EXIT.dataError,
+  ),
+  SCHEMA_ENCODE_FAILED: spec(
+    'MESHPIPE_ERR_SCHEMA_ENCODE_FAILED',
+    'value does not match schema %s: %s',
+    EXIT.software,
+  ),
+  SCHEMA_INCOMPATIBLE: spec(
+    'MESHPIPE_ERR_SCHEMA_INCOMPATIBLE',
+    'schema %s cannot read records written with schema %s: %s',
+    EXIT.dataError,
+  ),
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorName = keyof typeof ERRORS;
+
+function format(template: string, args: readonly unknown[]): string {
+  let i = 0;
+  return template.replace(/%s/g, () => (i < args.length ? String(args[i++]) : '%s'));
+}
+
+export class MeshpipeError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly exitCode: number;
+
+  constructor(
+    errorSpec: ErrorSpec,
+    args: readonly unknown[] = [],
+    options: { cause?: unknown; hint?: string } = {},
+  ) {
+    super(
+      format(errorSpec.message, args),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = 'MeshpipeError';
+    this.code = errorSpec.code;
+    this.hint = options.hint ?? errorSpec.hint;
+    this.exitCode = errorSpec.exitCode;
+  }
+}
+
+/** `throw meshpipeError('CONFIG_UNKNOWN_KEY', key, suggestion)` */
+export function meshpipeError(name: ErrorName, ...args: unknown[]): MeshpipeError {
+  return new MeshpipeError(ERRORS[name], args);
+}
+
+export function isMeshpipeError(err: unknown, name?: ErrorName): err is MeshpipeError {
+  return err instanceof MeshpipeError && (name === undefined || err.code === ERRORS[name].code);
+}
+
+/** A short message for any thrown value, without the stack. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,203 @@
+/**
+ * Kafka clients for meshpipe components: one place that turns the configuration into a kafkajs client,
+ * routes kafkajs logs into pino, and creates/verifies the topic contract (schemas/topics.ts).
+ */
+import {
+  type Admin,
+  type ITopicConfig,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  Partitioners,
+  type SASLOptions,
+} from 'kafkajs';
+import { TOPICS, type TopicDefinition, topicName } from '../schemas/topics.ts';
+import type { MeshpipeConfig } from './config/meshpipe-config.ts';
+import { ERRORS, errorMessage, MeshpipeError } from './errors.ts';
+import type { Logger } from './logger.ts';
+
+// kafkajs prints a notice about its partitioner change on every producer; we choose explicitly below.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+
+// kafkajs's request queue arms a timer with a negative delay when nothing is pending
+// (requestQueue.scheduleCheckPendingRequests); Node 24 warns about every one. Node clamps the delay to
+// 1 ms, which is what kafkajs meant, so the warning is noise: filter exactly that warning, nothing else.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const name = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+  if (name === 'TimeoutNegativeWarning') return;
+  (emitWarning as (w: string | Error, ...r: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
+export interface KafkaClientOptions {
+  brokers: string[];
+  clientId: string;
+  ssl?: boolean;
+  sasl?: SASLOptions;
+  logger: Logger;
+  /** Connection timeout per attempt, ms. */
+  connectionTimeout?: number;
+  /** How long to keep retrying a failing request, in retries. */
+  retries?: number;
+}
+
+const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+  [logLevel.NOTHING]: 'debug',
+};
+
+export function kafkaOptionsFrom(
+  config: MeshpipeConfig,
+  logger: Logger,
+  brokers?: string[],
+): KafkaClientOptions {
+  const k = config.kafka;
+  const options: KafkaClientOptions = {
+    brokers: brokers ?? k.brokers,
+    clientId: k.clientId,
+    ssl: k.ssl,
+    logger,
+  };
+  if (k.saslMechanism !== 'none') {
+    options.sasl = {
+      mechanism: k.saslMechanism,
+      username: k.saslUsername,
+      password: k.saslPassword,
+    } as SASLOptions;
+  }
+  return options;
+}
+
+export function createKafka(options: KafkaClientOptions): Kafka {
+  const log = options.logger.child({ lib: 'kafkajs' });
+  const config: KafkaConfig = {
+    clientId: options.clientId,
+    brokers: options.brokers,
+    ssl: options.ssl ?? false,
+    connectionTimeout: options.connectionTimeout ?? 3000,
+    requestTimeout: 30000,
+    retry: { retries: options.retries ?? 8, initialRetryTime: 200, maxRetryTime: 5000 },
+    // kafkajs is chatty at INFO (every group join); keep those at debug unless asked.
+    logLevel: logLevel.INFO,
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        const { message, ...rest } = entry;
+        const pinoLevel = LEVELS[level] ?? 'info';
+        log[pinoLevel === 'info' ? 'debug' : pinoLevel](rest, message);
+      },
+  };
+  if (options.sasl !== undefined) config.sasl = options.sasl;
+  return new Kafka(config);
+}
+
+/**
+ * The partitioner every meshpipe producer uses: Java-compatible murmur2 over the key, so a key lands on
+ * the same partition whichever client (kafkajs, Java, librdkafka with murmur2) produced it.
+ */
+export const partitioner = Partitioners.DefaultPartitioner;
+
+export interface TopicStatus {
+  name: string;
+  definition: TopicDefinition;
+  state: 'created' | 'ok' | 'mismatch';
+  partitions: number;
+  problems: string[];
+}
+
+export function allTopicDefinitions(extra: readonly TopicDefinition[] = []): TopicDefinition[] {
+  return [...Object.values(TOPICS), ...extra];
+}
+
+export function partitionsFor(definition: TopicDefinition, config: MeshpipeConfig): number {
+  return config.kafka.partitions[definition.suffix] ?? definition.partitions;
+}
+
+/**
+ * Creates missing topics and verifies existing ones against their definitions (partition count at least
+ * the definition's, cleanup policy and retention equal). `fix` raises partition counts that are short.
+ */
+export async function ensureTopics(
+  admin: Admin,
+  definitions: readonly TopicDefinition[],
+  options: { prefix: string; replicationFactor: number; partitions?: Record<string, number>; fix?: boolean },
+): Promise<TopicStatus[]> {
+  const wanted = definitions.map((definition) => ({
+    definition,
+    name: topicName(definition, options.prefix),
+    partitions: options.partitions?.[definition.suffix] ?? definition.partitions,
+  }));
+  const existing = new Set(await admin.listTopics());
+  const missing = wanted.filter((w) => !existing.has(w.name));
+  if (missing.length > 0) {
+    const topics: ITopicConfig[] = missing.map((w) => ({
+      topic: w.name,
+      numPartitions: w.partitions,
+      replicationFactor: options.replicationFactor,
+      configEntries: [
+        { name: 'cleanup.policy', value: w.definition.cleanupPolicy },
+        { name: 'retention.ms', value: String(w.definition.retentionMs) },
+      ],
+    }));
+    try {
+      await admin.createTopics({ topics, waitForLeaders: true });
+    } catch (err) {
+      // Another instance may have created some of them meanwhile: verification below decides.
+      if (!/already exists/i.test(errorMessage(err))) throw err;
+    }
+  }
+
+  const names = wanted.map((w) => w.name);
+  const metadata = await admin.fetchTopicMetadata({ topics: names });
+  const configs = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: names.map((name) => ({
+      type: 2 /* TOPIC */,
+      name,
+      configNames: ['cleanup.policy', 'retention.ms'],
+    })),
+  });
+
+  const statuses: TopicStatus[] = [];
+  for (const w of wanted) {
+    const meta = metadata.topics.find((t) => t.name === w.name);
+    const partitions = meta?.partitions.length ?? 0;
+    const problems: string[] = [];
+    if (partitions < w.partitions) {
+      if (options.fix === true && partitions > 0) {
+        await admin.createPartitions({ topicPartitions: [{ topic: w.name, count: w.partitions }] });
+      } else {
+        problems.push(`has ${partitions} partitions, the definition asks for ${w.partitions}`);
+      }
+    }
+    const entries = configs.resources.find((r) => r.resourceName === w.name)?.configEntries ?? [];
+    const policy = entries.find((e) => e.configName === 'cleanup.policy')?.configValue;
+    if (policy !== undefined && policy !== w.definition.cleanupPolicy) {
+      problems.push(`cleanup.policy is ${policy}, the definition asks for ${w.definition.cleanupPolicy}`);
+    }
+    statuses.push({
+      name: w.name,
+      definition: w.definition,
+      state: problems.length > 0 ? 'mismatch' : missing.includes(w) ? 'created' : 'ok',
+      partitions: Math.max(partitions, options.fix === true ? w.partitions : partitions),
+      problems,
+    });
+  }
+  return statuses;
+}
+
+/** Connects an admin client or throws KAFKA_UNREACHABLE with the brokers in the message. */
+export async function connectAdmin(kafka: Kafka, brokers: readonly string[]): Promise<Admin> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+  } catch (err) {
+    await admin.disconnect().catch(() => {});
+    throw new MeshpipeError(ERRORS.KAFKA_UNREACHABLE, [brokers.join(','), errorMessage(err)], { cause: err });
+  }
+  return admin;
+}

@@ -1,0 +1,167 @@
+/**
+ * A single-node Apache Kafka in KRaft mode (combined broker and controller), run straight from the jars
+ * scripts/setup fetched from Maven Central, with the machine's Java. Data persists under
+ * .local/stack/kafka/data between runs; storage is formatted on the first run only.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ERRORS, MeshpipeError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { findJava } from './java.ts';
+import { KAFKA_VERSION, kafkaLibsDir, STACK_DIR } from './paths.ts';
+import { canConnect, choosePort } from './ports.ts';
+import { isOurProcess, run, spawnService, stopProcess } from './processes.ts';
+
+export const KAFKA_MARKER = 'kafka.Kafka';
+
+export interface KafkaBrokerState {
+  pid: number;
+  port: number;
+  controllerPort: number;
+  version: string;
+  logFile: string;
+}
+
+export interface StartKafkaOptions {
+  preferredPort: number;
+  heapMb: number;
+  logger: Logger;
+  version?: string;
+  /** Called with progress text while waiting. */
+  progress?: (text: string) => void;
+}
+
+const dir = join(STACK_DIR, 'kafka');
+
+export function kafkaJarsInstalled(version: string = KAFKA_VERSION): boolean {
+  const libs = kafkaLibsDir(version);
+  if (!existsSync(libs)) return false;
+  return readdirSync(libs).some((f) => f.startsWith('kafka_') && f.includes(version) && f.endsWith('.jar'));
+}
+
+function serverProperties(port: number, controllerPort: number, dataDir: string): string {
+  return `# Written by meshpipe on every start of the local broker (ports may change between runs).
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:${controllerPort}
+listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}
+advertised.listeners=PLAINTEXT://127.0.0.1:${port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=${dataDir}
+num.partitions=1
+# Topics are created explicitly (meshpipe topics): a typo in a topic name must not create a topic.
+auto.create.topics.enable=false
+delete.topic.enable=true
+# One node: internal topics cannot be replicated; fewer partitions make first use fast.
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=6
+# No reason to wait for more members in a local single-node setup: consumers join at once.
+group.initial.rebalance.delay.ms=0
+log.retention.check.interval.ms=60000
+`;
+}
+
+const LOG4J = `log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaServer=INFO
+log4j.logger.kafka.server.BrokerServer=INFO
+`;
+
+export function isKafkaAlive(state: KafkaBrokerState | undefined): boolean {
+  return state !== undefined && isOurProcess(state.pid, KAFKA_MARKER);
+}
+
+export async function startKafka(options: StartKafkaOptions): Promise<KafkaBrokerState> {
+  const version = options.version ?? KAFKA_VERSION;
+  const java = findJava();
+  if (!kafkaJarsInstalled(version)) {
+    throw new MeshpipeError(ERRORS.SETUP_KAFKA_JARS_MISSING, [version, kafkaLibsDir(version)]);
+  }
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const port = await choosePort(options.preferredPort);
+  const controllerPort = await choosePort(options.preferredPort + 1, [port]);
+  if (port !== options.preferredPort) {
+    options.logger.info({ preferred: options.preferredPort, port }, 'kafka port taken, using another');
+  }
+  const propertiesFile = join(dir, 'server.properties');
+  const log4jFile = join(dir, 'log4j.properties');
+  const logFile = join(dir, 'kafka.log');
+  writeFileSync(propertiesFile, serverProperties(port, controllerPort, dataDir));
+  writeFileSync(log4jFile, LOG4J);
+  const classpath = `${kafkaLibsDir(version)}/*`;
+  const jvm = [`-Dlog4j.configuration=file:${log4jFile}`, '-cp', classpath];
+
+  if (!existsSync(join(dataDir, 'meta.properties'))) {
+    options.progress?.('formatting Kafka storage (first run)');
+    const format = run(
+      java.command,
+      [
+        ...jvm,
+        'kafka.tools.StorageTool',
+        'format',
+        '-t',
+        randomUUID().replaceAll('-', '').slice(0, 22),
+        '-c',
+        propertiesFile,
+      ],
+      { cwd: dir, timeoutMs: 120_000 },
+    );
+    if (!format.ok) {
+      throw new MeshpipeError(ERRORS.STACK_START_FAILED, [
+        `Kafka ${version}`,
+        `storage format failed: ${format.output.trim()}`,
+      ]);
+    }
+  }
+
+  const pid = spawnService(
+    java.command,
+    [
+      `-Xms${Math.min(256, options.heapMb)}m`,
+      `-Xmx${options.heapMb}m`,
+      '-XX:+UseG1GC',
+      '-Djava.awt.headless=true',
+      ...jvm,
+      KAFKA_MARKER,
+      propertiesFile,
+    ],
+    logFile,
+    dir,
+  );
+  const state: KafkaBrokerState = { pid, port, controllerPort, version, logFile };
+  const deadline = Date.now() + 120_000;
+  const started = Date.now();
+  while (Date.now() < deadline) {
+    if (!isOurProcess(pid, KAFKA_MARKER)) {
+      throw new MeshpipeError(ERRORS.STACK_START_FAILED, [
+        `Kafka ${version}`,
+        `the broker exited; see ${logFile}`,
+      ]);
+    }
+    if (await canConnect(port)) return state;
+    options.progress?.(
+      `waiting for Kafka on 127.0.0.1:${port} (${Math.round((Date.now() - started) / 1000)}s)`,
+    );
+    await sleep(250);
+  }
+  await stopProcess(pid, KAFKA_MARKER, 5000);
+  throw new MeshpipeError(ERRORS.STACK_START_FAILED, [
+    `Kafka ${version}`,
+    `not listening after 120 s; see ${logFile}`,
+  ]);
+}
+
+export async function stopKafka(state: KafkaBrokerState): Promise<void> {
+  // A controlled shutdown of a single KRaft node takes a few seconds; give it time to flush cleanly.
+  await stopProcess(state.pid, KAFKA_MARKER, 30_000);
+}

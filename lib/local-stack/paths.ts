@@ -1,0 +1,37 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The checkout meshpipe runs from (this file is <root>/lib/local-stack/paths.ts). */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * Everything downloaded or generated lives under .local/ (git-ignored): Node 24, the Kafka jars, and the
+ * local stack's data and logs. MESHPIPE_HOME moves it elsewhere.
+ */
+export const LOCAL_DIR = process.env.MESHPIPE_HOME ?? join(PROJECT_ROOT, '.local');
+
+/** The local stack's state, data and logs; MESHPIPE_STACK_DIR runs a separate stack (tests do). */
+export const STACK_DIR = process.env.MESHPIPE_STACK_DIR ?? join(LOCAL_DIR, 'stack');
+export const STACK_STATE_FILE = join(STACK_DIR, 'state.json');
+
+function readVersions(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const text = readFileSync(join(PROJECT_ROOT, 'scripts', 'versions.env'), 'utf8');
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m !== null) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+const versions = readVersions();
+
+export const KAFKA_VERSION = process.env.MESHPIPE_KAFKA_VERSION ?? versions.KAFKA_VERSION ?? '3.9.2';
+export const SCALA_VERSION = versions.SCALA_VERSION ?? '2.13';
+export const NODE_VERSION = versions.NODE_VERSION ?? '24';
+
+/** Where scripts/setup puts the broker's jars for a Kafka version. */
+export function kafkaLibsDir(version: string = KAFKA_VERSION): string {
+  return join(LOCAL_DIR, 'kafka', version, 'libs');
+}

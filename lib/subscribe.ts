@@ -1,0 +1,120 @@
+/**
+ * The library way to consume meshpipe: `subscribe('spans', handler)` delivers decoded, typed records of a
+ * meshpipe topic to your function, with offsets committed after the handler returns (at least once).
+ *
+ *   import { subscribe } from 'meshpipe';
+ *   const sub = await subscribe('spans', async ({ value }) => {
+ *     if (value.status === 'ERROR') console.log(value.local.service, value.name, value.http.statusCode);
+ *   }, { groupId: 'my-error-watcher' });
+ *   // ... later
+ *   await sub.stop();
+ *
+ * Records that do not decode go to `onDecodeError` (default: logged with partition and offset, skipped).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Consumer } from 'kafkajs';
+import { codecFor } from '../schemas/codec.ts';
+import type { TopicValues } from '../schemas/topic-values.ts';
+import { TOPICS, type TopicId, topicName } from '../schemas/topics.ts';
+import { loadConfig } from './config/load.ts';
+import { createKafka } from './kafka.ts';
+import { stackStatus } from './local-stack/stack.ts';
+import { createLogger, type Logger } from './logger.ts';
+
+export interface ReceivedRecord<T> {
+  topic: string;
+  partition: number;
+  offset: string;
+  /** Kafka timestamp, ms since the epoch. */
+  timestamp: number;
+  key: string | null;
+  value: T;
+}
+
+export interface SubscribeOptions {
+  /** Consumer group. Give a stable name to resume where you left off; default: a new group each time. */
+  groupId?: string;
+  /** Start from the oldest retained record when the group has no committed offset (default: newest). */
+  fromBeginning?: boolean;
+  /** Bootstrap servers; default: kafka.brokers / MESHPIPE_KAFKA_BROKERS, else the local broker. */
+  brokers?: string[];
+  /** Topic prefix; default: kafka.topicPrefix (`meshpipe`). */
+  topicPrefix?: string;
+  logger?: Logger;
+  /** Called for records that cannot be decoded; they are skipped either way. */
+  onDecodeError?: (error: Error, where: { topic: string; partition: number; offset: string }) => void;
+}
+
+export interface Subscription {
+  readonly topic: string;
+  readonly groupId: string;
+  /** Resolves once the consumer has joined its group and partitions are assigned. */
+  readonly ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function subscribe<K extends TopicId>(
+  topic: K,
+  handler: (record: ReceivedRecord<TopicValues[K]>) => void | Promise<void>,
+  options: SubscribeOptions = {},
+): Promise<Subscription> {
+  const logger = options.logger ?? createLogger({ component: 'subscribe' });
+  let brokers = options.brokers;
+  let prefix = options.topicPrefix;
+  if (brokers === undefined || prefix === undefined) {
+    const { config } = loadConfig();
+    prefix ??= config.kafka.topicPrefix;
+    if (brokers === undefined) {
+      brokers = config.kafka.brokers;
+      if (brokers.length === 0) {
+        const status = await stackStatus();
+        if (!status.kafka.running)
+          throw new Error('no Kafka configured (MESHPIPE_KAFKA_BROKERS) and the local broker is not running');
+        brokers = [`127.0.0.1:${status.kafka.port}`];
+      }
+    }
+  }
+  const definition = TOPICS[topic];
+  const name = topicName(definition, prefix);
+  const codec = codecFor<TopicValues[K]>(definition.schema);
+  const groupId = options.groupId ?? `meshpipe-subscriber-${randomUUID()}`;
+  const kafka = createKafka({ brokers, clientId: `meshpipe-subscribe-${topic}`, logger });
+  const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
+
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((r) => {
+    markReady = r;
+  });
+  consumer.on(consumer.events.GROUP_JOIN, () => markReady());
+
+  await consumer.connect();
+  await consumer.subscribe({ topic: name, fromBeginning: options.fromBeginning === true });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      if (message.value === null) return;
+      let value: TopicValues[K];
+      try {
+        value = codec.decode(message.value);
+      } catch (err) {
+        const where = { topic: name, partition, offset: message.offset };
+        if (options.onDecodeError !== undefined) options.onDecodeError(err as Error, where);
+        else logger.warn({ err, ...where }, 'skipping a record that does not decode');
+        return;
+      }
+      await handler({
+        topic: name,
+        partition,
+        offset: message.offset,
+        timestamp: Number(message.timestamp),
+        key: message.key === null ? null : message.key.toString('utf8'),
+        value,
+      });
+    },
+  });
+  return {
+    topic: name,
+    groupId,
+    ready,
+    stop: () => consumer.disconnect(),
+  };
+}

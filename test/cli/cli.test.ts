@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { COMMANDS } from '../../cli/commands/index.ts';
+import { jsonLines, runCli } from '../helpers/cli.ts';
+
+describe('meshpipe CLI', () => {
+  it('prints the command list with --help', async () => {
+    const r = await runCli(['--help']);
+    assert.equal(r.code, 0);
+    for (const name of Object.keys(COMMANDS)) assert.ok(r.stdout.includes(name), name);
+  });
+
+  it('every command has --help with a usage line', async () => {
+    for (const name of Object.keys(COMMANDS)) {
+      const r = await runCli([...name.split(' '), '--help']);
+      assert.equal(r.code, 0, `${name} --help: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^Usage: meshpipe ${name}`), name);
+    }
+  });
+
+  it('commands that print data document --json', async () => {
+    for (const [name, entry] of Object.entries(COMMANDS)) {
+      const definition = await entry.load();
+      if (definition.json === true) {
+        const r = await runCli([...name.split(' '), '--help']);
+        assert.match(r.stdout, /--json/, name);
+      }
+    }
+  });
+
+  it('an unknown command exits 64 with a code', async () => {
+    const r = await runCli(['frobnicate']);
+    assert.equal(r.code, 64);
+    assert.match(r.stderr, /MESHPIPE_ERR_CLI_UNKNOWN_COMMAND/);
+  });
+
+  it('an unknown flag exits 64 and points at --help', async () => {
+    const r = await runCli(['doctor', '--frobnicate']);
+    assert.equal(r.code, 64);
+    assert.match(r.stderr, /MESHPIPE_ERR_CLI_BAD_ARGUMENTS/);
+    assert.match(r.stderr, /meshpipe doctor --help/);
+  });
+
+  it('a malformed broker flag exits 78 naming the key', async () => {
+    const r = await runCli(['topics', '--brokers', 'localhost']);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, /kafka\.brokers\[0\]/);
+    assert.match(r.stderr, /MESHPIPE_ERR_CONFIG_INVALID_VALUE/);
+  });
+
+  it('a bad environment value exits 78 naming the variable, also with --json', async () => {
+    const r = await runCli(['doctor', '--json'], { env: { MESHPIPE_KAFKA_BROKERS: 'nope' } });
+    assert.equal(r.code, 78);
+    const [out] = jsonLines(r.stdout) as Array<{ error: { code: string; message: string } }>;
+    assert.equal(out!.error.code, 'MESHPIPE_ERR_CONFIG_INVALID_VALUE');
+    assert.match(out!.error.message, /MESHPIPE_KAFKA_BROKERS/);
+  });
+
+  it('config lists every key and --effective validates', async () => {
+    const r = await runCli(['config', '--json']);
+    assert.equal(r.code, 0);
+    const rows = JSON.parse(r.stdout) as Array<{ key: string }>;
+    assert.ok(rows.some((row) => row.key === 'kafka.brokers'));
+    const e = await runCli(['config', '--effective', '--json'], { env: { MESHPIPE_KAFKA_BROKERS: 'k:1' } });
+    assert.deepEqual(
+      (JSON.parse(e.stdout) as { config: { kafka: { brokers: string[] } } }).config.kafka.brokers,
+      ['k:1'],
+    );
+  });
+});

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { partitioner } from '../../lib/kafka.ts';
+import { codecFor } from '../../schemas/codec.ts';
+import { jsonLines, runCli } from '../helpers/cli.ts';
+import { EXACT_NS, SPAN } from '../helpers/fixtures.ts';
+import { type TestKafka, testKafka } from '../helpers/kafka.ts';
+
+interface TailLine {
+  partition: number;
+  offset: string;
+  schema?: string;
+  value?: { traceId: string; startTimeUnixNano: string };
+  error?: { code: string; message: string };
+}
+
+describe('meshpipe tail', () => {
+  let k: TestKafka;
+  before(async () => {
+    k = await testKafka('tail');
+    await k.createTopics();
+    const producer = k.kafka.producer({ createPartitioner: partitioner });
+    await producer.connect();
+    const codec = codecFor('span');
+    // All on one partition (same key) so the order is known: two good, one corrupt, one good.
+    await producer.send({
+      topic: k.topic('spans'),
+      messages: [
+        { key: 't', value: codec.encode({ ...SPAN, traceId: '1'.repeat(32) }) },
+        { key: 't', value: codec.encode({ ...SPAN, traceId: '2'.repeat(32) }) },
+        { key: 't', value: Buffer.from('this is not avro') },
+        { key: 't', value: codec.encode({ ...SPAN, traceId: '3'.repeat(32) }) },
+      ],
+    });
+    await producer.disconnect();
+  });
+  after(async () => k.cleanup());
+
+  it('decodes records as JSON lines, reports the corrupt one with partition/offset and goes on', async () => {
+    const r = await runCli(['tail', k.topic('spans'), '--from-beginning', '--limit', '3', '--json'], {
+      env: k.env,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = jsonLines(r.stdout) as TailLine[];
+    const records = lines.filter((l) => l.value !== undefined);
+    assert.deepEqual(
+      records.map((l) => l.value!.traceId),
+      ['1'.repeat(32), '2'.repeat(32), '3'.repeat(32)],
+    );
+    assert.equal(records[0]!.value!.startTimeUnixNano, EXACT_NS.toString(), 'timestamps exact, as strings');
+    assert.equal(records[0]!.schema, 'dev.meshpipe.v1.Span');
+    const bad = lines.find((l) => l.error !== undefined)!;
+    assert.equal(bad.error!.code, 'MESHPIPE_ERR_SCHEMA_NOT_WIRE_FORMAT');
+    assert.equal(bad.offset, '2');
+    assert.match(r.stderr, new RegExp(`${k.topic('spans').replaceAll('.', '\\.')}\\[\\d\\]@2: skipped`));
+  });
+
+  it('prints one readable line per record without --json', async () => {
+    const r = await runCli(['tail', k.topic('spans'), '--from-beginning', '--limit', '1'], { env: k.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /SERVER orders GET \/users\/\{id\} 200 1\.23ms/);
+  });
+
+  it('exits after --idle-timeout when nothing new arrives', async () => {
+    const r = await runCli(['tail', k.topic('anomalies'), '--idle-timeout', '2', '--json'], { env: k.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '');
+  });
+
+  it('names a missing topic and how to create it', async () => {
+    const r = await runCli(['tail', `${k.prefix}.nope.v1`, '--limit', '1'], { env: k.env });
+    assert.equal(r.code, 69);
+    assert.match(r.stderr, /MESHPIPE_ERR_KAFKA_TOPIC_MISSING/);
+    assert.match(r.stderr, /meshpipe topics/);
+  });
+});

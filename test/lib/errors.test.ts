@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { ERRORS, MeshpipeError, meshpipeError } from '../../lib/errors.ts';
+import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
+
+describe('error registry', () => {
+  const docs = readFileSync(`${PROJECT_ROOT}/docs/errors.md`, 'utf8');
+
+  it('every code is unique, well formed and documented in docs/errors.md', () => {
+    const codes = Object.values(ERRORS).map((e) => e.code);
+    assert.equal(new Set(codes).size, codes.length);
+    for (const [name, spec] of Object.entries(ERRORS)) {
+      assert.equal(spec.code, `MESHPIPE_ERR_${name}`, `${name} has code ${spec.code}`);
+      assert.ok(docs.includes(`\`${spec.code}\``), `${spec.code} is not documented in docs/errors.md`);
+    }
+  });
+
+  it('formats messages and carries code, hint and exit code', () => {
+    const err = meshpipeError('CONFIG_UNKNOWN_KEY', 'kafka.x', '');
+    assert.ok(err instanceof MeshpipeError);
+    assert.equal(err.code, 'MESHPIPE_ERR_CONFIG_UNKNOWN_KEY');
+    assert.match(err.message, /"kafka\.x"/);
+    assert.ok(err.hint);
+    assert.equal(err.exitCode, 78);
+  });
+});
