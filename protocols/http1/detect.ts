@@ -1,0 +1,176 @@
+/**
+ * Message-start detection: is there an HTTP/1.x request line or status line at this offset?
+ *
+ * This is deliberately the same cheap rule the kernel applies to decide whether a buffer starts a
+ * message and is worth copying (a known method followed by a space; "HTTP/1." digit, space, three
+ * digits). Agreeing with the kernel matters: the collector resynchronises on exactly the buffers the
+ * kernel chose to copy. It is a prefix test on a handful of bytes, no allocation, no string conversion.
+ */
+
+import type { MessageKind } from './types.ts';
+
+// PROTOCOL-REGISTRY: the message-start rule. The in-kernel detector under bpf/ must apply the same
+// rule (same method list, same response prefix); keep them in sync.
+
+/**
+ * Methods the detector recognises: the RFC 9110 §9.3 methods plus PATCH (RFC 5789). Other methods are
+ * legal HTTP (RFC 9110 §9.1) but the kernel does not copy them, so a stream of those is not captured.
+ */
+export const HTTP1_METHODS = [
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
+] as const;
+
+export type Http1Method = (typeof HTTP1_METHODS)[number];
+
+/** A status line starts "HTTP/1." DIGIT SP (RFC 9112 §4); the detector then wants three digits. */
+export const RESPONSE_PREFIX = 'HTTP/1.';
+
+/** Bytes needed to recognise a status line: "HTTP/1.1 200". */
+export const RESPONSE_DETECT_BYTES = RESPONSE_PREFIX.length + 1 + 1 + 3;
+
+/** The longest method plus its space: fewer bytes than this may be an undecided prefix. */
+export const REQUEST_DETECT_MAX_BYTES = Math.max(...HTTP1_METHODS.map((m) => m.length)) + 1;
+
+/** Outcome of a detection at one offset. */
+export const MESSAGE_START = {
+  /** Not a message start. */
+  none: 0,
+  /** A request line starts here. */
+  request: 1,
+  /** A status line starts here. */
+  response: 2,
+  /** The bytes so far are a proper prefix of a message start; more bytes would decide. */
+  needsMore: 3,
+} as const;
+
+export type MessageStart = (typeof MESSAGE_START)[keyof typeof MESSAGE_START];
+
+const SP = 0x20;
+const LF = 0x0a;
+
+function ascii(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** Method bytes plus the trailing space, indexed by first byte so one switch picks the candidates. */
+const METHODS_BY_FIRST_BYTE: ReadonlyMap<number, readonly Uint8Array[]> = (() => {
+  const map = new Map<number, Uint8Array[]>();
+  for (const m of HTTP1_METHODS) {
+    const bytes = ascii(m + ' ');
+    const list = map.get(bytes[0]!) ?? [];
+    list.push(bytes);
+    map.set(bytes[0]!, list);
+  }
+  return map;
+})();
+
+const RESPONSE_PREFIX_BYTES = ascii(RESPONSE_PREFIX);
+
+function isDigit(b: number | undefined): boolean {
+  return b !== undefined && b >= 0x30 && b <= 0x39;
+}
+
+/** Compares `pattern` against `buf[at..end)`: 1 match, 0 mismatch, -1 matches as far as the bytes go. */
+function matchPrefix(buf: Uint8Array, at: number, end: number, pattern: Uint8Array): number {
+  const n = Math.min(pattern.length, end - at);
+  for (let i = 0; i < n; i++) if (buf[at + i] !== pattern[i]) return 0;
+  return n === pattern.length ? 1 : -1;
+}
+
+/** After "HTTP/1.": DIGIT SP DIGIT DIGIT DIGIT. 1 match, 0 mismatch, -1 undecided (bytes ran out). */
+function matchStatusTail(buf: Uint8Array, at: number, end: number): number {
+  for (let i = 0; i < 5; i++) {
+    if (at + i >= end) return -1;
+    const b = buf[at + i];
+    if (i === 1 ? b !== SP : !isDigit(b)) return 0;
+  }
+  return 1;
+}
+
+/**
+ * Detects a message start at `buf[at]`, looking no further than `end`.
+ * @returns one of {@link MESSAGE_START}; `needsMore` only when the bytes run out before deciding.
+ */
+export function detectMessageStart(buf: Uint8Array, at = 0, end: number = buf.length): MessageStart {
+  if (at >= end) return MESSAGE_START.needsMore;
+  const first = buf[at]!;
+  let undecided = false;
+  if (first === 0x48 /* H */) {
+    const r = matchPrefix(buf, at, end, RESPONSE_PREFIX_BYTES);
+    if (r === 1) {
+      const t = matchStatusTail(buf, at + RESPONSE_PREFIX_BYTES.length, end);
+      if (t === 1) return MESSAGE_START.response;
+      if (t === -1) undecided = true;
+    } else if (r === -1) {
+      undecided = true;
+    }
+    // "H" may also be HEAD: fall through to the method table.
+  }
+  const candidates = METHODS_BY_FIRST_BYTE.get(first);
+  if (candidates !== undefined) {
+    for (const method of candidates) {
+      const r = matchPrefix(buf, at, end, method);
+      if (r === 1) return MESSAGE_START.request;
+      if (r === -1) undecided = true;
+    }
+  }
+  return undecided ? MESSAGE_START.needsMore : MESSAGE_START.none;
+}
+
+/** The message kind of a decided detection, `null` for `none` / `needsMore`. */
+export function messageStartKind(start: MessageStart): MessageKind | null {
+  if (start === MESSAGE_START.request) return 'request';
+  if (start === MESSAGE_START.response) return 'response';
+  return null;
+}
+
+/**
+ * Finds the first line start in `buf[from..end)` (the byte after an LF, at or after `from + 1`) where a
+ * message of an accepted kind starts. Used to resynchronise inside copied bytes that were not
+ * understood; the search jumps LF to LF with the native `indexOf`, so it costs one pass at most.
+ * @param accept the kind wanted, or `null` for either.
+ * @returns the offset of the message start, or -1.
+ */
+export function findMessageStartAtLine(
+  buf: Uint8Array,
+  from: number,
+  end: number,
+  accept: MessageKind | null,
+): number {
+  let i = from;
+  while (i < end) {
+    const lf = buf.indexOf(LF, i);
+    if (lf === -1 || lf + 1 >= end) return -1;
+    const kind = messageStartKind(detectMessageStart(buf, lf + 1, end));
+    if (kind !== null && (accept === null || accept === kind)) return lf + 1;
+    i = lf + 1;
+  }
+  return -1;
+}
+
+/** The last-chunk marker the kernel looks for at the end of an uncopied buffer (RFC 9112 §7.1). */
+export const CHUNK_TERMINATOR = '\r\n0\r\n\r\n';
+
+const CHUNK_TERMINATOR_BYTES = ascii(CHUNK_TERMINATOR);
+
+/**
+ * The kernel's chunk-terminator test, for buffers whose bytes we do have: the buffer ends with
+ * "\r\n0\r\n\r\n" or is exactly "0\r\n\r\n".
+ */
+export function endsWithChunkTerminator(buf: Uint8Array, start = 0, end: number = buf.length): boolean {
+  const n = end - start;
+  const full = CHUNK_TERMINATOR_BYTES.length;
+  if (n >= full) return matchPrefix(buf, end - full, end, CHUNK_TERMINATOR_BYTES) === 1;
+  if (n === full - 2) return matchPrefix(buf, start, end, CHUNK_TERMINATOR_BYTES.subarray(2)) === 1;
+  return false;
+}

@@ -1,0 +1,416 @@
+/**
+ * Redaction of an HTTP/1.x head before it leaves the node: secrets never leave the node (DESIGN.md).
+ *
+ * Works on the head's bytes line by line, with index arithmetic and no string conversion of values:
+ * - a field whose name is sensitive keeps its name and gets the marker as its value (so the head still
+ *   parses, and a reader can see that a credential was present);
+ * - obs-fold continuation lines of a sensitive field (RFC 9112 §5.2) are dropped: they are its value;
+ * - in the request-target, values of sensitive query parameters and the userinfo of an absolute-form
+ *   target (RFC 9110 §4.2.4 deprecates it; it is a password when present) become the marker.
+ *
+ * A head cut by the kernel's copy cap can end inside a line. The rules then are conservative, because a
+ * prefix of a secret is still a secret:
+ * - trailing partial field line with a complete name: redacted like a complete one if sensitive;
+ * - trailing partial field line whose name is not complete (no colon yet): dropped, since we cannot know
+ *   whether it is sensitive;
+ * - a cut request line: query values are redacted up to the cut;
+ * - a complete line that is not a field line (no colon): dropped, since we cannot tell what it carries.
+ * Bytes after the head's empty line are not part of a head and are dropped.
+ */
+
+/** What replaces a redacted value. Printable ASCII, so the redacted head is still a valid head. */
+export const REDACTION_MARKER = '[REDACTED]';
+
+/**
+ * Fields redacted whatever the configuration says (credentials by definition: RFC 9110 §11.6.2,
+ * §11.7.2; RFC 6265 §4; and the two de-facto API key fields).
+ */
+export const DEFAULT_SENSITIVE_HEADERS = [
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'x-auth-token',
+] as const;
+
+/** Query parameters redacted whatever the configuration says. */
+export const DEFAULT_SENSITIVE_QUERY_PARAMS = ['token', 'api_key', 'access_token', 'password'] as const;
+
+export interface RedactionConfig {
+  /** Further field names to redact, case-insensitive; added to {@link DEFAULT_SENSITIVE_HEADERS}. */
+  readonly headers?: readonly string[];
+  /** Further query parameter names, case-insensitive; added to {@link DEFAULT_SENSITIVE_QUERY_PARAMS}. */
+  readonly queryParams?: readonly string[];
+  /** Replacement text; default {@link REDACTION_MARKER}. Printable ASCII without spaces at the ends. */
+  readonly marker?: string;
+}
+
+/** A compiled policy: lower-cased names as bytes, bucketed by length so a lookup is a few compares. */
+export interface RedactionPolicy {
+  readonly headerNames: ReadonlyMap<number, readonly Uint8Array[]>;
+  readonly queryParams: ReadonlyMap<number, readonly Uint8Array[]>;
+  readonly marker: Uint8Array;
+  /** Longest sensitive query parameter name: a longer name cannot match, so it is not decoded. */
+  readonly maxQueryParamLength: number;
+}
+
+export interface RedactionResult {
+  /** The redacted head; a new array, never a view of the input. */
+  readonly bytes: Uint8Array;
+  /** Values replaced by the marker. */
+  readonly redactions: number;
+  /** Input bytes dropped: cut or colon-less lines, fold lines of sensitive fields, bytes after the head. */
+  readonly droppedBytes: number;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const HT = 0x09;
+const COLON = 0x3a;
+
+function toLowerBytes(name: string): Uint8Array {
+  const lower = name.trim().toLowerCase();
+  const out = new Uint8Array(lower.length);
+  for (let i = 0; i < lower.length; i++) {
+    const c = lower.charCodeAt(i);
+    // Names are tokens (RFC 9110 §5.6.2): ASCII. A configured name outside it could never match.
+    out[i] = c > 0x7e ? 0 : c;
+  }
+  return out;
+}
+
+function bucket(names: Iterable<string>): Map<number, Uint8Array[]> {
+  const map = new Map<number, Uint8Array[]>();
+  const seen = new Set<string>();
+  for (const n of names) {
+    const key = n.trim().toLowerCase();
+    if (key.length === 0 || seen.has(key)) continue;
+    seen.add(key);
+    const bytes = toLowerBytes(key);
+    const list = map.get(bytes.length) ?? [];
+    list.push(bytes);
+    map.set(bytes.length, list);
+  }
+  return map;
+}
+
+/**
+ * Builds a policy from configuration. The defaults are a floor: configuration adds names, it cannot
+ * remove one. Throws a RangeError on an unusable marker: that is a configuration error found at
+ * startup, not bad traffic.
+ */
+export function compileRedactionPolicy(config: RedactionConfig = {}): RedactionPolicy {
+  const marker = config.marker ?? REDACTION_MARKER;
+  if (!/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(marker)) {
+    throw new RangeError('redaction marker must be printable ASCII without leading or trailing spaces');
+  }
+  const markerBytes = new Uint8Array(marker.length);
+  for (let i = 0; i < marker.length; i++) markerBytes[i] = marker.charCodeAt(i);
+  const queryParams = bucket([...DEFAULT_SENSITIVE_QUERY_PARAMS, ...(config.queryParams ?? [])]);
+  return {
+    headerNames: bucket([...DEFAULT_SENSITIVE_HEADERS, ...(config.headers ?? [])]),
+    queryParams,
+    marker: markerBytes,
+    maxQueryParamLength: Math.max(0, ...queryParams.keys()),
+  };
+}
+
+/** The policy with defaults only. */
+export const DEFAULT_REDACTION_POLICY: RedactionPolicy = compileRedactionPolicy();
+
+function lower(b: number): number {
+  return b >= 0x41 && b <= 0x5a ? b + 0x20 : b;
+}
+
+/** Is `buf[start..end)` one of the names, ASCII case-insensitively? */
+function nameMatches(
+  names: ReadonlyMap<number, readonly Uint8Array[]>,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): boolean {
+  const list = names.get(end - start);
+  if (list === undefined) return false;
+  outer: for (const name of list) {
+    for (let i = 0; i < name.length; i++) if (lower(buf[start + i]!) !== name[i]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+function hexValue(b: number | undefined): number {
+  if (b === undefined) return -1;
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  const l = lower(b);
+  if (l >= 0x61 && l <= 0x66) return l - 0x61 + 10;
+  return -1;
+}
+
+/**
+ * A query parameter name, percent-decoded into `scratch` (so "pass%77ord" is "password": an encoded
+ * name must not slip past the policy). Returns the decoded length, or -1 when longer than scratch,
+ * which is sized one past the longest sensitive name: such a name cannot match.
+ */
+function decodeName(buf: Uint8Array, start: number, end: number, scratch: Uint8Array): number {
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    if (n >= scratch.length) return -1;
+    let b = buf[i]!;
+    if (b === 0x25 /* % */) {
+      const h = hexValue(buf[i + 1]);
+      const l = hexValue(buf[i + 2]);
+      if (h >= 0 && l >= 0 && i + 2 < end) {
+        b = h * 16 + l;
+        i += 2;
+      }
+    } else if (b === 0x2b /* + */) {
+      b = SP;
+    }
+    scratch[n++] = b;
+  }
+  return n;
+}
+
+/** Growable output; one allocation in the common case (no marker longer than what it replaces). */
+class Output {
+  buf: Uint8Array;
+  len = 0;
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(Math.max(16, capacity));
+  }
+  push(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (n <= 0) return;
+    this.reserve(n);
+    this.buf.set(src.subarray(start, end), this.len);
+    this.len += n;
+  }
+  pushByte(b: number): void {
+    this.reserve(1);
+    this.buf[this.len++] = b;
+  }
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+  result(): Uint8Array {
+    return this.buf.length === this.len ? this.buf : this.buf.slice(0, this.len);
+  }
+}
+
+/**
+ * Redacts a request line's target in `buf[start..end)` (terminator excluded) into `out`.
+ * Returns the number of values replaced.
+ */
+function redactRequestLine(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  policy: RedactionPolicy,
+  out: Output,
+  scratch: Uint8Array,
+): number {
+  const sp = buf.indexOf(SP, start);
+  if (sp === -1 || sp >= end) {
+    out.push(buf, start, end);
+    return 0;
+  }
+  const targetStart = sp + 1;
+  let targetEnd = buf.indexOf(SP, targetStart);
+  if (targetEnd === -1 || targetEnd > end) targetEnd = end;
+  out.push(buf, start, targetStart);
+  let redactions = 0;
+  let i = targetStart;
+
+  // absolute-form with userinfo: scheme "://" userinfo "@" host  (RFC 3986 §3.2.1)
+  const scheme = indexOfSeq(buf, targetStart, targetEnd, 0x3a, 0x2f, 0x2f); // "://"
+  if (scheme !== -1 && isScheme(buf, targetStart, scheme)) {
+    const authStart = scheme + 3;
+    let authEnd = authStart;
+    while (authEnd < targetEnd) {
+      const b = buf[authEnd];
+      if (b === 0x2f || b === 0x3f || b === 0x23) break;
+      authEnd++;
+    }
+    const at = buf.lastIndexOf(0x40 /* @ */, authEnd - 1);
+    if (at >= authStart) {
+      out.push(buf, i, authStart);
+      out.push(policy.marker, 0, policy.marker.length);
+      redactions++;
+      i = at;
+    } else if (authEnd === targetEnd && end === targetEnd) {
+      // A cut line inside the authority: it may be a userinfo whose "@" was cut off. Drop it.
+      out.push(buf, i, authStart);
+      out.push(policy.marker, 0, policy.marker.length);
+      return redactions + 1;
+    }
+  }
+
+  const q = buf.indexOf(0x3f /* ? */, i);
+  if (q === -1 || q >= targetEnd) {
+    out.push(buf, i, end);
+    return redactions;
+  }
+  out.push(buf, i, q + 1);
+  let p = q + 1;
+  while (p < targetEnd) {
+    let paramEnd = p;
+    let eq = -1;
+    while (paramEnd < targetEnd) {
+      const b = buf[paramEnd];
+      if (b === 0x26 /* & */ || b === 0x23 /* # */) break;
+      if (b === 0x3d /* = */ && eq === -1) eq = paramEnd;
+      paramEnd++;
+    }
+    if (eq !== -1 && eq + 1 < paramEnd) {
+      const n = decodeName(buf, p, eq, scratch);
+      if (n >= 0 && nameMatches(policy.queryParams, scratch, 0, n)) {
+        out.push(buf, p, eq + 1);
+        out.push(policy.marker, 0, policy.marker.length);
+        redactions++;
+      } else {
+        out.push(buf, p, paramEnd);
+      }
+    } else {
+      out.push(buf, p, paramEnd);
+    }
+    if (paramEnd >= targetEnd) break;
+    if (buf[paramEnd] === 0x23) {
+      // A fragment is not sent in a request-target (RFC 9112 §3.2), but if it is, keep it as is.
+      out.push(buf, paramEnd, targetEnd);
+      break;
+    }
+    out.pushByte(0x26);
+    p = paramEnd + 1;
+  }
+  out.push(buf, targetEnd, end);
+  return redactions;
+}
+
+function isScheme(buf: Uint8Array, start: number, end: number): boolean {
+  if (end <= start) return false;
+  for (let i = start; i < end; i++) {
+    const b = lower(buf[i]!);
+    const ok =
+      (b >= 0x61 && b <= 0x7a) ||
+      (i > start && ((b >= 0x30 && b <= 0x39) || b === 0x2b || b === 0x2d || b === 0x2e));
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function indexOfSeq(buf: Uint8Array, start: number, end: number, a: number, b: number, c: number): number {
+  for (let i = buf.indexOf(a, start); i !== -1 && i + 2 < end; i = buf.indexOf(a, i + 1)) {
+    if (buf[i + 1] === b && buf[i + 2] === c) return i;
+  }
+  return -1;
+}
+
+/**
+ * Redacts the head in `head[start..end)`. Never throws; a head cut anywhere is handled (see the file
+ * comment), and the result never contains a byte of a redacted value.
+ */
+export function redactHead(
+  head: Uint8Array,
+  policy: RedactionPolicy = DEFAULT_REDACTION_POLICY,
+  start = 0,
+  end: number = head.length,
+): RedactionResult {
+  if (end > head.length) end = head.length;
+  const out = new Output(end - start + 2 * policy.marker.length);
+  const scratch = new Uint8Array(policy.maxQueryParamLength + 1);
+  let redactions = 0;
+  let dropped = 0;
+  let pos = start;
+  let startLineDone = false;
+  let foldingSensitive = false;
+
+  while (pos < end) {
+    const lf = head.indexOf(LF, pos);
+    const complete = lf !== -1 && lf < end;
+    const lineEnd = complete ? lf + 1 : end;
+    let contentEnd = complete ? lf : end;
+    if (contentEnd > pos && head[contentEnd - 1] === CR) contentEnd--;
+    const first = head[pos];
+
+    if (contentEnd === pos) {
+      // An empty line: before the start line it is tolerated noise (RFC 9112 §2.2); after it, the end
+      // of the head. Anything after the end is not head and is dropped.
+      out.push(head, pos, lineEnd);
+      pos = lineEnd;
+      if (startLineDone && complete) {
+        dropped += end - pos;
+        break;
+      }
+      continue;
+    }
+
+    if (!startLineDone) {
+      startLineDone = true;
+      if (isStatusLine(head, pos, contentEnd)) {
+        out.push(head, pos, contentEnd);
+      } else {
+        redactions += redactRequestLine(head, pos, contentEnd, policy, out, scratch);
+      }
+      out.push(head, contentEnd, lineEnd);
+      pos = lineEnd;
+      continue;
+    }
+
+    if (first === SP || first === HT) {
+      // obs-fold: part of the previous field's value (RFC 9112 §5.2).
+      if (foldingSensitive) dropped += lineEnd - pos;
+      else out.push(head, pos, lineEnd);
+      pos = lineEnd;
+      continue;
+    }
+
+    const cr = head.indexOf(CR, pos);
+    if (cr !== -1 && cr < contentEnd) {
+      // A bare CR: some implementations end the line there (RFC 9112 §2.2 says reject or replace it
+      // with SP), so whatever follows could be a field of its own. Not judgeable: dropped.
+      dropped += lineEnd - pos;
+      foldingSensitive = true;
+      pos = lineEnd;
+      continue;
+    }
+    const colon = head.indexOf(COLON, pos);
+    if (colon === -1 || colon >= contentEnd) {
+      // No name we can judge: a cut name, or not a field line at all.
+      dropped += lineEnd - pos;
+      foldingSensitive = true; // its fold lines, if any, are equally unjudgeable
+      pos = lineEnd;
+      continue;
+    }
+    let nameEnd = colon;
+    while (nameEnd > pos && (head[nameEnd - 1] === SP || head[nameEnd - 1] === HT)) nameEnd--;
+    if (nameMatches(policy.headerNames, head, pos, nameEnd)) {
+      out.push(head, pos, colon + 1);
+      out.pushByte(SP);
+      out.push(policy.marker, 0, policy.marker.length);
+      out.push(head, contentEnd, lineEnd);
+      redactions++;
+      foldingSensitive = true;
+    } else {
+      out.push(head, pos, lineEnd);
+      foldingSensitive = false;
+    }
+    pos = lineEnd;
+  }
+  return { bytes: out.result(), redactions, droppedBytes: dropped };
+}
+
+function isStatusLine(buf: Uint8Array, start: number, end: number): boolean {
+  return (
+    end - start >= 5 &&
+    buf[start] === 0x48 &&
+    buf[start + 1] === 0x54 &&
+    buf[start + 2] === 0x54 &&
+    buf[start + 3] === 0x50 &&
+    buf[start + 4] === 0x2f
+  );
+}
