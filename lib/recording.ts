@@ -1,0 +1,48 @@
+/**
+ * Recordings: raw events saved to a file (`meshpipe record`) and played back later (`meshpipe replay`),
+ * which is how users test processors against real traffic without a cluster.
+ *
+ * The file is a standard Avro Object Container File of `L7RawEvent` records, exactly as the collector
+ * produces them to Kafka (already redacted and minimised), deflate-compressed. Any Avro tool can read it;
+ * meshpipe reads longs as exact BigInts.
+ */
+
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import avro from 'avsc';
+import { avroType } from '../schemas/avro-types.ts';
+import { schemaRegistry } from '../schemas/registry.ts';
+import type { L7RawEvent } from '../schemas/types.ts';
+
+export interface RecordingWriter {
+  write(event: L7RawEvent): void;
+  /** Flushes and closes the file; resolves with the number of events written. */
+  close(): Promise<number>;
+}
+
+export function createRecordingWriter(path: string): RecordingWriter {
+  const type = schemaRegistry().current('l7-raw-event').type;
+  const encoder = new avro.streams.BlockEncoder(type, { codec: 'deflate' });
+  const file = createWriteStream(path);
+  encoder.pipe(file);
+  let count = 0;
+  return {
+    write(event) {
+      encoder.write(event);
+      count++;
+    },
+    async close() {
+      encoder.end();
+      await once(file, 'close');
+      return count;
+    },
+  };
+}
+
+/** Reads every event of a recording, in order. */
+export async function* readRecording(path: string): AsyncGenerator<L7RawEvent> {
+  const decoder = createReadStream(path).pipe(
+    new avro.streams.BlockDecoder({ parseHook: (schema) => avroType(schema) }),
+  );
+  for await (const event of decoder) yield event as L7RawEvent;
+}

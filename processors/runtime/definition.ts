@@ -1,0 +1,117 @@
+/**
+ * What a processor is. A processor is a module whose default export is a ProcessorDefinition: a name,
+ * the topics it reads and writes, a config spec, and pure functions of (input record, state) that emit
+ * output records. Everything else — consumer group, Avro, batching, keyed state that survives restarts,
+ * exactly-once output through Kafka transactions, dead letters, rebalances, metrics, isolation — is the
+ * host's job (processors/runtime/host.ts), written once.
+ *
+ *   export default defineProcessor({
+ *     name: 'slow-requests',
+ *     description: 'Spans slower than a threshold, to their own topic',
+ *     inputs: ['spans'],
+ *     outputs: [SLOW_TOPIC],
+ *     config: s.object({ thresholdMs: s.number({ doc: 'Threshold.', default: 500, min: 0 }) }, { doc: '...' }),
+ *     process(record, ctx) {
+ *       const span = record.value;
+ *       if (Number(span.endTimeUnixNano - span.startTimeUnixNano) / 1e6 > ctx.config.thresholdMs) {
+ *         ctx.emit(SLOW_TOPIC, record.key, span);
+ *       }
+ *     },
+ *   });
+ *
+ * Handlers are synchronous and deterministic given (record, state, config, ctx.now()): all effects go
+ * through the context (state writes and emits), so the host can make them atomic with the input offsets
+ * and tests can call them directly with an in-memory context (processors/runtime/test-context.ts).
+ */
+import type { Fields, InferFields, ObjectSpec } from '../../lib/config/spec.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { TopicValues } from '../../schemas/topic-values.ts';
+import type { TopicDefinition, TopicId } from '../../schemas/topics.ts';
+
+/** A topic a processor reads or writes: one of meshpipe's (by id) or its own definition. */
+export type TopicRef = TopicId | TopicDefinition;
+
+/** The value type of records on a topic. */
+export type ValueOf<T extends TopicRef> = T extends TopicId ? TopicValues[T] : unknown;
+
+export interface InputRecord<V = unknown> {
+  /** Full topic name the record came from. */
+  topic: string;
+  /** The topic reference from `inputs` it matched. */
+  input: TopicRef;
+  partition: number;
+  offset: string;
+  key: string | null;
+  /** Kafka timestamp, ms since the epoch. */
+  timestampMs: number;
+  headers: Record<string, string>;
+  value: V;
+}
+
+/**
+ * State scoped to the input partition being processed: any key, any value the state codec can encode.
+ * Every change is written to the processor's changelog topic in the same transaction as the outputs and
+ * the input offsets, so after a crash, restart or rebalance the state is exactly what the committed
+ * outputs imply.
+ */
+export interface PartitionState<S> {
+  get(key: string): S | undefined;
+  set(key: string, value: S): void;
+  delete(key: string): void;
+  has(key: string): boolean;
+  keys(): IterableIterator<string>;
+  readonly size: number;
+}
+
+export interface ProcessorContext<C, S> {
+  readonly config: C;
+  /** Name of this processor. */
+  readonly processor: string;
+  /** The input partition this call belongs to (the scope of `state`). */
+  readonly partition: number;
+  readonly state: PartitionState<S>;
+  /** Emits a record to one of the declared outputs. */
+  emit(topic: TopicRef, key: string | null, value: unknown, headers?: Record<string, string>): void;
+  /** Wall-clock time in ms (from the host, so tests control it). */
+  now(): number;
+  /** Adds to a processor-specific counter, exported with the pipeline-health metrics. */
+  count(name: string, by?: number): void;
+  readonly logger: Logger;
+}
+
+/** How state values become bytes on the changelog topic. */
+export interface StateCodec<S> {
+  encode(value: S): Buffer;
+  decode(bytes: Buffer): S;
+}
+
+export interface ProcessorDefinition<F extends Fields = Fields, S = unknown, I extends TopicRef = TopicRef> {
+  /** Unique, kebab-case: also the consumer group (`meshpipe-<name>`) and the config section. */
+  name: string;
+  description: string;
+  inputs: readonly I[];
+  outputs: readonly TopicRef[];
+  /** Config under `processors.<name>` in meshpipe.json; validated, errors name the key. */
+  config: ObjectSpec<F>;
+  /** Defaults to JSON with BigInt and Buffer support (processors/runtime/state-codec.ts). */
+  stateCodec?: StateCodec<S>;
+  /** Called for each input record, in partition order. */
+  process(record: InputRecord<ValueOf<I>>, ctx: ProcessorContext<InferFields<F>, S>): void;
+  /**
+   * Called per assigned partition every `intervalMs` of wall-clock time (window flushes, timeouts),
+   * inside the same kind of transaction as `process`.
+   */
+  punctuate?: {
+    intervalMs: number | ((config: InferFields<F>) => number);
+    run(ctx: ProcessorContext<InferFields<F>, S>): void;
+  };
+  /** Enabled in `meshpipe up` unless configured otherwise (default true). */
+  enabledByDefault?: boolean;
+}
+
+/** Identity function that gives a processor module its types. */
+export function defineProcessor<F extends Fields, S, I extends TopicRef>(
+  definition: ProcessorDefinition<F, S, I>,
+): ProcessorDefinition<F, S, I> {
+  return definition;
+}

@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { createRecordingWriter, readRecording } from '../../lib/recording.ts';
+import { toJsonSafe } from '../../schemas/codec.ts';
+import { EXACT_NS, RAW_EVENT } from '../helpers/fixtures.ts';
+
+describe('recordings', () => {
+  it('write and read back raw events exactly, as a standard Avro container file', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'meshpipe-rec-')), 'capture.avro');
+    const writer = createRecordingWriter(path);
+    const events = Array.from({ length: 500 }, (_, i) => ({
+      ...RAW_EVENT,
+      seq: BigInt(i),
+      timeUnixNano: EXACT_NS + BigInt(i),
+    }));
+    for (const e of events) writer.write(e);
+    assert.equal(await writer.close(), 500);
+    assert.equal(readFileSync(path).subarray(0, 4).toString('latin1'), 'Obj\x01', 'Avro OCF magic');
+    const back = [];
+    for await (const e of readRecording(path)) back.push(e);
+    assert.equal(back.length, 500);
+    assert.equal(back[499]!.timeUnixNano, EXACT_NS + 499n);
+    assert.deepEqual(toJsonSafe(back[7]), toJsonSafe(events[7]));
+  });
+});
