@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * mp_scratch — per-CPU working memory, too large for the 512-byte BPF stack.
+ *
+ * A data record is assembled here (header immediately followed by the payload) and
+ * handed to bpf_ringbuf_output() with its exact size, so a 100-byte read costs 100 bytes
+ * of ring, not a fixed 4 KiB reservation. The payload area is 2 * MP_CAPTURE_MAX: copies
+ * land at `offset & (MP_CAPTURE_MAX - 1)` with length <= MP_CAPTURE_MAX, which the
+ * verifier can prove in bounds. Syscall tracepoint programs run with preemption
+ * disabled and never nest on a CPU, so one slot per CPU is enough.
+ *
+ * Size: one ~17 KiB value per CPU.
+ */
+#ifndef MP_MAP_SCRATCH_H
+#define MP_MAP_SCRATCH_H
+
+#include "../common.h"
+#include "conns.h"
+
+/* struct iovec of the 64-bit user ABI (compat syscalls never reach syscall tracepoints). */
+struct mp_iov {
+	__u64 base;
+	__u64 len;
+};
+
+struct mp_scratch {
+	struct mp_iov iov[MP_IOV_MAX];
+	struct mp_conn_info conn;
+	struct mp_data_event data;
+	__u8 payload[2 * MP_CAPTURE_MAX];
+};
+
+_Static_assert(__builtin_offsetof(struct mp_scratch, payload) ==
+		       __builtin_offsetof(struct mp_scratch, data) + sizeof(struct mp_data_event),
+	       "the payload must directly follow the data record header");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mp_scratch);
+} mp_scratch SEC(".maps");
+
+static __always_inline struct mp_scratch *mp_scratch_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&mp_scratch, &zero);
+}
+
+#endif
