@@ -14,7 +14,10 @@
  * - trailing partial field line whose name is not complete (no colon yet): dropped, since we cannot know
  *   whether it is sensitive;
  * - a cut request line: query values are redacted up to the cut;
- * - a complete line that is not a field line (no colon): dropped, since we cannot tell what it carries.
+ * - a complete line that is not a field line (no colon, a name with bytes outside tchar, a bare CR):
+ *   dropped, since we cannot tell what it carries;
+ * - a query holding bytes a request-target cannot hold: replaced whole, since we cannot split it the
+ *   way the server will.
  * Bytes after the head's empty line are not part of a head and are dropped.
  */
 
@@ -69,6 +72,16 @@ const LF = 0x0a;
 const SP = 0x20;
 const HT = 0x09;
 const COLON = 0x3a;
+
+/** tchar (RFC 9110 §5.6.2): the bytes of a field name. */
+const TCHAR: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
+  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
+  for (const ch of "!#$%&'*+-.^_`|~") t[ch.charCodeAt(0)] = 1;
+  return t;
+})();
 
 function toLowerBytes(name: string): Uint8Array {
   const lower = name.trim().toLowerCase();
@@ -216,8 +229,18 @@ function redactRequestLine(
 ): number {
   const sp = buf.indexOf(SP, start);
   if (sp === -1 || sp >= end) {
-    out.push(buf, start, end);
-    return 0;
+    // A request line cut inside its method: keep it if it is a token, else it is not judgeable.
+    if (isToken(buf, start, end)) {
+      out.push(buf, start, end);
+      return 0;
+    }
+    out.push(policy.marker, 0, policy.marker.length);
+    return 1;
+  }
+  if (!isToken(buf, start, sp)) {
+    // Not a method: the line is not a request line, and the secret-bearing part cannot be located.
+    out.push(policy.marker, 0, policy.marker.length);
+    return 1;
   }
   const targetStart = sp + 1;
   let targetEnd = buf.indexOf(SP, targetStart);
@@ -256,13 +279,24 @@ function redactRequestLine(
     return redactions;
   }
   out.push(buf, i, q + 1);
+  for (let k = q + 1; k < targetEnd; k++) {
+    const b = buf[k]!;
+    if (b < 0x21 || b > 0x7e) {
+      // A query with bytes a request-target cannot hold (RFC 9112 §3.2) cannot be split into
+      // parameters the way the server will split it: all of it is replaced.
+      out.push(policy.marker, 0, policy.marker.length);
+      out.push(buf, targetEnd, end);
+      return redactions + 1;
+    }
+  }
   let p = q + 1;
   while (p < targetEnd) {
     let paramEnd = p;
     let eq = -1;
     while (paramEnd < targetEnd) {
       const b = buf[paramEnd];
-      if (b === 0x26 /* & */ || b === 0x23 /* # */) break;
+      // ';' separates parameters for some servers (the old HTML 4 recommendation); treat it so too.
+      if (b === 0x26 /* & */ || b === 0x3b /* ; */ || b === 0x23 /* # */) break;
       if (b === 0x3d /* = */ && eq === -1) eq = paramEnd;
       paramEnd++;
     }
@@ -284,7 +318,7 @@ function redactRequestLine(
       out.push(buf, paramEnd, targetEnd);
       break;
     }
-    out.pushByte(0x26);
+    out.pushByte(buf[paramEnd]!);
     p = paramEnd + 1;
   }
   out.push(buf, targetEnd, end);
@@ -351,6 +385,16 @@ export function redactHead(
 
     if (!startLineDone) {
       startLineDone = true;
+      const cr = head.indexOf(CR, pos);
+      if (cr !== -1 && cr < contentEnd) {
+        // A bare CR may end the line for some recipient (RFC 9112 §2.2): what follows it could be a
+        // field line. The start line is replaced whole.
+        out.push(policy.marker, 0, policy.marker.length);
+        out.push(head, contentEnd, lineEnd);
+        redactions++;
+        pos = lineEnd;
+        continue;
+      }
       if (isStatusLine(head, pos, contentEnd)) {
         out.push(head, pos, contentEnd);
       } else {
@@ -388,6 +432,14 @@ export function redactHead(
     }
     let nameEnd = colon;
     while (nameEnd > pos && (head[nameEnd - 1] === SP || head[nameEnd - 1] === HT)) nameEnd--;
+    if (!isToken(head, pos, nameEnd)) {
+      // Not a field name (a byte outside tchar): no recipient takes it for a known field, and we
+      // cannot say which one it was meant to be. Dropped.
+      dropped += lineEnd - pos;
+      foldingSensitive = true;
+      pos = lineEnd;
+      continue;
+    }
     if (nameMatches(policy.headerNames, head, pos, nameEnd)) {
       out.push(head, pos, colon + 1);
       out.pushByte(SP);
@@ -402,6 +454,12 @@ export function redactHead(
     pos = lineEnd;
   }
   return { bytes: out.result(), redactions, droppedBytes: dropped };
+}
+
+function isToken(buf: Uint8Array, start: number, end: number): boolean {
+  if (end <= start) return false;
+  for (let i = start; i < end; i++) if (TCHAR[buf[i]!] !== 1) return false;
+  return true;
 }
 
 function isStatusLine(buf: Uint8Array, start: number, end: number): boolean {

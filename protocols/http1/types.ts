@@ -38,6 +38,14 @@ export interface CapturedEvent {
    * chunked body it can no longer follow chunk by chunk.
    */
   readonly chunkTerminator: boolean;
+  /**
+   * Optional: events of this connection and direction may have been lost just before this one (the
+   * collector saw ring-buffer loss since the connection's previous event, or a per-socket sequence
+   * number jumped). The framer then stops trusting what it was in the middle of: a buffered head is
+   * released as cut (so bytes after the loss are never spliced into it, where they could land in a
+   * field that is not redacted), and a body whose length it was counting is abandoned.
+   */
+  readonly afterLoss?: boolean;
 }
 
 /** What a run of wire bytes is: part of a message head, part of a message body, or not understood. */

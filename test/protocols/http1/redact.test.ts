@@ -100,6 +100,24 @@ describe('redactHead: sensitive headers', () => {
       0,
     ],
     [
+      'a field name with a byte outside tchar is dropped',
+      `GET / HTTP/1.1\r\nAuthoriz\x00tion: ${SECRET}\r\nHost: a\r\n\r\n`,
+      'GET / HTTP/1.1\r\nHost: a\r\n\r\n',
+      0,
+    ],
+    [
+      'a start line with a bare CR is replaced whole',
+      `GET /x HTTP/1.1\rAuthorization: ${SECRET}\r\nHost: a\r\n\r\n`,
+      `${REDACTION_MARKER}\r\nHost: a\r\n\r\n`,
+      1,
+    ],
+    [
+      'a first line whose method is not a token is replaced',
+      `GET\x00/x?token=${SECRET} HTTP/1.1\r\n\r\n`,
+      `${REDACTION_MARKER}\r\n\r\n`,
+      1,
+    ],
+    [
       'bytes after the head are dropped',
       `GET / HTTP/1.1\r\n\r\nCookie: ${SECRET}`,
       'GET / HTTP/1.1\r\n\r\n',
@@ -186,6 +204,13 @@ describe('redactHead: query parameters and userinfo', () => {
     ['value containing =', `/p?token=${SECRET}=${SECRET}`, `/p?token=${REDACTION_MARKER}`, 1],
     ['fragment kept', `/p?token=${SECRET}#top`, `/p?token=${REDACTION_MARKER}#top`, 1],
     ['no query', '/p/token=x', '/p/token=x', 0],
+    ['";" separates parameters too', `/p?a=1;token=${SECRET};b=2`, `/p?a=1;token=${REDACTION_MARKER};b=2`, 1],
+    [
+      'a query with a byte a target cannot hold is replaced whole',
+      `/p?page=2\x00access_token=${SECRET}`,
+      `/p?${REDACTION_MARKER}`,
+      1,
+    ],
     ['userinfo in absolute-form', `http://user:${SECRET}@h.test/p`, `http://${REDACTION_MARKER}@h.test/p`, 1],
     [
       'userinfo and query',

@@ -1,0 +1,856 @@
+/**
+ * The collector's per-connection HTTP/1.x framer: captured events in, segments out.
+ *
+ * For every read/write the kernel reported on one TCP connection (both directions, in capture order) it
+ * says which of that event's bytes are message heads, which are bodies and which it could not frame,
+ * and where each message ends. Heads leave redacted; body bytes become counts. See README.md for the
+ * model (copied bytes versus gaps) and the framing rules with their RFC 9112 sections.
+ *
+ * Hot path: this runs for every captured event (tens of thousands per second per node). It works on
+ * indexes into the event's bytes, skips body bytes by count, parses chunk framing with a byte state
+ * machine (no buffering), converts no body to a string, and allocates only the returned segments, plus
+ * a head buffer while a head is split across events (bounded, released when the head completes).
+ * Nothing here throws on traffic: errors are counted in {@link Http1FramerCounters}.
+ */
+
+import {
+  type BodyFraming,
+  isInterimStatus,
+  requestBodyFraming,
+  responseBodyFraming,
+} from './body-framing.ts';
+import {
+  detectMessageStart,
+  endsWithChunkTerminator,
+  findMessageStartAtLine,
+  MESSAGE_START,
+  type MessageStart,
+  messageStartKind,
+} from './detect.ts';
+import { findHeadEnd, type HeadInvalidReason, parseHead } from './parse-head.ts';
+import { DEFAULT_REDACTION_POLICY, type RedactionPolicy, redactHead } from './redact.ts';
+import type { CapturedEvent, Direction, MessageKind, Role, Segment, SegmentKind } from './types.ts';
+
+/**
+ * Largest head the framer buffers across events before giving up on it. Must be at least the kernel's
+ * per-message copy budget (4 KiB by default), or heads the kernel did copy whole would be cut here.
+ */
+export const MAX_BUFFERED_HEAD_BYTES = 16384;
+/** Requests awaiting a response whose methods are remembered (pipelining depth); older ones are dropped. */
+export const MAX_PENDING_REQUESTS = 64;
+/** Hex digits in a chunk size: 13 keeps every size an exact JavaScript number (16^13 < 2^53). */
+export const MAX_CHUNK_SIZE_DIGITS = 13;
+/** Bytes of chunk extensions on one chunk-size line (RFC 9112 §7.1.1), and of a trailer section (§7.1.2). */
+export const MAX_CHUNK_LINE_BYTES = 4096;
+
+export interface FramerOptions {
+  /** Compiled redaction policy for heads; default: the built-in sensitive headers and query parameters. */
+  readonly redaction?: RedactionPolicy;
+  /** Ship copied body bytes in body segments' `data` (default false: bodies become lengths only). */
+  readonly shipBodies?: boolean;
+  /** Default {@link MAX_BUFFERED_HEAD_BYTES}. */
+  readonly maxHeadBytes?: number;
+  /** Default {@link MAX_PENDING_REQUESTS}. */
+  readonly maxPendingRequests?: number;
+}
+
+/** What the framer counts; plain numbers so the collector can export deltas as metrics. */
+export interface Http1FramerCounters {
+  events: number;
+  bytes: number;
+  requests: number;
+  responses: number;
+  /** Heads that failed to parse, by reason (their bytes went out as `unknown`). */
+  invalidHeads: Partial<Record<HeadInvalidReason, number>>;
+  /** Heads cut before their end: copy cap, lost events, or a new message start. */
+  truncatedHeads: number;
+  /** Heads longer than the buffer limit. */
+  headsTooLarge: number;
+  /** Bodies that a new message start interrupted (events were lost, or a guessed framing was wrong). */
+  interruptedBodies: number;
+  /** Times the framer found a message start again after losing sync. */
+  resyncs: number;
+  /** Bytes at a message boundary that were not a message start (or were not copied). */
+  unframedStarts: number;
+  /** Bytes shipped as `unknown` (tunnels excluded). */
+  unknownBytes: number;
+  /** Bytes shipped as `unknown` inside a tunnel (after 101 or CONNECT 2xx). */
+  tunnelBytes: number;
+  /** Final responses with no outstanding request (capture started mid-connection, request lost). */
+  orphanResponses: number;
+  /** Chunked bodies whose framing broke (bad size line, missing CRLF, oversized line). */
+  invalidChunked: number;
+  /** Chunked bodies whose sizes could no longer be followed because bytes were not copied. */
+  blindChunked: number;
+  /** Blind chunked bodies ended by the terminator at the end of a buffer (kernel flag or copied bytes). */
+  chunkEndsByTerminator: number;
+  /** Requests whose body length cannot be determined (Transfer-Encoding without final chunked). */
+  invalidFraming: number;
+  /** Connections switched to a tunnel. */
+  tunnels: number;
+  /** Pending request methods dropped because the pipeline was deeper than the limit. */
+  pendingOverflow: number;
+  /** Message starts of the wrong kind for the direction (a request where responses flow). */
+  unexpectedKind: number;
+  /** Events whose copied bytes exceeded their byte count (clamped), or whose count was unusable. */
+  badEvents: number;
+  /** Values replaced by the redaction marker. */
+  redactions: number;
+  /** Events that arrived with the `afterLoss` hint. */
+  lossHints: number;
+}
+
+export function newFramerCounters(): Http1FramerCounters {
+  return {
+    events: 0,
+    bytes: 0,
+    requests: 0,
+    responses: 0,
+    invalidHeads: {},
+    truncatedHeads: 0,
+    headsTooLarge: 0,
+    interruptedBodies: 0,
+    resyncs: 0,
+    unframedStarts: 0,
+    unknownBytes: 0,
+    tunnelBytes: 0,
+    orphanResponses: 0,
+    invalidChunked: 0,
+    blindChunked: 0,
+    chunkEndsByTerminator: 0,
+    invalidFraming: 0,
+    tunnels: 0,
+    pendingOverflow: 0,
+    unexpectedKind: 0,
+    badEvents: 0,
+    redactions: 0,
+    lossHints: 0,
+  };
+}
+
+/** Segments released when the connection closes, per direction. */
+export interface FramerCloseResult {
+  readonly egress: Segment[];
+  readonly ingress: Segment[];
+}
+
+/** Where a direction's byte stream is. */
+const MODE = {
+  /** At a message boundary: the next byte should start a message. */
+  idle: 0,
+  /** Inside a head that started in an earlier event (bytes buffered) or at this position. */
+  head: 1,
+  /** Inside a Content-Length body; `remaining` bytes to go. */
+  length: 2,
+  /** Inside a chunked body; `chunkState` says where. */
+  chunked: 3,
+  /** Inside a response body that ends when the connection closes. */
+  close: 4,
+  /** Not HTTP/1.x any more (after 101 or a 2xx to CONNECT), until the connection closes. */
+  tunnel: 5,
+  /** Sync lost: bytes are `unknown` until a message start is found. */
+  lost: 6,
+} as const;
+type Mode = (typeof MODE)[keyof typeof MODE];
+
+/** Position inside chunked coding (RFC 9112 §7.1). */
+const CHUNK = {
+  size: 0,
+  ext: 1,
+  sizeLf: 2,
+  data: 3,
+  dataCr: 4,
+  dataLf: 5,
+  trailerStart: 6,
+  trailerLine: 7,
+  trailerLf: 8,
+} as const;
+type ChunkState = (typeof CHUNK)[keyof typeof CHUNK];
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const HT = 0x09;
+const SEMICOLON = 0x3b;
+
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+/** Per-direction stream state. */
+class DirectionState {
+  mode: Mode = MODE.idle;
+  /** Kind of the message whose head is being read; `null` while only a prefix of a start was seen. */
+  kind: MessageKind | null = null;
+  /** Head bytes carried over from earlier events; allocated only while a head is split. */
+  headBuf: Uint8Array | null = null;
+  headLen = 0;
+  /** Body bytes left (length mode) or data bytes left in the current chunk (chunked mode). */
+  remaining = 0;
+  chunkState: ChunkState = CHUNK.size;
+  chunkSize = 0;
+  chunkDigits = 0;
+  chunkLineBytes = 0;
+  /** Chunked body whose chunk sizes could not be followed (bytes not copied). */
+  blind = false;
+  /** A head given up on from the other direction's event (tunnel switch); shipped with our next event. */
+  pendingFlush: Uint8Array | null = null;
+
+  resetBody(): void {
+    this.remaining = 0;
+    this.chunkState = CHUNK.size;
+    this.chunkSize = 0;
+    this.chunkDigits = 0;
+    this.chunkLineBytes = 0;
+    this.blind = false;
+  }
+
+  releaseHead(): void {
+    this.headBuf = null;
+    this.headLen = 0;
+    this.kind = null;
+  }
+
+  append(src: Uint8Array, start: number, end: number, cap: number): void {
+    const n = end - start;
+    const need = this.headLen + n;
+    if (this.headBuf === null || this.headBuf.length < need) {
+      const size = Math.min(cap, Math.max(512, need * 2));
+      const next = new Uint8Array(size);
+      if (this.headBuf !== null) next.set(this.headBuf.subarray(0, this.headLen));
+      this.headBuf = next;
+    }
+    this.headBuf.set(src.subarray(start, end), this.headLen);
+    this.headLen = need;
+  }
+}
+
+function segment(kind: SegmentKind, length: number, data: Uint8Array | null, endsMessage: boolean): Segment {
+  return { kind, length, data, endsMessage };
+}
+
+function hexValue(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  if (b >= 0x61 && b <= 0x66) return b - 0x61 + 10;
+  if (b >= 0x41 && b <= 0x46) return b - 0x41 + 10;
+  return -1;
+}
+
+/**
+ * One framer per TCP connection, fed both directions in capture order (response framing depends on
+ * the request: RFC 9112 §6.3 item 1 and 2).
+ */
+export class Http1Framer {
+  readonly counters: Http1FramerCounters = newFramerCounters();
+
+  readonly #policy: RedactionPolicy;
+  readonly #shipBodies: boolean;
+  readonly #maxHeadBytes: number;
+  readonly #maxPending: number;
+  readonly #egress = new DirectionState();
+  readonly #ingress = new DirectionState();
+  #role: Role = 'unknown';
+  /** Methods of requests still waiting for their final response, oldest first. */
+  #pending: string[] = [];
+
+  // The event being framed; set for the duration of push() so the steps need no long parameter lists.
+  #copied: Uint8Array = EMPTY;
+  #copiedLen = 0;
+  #byteCount = 0;
+  #chunkTerminator = false;
+  #direction: Direction = 'egress';
+  #out: Segment[] = [];
+
+  constructor(options: FramerOptions = {}) {
+    this.#policy = options.redaction ?? DEFAULT_REDACTION_POLICY;
+    this.#shipBodies = options.shipBodies === true;
+    this.#maxHeadBytes = Math.max(64, options.maxHeadBytes ?? MAX_BUFFERED_HEAD_BYTES);
+    this.#maxPending = Math.max(1, options.maxPendingRequests ?? MAX_PENDING_REQUESTS);
+  }
+
+  /** The role in use: as given by events, or inferred from the first message start. */
+  get role(): Role {
+    return this.#role;
+  }
+
+  /** Frames one captured event. The returned segments' lengths add up to `event.byteCount`. */
+  push(event: CapturedEvent): Segment[] {
+    const out: Segment[] = [];
+    const st = event.direction === 'ingress' ? this.#ingress : this.#egress;
+    this.counters.events++;
+    if (event.role !== 'unknown') this.#role = event.role;
+    const byteCount = event.byteCount;
+    if (!Number.isSafeInteger(byteCount) || byteCount < 0) {
+      this.counters.badEvents++;
+      return out;
+    }
+    this.counters.bytes += byteCount;
+    if (st.pendingFlush !== null) {
+      out.push(segment('head', 0, st.pendingFlush, false));
+      st.pendingFlush = null;
+    }
+    if (byteCount === 0) return out;
+    if (event.copied.length > byteCount) this.counters.badEvents++;
+
+    this.#copied = event.copied;
+    this.#copiedLen = Math.min(event.copied.length, byteCount);
+    this.#byteCount = byteCount;
+    this.#chunkTerminator = event.chunkTerminator;
+    this.#direction = event.direction;
+    this.#out = out;
+
+    if (event.afterLoss === true) this.#afterLoss(st);
+    this.#checkEventStart(st);
+    let pos = 0;
+    // Every step consumes bytes or moves to a mode that will; the guard turns a bug into a counted
+    // `unknown` tail instead of a hung collector.
+    let guard = 4 * byteCount + 16;
+    while (pos < byteCount) {
+      if (--guard < 0) {
+        this.counters.badEvents++;
+        this.#emitUnknown(byteCount - pos, false);
+        st.mode = MODE.lost;
+        break;
+      }
+      switch (st.mode) {
+        case MODE.idle:
+          pos = this.#idle(st, pos);
+          break;
+        case MODE.head:
+          pos = this.#head(st, pos);
+          break;
+        case MODE.length:
+          pos = this.#lengthBody(st, pos);
+          break;
+        case MODE.chunked:
+          pos = this.#chunkedBody(st, pos);
+          break;
+        case MODE.close:
+          pos = this.#closeBody(pos);
+          break;
+        case MODE.tunnel:
+          this.#emitUnknown(byteCount - pos, true);
+          pos = byteCount;
+          break;
+        default:
+          pos = this.#lost(st, pos);
+      }
+    }
+    this.#copied = EMPTY;
+    this.#out = [];
+    return out;
+  }
+
+  /**
+   * The connection closed: ends a close-delimited response body (RFC 9112 §6.3 item 8) with a zero-length
+   * body segment, releases heads still buffered (redacted, as truncated), and resets all state.
+   */
+  close(): FramerCloseResult {
+    const result = {
+      egress: this.#closeDirection(this.#egress),
+      ingress: this.#closeDirection(this.#ingress),
+    };
+    this.#pending = [];
+    return result;
+  }
+
+  #closeDirection(st: DirectionState): Segment[] {
+    const out: Segment[] = [];
+    if (st.pendingFlush !== null) out.push(segment('head', 0, st.pendingFlush, false));
+    if (st.mode === MODE.head && st.headBuf !== null && st.headLen > 0) {
+      this.counters.truncatedHeads++;
+      const flush = this.#redact(st.headBuf, 0, st.headLen);
+      if (flush.length > 0) out.push(segment('head', 0, flush, false));
+    } else if (st.mode === MODE.close) {
+      out.push(segment('body', 0, null, true));
+    }
+    st.mode = MODE.idle;
+    st.pendingFlush = null;
+    st.releaseHead();
+    st.resetBody();
+    return out;
+  }
+
+  /** The message kind this direction carries, from the role; `null` while the role is unknown. */
+  #expectedKind(direction: Direction): MessageKind | null {
+    if (this.#role === 'unknown') return null;
+    return (this.#role === 'client') === (direction === 'egress') ? 'request' : 'response';
+  }
+
+  /** A decided message start of an acceptable kind at `at` in the copied bytes, or null. */
+  #startAt(at: number): MessageKind | null {
+    return this.#accepted(detectMessageStart(this.#copied, at, this.#copiedLen));
+  }
+
+  /** The kind of a detection if it is a decided start of the kind this direction carries, else null. */
+  #accepted(detected: MessageStart): MessageKind | null {
+    const kind = messageStartKind(detected);
+    if (kind === null) return null;
+    const expected = this.#expectedKind(this.#direction);
+    if (expected !== null && expected !== kind) {
+      this.counters.unexpectedKind++;
+      return null;
+    }
+    return kind;
+  }
+
+  #inferRole(kind: MessageKind): void {
+    if (this.#role !== 'unknown') return;
+    this.#role = (kind === 'request') === (this.#direction === 'egress') ? 'client' : 'server';
+  }
+
+  /**
+   * A copied buffer that starts with a message start begins a message, whatever we thought we were
+   * in: the kernel copies exactly such buffers, and when we disagree it is almost always because
+   * events were lost (or a response was framed without its request). Tunnels are exempt: their bytes
+   * are another protocol and may look like anything.
+   */
+  #checkEventStart(st: DirectionState): void {
+    if (this.#copiedLen === 0 || st.mode === MODE.idle || st.mode === MODE.tunnel) return;
+    const kind = this.#startAt(0);
+    if (kind === null) return;
+    if (st.mode === MODE.head) {
+      this.#giveUpHead(st, 0, null, 0, 0);
+    } else if (st.mode === MODE.lost) {
+      this.counters.resyncs++;
+    } else {
+      this.counters.interruptedBodies++;
+    }
+    st.mode = MODE.idle;
+    st.releaseHead();
+    st.resetBody();
+  }
+
+  /**
+   * Events may have been lost before this one: whatever count or buffer we held may be wrong. A
+   * close-delimited body and a tunnel stay what they are (every byte until close belongs to them).
+   */
+  #afterLoss(st: DirectionState): void {
+    this.counters.lossHints++;
+    switch (st.mode) {
+      case MODE.head:
+        this.#giveUpHead(st, 0, null, 0, 0);
+        st.mode = MODE.lost;
+        break;
+      case MODE.length:
+      case MODE.chunked:
+        this.counters.interruptedBodies++;
+        st.resetBody();
+        st.mode = MODE.lost;
+        break;
+      case MODE.idle:
+        st.mode = MODE.lost;
+        break;
+    }
+  }
+
+  #idle(st: DirectionState, pos: number): number {
+    if (pos >= this.#copiedLen) {
+      // Bytes at a message boundary that the kernel did not copy: a message start we cannot see.
+      this.counters.unframedStarts++;
+      st.mode = MODE.lost;
+      return pos;
+    }
+    const detected = detectMessageStart(this.#copied, pos, this.#copiedLen);
+    const kind = this.#accepted(detected);
+    if (kind !== null) {
+      this.#inferRole(kind);
+      st.mode = MODE.head;
+      st.kind = kind;
+      return pos;
+    }
+    if (detected === MESSAGE_START.needsMore && this.#copiedLen === this.#byteCount) {
+      // A prefix of a start ("GE") at the very end of the event: the head continues in the next one.
+      st.mode = MODE.head;
+      st.kind = null;
+      return pos;
+    }
+    this.counters.unframedStarts++;
+    st.mode = MODE.lost;
+    return pos;
+  }
+
+  #lost(st: DirectionState, pos: number): number {
+    const copiedLen = this.#copiedLen;
+    if (pos < copiedLen) {
+      // Resynchronise on the next line that starts a message (a start right here counts too).
+      if ((pos === 0 || this.#copied[pos - 1] === LF) && this.#startAt(pos) !== null) {
+        this.counters.resyncs++;
+        st.mode = MODE.idle;
+        return pos;
+      }
+      const at = findMessageStartAtLine(this.#copied, pos, copiedLen, this.#expectedKind(this.#direction));
+      if (at !== -1) {
+        this.#emitUnknown(at - pos, false);
+        this.counters.resyncs++;
+        st.mode = MODE.idle;
+        return at;
+      }
+      this.#emitUnknown(copiedLen - pos, false);
+      pos = copiedLen;
+    }
+    this.#emitUnknown(this.#byteCount - pos, false);
+    return this.#byteCount;
+  }
+
+  #head(st: DirectionState, pos: number): number {
+    const copiedLen = this.#copiedLen;
+    const max = this.#maxHeadBytes;
+    if (pos >= copiedLen) {
+      // Uncopied bytes while a head is open: the kernel's budget ran out inside the head.
+      this.#giveUpHead(st, 0, null, 0, 0);
+      st.mode = MODE.lost;
+      return pos;
+    }
+    if (st.headLen === 0) {
+      // The head starts in this event: parse it in place when it is all here (the common case).
+      const end = findHeadEnd(this.#copied, pos, copiedLen);
+      if (end !== -1 && end - pos <= max) {
+        this.#completeHead(st, this.#copied, pos, end, end - pos);
+        return end;
+      }
+      const available = copiedLen - pos;
+      if (available > max || end !== -1) {
+        this.counters.headsTooLarge++;
+        this.#giveUpHead(st, max, this.#copied, pos, pos + max);
+        st.mode = MODE.lost;
+        return pos + max;
+      }
+      if (copiedLen < this.#byteCount) {
+        // Cut by the copy cap inside this very event.
+        this.#giveUpHead(st, available, this.#copied, pos, copiedLen);
+        st.mode = MODE.lost;
+        return copiedLen;
+      }
+      st.append(this.#copied, pos, copiedLen, max);
+      this.#out.push(segment('head', available, EMPTY, false));
+      return copiedLen;
+    }
+
+    // The head continues from earlier events.
+    const before = st.headLen;
+    const take = Math.min(copiedLen - pos, max - before);
+    st.append(this.#copied, pos, pos + take, max);
+    const buf = st.headBuf!;
+    if (st.kind === null) {
+      const detected = detectMessageStart(buf, 0, st.headLen);
+      const kind = messageStartKind(detected);
+      const expected = this.#expectedKind(this.#direction);
+      if (
+        detected !== MESSAGE_START.needsMore &&
+        (kind === null || (expected !== null && kind !== expected))
+      ) {
+        // The prefix did not become a message start after all.
+        this.counters.unframedStarts++;
+        this.#emitUnknown(take, false);
+        st.releaseHead();
+        st.mode = MODE.lost;
+        return pos + take;
+      }
+      if (kind !== null) {
+        this.#inferRole(kind);
+        st.kind = kind;
+      }
+    }
+    const end = findHeadEnd(buf, 0, st.headLen, before);
+    if (end !== -1) {
+      const contribution = end - before;
+      this.#completeHead(st, buf, 0, end, contribution);
+      return pos + contribution;
+    }
+    if (take < copiedLen - pos || st.headLen >= max) {
+      this.counters.headsTooLarge++;
+      this.#giveUpHead(st, take, null, 0, 0);
+      st.mode = MODE.lost;
+      return pos + take;
+    }
+    if (copiedLen < this.#byteCount) {
+      this.#giveUpHead(st, take, null, 0, 0);
+      st.mode = MODE.lost;
+      return copiedLen;
+    }
+    this.#out.push(segment('head', take, EMPTY, false));
+    return copiedLen;
+  }
+
+  /**
+   * Gives up on the open head: ships what there is of it, redacted (the redactor's rules for a cut head
+   * apply), on a head segment of `length` wire bytes. The head is `src[start..end)` when it lies in
+   * this event, else the buffered bytes.
+   */
+  #giveUpHead(st: DirectionState, length: number, src: Uint8Array | null, start: number, end: number): void {
+    this.counters.truncatedHeads++;
+    let flush: Uint8Array = EMPTY;
+    if (src !== null) flush = this.#redact(src, start, end);
+    else if (st.headBuf !== null && st.headLen > 0) flush = this.#redact(st.headBuf, 0, st.headLen);
+    st.releaseHead();
+    if (length > 0 || flush.length > 0) this.#out.push(segment('head', length, flush, false));
+  }
+
+  #redact(src: Uint8Array, start: number, end: number): Uint8Array {
+    const r = redactHead(src, this.#policy, start, end);
+    this.counters.redactions += r.redactions;
+    return r.bytes;
+  }
+
+  /** A whole head is in `src[start..end)`; `length` of its bytes are in this event. */
+  #completeHead(st: DirectionState, src: Uint8Array, start: number, end: number, length: number): void {
+    const parsed = parseHead(src, start, end);
+    const expected = this.#expectedKind(this.#direction);
+    if (parsed.state !== 'complete' || (expected !== null && parsed.head.kind !== expected)) {
+      const reason = parsed.state === 'invalid' ? parsed.reason : 'bad-start-line';
+      this.counters.invalidHeads[reason] = (this.counters.invalidHeads[reason] ?? 0) + 1;
+      this.#emitUnknown(length, false);
+      st.releaseHead();
+      st.mode = MODE.lost;
+      return;
+    }
+    const head = parsed.head;
+    const data = this.#redact(src, start, end);
+    st.releaseHead();
+    st.resetBody();
+    let framing: BodyFraming;
+    if (head.kind === 'request') {
+      this.counters.requests++;
+      if (this.#pending.length >= this.#maxPending) {
+        this.#pending.shift();
+        this.counters.pendingOverflow++;
+      }
+      this.#pending.push(head.method ?? '');
+      framing = requestBodyFraming(head);
+    } else {
+      this.counters.responses++;
+      const status = head.statusCode ?? 0;
+      let method: string | null = null;
+      if (!isInterimStatus(status)) {
+        // A final response answers the oldest outstanding request (RFC 9112 §9.3.2); a 1xx does not.
+        const m = this.#pending.shift();
+        if (m === undefined) this.counters.orphanResponses++;
+        else method = m;
+      }
+      framing = responseBodyFraming(head, method);
+    }
+    switch (framing.kind) {
+      case 'none':
+        this.#out.push(segment('head', length, data, true));
+        st.mode = MODE.idle;
+        break;
+      case 'length':
+        this.#out.push(segment('head', length, data, false));
+        st.remaining = framing.length;
+        st.mode = MODE.length;
+        break;
+      case 'chunked':
+        this.#out.push(segment('head', length, data, false));
+        st.mode = MODE.chunked;
+        break;
+      case 'close':
+        this.#out.push(segment('head', length, data, false));
+        st.mode = MODE.close;
+        break;
+      case 'tunnel':
+        this.#out.push(segment('head', length, data, true));
+        this.#startTunnel();
+        break;
+      default:
+        this.counters.invalidFraming++;
+        this.#out.push(segment('head', length, data, false));
+        st.mode = MODE.lost;
+    }
+  }
+
+  /** Both directions stop being HTTP/1.x (RFC 9110 §7.8 after 101; §9.3.6 after CONNECT 2xx). */
+  #startTunnel(): void {
+    this.counters.tunnels++;
+    for (const st of [this.#egress, this.#ingress]) {
+      if (st.mode === MODE.head && st.headBuf !== null && st.headLen > 0) {
+        // The other direction had a head open; it is tunnel data now, but what was seen of it was
+        // shipped as head bytes already, so its (redacted) data still has to be released.
+        this.counters.truncatedHeads++;
+        const flush = this.#redact(st.headBuf, 0, st.headLen);
+        if (flush.length > 0) st.pendingFlush = flush;
+      }
+      st.releaseHead();
+      st.resetBody();
+      st.mode = MODE.tunnel;
+    }
+    this.#pending = [];
+  }
+
+  #bodyData(pos: number, n: number): Uint8Array | null {
+    if (!this.#shipBodies) return null;
+    const end = Math.min(pos + n, this.#copiedLen);
+    // A copy: the event's buffer belongs to the ring-buffer reader and is reused.
+    return end > pos ? this.#copied.slice(pos, end) : EMPTY;
+  }
+
+  #lengthBody(st: DirectionState, pos: number): number {
+    const n = Math.min(st.remaining, this.#byteCount - pos);
+    st.remaining -= n;
+    const ends = st.remaining === 0;
+    this.#out.push(segment('body', n, this.#bodyData(pos, n), ends));
+    if (ends) st.mode = MODE.idle;
+    return pos + n;
+  }
+
+  #closeBody(pos: number): number {
+    const n = this.#byteCount - pos;
+    this.#out.push(segment('body', n, this.#bodyData(pos, n), false));
+    return this.#byteCount;
+  }
+
+  /**
+   * Chunked coding (RFC 9112 §7.1): chunk-size [ chunk-ext ] CRLF, chunk-data CRLF, ..., last-chunk
+   * "0" CRLF, trailer section, CRLF. Size lines are read byte by byte in copied bytes; chunk data is
+   * skipped by count, copied or not. When a gap swallows a size line the body goes blind and only a
+   * terminator at the end of a buffer (kernel flag, or our own test on a fully copied buffer) ends it.
+   * Bare LF is accepted where CRLF is expected (RFC 9112 §2.2).
+   */
+  #chunkedBody(st: DirectionState, pos: number): number {
+    const start = pos;
+    const copied = this.#copied;
+    const copiedLen = this.#copiedLen;
+    const byteCount = this.#byteCount;
+    if (!st.blind) {
+      while (pos < copiedLen) {
+        const b = copied[pos]!;
+        switch (st.chunkState) {
+          case CHUNK.data: {
+            const n = Math.min(st.remaining, copiedLen - pos);
+            pos += n;
+            st.remaining -= n;
+            if (st.remaining === 0) st.chunkState = CHUNK.dataCr;
+            continue;
+          }
+          case CHUNK.size: {
+            const h = hexValue(b);
+            if (h >= 0) {
+              if (++st.chunkDigits > MAX_CHUNK_SIZE_DIGITS) return this.#invalidChunk(st, start, pos);
+              st.chunkSize = st.chunkSize * 16 + h;
+            } else if (st.chunkDigits === 0) {
+              return this.#invalidChunk(st, start, pos);
+            } else if (b === CR) {
+              st.chunkState = CHUNK.sizeLf;
+            } else if (b === LF) {
+              this.#afterSizeLine(st);
+            } else if (b === SEMICOLON || b === SP || b === HT) {
+              // chunk-ext, with the BWS RFC 9112 §7.1.1 allows before it.
+              st.chunkState = CHUNK.ext;
+            } else {
+              return this.#invalidChunk(st, start, pos);
+            }
+            pos++;
+            continue;
+          }
+          case CHUNK.ext:
+            if (b === CR) st.chunkState = CHUNK.sizeLf;
+            else if (b === LF) this.#afterSizeLine(st);
+            else if (++st.chunkLineBytes > MAX_CHUNK_LINE_BYTES) return this.#invalidChunk(st, start, pos);
+            pos++;
+            continue;
+          case CHUNK.sizeLf:
+            if (b !== LF) return this.#invalidChunk(st, start, pos);
+            this.#afterSizeLine(st);
+            pos++;
+            continue;
+          case CHUNK.dataCr:
+            if (b === CR) st.chunkState = CHUNK.dataLf;
+            else if (b === LF) st.chunkState = CHUNK.size;
+            else return this.#invalidChunk(st, start, pos);
+            pos++;
+            continue;
+          case CHUNK.dataLf:
+            if (b !== LF) return this.#invalidChunk(st, start, pos);
+            st.chunkState = CHUNK.size;
+            pos++;
+            continue;
+          case CHUNK.trailerStart:
+            pos++;
+            if (b === LF) return this.#endChunked(st, start, pos);
+            st.chunkState = b === CR ? CHUNK.trailerLf : CHUNK.trailerLine;
+            if (b !== CR && ++st.chunkLineBytes > MAX_CHUNK_LINE_BYTES)
+              return this.#invalidChunk(st, start, pos);
+            continue;
+          case CHUNK.trailerLine: {
+            // A trailer field line; its content does not matter for framing.
+            const lf = copied.indexOf(LF, pos);
+            const stop = lf === -1 || lf >= copiedLen ? copiedLen : lf + 1;
+            st.chunkLineBytes += stop - pos;
+            if (st.chunkLineBytes > MAX_CHUNK_LINE_BYTES) return this.#invalidChunk(st, start, pos);
+            pos = stop;
+            if (stop === lf + 1) st.chunkState = CHUNK.trailerStart;
+            continue;
+          }
+          default:
+            // trailerLf: the CR of the final empty line was seen.
+            if (b !== LF) return this.#invalidChunk(st, start, pos);
+            return this.#endChunked(st, start, pos + 1);
+        }
+      }
+      if (pos >= byteCount) {
+        this.#out.push(segment('body', pos - start, this.#bodyData(start, pos - start), false));
+        return pos;
+      }
+      const gap = byteCount - pos;
+      if (st.chunkState === CHUNK.data && gap <= st.remaining) {
+        // The uncopied bytes are all chunk data: still in step.
+        st.remaining -= gap;
+        if (st.remaining === 0) st.chunkState = CHUNK.dataCr;
+        this.#out.push(segment('body', byteCount - start, this.#bodyData(start, byteCount - start), false));
+        return byteCount;
+      }
+      st.blind = true;
+      this.counters.blindChunked++;
+    }
+    // Blind: the rest of this buffer is body; it ends the message only if the buffer ends with the
+    // last-chunk marker (the kernel tells us for uncopied buffers; we can see it in copied ones).
+    const ends =
+      this.#chunkTerminator || (copiedLen === byteCount && endsWithChunkTerminator(copied, 0, byteCount));
+    this.#out.push(segment('body', byteCount - start, this.#bodyData(start, byteCount - start), ends));
+    if (ends) {
+      this.counters.chunkEndsByTerminator++;
+      st.resetBody();
+      st.mode = MODE.idle;
+    }
+    return byteCount;
+  }
+
+  #afterSizeLine(st: DirectionState): void {
+    if (st.chunkSize === 0) {
+      // last-chunk: the trailer section follows (RFC 9112 §7.1.2).
+      st.chunkState = CHUNK.trailerStart;
+    } else {
+      st.remaining = st.chunkSize;
+      st.chunkState = CHUNK.data;
+    }
+    st.chunkSize = 0;
+    st.chunkDigits = 0;
+    st.chunkLineBytes = 0;
+  }
+
+  #endChunked(st: DirectionState, start: number, pos: number): number {
+    this.#out.push(segment('body', pos - start, this.#bodyData(start, pos - start), true));
+    st.resetBody();
+    st.mode = MODE.idle;
+    return pos;
+  }
+
+  #invalidChunk(st: DirectionState, start: number, pos: number): number {
+    this.counters.invalidChunked++;
+    if (pos > start) this.#out.push(segment('body', pos - start, this.#bodyData(start, pos - start), false));
+    st.resetBody();
+    st.mode = MODE.lost;
+    return pos;
+  }
+
+  #emitUnknown(length: number, tunnel: boolean): void {
+    if (length <= 0) return;
+    if (tunnel) this.counters.tunnelBytes += length;
+    else this.counters.unknownBytes += length;
+    const out = this.#out;
+    const last = out[out.length - 1];
+    if (last !== undefined && last.kind === 'unknown') {
+      out[out.length - 1] = segment('unknown', last.length + length, null, false);
+    } else {
+      out.push(segment('unknown', length, null, false));
+    }
+  }
+}
