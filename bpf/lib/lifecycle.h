@@ -169,6 +169,8 @@ static __always_inline void mp_tcp_state_change(const struct trace_event_raw_ine
 	struct mp_pending_connect *p;
 	__u64 key = (__u64)skaddr;
 	int newstate = ctx->newstate;
+	struct mp_conn_tuple local;
+	__u32 local_flags = 0;
 	__s32 error;
 
 	if (ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_SYN_SENT)
@@ -188,11 +190,11 @@ static __always_inline void mp_tcp_state_change(const struct trace_event_raw_ine
 		return;
 	}
 	p->error = error;
-	p->peer.local_port = ctx->sport;
-	if (p->peer.family == MP_FAMILY_INET6 && ctx->family == AF_INET6)
-		__builtin_memcpy(p->peer.local_addr, ctx->saddr_v6, 16);
-	else if (p->peer.family == MP_FAMILY_INET)
-		__builtin_memcpy(p->peer.local_addr, ctx->saddr, 4);
+	/* The local address as it is now: the kernel releases the port right after. */
+	mp_read_tuple((struct sock *)skaddr, &local, &local_flags);
+	if (local.family == p->peer.family)
+		__builtin_memcpy(p->peer.local_addr, local.local_addr, 16);
+	p->peer.local_port = local.local_port;
 	if (__sync_val_compare_and_swap(&p->state, MP_PENDING_IN_CALL, MP_PENDING_FAILED_IN_CALL) ==
 	    MP_PENDING_IN_CALL)
 		return; /* connect() is still running; its exit reports the failure */
