@@ -1,16 +1,19 @@
 /**
  * Message-start detection: is there an HTTP/1.x request line or status line at this offset?
  *
- * This is deliberately the same cheap rule the kernel applies to decide whether a buffer starts a
- * message and is worth copying (a known method followed by a space; "HTTP/1." digit, space, three
- * digits). Agreeing with the kernel matters: the collector resynchronises on exactly the buffers the
- * kernel chose to copy. It is a prefix test on a handful of bytes, no allocation, no string conversion.
+ * The same rule the kernel applies to decide whether a buffer starts a message and is worth copying
+ * (bpf/lib/http.h): a known method followed by a space; a status line "HTTP/1." DIGIT SP 3DIGIT. The
+ * kernel tests what fits in one 8-byte word ("HTTP/1.0", "HTTP/1.1"); here the whole status prefix is
+ * checked, so user space accepts a subset of what the kernel copies, never more: a buffer the kernel
+ * did not copy is never needed here. Agreeing with the kernel matters because the collector
+ * resynchronises on exactly the buffers the kernel chose to copy. A prefix test on a few bytes, no
+ * allocation, no string conversion.
  */
 
 import type { MessageKind } from './types.ts';
 
-// PROTOCOL-REGISTRY: the message-start rule. The in-kernel detector under bpf/ must apply the same
-// rule (same method list, same response prefix); keep them in sync.
+// PROTOCOL-REGISTRY: the message-start rule. The in-kernel detector (bpf/lib/http.h,
+// mp_http_message_start) applies the same method list and response prefix; keep them in sync.
 
 /**
  * Methods the detector recognises: the RFC 9110 §9.3 methods plus PATCH (RFC 5789). Other methods are
