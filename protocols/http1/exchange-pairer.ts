@@ -22,6 +22,7 @@
 import { isInterimStatus, startsTunnel } from './body-framing.ts';
 import type { ExchangeIncompleteReason, Http1Exchange, Http1Message } from './types.ts';
 
+// PROTOCOL-REGISTRY: counters the span assembler exports as metrics (labelled protocol="http1").
 export interface Http1PairerCounters {
   exchanges: number;
   complete: number;

@@ -54,7 +54,12 @@ export interface FramerOptions {
   readonly maxPendingRequests?: number;
 }
 
-/** What the framer counts; plain numbers so the collector can export deltas as metrics. */
+// PROTOCOL-REGISTRY: counters the collector exports as metrics (labelled protocol="http1").
+/**
+ * What the framer counts; plain numbers, mutated in place, so the collector can export deltas as
+ * metrics. The per-event redaction count the raw-event schema carries is the delta of `redactions`
+ * across one `push`.
+ */
 export interface Http1FramerCounters {
   events: number;
   bytes: number;

@@ -21,6 +21,7 @@ import { responseBodyFraming } from './body-framing.ts';
 import { type HeadInvalidReason, parseHead } from './parse-head.ts';
 import type { Http1Message, MessageIncompleteReason, ParsedHead, Segment } from './types.ts';
 
+// PROTOCOL-REGISTRY: counters the span assembler exports as metrics (labelled protocol="http1").
 export interface Http1ReaderCounters {
   messages: number;
   requests: number;

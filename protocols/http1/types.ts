@@ -71,6 +71,8 @@ export type SegmentKind = 'head' | 'body' | 'unknown';
  * seen or flagged by the kernel, a head that has no body, or the connection closed under a
  * close-delimited body). Never set on `unknown` segments.
  */
+// PROTOCOL-REGISTRY: the shipped segment; mirrored by the `PayloadSegment` record of
+// schemas/l7-raw-event.avsc (kind HEAD/BODY/UNKNOWN, length, data, endsMessage). Keep them in sync.
 export interface Segment {
   readonly kind: SegmentKind;
   readonly length: number;
