@@ -190,11 +190,12 @@ static __always_inline void mp_tcp_state_change(const struct trace_event_raw_ine
 		return;
 	}
 	p->error = error;
-	/* The local address as it is now: the kernel releases the port right after. */
+	/* The local address from the socket; the port from the tracepoint, which copies
+	 * inet_sport: the state change has already released the bound port (inet_num). */
 	mp_read_tuple((struct sock *)skaddr, &local, &local_flags);
 	if (local.family == p->peer.family)
 		__builtin_memcpy(p->peer.local_addr, local.local_addr, 16);
-	p->peer.local_port = local.local_port;
+	p->peer.local_port = ctx->sport;
 	if (__sync_val_compare_and_swap(&p->state, MP_PENDING_IN_CALL, MP_PENDING_FAILED_IN_CALL) ==
 	    MP_PENDING_IN_CALL)
 		return; /* connect() is still running; its exit reports the failure */
