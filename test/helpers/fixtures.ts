@@ -1,5 +1,6 @@
 /** Valid example records of every schema, for codec and transport tests. */
-import type { Anomaly, DeadLetter, L7RawEvent, MetricSample, Span } from '../../schemas/types.ts';
+import { codecFor } from '../../schemas/codec.ts';
+import type { Anomaly, DeadLetter, L7RawEvent, MetricSample, Span, TraceLinkingEvent } from '../../schemas/types.ts';
 
 // A nanosecond timestamp above 2^53: a float would round it.
 export const EXACT_NS = 1_796_000_000_123_456_789n;
@@ -161,10 +162,22 @@ export const DEAD_LETTER: DeadLetter = {
   failedAtUnixNano: EXACT_NS,
 };
 
+/** A span on its way to the trace linker: the span travels as a nested wire-format record. */
+export const TRACE_LINKING_EVENT: TraceLinkingEvent = {
+  kind: 'SPAN',
+  node: 'node-a',
+  span: codecFor<Span>('span').encode(SPAN),
+  parentNode: 'node-b',
+  spanId: null,
+  traceId: null,
+  replyTo: null,
+};
+
 export const FIXTURES = {
   'l7-raw-event': RAW_EVENT,
   span: SPAN,
   'metric-sample': METRIC,
   anomaly: ANOMALY,
   'dead-letter': DEAD_LETTER,
+  'trace-linking-event': TRACE_LINKING_EVENT,
 } as const;

@@ -29,7 +29,8 @@ const DATA_FRAME = hex(`bf000000 0100 0500 01000000 898ed2e8fe000000 01000000000
   4f000000 4f000000 e9330000 00000000
   474554202f20485454502f312e310d0a486f73743a203132372e302e302e313a31383038300d0a557365722d
   4167656e743a206375726c2f372e38382e310d0a4163636570743a202a2f2a0d0a0d0a`);
-const DATA_PAYLOAD = 'GET / HTTP/1.1\r\nHost: 127.0.0.1:18080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n';
+const DATA_PAYLOAD =
+  'GET / HTTP/1.1\r\nHost: 127.0.0.1:18080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n';
 
 /** CLOSE of the server side (pid 16000, thread 16044, fd 4): 4750 bytes out, 79 in. */
 const CLOSE_FRAME = hex(`78000000 0300 0d00 00000000 ba94f8e8fe000000 0200000000000000 0100000000000000
@@ -38,7 +39,8 @@ const CLOSE_FRAME = hex(`78000000 0300 0d00 00000000 ba94f8e8fe000000 0200000000
   07c1d3e8fe000000 8e12000000000000 4f00000000000000`);
 
 /** CONNECT_FAILED: curl to the closed port 18081, refused during the handshake (async). */
-const CONNECT_FAILED_FRAME = hex(`70000000 0400 0000 00020000 6e315de9fe000000 0000000000000000 0100000000000000
+const CONNECT_FAILED_FRAME =
+  hex(`70000000 0400 0000 00020000 6e315de9fe000000 0000000000000000 0100000000000000
   ad3e0000 ad3e0000 05000000 00000000 f9ffffef 01 00 0000
   7f000001000000000000000000000000 7f000001000000000000000000000000 0000 a146 0200 0000
   106b59e9fe000000 6f000000 00000000`);
@@ -192,7 +194,10 @@ describe('RecordDecoder', () => {
   const MALFORMED: Array<[string, Uint8Array]> = [
     ['an unknown kind', hex('04000000 6300 0000')],
     ['a record shorter than its kind', hex('02000000 0100')],
-    ['a DATA record whose captured count disagrees with its size', concat(hex('c0000000'), DATA_FRAME.subarray(4), hex('00'))],
+    [
+      'a DATA record whose captured count disagrees with its size',
+      concat(hex('c0000000'), DATA_FRAME.subarray(4), hex('00')),
+    ],
     ['an empty frame', hex('00000000')],
   ];
   for (const [name, frame] of MALFORMED) {
