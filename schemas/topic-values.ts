@@ -1,9 +1,10 @@
 /** The record type of each topic in schemas/topics.ts (checked against the schema names by a test). */
-import type { Anomaly, DeadLetter, L7RawEvent, MetricSample, Span } from './types.ts';
+import type { Anomaly, DeadLetter, L7RawEvent, MetricSample, Span, TraceLinkingEvent } from './types.ts';
 
 export interface TopicValues {
   raw: L7RawEvent;
   spans: Span;
+  linking: TraceLinkingEvent;
   metrics: MetricSample;
   anomalies: Anomaly;
   dlq: DeadLetter;

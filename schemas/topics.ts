@@ -47,8 +47,20 @@ export const TOPICS = {
     retentionMs: 1 * DAY,
     cleanupPolicy: 'delete',
     description: 'Linked spans, one per side of each HTTP exchange, with OpenTelemetry semantics.',
-    producedBy: 'span-assembler / trace-linker',
+    producedBy: 'trace-linker',
     consumedBy: 'red-metrics, otlp sink, your processors',
+  },
+  linking: {
+    suffix: 'spans.linking.v1',
+    schema: 'trace-linking-event',
+    key: 'node name: the spans one node captured, and the trace-id questions and answers addressed to that node, reach one trace-linker partition, where causality inside a process can be seen',
+    partitions: 6,
+    retentionMs: 6 * HOUR,
+    cleanupPolicy: 'delete',
+    description:
+      'Internal: spans on their way from span-assembler (keyed by connection) to trace-linker (keyed by node), and the trace-id resolution messages the linker partitions of different nodes exchange (docs/tracing.md).',
+    producedBy: 'span-assembler, trace-linker',
+    consumedBy: 'trace-linker',
   },
   metrics: {
     suffix: 'metrics.v1',

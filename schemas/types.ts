@@ -451,3 +451,28 @@ export interface Span {
   /** Additional string attributes (configured captured headers as `http.request.header.<name>`...). */
   attributes: Record<string, string>;
 }
+
+export const TraceLinkingEventKind = {
+  SPAN: 'SPAN',
+  RESOLVE_REQUEST: 'RESOLVE_REQUEST',
+  RESOLVED: 'RESOLVED',
+} as const;
+export type TraceLinkingEventKind = (typeof TraceLinkingEventKind)[keyof typeof TraceLinkingEventKind];
+
+/** Internal record of the trace linker (docs/tracing.md). Topic meshpipe.spans.linking.v1, keyed by node name: SPAN records carry a span from the span assembler to the linker partition of the node that captured it; RESOLVE_REQUEST and RESOLVED records carry trace ids between the linker partitions of different nodes, so a trace id flows along a call chain that crosses nodes. */
+export interface TraceLinkingEvent {
+  /** SPAN: a span to link (from span-assembler). RESOLVE_REQUEST: the linker of node `replyTo` asks the linker of `node` for the trace id of span `spanId`. RESOLVED: the answer, addressed to `node`. */
+  kind: TraceLinkingEventKind;
+  /** The node whose linker state the record is for; also the record key, so it reaches that node's linker partition. */
+  node: string;
+  /** SPAN: the span, as a complete record of schema `span` in the Confluent wire format (magic byte, schema id, Avro body), so the span schema evolves on its own. Its traceId is empty unless the request carried a W3C traceparent; parentSpanId and link are set when the assembler linked it (TRACEPARENT, TCP_CONNECTION). */
+  span: null | Buffer;
+  /** SPAN: the node that captured the parent span named by the span's parentSpanId, when the assembler linked it to the CLIENT span at the other end of its TCP connection; null otherwise. */
+  parentNode: null | string;
+  /** RESOLVE_REQUEST and RESOLVED: the span whose trace id is asked for or given. */
+  spanId: null | string;
+  /** RESOLVED: the trace id of `spanId`. */
+  traceId: null | string;
+  /** RESOLVE_REQUEST: the node whose linker asked, and which the RESOLVED answer is keyed by. */
+  replyTo: null | string;
+}

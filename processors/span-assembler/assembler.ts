@@ -1,0 +1,502 @@
+/**
+ * The span assembler's handlers: raw L7 events of one partition in, spans out to the trace linker.
+ *
+ * Per connection key (state `c:<key>`), per capture side (node, pid, connection id, generation): the
+ * side's segments go through protocols/http1 (side-replay.ts), every exchange becomes one span for
+ * that side (span-builder.ts), and the two ends of the connection meet here:
+ * - a SERVER span without a traceparent takes as parent the CLIENT request at the other end of the
+ *   same TCP connection (same method and path, the oldest not yet claimed, plausible in time): that
+ *   request's span id is deterministic, so it is known as soon as the client's request was seen, long
+ *   before the client's span ends;
+ * - either end takes the other end's identity as its peer (service, pod, namespace).
+ * A finished span whose other end has not been seen yet waits up to `pairWaitMs` (the other node's
+ * collector may be behind), then goes out with what is known. Nothing is dropped: every exchange,
+ * orphan response and failed connect becomes exactly one span, incomplete ones marked with a reason.
+ */
+import { type Http1Exchange, type Http1Message, headerValue } from '../../protocols/http1/index.ts';
+import { codecFor } from '../../schemas/codec.ts';
+import type { L7RawEvent, Span, SpanKind, TraceLinkingEvent } from '../../schemas/types.ts';
+import type { InputRecord, ProcessorContext } from '../runtime/definition.ts';
+import { compileRouteTemplater, type RouteTemplater } from '../shared/route-template.ts';
+import { deterministicSpanId } from '../shared/span-ids.ts';
+import { parseTraceparent } from '../shared/trace-context.ts';
+import type { AssemblerConfig } from './config.ts';
+import { errnoName } from './errno.ts';
+import { type LiveOp, runSide, type SideRun } from './side-replay.ts';
+import { buildConnectFailedSpan, buildExchangeSpan, type PeerIdentity } from './span-builder.ts';
+import { type ConnState, connStateKey, type Dir, type HeldSpan, type SideState } from './state.ts';
+
+export type AssemblerContext = ProcessorContext<AssemblerConfig, ConnState>;
+
+const MS = 1_000_000n;
+/** Link confidence of a TCP_CONNECTION parent: same connection, same method and path, in order. */
+export const TCP_LINK_CONFIDENCE = 0.95;
+/** ... when older requests of the client were skipped over (events lost on one side). */
+export const TCP_LINK_CONFIDENCE_AFTER_LOSS = 0.75;
+
+let spanCodec: ReturnType<typeof codecFor<Span>> | undefined;
+function encodeSpan(span: Span): Buffer {
+  spanCodec ??= codecFor<Span>('span');
+  return spanCodec.encode(span);
+}
+
+const templaters = new WeakMap<object, RouteTemplater>();
+function templaterFor(config: AssemblerConfig): RouteTemplater {
+  let t = templaters.get(config);
+  if (t === undefined) {
+    t = compileRouteTemplater({ rules: config.routeRules, maxSegments: config.routeMaxSegments });
+    templaters.set(config, t);
+  }
+  return t;
+}
+
+export function sideIdOf(ev: L7RawEvent): string {
+  return `${ev.node}/${ev.process.pid}/${ev.connection.id}/${ev.connection.generation}`;
+}
+
+function newSide(ev: L7RawEvent, nowMs: number): SideState {
+  return {
+    id: sideIdOf(ev),
+    node: ev.node,
+    pid: ev.process.pid,
+    comm: ev.process.comm,
+    exe: ev.process.exe,
+    containerId: ev.process.containerId,
+    service: ev.workload.service,
+    namespace: ev.workload.namespace,
+    pod: ev.workload.pod,
+    workload: ev.workload.workload,
+    role: ev.connection.role,
+    roleInferred: ev.connection.roleInferred,
+    localAddress: ev.connection.localAddress,
+    localPort: ev.connection.localPort,
+    peerAddress: ev.connection.peerAddress,
+    peerPort: ev.connection.peerPort,
+    log: [],
+    baseRequests: 0,
+    baseOrphans: 0,
+    resync: { egress: false, ingress: false },
+    requests: 0,
+    orphans: 0,
+    recent: [],
+    tunnel: false,
+    closed: false,
+    lastNs: ev.timeUnixNano,
+    lastSeenMs: nowMs,
+  };
+}
+
+/** Finds or creates the event's side; a role seen at connect/accept overrides an inferred one. */
+function sideFor(conn: ConnState, ev: L7RawEvent, nowMs: number): SideState {
+  const id = sideIdOf(ev);
+  let side = conn.sides.find((s) => s.id === id);
+  if (side === undefined) {
+    side = newSide(ev, nowMs);
+    conn.sides.push(side);
+  } else if (ev.connection.role !== 'UNKNOWN' && (side.role === 'UNKNOWN' || !ev.connection.roleInferred)) {
+    side.role = ev.connection.role;
+    side.roleInferred = ev.connection.roleInferred;
+  }
+  if (ev.timeUnixNano > side.lastNs) side.lastNs = ev.timeUnixNano;
+  side.lastSeenMs = nowMs;
+  return side;
+}
+
+/** Two sides are the two ends of one connection, as far as roles tell. */
+function opposite(a: SideState, b: SideState): boolean {
+  return a.id !== b.id && (a.role === 'UNKNOWN' || b.role === 'UNKNOWN' || a.role !== b.role);
+}
+
+/** The other end's identity, when it is captured: the side that answered/asked on this connection. */
+function peerOf(conn: ConnState, side: SideState): SideState | null {
+  let best: SideState | null = null;
+  for (const s of conn.sides) {
+    if (!opposite(side, s)) continue;
+    // Prefer a live side over one that closed (a reused tuple), then the most recent.
+    if (best === null || (best.closed && !s.closed) || (best.closed === s.closed && s.lastNs > best.lastNs))
+      best = s;
+  }
+  return best;
+}
+
+function identityOf(s: SideState | null): PeerIdentity | null {
+  return s === null ? null : { service: s.service, pod: s.pod, namespace: s.namespace };
+}
+
+function kindOf(side: SideState, dir: Dir, message: 'request' | 'response'): SpanKind {
+  if (side.role === 'CLIENT' || side.role === 'SERVER') return side.role;
+  // A request that left the process, or a response that came in: the process asked.
+  return (dir === 'egress') === (message === 'request') ? 'CLIENT' : 'SERVER';
+}
+
+/** Infers an unknown role from the first message the side produced (the collector could not tell). */
+function inferRole(side: SideState, run: SideRun): void {
+  if (side.role !== 'UNKNOWN' || run.firstMessage === null) return;
+  side.role = kindOf(side, run.firstMessage.dir, run.firstMessage.kind);
+  side.roleInferred = true;
+}
+
+/**
+ * The span id of the exchange a request opens: taken from the request's traceparent on the CLIENT side
+ * (the header's parent-id names exactly this call, W3C Trace Context §3.2.2.4), else a hash of where it
+ * was seen, so both this side and the other end can compute it at any time.
+ */
+function requestSpanId(
+  key: string,
+  side: SideState,
+  kind: SpanKind,
+  request: Http1Message,
+  ordinal: number,
+): string {
+  if (kind === 'CLIENT') {
+    const tp = parseTraceparent(headerValue(request.head, 'traceparent'));
+    if (tp !== null) return tp.parentId;
+  }
+  return deterministicSpanId([key, side.id, kind, 'request', ordinal]);
+}
+
+function pathOf(request: Http1Message): string {
+  return request.head.path ?? request.head.target ?? '';
+}
+
+interface ParentMatch {
+  spanId: string;
+  node: string;
+  side: SideState;
+  confidence: number;
+}
+
+/**
+ * The CLIENT request at the other end of the connection that a SERVER request is the arrival of: on
+ * an opposite side, the oldest unclaimed request with the same method and path that started no later
+ * than the server saw it (give or take the clock skew between two nodes) and not longer ago than an
+ * exchange can last. HTTP/1.1 keeps requests in order on a connection, so the oldest match is the one;
+ * unclaimed older requests that do not match mean events were lost, and lower the confidence.
+ */
+function claimParent(
+  conn: ConnState,
+  server: SideState,
+  req: { method: string; path: string; startNs: bigint },
+  serverSpanId: string,
+  cfg: AssemblerConfig,
+): ParentMatch | null {
+  let best: { rec: SideState['recent'][number]; side: SideState; skipped: number } | null = null;
+  for (const side of conn.sides) {
+    if (side.role !== 'CLIENT' || !opposite(server, side)) continue;
+    const tolerance = side.node === server.node ? 0n : BigInt(cfg.clockSkewMs) * MS;
+    const maxGap = BigInt(cfg.exchangeTimeoutMs) * MS + tolerance;
+    let skipped = 0;
+    for (const rec of side.recent) {
+      if (rec.claimedBy !== null) continue;
+      if (rec.startNs > req.startNs + tolerance) break;
+      if (rec.method === req.method && rec.path === req.path && req.startNs - rec.startNs <= maxGap) {
+        if (best === null || rec.startNs > best.rec.startNs) best = { rec, side, skipped };
+        break;
+      }
+      skipped++;
+    }
+  }
+  if (best === null) return null;
+  best.rec.claimedBy = serverSpanId;
+  return {
+    spanId: best.rec.spanId,
+    node: best.side.node,
+    side: best.side,
+    confidence: best.skipped === 0 ? TCP_LINK_CONFIDENCE : TCP_LINK_CONFIDENCE_AFTER_LOSS,
+  };
+}
+
+function emitSpan(ctx: AssemblerContext, span: Span, parentNode: string | null): void {
+  const value: TraceLinkingEvent = {
+    kind: 'SPAN',
+    node: span.local.node,
+    span: encodeSpan(span),
+    parentNode,
+    spanId: null,
+    traceId: null,
+    replyTo: null,
+  };
+  ctx.emit('linking', span.local.node, value);
+  ctx.count('spans');
+  ctx.count(span.kind === 'SERVER' ? 'spans_server' : 'spans_client');
+}
+
+/**
+ * Emits the span if what it waits for is there (or will never be), else holds it. Returns true when
+ * it was emitted.
+ */
+function tryPlace(conn: ConnState, h: HeldSpan, ctx: AssemblerContext, force: boolean): boolean {
+  const side = conn.sides.find((s) => s.id === h.sideId);
+  if (!h.claimed && side !== undefined && h.request !== null) {
+    const m = claimParent(conn, side, h.request, h.span.spanId, ctx.config);
+    if (m !== null) {
+      h.claimed = true;
+      fillPeer(h.span, m.side);
+      if (h.needsParent) {
+        h.span.parentSpanId = m.spanId;
+        h.span.link = { method: 'TCP_CONNECTION', confidence: m.confidence };
+        h.needsParent = false;
+        h.parentNode = m.node;
+        ctx.count('tcp_links');
+      } else if (h.span.parentSpanId !== m.spanId) {
+        // The traceparent names another span than the client we captured: an instrumented client
+        // library between the two (or a proxy). The header wins; the mismatch is worth knowing.
+        ctx.count('traceparent_differs_from_tcp_peer');
+      }
+    }
+  }
+  const peer = side === undefined ? null : peerOf(conn, side);
+  if (peer !== null && h.span.peer.service === null) fillPeer(h.span, peer);
+  const waitParent = h.needsParent && conn.peer !== 'absent';
+  const waitPeer = peer === null && conn.peer === 'unknown';
+  if (!force && (waitParent || waitPeer)) return false;
+  if (force) {
+    if (h.needsParent) ctx.count(peer === null ? 'tcp_parent_peer_not_captured' : 'tcp_parent_not_found');
+    if (peer === null && conn.peer === 'unknown') conn.peer = 'absent';
+  }
+  emitSpan(ctx, h.span, h.parentNode);
+  return true;
+}
+
+function fillPeer(span: Span, peer: SideState): void {
+  const id = identityOf(peer);
+  span.peer = {
+    ...span.peer,
+    service: id?.service ?? null,
+    pod: id?.pod ?? null,
+    namespace: id?.namespace ?? null,
+  };
+}
+
+function place(conn: ConnState, h: HeldSpan, ctx: AssemblerContext): void {
+  if (!tryPlace(conn, h, ctx, false)) {
+    conn.held.push(h);
+    ctx.count('spans_held');
+  }
+}
+
+/** Turns the exchanges of one run into spans. */
+function exchangesToSpans(conn: ConnState, side: SideState, run: SideRun, ctx: AssemblerContext): void {
+  const cfg = ctx.config;
+  const templater = templaterFor(cfg);
+  for (const x of run.exchanges) {
+    ctx.count('exchanges');
+    const first = (x.request ?? x.response)!;
+    const info = run.info.get(first);
+    const dir: Dir = info?.dir ?? 'egress';
+    const kind = kindOf(side, dir, first.kind);
+    let spanId: string;
+    if (x.request !== undefined) {
+      spanId = requestSpanId(conn.key, side, kind, x.request, info?.ordinal ?? 0);
+    } else {
+      spanId = deterministicSpanId([conn.key, side.id, kind, 'orphan', run.orphanOrdinal.get(x) ?? 0]);
+      ctx.count('orphan_responses');
+    }
+    const span = buildExchangeSpan(x, side, { spanId, kind, tid: info?.tid ?? 0 }, conn.key, templater, null);
+    if (span.incompleteReason !== null) ctx.count(`incomplete.${span.incompleteReason}`);
+    const h: HeldSpan = {
+      span,
+      sideId: side.id,
+      needsParent: false,
+      request: null,
+      claimed: false,
+      parentNode: null,
+      heldAtMs: ctx.now(),
+    };
+    applyTraceContext(h, x);
+    place(conn, h, ctx);
+  }
+}
+
+/**
+ * W3C traceparent (https://www.w3.org/TR/trace-context/#traceparent-header): for a SERVER span the
+ * header's parent-id is its parent; for a CLIENT span it is the span itself (requestSpanId). Without a
+ * header, a SERVER span looks for its parent at the other end of the connection.
+ */
+function applyTraceContext(h: HeldSpan, x: Http1Exchange): void {
+  const request = x.request;
+  if (request === undefined) return;
+  const tp = parseTraceparent(headerValue(request.head, 'traceparent'));
+  if (tp !== null) {
+    h.span.traceId = tp.traceId;
+    h.span.traceState = headerValue(request.head, 'tracestate') ?? null;
+    if (h.span.kind === 'SERVER') {
+      h.span.parentSpanId = tp.parentId;
+      h.span.link = { method: 'TRACEPARENT', confidence: 1 };
+    }
+  } else if (h.span.kind === 'SERVER') {
+    h.needsParent = true;
+  }
+  if (h.span.kind === 'SERVER') {
+    // Claimed even when the header names the parent, so it is not offered to a later server request.
+    h.request = { method: request.head.method ?? '', path: pathOf(request), startNs: request.startNs };
+  }
+}
+
+/** Runs live ops on a side and turns everything they produced into spans and remembered requests. */
+function advance(conn: ConnState, side: SideState, ops: LiveOp[], ctx: AssemblerContext): void {
+  const run = runSide(side, ops);
+  inferRole(side, run);
+  if (run.invalidHeads > 0) ctx.count('parse_errors', run.invalidHeads);
+  if (run.headsLost > 0) ctx.count('heads_lost', run.headsLost);
+  if (run.orphanBodyBytes > 0) ctx.count('orphan_body_bytes', run.orphanBodyBytes);
+  for (const request of run.newRequests) {
+    const ordinal = run.info.get(request)?.ordinal ?? 0;
+    const kind = kindOf(side, run.info.get(request)?.dir ?? 'egress', 'request');
+    side.recent.push({
+      ordinal,
+      spanId: requestSpanId(conn.key, side, kind, request, ordinal),
+      method: request.head.method ?? '',
+      path: pathOf(request),
+      startNs: request.startNs,
+      claimedBy: null,
+    });
+  }
+  if (side.recent.length > ctx.config.recentRequests)
+    side.recent.splice(0, side.recent.length - ctx.config.recentRequests);
+  exchangesToSpans(conn, side, run, ctx);
+  if (side.log.length > ctx.config.maxLogEntries) {
+    // A deep pipeline or a flood of unframeable bytes: end what is open rather than grow without bound.
+    ctx.count('side_log_overflow');
+    const flush = runSide(side, [{ op: 'expire', now: side.lastNs, timeout: 0n }]);
+    exchangesToSpans(conn, side, flush, ctx);
+  }
+}
+
+function retryHeld(conn: ConnState, ctx: AssemblerContext, force: (h: HeldSpan) => boolean): void {
+  if (conn.held.length === 0) return;
+  const still: HeldSpan[] = [];
+  for (const h of conn.held) if (!tryPlace(conn, h, ctx, force(h))) still.push(h);
+  conn.held = still;
+}
+
+function updatePeerStatus(conn: ConnState): void {
+  if (conn.peer === 'captured') return;
+  for (const a of conn.sides) for (const b of conn.sides) if (opposite(a, b)) conn.peer = 'captured';
+}
+
+function toSegments(
+  ev: L7RawEvent,
+): { kind: 'head' | 'body' | 'unknown'; length: number; data: Buffer | null; endsMessage: boolean }[] {
+  return ev.segments.map((seg) => ({
+    kind: seg.kind === 'HEAD' ? 'head' : seg.kind === 'BODY' ? 'body' : 'unknown',
+    // Lengths beyond 2^53 cannot be real syscall counts; the reader treats a non-safe length as 0.
+    length: seg.length <= BigInt(Number.MAX_SAFE_INTEGER) && seg.length >= 0n ? Number(seg.length) : -1,
+    data: seg.data,
+    endsMessage: seg.endsMessage,
+  }));
+}
+
+export function processRawEvent(record: InputRecord<L7RawEvent>, ctx: AssemblerContext): void {
+  const ev = record.value;
+  const key = ev.connection.key;
+  const stateKey = connStateKey(key);
+  const conn: ConnState = ctx.state.get(stateKey) ?? { key, sides: [], held: [], peer: 'unknown' };
+  const side = sideFor(conn, ev, ctx.now());
+  const timeoutNs = BigInt(ctx.config.exchangeTimeoutMs) * MS;
+  ctx.count(`events.${ev.kind.toLowerCase()}`);
+
+  switch (ev.kind) {
+    case 'OPEN':
+      break;
+    case 'DATA': {
+      if (side.closed) {
+        // Data after close on the same side id: a reordered or duplicated record. Counted, not fed.
+        ctx.count('events_after_close');
+        break;
+      }
+      if (side.tunnel) {
+        ctx.count('tunnel_bytes', Number(ev.byteCount));
+        break;
+      }
+      const dir: Dir = ev.direction === 'INGRESS' ? 'ingress' : 'egress';
+      if (ev.direction === 'NONE') ctx.count('data_without_direction');
+      advance(
+        conn,
+        side,
+        [
+          { op: 'expire', now: ev.timeUnixNano, timeout: timeoutNs },
+          { op: 'data', ts: ev.timeUnixNano, dir, tid: ev.process.tid, segments: toSegments(ev) },
+        ],
+        ctx,
+      );
+      break;
+    }
+    case 'CLOSE':
+      if (!side.closed) {
+        advance(conn, side, [{ op: 'close', at: ev.timeUnixNano }], ctx);
+        side.closed = true;
+      }
+      break;
+    case 'CONNECT_FAILED': {
+      const errorType = errnoName(ev.errno);
+      ctx.count('connect_failed');
+      const spanId = deterministicSpanId([key, side.id, 'CLIENT', 'connect-failed', ev.timeUnixNano]);
+      const span = buildConnectFailedSpan(
+        side,
+        spanId,
+        ev.process.tid,
+        ev.timeUnixNano,
+        errorType,
+        ev.errno,
+        key,
+      );
+      side.role = 'CLIENT';
+      side.closed = true;
+      // Nobody answered, so there is no other end to wait for.
+      emitSpan(ctx, span, null);
+      break;
+    }
+  }
+  updatePeerStatus(conn);
+  retryHeld(conn, ctx, () => false);
+  ctx.state.set(stateKey, conn);
+}
+
+/** How long a closed side stays, so that the other end (maybe behind) can still pair with it. */
+function closedRetentionMs(cfg: AssemblerConfig): number {
+  return 2 * cfg.pairWaitMs + cfg.clockSkewMs + 1_000;
+}
+
+export function punctuateAssembler(ctx: AssemblerContext): void {
+  const cfg = ctx.config;
+  const now = ctx.now();
+  const timeoutNs = BigInt(cfg.exchangeTimeoutMs) * MS;
+  for (const stateKey of [...ctx.state.keys()]) {
+    const conn = ctx.state.get(stateKey);
+    if (conn === undefined) continue;
+    let changed = false;
+    for (const side of conn.sides) {
+      if (side.closed) continue;
+      const idleMs = now - side.lastSeenMs;
+      if (idleMs >= cfg.idleSideMs) {
+        // No CLOSE came (lost, or the collector restarted): end everything and forget the side.
+        advance(conn, side, [{ op: 'expire', now: side.lastNs + BigInt(idleMs) * MS, timeout: 0n }], ctx);
+        side.closed = true;
+        ctx.count('sides_idle_closed');
+        changed = true;
+      } else if (side.log.length > 0 && idleMs >= cfg.exchangeTimeoutMs) {
+        // The node's clock moved on by as much as ours since its last event on this side.
+        advance(
+          conn,
+          side,
+          [{ op: 'expire', now: side.lastNs + BigInt(idleMs) * MS, timeout: timeoutNs }],
+          ctx,
+        );
+        changed = true;
+      }
+    }
+    if (conn.held.length > 0) {
+      const before = conn.held.length;
+      retryHeld(conn, ctx, (h) => now - h.heldAtMs >= cfg.pairWaitMs);
+      changed ||= conn.held.length !== before;
+    }
+    const keep = conn.sides.filter((s) => !s.closed || now - s.lastSeenMs < closedRetentionMs(cfg));
+    if (keep.length !== conn.sides.length) {
+      conn.sides = keep;
+      changed = true;
+    }
+    if (conn.sides.length === 0 && conn.held.length === 0) ctx.state.delete(stateKey);
+    else if (changed) ctx.state.set(stateKey, conn);
+  }
+}

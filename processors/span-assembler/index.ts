@@ -1,0 +1,28 @@
+/**
+ * span-assembler: raw L7 events (meshpipe.l7.raw.v1, keyed by connection) → one span per side of each
+ * HTTP exchange, client and server halves of a connection paired, on their way to the trace linker
+ * (meshpipe.spans.linking.v1, keyed by node). The design is in docs/tracing.md; the handlers in
+ * assembler.ts.
+ */
+import { defineProcessor } from '../runtime/definition.ts';
+import { processRawEvent, punctuateAssembler } from './assembler.ts';
+import { assemblerConfigSpec } from './config.ts';
+import type { ConnState } from './state.ts';
+
+export default defineProcessor<typeof assemblerConfigSpec.fields, ConnState, 'raw'>({
+  name: 'span-assembler',
+  description:
+    'Raw L7 events → one span per side of each HTTP exchange (OTel HTTP conventions), TCP client/server halves paired, to the trace linker',
+  inputs: ['raw'],
+  outputs: ['linking'],
+  config: assemblerConfigSpec,
+  process(record, ctx) {
+    processRawEvent(record, ctx);
+  },
+  punctuate: {
+    intervalMs: (config) => config.punctuateMs,
+    run(ctx) {
+      punctuateAssembler(ctx);
+    },
+  },
+});

@@ -1,0 +1,111 @@
+/**
+ * The span assembler's partition state: plain data only (strings, numbers, booleans, BigInts, Buffers,
+ * arrays, objects), so the default state codec writes it to the changelog and a restarted or
+ * rebalanced instance continues exactly where the committed outputs left off.
+ *
+ * One entry per connection key (`c:` + key): both ends of one TCP connection, possibly captured by two
+ * nodes, share the key and therefore this entry, which is what lets a SERVER span name the CLIENT span
+ * at the other end without a shuffle.
+ */
+import type { Span } from '../../schemas/types.ts';
+
+export type Dir = 'egress' | 'ingress';
+export type SideRole = 'CLIENT' | 'SERVER' | 'UNKNOWN';
+
+/** One shipped segment, as stored (mirrors protocols/http1 `Segment`). */
+export interface StoredSegment {
+  kind: 'head' | 'body' | 'unknown';
+  length: number;
+  data: Buffer | null;
+  endsMessage: boolean;
+}
+
+/**
+ * What was fed to this side's HTTP/1.x reader and pairer since the side was last quiescent (no open
+ * message, no request waiting). The reader and pairer keep their state in private fields, so the state
+ * is this log, replayed into fresh instances for every event (see side-replay.ts).
+ */
+export type LogEntry =
+  | { op: 'data'; ts: bigint; dir: Dir; tid: number; segments: StoredSegment[] }
+  | { op: 'expire'; now: bigint; timeout: bigint };
+
+/** A request this side saw, remembered so that the other end of the connection can name it. */
+export interface RequestRecord {
+  ordinal: number;
+  spanId: string;
+  method: string;
+  /** url.path, or the whole target when it has no path (CONNECT's authority-form). */
+  path: string;
+  startNs: bigint;
+  /** The span id of the SERVER span that named this request as its parent, once one did. */
+  claimedBy: string | null;
+}
+
+/** One end of one connection as one collector captured it: node, process, connection id/generation. */
+export interface SideState {
+  id: string;
+  node: string;
+  pid: number;
+  comm: string;
+  exe: string | null;
+  containerId: string | null;
+  service: string;
+  namespace: string | null;
+  pod: string | null;
+  workload: string | null;
+  role: SideRole;
+  roleInferred: boolean;
+  localAddress: string;
+  localPort: number;
+  peerAddress: string;
+  peerPort: number;
+  log: LogEntry[];
+  /** Request and orphan-response ordinals handed out before `log` (so replays number alike). */
+  baseRequests: number;
+  baseOrphans: number;
+  /** The reader of each direction had lost sync when the log was last cleared (see side-replay.ts). */
+  resync: { egress: boolean; ingress: boolean };
+  requests: number;
+  orphans: number;
+  recent: RequestRecord[];
+  /** After 101 or a 2xx to CONNECT: the bytes are another protocol, nothing more to assemble. */
+  tunnel: boolean;
+  closed: boolean;
+  /** Latest event time on this side (the capturing node's clock). */
+  lastNs: bigint;
+  /** Processor wall-clock ms of the latest event, for timeouts on idle sides. */
+  lastSeenMs: number;
+}
+
+/** A finished span waiting for the other end of its connection (its parent, or its peer's identity). */
+export interface HeldSpan {
+  span: Span;
+  sideId: string;
+  /** SERVER spans with a request and no traceparent wait for the CLIENT request to name as parent. */
+  needsParent: boolean;
+  /** SERVER spans: the request, to find the CLIENT request it is the arrival of (until `claimed`). */
+  request: { method: string; path: string; startNs: bigint } | null;
+  /** The CLIENT request at the other end was found (and claimed, so no later request takes it). */
+  claimed: boolean;
+  /** Node of the CLIENT span named as parent, once found (the linker may have to ask that node). */
+  parentNode: string | null;
+  heldAtMs: number;
+}
+
+export interface ConnState {
+  key: string;
+  sides: SideState[];
+  held: HeldSpan[];
+  /**
+   * Whether the other end of this connection is captured: `unknown` until a second side shows up or a
+   * held span times out without one (`absent`: later spans are emitted without waiting).
+   */
+  peer: 'unknown' | 'captured' | 'absent';
+}
+
+/** State values: one type for the whole partition, discriminated by key prefix. */
+export type AssemblerState = ConnState;
+
+export function connStateKey(connectionKey: string): string {
+  return `c:${connectionKey}`;
+}

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { checkRouteRules, compileRouteTemplater } from '../../../processors/shared/route-template.ts';
+
+describe('route templating', () => {
+  const route = compileRouteTemplater();
+  const cases: [string, string][] = [
+    ['/users/42', '/users/{id}'],
+    ['/users/42/orders/7', '/users/{id}/orders/{id}'],
+    ['/users/-1', '/users/{id}'],
+    ['/orders/3f2504e0-4f89-11d3-9a0c-0305e82c3301', '/orders/{id}'],
+    ['/orders/3F2504E0-4F89-11D3-9A0C-0305E82C3301/items', '/orders/{id}/items'],
+    ['/objects/507f1f77bcf86cd799439011', '/objects/{id}'],
+    ['/commits/9fceb02d0ae598e95dc970b74767f19372d61af8', '/commits/{id}'],
+    ['/containers/4a3f9b2c1d7e', '/containers/{id}'],
+    ['/files/aGVsbG8gd29ybGQgMTIzNDU2', '/files/{id}'],
+    ['/s/dGhpcyBpcyBhIHRva2VuXzE2', '/s/{id}'],
+    // Words stay words.
+    ['/api/v1/users', '/api/v1/users'],
+    ['/internationalization', '/internationalization'],
+    ['/deadbeefcafe', '/deadbeefcafe'],
+    ['/health', '/health'],
+    ['/v2/items/42', '/v2/items/{id}'],
+    // Query, fragment, slashes.
+    ['/search?q=42&page=3', '/search'],
+    ['/a/42#frag', '/a/{id}'],
+    ['/', '/'],
+    ['', '/'],
+    ['*', '*'],
+    ['/users/42/', '/users/{id}/'],
+    ['//users//42', '/users/{id}'],
+  ];
+  for (const [path, want] of cases) {
+    test(`${JSON.stringify(path)} → ${want}`, () => assert.equal(route(path), want));
+  }
+
+  test('user rules come first, built-ins can be turned off', () => {
+    const custom = compileRouteTemplater({
+      rules: { '^v\\d+$': '{version}', '^[a-z]{2}-[A-Z]{2}$': '{locale}' },
+    });
+    assert.equal(custom('/v2/en-US/items/42'), '/{version}/{locale}/items/{id}');
+    const only = compileRouteTemplater({ rules: { '^\\d+$': ':n' }, builtIn: false });
+    assert.equal(
+      only('/a/42/3f2504e0-4f89-11d3-9a0c-0305e82c3301'),
+      '/a/:n/3f2504e0-4f89-11d3-9a0c-0305e82c3301',
+    );
+  });
+
+  test('long data-built paths are capped', () => {
+    const capped = compileRouteTemplater({ maxSegments: 3 });
+    assert.equal(capped('/a/b/c/d/e/f'), '/a/b/c/{rest}');
+    assert.equal(capped('/a/b/c'), '/a/b/c');
+  });
+
+  test('invalid user rules are reported for config validation', () => {
+    assert.match(checkRouteRules({ '(': 'x' }) ?? '', /not a valid regular expression/);
+    assert.equal(checkRouteRules({ '^v\\d+$': '{v}' }), undefined);
+  });
+});
