@@ -37,8 +37,8 @@ const warn = (name: string, detail: string, fix: string): CheckResult => ({
   fix,
 });
 
-/** Ring buffers need 5.8; the CO-RE reads and tracepoints we use are older. */
-const MIN_KERNEL: [number, number] = [5, 8];
+/** The capture programs use BPF ring buffers (5.8) and atomic operations on maps (5.12); see bpf/README.md. */
+const MIN_KERNEL: [number, number] = [5, 12];
 
 export function checkKernel(kernelRelease = release()): CheckResult {
   const m = /^(\d+)\.(\d+)/.exec(kernelRelease);
@@ -48,7 +48,7 @@ export function checkKernel(kernelRelease = release()): CheckResult {
   return fail(
     'kernel',
     `Linux ${kernelRelease}`,
-    `the collector needs Linux ${MIN_KERNEL.join('.')} or newer (BPF ring buffer)`,
+    `the collector needs Linux ${MIN_KERNEL.join('.')} or newer (BPF ring buffer, atomics)`,
   );
 }
 
