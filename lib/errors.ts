@@ -140,6 +140,51 @@ export const ERRORS = {
     'schema %s cannot read records written with schema %s: %s',
     EXIT.dataError,
   ),
+
+  // The demo topology (demo/)
+  DEMO_NOT_ROOT: spec(
+    'MESHPIPE_ERR_DEMO_NOT_ROOT',
+    'the demo creates network namespaces and needs root (this process runs as uid %s)',
+    EXIT.permission,
+    'run it as root: sudo ./meshpipe demo',
+  ),
+  DEMO_NETNS_FAILED: spec(
+    'MESHPIPE_ERR_DEMO_NETNS_FAILED',
+    '`ip %s` failed: %s',
+    EXIT.cannotCreate,
+    'the demo needs iproute2 (`apt-get install iproute2`) and network namespaces; if a name already exists, another tool uses it: pick another --prefix',
+  ),
+  DEMO_IN_USE: spec(
+    'MESHPIPE_ERR_DEMO_IN_USE',
+    'a demo with prefix "%s" is already running (pid %s)',
+    EXIT.unavailable,
+    'stop it (Ctrl-C where it runs), or run another one with a different --prefix',
+  ),
+  DEMO_SUBNET_IN_USE: spec(
+    'MESHPIPE_ERR_DEMO_SUBNET_IN_USE',
+    'subnet %s is in use: %s',
+    EXIT.unavailable,
+    'pass a free /24 with --subnet, or leave --subnet out and the demo picks a free 10.240.N.0/24',
+  ),
+  DEMO_PROCESS_FAILED: spec(
+    'MESHPIPE_ERR_DEMO_PROCESS_FAILED',
+    'demo process %s failed: %s',
+    EXIT.software,
+    'its last stderr lines are in the message; MESHPIPE_LOG_LEVEL=debug shows more',
+  ),
+  DEMO_NOT_RUNNING: spec(
+    'MESHPIPE_ERR_DEMO_NOT_RUNNING',
+    'no demo with prefix "%s" is running',
+    EXIT.unavailable,
+    'start one with `meshpipe demo`, or name the running one with --prefix',
+  ),
+  DEMO_BAD_FAULT: spec(
+    'MESHPIPE_ERR_DEMO_BAD_FAULT',
+    'invalid fault "%s": %s',
+    EXIT.usage,
+    'use [<service>:]latency=<ms>[~<jitter ms>] or errors=<ratio 0..1>, e.g. orders:latency=200 or gateway:errors=0.1',
+  ),
+  DEMO_BAD_OPTION: spec('MESHPIPE_ERR_DEMO_BAD_OPTION', 'invalid demo option %s: %s', EXIT.usage),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof ERRORS;
