@@ -1,0 +1,475 @@
+/**
+ * The trace linker's handlers. Input: the linking topic, keyed by node (docs/tracing.md):
+ * - SPAN: a span from span-assembler. Its parent is known already (TRACEPARENT, or TCP_CONNECTION:
+ *   the CLIENT span at the other end of its connection), or it is a SERVER root, or it is a CLIENT span
+ *   whose parent is the SERVER span of its own process that caused it (PROCESS_CAUSALITY, chosen here
+ *   after `causalityWaitMs`, causality.ts);
+ * - RESOLVE_REQUEST / RESOLVED: trace ids asked for and given between the partitions of two nodes,
+ *   when a parent was captured on another node than its child.
+ * A span is emitted to meshpipe.spans.v1 (keyed by trace id) once its trace id is known: its own
+ * (traceparent, or a root's), or its parent's. A span whose parent's trace id does not come within
+ * `resolveTimeoutMs` becomes a root with link confidence 0. Nothing is dropped.
+ */
+import { codecFor } from '../../schemas/codec.ts';
+import type { Span, TraceLinkingEvent } from '../../schemas/types.ts';
+import type { InputRecord, ProcessorContext } from '../runtime/definition.ts';
+import { traceIdForRoot } from '../shared/span-ids.ts';
+import { chooseCausalParent } from './causality.ts';
+import type { LinkerConfig } from './config.ts';
+import {
+  BUCKET_NS,
+  type BucketEntry,
+  bucketKey,
+  type LinkerState,
+  META_KEY,
+  type MetaEntry,
+  type RemoteEntry,
+  remoteKey,
+  type ServerSummary,
+  type SpanEntry,
+  spanKey,
+} from './state.ts';
+
+export type LinkerContext = ProcessorContext<LinkerConfig, LinkerState>;
+
+const MS = 1_000_000n;
+
+let spanCodec: ReturnType<typeof codecFor<Span>> | undefined;
+function decodeSpan(bytes: Buffer): Span {
+  spanCodec ??= codecFor<Span>('span');
+  return spanCodec.decode(bytes);
+}
+
+function summaryOf(bucket: BucketEntry, i: number): ServerSummary {
+  const [spanId, startOffsetNs, durationNs, tid, headerTrace, childConns] = bucket.servers[i]!;
+  const startNs = bucket.baseNs + BigInt(startOffsetNs);
+  return { spanId, startNs, endNs: startNs + BigInt(durationNs), tid, headerTrace, childConns };
+}
+
+/** One call's view of the partition state, with the bookkeeping that must be written back once. */
+class Linker {
+  readonly ctx: LinkerContext;
+  readonly cfg: LinkerConfig;
+  readonly now: number;
+  #pendingDelta = 0;
+
+  constructor(ctx: LinkerContext) {
+    this.ctx = ctx;
+    this.cfg = ctx.config;
+    this.now = ctx.now();
+  }
+
+  span(spanId: string): SpanEntry | undefined {
+    const e = this.ctx.state.get(spanKey(spanId));
+    return e?.t === 'span' ? e : undefined;
+  }
+
+  put(e: SpanEntry): void {
+    this.ctx.state.set(spanKey(e.spanId), e);
+  }
+
+  meta(): MetaEntry {
+    const m = this.ctx.state.get(META_KEY);
+    return m?.t === 'meta' ? m : { t: 'meta', pending: 0 };
+  }
+
+  /** Writes the pending-span count back, once per call. */
+  flush(): void {
+    if (this.#pendingDelta === 0) return;
+    const m = this.meta();
+    m.pending = Math.max(0, m.pending + this.#pendingDelta);
+    this.ctx.state.set(META_KEY, m);
+    this.#pendingDelta = 0;
+  }
+
+  stub(spanId: string, node: string): SpanEntry {
+    return {
+      t: 'span',
+      spanId,
+      status: 'expected',
+      span: null,
+      traceId: null,
+      headerTrace: null,
+      kind: null,
+      node,
+      pid: 0,
+      children: [],
+      askedBy: [],
+      arrivedMs: this.now,
+      deadlineMs: this.now + this.cfg.resolveTimeoutMs + this.cfg.retainMs,
+    };
+  }
+
+  // --- SPAN --------------------------------------------------------------------------------------
+
+  onSpan(ev: TraceLinkingEvent): void {
+    if (ev.span === null) {
+      this.ctx.count('span_records_without_span');
+      return;
+    }
+    const span = decodeSpan(ev.span);
+    const existing = this.span(span.spanId);
+    if (existing !== undefined && existing.status !== 'expected') {
+      // Exactly-once upstream makes this a second capture of the same exchange id: keep the first.
+      this.ctx.count('duplicate_spans');
+      return;
+    }
+    this.ctx.count('spans_in');
+    const e: SpanEntry = {
+      t: 'span',
+      spanId: span.spanId,
+      status: 'causality',
+      span,
+      traceId: null,
+      headerTrace: span.traceId === '' ? null : span.traceId,
+      kind: span.kind,
+      node: span.local.node,
+      pid: span.local.pid,
+      children: existing?.children ?? [],
+      askedBy: existing?.askedBy ?? [],
+      arrivedMs: this.now,
+      deadlineMs: this.now + this.cfg.causalityWaitMs,
+    };
+    this.#pendingDelta++;
+    if (span.kind === 'SERVER') {
+      this.#index(span, e.headerTrace);
+      if (span.link.method === 'TRACEPARENT' && e.headerTrace !== null) {
+        this.ctx.count('links.traceparent');
+        this.resolve(e, e.headerTrace);
+      } else if (span.parentSpanId !== null) {
+        this.ctx.count('links.tcp_connection');
+        this.waitForParent(e, span.parentSpanId, ev.parentNode);
+      } else {
+        this.ctx.count('roots.server');
+        this.resolve(e, traceIdForRoot(e.spanId));
+      }
+    } else {
+      this.put(e);
+    }
+  }
+
+  /** Adds a SERVER span to its process's candidate index. */
+  #index(span: Span, headerTrace: string | null): void {
+    const key = bucketKey(span.local.node, span.local.pid, span.startTimeUnixNano);
+    const got = this.ctx.state.get(key);
+    const baseNs = (span.startTimeUnixNano / BUCKET_NS) * BUCKET_NS;
+    const bucket: BucketEntry =
+      got?.t === 'bucket' ? got : { t: 'bucket', baseNs, servers: [], touchedMs: this.now };
+    const duration = span.endTimeUnixNano - span.startTimeUnixNano;
+    bucket.servers.push([
+      span.spanId,
+      Number(span.startTimeUnixNano - baseNs),
+      Number(duration > 0n ? duration : 0n),
+      span.local.tid,
+      headerTrace,
+      [],
+    ]);
+    bucket.touchedMs = this.now;
+    this.ctx.state.set(key, bucket);
+  }
+
+  /** The SERVER spans of a process that started early enough to contain a call starting at `startNs`. */
+  #candidates(node: string, pid: number, startNs: bigint): ServerSummary[] {
+    const out: ServerSummary[] = [];
+    const first = startNs / BUCKET_NS;
+    const last = (startNs - BigInt(this.cfg.maxServerSpanMs) * MS) / BUCKET_NS;
+    for (let b = first; b >= last && b >= 0n; b--) {
+      const got = this.ctx.state.get(`b:${node}:${pid}:${b}`);
+      if (got?.t !== 'bucket') continue;
+      for (let i = 0; i < got.servers.length; i++) out.push(summaryOf(got, i));
+    }
+    return out;
+  }
+
+  #noteChildConnection(node: string, pid: number, parent: ServerSummary, connectionKey: string): void {
+    const key = bucketKey(node, pid, parent.startNs);
+    const got = this.ctx.state.get(key);
+    if (got?.t !== 'bucket') return;
+    const row = got.servers.find((r) => r[0] === parent.spanId);
+    if (row === undefined || row[5].includes(connectionKey)) return;
+    row[5].push(connectionKey);
+    this.ctx.state.set(key, got);
+  }
+
+  /** Chooses the cause of a CLIENT span among the SERVER spans of its process (causality.ts). */
+  decideCausality(e: SpanEntry): void {
+    const span = e.span!;
+    const call = {
+      startNs: span.startTimeUnixNano,
+      endNs: span.endTimeUnixNano,
+      tid: span.local.tid,
+      connectionKey: span.connectionKey,
+    };
+    let candidates = this.#candidates(e.node, e.pid, call.startNs).filter((s) => s.spanId !== e.spanId);
+    // A call that carries a traceparent belongs to that trace: only a cause in the same trace fits.
+    if (e.headerTrace !== null) candidates = candidates.filter((s) => s.headerTrace === e.headerTrace);
+    const choice = chooseCausalParent(call, candidates);
+    if (choice === null) {
+      this.ctx.count('roots.client');
+      span.link = { method: 'NONE', confidence: 0 };
+      this.resolve(e, e.headerTrace ?? traceIdForRoot(e.spanId));
+      return;
+    }
+    span.parentSpanId = choice.spanId;
+    span.link = { method: 'PROCESS_CAUSALITY', confidence: choice.confidence };
+    this.ctx.count('links.process_causality');
+    if (choice.containing > 1) {
+      span.attributes['meshpipe.link.candidates'] = String(choice.containing);
+      this.ctx.count('links.process_causality_ambiguous');
+    }
+    const parent = candidates.find((s) => s.spanId === choice.spanId)!;
+    this.#noteChildConnection(e.node, e.pid, parent, call.connectionKey);
+    if (e.headerTrace !== null) this.resolve(e, e.headerTrace);
+    else this.waitForParent(e, choice.spanId, null);
+  }
+
+  /** The span's trace id is its parent's: take it if known, else wait for it (asking its node). */
+  waitForParent(e: SpanEntry, parentId: string, parentNode: string | null): void {
+    e.status = 'parent';
+    e.deadlineMs = this.now + this.cfg.resolveTimeoutMs;
+    if (parentNode === null || parentNode === e.node) {
+      const parent = this.span(parentId) ?? this.stub(parentId, e.node);
+      if (parent.status === 'resolved' && parent.traceId !== null) {
+        this.resolve(e, parent.traceId);
+        return;
+      }
+      parent.children.push(e.spanId);
+      this.put(parent);
+    } else {
+      const got = this.ctx.state.get(remoteKey(parentId));
+      const remote: RemoteEntry =
+        got?.t === 'remote'
+          ? got
+          : {
+              t: 'remote',
+              spanId: parentId,
+              node: parentNode,
+              traceId: null,
+              children: [],
+              askedMs: this.now,
+            };
+      if (remote.traceId !== null) {
+        this.resolve(e, remote.traceId);
+        return;
+      }
+      if (got === undefined) {
+        this.ctx.count('resolve_requests_sent');
+        this.ctx.emit('linking', parentNode, {
+          kind: 'RESOLVE_REQUEST',
+          node: parentNode,
+          span: null,
+          parentNode: null,
+          spanId: parentId,
+          traceId: null,
+          replyTo: e.node,
+        } satisfies TraceLinkingEvent);
+      }
+      remote.children.push(e.spanId);
+      this.ctx.state.set(remoteKey(parentId), remote);
+    }
+    this.put(e);
+  }
+
+  /**
+   * Gives `first` its trace id, emits it, and hands the trace id down to every span waiting for it
+   * (local children, and the nodes that asked), breadth-first: a whole chain resolves in one call.
+   */
+  resolve(first: SpanEntry, traceId: string): void {
+    const queue: SpanEntry[] = [first];
+    const traces = new Map<string, string>([[first.spanId, traceId]]);
+    for (let e = queue.shift(); e !== undefined; e = queue.shift()) {
+      if (e.status === 'resolved') continue;
+      const t = traces.get(e.spanId)!;
+      e.status = 'resolved';
+      e.traceId = t;
+      e.deadlineMs = this.now + this.cfg.retainMs;
+      if (e.span !== null) {
+        e.span.traceId = t;
+        this.ctx.emit('spans', t, e.span);
+        this.ctx.count('spans_out');
+        e.span = null;
+        this.#pendingDelta--;
+      }
+      for (const node of e.askedBy) {
+        this.ctx.count('resolutions_sent');
+        this.ctx.emit('linking', node, {
+          kind: 'RESOLVED',
+          node,
+          span: null,
+          parentNode: null,
+          spanId: e.spanId,
+          traceId: t,
+          replyTo: null,
+        } satisfies TraceLinkingEvent);
+      }
+      e.askedBy = [];
+      for (const childId of e.children) {
+        const child = this.span(childId);
+        if (child === undefined || child.status === 'resolved') continue;
+        traces.set(child.spanId, child.headerTrace ?? t);
+        queue.push(child);
+      }
+      e.children = [];
+      this.put(e);
+    }
+  }
+
+  /** The parent's trace id did not come in time: the span becomes the root of a trace of its own. */
+  giveUp(e: SpanEntry, reason: string): void {
+    const span = e.span!;
+    if (span.parentSpanId !== null) {
+      span.attributes['meshpipe.link.unresolved_parent'] = span.parentSpanId;
+      span.attributes['meshpipe.link.unresolved_method'] = span.link.method;
+    }
+    span.attributes['meshpipe.link.unresolved_reason'] = reason;
+    span.parentSpanId = null;
+    span.link = { method: 'NONE', confidence: 0 };
+    this.ctx.count(`roots.unresolved.${reason}`);
+    this.resolve(e, e.headerTrace ?? traceIdForRoot(e.spanId));
+  }
+
+  // --- RESOLVE_REQUEST / RESOLVED ---------------------------------------------------------------
+
+  onResolveRequest(ev: TraceLinkingEvent): void {
+    if (ev.spanId === null || ev.replyTo === null) {
+      this.ctx.count('malformed_linking_records');
+      return;
+    }
+    this.ctx.count('resolve_requests_in');
+    const e = this.span(ev.spanId) ?? this.stub(ev.spanId, ev.node);
+    if (e.status === 'resolved' && e.traceId !== null) {
+      this.ctx.count('resolutions_sent');
+      this.ctx.emit('linking', ev.replyTo, {
+        kind: 'RESOLVED',
+        node: ev.replyTo,
+        span: null,
+        parentNode: null,
+        spanId: ev.spanId,
+        traceId: e.traceId,
+        replyTo: null,
+      } satisfies TraceLinkingEvent);
+      return;
+    }
+    if (!e.askedBy.includes(ev.replyTo)) e.askedBy.push(ev.replyTo);
+    this.put(e);
+  }
+
+  onResolved(ev: TraceLinkingEvent): void {
+    if (ev.spanId === null || ev.traceId === null) {
+      this.ctx.count('malformed_linking_records');
+      return;
+    }
+    const got = this.ctx.state.get(remoteKey(ev.spanId));
+    if (got?.t !== 'remote') {
+      this.ctx.count('resolutions_late');
+      return;
+    }
+    this.ctx.count('resolutions_in');
+    got.traceId = ev.traceId;
+    got.askedMs = this.now; // kept for retainMs from now, for late children
+    const children = got.children;
+    got.children = [];
+    this.ctx.state.set(remoteKey(ev.spanId), got);
+    for (const id of children) {
+      const child = this.span(id);
+      if (child !== undefined && child.status === 'parent') this.resolve(child, ev.traceId);
+    }
+  }
+
+  // --- time and memory ----------------------------------------------------------------------------
+
+  /** Acts on one due span entry; returns false when the entry was not due. */
+  #due(e: SpanEntry, force: boolean): boolean {
+    if (!force && e.deadlineMs > this.now) return false;
+    switch (e.status) {
+      case 'causality':
+        this.decideCausality(e);
+        return true;
+      case 'parent':
+        this.giveUp(e, force ? 'memory' : 'timeout');
+        return true;
+      case 'resolved':
+        if (force) return false;
+        this.ctx.state.delete(spanKey(e.spanId));
+        return true;
+      default:
+        if (force) return false;
+        // Expected but never came: waiters time out on their own; questions go unanswered.
+        if (e.askedBy.length > 0) this.ctx.count('resolve_requests_unanswered', e.askedBy.length);
+        if (e.children.length > 0) this.ctx.count('parents_never_arrived');
+        this.ctx.state.delete(spanKey(e.spanId));
+        return true;
+    }
+  }
+
+  punctuate(): void {
+    const due: { key: string; deadline: number }[] = [];
+    for (const key of this.ctx.state.keys()) {
+      const v = this.ctx.state.get(key);
+      if (v === undefined) continue;
+      switch (v.t) {
+        case 'span':
+          if (v.deadlineMs <= this.now) due.push({ key: v.spanId, deadline: v.deadlineMs });
+          break;
+        case 'remote':
+          if (this.now - v.askedMs >= this.cfg.resolveTimeoutMs + this.cfg.retainMs)
+            this.ctx.state.delete(key);
+          break;
+        case 'bucket':
+          if (this.now - v.touchedMs >= this.cfg.retainMs + this.cfg.maxServerSpanMs)
+            this.ctx.state.delete(key);
+          break;
+        default:
+          break;
+      }
+    }
+    // In deadline order (then id), so a replay acts alike; each entry is re-read, earlier actions may
+    // have resolved it.
+    due.sort((a, b) => a.deadline - b.deadline || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    for (const d of due) {
+      const e = this.span(d.key);
+      if (e !== undefined) this.#due(e, false);
+    }
+    this.flush();
+  }
+
+  /** Over the pending bound: decide the oldest tenth now, with what is known. */
+  enforceBound(): void {
+    this.flush();
+    if (this.meta().pending <= this.cfg.maxPendingSpans) return;
+    const pending: SpanEntry[] = [];
+    for (const key of this.ctx.state.keys()) {
+      if (!key.startsWith('s:')) continue;
+      const e = this.span(key.slice(2));
+      if (e !== undefined && (e.status === 'causality' || e.status === 'parent')) pending.push(e);
+    }
+    pending.sort((a, b) => a.arrivedMs - b.arrivedMs || (a.spanId < b.spanId ? -1 : 1));
+    const batch = Math.max(1, Math.ceil(this.cfg.maxPendingSpans / 10));
+    for (const e of pending.slice(0, batch)) {
+      const fresh = this.span(e.spanId);
+      if (fresh !== undefined && this.#due(fresh, true)) this.ctx.count('forced_by_memory');
+    }
+    this.flush();
+  }
+}
+
+export function processLinkingEvent(record: InputRecord<TraceLinkingEvent>, ctx: LinkerContext): void {
+  const ev = record.value;
+  const linker = new Linker(ctx);
+  switch (ev.kind) {
+    case 'SPAN':
+      linker.onSpan(ev);
+      break;
+    case 'RESOLVE_REQUEST':
+      linker.onResolveRequest(ev);
+      break;
+    case 'RESOLVED':
+      linker.onResolved(ev);
+      break;
+  }
+  linker.enforceBound();
+}
+
+export function punctuateLinker(ctx: LinkerContext): void {
+  new Linker(ctx).punctuate();
+}
