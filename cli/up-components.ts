@@ -25,6 +25,23 @@ export interface UpComponent {
 }
 
 /** Flags `up` accepts on behalf of its components. */
-export const UP_OPTIONS: Record<string, OptionSpec> = {};
+export const UP_OPTIONS: Record<string, OptionSpec> = {
+  demo: {
+    type: 'boolean',
+    doc: 'Also run the demo topology (meshpipe demo): three services under steady load.',
+  },
+  'demo-rate': { type: 'string', value: '<n>', doc: 'Requests per second of the demo load (default 20).' },
+};
 
-export const UP_COMPONENTS: UpComponent[] = [];
+export const UP_COMPONENTS: UpComponent[] = [
+  {
+    name: 'demo',
+    enabled: ({ values }) => values.demo === true,
+    args: ({ values }) => [
+      'demo',
+      ...(typeof values['demo-rate'] === 'string' ? ['--rate', values['demo-rate']] : []),
+    ],
+    // It reports every second; silence for this long means it hangs.
+    stallMs: 30_000,
+  },
+];
