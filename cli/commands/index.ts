@@ -33,10 +33,6 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     summary: "Change a running demo's faults (latency, errors) without restarting it.",
     load: async () => (await import('./demo.ts')).fault,
   },
-  process: {
-    summary: 'Run processors on Kafka, exactly once: built-in ones by name, yours by path.',
-    load: async () => (await import('./process.ts')).command,
-  },
   'stack start': {
     summary: 'Start the local Kafka and Redis (reused if already up).',
     load: async () => (await import('./stack.ts')).start,
