@@ -406,8 +406,10 @@ export function processRawEvent(record: InputRecord<L7RawEvent>, ctx: AssemblerC
         break;
       }
       if (side.tunnel) {
+        // After 101 or a 2xx to CONNECT the bytes are another protocol, and the collector ships them as
+        // `unknown`. They are still fed: the collector decides framing, and when it did not see the
+        // switch (a cut 101 head) it may ship real heads that must not vanish here.
         ctx.count('tunnel_bytes', Number(ev.byteCount));
-        break;
       }
       const dir: Dir = ev.direction === 'INGRESS' ? 'ingress' : 'egress';
       if (ev.direction === 'NONE') ctx.count('data_without_direction');

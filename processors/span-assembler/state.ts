@@ -68,7 +68,7 @@ export interface SideState {
   requests: number;
   orphans: number;
   recent: RequestRecord[];
-  /** After 101 or a 2xx to CONNECT: the bytes are another protocol, nothing more to assemble. */
+  /** After 101 or a 2xx to CONNECT: the bytes are another protocol (counted as tunnel bytes). */
   tunnel: boolean;
   closed: boolean;
   /** Latest event time on this side (the capturing node's clock). */
