@@ -115,13 +115,13 @@ function build(s: Scenario): L7RawEvent[] {
     write(conn.client, 'ingress', parts);
   };
   if (s.pipelined) {
-    requests.forEach((_, i) => send(i));
-    requests.forEach((_, i) => answer(i));
+    for (let i = 0; i < requests.length; i++) send(i);
+    for (let i = 0; i < requests.length; i++) answer(i);
   } else {
-    requests.forEach((_, i) => {
+    for (let i = 0; i < requests.length; i++) {
       send(i);
       answer(i);
-    });
+    }
   }
   for (const g of s.garbage) {
     const side = g.client ? conn.client : conn.server;
