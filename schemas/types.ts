@@ -442,7 +442,7 @@ export interface Span {
   errorType: null | string;
   /** True when the exchange was closed without being seen whole (timeout, connection closed, events lost). */
   incomplete: boolean;
-  /** Why the exchange is incomplete: `timeout`, `connection_closed`, `no_request` (capture started mid-exchange), `truncated`. */
+  /** Why the exchange is incomplete: `timeout`, `connection_closed`, `no_request` (capture started mid-exchange), `truncated` (a head cut by the copy cap), `response_lost` (events lost before the response), `interrupted` or `unknown_bytes` (a message ended by lost or unframeable bytes), `connect_failed` (connect() failed; see errorType). docs/tracing.md explains each. */
   incompleteReason: null | string;
   /** How the parent of this span was found. */
   link: LinkInfo;
