@@ -60,7 +60,8 @@ export async function startInPod(options: PodProcessOptions): Promise<PodProcess
   });
   const stderrTail = () => (tail.length === 0 ? '' : `\n${tail.join('\n')}`);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
+    // 'close', not 'exit': it comes after stdout was read to the end, so the last report is never lost.
+    child.once('close', (code, signal) => resolve({ code, signal }));
     // Spawning `ip` itself failed (not installed): reported like an exit, the caller sees the message.
     child.once('error', (err) => {
       tail.push(err.message);
