@@ -57,6 +57,7 @@ export function sideIdOf(ev: L7RawEvent): string {
 function newSide(ev: L7RawEvent, nowMs: number): SideState {
   return {
     id: sideIdOf(ev),
+    epochNs: ev.timeUnixNano,
     node: ev.node,
     pid: ev.process.pid,
     comm: ev.process.comm,
@@ -152,7 +153,7 @@ function requestSpanId(
     const tp = parseTraceparent(headerValue(request.head, 'traceparent'));
     if (tp !== null) return tp.parentId;
   }
-  return deterministicSpanId([key, side.id, kind, 'request', ordinal]);
+  return deterministicSpanId([key, side.id, side.epochNs, kind, 'request', ordinal]);
 }
 
 function pathOf(request: Http1Message): string {
@@ -289,7 +290,14 @@ function exchangesToSpans(conn: ConnState, side: SideState, run: SideRun, ctx: A
     if (x.request !== undefined) {
       spanId = requestSpanId(conn.key, side, kind, x.request, info?.ordinal ?? 0);
     } else {
-      spanId = deterministicSpanId([conn.key, side.id, kind, 'orphan', run.orphanOrdinal.get(x) ?? 0]);
+      spanId = deterministicSpanId([
+        conn.key,
+        side.id,
+        side.epochNs,
+        kind,
+        'orphan',
+        run.orphanOrdinal.get(x) ?? 0,
+      ]);
       ctx.count('orphan_responses');
     }
     const span = buildExchangeSpan(x, side, { spanId, kind, tid: info?.tid ?? 0 }, conn.key, templater, null);
@@ -468,14 +476,18 @@ export function punctuateAssembler(ctx: AssemblerContext): void {
     const conn = ctx.state.get(stateKey);
     if (conn === undefined) continue;
     let changed = false;
+    const forget = new Set<string>();
     for (const side of conn.sides) {
       if (side.closed) continue;
       const idleMs = now - side.lastSeenMs;
       if (idleMs >= cfg.idleSideMs) {
-        // No CLOSE came (lost, or the collector restarted): end everything and forget the side.
-        advance(conn, side, [{ op: 'expire', now: side.lastNs + BigInt(idleMs) * MS, timeout: 0n }], ctx);
-        side.closed = true;
-        ctx.count('sides_idle_closed');
+        // Idle this long: a CLOSE was lost, or a keep-alive connection rests. End what is open and
+        // forget the side; should it speak again, it starts afresh (a new epoch, so new span ids).
+        if (side.log.length > 0) {
+          advance(conn, side, [{ op: 'expire', now: side.lastNs + BigInt(idleMs) * MS, timeout: 0n }], ctx);
+        }
+        forget.add(side.id);
+        ctx.count('sides_idle_forgotten');
         changed = true;
       } else if (side.log.length > 0 && idleMs >= cfg.exchangeTimeoutMs) {
         // The node's clock moved on by as much as ours since its last event on this side.
@@ -493,7 +505,9 @@ export function punctuateAssembler(ctx: AssemblerContext): void {
       retryHeld(conn, ctx, (h) => now - h.heldAtMs >= cfg.pairWaitMs);
       changed ||= conn.held.length !== before;
     }
-    const keep = conn.sides.filter((s) => !s.closed || now - s.lastSeenMs < closedRetentionMs(cfg));
+    const keep = conn.sides.filter(
+      (s) => !forget.has(s.id) && (!s.closed || now - s.lastSeenMs < closedRetentionMs(cfg)),
+    );
     if (keep.length !== conn.sides.length) {
       conn.sides = keep;
       changed = true;

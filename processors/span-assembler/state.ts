@@ -44,6 +44,11 @@ export interface RequestRecord {
 /** One end of one connection as one collector captured it: node, process, connection id/generation. */
 export interface SideState {
   id: string;
+  /**
+   * Time of the first event seen on this side: part of its span ids, so a side forgotten while idle
+   * and seen again, or a connection id reused after a collector restart, never repeats an id.
+   */
+  epochNs: bigint;
   node: string;
   pid: number;
   comm: string;

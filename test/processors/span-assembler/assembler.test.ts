@@ -425,6 +425,25 @@ describe('span-assembler: imperfect captures', () => {
   });
 });
 
+describe('span-assembler: long-lived connections', () => {
+  test('a keep-alive connection idle past idleSideMs is forgotten, then used again: new spans, new ids', () => {
+    const c = new Connection(GATEWAY, ORDERS);
+    const ctx = assemblerContext({ idleSideMs: 60_000 });
+    feed(ctx, byTime(...c.exchange(T0, GET_A, RESPONSE_200_A)));
+    tick(ctx, 61_000);
+    assert.equal(ctx.state.size, 0, 'both sides forgotten');
+    assert.equal(ctx.counter('sides_idle_forgotten'), 2);
+    feed(ctx, byTime(...c.exchange(T0 + 61_000n * MS, GET_A, RESPONSE_200_A)));
+    tick(ctx, 1);
+    const spans = takeSpans(ctx).map((o) => o.span);
+    assert.equal(spans.length, 4);
+    assert.equal(new Set(spans.map((s) => s.spanId)).size, 4, 'the second exchange does not reuse ids');
+    assert.equal(ctx.counter('events_after_close'), 0);
+    const late = spans.filter((s) => s.startTimeUnixNano > T0 + 60_000n * MS);
+    assert.equal(one(late, 'SERVER').parentSpanId, one(late, 'CLIENT').spanId);
+  });
+});
+
 describe('span-assembler: deterministic ids', () => {
   test('the same events give the same span ids; another connection gives others', () => {
     const run = (port: number) => {
