@@ -169,41 +169,40 @@ interface ParentMatch {
 
 /**
  * The CLIENT request at the other end of the connection that a SERVER request is the arrival of: on
- * an opposite side, the oldest unclaimed request with the same method and path that started no later
+ * an opposite side, the oldest remembered request with the same method and path that started no later
  * than the server saw it (give or take the clock skew between two nodes) and not longer ago than an
  * exchange can last. HTTP/1.1 keeps requests in order on a connection, so the oldest match is the one;
- * unclaimed older requests that do not match mean events were lost, and lower the confidence.
+ * older requests that do not match mean events were lost (their server half will never come): they
+ * are dropped with the match, and lower its confidence.
  */
 function claimParent(
   conn: ConnState,
   server: SideState,
   req: { method: string; path: string; startNs: bigint },
-  serverSpanId: string,
   cfg: AssemblerConfig,
 ): ParentMatch | null {
-  let best: { rec: SideState['recent'][number]; side: SideState; skipped: number } | null = null;
+  let best: { index: number; side: SideState } | null = null;
   for (const side of conn.sides) {
     if (side.role !== 'CLIENT' || !opposite(server, side)) continue;
     const tolerance = side.node === server.node ? 0n : BigInt(cfg.clockSkewMs) * MS;
     const maxGap = BigInt(cfg.exchangeTimeoutMs) * MS + tolerance;
-    let skipped = 0;
-    for (const rec of side.recent) {
-      if (rec.claimedBy !== null) continue;
+    for (let i = 0; i < side.recent.length; i++) {
+      const rec = side.recent[i]!;
       if (rec.startNs > req.startNs + tolerance) break;
       if (rec.method === req.method && rec.path === req.path && req.startNs - rec.startNs <= maxGap) {
-        if (best === null || rec.startNs > best.rec.startNs) best = { rec, side, skipped };
+        if (best === null || rec.startNs > best.side.recent[best.index]!.startNs) best = { index: i, side };
         break;
       }
-      skipped++;
     }
   }
   if (best === null) return null;
-  best.rec.claimedBy = serverSpanId;
+  const rec = best.side.recent[best.index]!;
+  best.side.recent.splice(0, best.index + 1);
   return {
-    spanId: best.rec.spanId,
+    spanId: rec.spanId,
     node: best.side.node,
     side: best.side,
-    confidence: best.skipped === 0 ? TCP_LINK_CONFIDENCE : TCP_LINK_CONFIDENCE_AFTER_LOSS,
+    confidence: best.index === 0 ? TCP_LINK_CONFIDENCE : TCP_LINK_CONFIDENCE_AFTER_LOSS,
   };
 }
 
@@ -229,7 +228,7 @@ function emitSpan(ctx: AssemblerContext, span: Span, parentNode: string | null):
 function tryPlace(conn: ConnState, h: HeldSpan, ctx: AssemblerContext, force: boolean): boolean {
   const side = conn.sides.find((s) => s.id === h.sideId);
   if (!h.claimed && side !== undefined && h.request !== null) {
-    const m = claimParent(conn, side, h.request, h.span.spanId, ctx.config);
+    const m = claimParent(conn, side, h.request, ctx.config);
     if (m !== null) {
       h.claimed = true;
       fillPeer(h.span, m.side);
@@ -351,17 +350,17 @@ function advance(conn: ConnState, side: SideState, ops: LiveOp[], ctx: Assembler
   for (const request of run.newRequests) {
     const ordinal = run.info.get(request)?.ordinal ?? 0;
     const kind = kindOf(side, run.info.get(request)?.dir ?? 'egress', 'request');
+    // Only CLIENT requests are ever looked up (by the SERVER side at the other end).
+    if (kind !== 'CLIENT') continue;
     side.recent.push({
       ordinal,
       spanId: requestSpanId(conn.key, side, kind, request, ordinal),
       method: request.head.method ?? '',
       path: pathOf(request),
       startNs: request.startNs,
-      claimedBy: null,
     });
   }
-  if (side.recent.length > ctx.config.recentRequests)
-    side.recent.splice(0, side.recent.length - ctx.config.recentRequests);
+  pruneRecent(side, ctx.config);
   exchangesToSpans(conn, side, run, ctx);
   if (side.log.length > ctx.config.maxLogEntries) {
     // A deep pipeline or a flood of unframeable bytes: end what is open rather than grow without bound.
@@ -369,6 +368,15 @@ function advance(conn: ConnState, side: SideState, ops: LiveOp[], ctx: Assembler
     const flush = runSide(side, [{ op: 'expire', now: side.lastNs, timeout: 0n }]);
     exchangesToSpans(conn, side, flush, ctx);
   }
+}
+
+/** Remembered requests too old to be matched, or beyond the count bound, go. */
+function pruneRecent(side: SideState, cfg: AssemblerConfig): void {
+  const horizon = side.lastNs - (BigInt(cfg.exchangeTimeoutMs) + BigInt(cfg.clockSkewMs)) * MS;
+  let drop = 0;
+  while (drop < side.recent.length && side.recent[drop]!.startNs < horizon) drop++;
+  drop = Math.max(drop, side.recent.length - cfg.recentRequests);
+  if (drop > 0) side.recent.splice(0, drop);
 }
 
 function retryHeld(conn: ConnState, ctx: AssemblerContext, force: (h: HeldSpan) => boolean): void {

@@ -29,7 +29,11 @@ export type LogEntry =
   | { op: 'data'; ts: bigint; dir: Dir; tid: number; segments: StoredSegment[] }
   | { op: 'expire'; now: bigint; timeout: bigint };
 
-/** A request this side saw, remembered so that the other end of the connection can name it. */
+/**
+ * A request a CLIENT side sent, remembered until the SERVER side at the other end names it as a
+ * parent. Requests are answered in order, so once one is claimed, the older ones never will be: they
+ * are dropped with it. Unclaimed ones go when they are older than an exchange can last.
+ */
 export interface RequestRecord {
   ordinal: number;
   spanId: string;
@@ -37,8 +41,6 @@ export interface RequestRecord {
   /** url.path, or the whole target when it has no path (CONNECT's authority-form). */
   path: string;
   startNs: bigint;
-  /** The span id of the SERVER span that named this request as its parent, once one did. */
-  claimedBy: string | null;
 }
 
 /** One end of one connection as one collector captured it: node, process, connection id/generation. */

@@ -17,9 +17,9 @@ import { traceIdForRoot } from '../shared/span-ids.ts';
 import { chooseCausalParent } from './causality.ts';
 import type { LinkerConfig } from './config.ts';
 import {
-  BUCKET_NS,
   type BucketEntry,
   bucketKey,
+  bucketWidthNs,
   type LinkerState,
   META_KEY,
   type MetaEntry,
@@ -28,6 +28,12 @@ import {
   type ServerSummary,
   type SpanEntry,
   spanKey,
+  TIER_MAX_NS,
+  tierMaxNs,
+  tierOf,
+  WHEEL_SLOT_MS,
+  type WheelEntry,
+  wheelKey,
 } from './state.ts';
 
 export type LinkerContext = ProcessorContext<LinkerConfig, LinkerState>;
@@ -64,22 +70,52 @@ class Linker {
     return e?.t === 'span' ? e : undefined;
   }
 
+  /** Stores a span entry, scheduling its deadline when it is new or moved. */
   put(e: SpanEntry): void {
+    const before = this.ctx.state.get(spanKey(e.spanId));
+    if (before?.t !== 'span' || before.deadlineMs !== e.deadlineMs)
+      this.schedule(spanKey(e.spanId), e.deadlineMs);
     this.ctx.state.set(spanKey(e.spanId), e);
   }
 
+  #meta: MetaEntry | undefined;
+  #metaDirty = false;
+
   meta(): MetaEntry {
-    const m = this.ctx.state.get(META_KEY);
-    return m?.t === 'meta' ? m : { t: 'meta', pending: 0 };
+    if (this.#meta === undefined) {
+      const m = this.ctx.state.get(META_KEY);
+      this.#meta = m?.t === 'meta' ? m : { t: 'meta', pending: 0, wheelFrom: null };
+    }
+    return this.#meta;
   }
 
-  /** Writes the pending-span count back, once per call. */
+  /** Writes the meta entry back, once per call. */
   flush(): void {
-    if (this.#pendingDelta === 0) return;
+    if (this.#pendingDelta !== 0) {
+      const m = this.meta();
+      m.pending = Math.max(0, m.pending + this.#pendingDelta);
+      this.#pendingDelta = 0;
+      this.#metaDirty = true;
+    }
+    if (this.#metaDirty) {
+      this.ctx.state.set(META_KEY, this.meta());
+      this.#metaDirty = false;
+    }
+  }
+
+  /** Notes that `key` may be due at `atMs`: punctuate looks at it then, and not before. */
+  schedule(key: string, atMs: number): void {
     const m = this.meta();
-    m.pending = Math.max(0, m.pending + this.#pendingDelta);
-    this.ctx.state.set(META_KEY, m);
-    this.#pendingDelta = 0;
+    let slot = Math.floor(atMs / WHEEL_SLOT_MS);
+    if (m.wheelFrom === null) {
+      m.wheelFrom = Math.min(slot, Math.floor(this.now / WHEEL_SLOT_MS));
+      this.#metaDirty = true;
+    }
+    if (slot < m.wheelFrom) slot = m.wheelFrom;
+    const got = this.ctx.state.get(wheelKey(slot));
+    const wheel: WheelEntry = got?.t === 'wheel' ? got : { t: 'wheel', keys: [] };
+    wheel.keys.push(key);
+    this.ctx.state.set(wheelKey(slot), wheel);
   }
 
   stub(spanId: string, node: string): SpanEntry {
@@ -148,18 +184,31 @@ class Linker {
     }
   }
 
+  get #maxSpanNs(): bigint {
+    return BigInt(this.cfg.maxServerSpanMs) * MS;
+  }
+
+  /** Where a SERVER span of `durationNs` starting at `startNs` is indexed. */
+  #slotOf(node: string, pid: number, startNs: bigint, durationNs: bigint): { key: string; baseNs: bigint } {
+    const tier = tierOf(durationNs);
+    const width = bucketWidthNs(tier, this.#maxSpanNs);
+    const index = startNs / width;
+    return { key: bucketKey(node, pid, tier, index), baseNs: index * width };
+  }
+
   /** Adds a SERVER span to its process's candidate index. */
   #index(span: Span, headerTrace: string | null): void {
-    const key = bucketKey(span.local.node, span.local.pid, span.startTimeUnixNano);
+    const d = span.endTimeUnixNano - span.startTimeUnixNano;
+    const duration = d > 0n ? d : 0n;
+    const { key, baseNs } = this.#slotOf(span.local.node, span.local.pid, span.startTimeUnixNano, duration);
     const got = this.ctx.state.get(key);
-    const baseNs = (span.startTimeUnixNano / BUCKET_NS) * BUCKET_NS;
     const bucket: BucketEntry =
       got?.t === 'bucket' ? got : { t: 'bucket', baseNs, servers: [], touchedMs: this.now };
-    const duration = span.endTimeUnixNano - span.startTimeUnixNano;
+    if (got === undefined) this.schedule(key, this.now + this.#bucketLifeMs());
     bucket.servers.push([
       span.spanId,
       Number(span.startTimeUnixNano - baseNs),
-      Number(duration > 0n ? duration : 0n),
+      Number(duration),
       span.local.tid,
       headerTrace,
       [],
@@ -168,21 +217,35 @@ class Linker {
     this.ctx.state.set(key, bucket);
   }
 
-  /** The SERVER spans of a process that started early enough to contain a call starting at `startNs`. */
+  /** How long a remote parent is remembered (its answer, for late children). */
+  #remoteLifeMs(): number {
+    return this.cfg.resolveTimeoutMs + this.cfg.retainMs;
+  }
+
+  /** How long a bucket is kept after its last server span arrived. */
+  #bucketLifeMs(): number {
+    return this.cfg.retainMs + this.cfg.maxServerSpanMs;
+  }
+
+  /** The SERVER spans of a process that started early enough, in their tier, to contain a call at `startNs`. */
   #candidates(node: string, pid: number, startNs: bigint): ServerSummary[] {
     const out: ServerSummary[] = [];
-    const first = startNs / BUCKET_NS;
-    const last = (startNs - BigInt(this.cfg.maxServerSpanMs) * MS) / BUCKET_NS;
-    for (let b = first; b >= last && b >= 0n; b--) {
-      const got = this.ctx.state.get(`b:${node}:${pid}:${b}`);
-      if (got?.t !== 'bucket') continue;
-      for (let i = 0; i < got.servers.length; i++) out.push(summaryOf(got, i));
+    for (let tier = 0; tier <= TIER_MAX_NS.length; tier++) {
+      const width = bucketWidthNs(tier, this.#maxSpanNs);
+      const first = startNs / width;
+      const from = startNs - tierMaxNs(tier, this.#maxSpanNs);
+      const last = from > 0n ? from / width : 0n;
+      for (let b = first; b >= last; b--) {
+        const got = this.ctx.state.get(bucketKey(node, pid, tier, b));
+        if (got?.t !== 'bucket') continue;
+        for (let i = 0; i < got.servers.length; i++) out.push(summaryOf(got, i));
+      }
     }
     return out;
   }
 
   #noteChildConnection(node: string, pid: number, parent: ServerSummary, connectionKey: string): void {
-    const key = bucketKey(node, pid, parent.startNs);
+    const { key } = this.#slotOf(node, pid, parent.startNs, parent.endNs - parent.startNs);
     const got = this.ctx.state.get(key);
     if (got?.t !== 'bucket') return;
     const row = got.servers.find((r) => r[0] === parent.spanId);
@@ -265,6 +328,7 @@ class Linker {
         } satisfies TraceLinkingEvent);
       }
       remote.children.push(e.spanId);
+      if (got === undefined) this.schedule(remoteKey(parentId), this.now + this.#remoteLifeMs());
       this.ctx.state.set(remoteKey(parentId), remote);
     }
     this.put(e);
@@ -366,7 +430,8 @@ class Linker {
     }
     this.ctx.count('resolutions_in');
     got.traceId = ev.traceId;
-    got.askedMs = this.now; // kept for retainMs from now, for late children
+    got.askedMs = this.now; // kept from now on, for late children
+    this.schedule(remoteKey(ev.spanId), this.now + this.#remoteLifeMs());
     const children = got.children;
     got.children = [];
     this.ctx.state.set(remoteKey(ev.spanId), got);
@@ -403,30 +468,44 @@ class Linker {
   }
 
   punctuate(): void {
+    const m = this.meta();
+    if (m.wheelFrom === null) return;
+    const from = m.wheelFrom;
+    const last = Math.floor(this.now / WHEEL_SLOT_MS);
+    // Advanced first: whatever is scheduled while acting goes to a slot still ahead of the wheel.
+    m.wheelFrom = last + 1;
+    this.#metaDirty = true;
     const due: { key: string; deadline: number }[] = [];
-    for (const key of this.ctx.state.keys()) {
-      const v = this.ctx.state.get(key);
-      if (v === undefined) continue;
-      switch (v.t) {
-        case 'span':
-          if (v.deadlineMs <= this.now) due.push({ key: v.spanId, deadline: v.deadlineMs });
-          break;
-        case 'remote':
-          if (this.now - v.askedMs >= this.cfg.resolveTimeoutMs + this.cfg.retainMs)
-            this.ctx.state.delete(key);
-          break;
-        case 'bucket':
-          if (this.now - v.touchedMs >= this.cfg.retainMs + this.cfg.maxServerSpanMs)
-            this.ctx.state.delete(key);
-          break;
-        default:
-          break;
+    for (let slot = from; slot <= last; slot++) {
+      const w = this.ctx.state.get(wheelKey(slot));
+      if (w?.t !== 'wheel') continue;
+      this.ctx.state.delete(wheelKey(slot));
+      for (const key of w.keys) {
+        const v = this.ctx.state.get(key);
+        if (v === undefined) continue;
+        switch (v.t) {
+          case 'span':
+            if (v.deadlineMs <= this.now) due.push({ key: v.spanId, deadline: v.deadlineMs });
+            break;
+          case 'remote':
+            if (this.now - v.askedMs >= this.#remoteLifeMs()) this.ctx.state.delete(key);
+            break;
+          case 'bucket':
+            if (this.now - v.touchedMs >= this.#bucketLifeMs()) this.ctx.state.delete(key);
+            else this.schedule(key, v.touchedMs + this.#bucketLifeMs());
+            break;
+          default:
+            break;
+        }
       }
     }
-    // In deadline order (then id), so a replay acts alike; each entry is re-read, earlier actions may
-    // have resolved it.
+    // In deadline order (then id), so a replay acts alike; each entry is re-read, as earlier actions
+    // may have resolved it. A span listed in several slots acts once: afterwards it is not due.
     due.sort((a, b) => a.deadline - b.deadline || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const seen = new Set<string>();
     for (const d of due) {
+      if (seen.has(d.key)) continue;
+      seen.add(d.key);
       const e = this.span(d.key);
       if (e !== undefined) this.#due(e, false);
     }

@@ -6,9 +6,11 @@
  *   arrived yet but is already waited for (by a local child, or a question from another node);
  * - `x:<spanId>`: a span of *another* node that local spans are children of; its trace id is asked for
  *   with a RESOLVE_REQUEST and arrives with a RESOLVED record;
- * - `b:<node>:<pid>:<second>`: the SERVER spans of one process that started in one second of the
- *   node's clock: the candidates a CLIENT span of that process searches for its cause;
- * - `m`: counters that bound memory.
+ * - `b:<node>:<pid>:<tier>:<index>`: the SERVER spans of one process, by duration tier and start time
+ *   (see TIER_MAX_NS): the candidates a CLIENT span of that process searches for its cause;
+ * - `w:<slot>`: the deadline wheel: which of the keys above may be due in one 100 ms slot, so that a
+ *   punctuation reads what is due instead of decoding the whole state;
+ * - `m`: the pending-span count that bounds memory, and where the wheel stands.
  */
 import type { Span, SpanKind } from '../../schemas/types.ts';
 
@@ -87,14 +89,47 @@ export interface MetaEntry {
   t: 'meta';
   /** Spans held (status causality or parent). */
   pending: number;
+  /** The first wheel slot not yet punctuated; null before anything was scheduled. */
+  wheelFrom: number | null;
 }
 
-export type LinkerState = SpanEntry | RemoteEntry | BucketEntry | MetaEntry;
+/** Keys that may be due in one slot; an entry whose deadline moved later is simply skipped. */
+export interface WheelEntry {
+  t: 'wheel';
+  keys: string[];
+}
+
+export type LinkerState = SpanEntry | RemoteEntry | BucketEntry | MetaEntry | WheelEntry;
 
 export const META_KEY = 'm';
+export const WHEEL_SLOT_MS = 100;
+export const wheelKey = (slot: number) => `w:${slot}`;
 export const spanKey = (spanId: string) => `s:${spanId}`;
 export const remoteKey = (spanId: string) => `x:${spanId}`;
-/** One-second buckets: a CLIENT search reads at most maxServerSpanMs/1000 of them, few exist. */
-export const BUCKET_NS = 1_000_000_000n;
-export const bucketKey = (node: string, pid: number, startNs: bigint) =>
-  `b:${node}:${pid}:${startNs / BUCKET_NS}`;
+/**
+ * The candidate index is tiered by span duration, each tier bucketed by start time at a tenth of its
+ * length: a search for the spans that contain a call reads, per tier, the buckets of one tier length
+ * back, so its cost follows the process's request rate times the duration of its requests, not the
+ * rate times the longest request. The last tier is as long as `maxServerSpanMs`.
+ */
+export const TIER_MAX_NS: readonly bigint[] = [100_000_000n, 1_000_000_000n, 10_000_000_000n];
+
+/** The tier of a span of `durationNs` (the last tier holds everything longer than the others). */
+export function tierOf(durationNs: bigint): number {
+  let tier = 0;
+  while (tier < TIER_MAX_NS.length && durationNs > TIER_MAX_NS[tier]!) tier++;
+  return tier;
+}
+
+/** Longest span of a tier; the last one is `maxServerSpanNs`. */
+export function tierMaxNs(tier: number, maxServerSpanNs: bigint): bigint {
+  return TIER_MAX_NS[tier] ?? (maxServerSpanNs > TIER_MAX_NS.at(-1)! ? maxServerSpanNs : TIER_MAX_NS.at(-1)!);
+}
+
+export function bucketWidthNs(tier: number, maxServerSpanNs: bigint): bigint {
+  const w = tierMaxNs(tier, maxServerSpanNs) / 10n;
+  return w > 0n ? w : 1n;
+}
+
+export const bucketKey = (node: string, pid: number, tier: number, index: bigint) =>
+  `b:${node}:${pid}:${tier}:${index}`;
