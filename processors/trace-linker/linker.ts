@@ -13,7 +13,7 @@
 import { codecFor } from '../../schemas/codec.ts';
 import type { Span, TraceLinkingEvent } from '../../schemas/types.ts';
 import type { InputRecord, ProcessorContext } from '../runtime/definition.ts';
-import { traceIdForRoot } from '../shared/span-ids.ts';
+import { deterministicSpanId, traceIdForRoot } from '../shared/span-ids.ts';
 import { chooseCausalParent } from './causality.ts';
 import type { LinkerConfig } from './config.ts';
 import {
@@ -129,6 +129,7 @@ class Linker {
       kind: null,
       node,
       pid: 0,
+      fingerprint: null,
       children: [],
       askedBy: [],
       arrivedMs: this.now,
@@ -144,11 +145,20 @@ class Linker {
       return;
     }
     const span = decodeSpan(ev.span);
-    const existing = this.span(span.spanId);
+    const fingerprint = `${span.kind}|${span.local.node}|${span.local.pid}|${span.startTimeUnixNano}`;
+    let existing = this.span(span.spanId);
     if (existing !== undefined && existing.status !== 'expected') {
-      // Exactly-once upstream makes this a second capture of the same exchange id: keep the first.
-      this.ctx.count('duplicate_spans');
-      return;
+      if (existing.fingerprint === fingerprint) {
+        // The same span twice (a replayed input): the first one stands.
+        this.ctx.count('duplicate_spans');
+        return;
+      }
+      // Another span with the id: a client that retried with the same traceparent, whose parent-id
+      // names both calls. It keeps the header's id as an attribute and gets one derived from it.
+      span.attributes['meshpipe.span_id.original'] = span.spanId;
+      span.spanId = deterministicSpanId([span.spanId, fingerprint]);
+      this.ctx.count('span_ids_reused');
+      existing = this.span(span.spanId);
     }
     this.ctx.count('spans_in');
     const e: SpanEntry = {
@@ -161,6 +171,7 @@ class Linker {
       kind: span.kind,
       node: span.local.node,
       pid: span.local.pid,
+      fingerprint,
       children: existing?.children ?? [],
       askedBy: existing?.askedBy ?? [],
       arrivedMs: this.now,

@@ -36,6 +36,8 @@ export interface SpanEntry {
   kind: SpanKind | null;
   node: string;
   pid: number;
+  /** Kind, node, pid and start of the span: tells a true duplicate from another span reusing the id. */
+  fingerprint: string | null;
   /** Local spans waiting for this one's trace id. */
   children: string[];
   /** Nodes that asked for this one's trace id (RESOLVE_REQUEST). */

@@ -250,4 +250,19 @@ describe('trace-linker: waiting, bounded', () => {
     assert.equal(l.out().length, 1);
     assert.equal(l.t.counters().duplicate_spans, 1);
   });
+
+  test('two calls reusing one traceparent parent-id (a retry) both come out, the second re-identified', () => {
+    const l = linker();
+    const T = 'abcdefabcdefabcdefabcdefabcdef02';
+    const first = span({ kind: 'CLIENT', startMs: 0, endMs: 1, traceId: T, id: '3333333333333333' });
+    const retry = span({ kind: 'CLIENT', startMs: 5, endMs: 6, traceId: T, id: '3333333333333333' });
+    l.send(first, retry);
+    l.wait(1_000);
+    const out = l.out();
+    assert.equal(out.length, 2);
+    const again = out.find((s) => s.spanId !== '3333333333333333')!;
+    assert.equal(again.attributes['meshpipe.span_id.original'], '3333333333333333');
+    assert.equal(again.traceId, T);
+    assert.equal(l.t.counters().span_ids_reused, 1);
+  });
 });
