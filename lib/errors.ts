@@ -185,6 +185,82 @@ export const ERRORS = {
     'use [<service>:]latency=<ms>[~<jitter ms>] or errors=<ratio 0..1>, e.g. orders:latency=200 or gateway:errors=0.1',
   ),
   DEMO_BAD_OPTION: spec('MESHPIPE_ERR_DEMO_BAD_OPTION', 'invalid demo option %s: %s', EXIT.usage),
+
+  // The eBPF loader (collectors/loader/, bpf/loader/): why capture could not start or stopped
+  LOADER_BINARY_MISSING: spec(
+    'MESHPIPE_ERR_LOADER_BINARY_MISSING',
+    'cannot start the eBPF loader %s: %s',
+    EXIT.unavailable,
+    'build it with `make -C bpf` (needs clang, bpftool and libbpf-dev)',
+  ),
+  LOADER_USAGE: spec(
+    'MESHPIPE_ERR_LOADER_USAGE',
+    'the eBPF loader rejected its options: %s',
+    EXIT.software,
+    'the agent passed options this loader build does not accept: rebuild with `make -C bpf`',
+  ),
+  LOADER_NO_BTF: spec(
+    'MESHPIPE_ERR_LOADER_NO_BTF',
+    'the kernel exposes no BTF: %s',
+    EXIT.unavailable,
+    'use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or give the loader a BTF file for this kernel',
+  ),
+  LOADER_PERMISSION: spec(
+    'MESHPIPE_ERR_LOADER_PERMISSION',
+    'not permitted to load eBPF programs: %s',
+    EXIT.permission,
+    'run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE',
+  ),
+  LOADER_TRACEFS: spec(
+    'MESHPIPE_ERR_LOADER_TRACEFS',
+    'tracefs is not available: %s',
+    EXIT.unavailable,
+    'mount it: `mount -t tracefs tracefs /sys/kernel/tracing` (in a container, mount the host one)',
+  ),
+  LOADER_KERNEL: spec(
+    'MESHPIPE_ERR_LOADER_KERNEL',
+    'the kernel refused the eBPF capture: %s',
+    EXIT.unavailable,
+    'meshpipe needs Linux >= 5.12 with BTF, BPF ring buffers and syscall tracepoints',
+  ),
+  LOADER_FAILED: spec(
+    'MESHPIPE_ERR_LOADER_FAILED',
+    'the eBPF loader failed: %s',
+    EXIT.software,
+    'see the loader output in the message; restarting the agent restarts the loader',
+  ),
+  LOADER_ABI_MISMATCH: spec(
+    'MESHPIPE_ERR_LOADER_ABI_MISMATCH',
+    'the eBPF loader speaks record ABI %s, this agent ABI %s',
+    EXIT.software,
+    'rebuild the loader from the same checkout as the agent: `make -C bpf`',
+  ),
+  LOADER_STREAM_CORRUPT: spec(
+    'MESHPIPE_ERR_LOADER_STREAM_CORRUPT',
+    'the eBPF loader output cannot be decoded: %s',
+    EXIT.software,
+    'the agent restarts the loader by itself; if it repeats, rebuild both from one checkout (`make -C bpf`)',
+  ),
+
+  // The node collector (collectors/, meshpipe collect / observe / record)
+  COLLECTOR_METRICS_PORT: spec(
+    'MESHPIPE_ERR_COLLECTOR_METRICS_PORT',
+    'cannot serve collector metrics on %s: %s',
+    EXIT.unavailable,
+    'another process uses the port: set collector.metricsPort (MESHPIPE_COLLECTOR_METRICS_PORT) to a free one, or 0 for any',
+  ),
+  COLLECTOR_BAD_FILTER: spec(
+    'MESHPIPE_ERR_COLLECTOR_BAD_FILTER',
+    'invalid filter "%s": %s',
+    EXIT.usage,
+    'use key=value with key pod, process, port, method or status, e.g. --filter pod=orders --filter status=5xx',
+  ),
+  COLLECTOR_RECORDING_FAILED: spec(
+    'MESHPIPE_ERR_COLLECTOR_RECORDING_FAILED',
+    'cannot write the recording %s: %s',
+    EXIT.cannotCreate,
+    'check that the directory exists and is writable, and that the disk is not full',
+  ),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof ERRORS;

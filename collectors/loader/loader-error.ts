@@ -5,66 +5,23 @@
  * carries the specific cause and a "  fix: ..." line, which becomes `hint` when present because it is
  * more precise than the generic one below (e.g. which capability is missing).
  *
- * These specs follow lib/errors.ts (`MESHPIPE_ERR_<AREA>_<WHAT>`) and are documented in docs/errors.md
- * by the owner of that registry; `LoaderError` is a `MeshpipeError`, so `isMeshpipeError` and the CLI's
- * exit handling apply.
+ * The codes are registered in lib/errors.ts and documented in docs/errors.md; `LoaderError` is a
+ * `MeshpipeError`, so `isMeshpipeError` and the CLI's exit handling apply.
  */
-import { type ErrorSpec, EXIT, MeshpipeError } from '../../lib/errors.ts';
+import { ERRORS, type ErrorSpec, MeshpipeError } from '../../lib/errors.ts';
 import { LoaderExitCode } from './record-layout.ts';
 
-function spec(code: string, message: string, exitCode: number, hint: string): ErrorSpec {
-  return { code, message, exitCode, hint };
-}
-
+/** The loader's codes: their specs live in lib/errors.ts with every other code. */
 export const LOADER_ERRORS = {
-  LOADER_BINARY_MISSING: spec(
-    'MESHPIPE_ERR_LOADER_BINARY_MISSING',
-    'cannot start the eBPF loader %s: %s',
-    EXIT.unavailable,
-    'build it with `make -C bpf` (needs clang, bpftool and libbpf-dev)',
-  ),
-  LOADER_USAGE: spec(
-    'MESHPIPE_ERR_LOADER_USAGE',
-    'the eBPF loader rejected its options: %s',
-    EXIT.software,
-    'the agent passed options this loader build does not accept: rebuild with `make -C bpf`',
-  ),
-  LOADER_NO_BTF: spec(
-    'MESHPIPE_ERR_LOADER_NO_BTF',
-    'the kernel exposes no BTF: %s',
-    EXIT.unavailable,
-    'use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or give the loader a BTF file for this kernel',
-  ),
-  LOADER_PERMISSION: spec(
-    'MESHPIPE_ERR_LOADER_PERMISSION',
-    'not permitted to load eBPF programs: %s',
-    EXIT.permission,
-    'run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE',
-  ),
-  LOADER_TRACEFS: spec(
-    'MESHPIPE_ERR_LOADER_TRACEFS',
-    'tracefs is not available: %s',
-    EXIT.unavailable,
-    'mount it: `mount -t tracefs tracefs /sys/kernel/tracing` (in a container, mount the host one)',
-  ),
-  LOADER_KERNEL: spec(
-    'MESHPIPE_ERR_LOADER_KERNEL',
-    'the kernel refused the eBPF capture: %s',
-    EXIT.unavailable,
-    'meshpipe needs Linux >= 5.12 with BTF, BPF ring buffers and syscall tracepoints',
-  ),
-  LOADER_FAILED: spec(
-    'MESHPIPE_ERR_LOADER_FAILED',
-    'the eBPF loader failed: %s',
-    EXIT.software,
-    'see the loader output in the message; restarting the agent restarts the loader',
-  ),
-  LOADER_ABI_MISMATCH: spec(
-    'MESHPIPE_ERR_LOADER_ABI_MISMATCH',
-    'the eBPF loader speaks record ABI %s, this agent ABI %s',
-    EXIT.software,
-    'rebuild the loader from the same checkout as the agent: `make -C bpf`',
-  ),
+  LOADER_BINARY_MISSING: ERRORS.LOADER_BINARY_MISSING,
+  LOADER_USAGE: ERRORS.LOADER_USAGE,
+  LOADER_NO_BTF: ERRORS.LOADER_NO_BTF,
+  LOADER_PERMISSION: ERRORS.LOADER_PERMISSION,
+  LOADER_TRACEFS: ERRORS.LOADER_TRACEFS,
+  LOADER_KERNEL: ERRORS.LOADER_KERNEL,
+  LOADER_FAILED: ERRORS.LOADER_FAILED,
+  LOADER_ABI_MISMATCH: ERRORS.LOADER_ABI_MISMATCH,
+  LOADER_STREAM_CORRUPT: ERRORS.LOADER_STREAM_CORRUPT,
 } as const satisfies Record<string, ErrorSpec>;
 
 export type LoaderErrorName = keyof typeof LOADER_ERRORS;

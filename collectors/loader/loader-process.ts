@@ -18,7 +18,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { LoaderError, loaderErrorFromExit } from './loader-error.ts';
-import { type LoaderRecord, type ReadyRecord, RecordDecoder } from './record-decoder.ts';
+import { type LoaderRecord, type ReadyRecord, RecordDecoder, RecordStreamError } from './record-decoder.ts';
 import { LAYOUT } from './record-layout.ts';
 
 export const DEFAULT_LOADER_BINARY = fileURLToPath(
@@ -240,7 +240,8 @@ export class LoaderProcess {
     if (this.#streamError instanceof LoaderError) {
       error = this.#streamError;
     } else if (this.#streamError !== null) {
-      error = new LoaderError('LOADER_FAILED', [this.#streamError.message], {
+      const name = this.#streamError instanceof RecordStreamError ? 'LOADER_STREAM_CORRUPT' : 'LOADER_FAILED';
+      error = new LoaderError(name, [this.#streamError.message], {
         cause: this.#streamError,
         exitCode: code,
         signal,

@@ -115,6 +115,177 @@ export const nodeSpec = s.object(
   { doc: 'This node.' },
 );
 
+/** A glob on names: `*` any run of characters, `?` one character; everything else literal. */
+export function checkGlob(value: string): string | undefined {
+  return value.trim() === '' ? 'an empty pattern matches nothing; leave the key out instead' : undefined;
+}
+
+/**
+ * One entry of `collector.workloads`: which processes it matches (every given criterion must hold) and
+ * the names it gives them. This is how users name services without touching code.
+ */
+export const workloadRuleSpec = s.object(
+  {
+    pod: s.optionalString({
+      doc: 'Glob on the pod name (locally: the `ip netns` name of the network namespace).',
+      check: (v) => (v === null ? undefined : checkGlob(v)),
+    }),
+    comm: s.optionalString({
+      doc: 'Glob on the process command name (/proc/<pid>/comm, at most 15 characters).',
+      check: (v) => (v === null ? undefined : checkGlob(v)),
+    }),
+    port: s.int({
+      doc: 'A TCP port the process serves (listens on, or accepted the connection on); 0: any.',
+      default: 0,
+      min: 0,
+      max: 65535,
+    }),
+    workload: s.optionalString({ doc: 'Workload name given to matching processes.' }),
+    service: s.optionalString({
+      doc: 'Service name given to matching processes (default: the workload, else the pod, else the command).',
+    }),
+    namespace: s.optionalString({ doc: 'Namespace given to matching processes.' }),
+  },
+  { doc: 'A workload mapping rule.' },
+);
+
+export type WorkloadRule = InferFields<(typeof workloadRuleSpec)['fields']>;
+
+export const collectorSpec = s.object(
+  {
+    ports: s.list(s.int({ doc: 'port', default: 0, min: 1, max: 65535 }), {
+      doc: 'Only capture connections with one of these local or peer ports (filtered in the kernel). Empty: all.',
+      default: [],
+      env: 'MESHPIPE_COLLECTOR_PORTS',
+    }),
+    capBytes: s.int({
+      doc: 'Bytes the kernel copies per HTTP message and direction (the head budget; bodies are lengths).',
+      default: 4096,
+      min: 64,
+      max: 8192,
+    }),
+    shipBodies: s.boolean({
+      doc: 'Ship the copied body bytes (within capBytes) in raw events. Off: bodies leave the node as lengths only. Bodies are not redacted.',
+      default: false,
+      env: 'MESHPIPE_COLLECTOR_SHIP_BODIES',
+    }),
+    redact: s.object(
+      {
+        headers: s.list(s.string({ doc: 'header name', default: '', check: (v) => checkGlob(v) }), {
+          doc: 'Header fields whose values are redacted, in addition to Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key and X-Auth-Token (always redacted). Case-insensitive.',
+          default: [],
+        }),
+        queryParams: s.list(s.string({ doc: 'parameter name', default: '', check: (v) => checkGlob(v) }), {
+          doc: 'Query parameters whose values are redacted, in addition to token, api_key, access_token and password (always redacted). Case-insensitive.',
+          default: [],
+        }),
+      },
+      { doc: 'What the collector redacts before anything leaves the node.' },
+    ),
+    workloads: s.list(workloadRuleSpec, {
+      doc: 'Workload mapping, first match wins: [{"pod": "orders-*", "port": 8080, "workload": "orders", "service": "orders-api", "namespace": "shop"}]. Criteria: pod, comm, port; names: workload, service, namespace.',
+      default: [],
+      check: (rules) => {
+        for (const [i, r] of rules.entries()) {
+          if (r.pod === null && r.comm === null && r.port === 0)
+            return `rule ${i} matches everything: give it a pod, comm or port`;
+          if (r.workload === null && r.service === null && r.namespace === null)
+            return `rule ${i} names nothing: give it a workload, service or namespace`;
+        }
+        return undefined;
+      },
+    }),
+    namespace: s.optionalString({
+      doc: 'Namespace reported for pods that no workload rule gives one (the local stand-in for a Kubernetes namespace).',
+    }),
+    maxConnections: s.int({
+      doc: 'Connections the agent tracks at once; beyond, the least recently used is evicted (counted).',
+      default: 16384,
+      min: 64,
+      max: 1_048_576,
+    }),
+    buffer: s.object(
+      {
+        maxEvents: s.int({
+          doc: 'Encoded events held for Kafka at most; when full, new events are dropped and counted.',
+          default: 20_000,
+          min: 10,
+          max: 10_000_000,
+        }),
+        maxBytes: s.int({
+          doc: 'Bytes of encoded events held for Kafka at most (with maxEvents, whichever is reached first).',
+          default: 8 * 1_048_576,
+          min: 65_536,
+          max: 4096 * 1_048_576,
+        }),
+      },
+      { doc: 'The bounded buffer between capture and Kafka.' },
+    ),
+    producer: s.object(
+      {
+        lingerMs: s.int({
+          doc: 'How long events wait to be batched before a produce request.',
+          default: 20,
+          min: 0,
+          max: 10_000,
+        }),
+        maxBatchEvents: s.int({
+          doc: 'Events per produce request at most.',
+          default: 2000,
+          min: 1,
+          max: 100_000,
+        }),
+        maxBatchBytes: s.int({
+          doc: 'Bytes per produce request at most (stay below the broker message.max.bytes).',
+          default: 900_000,
+          min: 1024,
+          max: 64 * 1_048_576,
+        }),
+        compression: s.enumOf(['none', 'gzip'] as const, {
+          doc: 'Compression of produce requests (docs/collector.md has the measurement behind the default).',
+          default: 'gzip',
+          env: 'MESHPIPE_COLLECTOR_COMPRESSION',
+        }),
+        retries: s.int({
+          doc: 'Retries of a failed produce request before its events are dropped (counted).',
+          default: 5,
+          min: 1,
+          max: 100,
+        }),
+      },
+      { doc: 'The idempotent Kafka producer of raw events.' },
+    ),
+    metricsPort: s.int({
+      doc: "Port of the collector's /metrics and /healthz (0: any free port).",
+      default: 9470,
+      min: 0,
+      max: 65535,
+      env: 'MESHPIPE_COLLECTOR_METRICS_PORT',
+    }),
+    metricsHost: s.string({
+      doc: 'Address /metrics binds to; 0.0.0.0 to let a Prometheus elsewhere scrape it.',
+      default: '127.0.0.1',
+      env: 'MESHPIPE_COLLECTOR_METRICS_HOST',
+    }),
+    metricsIntervalMs: s.int({
+      doc: 'How often the collector publishes its pipeline-health samples to the metrics topic.',
+      default: 10_000,
+      min: 200,
+      max: 600_000,
+    }),
+    ringMb: s.int({
+      doc: 'Kernel ring buffer size in MiB (a power of two): how much capture can wait for the loader.',
+      default: 8,
+      min: 1,
+      max: 1024,
+      check: (v) => ((v & (v - 1)) === 0 ? undefined : 'must be a power of two'),
+    }),
+  },
+  { doc: 'The node collector (meshpipe collect, observe, record): capture, identity, redaction, transport.' },
+);
+
+export type CollectorConfig = InferFields<(typeof collectorSpec)['fields']>;
+
 export const meshpipeConfigSpec = s.object(
   {
     kafka: kafkaSpec,
@@ -122,6 +293,7 @@ export const meshpipeConfigSpec = s.object(
     stack: stackSpec,
     log: logSpec,
     node: nodeSpec,
+    collector: collectorSpec,
   },
   { doc: 'meshpipe configuration' },
 );
