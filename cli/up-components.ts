@@ -26,6 +26,10 @@ export interface UpComponent {
 
 /** Flags `up` accepts on behalf of its components. */
 export const UP_OPTIONS: Record<string, OptionSpec> = {
+  'no-collector': {
+    type: 'boolean',
+    doc: 'Do not run the node collector (eBPF capture into the raw topic); it runs by default and needs root.',
+  },
   demo: {
     type: 'boolean',
     doc: 'Also run the demo topology (meshpipe demo): three services under steady load.',
@@ -34,6 +38,13 @@ export const UP_OPTIONS: Record<string, OptionSpec> = {
 };
 
 export const UP_COMPONENTS: UpComponent[] = [
+  {
+    // The node collector: eBPF capture into the raw topic. It reports its status every second.
+    name: 'collector',
+    enabled: ({ values }) => values['no-collector'] !== true,
+    args: () => ['collect'],
+    stallMs: 30_000,
+  },
   {
     name: 'demo',
     enabled: ({ values }) => values.demo === true,

@@ -33,6 +33,18 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     summary: "Change a running demo's faults (latency, errors) without restarting it.",
     load: async () => (await import('./demo.ts')).fault,
   },
+  collect: {
+    summary: 'Run the node collector: eBPF capture of HTTP traffic, redacted raw events to Kafka.',
+    load: async () => (await import('./collect.ts')).command,
+  },
+  observe: {
+    summary: 'Watch the HTTP exchanges on this node live (no Kafka), redacted, with filters.',
+    load: async () => (await import('./observe.ts')).command,
+  },
+  record: {
+    summary: 'Save the raw events this node captures to a recording file (for meshpipe replay).',
+    load: async () => (await import('./record.ts')).command,
+  },
   'stack start': {
     summary: 'Start the local Kafka and Redis (reused if already up).',
     load: async () => (await import('./stack.ts')).start,

@@ -1,0 +1,107 @@
+/**
+ * The collector's counters as plain numbers, mutated in place on the hot path (a property increment per
+ * event) and exported as Prometheus metrics and MetricSamples only when scraped or published
+ * (collector-metrics.ts). prom-client's labelled `inc()` hashes its labels on every call, which is
+ * too slow for tens of thousands of events per second.
+ *
+ * Drops are counted by where they happened (`stage`) and why (`reason`), so that at any quiescent
+ * moment, for the agent's own stages:
+ *
+ *     events captured = events produced + dropped{stage="agent"|"kafka"}
+ *
+ * exactly (plus what sits in the buffer while it is not quiescent). Kernel and loader drops are records
+ * that never reached the agent, so they are counted as records by reason, next to that equation.
+ */
+
+/** Where a drop happened. */
+export const DROP_STAGE = {
+  /** In the kernel: reasons of enum mp_drop_reason (bpf/include/meshpipe_abi.h), from STATS. */
+  kernel: 'kernel',
+  /** In meshpipe-loader or its stream: output buffer full (the agent was too slow), malformed frames. */
+  loader: 'loader',
+  /** In the agent: its bounded buffer was full, an event did not encode, or shutdown cut the flush. */
+  agent: 'agent',
+  /** At Kafka: a produce request failed after its retries. */
+  kafka: 'kafka',
+} as const;
+export type DropStage = (typeof DROP_STAGE)[keyof typeof DROP_STAGE];
+
+/** Reasons the agent and loader stages use (kernel reasons are the ABI's, lower-cased). */
+export const DROP_REASON = {
+  loaderOutputFull: 'output_full',
+  malformedRecord: 'malformed_record',
+  truncatedStream: 'truncated_stream',
+  bufferFull: 'buffer_full',
+  encodeFailed: 'encode_failed',
+  produceFailed: 'produce_failed',
+  shutdown: 'shutdown',
+} as const;
+
+export interface CaptureCounters {
+  /** Loader records received, by kind (data, open, close, connect_failed, stats, ready). */
+  records: Record<string, number>;
+  /** Raw events built, by event kind (DATA, OPEN, CLOSE, CONNECT_FAILED): "captured". */
+  events: Record<string, number>;
+  /** Syscall bytes seen in DATA records, by direction. */
+  bytes: { egress: number; ingress: number };
+  /** Records or events dropped, keyed `stage/reason`. */
+  dropped: Map<string, number>;
+  /** Events not captured on purpose, by reason (`self`: meshpipe's own processes). */
+  excluded: Record<string, number>;
+  /** Raw events accepted by Kafka. */
+  produced: number;
+  /** Failed produce requests (each retried batch that finally failed counts once), by error name. */
+  produceErrors: Record<string, number>;
+  /** Records the kernel put in the ring buffer (from STATS). */
+  kernelRecords: number;
+  /** Values redacted (headers, query parameters). */
+  redactions: number;
+  /** Events framed with the `afterLoss` hint (records may have been lost before them). */
+  lossHints: number;
+  /** Bytes the kernel counted on closed connections that no DATA record carried. */
+  unseenBytes: number;
+  connectionsEvicted: number;
+  /** Connections whose first record was not OPEN (OPEN lost, or evicted here and seen again). */
+  connectionsWithoutOpen: number;
+  loaderRestarts: number;
+}
+
+export function newCaptureCounters(): CaptureCounters {
+  return {
+    records: {},
+    events: {},
+    bytes: { egress: 0, ingress: 0 },
+    dropped: new Map(),
+    excluded: {},
+    produced: 0,
+    produceErrors: {},
+    kernelRecords: 0,
+    redactions: 0,
+    lossHints: 0,
+    unseenBytes: 0,
+    connectionsEvicted: 0,
+    connectionsWithoutOpen: 0,
+    loaderRestarts: 0,
+  };
+}
+
+export function countDrop(counters: CaptureCounters, stage: DropStage, reason: string, n = 1): void {
+  if (n <= 0) return;
+  const key = `${stage}/${reason}`;
+  counters.dropped.set(key, (counters.dropped.get(key) ?? 0) + n);
+}
+
+/** Drops of one stage (all stages when omitted). */
+export function droppedTotal(counters: CaptureCounters, stages?: readonly DropStage[]): number {
+  let total = 0;
+  for (const [key, n] of counters.dropped) {
+    if (stages === undefined || stages.includes(key.slice(0, key.indexOf('/')) as DropStage)) total += n;
+  }
+  return total;
+}
+
+export function capturedTotal(counters: CaptureCounters): number {
+  let total = 0;
+  for (const n of Object.values(counters.events)) total += n;
+  return total;
+}

@@ -1,0 +1,101 @@
+/**
+ * The capture half of the collector, shared by `meshpipe collect` (to Kafka), `meshpipe record` (to a
+ * file) and `meshpipe observe` (to the terminal): the loader, identity resolution, and the raw-event
+ * builder with the configured redaction. Whatever the destination, events are built, redacted and
+ * minimised the same way — a recording or `observe --json` shows exactly what would go to Kafka.
+ */
+import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
+import type { Logger } from '../lib/logger.ts';
+import { compileRedactionPolicy } from '../protocols/http1/redact.ts';
+import { Capture } from './capture.ts';
+import type { CaptureCounters } from './capture-counters.ts';
+import { CgroupDirectory } from './identity/cgroup-directory.ts';
+import {
+  IdentityResolver,
+  type SelfFilter,
+  selfFilterFromEnvironment,
+} from './identity/identity-resolver.ts';
+import { NetnsNames } from './identity/netns-names.ts';
+import { ProcessTable } from './identity/process-table.ts';
+import { WorkloadRules } from './identity/workload-rules.ts';
+import type { LoaderOptions } from './loader/loader-process.ts';
+import { RawEventBuilder, type RawEventSink } from './raw-event-builder.ts';
+
+/**
+ * The loader's STATS interval. STATS records close the loss gate's windows (loss-gate.ts), so this is
+ * also how long records wait before they are framed; 250 ms keeps that delay invisible next to Kafka
+ * batching and costs the loader four counter reads a second.
+ */
+export const STATS_INTERVAL_MS = 250;
+
+export interface CapturePipelineOptions {
+  config: MeshpipeConfig;
+  logger: Logger;
+  counters: CaptureCounters;
+  emit: RawEventSink;
+  /** Overrides of the loader options derived from the configuration (e.g. observe's port filter). */
+  loader?: Partial<Omit<LoaderOptions, 'onStderr'>>;
+  self?: SelfFilter;
+  afterBatch?: () => void;
+}
+
+export interface CapturePipeline {
+  readonly capture: Capture;
+  readonly builder: RawEventBuilder;
+  readonly processes: ProcessTable;
+  readonly netns: NetnsNames;
+  /** Stops the loader (its last records are processed) and releases watchers. */
+  stop(): Promise<void>;
+}
+
+export function createCapturePipeline(options: CapturePipelineOptions): CapturePipeline {
+  const { config, logger, counters } = options;
+  const c = config.collector;
+  const self = options.self ?? selfFilterFromEnvironment();
+  const processes = new ProcessTable();
+  const netns = new NetnsNames();
+  const identity = new IdentityResolver({
+    processes,
+    netns,
+    cgroups: new CgroupDirectory(),
+    rules: new WorkloadRules(c.workloads),
+    namespace: c.namespace,
+    self,
+  });
+  const builder = new RawEventBuilder({
+    node: config.node.name,
+    identity,
+    redaction: compileRedactionPolicy({ headers: c.redact.headers, queryParams: c.redact.queryParams }),
+    shipBodies: c.shipBodies,
+    maxConnections: c.maxConnections,
+    counters,
+    emit: options.emit,
+  });
+  // The kernel drops our own records and the loader's; under `meshpipe up` the supervisor's too (its
+  // children are recognised in user space: they restart with new pids).
+  const excludePids = [...self.pids].filter((pid) => pid !== process.pid);
+  const capture = new Capture({
+    loader: {
+      capBytes: c.capBytes,
+      ringMb: c.ringMb,
+      statsMs: STATS_INTERVAL_MS,
+      ...(c.ports.length > 0 ? { ports: c.ports } : {}),
+      ...(excludePids.length > 0 ? { excludePids } : {}),
+      ...options.loader,
+    },
+    builder,
+    counters,
+    logger,
+    ...(options.afterBatch === undefined ? {} : { afterBatch: options.afterBatch }),
+  });
+  return {
+    capture,
+    builder,
+    processes,
+    netns,
+    async stop() {
+      await capture.stop();
+      netns.close();
+    },
+  };
+}

@@ -1,0 +1,321 @@
+/**
+ * The node collector (`meshpipe collect`, the DaemonSet): capture in, raw events to Kafka out.
+ *
+ *   meshpipe-loader ─► Capture ─► RawEventBuilder ─► encode ─► EventBuffer ─► RawEventProducer ─► raw topic
+ *     (bpf ring)      restarts     identity, redact,   Avro      bounded by      idempotent, batched,
+ *                                  frame, timestamps    + seq     count and bytes compressed
+ *
+ * Every event built is, at any moment, either produced, in the buffer (or the request in flight), or
+ * counted as dropped with its stage and reason (capture-counters.ts). Nothing on this path waits for
+ * Kafka; when Kafka is slow or down the buffer fills, then refuses, and the drops are counted.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka, Producer } from 'kafkajs';
+import { type ComponentStatus, reportStatus } from '../lib/component-status.ts';
+import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
+import { ERRORS, errorMessage, MeshpipeError } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
+import { codecFor } from '../schemas/codec.ts';
+import { TOPICS, topicName } from '../schemas/topics.ts';
+import type { L7RawEvent, MetricSample } from '../schemas/types.ts';
+import {
+  type CaptureCounters,
+  capturedTotal,
+  countDrop,
+  DROP_REASON,
+  DROP_STAGE,
+  droppedTotal,
+  newCaptureCounters,
+} from './capture-counters.ts';
+import { type CapturePipeline, createCapturePipeline } from './capture-pipeline.ts';
+import { CollectorMetrics, type CollectorSnapshot } from './collector-metrics.ts';
+import { EventBuffer } from './event-buffer.ts';
+import type { ReadyRecord } from './loader/record-decoder.ts';
+import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
+import { procUsage } from './proc-usage.ts';
+import { RawEventProducer } from './raw-event-producer.ts';
+
+export interface CollectorOptions {
+  config: MeshpipeConfig;
+  /** Kafka client for the configured (or resolved) brokers. */
+  kafka: Kafka;
+  logger: Logger;
+  /** Serve /metrics (default true). */
+  metricsServer?: boolean;
+  /** Called with the status every second (the CLI prints it). */
+  onStatus?: (status: ComponentStatus) => void;
+}
+
+export interface CollectorTotals {
+  captured: number;
+  produced: number;
+  buffered: number;
+  dropped: number;
+}
+
+const STATUS_INTERVAL_MS = 1000;
+
+export class Collector {
+  readonly counters: CaptureCounters = newCaptureCounters();
+  readonly buffer: EventBuffer;
+  readonly metrics: CollectorMetrics;
+  readonly #o: CollectorOptions;
+  readonly #pipeline: CapturePipeline;
+  readonly #producer: RawEventProducer;
+  readonly #codec = codecFor<L7RawEvent>('l7-raw-event');
+  readonly #metricsCodec = codecFor<MetricSample>('metric-sample');
+  readonly #startedAtNs = BigInt(Date.now()) * 1_000_000n;
+  readonly #stream: string;
+  #seq = 0n;
+  #server: MetricsServer | null = null;
+  #timers: NodeJS.Timeout[] = [];
+  #metricsProducer: Producer | null = null;
+  #status: ComponentStatus = { state: 'starting', summary: 'starting capture' };
+  #rate = { at: Date.now(), captured: 0, dropped: 0 };
+  #loaderCpu = { pid: 0, base: 0, last: 0 };
+  #stopped = false;
+
+  constructor(options: CollectorOptions) {
+    this.#o = options;
+    const c = options.config.collector;
+    this.#stream = `collector/${options.config.node.name}`;
+    this.buffer = new EventBuffer(c.buffer.maxEvents, c.buffer.maxBytes);
+    this.#pipeline = createCapturePipeline({
+      config: options.config,
+      logger: options.logger,
+      counters: this.counters,
+      emit: (event, key) => this.#accept(event, key),
+    });
+    this.#producer = new RawEventProducer({
+      kafka: options.kafka,
+      topic: topicName(TOPICS.raw, options.config.kafka.topicPrefix),
+      settings: c.producer,
+      buffer: this.buffer,
+      counters: this.counters,
+      logger: options.logger,
+    });
+    this.metrics = new CollectorMetrics(() => this.#snapshot());
+  }
+
+  /** `node.name`: the node every event is attributed to. */
+  get nodeName(): string {
+    return this.#o.config.node.name;
+  }
+
+  /** Port of /metrics, once started (null when not served). */
+  get metricsPort(): number | null {
+    return this.#server?.port ?? null;
+  }
+
+  get status(): ComponentStatus {
+    return this.#status;
+  }
+
+  /** captured = produced + buffered + dropped{agent, kafka} (+ one request in flight). */
+  totals(): CollectorTotals {
+    return {
+      captured: capturedTotal(this.counters),
+      produced: this.counters.produced,
+      buffered: this.buffer.size,
+      dropped: droppedTotal(this.counters, [DROP_STAGE.agent, DROP_STAGE.kafka]),
+    };
+  }
+
+  /** The loader's pid (its cost is the collector's too), while it runs. */
+  get loaderPid(): number | undefined {
+    return this.#pipeline.capture.loaderPid;
+  }
+
+  /**
+   * Starts capture, Kafka production, /metrics and status. Rejects with a LoaderError (with the fix)
+   * when capture cannot start, and with KAFKA_TOPIC_MISSING when Kafka answers but has no raw topic;
+   * an unreachable Kafka is not fatal (events are buffered, then dropped and counted, until it is back).
+   */
+  async start(): Promise<ReadyRecord> {
+    await this.#checkTopic();
+    const ready = await this.#pipeline.capture.start();
+    this.#producer.start();
+    const c = this.#o.config.collector;
+    if (this.#o.metricsServer !== false) {
+      this.#server = await startMetricsServer({
+        host: c.metricsHost,
+        port: c.metricsPort,
+        exposition: () => this.metrics.exposition(),
+        status: () => this.#status,
+        logger: this.#o.logger,
+      });
+      this.#o.logger.info({ port: this.#server.port, host: c.metricsHost }, 'serving /metrics and /healthz');
+    }
+    this.#timers.push(setInterval(() => this.#updateStatus(), STATUS_INTERVAL_MS));
+    this.#timers.push(setInterval(() => void this.#publishMetrics(), c.metricsIntervalMs));
+    this.#updateStatus();
+    return ready;
+  }
+
+  /**
+   * Stops capture (its last records are still turned into events), sends what is buffered for at most
+   * `flushTimeoutMs` (the rest is counted as dropped at shutdown), publishes the final metrics and
+   * closes everything.
+   */
+  async stop(flushTimeoutMs = 10_000): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    await this.#pipeline.stop();
+    await this.#producer.stop(flushTimeoutMs);
+    await this.#publishMetrics();
+    await this.#metricsProducer?.disconnect().catch(() => {});
+    await this.#server?.close();
+    this.#updateStatus();
+  }
+
+  /** The capture side's sink: encode with the next sequence number, or drop and count. */
+  #accept(event: L7RawEvent, key: Buffer): void {
+    const buffer = this.buffer;
+    if (buffer.full()) {
+      countDrop(this.counters, DROP_STAGE.agent, DROP_REASON.bufferFull);
+      return;
+    }
+    // The sequence number goes to accepted events only, so a gap downstream always means events
+    // lost after this point (a failed produce request), never a full buffer.
+    event.seq = this.#seq;
+    let value: Buffer;
+    try {
+      value = this.#codec.encode(event);
+    } catch (err) {
+      countDrop(this.counters, DROP_STAGE.agent, DROP_REASON.encodeFailed);
+      this.#o.logger.error({ err: errorMessage(err) }, 'raw event does not encode (a bug: please report it)');
+      return;
+    }
+    if (!buffer.offer({ key, value })) {
+      countDrop(this.counters, DROP_STAGE.agent, DROP_REASON.bufferFull);
+      return;
+    }
+    this.#seq++;
+  }
+
+  async #checkTopic(): Promise<void> {
+    const topic = topicName(TOPICS.raw, this.#o.config.kafka.topicPrefix);
+    const admin = this.#o.kafka.admin();
+    let topics: string[];
+    try {
+      await Promise.race([
+        admin.connect(),
+        sleep(5000).then(() => {
+          throw new Error('no answer within 5 s');
+        }),
+      ]);
+      topics = await admin.listTopics();
+    } catch (err) {
+      this.#o.logger.warn(
+        { err: errorMessage(err) },
+        'Kafka is not reachable now; capturing anyway (events are buffered, then dropped and counted)',
+      );
+      await admin.disconnect().catch(() => {});
+      return;
+    }
+    await admin.disconnect().catch(() => {});
+    if (!topics.includes(topic)) throw new MeshpipeError(ERRORS.KAFKA_TOPIC_MISSING, [topic]);
+  }
+
+  #snapshot(): CollectorSnapshot {
+    return {
+      counters: this.counters,
+      buffer: {
+        events: this.buffer.size,
+        bytes: this.buffer.bytes,
+        maxEvents: this.buffer.maxEvents,
+        maxBytes: this.buffer.maxBytes,
+      },
+      connections: this.#pipeline.builder.connections,
+      framer: this.#pipeline.builder.framerCounters(),
+      processLookups: this.#pipeline.processes.counters,
+      loader: this.#loaderUsage(),
+    };
+  }
+
+  /** The loader's CPU over all runs (a restarted loader counts from zero again) and current RSS. */
+  #loaderUsage(): CollectorSnapshot['loader'] {
+    const pid = this.loaderPid;
+    const usage = pid === undefined ? null : procUsage(pid);
+    const cpu = this.#loaderCpu;
+    if (pid === undefined || usage === null) return null;
+    if (pid !== cpu.pid) {
+      cpu.base += cpu.last;
+      cpu.pid = pid;
+    }
+    cpu.last = usage.cpuSeconds;
+    return { cpuSecondsTotal: cpu.base + cpu.last, rssBytes: usage.rssBytes };
+  }
+
+  #updateStatus(): void {
+    const now = Date.now();
+    const captured = capturedTotal(this.counters);
+    const dropped = droppedTotal(this.counters);
+    const seconds = Math.max(0.001, (now - this.#rate.at) / 1000);
+    const rate = (captured - this.#rate.captured) / seconds;
+    const newDrops = dropped - this.#rate.dropped;
+    this.#rate = { at: now, captured, dropped };
+    const capture = this.#pipeline.capture;
+    const parts = [`${formatRate(rate)} ev/s`, `${formatCount(dropped)} dropped`];
+    let state: ComponentStatus['state'] = 'ok';
+    if (this.#stopped) {
+      state = 'failed';
+      parts.push('stopped');
+    } else if (capture.state !== 'running') {
+      state = capture.state === 'starting' ? 'starting' : 'failed';
+      parts.push(capture.lastError === null ? 'loader starting' : `loader down: ${capture.lastError.code}`);
+    } else if (!this.#producer.connected) {
+      state = 'degraded';
+      parts.push('kafka unreachable');
+    } else if (newDrops > 0) {
+      state = 'degraded';
+    }
+    this.#status = {
+      state,
+      summary: parts.join(', '),
+      counters: {
+        captured,
+        produced: this.counters.produced,
+        dropped,
+        buffered: this.buffer.size,
+        connections: this.#pipeline.builder.connections,
+        loaderRestarts: this.counters.loaderRestarts,
+      },
+    };
+    reportStatus(this.#status);
+    this.#o.onStatus?.(this.#status);
+  }
+
+  /** Pipeline-health samples to the metrics topic; a failure waits for the next interval. */
+  async #publishMetrics(): Promise<void> {
+    const prefix = this.#o.config.kafka.topicPrefix;
+    try {
+      if (this.#metricsProducer === null) {
+        const producer = this.#o.kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 2 } });
+        await producer.connect();
+        this.#metricsProducer = producer;
+      }
+      const samples = await this.metrics.samples(this.#stream, this.#startedAtNs, Date.now());
+      await this.#metricsProducer.send({
+        topic: topicName(TOPICS.metrics, prefix),
+        acks: -1,
+        messages: samples.map((s) => ({ key: s.seriesId, value: this.#metricsCodec.encode(s) })),
+      });
+    } catch (err) {
+      this.#o.logger.debug({ err: errorMessage(err) }, 'publishing collector metrics failed; next interval');
+      await this.#metricsProducer?.disconnect().catch(() => {});
+      this.#metricsProducer = null;
+    }
+  }
+}
+
+function formatRate(rate: number): string {
+  if (rate >= 1e6) return `${(rate / 1e6).toFixed(1)}M`;
+  if (rate >= 1e3) return `${(rate / 1e3).toFixed(1)}k`;
+  return rate.toFixed(0);
+}
+
+function formatCount(n: number): string {
+  return n >= 1e4 ? formatRate(n) : String(n);
+}

@@ -1,0 +1,513 @@
+/**
+ * Loader records in, L7RawEvent records out (schemas/l7-raw-event.avsc): the agent's hot path.
+ *
+ *   records ─► LossGate (hold until STATS) ─► per connection: identity, HTTP/1 framer ─► events ─► sink
+ *
+ * Per connection (the loader's connection id: one TCP connection of one process, one fd generation) it
+ * keeps the framer, which is the minimiser: heads leave redacted, bodies as lengths (or copied bytes
+ * when `shipBodies`), unparseable bytes as `unknown` lengths. Nothing else from a payload leaves: the
+ * event's other fields are metadata.
+ *
+ * Costs are per connection where possible (identity, the connection record, the Kafka key bytes are
+ * built once and shared by its events) and per event only where the schema asks (timestamps, segments).
+ * Errors are counted, never thrown: one odd record cannot stop the capture.
+ */
+import { Http1Framer, type Http1FramerCounters, newFramerCounters } from '../protocols/http1/framer.ts';
+import type { RedactionPolicy } from '../protocols/http1/redact.ts';
+import type { Segment } from '../protocols/http1/types.ts';
+import type {
+  ConnectionInfo,
+  ConnectionRole,
+  L7RawEvent,
+  PayloadSegment,
+  ProcessIdentity,
+  Syscall,
+} from '../schemas/types.ts';
+import { type CaptureCounters, countDrop, DROP_REASON, DROP_STAGE } from './capture-counters.ts';
+import { CaptureClock } from './clock.ts';
+import { connectionKey } from './connection-key.ts';
+import { ConnectionTable } from './connection-table.ts';
+import type { Identity, IdentityResolver } from './identity/identity-resolver.ts';
+import type {
+  CloseRecord,
+  ConnectFailedRecord,
+  ConnRecordBase,
+  DataRecord,
+  LoaderRecord,
+  OpenRecord,
+  ReadyRecord,
+  RoleName,
+  StatsRecord,
+  SyscallName,
+} from './loader/record-decoder.ts';
+import { type ConnRecord, LossGate } from './loss-gate.ts';
+
+/** Receives every event built, with its Kafka key (the connection key's UTF-8 bytes, shared). */
+export type RawEventSink = (event: L7RawEvent, key: Buffer) => void;
+
+export interface RawEventBuilderOptions {
+  /** `node.name`. */
+  node: string;
+  identity: IdentityResolver;
+  redaction: RedactionPolicy;
+  shipBodies: boolean;
+  maxConnections: number;
+  counters: CaptureCounters;
+  emit: RawEventSink;
+  /** Loss-gate window limit (records). */
+  maxHeldRecords?: number;
+}
+
+/**
+ * Connection ids are the loader's, unique per loader run; the run number goes above them so ids stay
+ * unique for the life of the collector (schema: ConnectionInfo.id). 2^44 connections per run is
+ * beyond any loader's life.
+ */
+const RUN_SHIFT = 44n;
+/** CONNECT_FAILED records carry connection id 0 (no connection was made): they get ids of their own. */
+const FAILED_CONNECT_ID_BASE = 1n << 62n;
+
+const SYSCALLS: Record<SyscallName, Syscall> = {
+  none: 'OTHER',
+  read: 'READ',
+  write: 'WRITE',
+  readv: 'READV',
+  writev: 'WRITEV',
+  sendto: 'SENDTO',
+  recvfrom: 'RECVFROM',
+  sendmsg: 'SENDMSG',
+  recvmsg: 'RECVMSG',
+  sendfile: 'SENDFILE',
+  connect: 'CONNECT',
+  accept: 'ACCEPT',
+  accept4: 'ACCEPT4',
+  close: 'CLOSE',
+};
+
+const ROLES: Record<RoleName, ConnectionRole> = { client: 'CLIENT', server: 'SERVER', unknown: 'UNKNOWN' };
+const NO_SEGMENTS: PayloadSegment[] = [];
+
+interface Conn {
+  readonly connId: number;
+  readonly framer: Http1Framer;
+  readonly keyBytes: Buffer;
+  identity: Identity;
+  connection: ConnectionInfo;
+  /** The loss epoch this connection's last record saw (LossGate). */
+  lossEpoch: number;
+  /** The process record of the last event: reused while the thread does not change. */
+  lastProcess: ProcessIdentity | null;
+  /** Bytes of the DATA records seen, to compare with the kernel's totals at CLOSE. */
+  bytesSeen: number;
+}
+
+export class RawEventBuilder {
+  readonly clock = new CaptureClock();
+  readonly gate: LossGate;
+  readonly #o: RawEventBuilderOptions;
+  readonly #counters: CaptureCounters;
+  readonly #table: ConnectionTable<Conn>;
+  /** Framer counters of connections that are gone (closed, evicted, or from earlier loader runs). */
+  readonly #framerTotals: Http1FramerCounters = newFramerCounters();
+  readonly #release = (record: ConnRecord, afterLoss: boolean) => this.#record(record, afterLoss);
+  #run = -1;
+  #runBase = 0n;
+  /** The previous STATS of this loader run: its counters are cumulative, drops are the deltas. */
+  #lastStats: StatsRecord | null = null;
+  #failedConnects = 0n;
+
+  constructor(options: RawEventBuilderOptions) {
+    this.#o = options;
+    this.#counters = options.counters;
+    this.gate = new LossGate(
+      options.maxHeldRecords === undefined ? {} : { maxHeldRecords: options.maxHeldRecords },
+    );
+    this.#table = new ConnectionTable<Conn>(options.maxConnections, (conn) => {
+      this.#counters.connectionsEvicted++;
+      addFramerCounters(this.#framerTotals, conn.framer.counters);
+    });
+  }
+
+  /** Connections tracked now. */
+  get connections(): number {
+    return this.#table.size;
+  }
+
+  /** Feeds one decoded batch, in stream order. */
+  push(records: readonly LoaderRecord[]): void {
+    const counters = this.#counters.records;
+    const gate = this.gate;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      counters[r.kind] = (counters[r.kind] ?? 0) + 1;
+      switch (r.kind) {
+        case 'stats':
+          this.#stats(r);
+          break;
+        case 'ready':
+          this.#ready(r);
+          break;
+        case 'open':
+        case 'connect_failed':
+          // A new connection: look its process up now, while it may still exist (see prefetch).
+          this.#o.identity.prefetch(r.tgid);
+          if (gate.hold(r)) gate.flush(this.#release, true);
+          break;
+        default:
+          if (gate.hold(r)) gate.flush(this.#release, true);
+      }
+    }
+  }
+
+  /**
+   * The loader stopped (or died): what it sent last is released with the loss hint (nothing closes
+   * that window), and connection state is dropped, because the next loader run numbers connections
+   * anew and will see the open ones again as pre-existing.
+   */
+  endRun(): void {
+    this.gate.flush(this.#release);
+    for (const conn of this.#table.clear()) addFramerCounters(this.#framerTotals, conn.framer.counters);
+  }
+
+  /** Framer counters over every connection, gone and live (for metrics). */
+  framerCounters(): Http1FramerCounters {
+    const total = newFramerCounters();
+    addFramerCounters(total, this.#framerTotals);
+    for (const conn of this.#table.values()) addFramerCounters(total, conn.framer.counters);
+    return total;
+  }
+
+  #ready(r: ReadyRecord): void {
+    // A READY without endRun() first would mean two runs interleaved, which LoaderProcess never does;
+    // flushing keeps the invariant anyway.
+    this.endRun();
+    this.#run++;
+    this.#runBase = BigInt(this.#run) << RUN_SHIFT;
+    this.#lastStats = null;
+    this.gate.reset();
+    this.clock.update(r.monotonicNs, r.realtimeNs);
+  }
+
+  #stats(r: StatsRecord): void {
+    this.clock.update(r.monotonicNs, r.realtimeNs);
+    this.#countDrops(r);
+    this.gate.close(r, this.#release);
+  }
+
+  /** Kernel and loader drops since the previous STATS of this run, by reason. */
+  #countDrops(r: StatsRecord): void {
+    const last = this.#lastStats;
+    this.#lastStats = r;
+    const c = this.#counters;
+    c.kernelRecords += r.ringRecords - (last?.ringRecords ?? 0);
+    countDrop(
+      c,
+      DROP_STAGE.loader,
+      DROP_REASON.loaderOutputFull,
+      r.loaderDroppedRecords - (last?.loaderDroppedRecords ?? 0),
+    );
+    for (const [reason, n] of Object.entries(r.kernelDrops)) {
+      const before = last?.kernelDrops[reason as keyof StatsRecord['kernelDrops']] ?? 0;
+      countDrop(c, DROP_STAGE.kernel, reason.toLowerCase(), n - before);
+    }
+  }
+
+  #record(r: ConnRecord, afterLoss: boolean): void {
+    switch (r.kind) {
+      case 'data':
+        this.#data(r, afterLoss);
+        break;
+      case 'open':
+        this.#open(r);
+        break;
+      case 'close':
+        this.#close(r);
+        break;
+      default:
+        this.#connectFailed(r);
+    }
+  }
+
+  /** A new connection entry, tracked in the table. */
+  #newConn(r: ConnRecordBase): Conn {
+    const conn = this.#makeConn(r);
+    this.#table.add(r.connId, conn);
+    return conn;
+  }
+
+  #makeConn(r: ConnRecordBase): Conn {
+    const key = connectionKey(r.localAddr, r.localPort, r.peerAddr, r.peerPort, r.netnsInode);
+    const identity = this.#o.identity.resolve({
+      tgid: r.tgid,
+      netnsInode: r.netnsInode,
+      cgroupId: r.cgroupId,
+      localPort: r.localPort,
+      role: r.role,
+    });
+    const conn: Conn = {
+      connId: r.connId,
+      framer: new Http1Framer({ redaction: this.#o.redaction, shipBodies: this.#o.shipBodies }),
+      keyBytes: Buffer.from(key),
+      identity,
+      connection: {
+        key,
+        id: this.#runBase | BigInt(r.connId),
+        fd: r.fd,
+        generation: r.generation,
+        role: ROLES[r.role],
+        roleInferred: r.roleInferred,
+        family: r.family === 6 ? 'IPV6' : 'IPV4',
+        localAddress: r.localAddr,
+        localPort: r.localPort,
+        peerAddress: r.peerAddr,
+        peerPort: r.peerPort,
+        openedUnixNano: null,
+      },
+      lossEpoch: this.gate.epoch,
+      lastProcess: null,
+      bytesSeen: 0,
+    };
+    return conn;
+  }
+
+  /** The connection of a record, created if this is its first record here. */
+  #conn(r: ConnRecordBase): Conn {
+    let conn = this.#table.get(r.connId);
+    if (conn === undefined) {
+      conn = this.#newConn(r);
+      this.#counters.connectionsWithoutOpen++;
+    } else {
+      this.#refresh(conn, r);
+    }
+    return conn;
+  }
+
+  /** Role learnt later (inferred from the first message), or a pod name that was not known yet. */
+  #refresh(conn: Conn, r: ConnRecordBase): void {
+    const role = ROLES[r.role];
+    const c = conn.connection;
+    if (role !== 'UNKNOWN' && (role !== c.role || r.roleInferred !== c.roleInferred)) {
+      conn.connection = { ...c, role, roleInferred: r.roleInferred };
+    }
+    const id = conn.identity;
+    if (id.workload.pod === null && id.netnsVersion !== this.#o.identity.netnsVersion) {
+      conn.identity = this.#o.identity.resolve({
+        tgid: r.tgid,
+        netnsInode: r.netnsInode,
+        cgroupId: r.cgroupId,
+        localPort: r.localPort,
+        role: r.role,
+      });
+      conn.lastProcess = null;
+    }
+  }
+
+  #process(conn: Conn, tid: number): ProcessIdentity {
+    const last = conn.lastProcess;
+    if (last !== null && last.tid === tid) return last;
+    const p = conn.identity.process;
+    const next: ProcessIdentity = {
+      pid: p.pid,
+      tid,
+      comm: p.comm,
+      exe: p.exe,
+      cgroupId: p.cgroupId,
+      containerId: p.containerId,
+    };
+    conn.lastProcess = next;
+    return next;
+  }
+
+  #excluded(conn: Conn): boolean {
+    if (!conn.identity.self) return false;
+    const excluded = this.#counters.excluded;
+    excluded.self = (excluded.self ?? 0) + 1;
+    return true;
+  }
+
+  #event(
+    kind: L7RawEvent['kind'],
+    r: ConnRecordBase,
+    identity: Identity,
+    connection: ConnectionInfo,
+    process: ProcessIdentity,
+  ): L7RawEvent {
+    const events = this.#counters.events;
+    events[kind] = (events[kind] ?? 0) + 1;
+    return {
+      kind,
+      timeUnixNano: this.clock.toUnixNs(r.timestampNs),
+      monotonicNs: r.timestampNs,
+      node: this.#o.node,
+      seq: 0n,
+      process,
+      workload: identity.workload,
+      connection,
+      direction: 'NONE',
+      syscall: SYSCALLS[r.syscall],
+      byteCount: 0n,
+      protocol: 'HTTP1',
+      segments: NO_SEGMENTS,
+      truncated: false,
+      redactions: 0,
+      errno: null,
+    };
+  }
+
+  #open(r: OpenRecord): void {
+    // A second OPEN for an id we track cannot happen within a run; start afresh if it does.
+    const conn = this.#newConn(r);
+    if (!r.flags.preexisting) {
+      conn.connection = { ...conn.connection, openedUnixNano: this.clock.toUnixNs(r.timestampNs) };
+    }
+    if (this.#excluded(conn)) return;
+    const ev = this.#event('OPEN', r, conn.identity, conn.connection, this.#process(conn, r.tid));
+    this.#o.emit(ev, conn.keyBytes);
+  }
+
+  #data(r: DataRecord, gateLoss: boolean): void {
+    const conn = this.#conn(r);
+    const ingress = r.direction === 'ingress';
+    const bytes = this.#counters.bytes;
+    if (ingress) bytes.ingress += r.byteCount;
+    else bytes.egress += r.byteCount;
+    conn.bytesSeen += r.byteCount;
+    const epoch = this.gate.epoch;
+    const afterLoss = gateLoss || conn.lossEpoch < epoch;
+    conn.lossEpoch = epoch;
+    if (this.#excluded(conn)) return;
+    if (afterLoss) this.#counters.lossHints++;
+
+    const framer = conn.framer;
+    const redactionsBefore = framer.counters.redactions;
+    const segments = framer.push({
+      direction: ingress ? 'ingress' : 'egress',
+      role: r.role,
+      copied: r.captured,
+      byteCount: r.byteCount,
+      chunkTerminator: r.flags.chunkTerminator,
+      afterLoss,
+    });
+    const redactions = framer.counters.redactions - redactionsBefore;
+    this.#counters.redactions += redactions;
+
+    const connection = this.#withFramerRole(conn);
+    const ev = this.#event('DATA', r, conn.identity, connection, this.#process(conn, r.tid));
+    ev.direction = ingress ? 'INGRESS' : 'EGRESS';
+    ev.byteCount = BigInt(r.byteCount);
+    ev.segments = toPayloadSegments(segments);
+    const f = r.flags;
+    ev.truncated = f.truncated || f.readFailed || f.iovLimit;
+    ev.redactions = redactions;
+    this.#o.emit(ev, conn.keyBytes);
+  }
+
+  /** When the kernel could not say the role, the framer may have inferred it from the first message. */
+  #withFramerRole(conn: Conn): ConnectionInfo {
+    const c = conn.connection;
+    if (c.role !== 'UNKNOWN') return c;
+    const inferred = conn.framer.role;
+    if (inferred === 'unknown') return c;
+    conn.connection = { ...c, role: ROLES[inferred], roleInferred: true };
+    return conn.connection;
+  }
+
+  #close(r: CloseRecord): void {
+    let conn = this.#table.delete(r.connId);
+    if (conn === undefined) {
+      // Its earlier records went to an evicted entry (or were lost): close what we can say.
+      conn = this.#makeConn(r);
+      this.#counters.connectionsWithoutOpen++;
+    }
+    const kernelBytes = r.bytesEgress + r.bytesIngress;
+    if (kernelBytes > conn.bytesSeen) this.#counters.unseenBytes += kernelBytes - conn.bytesSeen;
+    const framer = conn.framer;
+    const redactionsBefore = framer.counters.redactions;
+    const rest = framer.close();
+    addFramerCounters(this.#framerTotals, framer.counters);
+    if (this.#excluded(conn)) return;
+    const connection = this.#withFramerRole(conn);
+    const process = this.#process(conn, r.tid);
+    const emit = this.#o.emit;
+    // What the framer still held (a head cut by the close, the end of a close-delimited body) leaves as
+    // zero-length DATA events of its direction, so readers see it where its direction's bytes are.
+    for (const [direction, segments] of [
+      ['EGRESS', rest.egress],
+      ['INGRESS', rest.ingress],
+    ] as const) {
+      if (segments.length === 0) continue;
+      const ev = this.#event('DATA', r, conn.identity, connection, process);
+      ev.direction = direction;
+      ev.segments = toPayloadSegments(segments);
+      emit(ev, conn.keyBytes);
+    }
+    const redactions = framer.counters.redactions - redactionsBefore;
+    this.#counters.redactions += redactions;
+    const ev = this.#event('CLOSE', r, conn.identity, connection, process);
+    ev.redactions = redactions;
+    emit(ev, conn.keyBytes);
+  }
+
+  #connectFailed(r: ConnectFailedRecord): void {
+    const key = connectionKey(r.localAddr, r.localPort, r.peerAddr, r.peerPort, r.netnsInode);
+    const identity = this.#o.identity.resolve({
+      tgid: r.tgid,
+      netnsInode: r.netnsInode,
+      cgroupId: r.cgroupId,
+      localPort: r.localPort,
+      role: 'client',
+    });
+    if (identity.self) {
+      this.#counters.excluded.self = (this.#counters.excluded.self ?? 0) + 1;
+      return;
+    }
+    const connection: ConnectionInfo = {
+      key,
+      id: FAILED_CONNECT_ID_BASE | this.#failedConnects++,
+      fd: r.fd,
+      generation: r.generation,
+      role: 'CLIENT',
+      roleInferred: false,
+      family: r.family === 6 ? 'IPV6' : 'IPV4',
+      localAddress: r.localAddr,
+      localPort: r.localPort,
+      peerAddress: r.peerAddr,
+      peerPort: r.peerPort,
+      openedUnixNano: null,
+    };
+    const p = identity.process;
+    const process: ProcessIdentity = { ...p, tid: r.tid };
+    const ev = this.#event('CONNECT_FAILED', r, identity, connection, process);
+    ev.protocol = 'UNKNOWN';
+    ev.errno = r.errno;
+    this.#o.emit(ev, Buffer.from(key));
+  }
+}
+
+/** The framer's segments as the schema's PayloadSegment records (bytes as Buffer views, no copies). */
+export function toPayloadSegments(segments: readonly Segment[]): PayloadSegment[] {
+  const out: PayloadSegment[] = new Array(segments.length);
+  for (let i = 0; i < segments.length; i++) {
+    const s = segments[i]!;
+    const data = s.data;
+    out[i] = {
+      kind: s.kind === 'head' ? 'HEAD' : s.kind === 'body' ? 'BODY' : 'UNKNOWN',
+      length: BigInt(s.length),
+      data: data === null ? null : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+      endsMessage: s.endsMessage,
+    };
+  }
+  return out;
+}
+
+/** Adds `b` into `a` (plain counters and the per-reason maps). */
+export function addFramerCounters(a: Http1FramerCounters, b: Http1FramerCounters): void {
+  for (const k of Object.keys(b) as (keyof Http1FramerCounters)[]) {
+    const v = b[k];
+    if (typeof v === 'number') (a[k] as number) += v;
+    else {
+      const into = a[k] as Record<string, number>;
+      for (const [reason, n] of Object.entries(v)) into[reason] = (into[reason] ?? 0) + (n ?? 0);
+    }
+  }
+}
