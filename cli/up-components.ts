@@ -55,4 +55,12 @@ export const UP_COMPONENTS: UpComponent[] = [
     // It reports every second; silence for this long means it hangs.
     stallMs: 30_000,
   },
+  {
+    name: 'sink/prometheus',
+    // On by default: /metrics is how the pipeline is watched (sinks.prometheus.enabled: false turns it off).
+    enabled: ({ config }) => config.sinks.prometheus.enabled,
+    args: () => ['sink', 'prometheus'],
+    // Status every 2 s; a sink that stops reporting is restarted.
+    stallMs: 60_000,
+  },
 ];

@@ -261,6 +261,20 @@ export const ERRORS = {
     EXIT.cannotCreate,
     'check that the directory exists and is writable, and that the disk is not full',
   ),
+
+  // The Prometheus sink (sinks/prometheus)
+  PROMETHEUS_INVALID_SAMPLE: spec(
+    'MESHPIPE_ERR_PROMETHEUS_INVALID_SAMPLE',
+    'metric sample %s cannot be exposed: %s',
+    EXIT.dataError,
+    'the sample is in the dead-letter topic; the component that produced it has a bug, please report it',
+  ),
+  PROMETHEUS_LISTEN_FAILED: spec(
+    'MESHPIPE_ERR_PROMETHEUS_LISTEN_FAILED',
+    'cannot serve /metrics on %s: %s',
+    EXIT.unavailable,
+    'another process has the port: choose another with --listen, sinks.prometheus.listen or MESHPIPE_PROMETHEUS_LISTEN',
+  ),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -45,6 +45,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     summary: 'Save the raw events this node captures to a recording file (for meshpipe replay).',
     load: async () => (await import('./record.ts')).command,
   },
+  'sink prometheus': {
+    summary: 'Serve RED metrics, the service graph and pipeline health on /metrics for Prometheus.',
+    load: async () => (await import('./sink-prometheus.ts')).command,
+  },
   'stack start': {
     summary: 'Start the local Kafka and Redis (reused if already up).',
     load: async () => (await import('./stack.ts')).start,
