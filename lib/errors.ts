@@ -275,6 +275,32 @@ export const ERRORS = {
     EXIT.unavailable,
     'another process has the port: choose another with --listen, sinks.prometheus.listen or MESHPIPE_PROMETHEUS_LISTEN',
   ),
+
+  // Sinks (sinks/runtime: the host every sink runs in)
+  SINK_RECORD_FAILED: spec(
+    'MESHPIPE_ERR_SINK_RECORD_FAILED',
+    'sink %s could not prepare a record for export: %s',
+    EXIT.software,
+    'the record is in the dead-letter topic; this is a bug in the sink, please report it',
+  ),
+  SINK_EXPORT_FAILED: spec(
+    'MESHPIPE_ERR_SINK_EXPORT_FAILED',
+    'sink %s: the receiver rejected the batch: %s',
+    EXIT.dataError,
+    'the records are in the dead-letter topic with this message; fix the receiver or the data and replay them',
+  ),
+  SINK_RETRIES_EXHAUSTED: spec(
+    'MESHPIPE_ERR_SINK_RETRIES_EXHAUSTED',
+    'gave up after %s attempts over %ss: %s',
+    EXIT.unavailable,
+    'the batch was dead-lettered because retry.maxElapsedMs ran out; 0 retries until the receiver answers',
+  ),
+  SINK_DEAD_LETTER_FAILED: spec(
+    'MESHPIPE_ERR_SINK_DEAD_LETTER_FAILED',
+    'could not write dead letters to %s: %s',
+    EXIT.unavailable,
+    'Kafka refused or is unreachable; nothing was committed, so the records are redelivered after the restart',
+  ),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorName = keyof typeof ERRORS;

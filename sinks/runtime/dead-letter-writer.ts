@@ -1,0 +1,46 @@
+/**
+ * Writes a sink's dead letters: a record the sink could not decode or deliver goes to the dead-letter
+ * topic with the reason, its bytes unchanged (processors/runtime/dead-letter.ts builds the record, the
+ * same for processors and sinks). A sink has no transaction to put them in, so the host awaits this
+ * write — acknowledged by all in-sync replicas — before it commits the source offsets: a dead letter
+ * may be written twice (crash between the two), never lost.
+ */
+import type { Producer } from 'kafkajs';
+import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
+import { deadLetterOf, type SourceRecord } from '../../processors/runtime/dead-letter.ts';
+import { codecFor } from '../../schemas/codec.ts';
+import type { DeadLetter } from '../../schemas/types.ts';
+
+const codec = codecFor<DeadLetter>('dead-letter');
+
+export class DeadLetterWriter {
+  readonly #producer: Producer;
+  readonly #topic: string;
+  readonly #component: string;
+
+  constructor(producer: Producer, topic: string, component: string) {
+    this.#producer = producer;
+    this.#topic = topic;
+    this.#component = component;
+  }
+
+  /** Resolves once Kafka has them all; throws SINK_DEAD_LETTER_FAILED otherwise. */
+  async write(letters: ReadonlyArray<{ source: SourceRecord; error: MeshpipeError }>): Promise<void> {
+    if (letters.length === 0) return;
+    const now = Date.now();
+    try {
+      await this.#producer.send({
+        topic: this.#topic,
+        acks: -1,
+        messages: letters.map(({ source, error }) => {
+          const letter = deadLetterOf(this.#component, source, error, now);
+          return { key: letter.key, value: codec.encode(letter.value), headers: letter.headers };
+        }),
+      });
+    } catch (err) {
+      throw new MeshpipeError(ERRORS.SINK_DEAD_LETTER_FAILED, [this.#topic, errorMessage(err)], {
+        cause: err,
+      });
+    }
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * What a sink is: a processor whose output leaves Kafka. A sink module default-exports a definition —
+ * a name, the topic it reads, a config spec, a per-record `prepare` and an exporter factory — and the
+ * host (host.ts) does the rest, written once for every sink: consumer group, Avro decoding, batching,
+ * retry with backoff, commit-after-acknowledgement, backpressure, dead letters, rebalances, shutdown,
+ * metrics and status.
+ *
+ *   export default defineSink({
+ *     name: 'otlp',
+ *     description: 'Spans to an OTLP/gRPC receiver',
+ *     input: 'spans',
+ *     config: s.object({ ...sinkHostFields(), endpoint: s.string({...}) }, { doc: '...' }),
+ *     prepare: (record) => toReadableSpan(record.value),   // throw a MeshpipeError to dead-letter it
+ *     createExporter: ({ config }) => new OtlpGrpcSpanExporter(config),
+ *   });
+ */
+import { type Fields, type InferFields, type ObjectSpec, s } from '../../lib/config/spec.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { runtimeSpec } from '../../processors/runtime/config.ts';
+import type { InputRecord, TopicRef, ValueOf } from '../../processors/runtime/definition.ts';
+import type { Exporter } from './exporter.ts';
+
+/**
+ * Host settings every sink's config section carries (spread them into its `s.object`). Defaults can be
+ * tuned per sink: a webhook sink wants small batches, a trace sink large ones. The consumer settings
+ * under `runtime` are the processors' own (processors/runtime/config.ts), so both read alike.
+ */
+export function sinkHostFields(defaults: { batchSize?: number; lingerMs?: number } = {}) {
+  const processorRuntime = runtimeSpec.fields;
+  return {
+    startFrom: s.enumOf(['earliest', 'latest'] as const, {
+      doc: 'Where a consumer group with no committed offset starts: `earliest` delivers what the topic retains (nothing produced before the first start is lost), `latest` only new records. Once offsets are committed, they win.',
+      default: 'earliest',
+    }),
+    batchSize: s.int({
+      doc: 'Records per export request at most.',
+      default: defaults.batchSize ?? 512,
+      min: 1,
+      max: 100_000,
+    }),
+    lingerMs: s.int({
+      doc: 'Longest a record waits for its batch to fill before the batch is sent anyway, ms.',
+      default: defaults.lingerMs ?? 1000,
+      min: 0,
+      max: 60_000,
+    }),
+    maxBufferedRecords: s.int({
+      doc: 'Backpressure: consumption pauses while this many records wait in memory (batching, queued, in flight) and resumes at half. At least batchSize is used.',
+      default: 4096,
+      min: 1,
+      max: 1_000_000,
+    }),
+    retry: s.object(
+      {
+        initialBackoffMs: s.int({
+          doc: 'Wait before the first retry, ms.',
+          default: 500,
+          min: 1,
+          max: 60_000,
+        }),
+        maxBackoffMs: s.int({
+          doc: 'Ceiling of the exponential backoff, ms.',
+          default: 30_000,
+          min: 1,
+          max: 600_000,
+        }),
+        maxElapsedMs: s.int({
+          doc: 'Dead-letter a batch after retrying it this long, ms; 0 retries until the receiver answers (consumption pauses meanwhile, Kafka keeps the records).',
+          default: 0,
+          min: 0,
+          max: 7 * 24 * 3_600_000,
+        }),
+      },
+      {
+        doc: 'Retry of transient export failures (exponential backoff with jitter; a receiver-named delay wins).',
+      },
+    ),
+    shutdownTimeoutMs: s.int({
+      doc: 'On stop, how long to keep trying to deliver and commit what is buffered, ms; the rest is redelivered after the restart.',
+      default: 10_000,
+      min: 0,
+      max: 600_000,
+    }),
+    runtime: s.object(
+      {
+        sessionTimeoutMs: processorRuntime.sessionTimeoutMs,
+        heartbeatIntervalMs: processorRuntime.heartbeatIntervalMs,
+        maxWaitMs: processorRuntime.maxWaitMs,
+        maxBatchBytes: s.int({
+          doc: 'Most bytes one fetch returns per partition; with maxBufferedRecords it bounds memory while consumption is paused.',
+          default: 1_048_576,
+          min: 1_024,
+          max: 64 * 1_048_576,
+        }),
+        metricsIntervalMs: processorRuntime.metricsIntervalMs,
+      },
+      { doc: 'How the host consumes and reports (the same keys as processors.<name>.runtime).' },
+    ),
+  };
+}
+
+export type SinkHostFields = ReturnType<typeof sinkHostFields>;
+export type SinkHostConfig = InferFields<SinkHostFields>;
+
+export interface SinkContext<C> {
+  /** The sink's validated config section (`sinks.<name>`). */
+  readonly config: C;
+  readonly logger: Logger;
+}
+
+export interface SinkDefinition<F extends SinkHostFields & Fields, I extends TopicRef, T> {
+  /** Kebab-case: the command (`meshpipe sink <name>`), the config section and the consumer group. */
+  name: string;
+  description: string;
+  /** The topic the sink delivers. */
+  input: I;
+  /** Config under `sinks.<name>`, including sinkHostFields(). */
+  config: ObjectSpec<F>;
+  /** What the status line counts, e.g. `spans`. */
+  unit?: string;
+  /**
+   * Turns one decoded record into what the exporter takes, off the export path. Throw a MeshpipeError
+   * for a record that can never be delivered: it is dead-lettered alone, its batch goes on.
+   */
+  prepare(record: InputRecord<ValueOf<I>>, ctx: SinkContext<InferFields<F>>): T;
+  /** Called once at start. */
+  createExporter(ctx: SinkContext<InferFields<F>>): Exporter<T> | Promise<Exporter<T>>;
+}
+
+/** Identity function that gives a sink module its types. */
+export function defineSink<F extends SinkHostFields & Fields, I extends TopicRef, T>(
+  definition: SinkDefinition<F, I, T>,
+): SinkDefinition<F, I, T> {
+  return definition;
+}

@@ -1,0 +1,407 @@
+/**
+ * The sink host: runs any SinkDefinition against Kafka with at-least-once delivery.
+ *
+ *   Kafka ──fetch──► decode + prepare ──► Batcher ──► queue ──► retry(exporter) ──ack──► commit offsets
+ *     ▲   (pause/resume)     │ undecodable                          │ failed for good
+ *     └── backpressure ◄─────┴──────────► dead-letter topic ◄───────┘ (then commit)
+ *
+ * Guarantees and their limits:
+ * - Offsets are committed only after the receiver acknowledged a batch (or its records reached the
+ *   dead-letter topic), so a crash or kill never loses a record: whatever was not committed is read
+ *   again. Batches are delivered one at a time, in order, so committing "one past the last offset of
+ *   the batch" per partition never skips an unacknowledged record.
+ * - Duplicate window: a record can reach the receiver more than once, by at most one batch per event —
+ *   (1) the process dies between the receiver's acknowledgement and the commit; (2) an attempt whose
+ *   answer was lost (timeout, connection reset) had in fact been accepted, and is retried; (3) a
+ *   rebalance: kafkajs re-reads every assigned partition from its committed offset after a rejoin, so
+ *   the batch that was in flight during the rebalance is read and delivered again. Duplicates carry
+ *   the same ids (span ids are deterministic), so receivers and tests can detect them.
+ * - Rebalance safety: on every new assignment everything buffered but not in flight is dropped (it will
+ *   be read again by whoever owns it now), and an in-flight batch commits only partitions this member
+ *   still owns (offsets.ts explains why the broker does not check that for us).
+ * - Backpressure: when `maxBufferedRecords` wait in memory (the receiver is slow or down and retries
+ *   pile up), the input topic is paused (kafkajs pause: fetching stops, heartbeats go on, the group
+ *   stays stable) and resumed at half. Kafka keeps what we do not read.
+ * - A batch the receiver rejects for good is dead-lettered record by record with the error, and the
+ *   sink moves on: nothing blocks forever, nothing is dropped silently.
+ * - Shutdown: intake stops, the open batch is flushed and delivered and committed within
+ *   `shutdownTimeoutMs`; what is left is simply not committed and is redelivered after the restart.
+ */
+import { hostname } from 'node:os';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import { type ComponentStatus, reportStatus } from '../../lib/component-status.ts';
+import type { InferFields } from '../../lib/config/spec.ts';
+import { invalid } from '../../lib/config/spec.ts';
+import { ERRORS, errorMessage, isMeshpipeError, MeshpipeError } from '../../lib/errors.ts';
+import { connectAdmin, partitioner } from '../../lib/kafka.ts';
+import type { Logger } from '../../lib/logger.ts';
+import type { SourceRecord } from '../../processors/runtime/dead-letter.ts';
+import type { InputRecord, TopicRef, ValueOf } from '../../processors/runtime/definition.ts';
+import { codecFor } from '../../schemas/codec.ts';
+import { TOPICS, type TopicDefinition, topicName } from '../../schemas/topics.ts';
+import { DeadLetterWriter } from './dead-letter-writer.ts';
+import type { SinkContext, SinkDefinition, SinkHostFields } from './definition.ts';
+import { DeliveryPipeline, type Entry } from './delivery-pipeline.ts';
+import type { Exporter } from './exporter.ts';
+import { OffsetLedger, PartitionOwnership } from './offsets.ts';
+import { publishSamples, SinkMetrics } from './sink-metrics.ts';
+import { type SinkSnapshot, sinkStatus } from './status.ts';
+
+export interface SinkHostOptions {
+  kafka: Kafka;
+  /** The bootstrap servers of `kafka`, for error messages. */
+  brokers?: readonly string[];
+  /** Prefix of every topic name (`kafka.topicPrefix`). */
+  topicPrefix: string;
+  logger: Logger;
+  /** Consumer group; default `<topic prefix>-sink-<name>` (processors use `<prefix>-<name>`). */
+  groupId?: string;
+  /** Where status goes; default: the supervisor's IPC channel (lib/component-status.ts). */
+  onStatus?: (status: ComponentStatus) => void;
+  /** How often status is reported, ms (the supervisor restarts a component silent for too long). */
+  statusIntervalMs?: number;
+}
+
+export interface RunningSink {
+  readonly name: string;
+  readonly groupId: string;
+  /** The input topic's full name. */
+  readonly topic: string;
+  /** Resolves once the consumer joined its group and has an assignment. */
+  readonly ready: Promise<void>;
+  /** Resolves when the sink stopped; rejects with the error that stopped it, if one did. */
+  readonly done: Promise<void>;
+  snapshot(): SinkSnapshot;
+  /** Graceful stop: flush, deliver and commit within `shutdownTimeoutMs`, then disconnect. */
+  stop(): Promise<void>;
+}
+
+/** After the shutdown budget is spent, how long an export attempt under way may still finish. */
+const SHUTDOWN_GRACE_AFTER_ABORT_MS = 1000;
+/** Ceiling on a receiver-named retry delay. */
+const MAX_RETRY_AFTER_MS = 300_000;
+
+function definitionOfRef(ref: TopicRef): TopicDefinition {
+  return typeof ref === 'string' ? TOPICS[ref] : ref;
+}
+
+function headersOf(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    out[name] = (Array.isArray(value) ? value : [value]).map((v) => v.toString()).join(',');
+  }
+  return out;
+}
+
+function asMeshpipeError(err: unknown, sink: string): MeshpipeError {
+  if (isMeshpipeError(err)) return err;
+  return new MeshpipeError(ERRORS.SINK_RECORD_FAILED, [sink, errorMessage(err)], { cause: err });
+}
+
+export async function startSink<F extends SinkHostFields, I extends TopicRef, T>(
+  definition: SinkDefinition<F, I, T>,
+  config: InferFields<F>,
+  options: SinkHostOptions,
+): Promise<RunningSink> {
+  const hostConfig = config as InferFields<SinkHostFields>;
+  const component = `sink/${definition.name}`;
+  const logger = options.logger.child({ sink: definition.name });
+  const groupId = options.groupId ?? `${options.topicPrefix}-sink-${definition.name}`;
+  const inputDefinition = definitionOfRef(definition.input);
+  const topic = topicName(inputDefinition, options.topicPrefix);
+  const dlqTopic = topicName(TOPICS.dlq, options.topicPrefix);
+  const metricsTopic = topicName(TOPICS.metrics, options.topicPrefix);
+  const codec = codecFor<ValueOf<I>>(inputDefinition.schema);
+  const ctx: SinkContext<InferFields<F>> = { config, logger };
+  const { runtime } = hostConfig;
+  if (runtime.heartbeatIntervalMs >= runtime.sessionTimeoutMs) {
+    throw invalid(
+      `sinks.${definition.name}.runtime.heartbeatIntervalMs`,
+      `must be lower than sessionTimeoutMs (${runtime.sessionTimeoutMs}), got ${runtime.heartbeatIntervalMs}`,
+    );
+  }
+
+  // First, so a configuration problem of the exporter is reported before anything touches Kafka.
+  const exporter: Exporter<T> = await definition.createExporter(ctx);
+
+  const { kafka } = options;
+  let admin: Admin;
+  try {
+    admin = await connectAdmin(kafka, options.brokers ?? ['(configured brokers)']);
+  } catch (err) {
+    await exporter.shutdown().catch(() => {});
+    throw err;
+  }
+  const existing = new Set(await admin.listTopics());
+  for (const needed of [topic, dlqTopic, metricsTopic]) {
+    if (!existing.has(needed)) {
+      await Promise.allSettled([admin.disconnect(), exporter.shutdown()]);
+      throw new MeshpipeError(ERRORS.KAFKA_TOPIC_MISSING, [needed]);
+    }
+  }
+
+  const metrics = new SinkMetrics(
+    definition.name,
+    topic,
+    `${component}/${hostname()}-${process.pid}`,
+    BigInt(Date.now()) * 1_000_000n,
+  );
+  const ownership = new PartitionOwnership();
+  const ledger = new OffsetLedger();
+  const abort = new AbortController();
+
+  // Dead letters and metric samples. Not idempotent: a dead letter can be written twice anyway (crash
+  // between the write and the commit), and the metrics are cumulative values, last one wins.
+  const producer: Producer = kafka.producer({ createPartitioner: partitioner });
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: runtime.sessionTimeoutMs,
+    heartbeatInterval: runtime.heartbeatIntervalMs,
+    maxWaitTimeInMs: runtime.maxWaitMs,
+    // One fetch brings at most this much (or one producer batch): what backpressure can overshoot by.
+    maxBytes: runtime.maxBatchBytes,
+    maxBytesPerPartition: runtime.maxBatchBytes,
+    // read_committed (kafkajs default): processors write their outputs in transactions; aborted
+    // records must never reach a receiver.
+    readUncommitted: false,
+  });
+
+  async function commit(entries: ReadonlyArray<Entry<T>>): Promise<void> {
+    const { commits, notOwned } = ledger.plan(
+      entries.map((e) => e.source),
+      ownership,
+    );
+    if (notOwned.length > 0)
+      logger.info({ partitions: notOwned }, 'not committing partitions this member no longer owns');
+    if (commits.length === 0) return;
+    try {
+      await consumer.commitOffsets(commits.map((c) => ({ topic, ...c })));
+      ledger.record(commits);
+    } catch (err) {
+      // A rebalance raced the commit: whoever owns the partitions now reads these records again
+      // (duplicates within the documented window, never a loss).
+      logger.warn({ err: errorMessage(err), commits }, 'offset commit failed; records will be redelivered');
+    }
+  }
+
+  const pipeline = new DeliveryPipeline<T>({
+    sink: definition.name,
+    batchSize: hostConfig.batchSize,
+    lingerMs: hostConfig.lingerMs,
+    maxBuffered: Math.max(hostConfig.maxBufferedRecords, hostConfig.batchSize),
+    exporter,
+    retry: { ...hostConfig.retry, multiplier: 2, maxRetryAfterMs: MAX_RETRY_AFTER_MS },
+    deadLetters: new DeadLetterWriter(producer, dlqTopic, component),
+    commit,
+    pause: () => consumer.pause([{ topic }]),
+    resume: () => consumer.resume([{ topic }]),
+    metrics,
+    logger,
+    signal: abort.signal,
+  });
+
+  let markReady: () => void = () => {};
+  let failReady: (err: Error) => void = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    failReady = reject;
+  });
+  ready.catch(() => {}); // observed through `done`
+
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    const partitions = payload.memberAssignment[topic] ?? [];
+    const revoked = ownership.assign(partitions);
+    // Every rejoin restarts fetching at the committed offsets (a fresh kafkajs OffsetManager), so
+    // what is buffered will be read again, and our record of commits starts over.
+    ledger.forget([...revoked, ...partitions]);
+    for (const p of revoked) metrics.lag(p, undefined);
+    pipeline.discard('rebalance');
+    logger.info({ partitions, revoked, generation: ownership.generation }, 'partitions assigned');
+    markReady();
+    pipeline.applyBackpressure();
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    ownership.revokeAll();
+    pipeline.discard('consumer crashed');
+    if (payload.restart) {
+      logger.warn({ error: payload.error.message }, 'Kafka consumer crashed; kafkajs restarts it');
+    } else {
+      fail(payload.error);
+    }
+  });
+
+  function intake(partition: number, message: KafkaMessage): Entry<T> {
+    const source: SourceRecord = {
+      topic,
+      partition,
+      offset: message.offset,
+      timestampMs: Number(message.timestamp),
+      key: message.key,
+      value: message.value,
+      headers: headersOf(message.headers),
+    };
+    try {
+      const value = codec.decode(message.value ?? Buffer.alloc(0));
+      const record: InputRecord<ValueOf<I>> = {
+        topic,
+        input: definition.input,
+        partition,
+        offset: message.offset,
+        key: message.key === null ? null : message.key.toString('utf8'),
+        timestampMs: source.timestampMs,
+        headers: source.headers,
+        value,
+      };
+      return { source, item: definition.prepare(record, ctx) };
+    } catch (err) {
+      return { source, error: asMeshpipeError(err, definition.name) };
+    }
+  }
+
+  let stopping = false;
+  async function eachBatch({ batch }: EachBatchPayload): Promise<void> {
+    // The ownership check never fails in practice (kafkajs sequences assignments and fetches); if it
+    // did, the records belong to another member, which reads them itself.
+    if (stopping || !ownership.owns(batch.partition)) return;
+    for (const message of batch.messages) pipeline.add(intake(batch.partition, message));
+    metrics.consumed(batch.messages.length);
+    pipeline.applyBackpressure();
+  }
+
+  // --- metrics and status ---------------------------------------------------------------------------
+  async function refreshLag(): Promise<void> {
+    const owned = ownership.partitions;
+    if (owned.length === 0) return;
+    const [[group], high] = await Promise.all([
+      admin.fetchOffsets({ groupId, topics: [topic] }),
+      admin.fetchTopicOffsets(topic),
+    ]);
+    let total = 0;
+    for (const p of owned) {
+      const h = high.find((x) => x.partition === p);
+      if (h === undefined) continue;
+      const committed = group?.partitions.find((x) => x.partition === p)?.offset ?? '-1';
+      // No commit yet: a new group starts at the earliest retained record (or the latest).
+      const from = committed === '-1' ? (hostConfig.startFrom === 'earliest' ? h.low : h.high) : committed;
+      const partitionLag = Math.max(0, Number(BigInt(h.high) - BigInt(from)));
+      metrics.lag(p, partitionLag);
+      total += partitionLag;
+    }
+    lag = total;
+  }
+
+  async function publishMetrics(): Promise<void> {
+    await refreshLag().catch((err) => logger.debug({ err: errorMessage(err) }, 'lag not available'));
+    await publishSamples(producer, metricsTopic, metrics.series.samples()).catch((err) =>
+      logger.warn({ err: errorMessage(err) }, 'could not publish sink metrics'),
+    );
+  }
+
+  function snapshot(): SinkSnapshot {
+    return {
+      ready: ownership.generation > 0,
+      paused: pipeline.paused,
+      buffered: pipeline.buffered,
+      partitions: ownership.partitions,
+      retrying: pipeline.retrying,
+      lag,
+      totals: metrics.totals(),
+      fatal: fatal === undefined ? null : fatal.message,
+    };
+  }
+
+  const onStatus = options.onStatus ?? reportStatus;
+  let lastSnapshot: SinkSnapshot | undefined;
+  let lastStatusAt = Date.now();
+  function report(): void {
+    const now = snapshot();
+    onStatus(sinkStatus(now, lastSnapshot, Date.now() - lastStatusAt, definition.unit ?? 'records'));
+    lastSnapshot = now;
+    lastStatusAt = Date.now();
+  }
+  const statusTimer = setInterval(report, options.statusIntervalMs ?? 2000);
+  const metricsTimer = setInterval(() => void publishMetrics(), runtime.metricsIntervalMs);
+
+  // --- lifecycle ------------------------------------------------------------------------------------
+  let fatal: Error | undefined;
+  let lag: number | null = null;
+  let loop: Promise<void> = Promise.resolve();
+  let stopPromise: Promise<void> | undefined;
+  let resolveDone: () => void = () => {};
+  let rejectDone: (err: Error) => void = () => {};
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  done.catch(() => {}); // callers that only stop() need not observe it
+
+  function fail(err: Error): void {
+    if (fatal !== undefined) return;
+    fatal = err;
+    logger.error({ err: errorMessage(err) }, 'sink failed');
+    failReady(err);
+    void stop();
+  }
+
+  async function shutdown(): Promise<void> {
+    stopping = true;
+    clearInterval(statusTimer);
+    clearInterval(metricsTimer);
+    pipeline.close();
+    if (fatal === undefined) {
+      // Deliver what is buffered, within the budget; the abort ends retry waits at once.
+      const timer = setTimeout(() => abort.abort(), hostConfig.shutdownTimeoutMs);
+      const grace = new Promise<void>((resolve) =>
+        abort.signal.addEventListener('abort', () => setTimeout(resolve, SHUTDOWN_GRACE_AFTER_ABORT_MS), {
+          once: true,
+        }),
+      );
+      await Promise.race([loop, grace]);
+      clearTimeout(timer);
+    }
+    abort.abort();
+    const left = pipeline.buffered;
+    if (left > 0)
+      logger.info({ records: left }, 'stopping with records not delivered; they will be redelivered');
+    await publishMetrics();
+    report();
+    // After disconnect kafkajs ignores commits (it is not running), so a late acknowledgement of an
+    // abandoned batch cannot commit anything: those records are redelivered.
+    await consumer.disconnect().catch(() => {});
+    ownership.revokeAll();
+    await Promise.allSettled([exporter.shutdown(), producer.disconnect(), admin.disconnect()]);
+  }
+
+  function stop(): Promise<void> {
+    stopPromise ??= shutdown().then(
+      () => (fatal === undefined ? resolveDone() : rejectDone(fatal)),
+      (err: Error) => rejectDone(err),
+    );
+    return stopPromise.then(() => done).catch(() => {});
+  }
+
+  await producer.connect();
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: hostConfig.startFrom === 'earliest' });
+  await consumer.run({
+    autoCommit: false,
+    // kafkajs advances its fetch position past each handed-over batch; commits are ours alone.
+    eachBatchAutoResolve: true,
+    partitionsConsumedConcurrently: 1,
+    eachBatch,
+  });
+  loop = pipeline.run().catch((err: Error) => fail(err));
+  logger.info({ topic, groupId }, 'sink started');
+  report();
+
+  return {
+    name: definition.name,
+    groupId,
+    topic,
+    ready,
+    done,
+    snapshot,
+    stop,
+  };
+}
