@@ -35,6 +35,11 @@ export const UP_OPTIONS: Record<string, OptionSpec> = {
     doc: 'Also run the demo topology (meshpipe demo): three services under steady load.',
   },
   'demo-rate': { type: 'string', value: '<n>', doc: 'Requests per second of the demo load (default 20).' },
+  'otlp-endpoint': {
+    type: 'string',
+    value: '<url>',
+    doc: 'Also run the OTLP traces sink (meshpipe sink otlp) to this OTLP/gRPC receiver, e.g. http://localhost:4317 (default: sinks.otlp.endpoint; empty: off).',
+  },
 };
 
 export const UP_COMPONENTS: UpComponent[] = [
@@ -54,6 +59,18 @@ export const UP_COMPONENTS: UpComponent[] = [
     ],
     // It reports every second; silence for this long means it hangs.
     stallMs: 30_000,
+  },
+  {
+    name: 'sink/otlp',
+    enabled: ({ values, config }) =>
+      typeof values['otlp-endpoint'] === 'string' || config.sinks.otlp.endpoint !== '',
+    args: ({ values }) => [
+      'sink',
+      'otlp',
+      ...(typeof values['otlp-endpoint'] === 'string' ? ['--endpoint', values['otlp-endpoint']] : []),
+    ],
+    // Status every 2 s, even while the receiver is down (retrying is reported, not silent).
+    stallMs: 60_000,
   },
   {
     name: 'sink/prometheus',

@@ -303,6 +303,44 @@ export const ERRORS = {
   ),
 } as const satisfies Record<string, ErrorSpec>;
 
+  // The OTLP traces sink (sinks/otlp)
+  OTLP_ENDPOINT_MISSING: spec(
+    'MESHPIPE_ERR_OTLP_ENDPOINT_MISSING',
+    'no OTLP endpoint is configured',
+    EXIT.config,
+    'pass --endpoint http://collector:4317, or set sinks.otlp.endpoint / MESHPIPE_OTLP_ENDPOINT',
+  ),
+  OTLP_INVALID_SPAN: spec(
+    'MESHPIPE_ERR_OTLP_INVALID_SPAN',
+    'span %s cannot be exported over OTLP: %s',
+    EXIT.dataError,
+    'the span is in the dead-letter topic; the component that produced it has a bug, please report it',
+  ),
+  OTLP_UNAVAILABLE: spec(
+    'MESHPIPE_ERR_OTLP_UNAVAILABLE',
+    'the OTLP receiver answered %s: %s',
+    EXIT.unavailable,
+    'transient: the sink retries with backoff and pauses consumption meanwhile; check the receiver if it lasts',
+  ),
+  OTLP_REJECTED: spec(
+    'MESHPIPE_ERR_OTLP_REJECTED',
+    'the OTLP receiver rejected the batch with %s: %s',
+    EXIT.dataError,
+    'the spans are in the dead-letter topic; UNAUTHENTICATED/PERMISSION_DENIED: check sinks.otlp.headers, UNIMPLEMENTED: the endpoint is not an OTLP/gRPC receiver',
+  ),
+  OTLP_BATCH_TOO_LARGE: spec(
+    'MESHPIPE_ERR_OTLP_BATCH_TOO_LARGE',
+    'the export request is larger than the receiver accepts: %s',
+    EXIT.dataError,
+    'lower sinks.otlp.batchSize, or raise the receiver\'s limit (max_recv_msg_size_mib on an OpenTelemetry Collector); the spans are in the dead-letter topic',
+  ),
+  OTLP_EXPORT_FAILED: spec(
+    'MESHPIPE_ERR_OTLP_EXPORT_FAILED',
+    'the OTLP exporter failed without an answer from the receiver: %s',
+    EXIT.software,
+    'the spans are in the dead-letter topic; please report this with the message',
+  ),
+
 export type ErrorName = keyof typeof ERRORS;
 
 function format(template: string, args: readonly unknown[]): string {

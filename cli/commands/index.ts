@@ -45,6 +45,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     summary: 'Save the raw events this node captures to a recording file (for meshpipe replay).',
     load: async () => (await import('./record.ts')).command,
   },
+  'sink otlp': {
+    summary: 'Deliver spans to an OTLP/gRPC receiver (Collector, Jaeger, Grafana Tempo), at least once.',
+    load: async () => (await import('./sink.ts')).otlp,
+  },
   'sink prometheus': {
     summary: 'Serve RED metrics, the service graph and pipeline health on /metrics for Prometheus.',
     load: async () => (await import('./sink-prometheus.ts')).command,

@@ -6,6 +6,7 @@
  * composed here, so `meshpipe config` documents everything in one table.
  */
 import { hostname } from 'node:os';
+import { sinksSpec } from '../../sinks/config.ts';
 import { LOG_LEVELS } from '../logger.ts';
 import { type InferFields, type ObjectSpec, s } from './spec.ts';
 
@@ -294,6 +295,7 @@ export const meshpipeConfigSpec = s.object(
     log: logSpec,
     node: nodeSpec,
     collector: collectorSpec,
+    sinks: sinksSpec,
   },
   { doc: 'meshpipe configuration' },
 );
