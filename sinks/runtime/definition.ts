@@ -10,8 +10,8 @@
  *     description: 'Spans to an OTLP/gRPC receiver',
  *     input: 'spans',
  *     config: s.object({ ...sinkHostFields(), endpoint: s.string({...}) }, { doc: '...' }),
- *     prepare: (record) => toReadableSpan(record.value),   // throw a MeshpipeError to dead-letter it
- *     createExporter: ({ config }) => new OtlpGrpcSpanExporter(config),
+ *     prepare: (record) => toReadableSpan(record.value, resources), // throw a MeshpipeError to dead-letter it
+ *     createExporter: ({ config }) => new GrpcSpanExporter({ channel: channelSettings(config), ... }),
  *   });
  */
 import { type Fields, type InferFields, type ObjectSpec, s } from '../../lib/config/spec.ts';

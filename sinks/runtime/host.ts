@@ -28,6 +28,7 @@
  *   `shutdownTimeoutMs`; what is left is simply not committed and is redelivered after the restart.
  */
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { type ComponentStatus, reportStatus } from '../../lib/component-status.ts';
 import type { InferFields } from '../../lib/config/spec.ts';
@@ -78,6 +79,8 @@ export interface RunningSink {
 
 /** After the shutdown budget is spent, how long an export attempt under way may still finish. */
 const SHUTDOWN_GRACE_AFTER_ABORT_MS = 1000;
+/** How long closing the exporter and the Kafka clients may take at the very end. */
+const CLOSE_WAIT_MS = 2000;
 /** Ceiling on a receiver-named retry delay. */
 const MAX_RETRY_AFTER_MS = 300_000;
 
@@ -370,7 +373,12 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
     // abandoned batch cannot commit anything: those records are redelivered.
     await consumer.disconnect().catch(() => {});
     ownership.revokeAll();
-    await Promise.allSettled([exporter.shutdown(), producer.disconnect(), admin.disconnect()]);
+    // An exporter's shutdown may wait for an abandoned request up to its own timeout; the process has
+    // nothing left to lose by not waiting (the supervisor allows components 15 s in all).
+    await Promise.race([
+      Promise.allSettled([exporter.shutdown(), producer.disconnect(), admin.disconnect()]),
+      sleep(CLOSE_WAIT_MS, undefined, { ref: false }),
+    ]);
   }
 
   function stop(): Promise<void> {

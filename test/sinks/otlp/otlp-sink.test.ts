@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { MetricSample, Span } from '../../../schemas/types.ts';
+import { INSTRUMENTATION_SCOPE } from '../../../sinks/otlp/readable-span.ts';
 import type { RunningSink } from '../../../sinks/runtime/host.ts';
 import { GrpcWireTap } from '../../helpers/grpc-wire-tap.ts';
 import type { TestKafka } from '../../helpers/kafka.ts';
@@ -72,7 +73,7 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
       assert.equal(got.resource['host.name'], sent.local.node);
       assert.equal(got.resource['k8s.pod.name'], sent.local.pod);
       assert.equal(got.resource['process.command'], sent.local.comm);
-      assert.deepEqual(got.scope, { name: 'meshpipe', version: '0.1.0' });
+      assert.deepEqual(got.scope, { name: 'meshpipe', version: INSTRUMENTATION_SCOPE.version });
     }
 
     // Trace structure: edge SERVER span (root) → CLIENT call → SERVER span at orders.
@@ -298,6 +299,7 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
 
     // A stop while the receiver is down: the buffered batch is abandoned after shutdownTimeoutMs and
     // stays uncommitted.
+    await waitFor('the delivered spans committed', () => allCommitted(k, GROUP(k)));
     const before = await committed(k, GROUP(k));
     await receiver.stop();
     await produceSpans(k, makeTraces(2, 10));
@@ -359,7 +361,7 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
       const metadata = receiver.requests[0]!.metadata;
       assert.equal(metadata.authorization, 'Bearer t0k3n');
       assert.equal(metadata['x-scope-orgid'], 'tenant-1');
-      assert.match(metadata['user-agent'] ?? '', /^meshpipe\/0\.1\.0 /);
+      assert.ok(metadata['user-agent']?.startsWith(`meshpipe/${INSTRUMENTATION_SCOPE.version} `));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
