@@ -219,6 +219,40 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
     assert.equal(sink.snapshot().totals.deadLettered, 0);
   });
 
+  it('shares the partitions with a second instance and back, across rebalances, without losing a span', async () => {
+    const batchSize = 20;
+    const section = {
+      batchSize,
+      runtime: { maxWaitMs: 100, heartbeatIntervalMs: 500, metricsIntervalMs: 1000 },
+    };
+    // A slow receiver, so batches are in flight and queued when the group rebalances.
+    receiver.slow(150);
+    sink = await startOtlpSink(k, receiver, section);
+    const waves = [makeTraces(20, 14), makeTraces(20, 15), makeTraces(20, 16)];
+    await produceSpans(k, waves[0]!, 6);
+    const second = await startOtlpSink(k, receiver, section); // joins: the group rebalances
+    try {
+      await produceSpans(k, waves[1]!, 6);
+      await waitFor('the partitions split between the two instances', () => {
+        const a = sink!.snapshot().partitions;
+        const b = second.snapshot().partitions;
+        return a.length > 0 && b.length > 0 && a.length + b.length === 6 && a.every((p) => !b.includes(p));
+      });
+    } finally {
+      await second.stop(); // leaves: the group rebalances again, everything back to the first
+    }
+    await produceSpans(k, waves[2]!, 6);
+    const all = waves.flat();
+    await waitFor('every span', () => uniqueBySpanId(receiver.spans()).size === all.length, {
+      timeoutMs: 60_000,
+    });
+    await waitFor('all offsets committed', () => allCommitted(k, GROUP(k)));
+    assert.deepEqual(sink.snapshot().partitions, [0, 1, 2, 3, 4, 5]);
+    // Duplicates: at most the batch each member had in flight at each of the two rebalances.
+    const duplicates = receiver.spans().length - all.length;
+    assert.ok(duplicates <= 2 * 2 * batchSize, `${duplicates} duplicates`);
+  });
+
   it('retries UNAVAILABLE and RESOURCE_EXHAUSTED (honouring RetryInfo) instead of dropping', async () => {
     sink = await startOtlpSink(k, receiver);
     receiver.fail({ code: status.UNAVAILABLE, times: 3 });
