@@ -301,6 +301,85 @@ export const ERRORS = {
     EXIT.unavailable,
     'Kafka refused or is unreachable; nothing was committed, so the records are redelivered after the restart',
   ),
+  // Processors and the processor runtime (processors/runtime/)
+  PROCESSOR_NOT_FOUND: spec(
+    'MESHPIPE_ERR_PROCESSOR_NOT_FOUND',
+    'no processor "%s": %s',
+    EXIT.usage,
+    '`meshpipe processor list` shows the built-in processors; give your own by its path, e.g. ./processors/my-proc/index.ts',
+  ),
+  PROCESSOR_LOAD_FAILED: spec(
+    'MESHPIPE_ERR_PROCESSOR_LOAD_FAILED',
+    'cannot load processor module %s: %s',
+    EXIT.software,
+    "run the module's unit test (node --test) to see the error in context",
+  ),
+  PROCESSOR_INVALID_DEFINITION: spec(
+    'MESHPIPE_ERR_PROCESSOR_INVALID_DEFINITION',
+    'invalid processor definition in %s: %s',
+    EXIT.software,
+    "the module's default export must be defineProcessor({...}); see docs/adding-a-processor.md",
+  ),
+  PROCESSOR_HANDLER_FAILED: spec(
+    'MESHPIPE_ERR_PROCESSOR_HANDLER_FAILED',
+    'processor %s threw on this record: %s',
+    EXIT.software,
+  ),
+  PROCESSOR_UNDECLARED_OUTPUT: spec(
+    'MESHPIPE_ERR_PROCESSOR_UNDECLARED_OUTPUT',
+    'processor %s emitted to %s, which is not one of its outputs (%s)',
+    EXIT.software,
+    "add the topic to the definition's `outputs`",
+  ),
+  PROCESSOR_PUNCTUATE_FAILED: spec(
+    'MESHPIPE_ERR_PROCESSOR_PUNCTUATE_FAILED',
+    'punctuate of processor %s on partition %s threw: %s',
+    EXIT.software,
+  ),
+  PROCESSOR_INPUTS_NOT_COPARTITIONED: spec(
+    'MESHPIPE_ERR_PROCESSOR_INPUTS_NOT_COPARTITIONED',
+    'the inputs of processor %s have different partition counts (%s); one task owns partition N of every input, so they must match',
+    EXIT.config,
+    'give the inputs the same partition count (kafka.partitions, then `meshpipe topics --fix`)',
+  ),
+  PROCESSOR_RESTORE_FAILED: spec(
+    'MESHPIPE_ERR_PROCESSOR_RESTORE_FAILED',
+    'restoring the state of processor %s (partitions %s) from %s failed: %s',
+    EXIT.unavailable,
+  ),
+  PROCESSOR_TRANSACTION_FAILED: spec(
+    'MESHPIPE_ERR_PROCESSOR_TRANSACTION_FAILED',
+    'transaction of processor %s on partition %s failed and was aborted: %s',
+    EXIT.unavailable,
+  ),
+  PROCESSOR_FENCED: spec(
+    'MESHPIPE_ERR_PROCESSOR_FENCED',
+    'processor %s lost partition %s to another instance (its transactional producer was fenced)',
+    EXIT.unavailable,
+  ),
+  PROCESSOR_CRASHED: spec(
+    'MESHPIPE_ERR_PROCESSOR_CRASHED',
+    'the Kafka consumer of processor %s stopped and will not restart: %s',
+    EXIT.unavailable,
+  ),
+  PROCESSOR_SCAFFOLD_EXISTS: spec(
+    'MESHPIPE_ERR_PROCESSOR_SCAFFOLD_EXISTS',
+    '%s already exists; `meshpipe processor new` does not overwrite files',
+    EXIT.cannotCreate,
+    'pick another name, or --dir',
+  ),
+  REPLAY_RECORDING_UNREADABLE: spec(
+    'MESHPIPE_ERR_REPLAY_RECORDING_UNREADABLE',
+    'cannot read recording %s: %s',
+    EXIT.dataError,
+    'a recording is the Avro container file `meshpipe record` writes',
+  ),
+  REPLAY_NO_RAW_INPUT: spec(
+    'MESHPIPE_ERR_REPLAY_NO_RAW_INPUT',
+    'no processor in the replay chain reads the raw topic (%s), so the recording cannot feed it',
+    EXIT.usage,
+    'start the chain with a processor whose inputs include "raw" (e.g. --processor span-assembler --processor ./my-proc/index.ts)',
+  ),
 } as const satisfies Record<string, ErrorSpec>;
 
   // The OTLP traces sink (sinks/otlp)

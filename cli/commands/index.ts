@@ -33,6 +33,10 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     summary: "Change a running demo's faults (latency, errors) without restarting it.",
     load: async () => (await import('./demo.ts')).fault,
   },
+  process: {
+    summary: 'Run processors on Kafka, exactly once: built-in ones by name, yours by path.',
+    load: async () => (await import('./process.ts')).command,
+  },
   collect: {
     summary: 'Run the node collector: eBPF capture of HTTP traffic, redacted raw events to Kafka.',
     load: async () => (await import('./collect.ts')).command,

@@ -8,7 +8,7 @@
 import { hostname } from 'node:os';
 import { sinksSpec } from '../../sinks/config.ts';
 import { LOG_LEVELS } from '../logger.ts';
-import { type InferFields, type ObjectSpec, s } from './spec.ts';
+import { type InferFields, invalid, type ObjectSpec, type SpecBase, s } from './spec.ts';
 
 const BROKER = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
 
@@ -115,6 +115,31 @@ export const nodeSpec = s.object(
   },
   { doc: 'This node.' },
 );
+
+/**
+ * One processor's section, `processors.<name>`: any JSON object here. Its keys are validated by that
+ * processor's own spec when it runs, or when `meshpipe up` starts it (processors/runtime/config.ts), with
+ * errors naming the full key: processors loaded from a path are only known then, and lib/ does not
+ * depend on processors/.
+ */
+const processorSection: SpecBase<Record<string, unknown>> = {
+  kind: 'object',
+  doc: 'Configuration of one processor: `enabled`, `startFrom`, `runtime.*` and its own keys (`meshpipe processor list --json` shows them).',
+  default: {},
+  parse(value, key) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      throw invalid(
+        key,
+        `expected an object, got ${Array.isArray(value) ? 'a list' : JSON.stringify(value)}`,
+      );
+    return value as Record<string, unknown>;
+  },
+};
+
+export const processorsSpec = s.record(processorSection, {
+  doc: 'Per-processor configuration by processor name, e.g. {"span-assembler": {"exchangeTimeoutMs": 60000}}.',
+  default: {},
+});
 
 /** A glob on names: `*` any run of characters, `?` one character; everything else literal. */
 export function checkGlob(value: string): string | undefined {
@@ -295,6 +320,7 @@ export const meshpipeConfigSpec = s.object(
     log: logSpec,
     node: nodeSpec,
     collector: collectorSpec,
+    processors: processorsSpec,
     sinks: sinksSpec,
   },
   { doc: 'meshpipe configuration' },

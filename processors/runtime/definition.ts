@@ -53,12 +53,19 @@ export interface InputRecord<V = unknown> {
  * Every change is written to the processor's changelog topic in the same transaction as the outputs and
  * the input offsets, so after a crash, restart or rebalance the state is exactly what the committed
  * outputs imply.
+ *
+ * Values are kept encoded (as they are on the changelog): `get` returns a fresh copy and `set` encodes
+ * the value when called, so changing an object after `get` or `set` changes nothing until it is `set`
+ * again. That is what lets the host discard exactly the changes of a call that threw.
  */
 export interface PartitionState<S> {
+  /** A decoded copy of the value, or undefined. */
   get(key: string): S | undefined;
+  /** Stores the value as it is now (encoded immediately; throws if the codec cannot encode it). */
   set(key: string, value: S): void;
   delete(key: string): void;
   has(key: string): boolean;
+  /** A snapshot of the keys: deleting or setting while iterating is safe. */
   keys(): IterableIterator<string>;
   readonly size: number;
 }
@@ -93,6 +100,12 @@ export interface ProcessorDefinition<F extends Fields = Fields, S = unknown, I e
   outputs: readonly TopicRef[];
   /** Config under `processors.<name>` in meshpipe.json; validated, errors name the key. */
   config: ObjectSpec<F>;
+  /**
+   * Avro schemas (.avsc files) of the processor's own topics, e.g.
+   * `[new URL('./my-output.avsc', import.meta.url)]`; a topic definition names one by its file name
+   * (without `.avsc`) or full name. meshpipe's own schemas (schemas/*.avsc) need no listing.
+   */
+  schemas?: ReadonlyArray<URL | string>;
   /** Defaults to JSON with BigInt and Buffer support (processors/runtime/state-codec.ts). */
   stateCodec?: StateCodec<S>;
   /** Called for each input record, in partition order. */
@@ -108,6 +121,14 @@ export interface ProcessorDefinition<F extends Fields = Fields, S = unknown, I e
   /** Enabled in `meshpipe up` unless configured otherwise (default true). */
   enabledByDefault?: boolean;
 }
+
+/**
+ * A definition of any config, state and input types: what the host, the registry and the in-memory
+ * runner accept. (A definition's handler types are contravariant in its config and state, so a
+ * specific definition is not a `ProcessorDefinition` with the default type arguments.)
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the host runs definitions of every type
+export type AnyProcessorDefinition = ProcessorDefinition<any, any, any>;
 
 /** Identity function that gives a processor module its types. */
 export function defineProcessor<F extends Fields, S, I extends TopicRef>(

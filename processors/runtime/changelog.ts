@@ -1,0 +1,64 @@
+/**
+ * The changelog: how partition state survives restarts and rebalances.
+ *
+ * Every state change of a transaction is one record on `<prefix>.<name>.changelog.v1` — key = state key,
+ * value = the encoded state value (null for a delete), partition = the input partition the state
+ * belongs to — written in the same transaction as the outputs and the input offsets. The topic is
+ * compacted, so it converges to the latest value of every key, and read_committed readers never see
+ * changes of aborted transactions. Restoring a partition is reading its changelog partition to the end
+ * and applying every record in order (later values of a key win, as compaction would decide).
+ */
+import type { Admin, Kafka, Message } from 'kafkajs';
+import type { Logger } from '../../lib/logger.ts';
+import { readPartitionsToEnd } from './partition-reader.ts';
+import type { StateChange, StateStore } from './state-store.ts';
+
+/** The changelog records of a transaction's state changes. */
+export function changelogMessages(changes: ReadonlyMap<string, StateChange>, partition: number): Message[] {
+  const messages: Message[] = [];
+  for (const [key, value] of changes) messages.push({ key, value, partition });
+  return messages;
+}
+
+export interface RestoreResult {
+  records: number;
+  durationMs: number;
+}
+
+/**
+ * Rebuilds the committed state of `stores` (by partition) from the changelog. The caller must have
+ * initialised the transactional producer of each partition first: that fences any previous owner and
+ * completes its open transaction, so the changelog is stable up to its end while this reads it.
+ */
+export async function restoreState(options: {
+  kafka: Kafka;
+  admin: Admin;
+  topic: string;
+  stores: ReadonlyMap<number, StateStore<unknown>>;
+  groupPrefix: string;
+  logger: Logger;
+  signal?: AbortSignal;
+}): Promise<RestoreResult> {
+  const started = performance.now();
+  const { records } = await readPartitionsToEnd({
+    kafka: options.kafka,
+    admin: options.admin,
+    topic: options.topic,
+    partitions: [...options.stores.keys()],
+    groupPrefix: options.groupPrefix,
+    logger: options.logger,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    onRecord(partition, message) {
+      if (message.key === null) {
+        // Only the host writes here, always with a key: something else wrote to the topic.
+        options.logger.warn(
+          { topic: options.topic, partition, offset: message.offset },
+          'skipping a changelog record without a key',
+        );
+        return;
+      }
+      options.stores.get(partition)!.restore(message.key.toString('utf8'), message.value);
+    },
+  });
+  return { records, durationMs: performance.now() - started };
+}

@@ -1,0 +1,125 @@
+/**
+ * A processor's configuration: the section `processors.<name>` of meshpipe.json, validated with the
+ * processor's own spec plus the keys the host reads for every processor (`enabled`, `startFrom`,
+ * `runtime.*`). Errors name the full key — `processors.span-assembler.exchangeTimeoutMs` — and suggest
+ * the closest known key, exactly like meshpipe's own configuration.
+ */
+import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
+import { type Fields, type InferFields, invalid, ObjectSpec, s } from '../../lib/config/spec.ts';
+import type { AnyProcessorDefinition } from './definition.ts';
+
+export const runtimeSpec = s.object(
+  {
+    sessionTimeoutMs: s.int({
+      doc: 'Consumer-group session timeout: how long the group waits for a silent instance before moving its partitions to the others (the broker bounds it with group.min/max.session.timeout.ms).',
+      default: 30_000,
+      min: 1_000,
+      max: 3_600_000,
+    }),
+    heartbeatIntervalMs: s.int({
+      doc: 'Heartbeat interval of the consumer; about a third of sessionTimeoutMs.',
+      default: 3_000,
+      min: 100,
+      max: 600_000,
+    }),
+    rebalanceTimeoutMs: s.int({
+      doc: 'How long a rebalance waits for every instance to finish its batch and rejoin.',
+      default: 60_000,
+      min: 1_000,
+      max: 3_600_000,
+    }),
+    maxWaitMs: s.int({
+      doc: 'Longest a fetch waits for new records: lower means less latency when traffic is light, more requests.',
+      default: 500,
+      min: 10,
+      max: 30_000,
+    }),
+    maxBatchBytes: s.int({
+      doc: 'Most bytes fetched per partition per batch; one batch is one transaction.',
+      default: 1_048_576,
+      min: 1_024,
+      max: 64 * 1_048_576,
+    }),
+    concurrency: s.int({
+      doc: 'Partitions processed at the same time, each in its own transaction.',
+      default: 4,
+      min: 1,
+      max: 256,
+    }),
+    transactionTimeoutMs: s.int({
+      doc: "How long the broker lets a transaction stay open: a crashed instance's open transaction holds back read_committed consumers of the outputs at most this long (less when another instance takes its partitions over).",
+      default: 30_000,
+      min: 1_000,
+      max: 900_000,
+    }),
+    metricsIntervalMs: s.int({
+      doc: 'How often pipeline-health samples are published to the metrics topic.',
+      default: 5_000,
+      min: 200,
+      max: 600_000,
+    }),
+  },
+  { doc: 'How the host runs the processor (consumer group, transactions, metrics).' },
+);
+
+export type RuntimeOptions = InferFields<(typeof runtimeSpec)['fields']>;
+
+/** Keys of `processors.<name>` that belong to the host; a processor's own spec cannot use them. */
+export const HOST_KEYS = ['enabled', 'startFrom', 'runtime'] as const;
+
+function hostFields(definition: AnyProcessorDefinition) {
+  return {
+    enabled: s.boolean({
+      doc: 'Whether `meshpipe up` runs this processor.',
+      default: definition.enabledByDefault ?? true,
+    }),
+    startFrom: s.enumOf(['earliest', 'latest'] as const, {
+      doc: 'Where a new consumer group starts reading its inputs: `earliest` processes what the topics retain, `latest` only new records. Once offsets are committed, they win.',
+      default: 'earliest',
+    }),
+    runtime: runtimeSpec,
+  };
+}
+
+/** The full spec of `processors.<name>`: host keys first, then the processor's own. */
+export function processorConfigSpec(definition: AnyProcessorDefinition): ObjectSpec<Fields> {
+  return new ObjectSpec<Fields>(
+    { ...hostFields(definition), ...definition.config.fields },
+    `${definition.name}: ${definition.config.doc}`,
+  );
+}
+
+export interface ProcessorSettings<C = unknown> {
+  enabled: boolean;
+  startFrom: 'earliest' | 'latest';
+  runtime: RuntimeOptions;
+  /** The processor's own configuration (its spec's keys only): what handlers see as `ctx.config`. */
+  config: C;
+}
+
+/**
+ * Validates `processors.<definition.name>` from the loaded configuration. Throws CONFIG_UNKNOWN_KEY or
+ * CONFIG_INVALID_VALUE naming the full dotted key.
+ */
+export function resolveProcessorSettings(
+  definition: AnyProcessorDefinition,
+  config: Pick<MeshpipeConfig, 'processors'>,
+): ProcessorSettings {
+  const key = `processors.${definition.name}`;
+  const parsed = processorConfigSpec(definition).parseWithEnv(config.processors[definition.name], key, {});
+  const runtime = parsed.runtime as RuntimeOptions;
+  if (runtime.heartbeatIntervalMs >= runtime.sessionTimeoutMs) {
+    throw invalid(
+      `${key}.runtime.heartbeatIntervalMs`,
+      `must be lower than sessionTimeoutMs (${runtime.sessionTimeoutMs}), got ${runtime.heartbeatIntervalMs}`,
+    );
+  }
+  const own: Record<string, unknown> = {};
+  for (const name of Object.keys(definition.config.fields)) own[name] = parsed[name];
+  return {
+    enabled: parsed.enabled as boolean,
+    startFrom: parsed.startFrom as 'earliest' | 'latest',
+    runtime,
+    config: own,
+  };
+}

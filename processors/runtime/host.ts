@@ -1,0 +1,630 @@
+/**
+ * The processor host: runs any AnyProcessorDefinition on Kafka, with exactly-once output.
+ *
+ *          consumer group `<prefix>-<name>` (read_committed, sticky task assignment)
+ *                       │ eachBatch, one partition at a time per task
+ *                       ▼
+ *   task N: decode → handler(record, ctx) per record, in offset order      (partition-task.ts)
+ *                       │ unit of work: outputs, dead letters, state changes
+ *                       ▼
+ *   transactional producer `<group>-<input>-N`: outputs + dead letters + changelog records
+ *                       + sendOffsets(next offset) → commit                 (partition-producer.ts)
+ *
+ * Rebalances. kafkajs finishes every batch in flight before it rejoins, and tells us the new assignment
+ * in GROUP_JOIN, synchronously, before it fetches again. There the host pauses the newly assigned
+ * partitions, then (asynchronously) initialises their transactional producers — which fences the
+ * previous owner and settles its open transaction — restores their state from the changelog, reads the
+ * committed offsets (stable now), seeks to them and resumes. Revoked tasks finish their queued job and
+ * are dropped with their state. Tasks kept across a rebalance keep their state and position; kafkajs may
+ * re-fetch from an older committed offset (a transaction's offset commit becomes visible a moment after
+ * it commits), so records below a task's position are skipped. A new member id means this instance was
+ * expelled from the group: every task is treated as lost and rebuilt.
+ *
+ * Failures. A transaction that fails is aborted, the task's state rolls back to the last commit, its
+ * producer is re-initialised and the batch is fetched again after a back-off. A fenced producer means
+ * another instance owns the partition: the task is dropped until an assignment gives it back.
+ */
+import { hostname } from 'node:os';
+import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafkajs';
+import { type ComponentStatus, reportStatus } from '../../lib/component-status.ts';
+import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
+import { ensureTopics, partitioner } from '../../lib/kafka.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { AssignedTask } from './assigned-task.ts';
+import { changelogMessages, restoreState } from './changelog.ts';
+import type { ProcessorSettings } from './config.ts';
+import type { SourceRecord } from './dead-letter.ts';
+import type { AnyProcessorDefinition } from './definition.ts';
+import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
+import { isFenced, PartitionProducer } from './partition-producer.ts';
+import { PartitionTask, punctuateIntervalMs } from './partition-task.ts';
+import { ProcessorMetrics } from './processor-metrics.ts';
+import { ProcessorTopics } from './processor-topics.ts';
+import { taskAssigner } from './task-assigner.ts';
+
+export interface HostOptions {
+  definition: AnyProcessorDefinition;
+  settings: ProcessorSettings;
+  kafka: Kafka;
+  topicPrefix: string;
+  /** For topics the host creates (outputs, changelog): kafka.replicationFactor and kafka.partitions. */
+  replicationFactor: number;
+  partitionOverrides?: Record<string, number>;
+  logger: Logger;
+  /** Names this instance in metric streams (default `<host name>-<pid>`). */
+  instanceId?: string;
+  /** Serve /metrics and /healthz here (0: any free port). */
+  metricsPort?: number;
+  /** Called with every status report (also sent to a supervisor, when there is one). */
+  onStatus?: (status: ComponentStatus) => void;
+}
+
+const STATUS_INTERVAL_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
+export class ProcessorHost {
+  readonly definition: AnyProcessorDefinition;
+  readonly groupId: string;
+  readonly instanceId: string;
+  readonly metrics: ProcessorMetrics;
+  /** Settles with the error that stopped the host for good (the consumer crashed without restarting). */
+  readonly failed: Promise<Error>;
+  readonly #options: HostOptions;
+  readonly #logger: Logger;
+  readonly #topics: ProcessorTopics;
+  readonly #tasks = new Map<number, AssignedTask>();
+  /** Partitions the group assigned to this instance (whatever state their task is in). */
+  #assigned = new Set<number>();
+  /** When a partition may be rebuilt after its producer was fenced (waiting for the group to settle). */
+  readonly #notBefore = new Map<number, number>();
+  #memberId: string | undefined;
+  #joined = false;
+  #partitions = 0;
+  #changelog = '';
+  #admin: Admin | undefined;
+  #consumer: Consumer | undefined;
+  #metricsProducer: Producer | undefined;
+  #metricsServer: MetricsServer | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #stopping = false;
+  #publishing = false;
+  #fail!: (err: Error) => void;
+  #failure: Error | undefined;
+  readonly #startedAtNs = BigInt(Date.now()) * 1_000_000n;
+  #lastTotals = { consumed: 0, produced: 0, deadLetters: 0, at: Date.now() };
+  #status: ComponentStatus = { state: 'starting', summary: 'starting' };
+
+  constructor(options: HostOptions) {
+    this.#options = options;
+    this.definition = options.definition;
+    this.groupId = `${options.topicPrefix}-${options.definition.name}`;
+    this.instanceId = options.instanceId ?? `${hostname()}-${process.pid}`;
+    this.#logger = options.logger.child({ processor: options.definition.name });
+    this.#topics = new ProcessorTopics(options.definition, options.topicPrefix);
+    this.metrics = new ProcessorMetrics(options.definition.name);
+    this.failed = new Promise<Error>((resolve) => {
+      this.#fail = (err) => {
+        if (this.#failure !== undefined) return;
+        this.#failure = err;
+        resolve(err);
+      };
+    });
+  }
+
+  /** Creates missing topics, joins the group and starts processing; resolves once the consumer runs. */
+  async start(): Promise<void> {
+    const { kafka, settings } = this.#options;
+    const admin = kafka.admin();
+    this.#admin = admin;
+    await admin.connect();
+    await this.#ensureTopics(admin);
+
+    // Samples are cumulative: a duplicate after a retry changes nothing, so plain at-least-once will do.
+    const producer = kafka.producer({ createPartitioner: partitioner });
+    this.#metricsProducer = producer;
+    await producer.connect();
+
+    if (this.#options.metricsPort !== undefined) {
+      this.#metricsServer = await startMetricsServer({
+        port: this.#options.metricsPort,
+        exposition: () => this.metrics.exposition(),
+        status: () => this.#status,
+        logger: this.#logger,
+      });
+      this.#logger.info({ port: this.#metricsServer.port }, 'serving /metrics and /healthz');
+    }
+
+    const r = settings.runtime;
+    const consumer = kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout: r.sessionTimeoutMs,
+      heartbeatInterval: r.heartbeatIntervalMs,
+      rebalanceTimeout: r.rebalanceTimeoutMs,
+      maxWaitTimeInMs: r.maxWaitMs,
+      maxBytesPerPartition: r.maxBatchBytes,
+      readUncommitted: false,
+      partitionAssigners: [taskAssigner(() => [...this.#tasks.keys()])],
+    });
+    this.#consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
+      this.#onGroupJoin(payload.memberId, payload.memberAssignment),
+    );
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.#stopping) return;
+      this.#fail(
+        new MeshpipeError(ERRORS.PROCESSOR_CRASHED, [this.definition.name, errorMessage(payload.error)]),
+      );
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: this.#topics.inputs.map((t) => t.name) });
+    await consumer.run({
+      autoCommit: false,
+      // Offsets are resolved only once their transaction committed (or they were skipped as done).
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: r.concurrency,
+      eachBatch: (payload) => this.#eachBatch(payload),
+    });
+
+    this.#timers.push(
+      setInterval(() => this.#tick(), STATUS_INTERVAL_MS),
+      setInterval(() => void this.#publishMetrics(), r.metricsIntervalMs),
+    );
+    this.#tick();
+  }
+
+  /** Graceful stop: the batch in flight commits, the group is left, producers close. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    for (const task of this.#tasks.values()) task.stopPunctuation();
+    // kafkajs lets the current batch finish (its transaction commits), then leaves the group.
+    await this.#consumer
+      ?.disconnect()
+      .catch((err) => this.#logger.warn({ err }, 'disconnecting the consumer'));
+    await Promise.all([...this.#tasks.values()].map((task) => this.#close(task, 'stopped')));
+    await this.#publishMetrics().catch(() => {});
+    await this.#metricsProducer?.disconnect().catch(() => {});
+    await this.#admin?.disconnect().catch(() => {});
+    await this.#metricsServer?.close();
+  }
+
+  status(): ComponentStatus {
+    return this.#status;
+  }
+
+  async #ensureTopics(admin: Admin): Promise<void> {
+    const { topicPrefix: prefix, replicationFactor } = this.#options;
+    const partitions = this.#options.partitionOverrides ?? {};
+    const definitions = [
+      ...this.#topics.inputs,
+      ...this.#topics.outputs,
+      this.#topics.dlq,
+      this.#topics.metrics,
+    ].map((t) => t.definition);
+    const statuses = await ensureTopics(admin, [...new Set(definitions)], {
+      prefix,
+      replicationFactor,
+      partitions,
+    });
+    for (const s of statuses.filter((t) => t.state === 'mismatch')) {
+      this.#logger.warn({ topic: s.name, problems: s.problems }, 'topic differs from its definition');
+    }
+    const inputs = this.#topics.inputs.map((t) => t.name);
+    const metadata = await admin.fetchTopicMetadata({ topics: inputs });
+    const counts = inputs.map((name) => metadata.topics.find((t) => t.name === name)?.partitions.length ?? 0);
+    if (new Set(counts).size > 1) {
+      throw new MeshpipeError(ERRORS.PROCESSOR_INPUTS_NOT_COPARTITIONED, [
+        this.definition.name,
+        inputs.map((name, i) => `${name}: ${counts[i]}`).join(', '),
+      ]);
+    }
+    this.#partitions = counts[0]!;
+    const changelog = this.#topics.changelog(this.#partitions);
+    this.#changelog = changelog.name;
+    const [status] = await ensureTopics(admin, [changelog], {
+      prefix,
+      replicationFactor,
+      partitions: { [changelog.suffix]: this.#partitions },
+    });
+    if (status!.state === 'mismatch') {
+      throw new MeshpipeError(ERRORS.KAFKA_TOPIC_MISMATCH, [changelog.name, status!.problems.join('; ')], {
+        hint: 'the changelog needs a partition per input partition: raise its partitions, or delete it (the state is lost) and restart',
+      });
+    }
+  }
+
+  // ---- assignment ------------------------------------------------------------------------------
+
+  /** GROUP_JOIN: called synchronously by kafkajs after every (re)join, before the next fetch. */
+  #onGroupJoin(memberId: string, assignment: Record<string, number[]>): void {
+    if (this.#stopping) return;
+    const assigned = new Set<number>();
+    for (const topic of this.#topics.inputs) for (const p of assignment[topic.name] ?? []) assigned.add(p);
+    if (this.#memberId !== undefined && memberId !== this.#memberId) {
+      // Expelled and rejoined (a session timeout, a consumer restart): another instance may have owned
+      // our partitions meanwhile, so nothing we hold can be trusted.
+      this.#logger.warn(
+        { memberId, previous: this.#memberId },
+        'rejoined the group as a new member; rebuilding every task',
+      );
+      for (const task of [...this.#tasks.values()]) void this.#close(task, 'lost');
+    }
+    this.#memberId = memberId;
+    this.#joined = true;
+    this.#assigned = assigned;
+    for (const task of [...this.#tasks.values()]) {
+      if (!assigned.has(task.partition)) void this.#close(task, 'revoked');
+    }
+    const added = [...assigned].filter((p) => !this.#tasks.has(p));
+    for (const p of added) this.#notBefore.delete(p);
+    this.#logger.info({ assigned: [...assigned].sort((a, b) => a - b), added }, 'partitions assigned');
+    if (added.length > 0) {
+      this.#pause(added);
+      void this.#startTasks(added);
+    }
+  }
+
+  #pause(partitions: number[]): void {
+    try {
+      this.#consumer?.pause(this.#topics.inputs.map((t) => ({ topic: t.name, partitions })));
+    } catch (err) {
+      // Only while kafkajs restarts its consumer; the next GROUP_JOIN pauses again.
+      this.#logger.debug({ err }, 'pause');
+    }
+  }
+
+  #seek(topic: string, partition: number, offset: bigint): void {
+    try {
+      this.#consumer?.seek({ topic, partition, offset: offset.toString() });
+    } catch (err) {
+      // As for pause: a consumer restart ends in a GROUP_JOIN with a new member id, which rebuilds it.
+      this.#logger.debug({ err }, 'seek');
+    }
+  }
+
+  #resume(partitions: number[]): void {
+    try {
+      this.#consumer?.resume(this.#topics.inputs.map((t) => ({ topic: t.name, partitions })));
+    } catch (err) {
+      this.#logger.debug({ err }, 'resume');
+    }
+  }
+
+  /** Fences, restores, seeks and resumes newly assigned partitions. */
+  async #startTasks(partitions: number[]): Promise<void> {
+    const { kafka, settings } = this.#options;
+    const tasks = partitions.map((partition) => {
+      const core = new PartitionTask({
+        definition: this.definition,
+        config: settings.config,
+        partition,
+        topics: this.#topics,
+        now: Date.now,
+        logger: this.#logger,
+        observe: (kind, seconds) => this.metrics.handlerCall(kind, seconds),
+      });
+      const producer = new PartitionProducer({
+        kafka,
+        transactionalId: `${this.groupId}-${this.#topics.inputs[0]!.name}-${partition}`,
+        transactionTimeoutMs: settings.runtime.transactionTimeoutMs,
+        logger: this.#logger.child({ partition }),
+      });
+      const task = new AssignedTask(partition, core, producer);
+      this.#tasks.set(partition, task);
+      return task;
+    });
+    const current = () => tasks.filter((t) => this.#tasks.get(t.partition) === t && t.status === 'starting');
+    try {
+      await Promise.all(tasks.map((t) => t.producer.init()));
+      const restoring = current();
+      if (restoring.length === 0) return;
+      const restored = await restoreState({
+        kafka,
+        admin: this.#admin!,
+        topic: this.#changelog,
+        stores: new Map(restoring.map((t) => [t.partition, t.core.state as never])),
+        groupPrefix: `${this.groupId}-restore`,
+        logger: this.#logger,
+      });
+      this.metrics.restored(restored.records, restored.durationMs / 1000);
+      const starts = await this.#startPositions(restoring.map((t) => t.partition));
+      const interval = punctuateIntervalMs(this.definition, settings.config);
+      const ready = current();
+      for (const task of ready) {
+        for (const input of this.#topics.inputs) {
+          const offset = starts.get(input.name)!.get(task.partition)!;
+          task.positions.set(input.name, offset);
+          this.#seek(input.name, task.partition, offset);
+        }
+        task.status = 'running';
+        this.metrics.state(task.partition, task.core.state.stats());
+        if (interval !== undefined) task.startPunctuation(interval, () => this.#punctuate(task));
+      }
+      this.#resume(ready.map((t) => t.partition));
+      this.#logger.info(
+        {
+          partitions: ready.map((t) => t.partition),
+          restoredRecords: restored.records,
+          restoreMs: Math.round(restored.durationMs),
+        },
+        'partitions restored and processing',
+      );
+    } catch (err) {
+      const failed = current();
+      const error = new MeshpipeError(
+        ERRORS.PROCESSOR_RESTORE_FAILED,
+        [this.definition.name, failed.map((t) => t.partition).join(','), this.#changelog, errorMessage(err)],
+        { cause: err },
+      );
+      if (!this.#stopping) this.#logger.error({ err, code: error.code }, `${error.message}; retrying`);
+      const retryAt = Date.now() + 2_000;
+      for (const task of failed) {
+        this.#notBefore.set(task.partition, retryAt);
+        await this.#close(task, 'failed');
+      }
+    }
+  }
+
+  /** Where each partition resumes: the committed offset, else the start policy (`startFrom`). */
+  async #startPositions(partitions: number[]): Promise<Map<string, Map<number, bigint>>> {
+    const admin = this.#admin!;
+    const names = this.#topics.inputs.map((t) => t.name);
+    const committed = await admin.fetchOffsets({ groupId: this.groupId, topics: names });
+    const out = new Map<string, Map<number, bigint>>();
+    for (const name of names) {
+      const byPartition = new Map<number, bigint>();
+      const offsets = committed.find((t) => t.topic === name)?.partitions ?? [];
+      let bounds: Awaited<ReturnType<Admin['fetchTopicOffsets']>> | undefined;
+      for (const p of partitions) {
+        const offset = BigInt(offsets.find((o) => o.partition === p)?.offset ?? '-1');
+        if (offset >= 0n) {
+          byPartition.set(p, offset);
+          continue;
+        }
+        bounds ??= await admin.fetchTopicOffsets(name);
+        const b = bounds.find((o) => o.partition === p)!;
+        byPartition.set(p, BigInt(this.#options.settings.startFrom === 'earliest' ? b.low : b.high));
+      }
+      out.set(name, byPartition);
+    }
+    return out;
+  }
+
+  /** Drops a task. Revoked and stopped tasks finish their queued job first; lost ones are discarded. */
+  async #close(task: AssignedTask, why: 'revoked' | 'lost' | 'fenced' | 'failed' | 'stopped'): Promise<void> {
+    if (this.#tasks.get(task.partition) === task) this.#tasks.delete(task.partition);
+    const wasRunning = task.status === 'running' || task.status === 'retrying';
+    task.status = 'closed';
+    task.stopPunctuation();
+    if (why === 'revoked' || why === 'stopped') await task.drained();
+    await task.producer.close();
+    this.metrics.forgetPartition(
+      task.partition,
+      this.#topics.inputs.map((t) => t.name),
+    );
+    if (wasRunning || why !== 'failed') this.#logger.info({ partition: task.partition, why }, 'task closed');
+  }
+
+  /** Rebuilds tasks the group assigned us but we do not run (after a failed restore or a fence). */
+  #reconcile(): void {
+    if (this.#stopping || !this.#joined) return;
+    const now = Date.now();
+    const missing = [...this.#assigned].filter(
+      (p) => !this.#tasks.has(p) && (this.#notBefore.get(p) ?? 0) <= now,
+    );
+    if (missing.length === 0) return;
+    for (const p of missing) this.#notBefore.delete(p);
+    this.#pause(missing);
+    void this.#startTasks(missing);
+  }
+
+  // ---- processing ------------------------------------------------------------------------------
+
+  async #eachBatch({ batch, resolveOffset }: EachBatchPayload): Promise<void> {
+    const task = this.#tasks.get(batch.partition);
+    // Not ours, or not ready: leave the offset unresolved; a task resumes from its own position.
+    if (task === undefined || task.status !== 'running') return;
+    const done = await task.run(() => this.#processBatch(task, batch));
+    if (done) resolveOffset(batch.lastOffset());
+  }
+
+  async #processBatch(task: AssignedTask, batch: EachBatchPayload['batch']): Promise<boolean> {
+    if (task.status !== 'running') return false;
+    const topic = batch.topic;
+    const position = task.positions.get(topic)!;
+    const last = BigInt(batch.lastOffset());
+    // A batch entirely below the position was committed already (see the comment at the top).
+    if (last < position) return true;
+    for (const message of batch.messages) {
+      if (BigInt(message.offset) < position) continue;
+      task.core.process(sourceRecord(topic, batch.partition, message));
+    }
+    const next = last + 1n;
+    const ok = await this.#commit(task, new Map([[topic, next]]));
+    if (ok) {
+      task.positions.set(topic, next);
+      task.lag.set(topic, Math.max(0, Number(BigInt(batch.highWatermark) - next)));
+      this.metrics.lag(topic, task.partition, task.lag.get(topic)!);
+    }
+    return ok;
+  }
+
+  async #punctuate(task: AssignedTask): Promise<void> {
+    task.core.punctuate();
+    await this.#commit(task, undefined);
+  }
+
+  /** Commits the task's unit of work (with input offsets for a batch). False if it was aborted. */
+  async #commit(task: AssignedTask, next: Map<string, bigint> | undefined): Promise<boolean> {
+    const work = task.core.work();
+    if (next === undefined && !task.core.hasWrites()) {
+      // A punctuation that changed nothing: no transaction, but its counters still count.
+      task.core.commit();
+      this.metrics.committed(work, false);
+      return true;
+    }
+    try {
+      await task.producer.commit(
+        work.records,
+        { topic: this.#changelog, messages: changelogMessages(work.changes, task.partition) },
+        next === undefined ? undefined : { groupId: this.groupId, partition: task.partition, next },
+      );
+    } catch (err) {
+      task.core.abort();
+      this.metrics.aborted();
+      if (task.status !== 'running') return false; // closed meanwhile: nothing to recover
+      if (isFenced(err)) this.#fenced(task, err);
+      else this.#retry(task, err);
+      return false;
+    }
+    task.core.commit();
+    task.failures = 0;
+    this.metrics.committed(work, true);
+    this.metrics.state(task.partition, task.core.state.stats());
+    return true;
+  }
+
+  #fenced(task: AssignedTask, err: unknown): void {
+    const error = new MeshpipeError(ERRORS.PROCESSOR_FENCED, [this.definition.name, task.partition], {
+      cause: err,
+    });
+    this.#logger.warn({ code: error.code, partition: task.partition }, error.message);
+    this.#pause([task.partition]);
+    // The new owner's rebalance will reach us too; rebuild only if it still assigns us the partition,
+    // or if no rebalance comes within a session timeout (then no one else is processing it).
+    this.#notBefore.set(task.partition, Date.now() + this.#options.settings.runtime.sessionTimeoutMs);
+    void this.#close(task, 'fenced');
+  }
+
+  /** After an aborted transaction: back off, replace the producer, re-read from the committed position. */
+  #retry(task: AssignedTask, err: unknown): void {
+    const error = new MeshpipeError(
+      ERRORS.PROCESSOR_TRANSACTION_FAILED,
+      [this.definition.name, task.partition, errorMessage(err)],
+      { cause: err },
+    );
+    task.failures++;
+    const delay = Math.min(RETRY_MAX_MS, 500 * 2 ** (task.failures - 1));
+    this.#logger.error({ err, code: error.code, partition: task.partition, retryInMs: delay }, error.message);
+    task.status = 'retrying';
+    this.#pause([task.partition]);
+    const timer = setTimeout(() => {
+      void task.run(async () => {
+        if (task.status !== 'retrying') return;
+        try {
+          await task.producer.init();
+        } catch (initErr) {
+          if (isFenced(initErr)) this.#fenced(task, initErr);
+          else this.#retry(task, initErr);
+          return;
+        }
+        for (const [topic, offset] of task.positions) this.#seek(topic, task.partition, offset);
+        task.status = 'running';
+        this.#resume([task.partition]);
+      });
+    }, delay);
+    timer.unref();
+  }
+
+  // ---- status and metrics ----------------------------------------------------------------------
+
+  #tick(): void {
+    this.#reconcile();
+    const now = Date.now();
+    const totals = this.metrics.totals();
+    const seconds = Math.max(0.001, (now - this.#lastTotals.at) / 1000);
+    const inRate = (totals.consumed - this.#lastTotals.consumed) / seconds;
+    const outRate = (totals.produced - this.#lastTotals.produced) / seconds;
+    this.#lastTotals = { ...totals, at: now };
+    const tasks = [...this.#tasks.values()];
+    const running = tasks.filter((t) => t.status === 'running').length;
+    const lag = tasks.reduce((sum, t) => sum + t.totalLag(), 0);
+    this.metrics.partitions(running);
+    const waiting = this.#assigned.size - running;
+    let state: ComponentStatus['state'] = 'ok';
+    let prefix = '';
+    if (this.#failure !== undefined) state = 'failed';
+    else if (!this.#joined) {
+      state = 'starting';
+      prefix = 'joining group · ';
+    } else if (waiting > 0) {
+      state = tasks.some((t) => t.status === 'starting') ? 'starting' : 'degraded';
+      prefix = `${waiting} of ${this.#assigned.size} partitions restoring or retrying · `;
+    }
+    this.#report({
+      state,
+      summary: `${prefix}in ${rate(inRate)}/s out ${rate(outRate)}/s dlq ${totals.deadLetters} lag ${lag}`,
+      counters: { ...totals, lag, partitions: running },
+    });
+  }
+
+  #report(status: ComponentStatus): void {
+    this.#status = status;
+    reportStatus(status);
+    this.#options.onStatus?.(status);
+  }
+
+  /** Refreshes lag from the brokers (idle partitions get no batches) and publishes the samples. */
+  async #publishMetrics(): Promise<void> {
+    if (this.#publishing || this.#metricsProducer === undefined) return;
+    this.#publishing = true;
+    try {
+      const tasks = [...this.#tasks.values()].filter((t) => t.status === 'running');
+      if (tasks.length > 0 && this.#admin !== undefined && !this.#stopping) {
+        for (const input of this.#topics.inputs) {
+          const offsets = await this.#admin.fetchTopicOffsets(input.name);
+          for (const task of tasks) {
+            const high = offsets.find((o) => o.partition === task.partition)?.high;
+            const position = task.positions.get(input.name);
+            if (high === undefined || position === undefined) continue;
+            task.lag.set(input.name, Math.max(0, Number(BigInt(high) - position)));
+            this.metrics.lag(input.name, task.partition, task.lag.get(input.name)!);
+          }
+        }
+      }
+      const stream = `processor/${this.definition.name}/${this.instanceId}`;
+      const samples = await this.metrics.samples(stream, this.#startedAtNs, Date.now());
+      const metrics = this.#topics.metrics;
+      await this.#metricsProducer.send({
+        topic: metrics.name,
+        messages: samples.map((s) => ({ key: s.seriesId, value: metrics.codec.encode(s) })),
+      });
+    } catch (err) {
+      this.#logger.warn({ err }, 'publishing pipeline-health metrics failed; retrying at the next interval');
+    } finally {
+      this.#publishing = false;
+    }
+  }
+}
+
+function rate(perSecond: number): string {
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(1)}M`;
+  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)}k`;
+  return perSecond >= 10 || perSecond === 0 ? String(Math.round(perSecond)) : perSecond.toFixed(1);
+}
+
+function headerString(value: IHeaders[string]): string {
+  if (value === undefined) return '';
+  if (Array.isArray(value)) return value.map((v) => v.toString()).join(',');
+  return value.toString();
+}
+
+function sourceRecord(
+  topic: string,
+  partition: number,
+  message: EachBatchPayload['batch']['messages'][number],
+): SourceRecord {
+  const headers: Record<string, string> = {};
+  // A repeated header arrives as a list: its values are joined with commas, as HTTP does.
+  for (const [name, value] of Object.entries(message.headers ?? {})) headers[name] = headerString(value);
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    timestampMs: Number(message.timestamp),
+    headers,
+  };
+}

@@ -1,0 +1,279 @@
+/**
+ * The work of one processor on one input partition, without Kafka: decode a record, call the handler
+ * with a context, keep what the call emitted and changed if it returned, dead-letter the record (and
+ * forget the call's changes) if it threw. What accumulates between two commits is a unit of work —
+ * outputs, dead letters, state changes — that the Kafka host writes in one transaction
+ * (processors/runtime/host.ts), `meshpipe replay` prints (in-memory-runner.ts), and unit tests inspect
+ * (test-context.ts). All three therefore run handlers exactly the same way.
+ *
+ *   record ─decode─► handler(record, ctx) ──returned──► call changes join the unit of work
+ *      │                                  └──threw────► call changes dropped, dead letter joins it
+ *      └─undecodable──────────────────────────────────► dead letter joins it
+ */
+import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { asRecordError, deadLetterOf, type SourceRecord } from './dead-letter.ts';
+import type { AnyProcessorDefinition, InputRecord, ProcessorContext, TopicRef } from './definition.ts';
+import type { ProcessorTopics } from './processor-topics.ts';
+import { jsonStateCodec } from './state-codec.ts';
+import { type StateChange, StateStore } from './state-store.ts';
+
+/** A record to produce: an output or a dead letter, already encoded. */
+export interface OutgoingRecord {
+  /** Full topic name. */
+  topic: string;
+  key: string | Buffer | null;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+/** Everything since the last commit or abort: what one transaction writes. */
+export interface UnitOfWork {
+  /** Outputs and dead letters, in the order they happened. */
+  records: OutgoingRecord[];
+  /** Changelog records: state key → encoded value, or null for a delete. */
+  changes: ReadonlyMap<string, StateChange>;
+  /** Input records consumed, by topic (dead-lettered ones included). */
+  consumed: Map<string, number>;
+  /** Output records, by topic (dead letters not included). */
+  produced: Map<string, number>;
+  /** Dead letters, by source topic and error code. */
+  deadLetters: Array<{ topic: string; code: string }>;
+  /** `ctx.count()` totals of the calls that returned. */
+  counts: Map<string, number>;
+  punctuateFailures: number;
+}
+
+export interface PartitionTaskOptions<C> {
+  definition: AnyProcessorDefinition;
+  config: C;
+  partition: number;
+  topics: ProcessorTopics;
+  /** Wall-clock ms: Date.now in production, the recording's clock in replay, a test's clock in tests. */
+  now: () => number;
+  logger: Logger;
+  /** Called with the duration of every handler call (seconds). */
+  observe?: (kind: 'process' | 'punctuate', seconds: number) => void;
+}
+
+function add(map: Map<string, number>, key: string, by: number): void {
+  map.set(key, (map.get(key) ?? 0) + by);
+}
+
+/** The punctuation interval of a definition under a config, validated. */
+export function punctuateIntervalMs(definition: AnyProcessorDefinition, config: unknown): number | undefined {
+  const punctuate = definition.punctuate;
+  if (punctuate === undefined) return undefined;
+  const interval =
+    typeof punctuate.intervalMs === 'function'
+      ? (punctuate.intervalMs as (c: unknown) => number)(config)
+      : punctuate.intervalMs;
+  if (typeof interval !== 'number' || !Number.isFinite(interval) || interval <= 0) {
+    throw new MeshpipeError(ERRORS.PROCESSOR_INVALID_DEFINITION, [
+      definition.name,
+      `punctuate.intervalMs must be a positive number of milliseconds, got ${String(interval)}`,
+    ]);
+  }
+  return interval;
+}
+
+// Dead letters and punctuate failures are counted in metrics; the log gets one line per error code a
+// minute, so a stream of poison records cannot flood it.
+const LOG_EVERY_MS = 60_000;
+
+export class PartitionTask<C = unknown, S = unknown> {
+  readonly partition: number;
+  readonly state: StateStore<S>;
+  readonly context: ProcessorContext<C, S>;
+  readonly #options: PartitionTaskOptions<C>;
+  readonly #definition: AnyProcessorDefinition;
+  #work: UnitOfWork;
+  // What the call in progress did; joins #work only if the call returns.
+  #callRecords: OutgoingRecord[] = [];
+  readonly #callProduced = new Map<string, number>();
+  readonly #callCounts = new Map<string, number>();
+  readonly #lastLogged = new Map<string, number>();
+
+  constructor(options: PartitionTaskOptions<C>) {
+    this.#options = options;
+    this.#definition = options.definition;
+    this.partition = options.partition;
+    this.state = new StateStore<S>((options.definition.stateCodec ?? jsonStateCodec()) as never);
+    this.#work = emptyWork(this.state);
+    const logger = options.logger.child({ partition: options.partition });
+    this.context = {
+      config: options.config,
+      processor: options.definition.name,
+      partition: options.partition,
+      state: this.state,
+      emit: (topic, key, value, headers) => this.#emit(topic, key, value, headers),
+      now: options.now,
+      count: (name, by = 1) => add(this.#callCounts, name, by),
+      logger,
+    };
+  }
+
+  /** Decodes and processes one record. Returns the error code when it was dead-lettered. */
+  process(source: SourceRecord): string | undefined {
+    const input = this.#options.topics.input(source.topic);
+    if (input === undefined) {
+      // kafkajs only delivers subscribed topics: this is a bug in the caller, not a bad record.
+      throw new Error(`${source.topic} is not an input of processor ${this.#definition.name}`);
+    }
+    add(this.#work.consumed, source.topic, 1);
+    let record: InputRecord;
+    try {
+      if (source.value === null) {
+        throw new MeshpipeError(ERRORS.SCHEMA_NOT_WIRE_FORMAT, ['the record has no value (a tombstone)']);
+      }
+      record = {
+        topic: source.topic,
+        input: input.ref,
+        partition: source.partition,
+        offset: source.offset,
+        key: source.key === null ? null : source.key.toString('utf8'),
+        timestampMs: source.timestampMs,
+        headers: source.headers,
+        value: input.codec.decode(source.value),
+      };
+    } catch (err) {
+      return this.#deadLetter(source, err);
+    }
+    try {
+      this.#call('process', () => this.#definition.process(record as never, this.context as never));
+    } catch (err) {
+      return this.#deadLetter(source, err);
+    }
+    return undefined;
+  }
+
+  /** Calls the handler with a decoded record; what it throws propagates (test-context.ts). */
+  processDecoded(record: InputRecord): void {
+    add(this.#work.consumed, record.topic, 1);
+    this.#call('process', () => this.#definition.process(record as never, this.context as never));
+  }
+
+  /**
+   * Runs `punctuate` once. If it throws, its changes are dropped, the failure is counted and logged, and
+   * it is returned (the next interval runs it again on the unchanged state).
+   */
+  punctuate(options: { rethrow?: boolean } = {}): MeshpipeError | undefined {
+    const punctuate = this.#definition.punctuate;
+    if (punctuate === undefined) return undefined;
+    try {
+      this.#call('punctuate', () => punctuate.run(this.context as never));
+    } catch (err) {
+      if (options.rethrow === true) throw err;
+      this.#work.punctuateFailures++;
+      const error = new MeshpipeError(
+        ERRORS.PROCESSOR_PUNCTUATE_FAILED,
+        [this.#definition.name, this.partition, errorMessage(err)],
+        { cause: err },
+      );
+      if (this.#shouldLog(error.code)) this.context.logger.error({ err, code: error.code }, error.message);
+      return error;
+    }
+    return undefined;
+  }
+
+  /** The unit of work since the last commit or abort. */
+  work(): UnitOfWork {
+    return this.#work;
+  }
+
+  /** Whether a transaction would write anything (outputs, dead letters or state changes). */
+  hasWrites(): boolean {
+    return this.#work.records.length > 0 || this.#work.changes.size > 0;
+  }
+
+  /** The unit of work was committed: its state changes become the committed state. */
+  commit(): void {
+    this.state.commit();
+    this.#work = emptyWork(this.state);
+  }
+
+  /** The unit of work was aborted: state is back to the last commit, outputs are forgotten. */
+  abort(): void {
+    this.state.abort();
+    this.#work = emptyWork(this.state);
+  }
+
+  #call(kind: 'process' | 'punctuate', fn: () => void): void {
+    const started = performance.now();
+    let ok = false;
+    try {
+      fn();
+      ok = true;
+    } finally {
+      this.state.endCall(ok);
+      if (ok) {
+        this.#work.records.push(...this.#callRecords);
+        for (const [topic, n] of this.#callProduced) add(this.#work.produced, topic, n);
+        for (const [name, n] of this.#callCounts) add(this.#work.counts, name, n);
+      }
+      this.#callRecords = [];
+      this.#callProduced.clear();
+      this.#callCounts.clear();
+      this.#options.observe?.(kind, (performance.now() - started) / 1000);
+    }
+  }
+
+  #emit(ref: TopicRef, key: string | null, value: unknown, headers?: Record<string, string>): void {
+    const topics = this.#options.topics;
+    const output = topics.output(ref);
+    if (output === undefined) {
+      const name =
+        typeof ref === 'string' ? ref : ((ref as { suffix?: string } | null)?.suffix ?? String(ref));
+      throw new MeshpipeError(ERRORS.PROCESSOR_UNDECLARED_OUTPUT, [
+        this.#definition.name,
+        name,
+        topics.outputs.map((t) => t.name).join(', ') || 'none declared',
+      ]);
+    }
+    // Encoding here, not at commit time, makes a value that does not match its schema a failure of
+    // this call (dead-lettered with SCHEMA_ENCODE_FAILED), not of the whole transaction.
+    const bytes = output.codec.encode(value);
+    this.#callRecords.push({ topic: output.name, key, value: bytes, headers: headers ?? {} });
+    add(this.#callProduced, output.name, 1);
+  }
+
+  #deadLetter(source: SourceRecord, err: unknown): string {
+    const error = asRecordError(this.#definition.name, err);
+    const letter = deadLetterOf(this.#definition.name, source, error, this.#options.now());
+    const dlq = this.#options.topics.dlq;
+    this.#work.records.push({
+      topic: dlq.name,
+      key: letter.key,
+      value: dlq.codec.encode(letter.value),
+      headers: letter.headers,
+    });
+    this.#work.deadLetters.push({ topic: source.topic, code: error.code });
+    if (this.#shouldLog(error.code)) {
+      this.context.logger.warn(
+        { code: error.code, topic: source.topic, offset: source.offset, err: error.cause ?? error },
+        `dead-lettered a record: ${error.message}`,
+      );
+    }
+    return error.code;
+  }
+
+  #shouldLog(code: string): boolean {
+    const now = Date.now();
+    const last = this.#lastLogged.get(code);
+    if (last !== undefined && now - last < LOG_EVERY_MS) return false;
+    this.#lastLogged.set(code, now);
+    return true;
+  }
+}
+
+function emptyWork(state: StateStore<unknown>): UnitOfWork {
+  return {
+    records: [],
+    changes: state.pendingChanges(),
+    consumed: new Map(),
+    produced: new Map(),
+    deadLetters: [],
+    counts: new Map(),
+    punctuateFailures: 0,
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * Shared by the processor-runtime tests that run on the broker: the counter test processor's topics,
+ * producing its inputs, reading its outputs and changelog back (read_committed), a configuration file
+ * with consumer-group timings short enough for tests, and `meshpipe process` as a child process that a
+ * test can kill.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Admin, Kafka } from 'kafkajs';
+import { partitioner } from '../../../lib/kafka.ts';
+import { readPartitionsToEnd } from '../../../processors/runtime/partition-reader.ts';
+import { registerProcessorSchemas } from '../../../processors/runtime/processor-topics.ts';
+import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
+import { codecFor } from '../../../schemas/codec.ts';
+import { topicName } from '../../../schemas/topics.ts';
+import { CLI } from '../../helpers/cli.ts';
+import { testLogger } from '../../helpers/kafka.ts';
+import counter, { COUNTER_INPUT, COUNTER_OUTPUT, type CounterInput } from './fixtures/counter.ts';
+
+export const COUNTER_PATH = new URL('./fixtures/counter.ts', import.meta.url).pathname;
+export const LOOPER_PATH = new URL('./fixtures/looper.ts', import.meta.url).pathname;
+
+registerProcessorSchemas(counter);
+const inputCodec = codecFor<CounterInput>('counter-input');
+const outputCodec = codecFor<{ key: string; count: bigint; n: bigint }>('counter-output');
+
+/** Consumer-group timings for tests: the broker's minimum session timeout, quick fetches and metrics. */
+export const TEST_RUNTIME = {
+  sessionTimeoutMs: 6_000,
+  heartbeatIntervalMs: 500,
+  rebalanceTimeoutMs: 6_000,
+  maxWaitMs: 100,
+  transactionTimeoutMs: 10_000,
+  metricsIntervalMs: 1_000,
+};
+
+/** A meshpipe.json for child processes: `processors.<name>.runtime` = TEST_RUNTIME for each name. */
+export function testConfigFile(names: string[], extra: Record<string, Record<string, unknown>> = {}): string {
+  const processors: Record<string, unknown> = {};
+  for (const name of names) processors[name] = { runtime: TEST_RUNTIME, ...extra[name] };
+  const file = join(mkdtempSync(join(tmpdir(), 'meshpipe-proc-')), 'meshpipe.json');
+  writeFileSync(file, JSON.stringify({ processors }));
+  return file;
+}
+
+export function counterTopics(prefix: string) {
+  return {
+    input: topicName(COUNTER_INPUT, prefix),
+    output: topicName(COUNTER_OUTPUT, prefix),
+    changelog: `${prefix}.counter.changelog.v1`,
+    group: `${prefix}-counter`,
+  };
+}
+
+/** Inputs `n` = 1..perKey for each of `keys` keys, interleaved. */
+export function counterInputs(keys: number, perKey: number): CounterInput[] {
+  const out: CounterInput[] = [];
+  for (let n = 1; n <= perKey; n++) for (let k = 0; k < keys; k++) out.push({ key: `k${k}`, n: BigInt(n) });
+  return out;
+}
+
+export async function produceCounterInputs(
+  kafka: Kafka,
+  prefix: string,
+  inputs: readonly CounterInput[],
+  options: { batch?: number; pauseMs?: number; raw?: Array<{ key: string; value: Buffer }> } = {},
+): Promise<void> {
+  const producer = kafka.producer({
+    idempotent: true,
+    createPartitioner: partitioner,
+    retry: { retries: Number.MAX_SAFE_INTEGER },
+  });
+  await producer.connect();
+  try {
+    const topic = counterTopics(prefix).input;
+    const batch = options.batch ?? inputs.length;
+    for (let i = 0; i < inputs.length; i += batch) {
+      const messages = inputs.slice(i, i + batch).map((v) => ({ key: v.key, value: inputCodec.encode(v) }));
+      await producer.send({ topic, messages });
+      if (options.pauseMs !== undefined) await new Promise((r) => setTimeout(r, options.pauseMs));
+    }
+    if (options.raw !== undefined) await producer.send({ topic, messages: options.raw });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export function encodeCounterInput(value: CounterInput): Buffer {
+  return inputCodec.encode(value);
+}
+
+/** The counter's outputs, read_committed: the counts of each key in output order. */
+export async function readCounterOutputs(
+  kafka: Kafka,
+  admin: Admin,
+  prefix: string,
+): Promise<Map<string, bigint[]>> {
+  const byKey = new Map<string, bigint[]>();
+  await readPartitionsToEnd({
+    kafka,
+    admin,
+    topic: counterTopics(prefix).output,
+    partitions: Array.from({ length: COUNTER_OUTPUT.partitions }, (_, i) => i),
+    groupPrefix: `${prefix}-check`,
+    logger: testLogger,
+    onRecord(_partition, message) {
+      const v = outputCodec.decode(message.value!);
+      byKey.set(v.key, [...(byKey.get(v.key) ?? []), v.count]);
+    },
+  });
+  return byKey;
+}
+
+/** The counter's committed state, from its changelog (latest value per key). */
+export async function readCounterState(
+  kafka: Kafka,
+  admin: Admin,
+  prefix: string,
+): Promise<Map<string, bigint>> {
+  const codec = jsonStateCodec<bigint>();
+  const state = new Map<string, bigint>();
+  await readPartitionsToEnd({
+    kafka,
+    admin,
+    topic: counterTopics(prefix).changelog,
+    partitions: Array.from({ length: COUNTER_INPUT.partitions }, (_, i) => i),
+    groupPrefix: `${prefix}-check`,
+    logger: testLogger,
+    onRecord(_partition, message) {
+      if (message.value === null) state.delete(message.key!.toString());
+      else state.set(message.key!.toString(), codec.decode(message.value));
+    },
+  });
+  return state;
+}
+
+/** Whether the group's committed offsets reached the end of every partition of `topic`. */
+export async function caughtUp(admin: Admin, groupId: string, topic: string): Promise<boolean> {
+  const [ends, committed] = await Promise.all([
+    admin.fetchTopicOffsets(topic),
+    admin.fetchOffsets({ groupId, topics: [topic] }),
+  ]);
+  const mine = committed.find((t) => t.topic === topic)?.partitions ?? [];
+  return ends.every((e) => {
+    const offset = BigInt(mine.find((c) => c.partition === e.partition)?.offset ?? '-1');
+    // A partition that never had a record has nothing to commit.
+    return offset >= BigInt(e.high) || (offset < 0n && e.high === e.low);
+  });
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  stderr(): string;
+  stdout(): string;
+  exited: Promise<number | null>;
+}
+
+/** `meshpipe <args>` as a child process the test controls (kill it, read its output). */
+export function startCli(args: string[], env: Record<string, string>): RunningCli {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, MESHPIPE_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stderr: () => stderr, stdout: () => stdout, exited };
+}
