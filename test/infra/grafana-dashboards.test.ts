@@ -8,6 +8,8 @@ import { DASHBOARDS, PROMETHEUS_UID, TRACES_UID } from '../../infra/grafana/buil
 import { DASHBOARD_DIR, dashboardExpressions, dashboards, INFRA, panelsOf } from './promql.ts';
 
 type Json = Record<string, unknown>;
+/** `${datasource}`, the dashboards' Prometheus variable. */
+const DATASOURCE_VARIABLE = `$${'{'}datasource}`;
 const PANEL_TYPES = new Set(['timeseries', 'stat', 'heatmap', 'table', 'nodeGraph', 'bargauge', 'row']);
 
 describe('Grafana dashboards', () => {
@@ -39,8 +41,9 @@ describe('Grafana dashboards', () => {
       const names = variables.map((v) => v.name);
       assert.equal(new Set(names).size, names.length, `${file}: duplicate variable`);
       const ds = variables.find((v) => v.name === 'datasource');
+      assert.ok(ds !== undefined, `${file}: no datasource variable`);
       assert.deepEqual(
-        [ds?.type, ds?.query, (ds?.current as Json).value],
+        [ds.type, ds.query, (ds.current as Json).value],
         ['datasource', 'prometheus', PROMETHEUS_UID],
       );
       const ids = new Set<number>();
@@ -64,7 +67,7 @@ describe('Grafana dashboards', () => {
           // By uid, never by name: names differ between Grafanas, uids are provisioned.
           assert.deepEqual(
             source,
-            { type: 'prometheus', uid: '${datasource}' },
+            { type: 'prometheus', uid: DATASOURCE_VARIABLE },
             `${file} / ${p.title as string}`,
           );
         }

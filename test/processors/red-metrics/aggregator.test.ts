@@ -21,11 +21,11 @@ describe('red-metrics windows', () => {
   it('closes a window only after its end plus the lateness, then emits every series with exact buckets', () => {
     const t = testProcessor(redMetrics, { config: CONFIG, now: T0 + 1_000 });
     const durations = [3, 7, 7, 40, 120, 900, 12_000];
-    durations.forEach((ms, i) =>
+    for (const [i, ms] of durations.entries()) {
       t.process(
         makeSpan({ service: 'orders', route: '/orders/{id}', durationMs: ms, endMs: T0 + 500 + i, seq: i }),
-      ),
-    );
+      );
+    }
     // The previous window closes with the new series at zero (a counter Prometheus sees start at 0);
     // the spans' window waits for late spans.
     t.setTime(T0 + 11_999);
@@ -95,7 +95,7 @@ describe('red-metrics errors (HTTP semantic conventions)', () => {
       ['CLIENT', 502, '502'],
       ['CLIENT', null, 'ECONNREFUSED'],
     ];
-    cases.forEach(([kind, status, _], i) =>
+    for (const [i, [kind, status]] of cases.entries()) {
       t.process(
         makeSpan({
           service: 'gw',
@@ -108,8 +108,8 @@ describe('red-metrics errors (HTTP semantic conventions)', () => {
           endMs: T0 + 100,
           seq: i,
         }),
-      ),
-    );
+      );
+    }
     t.setTime(T0 + 12_000);
     const out = samples(t.punctuate());
     for (const [kind, status, errorType] of cases) {
