@@ -5,6 +5,7 @@
 import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
 import type { CommandContext, OptionSpec } from './command.ts';
 import type { Endpoints } from './endpoints.ts';
+import { processorComponents } from './processor-components.ts';
 
 export interface UpContext {
   config: MeshpipeConfig;
@@ -60,6 +61,8 @@ export const UP_COMPONENTS: UpComponent[] = [
     // It reports every second; silence for this long means it hangs.
     stallMs: 30_000,
   },
+  // One per enabled built-in processor (processors/runtime/registry.ts).
+  ...(await processorComponents()),
   {
     name: 'sink/otlp',
     enabled: ({ values, config }) =>

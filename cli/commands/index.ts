@@ -37,6 +37,18 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     summary: 'Run processors on Kafka, exactly once: built-in ones by name, yours by path.',
     load: async () => (await import('./process.ts')).command,
   },
+  replay: {
+    summary: 'Play a recording back: through processors in memory, into Kafka, or to the terminal.',
+    load: async () => (await import('./replay.ts')).command,
+  },
+  'processor new': {
+    summary: 'Scaffold a processor that works as generated, with a unit test that passes.',
+    load: async () => (await import('./processor-new.ts')).command,
+  },
+  'processor list': {
+    summary: 'The built-in processors: what each reads and writes, and whether `up` runs it.',
+    load: async () => (await import('./processor-list.ts')).command,
+  },
   collect: {
     summary: 'Run the node collector: eBPF capture of HTTP traffic, redacted raw events to Kafka.',
     load: async () => (await import('./collect.ts')).command,

@@ -12,11 +12,9 @@ import { ProcessorHost } from '../../processors/runtime/host.ts';
 import { type LoadedProcessor, loadProcessor } from '../../processors/runtime/registry.ts';
 import { type CommandContext, type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { type Endpoints, resolveEndpoints } from '../endpoints.ts';
+import { PROCESSOR_STALL_MS } from '../processor-components.ts';
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
-
-/** How long a supervised processor may go without a status report before it is killed and restarted. */
-export const PROCESSOR_STALL_MS = 15_000;
 
 function positiveInt(ctx: CommandContext, flag: string, fallback: number, min: number, max: number): number {
   const raw = ctx.values[flag];

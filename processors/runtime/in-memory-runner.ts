@@ -30,6 +30,8 @@ export interface InMemoryOutput {
   partition: number;
   offset: number;
   key: string | null;
+  /** Full name of the value's schema, e.g. dev.meshpipe.v1.Span. */
+  schema: string;
   /** The value as a consumer of the topic decodes it. */
   value: unknown;
   headers: Record<string, string>;
@@ -196,6 +198,7 @@ export class InMemoryPipeline {
         partition,
         offset,
         key: record.key === null ? null : record.key.toString(),
+        schema: topic.codec.schema.fullName,
         value: topic.codec.decode(record.value),
         headers: record.headers,
         timestampMs: this.#clock ?? 0,

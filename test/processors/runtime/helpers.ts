@@ -54,10 +54,11 @@ export function counterTopics(prefix: string) {
   };
 }
 
-/** Inputs `n` = 1..perKey for each of `keys` keys, interleaved. */
-export function counterInputs(keys: number, perKey: number): CounterInput[] {
+/** Inputs `n` = from..from+perKey-1 for each of `keys` keys, interleaved. */
+export function counterInputs(keys: number, perKey: number, from = 1): CounterInput[] {
   const out: CounterInput[] = [];
-  for (let n = 1; n <= perKey; n++) for (let k = 0; k < keys; k++) out.push({ key: `k${k}`, n: BigInt(n) });
+  for (let n = from; n < from + perKey; n++)
+    for (let k = 0; k < keys; k++) out.push({ key: `k${k}`, n: BigInt(n) });
   return out;
 }
 

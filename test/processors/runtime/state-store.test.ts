@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
+import { StateStore } from '../../../processors/runtime/state-store.ts';
+
+function store(committed: Record<string, unknown> = {}): StateStore<unknown> {
+  const s = new StateStore<unknown>(jsonStateCodec());
+  const codec = jsonStateCodec<unknown>();
+  for (const [k, v] of Object.entries(committed)) s.restore(k, codec.encode(v));
+  return s;
+}
+
+describe('partition state store', () => {
+  it("keeps a call's changes when it returns and forgets them when it throws", () => {
+    const s = store({ a: 1 });
+    s.set('a', 2);
+    s.set('b', 3);
+    s.endCall(true);
+    s.set('a', 99);
+    s.delete('b');
+    assert.equal(s.get('a'), 99, 'a call sees its own changes');
+    s.endCall(false);
+    assert.equal(s.get('a'), 2);
+    assert.equal(s.get('b'), 3);
+  });
+
+  it('commits or aborts the changes of a transaction as a whole', () => {
+    const s = store({ a: 1, gone: true });
+    s.set('a', 2);
+    s.delete('gone');
+    s.endCall(true);
+    assert.deepEqual([...s.pendingChanges().keys()], ['a', 'gone']);
+    assert.equal(s.pendingChanges().get('gone'), null, 'a delete is a tombstone');
+    s.abort();
+    assert.equal(s.get('a'), 1);
+    assert.equal(s.get('gone'), true);
+    s.set('a', 3);
+    s.endCall(true);
+    s.commit();
+    assert.equal(s.pendingChanges().size, 0);
+    assert.equal(s.get('a'), 3);
+  });
+
+  it('returns copies: changing a value read does nothing until it is set', () => {
+    const s = store({ a: { n: 1 } });
+    const value = s.get('a') as { n: number };
+    value.n = 2;
+    assert.deepEqual(s.get('a'), { n: 1 });
+    s.set('a', value);
+    value.n = 3;
+    assert.deepEqual(s.get('a'), { n: 2 }, 'set encodes the value as it was');
+  });
+
+  it('counts keys and iterates a snapshot across all layers', () => {
+    const s = store({ a: 1, b: 2 });
+    s.delete('a');
+    s.endCall(true);
+    s.set('c', 3);
+    assert.equal(s.size, 2);
+    assert.equal(s.has('a'), false);
+    const seen: string[] = [];
+    for (const key of s.keys()) {
+      seen.push(key);
+      s.delete(key); // safe while iterating
+    }
+    assert.deepEqual(seen.sort(), ['b', 'c']);
+    assert.equal(s.size, 0);
+  });
+
+  it('measures the committed state in keys and bytes', () => {
+    const s = store();
+    s.set('key', 'value');
+    s.endCall(true);
+    s.commit();
+    assert.deepEqual(s.stats(), { keys: 1, bytes: 3 + Buffer.byteLength('"value"') });
+    s.restore('key', null);
+    assert.deepEqual(s.stats(), { keys: 0, bytes: 0 });
+  });
+});
