@@ -56,6 +56,11 @@ export const command: CommandDefinition = {
     if (!Number.isFinite(advanceS) || advanceS < 0) {
       throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, ['--advance must be a number of seconds']);
     }
+    // `meshpipe replay ... | head`: a closed pipe ends the output, it is not an error.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
     const { config } = ctx.config();
     if (toKafka) return produce(ctx, file, config);
     if (processors.length > 0) return runProcessors(ctx, file, config, processors, advanceS * 1000);
