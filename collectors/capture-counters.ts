@@ -61,6 +61,8 @@ export interface CaptureCounters {
   /** Bytes the kernel counted on closed connections that no DATA record carried. */
   unseenBytes: number;
   connectionsEvicted: number;
+  /** Connections forgotten because their process exited without close() (no CLOSE record comes). */
+  connectionsExited: number;
   /** Connections whose first record was not OPEN (OPEN lost, or evicted here and seen again). */
   connectionsWithoutOpen: number;
   loaderRestarts: number;
@@ -80,6 +82,7 @@ export function newCaptureCounters(): CaptureCounters {
     lossHints: 0,
     unseenBytes: 0,
     connectionsEvicted: 0,
+    connectionsExited: 0,
     connectionsWithoutOpen: 0,
     loaderRestarts: 0,
   };

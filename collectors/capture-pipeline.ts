@@ -4,6 +4,7 @@
  * builder with the configured redaction. Whatever the destination, events are built, redacted and
  * minimised the same way — a recording or `observe --json` shows exactly what would go to Kafka.
  */
+import { existsSync } from 'node:fs';
 import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
 import type { Logger } from '../lib/logger.ts';
 import { compileRedactionPolicy } from '../protocols/http1/redact.ts';
@@ -27,6 +28,10 @@ import { RawEventBuilder, type RawEventSink } from './raw-event-builder.ts';
  * batching and costs the loader four counter reads a second.
  */
 export const STATS_INTERVAL_MS = 250;
+
+/** How often, and after how much quiet, connections of exited processes are forgotten (reapExited). */
+const REAP_INTERVAL_MS = 10_000;
+const REAP_IDLE_MS = 30_000;
 
 export interface CapturePipelineOptions {
   config: MeshpipeConfig;
@@ -88,12 +93,19 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
     logger,
     ...(options.afterBatch === undefined ? {} : { afterBatch: options.afterBatch }),
   });
+  const procRoot = '/proc';
+  const reaper = setInterval(
+    () => builder.reapExited(REAP_IDLE_MS, (pid) => existsSync(`${procRoot}/${pid}`)),
+    REAP_INTERVAL_MS,
+  );
+  reaper.unref();
   return {
     capture,
     builder,
     processes,
     netns,
     async stop() {
+      clearInterval(reaper);
       await capture.stop();
       netns.close();
     },

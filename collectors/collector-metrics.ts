@@ -126,6 +126,14 @@ export const COLLECTOR_METRICS = {
     help: "Connections evicted from the agent's table (least recently used) because it was full.",
     labels: [],
   },
+  connectionsExited: {
+    otel: 'meshpipe.collector.connections.exited',
+    prometheus: 'meshpipe_collector_connections_exited_total',
+    type: 'COUNTER',
+    unit: '{connection}',
+    help: 'Connections forgotten because their process exited without close() (the kernel closed them: no CLOSE record).',
+    labels: [],
+  },
   loaderRestarts: {
     otel: 'meshpipe.collector.loader.restarts',
     prometheus: 'meshpipe_collector_loader_restarts_total',
@@ -261,6 +269,7 @@ export class CollectorMetrics {
     }
     this.#set('connections', {}, s.connections);
     this.#count('connectionsEvicted', {}, c.connectionsEvicted);
+    this.#count('connectionsExited', {}, c.connectionsExited);
     this.#count('loaderRestarts', {}, c.loaderRestarts);
     if (s.loader !== null) {
       this.#count('loaderCpu', {}, s.loader.cpuSecondsTotal);

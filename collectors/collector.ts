@@ -265,9 +265,9 @@ export class Collector {
     } else if (capture.state !== 'running') {
       state = capture.state === 'starting' ? 'starting' : 'failed';
       parts.push(capture.lastError === null ? 'loader starting' : `loader down: ${capture.lastError.code}`);
-    } else if (!this.#producer.connected) {
+    } else if (!this.#producer.healthy) {
       state = 'degraded';
-      parts.push('kafka unreachable');
+      parts.push(`kafka: ${this.#producer.lastError ?? 'connecting'}`);
     } else if (newDrops > 0) {
       state = 'degraded';
     }

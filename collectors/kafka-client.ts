@@ -32,6 +32,14 @@ function quieted(logger: Logger): Logger {
   });
 }
 
+/**
+ * The client's own retries (connections, metadata) are bounded like the producer's
+ * (`collector.producer.retries`): otherwise a request sent while Kafka is down waits out the client's
+ * longer schedule before it can fail, and the buffer behind it cannot drain or be accounted for.
+ */
 export function createCollectorKafka(config: MeshpipeConfig, logger: Logger, brokers?: string[]): Kafka {
-  return createKafka(kafkaOptionsFrom(config, quieted(logger), brokers));
+  return createKafka({
+    ...kafkaOptionsFrom(config, quieted(logger), brokers),
+    retries: config.collector.producer.retries,
+  });
 }

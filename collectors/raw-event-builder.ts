@@ -99,6 +99,8 @@ interface Conn {
   lastProcess: ProcessIdentity | null;
   /** Bytes of the DATA records seen, to compare with the kernel's totals at CLOSE. */
   bytesSeen: number;
+  /** Wall-clock ms of the batch that brought its last record (for `reapExited`). */
+  lastSeenMs: number;
 }
 
 export class RawEventBuilder {
@@ -115,6 +117,8 @@ export class RawEventBuilder {
   /** The previous STATS of this loader run: its counters are cumulative, drops are the deltas. */
   #lastStats: StatsRecord | null = null;
   #failedConnects = 0n;
+  /** Date.now() of the batch being processed: one clock read per batch, not per record. */
+  #nowMs = Date.now();
 
   constructor(options: RawEventBuilderOptions) {
     this.#o = options;
@@ -135,6 +139,7 @@ export class RawEventBuilder {
 
   /** Feeds one decoded batch, in stream order. */
   push(records: readonly LoaderRecord[]): void {
+    this.#nowMs = Date.now();
     const counters = this.#counters.records;
     const gate = this.gate;
     for (let i = 0; i < records.length; i++) {
@@ -167,6 +172,33 @@ export class RawEventBuilder {
   endRun(): void {
     this.gate.flush(this.#release);
     for (const conn of this.#table.clear()) addFramerCounters(this.#framerTotals, conn.framer.counters);
+  }
+
+  /**
+   * Forgets connections quiet for `idleMs` whose process is gone. A process that exits without closing
+   * its sockets (most do: the kernel closes them in exit, where no close() syscall runs) leaves no
+   * CLOSE record, so without this its connections would sit in the table until LRU eviction. Returns
+   * how many were dropped (counted in `connectionsExited`).
+   */
+  reapExited(idleMs: number, alive: (pid: number) => boolean): number {
+    const cutoff = Date.now() - idleMs;
+    const known = new Map<number, boolean>();
+    let reaped = 0;
+    for (const conn of [...this.#table.values()]) {
+      if (conn.lastSeenMs > cutoff) continue;
+      const pid = conn.identity.process.pid;
+      let isAlive = known.get(pid);
+      if (isAlive === undefined) {
+        isAlive = alive(pid);
+        known.set(pid, isAlive);
+      }
+      if (isAlive) continue;
+      this.#table.delete(conn.connId);
+      addFramerCounters(this.#framerTotals, conn.framer.counters);
+      reaped++;
+    }
+    this.#counters.connectionsExited += reaped;
+    return reaped;
   }
 
   /** Framer counters over every connection, gone and live (for metrics). */
@@ -266,6 +298,7 @@ export class RawEventBuilder {
       lossEpoch: this.gate.epoch,
       lastProcess: null,
       bytesSeen: 0,
+      lastSeenMs: this.#nowMs,
     };
     return conn;
   }
@@ -279,6 +312,7 @@ export class RawEventBuilder {
     } else {
       this.#refresh(conn, r);
     }
+    conn.lastSeenMs = this.#nowMs;
     return conn;
   }
 
@@ -289,8 +323,9 @@ export class RawEventBuilder {
     if (role !== 'UNKNOWN' && (role !== c.role || r.roleInferred !== c.roleInferred)) {
       conn.connection = { ...c, role, roleInferred: r.roleInferred };
     }
-    const id = conn.identity;
-    if (id.workload.pod === null && id.netnsVersion !== this.#o.identity.netnsVersion) {
+    // A pod created just before its first connection may not be named yet when the connection is
+    // first seen (see NetnsNames): look again until it is.
+    if (conn.identity.workload.pod === null && this.#o.identity.podAppeared(r.netnsInode)) {
       conn.identity = this.#o.identity.resolve({
         tgid: r.tgid,
         netnsInode: r.netnsInode,

@@ -48,9 +48,9 @@ export class RawEventProducer {
     this.#o = options;
   }
 
-  /** Connected to Kafka and able to send. */
-  get connected(): boolean {
-    return this.#producer !== null;
+  /** Connected to Kafka, and the last request (if any) succeeded. */
+  get healthy(): boolean {
+    return this.#producer !== null && this.#lastError === null;
   }
 
   /** The last produce or connect error, until a request succeeds. */
@@ -138,6 +138,7 @@ export class RawEventProducer {
     try {
       await producer.connect();
       this.#producer = producer;
+      this.#lastError = null;
       this.#o.logger.info({ topic: this.#o.topic }, 'connected to Kafka');
       return true;
     } catch (err) {

@@ -23,8 +23,6 @@ export interface Identity {
   readonly workload: WorkloadIdentity;
   /** One of meshpipe's own processes: its traffic is not captured (see `SelfFilter`). */
   readonly self: boolean;
-  /** NetnsNames.version when the pod was looked up; a null pod is looked up again when it changes. */
-  readonly netnsVersion: number;
 }
 
 export interface ConnectionSubject {
@@ -80,8 +78,14 @@ export class IdentityResolver {
     this.#o = options;
   }
 
-  get netnsVersion(): number {
-    return this.#o.netns.version;
+  /**
+   * Whether a connection resolved without a pod deserves another look: its namespace is not the
+   * node's and has a name now. Cheap (a map lookup, a rate-limited directory read on a miss), so it can
+   * be asked per event of such connections until the name appears.
+   */
+  podAppeared(netnsInode: number): boolean {
+    const netns = this.#o.netns;
+    return netnsInode !== netns.hostInode && netns.nameOf(netnsInode) !== null;
   }
 
   /**
@@ -99,7 +103,6 @@ export class IdentityResolver {
     const info = this.#o.processes.get(tgid);
     const comm = info.comm;
     const pod = this.#o.netns.nameOf(netnsInode);
-    const netnsVersion = this.#o.netns.version;
     const rules = this.#o.rules;
     const names =
       rules.size === 0
@@ -129,7 +132,6 @@ export class IdentityResolver {
         service: names?.service ?? workload ?? pod ?? (comm === null || comm === '' ? UNKNOWN_SERVICE : comm),
       },
       self,
-      netnsVersion,
     };
   }
 

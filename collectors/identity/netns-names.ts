@@ -7,10 +7,12 @@
  * away. CNI plugins create the same files (`cni-<uuid>`); a workload rule maps those to names users
  * know (`collector.workloads`).
  *
- * Freshness: namespaces come and go with pods. A watcher on the directory marks the table stale, and an
- * inode not in the table triggers a re-read too (at most once per `minRefreshMs`, so an unnamed
- * namespace cannot make every record read the directory). `version` changes whenever the table does,
- * so callers that cached "no name" can ask again.
+ * Freshness: namespaces come and go with pods. A watcher on the directory marks the table stale (the
+ * next lookup re-reads it), and an inode not in the table triggers a re-read too, at most once per
+ * `minRefreshMs`, so an unnamed namespace cannot make every record read the directory. (`ip netns add`
+ * creates the file before it bind-mounts the namespace on it, so a re-read right after the creation
+ * may still see the plain file's inode: the rate-limited re-read on a miss corrects that.) `version`
+ * changes whenever the table does.
  */
 import { type FSWatcher, readdirSync, statSync, watch } from 'node:fs';
 
@@ -50,7 +52,10 @@ export class NetnsNames {
   /** The name of the namespace with this inode, or null (the host namespace, or not named). */
   nameOf(inode: number): string | null {
     if (inode === this.hostInode) return null;
-    if (this.#stale || !this.#names.has(inode)) this.#refresh(false);
+    // The watcher saw the directory change: worth a re-read now. A mere miss (an unnamed namespace,
+    // e.g. a container's) is rate-limited.
+    if (this.#stale) this.#refresh(true);
+    else if (!this.#names.has(inode)) this.#refresh(false);
     return this.#names.get(inode) ?? null;
   }
 
