@@ -106,13 +106,13 @@ export interface ProcessorDefinition<F extends Fields = Fields, S = unknown, I e
    * (without `.avsc`) or full name. meshpipe's own schemas (schemas/*.avsc) need no listing.
    */
   schemas?: ReadonlyArray<URL | string>;
-  /** Defaults to JSON with BigInt and Buffer support (processors/runtime/state-codec.ts). */
+  /** Defaults to JSON with BigInt, bytes, Map and Set support (processors/runtime/state-codec.ts). */
   stateCodec?: StateCodec<S>;
   /** Called for each input record, in partition order. */
   process(record: InputRecord<ValueOf<I>>, ctx: ProcessorContext<InferFields<F>, S>): void;
   /**
    * Called per assigned partition every `intervalMs` of wall-clock time (window flushes, timeouts),
-   * inside the same kind of transaction as `process`.
+   * inside the same kind of transaction as `process`. In `meshpipe replay` the clock is the recording's.
    */
   punctuate?: {
     intervalMs: number | ((config: InferFields<F>) => number);

@@ -87,6 +87,8 @@ export class ProcessorHost {
   #metricsServer: MetricsServer | undefined;
   #timers: NodeJS.Timeout[] = [];
   #stopping = false;
+  /** Aborts restores in flight when the host stops. */
+  readonly #stopped = new AbortController();
   #publishing = false;
   #fail!: (err: Error) => void;
   #failure: Error | undefined;
@@ -156,7 +158,13 @@ export class ProcessorHost {
       );
     });
     await consumer.connect();
-    await consumer.subscribe({ topics: this.#topics.inputs.map((t) => t.name) });
+    // Where kafkajs goes by itself when a position falls out of range (retention deleted records not
+    // yet processed): like Kafka Streams, the oldest record left, unless the processor starts from the
+    // latest. Normal starts seek explicitly (#startPositions).
+    await consumer.subscribe({
+      topics: this.#topics.inputs.map((t) => t.name),
+      fromBeginning: settings.startFrom === 'earliest',
+    });
     await consumer.run({
       autoCommit: false,
       // Offsets are resolved only once their transaction committed (or they were skipped as done).
@@ -176,6 +184,7 @@ export class ProcessorHost {
   async stop(): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    this.#stopped.abort();
     for (const timer of this.#timers) clearInterval(timer);
     for (const task of this.#tasks.values()) task.stopPunctuation();
     // kafkajs lets the current batch finish (its transaction commits), then leaves the group.
@@ -315,10 +324,16 @@ export class ProcessorHost {
       return task;
     });
     const current = () => tasks.filter((t) => this.#tasks.get(t.partition) === t && t.status === 'starting');
+    // Fencing first: once a partition's producer is initialised, no earlier owner can commit to it.
+    const inits = await Promise.allSettled(tasks.map((t) => t.producer.init()));
+    const notInitialised = tasks.filter((_, i) => inits[i]!.status === 'rejected');
+    if (notInitialised.length > 0) {
+      const reason = (inits.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason;
+      await this.#startFailed(notInitialised, reason);
+    }
+    const restoring = current();
+    if (restoring.length === 0) return;
     try {
-      await Promise.all(tasks.map((t) => t.producer.init()));
-      const restoring = current();
-      if (restoring.length === 0) return;
       const restored = await restoreState({
         kafka,
         admin: this.#admin!,
@@ -326,6 +341,7 @@ export class ProcessorHost {
         stores: new Map(restoring.map((t) => [t.partition, t.core.state as never])),
         groupPrefix: `${this.groupId}-restore`,
         logger: this.#logger,
+        signal: this.#stopped.signal,
       });
       this.metrics.restored(restored.records, restored.durationMs / 1000);
       const starts = await this.#startPositions(restoring.map((t) => t.partition));
@@ -351,22 +367,36 @@ export class ProcessorHost {
         'partitions restored and processing',
       );
     } catch (err) {
-      const failed = current();
-      const error = new MeshpipeError(
-        ERRORS.PROCESSOR_RESTORE_FAILED,
-        [this.definition.name, failed.map((t) => t.partition).join(','), this.#changelog, errorMessage(err)],
-        { cause: err },
-      );
-      if (!this.#stopping) this.#logger.error({ err, code: error.code }, `${error.message}; retrying`);
-      const retryAt = Date.now() + 2_000;
-      for (const task of failed) {
-        this.#notBefore.set(task.partition, retryAt);
-        await this.#close(task, 'failed');
-      }
+      await this.#startFailed(restoring, err);
     }
   }
 
-  /** Where each partition resumes: the committed offset, else the start policy (`startFrom`). */
+  /** Tasks that could not start are dropped; #reconcile starts them again shortly if still ours. */
+  async #startFailed(tasks: AssignedTask[], err: unknown): Promise<void> {
+    // Tasks revoked or closed meanwhile (or a stopping host) are not failures.
+    const failed = tasks.filter((t) => this.#tasks.get(t.partition) === t && t.status === 'starting');
+    if (failed.length === 0 || this.#stopping) {
+      for (const task of failed) await this.#close(task, 'stopped');
+      return;
+    }
+    const error = new MeshpipeError(
+      ERRORS.PROCESSOR_RESTORE_FAILED,
+      [this.definition.name, failed.map((t) => t.partition).join(','), this.#changelog, errorMessage(err)],
+      { cause: err },
+    );
+    this.#logger.error({ err, code: error.code }, `${error.message}; retrying`);
+    const retryAt = Date.now() + 2_000;
+    for (const task of failed) {
+      this.#notBefore.set(task.partition, retryAt);
+      await this.#close(task, 'failed');
+    }
+  }
+
+  /**
+   * Where each partition resumes: the committed offset, else the start policy (`startFrom`). A
+   * committed offset outside the partition (retention deleted what it points at, or the topic was
+   * recreated) also falls back to the policy, as auto.offset.reset would.
+   */
   async #startPositions(partitions: number[]): Promise<Map<string, Map<number, bigint>>> {
     const admin = this.#admin!;
     const names = this.#topics.inputs.map((t) => t.name);
@@ -375,16 +405,30 @@ export class ProcessorHost {
     for (const name of names) {
       const byPartition = new Map<number, bigint>();
       const offsets = committed.find((t) => t.topic === name)?.partitions ?? [];
-      let bounds: Awaited<ReturnType<Admin['fetchTopicOffsets']>> | undefined;
+      const bounds = await admin.fetchTopicOffsets(name);
       for (const p of partitions) {
         const offset = BigInt(offsets.find((o) => o.partition === p)?.offset ?? '-1');
-        if (offset >= 0n) {
+        const b = bounds.find((o) => o.partition === p)!;
+        const [low, high] = [BigInt(b.low), BigInt(b.high)];
+        if (offset >= low && offset <= high) {
           byPartition.set(p, offset);
           continue;
         }
-        bounds ??= await admin.fetchTopicOffsets(name);
-        const b = bounds.find((o) => o.partition === p)!;
-        byPartition.set(p, BigInt(this.#options.settings.startFrom === 'earliest' ? b.low : b.high));
+        const start = this.#options.settings.startFrom === 'earliest' ? low : high;
+        if (offset >= 0n) {
+          this.#logger.warn(
+            {
+              topic: name,
+              partition: p,
+              committed: String(offset),
+              low: b.low,
+              high: b.high,
+              start: String(start),
+            },
+            'committed offset is outside the partition; starting per startFrom',
+          );
+        }
+        byPartition.set(p, start);
       }
       out.set(name, byPartition);
     }

@@ -88,6 +88,11 @@ export class PartitionProducer {
     // transaction ends without a request to the broker.
     const empty = await producer.transaction();
     await empty.abort();
+    if (this.#producer !== producer) {
+      // Closed while initialising (the partition was revoked meanwhile): do not leave it connected.
+      await producer.disconnect().catch(() => {});
+      throw new Error(`producer ${this.transactionalId} was closed while it initialised`);
+    }
   }
 
   /** Writes a unit of work atomically. On failure the transaction is aborted (if still possible) and the error rethrown. */

@@ -53,7 +53,9 @@ describe('processor host: rebalance across two instances', () => {
     await waitFor('b to restore the partitions it took over', () => RESTORED.test(b.stderr()), {
       timeoutMs: 60_000,
     });
-    assert.match(a.stderr(), /"why":"revoked"/);
+    await waitFor('a to hand those partitions over', () => a.stderr().includes('"why":"revoked"'), {
+      timeoutMs: 30_000,
+    });
 
     await produceCounterInputs(k.kafka, k.prefix, counterInputs(KEYS, HALF, HALF + 1));
     await waitFor('both to consume the second half', () => caughtUp(k.admin, group, input), {
