@@ -22,7 +22,12 @@ export const PROCESSORS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '
  * The built-in processors, in pipeline order. A name is listed once its module exists; until then
  * (a processor being written) it is simply not offered.
  */
-export const BUILTIN_PROCESSORS: readonly string[] = ['span-assembler', 'trace-linker', 'red-metrics'];
+export const BUILTIN_PROCESSORS: readonly string[] = [
+  'span-assembler',
+  'trace-linker',
+  'red-metrics',
+  'anomaly-detector',
+];
 
 const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 

@@ -1,0 +1,137 @@
+/**
+ * Stage 1: cumulative histogram samples → deltas. Every sample of a series arrives on one partition of
+ * the metrics topic (it is keyed by series id), in the order its stream produced it, so the previous
+ * sample of each (series, stream) is right here in partition state.
+ *
+ * The rules follow the OpenTelemetry data model for cumulative streams
+ * (https://opentelemetry.io/docs/specs/otel/metrics/data-model/#sums):
+ * - same start time, later sample: the delta is the difference (counts and every bucket);
+ * - a new start time — or counts that went down, or bounds that changed — means the stream restarted
+ *   from zero at its start time: the whole cumulative value is the delta;
+ * - the first sample of a stream: counted in full when its stream started within the last window (a
+ *   red-metrics instance that just started: its requests are real new traffic); otherwise it only
+ *   becomes the reference point (the detector started after the stream, whose history it did not see —
+ *   the same choice Prometheus' rate() makes);
+ * - a sample not newer than the last one (a producer retry, a replay) changes nothing.
+ *
+ * Zero deltas are still forwarded once per window as heartbeats: they carry the series' event time to
+ * stage 2, so windows of a service that went quiet close on time instead of waiting for the idle timeout.
+ */
+
+import type { MetricSample } from '../../schemas/types.ts';
+import type { ProcessorContext } from '../runtime/definition.ts';
+import type { DetectorConfig } from './config.ts';
+import { sameBounds } from './histogram.ts';
+import { type DetectorState, SERIES_PREFIX, type SeriesCursor, seriesKey, windowOf } from './state.ts';
+import { DELTAS_TOPIC, type WindowDelta } from './topics.ts';
+
+export const LABELS = {
+  service: 'service.name',
+  route: 'http.route',
+  method: 'http.request.method',
+  status: 'http.response.status_code',
+  errorType: 'error.type',
+} as const;
+
+const NS_PER_MS = 1_000_000n;
+
+export function processSample(
+  sample: MetricSample,
+  ctx: ProcessorContext<DetectorConfig, DetectorState>,
+): void {
+  const { config } = ctx;
+  if (sample.name !== config.metric) return; // the metrics topic carries every pipeline metric too
+  const histogram = sample.histogram;
+  if (sample.type !== 'HISTOGRAM' || histogram === null) {
+    ctx.count('samples_not_histogram');
+    return;
+  }
+  const service = sample.labels[LABELS.service];
+  if (service === undefined || service === '') {
+    ctx.count('samples_without_service');
+    return;
+  }
+  const key = seriesKey(sample.seriesId, sample.stream);
+  const previous = ctx.state.get(key) as SeriesCursor | undefined;
+  const cumulative = histogram.bucketCounts;
+  const windowNs = BigInt(config.windowMs) * NS_PER_MS;
+
+  let from: bigint | undefined; // the delta covers (from, sample time]; undefined: nothing to count
+  let base: SeriesCursor | undefined; // what to subtract; undefined: the whole cumulative value
+  if (previous === undefined) {
+    if (sample.startTimeUnixNano >= sample.timeUnixNano - windowNs) from = sample.startTimeUnixNano;
+    else ctx.count('series_first_seen');
+  } else if (sample.timeUnixNano <= previous.timeNs && sample.startTimeUnixNano === previous.startNs) {
+    ctx.count('stale_samples');
+    return;
+  } else if (
+    sample.startTimeUnixNano !== previous.startNs ||
+    histogram.count < previous.count ||
+    !sameBounds(histogram.bounds, previous.bounds) ||
+    cumulative.some((c, i) => c < (previous.buckets[i] ?? 0n))
+  ) {
+    ctx.count('counter_resets');
+    from = sample.startTimeUnixNano;
+  } else {
+    from = previous.timeNs;
+    base = previous;
+  }
+
+  const window = windowOf(Number(sample.timeUnixNano / NS_PER_MS), config.windowMs);
+  const cursor: SeriesCursor = {
+    startNs: sample.startTimeUnixNano,
+    timeNs: sample.timeUnixNano,
+    count: histogram.count,
+    sum: histogram.sum,
+    bounds: histogram.bounds,
+    buckets: cumulative,
+    heartbeatWindowMs: previous?.heartbeatWindowMs ?? -1,
+  };
+
+  if (from !== undefined) {
+    const count = histogram.count - (base?.count ?? 0n);
+    if (count > 0n || cursor.heartbeatWindowMs !== window) {
+      cursor.heartbeatWindowMs = window;
+      const delta: WindowDelta = {
+        service,
+        route: sample.labels[LABELS.route] || null,
+        method: sample.labels[LABELS.method] || null,
+        statusCode: statusCodeOf(sample.labels[LABELS.status]),
+        errorType: sample.labels[LABELS.errorType] || null,
+        stream: sample.stream,
+        startUnixNano: from,
+        endUnixNano: sample.timeUnixNano,
+        count,
+        sum: histogram.sum - (base?.sum ?? 0),
+        bounds: histogram.bounds,
+        bucketCounts: cumulative.map((c, i) => c - (base?.buckets[i] ?? 0n)),
+        exemplars: sample.exemplars
+          .filter((e) => e.timeUnixNano > from && e.timeUnixNano <= sample.timeUnixNano)
+          .sort((a, b) => b.value - a.value)
+          .slice(0, config.maxExampleTraces)
+          .map((e) => ({ traceId: e.traceId, value: e.value })),
+      };
+      ctx.emit(DELTAS_TOPIC, service, delta);
+      ctx.count(count > 0n ? 'deltas' : 'heartbeats');
+    }
+  }
+  ctx.state.set(key, cursor);
+}
+
+function statusCodeOf(label: string | undefined): number {
+  const code = Number(label);
+  return Number.isInteger(code) && code >= 100 && code <= 599 ? code : 0;
+}
+
+/** Forgets series cursors not updated for `seriesIdleMs` of event time before `nowMs`. */
+export function pruneSeries(ctx: ProcessorContext<DetectorConfig, DetectorState>, nowMs: number): void {
+  const cutoff = BigInt(Math.floor(nowMs - ctx.config.seriesIdleMs)) * NS_PER_MS;
+  for (const key of ctx.state.keys()) {
+    if (!key.startsWith(SERIES_PREFIX)) continue;
+    const cursor = ctx.state.get(key) as SeriesCursor;
+    if (cursor.timeNs < cutoff) {
+      ctx.state.delete(key);
+      ctx.count('series_forgotten');
+    }
+  }
+}
