@@ -27,11 +27,11 @@ import {
   remoteKey,
   type ServerSummary,
   type SpanEntry,
+  slotOf,
   spanKey,
   TIER_MAX_NS,
   tierMaxNs,
   tierOf,
-  WHEEL_SLOT_MS,
   type WheelEntry,
   wheelKey,
 } from './state.ts';
@@ -106,9 +106,9 @@ class Linker {
   /** Notes that `key` may be due at `atMs`: punctuate looks at it then, and not before. */
   schedule(key: string, atMs: number): void {
     const m = this.meta();
-    let slot = Math.floor(atMs / WHEEL_SLOT_MS);
+    let slot = slotOf(atMs);
     if (m.wheelFrom === null) {
-      m.wheelFrom = Math.min(slot, Math.floor(this.now / WHEEL_SLOT_MS));
+      m.wheelFrom = Math.min(slot, slotOf(this.now));
       this.#metaDirty = true;
     }
     if (slot < m.wheelFrom) slot = m.wheelFrom;
@@ -482,10 +482,16 @@ class Linker {
     const m = this.meta();
     if (m.wheelFrom === null) return;
     const from = m.wheelFrom;
-    const last = Math.floor(this.now / WHEEL_SLOT_MS);
-    // Advanced first: whatever is scheduled while acting goes to a slot still ahead of the wheel.
-    m.wheelFrom = last + 1;
-    this.#metaDirty = true;
+    const last = slotOf(this.now);
+    // The wheel stays at the current slot: a punctuation can come anywhere in a slot (the host's timer
+    // has its own phase), so the current slot may hold entries due later in it. Those are listed in it
+    // again below, and the next punctuation reads the slot again. (Moving past the slot dropped them:
+    // a span waited forever, and questions about it went unanswered.) Never moved back, should the
+    // clock be.
+    if (last > from) {
+      m.wheelFrom = last;
+      this.#metaDirty = true;
+    }
     const due: { key: string; deadline: number }[] = [];
     for (let slot = from; slot <= last; slot++) {
       const w = this.ctx.state.get(wheelKey(slot));
@@ -497,10 +503,16 @@ class Linker {
         switch (v.t) {
           case 'span':
             if (v.deadlineMs <= this.now) due.push({ key: v.spanId, deadline: v.deadlineMs });
+            // Not due yet in its own slot: listed again. (Listed in an earlier slot, its deadline
+            // moved later since, and put() listed it at the new one.)
+            else if (slotOf(v.deadlineMs) === slot) this.schedule(key, v.deadlineMs);
             break;
-          case 'remote':
-            if (this.now - v.askedMs >= this.#remoteLifeMs()) this.ctx.state.delete(key);
+          case 'remote': {
+            const until = v.askedMs + this.#remoteLifeMs();
+            if (this.now >= until) this.ctx.state.delete(key);
+            else if (slotOf(until) === slot) this.schedule(key, until);
             break;
+          }
           case 'bucket':
             if (this.now - v.touchedMs >= this.#bucketLifeMs()) this.ctx.state.delete(key);
             else this.schedule(key, v.touchedMs + this.#bucketLifeMs());

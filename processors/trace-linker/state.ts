@@ -106,6 +106,8 @@ export type LinkerState = SpanEntry | RemoteEntry | BucketEntry | MetaEntry | Wh
 export const META_KEY = 'm';
 export const WHEEL_SLOT_MS = 100;
 export const wheelKey = (slot: number) => `w:${slot}`;
+/** The wheel slot of a time (ms). */
+export const slotOf = (ms: number) => Math.floor(ms / WHEEL_SLOT_MS);
 export const spanKey = (spanId: string) => `s:${spanId}`;
 export const remoteKey = (spanId: string) => `x:${spanId}`;
 /**

@@ -243,6 +243,41 @@ describe('trace-linker: waiting, bounded', () => {
     assert.deepEqual(left, []);
   });
 
+  test('a punctuation early in the slot of a deadline keeps it: the deadline is still met, and state drains', () => {
+    // Punctuations fall anywhere in a 100 ms wheel slot (a host's timer has its own phase). One that
+    // came before a deadline in its own slot used to drop the slot with the entry in it, so the span
+    // waited forever (and its trace-id questions went unanswered).
+    const l = linker({ retainMs: 2_000, resolveTimeoutMs: 3_000 });
+    const server = span({ kind: 'SERVER', startMs: 0, endMs: 10 });
+    const client = span({ kind: 'CLIENT', startMs: 2, endMs: 8 });
+    const orphan = span({ kind: 'SERVER', startMs: 20, endMs: 21, parent: 'eeeeeeeeeeeeeeee' });
+    l.t.advance(50);
+    l.send(client); // decided at +1050
+    l.send(server);
+    l.t.process(linking(orphan, 'node-far'), { key: 'node-a' }); // gives up at +3050
+    l.wait(960); // +1010: the deadline's slot, before the deadline
+    assert.equal(l.out().length, 1, 'only the root server span so far');
+    l.wait(50); // +1060
+    assert.equal(l.byId(client.spanId).parentSpanId, server.spanId);
+    l.wait(1_980); // +3040: the orphan's slot, before its deadline
+    assert.equal(l.out().length, 2);
+    l.wait(20); // +3060
+    assert.equal(l.byId(orphan.spanId).link.method, 'NONE');
+    assert.equal(l.t.counters()['roots.unresolved.timeout'], 1);
+    // Every entry goes once its time is up, whatever the phase: spans and the remote parent first,
+    // then the candidate buckets (kept for the longest server span) and their wheel slots.
+    for (let i = 0; i < 200; i++) l.wait(37);
+    assert.deepEqual(
+      [...l.t.state.keys()].filter((k) => k.startsWith('s:') || k.startsWith('x:')),
+      [],
+    );
+    for (let i = 0; i < 2_000; i++) l.wait(37);
+    assert.deepEqual(
+      [...l.t.state.keys()].filter((k) => k !== 'm'),
+      [],
+    );
+  });
+
   test('a duplicate span is counted and ignored', () => {
     const l = linker();
     const s = span({ kind: 'SERVER', startMs: 0, endMs: 1 });
