@@ -33,6 +33,7 @@ import { EventBuffer } from './event-buffer.ts';
 import type { ReadyRecord } from './loader/record-decoder.ts';
 import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
 import { procUsage } from './proc-usage.ts';
+import { createRawEventEncoder } from './raw-event-encoder.ts';
 import { RawEventProducer } from './raw-event-producer.ts';
 
 export interface CollectorOptions {
@@ -62,7 +63,8 @@ export class Collector {
   readonly #o: CollectorOptions;
   readonly #pipeline: CapturePipeline;
   readonly #producer: RawEventProducer;
-  readonly #codec = codecFor<L7RawEvent>('l7-raw-event');
+  /** The hot-path encoder (raw-event-encoder.ts), or the codec when the schema needs it. */
+  readonly #encode: (event: L7RawEvent) => Buffer;
   readonly #metricsCodec = codecFor<MetricSample>('metric-sample');
   readonly #startedAtNs = BigInt(Date.now()) * 1_000_000n;
   readonly #stream: string;
@@ -79,6 +81,9 @@ export class Collector {
     this.#o = options;
     const c = options.config.collector;
     this.#stream = `collector/${options.config.node.name}`;
+    const fast = createRawEventEncoder();
+    const codec = codecFor<L7RawEvent>('l7-raw-event');
+    this.#encode = fast === null ? (event) => codec.encode(event) : fast.encode;
     this.buffer = new EventBuffer(c.buffer.maxEvents, c.buffer.maxBytes);
     this.#pipeline = createCapturePipeline({
       config: options.config,
@@ -181,7 +186,7 @@ export class Collector {
     event.seq = this.#seq;
     let value: Buffer;
     try {
-      value = this.#codec.encode(event);
+      value = this.#encode(event);
     } catch (err) {
       countDrop(this.counters, DROP_STAGE.agent, DROP_REASON.encodeFailed);
       this.#o.logger.error({ err: errorMessage(err) }, 'raw event does not encode (a bug: please report it)');

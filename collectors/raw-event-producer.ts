@@ -11,17 +11,18 @@
  * Kafka is unreachable the loop reconnects with backoff and the buffer fills and then refuses events
  * (counted by the capture side): memory stays bounded and capture never waits.
  *
- * The partitioner is the project's (lib/kafka.ts: Java-compatible murmur2 of the key), so both ends of
- * a connection — equal keys — land on one partition whichever client produced them.
+ * The partitioner is the project's (lib/kafka.ts: Java-compatible murmur2 of the key, remembered per
+ * key: key-partitioner.ts), so both ends of a connection — equal keys — land on one partition whichever
+ * client produced them.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
 import type { CollectorConfig } from '../lib/config/meshpipe-config.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { partitioner } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import { type CaptureCounters, countDrop, DROP_REASON, DROP_STAGE } from './capture-counters.ts';
 import type { BufferedEvent, EventBuffer } from './event-buffer.ts';
+import { memoizedKeyPartitioner } from './key-partitioner.ts';
 
 export interface RawEventProducerOptions {
   kafka: Kafka;
@@ -132,7 +133,7 @@ export class RawEventProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      createPartitioner: partitioner,
+      createPartitioner: memoizedKeyPartitioner,
       retry: { retries: settings.retries, initialRetryTime: 100, maxRetryTime: 2000 },
     });
     try {

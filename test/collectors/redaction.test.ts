@@ -188,7 +188,8 @@ describe('redaction: no secret leaves the node', () => {
     await collector!.stop();
     // observe and record saw the same traffic (they captured the whole time).
     await record!.stop();
-    const observed = (await observe!.stop(), observe!.stdout());
+    await observe!.stop();
+    const observed = observe!.stdout();
     const rows = observed
       .trim()
       .split('\n')
