@@ -78,6 +78,15 @@ export const UP_COMPONENTS: UpComponent[] = [
     stallMs: 60_000,
   },
   {
+    // Alert delivery, when there is somewhere to deliver to. The detector itself is a built-in processor
+    // above: its anomalies are on the topic (`meshpipe tail meshpipe.anomalies.v1`) either way.
+    name: 'sink/alerts',
+    enabled: ({ config }) => config.sinks.alerts.receivers.length > 0,
+    args: () => ['sink', 'alerts'],
+    // Status every 2 s, also while Redis or a receiver is down.
+    stallMs: 60_000,
+  },
+  {
     name: 'sink/prometheus',
     // On by default: /metrics is how the pipeline is watched (sinks.prometheus.enabled: false turns it off).
     enabled: ({ config }) => config.sinks.prometheus.enabled,

@@ -380,6 +380,56 @@ export const ERRORS = {
     EXIT.usage,
     'start the chain with a processor whose inputs include "raw" (e.g. --processor span-assembler --processor ./my-proc/index.ts)',
   ),
+
+  // Anomaly alerts (sinks/alerts, meshpipe sink alerts / alerts test / alerts status)
+  ALERTS_NO_RECEIVERS: spec(
+    'MESHPIPE_ERR_ALERTS_NO_RECEIVERS',
+    'no alert receivers are configured (sinks.alerts.receivers is empty)',
+    EXIT.config,
+    'add one, e.g. {"sinks": {"alerts": {"receivers": [{"name": "ops", "type": "generic", "url": "https://example.com/hook", "secretEnv": "MESHPIPE_ALERTS_OPS_SECRET"}]}}}',
+  ),
+  ALERTS_RECEIVER_UNKNOWN: spec(
+    'MESHPIPE_ERR_ALERTS_RECEIVER_UNKNOWN',
+    'no alert receiver named "%s" (configured: %s)',
+    EXIT.usage,
+    '`meshpipe config --effective` shows sinks.alerts.receivers',
+  ),
+  ALERTS_SECRET_MISSING: spec(
+    'MESHPIPE_ERR_ALERTS_SECRET_MISSING',
+    'alert receiver "%s" has no signing key: %s',
+    EXIT.config,
+    'every request is signed: set sinks.alerts.receivers[].secretEnv to the name of an environment variable that holds the key (or `secret`, inline)',
+  ),
+  ALERTS_REDIS_UNAVAILABLE: spec(
+    'MESHPIPE_ERR_ALERTS_REDIS_UNAVAILABLE',
+    'cannot reach Redis for the alert queues at %s: %s',
+    EXIT.unavailable,
+    'set redis.url (MESHPIPE_REDIS_URL), or start the local one with `meshpipe stack start`',
+  ),
+  ALERTS_RECORD_INVALID: spec(
+    'MESHPIPE_ERR_ALERTS_RECORD_INVALID',
+    'anomaly transition %s cannot be delivered: %s',
+    EXIT.dataError,
+    'the record is in the dead-letter topic; whatever produced it to the anomalies topic wrote an incomplete transition',
+  ),
+  ALERTS_RECEIVER_REJECTED: spec(
+    'MESHPIPE_ERR_ALERTS_RECEIVER_REJECTED',
+    'receiver %s rejected the alert for good: %s',
+    EXIT.dataError,
+    'a 4xx answer (other than 408 and 429) is not retried: the alert is a dead letter (`meshpipe alerts status`); check the receiver URL, its signing key and what it logged',
+  ),
+  ALERTS_RETRIES_EXHAUSTED: spec(
+    'MESHPIPE_ERR_ALERTS_RETRIES_EXHAUSTED',
+    'delivery to %s failed %s times, the last: %s',
+    EXIT.unavailable,
+    'the alert is a dead letter (`meshpipe alerts status`); raise sinks.alerts.attempts or maxBackoffMs to ride out longer outages',
+  ),
+  ALERTS_TEST_UNDELIVERED: spec(
+    'MESHPIPE_ERR_ALERTS_TEST_UNDELIVERED',
+    'the test alert to %s was not delivered: %s',
+    EXIT.unavailable,
+    "`meshpipe alerts status` shows the receiver's queue and recent failures",
+  ),
 } as const satisfies Record<string, ErrorSpec>;
 
   // The OTLP traces sink (sinks/otlp)

@@ -3,6 +3,7 @@
  * lib/config/meshpipe-config.ts composes this section, so `meshpipe config` documents every key.
  */
 import { s } from '../lib/config/spec.ts';
+import { alertsSinkSpec } from './alerts/config.ts';
 import { otlpSinkSpec } from './otlp/config.ts';
 import { prometheusSinkSpec } from './prometheus/config.ts';
 
@@ -10,6 +11,7 @@ export const sinksSpec = s.object(
   {
     otlp: otlpSinkSpec,
     prometheus: prometheusSinkSpec,
+    alerts: alertsSinkSpec,
   },
   { doc: 'Sinks: where meshpipe delivers what leaves Kafka.' },
 );

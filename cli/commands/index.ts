@@ -69,6 +69,19 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     summary: 'Serve RED metrics, the service graph and pipeline health on /metrics for Prometheus.',
     load: async () => (await import('./sink-prometheus.ts')).command,
   },
+  'sink alerts': {
+    summary:
+      'Deliver anomaly transitions to webhooks (generic JSON, Slack, Alertmanager) via BullMQ, signed.',
+    load: async () => (await import('./alerts.ts')).sinkAlerts,
+  },
+  'alerts test': {
+    summary: "Send a test alert through a receiver's real queue and report what happened.",
+    load: async () => (await import('./alerts.ts')).test,
+  },
+  'alerts status': {
+    summary: 'Alert queues per receiver, recent failures and dead letters.',
+    load: async () => (await import('./alerts.ts')).status,
+  },
   'stack start': {
     summary: 'Start the local Kafka and Redis (reused if already up).',
     load: async () => (await import('./stack.ts')).start,
