@@ -41,7 +41,6 @@ export interface CapturePipelineOptions {
   /** Overrides of the loader options derived from the configuration (e.g. observe's port filter). */
   loader?: Partial<Omit<LoaderOptions, 'onStderr'>>;
   self?: SelfFilter;
-  afterBatch?: () => void;
 }
 
 export interface CapturePipeline {
@@ -91,7 +90,6 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
     builder,
     counters,
     logger,
-    ...(options.afterBatch === undefined ? {} : { afterBatch: options.afterBatch }),
   });
   const procRoot = '/proc';
   const reaper = setInterval(

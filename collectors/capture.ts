@@ -27,8 +27,6 @@ export interface CaptureOptions {
   logger: Logger;
   /** Restart backoff, ms: first delay, cap, and how long a run must last to reset it. */
   backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number };
-  /** Called after every batch is pushed to the builder (sinks that flush per batch). */
-  afterBatch?: () => void;
 }
 
 export type CaptureState = 'stopped' | 'starting' | 'running' | 'restarting';
@@ -181,7 +179,6 @@ export class Capture {
           countDrop(counters, DROP_STAGE.loader, DROP_REASON.malformedRecord, decoder.malformed - malformed);
           malformed = decoder.malformed;
         }
-        this.#o.afterBatch?.();
       }
     } catch {
       // The run ended with an error: `exited` below says which.
@@ -189,7 +186,6 @@ export class Capture {
     // A frame cut by the end of the stream is one record lost.
     if (decoder.truncatedBytes > 0) countDrop(counters, DROP_STAGE.loader, DROP_REASON.truncatedStream, 1);
     builder.endRun();
-    this.#o.afterBatch?.();
     return loader.exited;
   }
 }

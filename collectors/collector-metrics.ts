@@ -10,8 +10,9 @@
  * Names follow OpenTelemetry (the sample name) and its Prometheus mapping (the exposition name);
  * docs/collector.md lists them with what each means.
  */
-import { createHash } from 'node:crypto';
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
+// The processors' series id (a hash of name and sorted labels): one key scheme on the metrics topic.
+import { seriesIdOf } from '../processors/runtime/processor-metrics.ts';
 import type { Http1FramerCounters } from '../protocols/http1/framer.ts';
 import type { MetricSample, MetricType } from '../schemas/types.ts';
 import type { CaptureCounters } from './capture-counters.ts';
@@ -211,15 +212,6 @@ export interface CollectorSnapshot {
   processLookups: ProcessTableCounters;
   /** The loader's CPU over all its runs, and the running one's memory; null while none runs. */
   loader: { cpuSecondsTotal: number; rssBytes: number } | null;
-}
-
-/** The same series id as the processors' (a hash of name and sorted labels): one sink rule for all. */
-export function seriesIdOf(name: string, labels: Record<string, string>): string {
-  const sorted = Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${labels[k]}`)
-    .join(',');
-  return createHash('sha256').update(`${name}{${sorted}}`).digest('hex').slice(0, 16);
 }
 
 export class CollectorMetrics {

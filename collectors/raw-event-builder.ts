@@ -402,15 +402,15 @@ export class RawEventBuilder {
 
   #data(r: DataRecord, gateLoss: boolean): void {
     const conn = this.#conn(r);
-    const ingress = r.direction === 'ingress';
-    const bytes = this.#counters.bytes;
-    if (ingress) bytes.ingress += r.byteCount;
-    else bytes.egress += r.byteCount;
     conn.bytesSeen += r.byteCount;
     const epoch = this.gate.epoch;
     const afterLoss = gateLoss || conn.lossEpoch < epoch;
     conn.lossEpoch = epoch;
     if (this.#excluded(conn)) return;
+    const ingress = r.direction === 'ingress';
+    const bytes = this.#counters.bytes;
+    if (ingress) bytes.ingress += r.byteCount;
+    else bytes.egress += r.byteCount;
     if (afterLoss) this.#counters.lossHints++;
 
     const framer = conn.framer;
