@@ -75,6 +75,9 @@ export function processSample(
   } else {
     from = previous.timeNs;
     base = previous;
+    // Samples further apart than a window leave windows without their traffic (which then look like
+    // drops): windowMs must be at least the producer's flush interval, better a few of them.
+    if (sample.timeUnixNano - previous.timeNs > windowNs) ctx.count('samples_sparser_than_window');
   }
 
   const window = windowOf(Number(sample.timeUnixNano / NS_PER_MS), config.windowMs);

@@ -149,7 +149,8 @@ function runMetric(
     }
     return;
   }
-  if (history.length < config.warmupWindows) {
+  // A history shorter than the warm-up could never end it: the smaller of the two counts.
+  if (history.length < Math.min(config.warmupWindows, config.historyWindows)) {
     remember(history, value, config.historyWindows);
     return;
   }

@@ -71,7 +71,7 @@ export const receiverSpec = s.object(
       },
     }),
     secret: s.string({
-      doc: 'HMAC-SHA256 signing key, inline. Prefer `secretEnv`: configuration files get copied around.',
+      doc: 'HMAC-SHA256 signing key, inline. Prefer `secretEnv`: configuration files get copied around, and `meshpipe config --effective` prints what they hold.',
       default: '',
     }),
     secretEnv: s.string({

@@ -3,7 +3,8 @@
  * topology go to the metrics topic in real time (one-second windows), latency is injected into inventory,
  * the anomaly fires within a bounded number of windows; the detector is then stopped and started again
  * (its state comes back from the changelog) and the anomaly resolves after recovery — once, with the same
- * fingerprint, and without firing a second time.
+ * fingerprint, and without firing a second time. The alerts sink runs behind it, so the same two
+ * transitions also arrive at a webhook receiver, once each.
  *
  * red-metrics is not part of this checkout yet; the emulator produces samples shaped exactly like its
  * output (red-metrics-emulator.ts). When it lands, the demo → collector → span-assembler → trace-linker →
@@ -19,8 +20,11 @@ import type { ProcessorDefinition } from '../../../processors/runtime/definition
 import { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { Anomaly, MetricSample } from '../../../schemas/types.ts';
-import { type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
+import type { RunningSink } from '../../../sinks/runtime/host.ts';
+import { type TestKafka, testKafka, testLogger, testRedisUrl } from '../../helpers/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
+import { dropPrefix, sinkConfig, startAlertsSink, uniquePrefix } from '../../sinks/alerts/helpers.ts';
+import { WebhookReceiver } from '../../sinks/alerts/webhook-receiver.ts';
 import { TEST_RUNTIME } from '../runtime/helpers.ts';
 import { DemoTraffic, RedMetricsEmulator } from './red-metrics-emulator.ts';
 
@@ -45,6 +49,10 @@ const anomalyCodec = codecFor<Anomaly>('anomaly');
 let k: TestKafka;
 let producer: Producer;
 let consumer: Consumer;
+let sink: RunningSink;
+let redisUrl: string;
+const receiver = new WebhookReceiver();
+const queuePrefix = uniquePrefix('detector');
 const anomalies: Anomaly[] = [];
 
 function startHost(): ProcessorHost {
@@ -70,6 +78,13 @@ before(async () => {
   });
   await consumer.connect();
   await consumer.subscribe({ topics: [k.topic('anomalies')], fromBeginning: true });
+  redisUrl = await testRedisUrl();
+  await receiver.up();
+  sink = await startAlertsSink(
+    k,
+    redisUrl,
+    sinkConfig([{ name: 'ops', url: receiver.url }], { queuePrefix }),
+  );
   await consumer.run({
     eachMessage: async ({ message }) => {
       const a = anomalyCodec.decode(message.value!);
@@ -80,6 +95,9 @@ before(async () => {
 });
 
 after(async () => {
+  await sink?.stop();
+  await receiver.down();
+  if (redisUrl !== undefined) await dropPrefix(redisUrl, queuePrefix);
   await consumer?.disconnect();
   await producer?.disconnect();
   await k?.cleanup();
@@ -162,6 +180,15 @@ test('latency on inventory fires, survives a detector restart, and resolves once
     assert.equal(p99('RESOLVED')[0]!.startsAtUnixNano, fired!.startsAtUnixNano);
     const ids = anomalies.map((a) => a.transitionId);
     assert.equal(new Set(ids).size, ids.length, 'no transition is emitted twice (exactly-once output)');
+
+    // The receiver got every transition, once, including these two.
+    await waitFor(
+      'every transition at the receiver',
+      () => receiver.deliveriesByKey().size === anomalies.length,
+    );
+    const delivered = receiver.deliveriesByKey();
+    for (const a of [fired!, p99('RESOLVED')[0]!]) assert.equal(delivered.get(`ops.${a.transitionId}`), 1);
+    assert.ok([...delivered.values()].every((n) => n === 1));
   } finally {
     stopped = true;
     await loop;
