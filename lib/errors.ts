@@ -186,96 +186,6 @@ export const ERRORS = {
   ),
   DEMO_BAD_OPTION: spec('MESHPIPE_ERR_DEMO_BAD_OPTION', 'invalid demo option %s: %s', EXIT.usage),
 
-  // The eBPF loader (collectors/loader/, bpf/loader/): why capture could not start or stopped
-  LOADER_BINARY_MISSING: spec(
-    'MESHPIPE_ERR_LOADER_BINARY_MISSING',
-    'cannot start the eBPF loader %s: %s',
-    EXIT.unavailable,
-    'build it with `make -C bpf` (needs clang, bpftool and libbpf-dev)',
-  ),
-  LOADER_USAGE: spec(
-    'MESHPIPE_ERR_LOADER_USAGE',
-    'the eBPF loader rejected its options: %s',
-    EXIT.software,
-    'the agent passed options this loader build does not accept: rebuild with `make -C bpf`',
-  ),
-  LOADER_NO_BTF: spec(
-    'MESHPIPE_ERR_LOADER_NO_BTF',
-    'the kernel exposes no BTF: %s',
-    EXIT.unavailable,
-    'use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or give the loader a BTF file for this kernel',
-  ),
-  LOADER_PERMISSION: spec(
-    'MESHPIPE_ERR_LOADER_PERMISSION',
-    'not permitted to load eBPF programs: %s',
-    EXIT.permission,
-    'run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE',
-  ),
-  LOADER_TRACEFS: spec(
-    'MESHPIPE_ERR_LOADER_TRACEFS',
-    'tracefs is not available: %s',
-    EXIT.unavailable,
-    'mount it: `mount -t tracefs tracefs /sys/kernel/tracing` (in a container, mount the host one)',
-  ),
-  LOADER_KERNEL: spec(
-    'MESHPIPE_ERR_LOADER_KERNEL',
-    'the kernel refused the eBPF capture: %s',
-    EXIT.unavailable,
-    'meshpipe needs Linux >= 5.12 with BTF, BPF ring buffers and syscall tracepoints',
-  ),
-  LOADER_FAILED: spec(
-    'MESHPIPE_ERR_LOADER_FAILED',
-    'the eBPF loader failed: %s',
-    EXIT.software,
-    'see the loader output in the message; restarting the agent restarts the loader',
-  ),
-  LOADER_ABI_MISMATCH: spec(
-    'MESHPIPE_ERR_LOADER_ABI_MISMATCH',
-    'the eBPF loader speaks record ABI %s, this agent ABI %s',
-    EXIT.software,
-    'rebuild the loader from the same checkout as the agent: `make -C bpf`',
-  ),
-  LOADER_STREAM_CORRUPT: spec(
-    'MESHPIPE_ERR_LOADER_STREAM_CORRUPT',
-    'the eBPF loader output cannot be decoded: %s',
-    EXIT.software,
-    'the agent restarts the loader by itself; if it repeats, rebuild both from one checkout (`make -C bpf`)',
-  ),
-
-  // The node collector (collectors/, meshpipe collect / observe / record)
-  COLLECTOR_METRICS_PORT: spec(
-    'MESHPIPE_ERR_COLLECTOR_METRICS_PORT',
-    'cannot serve collector metrics on %s: %s',
-    EXIT.unavailable,
-    'another process uses the port: set collector.metricsPort (MESHPIPE_COLLECTOR_METRICS_PORT) to a free one, or 0 for any',
-  ),
-  COLLECTOR_BAD_FILTER: spec(
-    'MESHPIPE_ERR_COLLECTOR_BAD_FILTER',
-    'invalid filter "%s": %s',
-    EXIT.usage,
-    'use key=value with key pod, process, port, method or status, e.g. --filter pod=orders --filter status=5xx',
-  ),
-  COLLECTOR_RECORDING_FAILED: spec(
-    'MESHPIPE_ERR_COLLECTOR_RECORDING_FAILED',
-    'cannot write the recording %s: %s',
-    EXIT.cannotCreate,
-    'check that the directory exists and is writable, and that the disk is not full',
-  ),
-
-  // The Prometheus sink (sinks/prometheus)
-  PROMETHEUS_INVALID_SAMPLE: spec(
-    'MESHPIPE_ERR_PROMETHEUS_INVALID_SAMPLE',
-    'metric sample %s cannot be exposed: %s',
-    EXIT.dataError,
-    'the sample is in the dead-letter topic; the component that produced it has a bug, please report it',
-  ),
-  PROMETHEUS_LISTEN_FAILED: spec(
-    'MESHPIPE_ERR_PROMETHEUS_LISTEN_FAILED',
-    'cannot serve /metrics on %s: %s',
-    EXIT.unavailable,
-    'another process has the port: choose another with --listen, sinks.prometheus.listen or MESHPIPE_PROMETHEUS_LISTEN',
-  ),
-
   // Sinks (sinks/runtime: the host every sink runs in)
   SINK_RECORD_FAILED: spec(
     'MESHPIPE_ERR_SINK_RECORD_FAILED',
@@ -301,6 +211,59 @@ export const ERRORS = {
     EXIT.unavailable,
     'Kafka refused or is unreachable; nothing was committed, so the records are redelivered after the restart',
   ),
+
+  // The OTLP traces sink (sinks/otlp)
+  OTLP_ENDPOINT_MISSING: spec(
+    'MESHPIPE_ERR_OTLP_ENDPOINT_MISSING',
+    'no OTLP endpoint is configured',
+    EXIT.config,
+    'pass --endpoint http://collector:4317, or set sinks.otlp.endpoint / MESHPIPE_OTLP_ENDPOINT',
+  ),
+  OTLP_INVALID_SPAN: spec(
+    'MESHPIPE_ERR_OTLP_INVALID_SPAN',
+    'span %s cannot be exported over OTLP: %s',
+    EXIT.dataError,
+    'the span is in the dead-letter topic; the component that produced it has a bug, please report it',
+  ),
+  OTLP_UNAVAILABLE: spec(
+    'MESHPIPE_ERR_OTLP_UNAVAILABLE',
+    'the OTLP receiver answered %s: %s',
+    EXIT.unavailable,
+    'transient: the sink retries with backoff and pauses consumption meanwhile; check the receiver if it lasts',
+  ),
+  OTLP_REJECTED: spec(
+    'MESHPIPE_ERR_OTLP_REJECTED',
+    'the OTLP receiver rejected the batch with %s: %s',
+    EXIT.dataError,
+    'the spans are in the dead-letter topic; UNAUTHENTICATED/PERMISSION_DENIED: check sinks.otlp.headers, UNIMPLEMENTED: the endpoint is not an OTLP/gRPC receiver',
+  ),
+  OTLP_BATCH_TOO_LARGE: spec(
+    'MESHPIPE_ERR_OTLP_BATCH_TOO_LARGE',
+    'the export request is larger than the receiver accepts: %s',
+    EXIT.dataError,
+    'lower sinks.otlp.batchSize, or raise the receiver\'s limit (max_recv_msg_size_mib on an OpenTelemetry Collector); the spans are in the dead-letter topic',
+  ),
+  OTLP_EXPORT_FAILED: spec(
+    'MESHPIPE_ERR_OTLP_EXPORT_FAILED',
+    'the OTLP exporter failed without an answer from the receiver: %s',
+    EXIT.software,
+    'the spans are in the dead-letter topic; please report this with the message',
+  ),
+
+  // The Prometheus sink (sinks/prometheus)
+  PROMETHEUS_INVALID_SAMPLE: spec(
+    'MESHPIPE_ERR_PROMETHEUS_INVALID_SAMPLE',
+    'metric sample %s cannot be exposed: %s',
+    EXIT.dataError,
+    'the sample is in the dead-letter topic; the component that produced it has a bug, please report it',
+  ),
+  PROMETHEUS_LISTEN_FAILED: spec(
+    'MESHPIPE_ERR_PROMETHEUS_LISTEN_FAILED',
+    'cannot serve /metrics on %s: %s',
+    EXIT.unavailable,
+    'another process has the port: choose another with --listen, sinks.prometheus.listen or MESHPIPE_PROMETHEUS_LISTEN',
+  ),
+
   // Processors and the processor runtime (processors/runtime/)
   PROCESSOR_NOT_FOUND: spec(
     'MESHPIPE_ERR_PROCESSOR_NOT_FOUND',
@@ -381,6 +344,82 @@ export const ERRORS = {
     'start the chain with a processor whose inputs include "raw" (e.g. --processor span-assembler --processor ./my-proc/index.ts)',
   ),
 
+  // The eBPF loader (collectors/loader/, bpf/loader/): why capture could not start or stopped
+  LOADER_BINARY_MISSING: spec(
+    'MESHPIPE_ERR_LOADER_BINARY_MISSING',
+    'cannot start the eBPF loader %s: %s',
+    EXIT.unavailable,
+    'build it with `make -C bpf` (needs clang, bpftool and libbpf-dev)',
+  ),
+  LOADER_USAGE: spec(
+    'MESHPIPE_ERR_LOADER_USAGE',
+    'the eBPF loader rejected its options: %s',
+    EXIT.software,
+    'the agent passed options this loader build does not accept: rebuild with `make -C bpf`',
+  ),
+  LOADER_NO_BTF: spec(
+    'MESHPIPE_ERR_LOADER_NO_BTF',
+    'the kernel exposes no BTF: %s',
+    EXIT.unavailable,
+    'use a kernel built with CONFIG_DEBUG_INFO_BTF=y, or give the loader a BTF file for this kernel',
+  ),
+  LOADER_PERMISSION: spec(
+    'MESHPIPE_ERR_LOADER_PERMISSION',
+    'not permitted to load eBPF programs: %s',
+    EXIT.permission,
+    'run as root, or grant CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE',
+  ),
+  LOADER_TRACEFS: spec(
+    'MESHPIPE_ERR_LOADER_TRACEFS',
+    'tracefs is not available: %s',
+    EXIT.unavailable,
+    'mount it: `mount -t tracefs tracefs /sys/kernel/tracing` (in a container, mount the host one)',
+  ),
+  LOADER_KERNEL: spec(
+    'MESHPIPE_ERR_LOADER_KERNEL',
+    'the kernel refused the eBPF capture: %s',
+    EXIT.unavailable,
+    'meshpipe needs Linux >= 5.12 with BTF, BPF ring buffers and syscall tracepoints',
+  ),
+  LOADER_FAILED: spec(
+    'MESHPIPE_ERR_LOADER_FAILED',
+    'the eBPF loader failed: %s',
+    EXIT.software,
+    'see the loader output in the message; restarting the agent restarts the loader',
+  ),
+  LOADER_ABI_MISMATCH: spec(
+    'MESHPIPE_ERR_LOADER_ABI_MISMATCH',
+    'the eBPF loader speaks record ABI %s, this agent ABI %s',
+    EXIT.software,
+    'rebuild the loader from the same checkout as the agent: `make -C bpf`',
+  ),
+  LOADER_STREAM_CORRUPT: spec(
+    'MESHPIPE_ERR_LOADER_STREAM_CORRUPT',
+    'the eBPF loader output cannot be decoded: %s',
+    EXIT.software,
+    'the agent restarts the loader by itself; if it repeats, rebuild both from one checkout (`make -C bpf`)',
+  ),
+
+  // The node collector (collectors/, meshpipe collect / observe / record)
+  COLLECTOR_METRICS_PORT: spec(
+    'MESHPIPE_ERR_COLLECTOR_METRICS_PORT',
+    'cannot serve collector metrics on %s: %s',
+    EXIT.unavailable,
+    'another process uses the port: set collector.metricsPort (MESHPIPE_COLLECTOR_METRICS_PORT) to a free one, or 0 for any',
+  ),
+  COLLECTOR_BAD_FILTER: spec(
+    'MESHPIPE_ERR_COLLECTOR_BAD_FILTER',
+    'invalid filter "%s": %s',
+    EXIT.usage,
+    'use key=value with key pod, process, port, method or status, e.g. --filter pod=orders --filter status=5xx',
+  ),
+  COLLECTOR_RECORDING_FAILED: spec(
+    'MESHPIPE_ERR_COLLECTOR_RECORDING_FAILED',
+    'cannot write the recording %s: %s',
+    EXIT.cannotCreate,
+    'check that the directory exists and is writable, and that the disk is not full',
+  ),
+
   // Anomaly alerts (sinks/alerts, meshpipe sink alerts / alerts test / alerts status)
   ALERTS_NO_RECEIVERS: spec(
     'MESHPIPE_ERR_ALERTS_NO_RECEIVERS',
@@ -431,44 +470,6 @@ export const ERRORS = {
     "`meshpipe alerts status` shows the receiver's queue and recent failures",
   ),
 } as const satisfies Record<string, ErrorSpec>;
-
-  // The OTLP traces sink (sinks/otlp)
-  OTLP_ENDPOINT_MISSING: spec(
-    'MESHPIPE_ERR_OTLP_ENDPOINT_MISSING',
-    'no OTLP endpoint is configured',
-    EXIT.config,
-    'pass --endpoint http://collector:4317, or set sinks.otlp.endpoint / MESHPIPE_OTLP_ENDPOINT',
-  ),
-  OTLP_INVALID_SPAN: spec(
-    'MESHPIPE_ERR_OTLP_INVALID_SPAN',
-    'span %s cannot be exported over OTLP: %s',
-    EXIT.dataError,
-    'the span is in the dead-letter topic; the component that produced it has a bug, please report it',
-  ),
-  OTLP_UNAVAILABLE: spec(
-    'MESHPIPE_ERR_OTLP_UNAVAILABLE',
-    'the OTLP receiver answered %s: %s',
-    EXIT.unavailable,
-    'transient: the sink retries with backoff and pauses consumption meanwhile; check the receiver if it lasts',
-  ),
-  OTLP_REJECTED: spec(
-    'MESHPIPE_ERR_OTLP_REJECTED',
-    'the OTLP receiver rejected the batch with %s: %s',
-    EXIT.dataError,
-    'the spans are in the dead-letter topic; UNAUTHENTICATED/PERMISSION_DENIED: check sinks.otlp.headers, UNIMPLEMENTED: the endpoint is not an OTLP/gRPC receiver',
-  ),
-  OTLP_BATCH_TOO_LARGE: spec(
-    'MESHPIPE_ERR_OTLP_BATCH_TOO_LARGE',
-    'the export request is larger than the receiver accepts: %s',
-    EXIT.dataError,
-    'lower sinks.otlp.batchSize, or raise the receiver\'s limit (max_recv_msg_size_mib on an OpenTelemetry Collector); the spans are in the dead-letter topic',
-  ),
-  OTLP_EXPORT_FAILED: spec(
-    'MESHPIPE_ERR_OTLP_EXPORT_FAILED',
-    'the OTLP exporter failed without an answer from the receiver: %s',
-    EXIT.software,
-    'the spans are in the dead-letter topic; please report this with the message',
-  ),
 
 export type ErrorName = keyof typeof ERRORS;
 
