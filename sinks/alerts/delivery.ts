@@ -46,12 +46,13 @@ import {
   workerConnection,
 } from './alert-queues.ts';
 import { transitionTimeOf } from './alert-view.ts';
+import { DeliveryError } from './delivery-error.ts';
 import { renderAlertmanager } from './payloads/alertmanager.ts';
 import { renderGeneric } from './payloads/generic.ts';
 import type { DeliveryItem, RenderInput } from './payloads/payload.ts';
 import { renderSlack } from './payloads/slack.ts';
 import type { ResolvedReceiver } from './receivers.ts';
-import { backoffDelay, DeliveryError, honouredRetryAfter, type RetryPolicy } from './retry-policy.ts';
+import { backoffDelay, honouredRetryAfter, type RetryPolicy } from './retry-policy.ts';
 import { type DeliveryOutcome, sendWebhook } from './webhook-request.ts';
 
 export interface DeliveryOptions {

@@ -25,19 +25,3 @@ export function backoffDelay(
 export function honouredRetryAfter(retryAfterMs: number, policy: RetryPolicy): number {
   return Math.min(Math.max(1, retryAfterMs), policy.maxRetryAfterMs);
 }
-
-/**
- * The error a failed delivery attempt moves its jobs to failed with: it carries the delay computed once
- * for the whole request, so the transitions of a group come back together and can be grouped again.
- */
-export class DeliveryError extends Error {
-  readonly retryDelayMs: number;
-  readonly status: number | null;
-
-  constructor(message: string, options: { retryDelayMs: number; status: number | null }) {
-    super(message);
-    this.name = 'DeliveryError';
-    this.retryDelayMs = options.retryDelayMs;
-    this.status = options.status;
-  }
-}

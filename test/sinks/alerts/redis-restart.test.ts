@@ -2,7 +2,8 @@
  * Redis killed (SIGKILL) and restarted while alerts are queued: nothing is lost. The test runs its own
  * redis-server (append-only, every write fsynced: the durable configuration docs/alerts.md recommends),
  * never the shared one. The receiver is down while Redis dies, so every transition is queued and
- * retrying; once both are back, every transition arrives exactly once.
+ * retrying; more anomalies arrive while Redis is down (they wait in Kafka: the sink cannot enqueue, so it
+ * does not commit); once both are back, every transition arrives exactly once.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
