@@ -1,0 +1,142 @@
+/**
+ * The deployment files cannot be applied here (no cluster, no Docker engine), so this checks what can
+ * be checked without one: every manifest parses, every command a container runs is a real `meshpipe`
+ * command with real flags, the shipped configuration passes meshpipe's own validation, the collector
+ * asks for exactly the capabilities the capture needs, and every processor the CLI knows is deployed.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { parseCommandArgs } from '../../cli/command.ts';
+import { COMMANDS } from '../../cli/commands/index.ts';
+import { loadConfig } from '../../lib/config/load.ts';
+import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
+import { BUILTIN_PROCESSORS, loadProcessor } from '../../processors/runtime/registry.ts';
+import { TOPICS, type TopicId } from '../../schemas/topics.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are checked structurally
+type K8s = any;
+
+const K8S_DIR = join(PROJECT_ROOT, 'infra', 'kubernetes');
+
+function load(file: string): K8s[] {
+  const docs = parseAllDocuments(readFileSync(join(file), 'utf8'));
+  for (const d of docs) assert.deepEqual(d.errors, [], `${file}: ${d.errors.join('; ')}`);
+  return docs.map((d) => d.toJS()).filter((d) => d !== null);
+}
+
+const manifests = [
+  'namespace.yaml',
+  'config.yaml',
+  'collector.yaml',
+  'processors.yaml',
+  'sinks.yaml',
+  'keda.yaml',
+].flatMap((f) => load(join(K8S_DIR, f)).map((doc) => ({ file: f, doc })));
+const workloads = manifests.filter(({ doc }) => doc.kind === 'Deployment' || doc.kind === 'DaemonSet');
+
+/** Checks that `meshpipe <args>` names a command and that its flags parse. */
+async function assertRealCommand(args: string[], where: string): Promise<string> {
+  const name = COMMANDS[`${args[0]} ${args[1]}`] !== undefined ? `${args[0]} ${args[1]}` : args[0]!;
+  const entry = COMMANDS[name];
+  assert.ok(entry, `${where}: "meshpipe ${args.join(' ')}" is not a command`);
+  const definition = await entry.load();
+  parseCommandArgs(definition, args.slice(name.split(' ').length));
+  return name;
+}
+
+describe('Kubernetes manifests', () => {
+  it('parse, and every container runs a real meshpipe command with valid flags', async () => {
+    assert.ok(workloads.length >= 8);
+    for (const { file, doc } of workloads) {
+      for (const c of doc.spec.template.spec.containers) {
+        assert.equal(c.image.split(':')[0], 'meshpipe', `${file} ${doc.metadata.name}`);
+        await assertRealCommand(c.args, `${file} ${doc.metadata.name}`);
+        const env = Object.fromEntries((c.env ?? []).map((e: K8s) => [e.name, e.value]));
+        assert.equal(
+          env.MESHPIPE_CONFIG,
+          '/etc/meshpipe/meshpipe.json',
+          `${doc.metadata.name} reads the ConfigMap`,
+        );
+        assert.ok(
+          c.volumeMounts.some((m: K8s) => m.mountPath === '/etc/meshpipe'),
+          `${doc.metadata.name} mounts it`,
+        );
+      }
+      assert.deepEqual(
+        doc.spec.selector.matchLabels,
+        { 'app.kubernetes.io/name': doc.metadata.name },
+        `${doc.metadata.name} selector`,
+      );
+      assert.equal(doc.spec.template.metadata.labels['app.kubernetes.io/name'], doc.metadata.name);
+    }
+  });
+
+  it('the shipped meshpipe.json passes meshpipe’s own validation', () => {
+    const config = manifests.find(({ doc }) => doc.kind === 'ConfigMap')!.doc;
+    const dir = mkdtempSync(join(tmpdir(), 'meshpipe-k8s-'));
+    writeFileSync(join(dir, 'meshpipe.json'), config.data['meshpipe.json']);
+    const { config: parsed } = loadConfig({ file: join(dir, 'meshpipe.json'), env: {} });
+    assert.ok(parsed.kafka.brokers.length > 0);
+  });
+
+  it('deploys every built-in processor', () => {
+    for (const name of BUILTIN_PROCESSORS) {
+      const deployment = workloads.find(({ doc }) => doc.metadata.name === `meshpipe-${name}`);
+      assert.ok(deployment, `no Deployment for processor ${name}`);
+      const c = deployment.doc.spec.template.spec.containers[0];
+      assert.deepEqual(c.args.slice(0, 2), ['process', name]);
+      assert.ok(
+        deployment.doc.spec.template.spec.terminationGracePeriodSeconds >= 30,
+        'time to commit and leave the group',
+      );
+    }
+  });
+
+  it('gives the collector exactly the capabilities the capture needs, unprivileged', () => {
+    const ds = workloads.find(({ doc }) => doc.kind === 'DaemonSet')!.doc;
+    const c = ds.spec.template.spec.containers[0];
+    assert.equal(ds.spec.template.spec.hostPID, true);
+    assert.equal(c.securityContext.privileged, false);
+    assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
+    assert.deepEqual([...c.securityContext.capabilities.add].sort(), [
+      'BPF',
+      'DAC_READ_SEARCH',
+      'PERFMON',
+      'SYS_PTRACE',
+      'SYS_RESOURCE',
+    ]);
+    assert.ok(c.volumeMounts.some((m: K8s) => m.mountPath === '/sys/kernel/tracing'));
+    const nodeName = c.env.find((e: K8s) => e.name === 'MESHPIPE_NODE_NAME');
+    assert.equal(nodeName.valueFrom.fieldRef.fieldPath, 'spec.nodeName');
+  });
+
+  it('scales processors on the lag of their real consumer group and input topic', async () => {
+    const scaled = manifests.filter(({ doc }) => doc.kind === 'ScaledObject');
+    assert.ok(scaled.length > 0);
+    for (const { doc } of scaled) {
+      const name = doc.spec.scaleTargetRef.name.replace(/^meshpipe-/, '');
+      assert.ok(BUILTIN_PROCESSORS.includes(name), `${doc.metadata.name} scales an unknown processor`);
+      const { definition } = await loadProcessor(name);
+      const trigger = doc.spec.triggers[0].metadata;
+      assert.equal(trigger.consumerGroup, `meshpipe-${name}`);
+      const input = definition.inputs[0]!;
+      const suffix = typeof input === 'string' ? TOPICS[input as TopicId].suffix : input.suffix;
+      assert.equal(trigger.topic, `meshpipe.${suffix}`);
+    }
+  });
+});
+
+describe('docker compose file', () => {
+  it('parses, and every meshpipe service runs a real command', async () => {
+    const [compose] = load(join(PROJECT_ROOT, 'infra', 'compose', 'compose.yaml'));
+    for (const [name, service] of Object.entries(compose.services as Record<string, K8s>)) {
+      if (service.image !== 'meshpipe:0.1.0') continue;
+      await assertRealCommand(service.command, `compose service ${name}`);
+    }
+    for (const name of BUILTIN_PROCESSORS) assert.ok(compose.services[name], `compose runs ${name}`);
+  });
+});
