@@ -167,6 +167,7 @@ export class ReceiverDelivery {
     await this.#loop;
     await this.#worker.close();
     await this.#queue.close();
+    this.#logger.info({ ...this.totals }, 'delivery stopped');
   }
 
   /**

@@ -119,19 +119,24 @@ describe('anomalies on the live chain', {
       { timeoutMs: 120_000, intervalMs: 500 },
     );
     await new Promise((r) => setTimeout(r, (DETECTOR.warmupWindows + 4) * WINDOW_MS));
+    // Errors cannot come from a busy machine; latency can (other tests may be running), so a latency
+    // anomaly before the fault is reported, not failed on, and the one checked below must start after it.
     const early = anomalies.filter((a) => a.status === 'FIRING' && a.service.endsWith('inventory'));
     assert.deepEqual(
-      early.map((a) => `${a.type}: ${a.summary}`),
+      early.filter((a) => a.type === 'ERROR_RATIO' || a.type === 'NEW_STATUS_CLASS').map((a) => a.summary),
       [],
-      'steady demo traffic raises nothing on inventory',
+      'steady demo traffic raises no error anomaly on inventory',
     );
+    if (early.length > 0) t.diagnostic(`before the fault: ${early.map((a) => a.summary).join('; ')}`);
 
     const latencyAt = Date.now();
     await demo!.setFault('inventory', 'latency=300');
     const [fired] = await waitFor(
       'LATENCY_P50 FIRING on inventory',
       () => {
-        const f = onInventory('LATENCY_P50', 'FIRING');
+        const f = onInventory('LATENCY_P50', 'FIRING').filter(
+          (a) => Number(a.evidence.windowEndUnixNano / 1_000_000n) > latencyAt,
+        );
         return f.length > 0 && f;
       },
       { timeoutMs: 90_000, intervalMs: 500 },
@@ -149,7 +154,11 @@ describe('anomalies on the live chain', {
     const [resolved] = await waitFor(
       'LATENCY_P50 RESOLVED on inventory',
       () => {
-        const r = onInventory('LATENCY_P50', 'RESOLVED');
+        const r = onInventory('LATENCY_P50', 'RESOLVED').filter(
+          (a) =>
+            a.fingerprint === fired!.fingerprint &&
+            Number(a.evidence.windowEndUnixNano / 1_000_000n) > recoveredAt,
+        );
         return r.length > 0 && r;
       },
       { timeoutMs: 90_000, intervalMs: 500 },
