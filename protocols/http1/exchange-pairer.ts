@@ -16,11 +16,22 @@
  * - 101, and a 2xx to CONNECT, end the exchange and turn the connection into a tunnel;
  * - a request without a response is emitted incomplete at close (`connection-closed`) or when it has
  *   waited past the timeout (`timeout`). Nothing is dropped silently: every message ends up in
- *   exactly one exchange.
+ *   exactly one exchange, and requests leave in the order they were pushed (the n-th exchange that has
+ *   a request holds the n-th request), whatever the reason they leave for.
+ *
+ * State: `toState()` (the waiting requests, the held responses, the tunnel mark) is plain JSON data,
+ * and `Http1ExchangePairer.fromState(state)` goes on exactly from it. Counters are not state.
  */
 
 import { isInterimStatus, startsTunnel } from './body-framing.ts';
-import type { ExchangeIncompleteReason, Http1Exchange, Http1Message } from './types.ts';
+import type {
+  ExchangeIncompleteReason,
+  Http1Exchange,
+  Http1Message,
+  MessageIncompleteReason,
+  MessageKind,
+  ParsedHead,
+} from './types.ts';
 
 // PROTOCOL-REGISTRY: counters the span assembler exports as metrics (labelled protocol="http1").
 export interface Http1PairerCounters {
@@ -46,12 +57,102 @@ function maxNs(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
 }
 
+/** A message as plain JSON data: `Http1Message` with its timestamps as decimal strings. */
+export interface Http1MessageState {
+  kind: MessageKind;
+  head: ParsedHead;
+  startNs: string;
+  endNs: string;
+  wireBytes: number;
+  bodyBytes: number;
+  complete: boolean;
+  truncatedHead: boolean;
+  resync: boolean;
+  incompleteReason: MessageIncompleteReason | null;
+  tag: number | null;
+}
+
+/** Everything a pairer needs to go on, as plain JSON data (`toState`, `fromState`). */
+export interface Http1PairerState {
+  /** Requests waiting for their final response, oldest first, with the interim responses they got. */
+  waiting: Array<{ request: Http1MessageState; interim: Http1MessageState[]; lastNs: string }>;
+  /** Responses held until a request that could own them arrives, in order. */
+  held: Http1MessageState[];
+  tunnel: boolean;
+}
+
+export function messageToState(m: Http1Message): Http1MessageState {
+  return {
+    kind: m.kind,
+    head: m.head,
+    startNs: m.startNs.toString(),
+    endNs: m.endNs.toString(),
+    wireBytes: m.wireBytes,
+    bodyBytes: m.bodyBytes,
+    complete: m.complete,
+    truncatedHead: m.truncatedHead,
+    resync: m.resync,
+    incompleteReason: m.incompleteReason ?? null,
+    tag: m.tag ?? null,
+  };
+}
+
+export function messageFromState(s: Http1MessageState): Http1Message {
+  const m: {
+    -readonly [K in keyof Http1Message]: Http1Message[K];
+  } = {
+    kind: s.kind,
+    head: s.head,
+    startNs: BigInt(s.startNs),
+    endNs: BigInt(s.endNs),
+    wireBytes: s.wireBytes,
+    bodyBytes: s.bodyBytes,
+    complete: s.complete,
+    truncatedHead: s.truncatedHead,
+    resync: s.resync,
+  };
+  if (s.incompleteReason !== null) m.incompleteReason = s.incompleteReason;
+  if (s.tag !== null) m.tag = s.tag;
+  return m;
+}
+
 /** One pairer per connection (and capture side). Push messages of both directions in time order. */
 export class Http1ExchangePairer {
   readonly counters: Http1PairerCounters = newPairerCounters();
   #waiting: Waiting[] = [];
   #held: Http1Message[] = [];
   #tunnel = false;
+
+  /** A pairer that goes on from `state` (from `toState()`, possibly through JSON). Counters start at zero. */
+  static fromState(state: Http1PairerState): Http1ExchangePairer {
+    const pairer = new Http1ExchangePairer();
+    pairer.#waiting = state.waiting.map((w) => ({
+      request: messageFromState(w.request),
+      interim: w.interim.map(messageFromState),
+      lastNs: BigInt(w.lastNs),
+    }));
+    pairer.#held = state.held.map(messageFromState);
+    pairer.#tunnel = state.tunnel;
+    return pairer;
+  }
+
+  /** The pairer's state as plain JSON data; `fromState` continues from it exactly. */
+  toState(): Http1PairerState {
+    return {
+      waiting: this.#waiting.map((w) => ({
+        request: messageToState(w.request),
+        interim: w.interim.map(messageToState),
+        lastNs: w.lastNs.toString(),
+      })),
+      held: this.#held.map(messageToState),
+      tunnel: this.#tunnel,
+    };
+  }
+
+  /** Nothing waiting, nothing held, no tunnel: the state of a new pairer. */
+  get idle(): boolean {
+    return this.#waiting.length === 0 && this.#held.length === 0 && !this.#tunnel;
+  }
 
   /** The connection switched protocols (101) or became a CONNECT tunnel. */
   get tunnel(): boolean {

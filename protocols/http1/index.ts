@@ -19,9 +19,9 @@
  *   5. a folder like this one: detect, parse, redact, frame, read, pair, each with fixture tests.
  */
 
-import { Http1ExchangePairer } from './exchange-pairer.ts';
+import { Http1ExchangePairer, type Http1PairerState } from './exchange-pairer.ts';
 import { type FramerOptions, Http1Framer } from './framer.ts';
-import { Http1MessageReader } from './message-reader.ts';
+import { Http1MessageReader, type Http1ReaderState } from './message-reader.ts';
 
 export {
   type BodyFraming,
@@ -46,7 +46,11 @@ export {
 } from './detect.ts';
 export {
   Http1ExchangePairer,
+  type Http1MessageState,
   type Http1PairerCounters,
+  type Http1PairerState,
+  messageFromState,
+  messageToState,
   newPairerCounters,
 } from './exchange-pairer.ts';
 export {
@@ -60,7 +64,13 @@ export {
   MAX_PENDING_REQUESTS,
   newFramerCounters,
 } from './framer.ts';
-export { Http1MessageReader, type Http1ReaderCounters, newReaderCounters } from './message-reader.ts';
+export {
+  Http1MessageReader,
+  type Http1OpenMessageState,
+  type Http1ReaderCounters,
+  type Http1ReaderState,
+  newReaderCounters,
+} from './message-reader.ts';
 export {
   findHeadEnd,
   HEAD_INVALID_REASON,
@@ -114,4 +124,7 @@ export const HTTP1_PROTOCOL = {
   createMessageReader: (): Http1MessageReader => new Http1MessageReader(),
   /** Span assembler: one pairer per connection (and capture side). */
   createPairer: (): Http1ExchangePairer => new Http1ExchangePairer(),
+  /** Span assembler: a reader or pairer going on from its plain-data state (kept in partition state). */
+  restoreMessageReader: (state: Http1ReaderState): Http1MessageReader => Http1MessageReader.fromState(state),
+  restorePairer: (state: Http1PairerState): Http1ExchangePairer => Http1ExchangePairer.fromState(state),
 } as const;

@@ -15,6 +15,12 @@
  * - at close, a response whose body is delimited by the close (RFC 9112 §6.3 item 8) is complete;
  *   anything else still open is `connection-closed`; `expire` ends a message idle past a timeout.
  * Nothing here throws on bad input.
+ *
+ * State: `toState()` is everything the reader needs to go on (the open message, the lost-sync mark) as
+ * plain JSON data, and `Http1MessageReader.fromState(state)` a reader that continues exactly where that
+ * one was. The span assembler keeps this per connection side in its partition state, so a restarted or
+ * rebalanced processor resumes mid-message, and no event is ever parsed twice. Counters are not state:
+ * they count what one instance did.
  */
 
 import { responseBodyFraming } from './body-framing.ts';
@@ -59,6 +65,27 @@ interface OpenMessage {
   wireBytes: number;
   bodyBytes: number;
   resync: boolean;
+  /** The tag of the event whose head segment opened the message. */
+  tag: number | undefined;
+}
+
+/** The open message of a reader, as plain data (timestamps as decimal strings). */
+export interface Http1OpenMessageState {
+  head: ParsedHead | null;
+  startNs: string;
+  lastNs: string;
+  wireBytes: number;
+  bodyBytes: number;
+  resync: boolean;
+  tag: number | null;
+}
+
+/** Everything a reader needs to go on, as plain JSON data (`toState`, `fromState`). */
+export interface Http1ReaderState {
+  /** The message being read, `null` between messages. */
+  open: Http1OpenMessageState | null;
+  /** Sync was lost since the last message began: the next message is marked `resync`. */
+  resync: boolean;
 }
 
 /** One reader per connection and direction. */
@@ -68,19 +95,73 @@ export class Http1MessageReader {
   /** Sync was lost since the last message began: the next one is marked `resync`. */
   #resync = false;
 
+  /** A reader that goes on from `state` (from `toState()`, possibly through JSON). Counters start at zero. */
+  static fromState(state: Http1ReaderState): Http1MessageReader {
+    const reader = new Http1MessageReader();
+    const o = state.open;
+    reader.#resync = state.resync;
+    reader.#open =
+      o === null
+        ? null
+        : {
+            head: o.head,
+            startNs: BigInt(o.startNs),
+            lastNs: BigInt(o.lastNs),
+            wireBytes: o.wireBytes,
+            bodyBytes: o.bodyBytes,
+            resync: o.resync,
+            tag: o.tag ?? undefined,
+          };
+    return reader;
+  }
+
+  /** The reader's state as plain JSON data; `fromState` continues from it exactly. */
+  toState(): Http1ReaderState {
+    const o = this.#open;
+    return {
+      open:
+        o === null
+          ? null
+          : {
+              head: o.head,
+              startNs: o.startNs.toString(),
+              lastNs: o.lastNs.toString(),
+              wireBytes: o.wireBytes,
+              bodyBytes: o.bodyBytes,
+              resync: o.resync,
+              tag: o.tag ?? null,
+            },
+      resync: this.#resync,
+    };
+  }
+
+  /** Nothing open and sync not lost: the state of a new reader (a caller may keep no state at all). */
+  get idle(): boolean {
+    return this.#open === null && !this.#resync;
+  }
+
   /** Timestamp of the last bytes of the open message, `null` when none is open. */
   get openSinceNs(): bigint | null {
     return this.#open?.lastNs ?? null;
   }
 
-  /** Consumes the segments of one shipped event (timestamp `tsNs`); returns the messages that ended. */
-  push(tsNs: bigint, segments: readonly Segment[]): Http1Message[] {
+  /** Sync was lost since the last message began: the next message will be marked `resync`. */
+  get syncLost(): boolean {
+    return this.#resync;
+  }
+
+  /**
+   * Consumes the segments of one shipped event (timestamp `tsNs`); returns the messages that ended.
+   * `tag` is the caller's, for the event (the span assembler passes the thread that made the syscall):
+   * a message carries the tag of the event whose head segment opened it.
+   */
+  push(tsNs: bigint, segments: readonly Segment[], tag?: number): Http1Message[] {
     const out: Http1Message[] = [];
     for (const seg of segments) {
       const length = Number.isSafeInteger(seg.length) && seg.length > 0 ? seg.length : 0;
       switch (seg.kind) {
         case 'head':
-          this.#head(tsNs, seg, length, out);
+          this.#head(tsNs, seg, length, out, tag);
           break;
         case 'body':
           this.#body(tsNs, seg, length, out);
@@ -117,12 +198,20 @@ export class Http1MessageReader {
     return out;
   }
 
-  #head(tsNs: bigint, seg: Segment, length: number, out: Http1Message[]): void {
+  #head(tsNs: bigint, seg: Segment, length: number, out: Http1Message[], tag: number | undefined): void {
     let open = this.#open;
     // A head segment continues the open message only while that message still waits for its head bytes.
     if (open === null || open.head !== null) {
       if (open !== null) this.#end(out, 'interrupted');
-      open = { head: null, startNs: tsNs, lastNs: tsNs, wireBytes: 0, bodyBytes: 0, resync: this.#resync };
+      open = {
+        head: null,
+        startNs: tsNs,
+        lastNs: tsNs,
+        wireBytes: 0,
+        bodyBytes: 0,
+        resync: this.#resync,
+        tag,
+      };
       this.#resync = false;
       this.#open = open;
     }
@@ -194,6 +283,7 @@ export class Http1MessageReader {
       complete,
       truncatedHead: head.truncated,
       resync: open.resync,
+      ...(open.tag === undefined ? {} : { tag: open.tag }),
     };
     return reason === undefined ? message : { ...message, incompleteReason: reason };
   }

@@ -155,6 +155,8 @@ export interface Http1Message {
    */
   readonly resync: boolean;
   readonly incompleteReason?: MessageIncompleteReason;
+  /** The caller's tag of the event that opened the message (`Http1MessageReader.push`), when it gave one. */
+  readonly tag?: number;
 }
 
 /** Why an exchange is not a complete request/response pair. */

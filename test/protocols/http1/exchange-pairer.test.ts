@@ -233,11 +233,153 @@ describe('Http1ExchangePairer', () => {
             assert.ok(x.endNs >= x.startNs || x.request === undefined);
           }
           for (const m of messages) assert.equal(seen.get(m), 1);
+          // Requests leave in the order they came, whatever they leave for (the span assembler numbers
+          // the requests of its exchanges by this).
+          assert.deepEqual(
+            out.flatMap((x) => (x.request === undefined ? [] : [x.request])),
+            messages.filter((m) => m.kind === 'request'),
+          );
           assert.equal(pairer.pendingRequests, 0);
           assert.equal(pairer.heldResponses, 0);
         },
       ),
       { numRuns: 1000 },
+    );
+  });
+});
+
+/** A pairer's state through JSON and back, as the span assembler's changelog carries it. */
+function restored(pairer: Http1ExchangePairer): Http1ExchangePairer {
+  return Http1ExchangePairer.fromState(JSON.parse(JSON.stringify(pairer.toState())));
+}
+
+/**
+ * Pushes `messages` to one pairer without a break and to another saved and restored (through JSON)
+ * before message `cut`, then closes both: the same exchanges, message for message.
+ */
+function assertResumes(messages: readonly Http1Message[], cut: number, expire?: bigint): Http1Exchange[] {
+  const run = (restoreAt: number) => {
+    let pairer = new Http1ExchangePairer();
+    const out: Http1Exchange[] = [];
+    messages.forEach((m, i) => {
+      if (i === restoreAt) pairer = restored(pairer);
+      out.push(...pairer.push(m));
+    });
+    if (restoreAt >= messages.length) pairer = restored(pairer);
+    if (expire !== undefined) out.push(...pairer.expire(expire, 1n));
+    const tunnel = pairer.tunnel;
+    out.push(...pairer.close(10_000n));
+    return { out, tunnel };
+  };
+  const whole = run(-1);
+  const resumed = run(cut);
+  assert.deepEqual(resumed.out, whole.out);
+  assert.equal(resumed.tunnel, whole.tunnel);
+  return resumed.out;
+}
+
+describe('Http1ExchangePairer state (toState / fromState)', () => {
+  test('a fresh pairer: nothing waiting, nothing held, idle', () => {
+    assert.deepEqual(new Http1ExchangePairer().toState(), { waiting: [], held: [], tunnel: false });
+    assert.equal(new Http1ExchangePairer().idle, true);
+  });
+
+  test('pipelined requests waiting across a restore pair in order; tags and flags are kept', () => {
+    const messages = [
+      msg(GET_A, 1, 1, { tag: 11 }),
+      msg(GET_B, 1, 1, { tag: 11 }),
+      msg(GET_C, 1, 2, { tag: 12, resync: true }),
+      msg(RESPONSE_200_A, 3, 3),
+      msg(RESPONSE_200_B, 3, 3),
+      msg(RESPONSE_200_C, 3, 4),
+    ];
+    const p = new Http1ExchangePairer();
+    for (const m of messages.slice(0, 3)) p.push(m);
+    const state = p.toState();
+    assert.equal(state.waiting.length, 3);
+    assert.deepEqual(
+      [state.waiting[2]!.request.startNs, state.waiting[2]!.request.tag, state.waiting[2]!.request.resync],
+      ['1', 12, true],
+    );
+    for (const cut of [1, 2, 3, 4, 5]) {
+      const out = assertResumes(messages, cut);
+      assert.deepEqual(out.map(summary), [
+        'GET /a -> 200 [1-3] complete',
+        'GET /b -> 200 [1-3] complete',
+        'GET /c -> 200 [1-4] complete',
+      ]);
+      assert.equal(out[2]!.request!.tag, 12);
+    }
+  });
+
+  test('a held response (upload still in flight) and an interim 100 survive a restore', () => {
+    const messages = [
+      msg(RESPONSE_201_CREATED, 5, 5),
+      msg(`${POST_EXPECT_CONTINUE_HEAD}`, 1, 6),
+      msg(POST_EXPECT_CONTINUE_HEAD, 10, 10),
+      msg(RESPONSE_100_CONTINUE, 11, 11),
+      msg(RESPONSE_201_CREATED, 12, 13),
+    ];
+    for (let cut = 0; cut <= messages.length; cut++) assertResumes(messages, cut);
+    const p = new Http1ExchangePairer();
+    p.push(messages[0]!);
+    assert.equal(p.toState().held.length, 1);
+    p.push(messages[1]!);
+    p.push(messages[2]!);
+    p.push(messages[3]!);
+    assert.deepEqual(
+      p.toState().waiting[0]!.interim.map((m) => m.head.statusCode),
+      [100],
+    );
+  });
+
+  test('lost sync and incomplete messages: a resync response after a restore still skips lost answers', () => {
+    const messages = [
+      msg(GET_A, 1, 1),
+      msg(GET_B, 2, 2),
+      msg(GET_C, 3, 3, { complete: false, incompleteReason: 'unknown-bytes' }),
+      msg(RESPONSE_200_C, 6, 6, { resync: true }),
+    ];
+    for (let cut = 0; cut <= messages.length; cut++) {
+      const out = assertResumes(messages, cut);
+      assert.deepEqual(
+        out.map((x) => x.incompleteReason ?? 'complete'),
+        ['response-lost', 'response-lost', 'request-incomplete'],
+      );
+    }
+  });
+
+  test('a tunnel (101) is part of the state', () => {
+    const p = new Http1ExchangePairer();
+    p.push(msg(UPGRADE_WEBSOCKET, 1, 1));
+    p.push(msg(RESPONSE_101_WEBSOCKET, 2, 2));
+    assert.equal(p.idle, false);
+    assert.equal(restored(p).tunnel, true);
+  });
+
+  test('property: saved and restored before any message, a pairer pairs as it would have', () => {
+    const kinds = [
+      GET_A,
+      GET_B,
+      RESPONSE_200_A,
+      RESPONSE_100_CONTINUE,
+      RESPONSE_200_B,
+      CONNECT_REQUEST,
+      RESPONSE_CONNECT_200,
+    ];
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(...kinds), fc.nat(100), fc.nat(10), fc.boolean(), fc.nat(3)), {
+          maxLength: 25,
+        }),
+        fc.nat(25),
+        fc.boolean(),
+        (specs, cut, useExpire) => {
+          const messages = specs.map(([w, s, d, resync, tag]) => msg(w, s, s + d, { resync, tag }));
+          assertResumes(messages, cut % (messages.length + 1), useExpire ? 60n : undefined);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

@@ -262,3 +262,169 @@ describe('Http1MessageReader', () => {
     );
   });
 });
+
+/** A reader's state through JSON and back, as the span assembler's changelog carries it. */
+function restored(reader: Http1MessageReader): Http1MessageReader {
+  return Http1MessageReader.fromState(JSON.parse(JSON.stringify(reader.toState())));
+}
+
+/**
+ * Feeds `feed` to one reader without a break, and again with the reader saved (through JSON) and
+ * restored before event `cut`: the messages, and the lost-sync mark at the end, must be the same.
+ */
+function assertResumes(feed: Feed, cut: number, closeAt?: number): Http1Message[] {
+  const whole = run(feed, closeAt);
+  let reader = new Http1MessageReader();
+  const messages: Http1Message[] = [];
+  feed.forEach(([ts, segs], i) => {
+    if (i === cut) reader = restored(reader);
+    messages.push(...reader.push(BigInt(ts), segs, 100 + i));
+  });
+  if (cut >= feed.length) reader = restored(reader);
+  if (closeAt !== undefined) messages.push(...reader.close(BigInt(closeAt)));
+  // The uninterrupted run gave no tags; every message here carries the tag of the event that opened it.
+  assert.deepEqual(
+    messages.map((m) => {
+      const { tag: _tag, ...rest } = m;
+      return rest;
+    }),
+    whole.messages,
+  );
+  for (const m of messages) assert.equal(m.tag, 100 + feed.findIndex(([ts]) => BigInt(ts) === m.startNs));
+  assert.equal(reader.syncLost, whole.reader.syncLost);
+  assert.equal(reader.openSinceNs, whole.reader.openSinceNs);
+  return messages;
+}
+
+describe('Http1MessageReader state (toState / fromState)', () => {
+  test('a fresh reader: nothing open, sync not lost, idle', () => {
+    assert.deepEqual(new Http1MessageReader().toState(), { open: null, resync: false });
+    assert.equal(Http1MessageReader.fromState({ open: null, resync: false }).idle, true);
+  });
+
+  test('mid-head: a head split over events goes on after a restore, started at its first event', () => {
+    const feed: Feed = [
+      [1, [head(10, null)]],
+      [2, [head(30, null)]],
+      [3, [head(SIMPLE_GET.length - 40, SIMPLE_GET, true)]],
+    ];
+    const state = (() => {
+      const r = new Http1MessageReader();
+      r.push(1n, feed[0]![1], 7);
+      return r.toState();
+    })();
+    assert.deepEqual(state, {
+      open: { head: null, startNs: '1', lastNs: '1', wireBytes: 10, bodyBytes: 0, resync: false, tag: 7 },
+      resync: false,
+    });
+    for (const cut of [1, 2]) {
+      const [m] = assertResumes(feed, cut);
+      assert.equal(m!.tag, 100, 'the tag of the event that opened the head');
+      assert.equal(m!.startNs, 1n);
+    }
+  });
+
+  test('mid-body: a response body goes on after a restore, its bytes counted once', () => {
+    const feed: Feed = [
+      [1, [head(RESP_HELLO_HEAD.length, RESP_HELLO_HEAD), body(5)]],
+      [2, [body(4)]],
+      [3, [body(4, true)]],
+    ];
+    for (const cut of [1, 2]) {
+      const [m] = assertResumes(feed, cut);
+      assert.equal(m!.bodyBytes, 13);
+      assert.equal(m!.head.statusCode, 200);
+    }
+  });
+
+  test('pipelined: messages that ended before the save are not in the state; the open one is', () => {
+    const feed: Feed = [
+      [
+        7,
+        [
+          head(GET_A.length, GET_A, true),
+          head(GET_B.length, GET_B, true),
+          head(POST_JSON_HEAD.length, POST_JSON_HEAD),
+        ],
+      ],
+      [8, [body(7, true), head(GET_C.length, GET_C, true)]],
+    ];
+    const messages = assertResumes(feed, 1);
+    assert.deepEqual(
+      messages.map((m) => m.head.target),
+      ['/a', '/b', '/api/orders', '/c'],
+    );
+    const r = new Http1MessageReader();
+    r.push(7n, feed[0]![1]);
+    assert.equal(r.toState().open?.head?.target, '/api/orders');
+  });
+
+  test('lost sync survives a restore: the next message is marked resync', () => {
+    const feed: Feed = [
+      [1, [head(POST_JSON_HEAD.length, POST_JSON_HEAD), body(7)]],
+      [2, [body(10), unknown(50)]],
+      [3, [head(GET_A.length, GET_A, true)]],
+    ];
+    const r = new Http1MessageReader();
+    for (const [ts, segs] of feed.slice(0, 2)) r.push(BigInt(ts), segs);
+    assert.deepEqual(r.toState(), { open: null, resync: true }, 'nothing open, but sync lost');
+    assert.equal(r.idle, false);
+    const messages = assertResumes(feed, 2);
+    assert.equal(messages.at(-1)!.resync, true);
+  });
+
+  test('close after a restore: a close-delimited body completes, anything else is connection-closed', () => {
+    assertResumes(
+      [
+        [
+          1,
+          [
+            head(CLOSE_DELIMITED_RESPONSE_HEAD.length, CLOSE_DELIMITED_RESPONSE_HEAD),
+            body(CLOSE_DELIMITED_BODY.length),
+          ],
+        ],
+      ],
+      1,
+      5,
+    );
+    assertResumes([[1, [head(POST_JSON_HEAD.length, POST_JSON_HEAD), body(3)]]], 1, 5);
+  });
+
+  test('property: saved and restored at any event, a reader reads what it would have read', () => {
+    const seg = fc.oneof(
+      fc.record({
+        kind: fc.constant<'head'>('head'),
+        length: fc.nat(200),
+        data: fc.oneof(
+          fc.constant(EMPTY),
+          fc.constantFrom(GET_A, RESP_HELLO_HEAD, POST_JSON_HEAD, 'GET /x HTTP/1.1\r\nA', 'junk').map(bytes),
+        ),
+        endsMessage: fc.boolean(),
+      }),
+      fc.record({
+        kind: fc.constant<'body'>('body'),
+        length: fc.nat(500),
+        data: fc.constant(null),
+        endsMessage: fc.boolean(),
+      }),
+      fc.record({
+        kind: fc.constant<'unknown'>('unknown'),
+        length: fc.nat(500),
+        data: fc.constant(null),
+        endsMessage: fc.constant(false),
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(seg, { maxLength: 4 }), { maxLength: 20 }),
+        fc.nat(20),
+        fc.boolean(),
+        (events, cut, close) => {
+          const feed: Feed = events.map((segs, i) => [i, segs] as const);
+          assertResumes(feed, cut % (feed.length + 1), close ? feed.length : undefined);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
