@@ -54,14 +54,25 @@ export interface InputRecord<V = unknown> {
  * the input offsets, so after a crash, restart or rebalance the state is exactly what the committed
  * outputs imply.
  *
- * Values are kept encoded (as they are on the changelog): `get` returns a fresh copy and `set` encodes
- * the value when called, so changing an object after `get` or `set` changes nothing until it is `set`
- * again. That is what lets the host discard exactly the changes of a call that threw.
+ * By default (`stateAccess: 'copy'`) values are kept encoded (as they are on the changelog): `get`
+ * returns a fresh copy and `set` encodes the value when called, so changing an object after `get` or
+ * `set` changes nothing until it is `set` again. That is what lets the host discard exactly the
+ * changes of a call that threw.
+ *
+ * With `stateAccess: 'live'` values are kept decoded: `get` returns the object the store holds (the
+ * same one each time), the handler changes it in place or replaces it, and `set` marks the key
+ * changed. Changed keys are encoded once per transaction, when it is written. Every change must be
+ * followed by `set` (or `delete`) before the call returns: a change made without it stays in memory
+ * but never reaches the changelog, so a restart would not see it. A call that throws is still undone
+ * exactly (the runtime rebuilds the unit of work, see partition-task.ts).
  */
 export interface PartitionState<S> {
-  /** A decoded copy of the value, or undefined. */
+  /** A decoded copy of the value (`live`: the value itself), or undefined. */
   get(key: string): S | undefined;
-  /** Stores the value as it is now (encoded immediately; throws if the codec cannot encode it). */
+  /**
+   * Stores the value as it is now (encoded immediately; throws if the codec cannot encode it). `live`:
+   * marks the key changed, the value is encoded when the transaction is written.
+   */
   set(key: string, value: S): void;
   delete(key: string): void;
   has(key: string): boolean;
@@ -108,6 +119,13 @@ export interface ProcessorDefinition<F extends Fields = Fields, S = unknown, I e
   schemas?: ReadonlyArray<URL | string>;
   /** Defaults to JSON with BigInt, bytes, Map and Set support (processors/runtime/state-codec.ts). */
   stateCodec?: StateCodec<S>;
+  /**
+   * `copy` (default): `state.get` returns a decoded copy and `state.set` encodes at once. `live`: the
+   * handler works on the stored objects themselves and `set` marks them changed; each changed key is
+   * encoded once per transaction. For a handler that reads and rewrites the same keys record after
+   * record, `live` saves a decode and an encode per record; see `PartitionState` for its rule.
+   */
+  stateAccess?: 'copy' | 'live';
   /** Called for each input record, in partition order. */
   process(record: InputRecord<ValueOf<I>>, ctx: ProcessorContext<InferFields<F>, S>): void;
   /**

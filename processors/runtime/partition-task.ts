@@ -9,6 +9,14 @@
  *   record ─decode─► handler(record, ctx) ──returned──► call changes join the unit of work
  *      │                                  └──threw────► call changes dropped, dead letter joins it
  *      └─undecodable──────────────────────────────────► dead letter joins it
+ *
+ * With `stateAccess: 'live'` (state-store.ts) a handler changes state objects in place, so a call that
+ * threw cannot have its changes dropped one by one. The task then rebuilds the unit of work: it rolls
+ * the state back to the last commit, forgets the unit's outputs, and runs the unit's calls again —
+ * the records it kept, the punctuation — with the store in strict mode (an undo log per call, values
+ * encoded at `set`), so the failing call, and any other, ends exactly as in copy mode. The same
+ * happens when a changed value cannot be encoded at commit time. Failures are rare; the records of a
+ * unit are kept until it commits either way.
  */
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
@@ -16,7 +24,7 @@ import { asRecordError, deadLetterOf, type SourceRecord } from './dead-letter.ts
 import type { AnyProcessorDefinition, InputRecord, ProcessorContext, TopicRef } from './definition.ts';
 import type { ProcessorTopics } from './processor-topics.ts';
 import { jsonStateCodec } from './state-codec.ts';
-import { type StateChange, StateStore } from './state-store.ts';
+import { type StateAccess, type StateChange, StateStore } from './state-store.ts';
 
 /** A record to produce: an output or a dead letter, already encoded. */
 export interface OutgoingRecord {
@@ -81,6 +89,27 @@ export function punctuateIntervalMs(definition: AnyProcessorDefinition, config: 
 // minute, so a stream of poison records cannot flood it.
 const LOG_EVERY_MS = 60_000;
 
+/** A call of the unit of work, kept in live mode to run it again (see the file comment). */
+type UnitCall =
+  | { kind: 'source'; source: SourceRecord }
+  | { kind: 'decoded'; record: InputRecord }
+  | { kind: 'punctuate' };
+
+/** A fast live call failed: the unit of work must be rebuilt. */
+const REBUILD = Symbol('rebuild');
+
+/** The state access of a definition, validated. */
+export function stateAccessOf(definition: AnyProcessorDefinition): StateAccess {
+  const access = definition.stateAccess ?? 'copy';
+  if (access !== 'copy' && access !== 'live') {
+    throw new MeshpipeError(ERRORS.PROCESSOR_INVALID_DEFINITION, [
+      definition.name,
+      `stateAccess must be "copy" or "live", got ${JSON.stringify(access)}`,
+    ]);
+  }
+  return access;
+}
+
 export class PartitionTask<C = unknown, S = unknown> {
   readonly partition: number;
   readonly state: StateStore<S>;
@@ -93,12 +122,19 @@ export class PartitionTask<C = unknown, S = unknown> {
   readonly #callProduced = new Map<string, number>();
   readonly #callCounts = new Map<string, number>();
   readonly #lastLogged = new Map<string, number>();
+  readonly #live: boolean;
+  /** Live mode: the calls of the unit of work so far. */
+  #unit: UnitCall[] = [];
+  /** Live mode: the unit of work is being rebuilt (calls run strict, not recorded, not observed). */
+  #rebuilding = false;
 
   constructor(options: PartitionTaskOptions<C>) {
     this.#options = options;
     this.#definition = options.definition;
     this.partition = options.partition;
-    this.state = new StateStore<S>((options.definition.stateCodec ?? jsonStateCodec()) as never);
+    const access = stateAccessOf(options.definition);
+    this.#live = access === 'live';
+    this.state = new StateStore<S>((options.definition.stateCodec ?? jsonStateCodec()) as never, access);
     this.#work = emptyWork(this.state);
     const logger = options.logger.child({ partition: options.partition });
     this.context = {
@@ -115,6 +151,13 @@ export class PartitionTask<C = unknown, S = unknown> {
 
   /** Decodes and processes one record. Returns the error code when it was dead-lettered. */
   process(source: SourceRecord): string | undefined {
+    if (!this.#live) return this.#process(source) as string | undefined;
+    if (!this.#rebuilding) this.#unit.push({ kind: 'source', source });
+    const result = this.#process(source);
+    return result === REBUILD ? (this.#rebuild() as string | undefined) : result;
+  }
+
+  #process(source: SourceRecord): string | undefined | typeof REBUILD {
     const input = this.#options.topics.input(source.topic);
     if (input === undefined) {
       // kafkajs only delivers subscribed topics: this is a bug in the caller, not a bad record.
@@ -142,13 +185,18 @@ export class PartitionTask<C = unknown, S = unknown> {
     try {
       this.#call('process', () => this.#definition.process(record as never, this.context as never));
     } catch (err) {
+      if (this.#live && !this.#rebuilding) return REBUILD;
       return this.#deadLetter(source, err);
     }
     return undefined;
   }
 
-  /** Calls the handler with a decoded record; what it throws propagates (test-context.ts). */
+  /**
+   * Calls the handler with a decoded record; what it throws propagates (test-context.ts), and the
+   * caller then aborts the unit of work.
+   */
   processDecoded(record: InputRecord): void {
+    if (this.#live && !this.#rebuilding) this.#unit.push({ kind: 'decoded', record });
     add(this.#work.consumed, record.topic, 1);
     this.#call('process', () => this.#definition.process(record as never, this.context as never));
   }
@@ -160,10 +208,12 @@ export class PartitionTask<C = unknown, S = unknown> {
   punctuate(options: { rethrow?: boolean } = {}): MeshpipeError | undefined {
     const punctuate = this.#definition.punctuate;
     if (punctuate === undefined) return undefined;
+    if (this.#live && !this.#rebuilding) this.#unit.push({ kind: 'punctuate' });
     try {
       this.#call('punctuate', () => punctuate.run(this.context as never));
     } catch (err) {
       if (options.rethrow === true) throw err;
+      if (this.#live && !this.#rebuilding) return this.#rebuild() as MeshpipeError | undefined;
       this.#work.punctuateFailures++;
       const error = new MeshpipeError(
         ERRORS.PROCESSOR_PUNCTUATE_FAILED,
@@ -176,26 +226,64 @@ export class PartitionTask<C = unknown, S = unknown> {
     return undefined;
   }
 
-  /** The unit of work since the last commit or abort. */
+  /**
+   * Live mode: rolls the state back to the last commit and runs the unit's calls again in strict mode,
+   * where a failing call is undone alone (and dead-lettered, or counted as a punctuate failure) as in
+   * copy mode. Returns what the last call returned.
+   */
+  #rebuild(): string | MeshpipeError | undefined {
+    const calls = this.#unit;
+    this.state.abort();
+    this.#work = emptyWork(this.state);
+    this.#rebuilding = true;
+    this.state.setStrict(true);
+    let last: string | MeshpipeError | undefined;
+    try {
+      for (const call of calls) {
+        if (call.kind === 'source') last = this.#process(call.source) as string | undefined;
+        else if (call.kind === 'decoded') last = this.processDecoded(call.record) as undefined;
+        else last = this.punctuate();
+      }
+    } finally {
+      this.state.setStrict(false);
+      this.#rebuilding = false;
+    }
+    return last;
+  }
+
+  /**
+   * The unit of work since the last commit or abort. In live mode its state changes are encoded here;
+   * a value that cannot be encoded makes the unit be rebuilt, which dead-letters the call that left it.
+   */
   work(): UnitOfWork {
+    if (this.#live) {
+      try {
+        this.#work.changes = this.state.pendingChanges();
+      } catch {
+        this.#rebuild();
+        this.#work.changes = this.state.pendingChanges();
+      }
+    }
     return this.#work;
   }
 
   /** Whether a transaction would write anything (outputs, dead letters or state changes). */
   hasWrites(): boolean {
-    return this.#work.records.length > 0 || this.#work.changes.size > 0;
+    return this.#work.records.length > 0 || this.state.hasChanges();
   }
 
   /** The unit of work was committed: its state changes become the committed state. */
   commit(): void {
     this.state.commit();
     this.#work = emptyWork(this.state);
+    this.#unit = [];
   }
 
   /** The unit of work was aborted: state is back to the last commit, outputs are forgotten. */
   abort(): void {
     this.state.abort();
     this.#work = emptyWork(this.state);
+    this.#unit = [];
   }
 
   #call(kind: 'process' | 'punctuate', fn: () => void): void {
@@ -214,7 +302,7 @@ export class PartitionTask<C = unknown, S = unknown> {
       this.#callRecords = [];
       this.#callProduced.clear();
       this.#callCounts.clear();
-      this.#options.observe?.(kind, (performance.now() - started) / 1000);
+      if (!this.#rebuilding) this.#options.observe?.(kind, (performance.now() - started) / 1000);
     }
   }
 
@@ -269,7 +357,8 @@ export class PartitionTask<C = unknown, S = unknown> {
 function emptyWork(state: StateStore<unknown>): UnitOfWork {
   return {
     records: [],
-    changes: state.pendingChanges(),
+    // Copy mode: the store's batch layer itself. Live mode: encoded by work().
+    changes: state.access === 'copy' ? state.pendingChanges() : new Map(),
     consumed: new Map(),
     produced: new Map(),
     deadLetters: [],

@@ -7,6 +7,7 @@ import { DEAD_LETTER_HEADERS, type SourceRecord } from '../../../processors/runt
 import { defineProcessor } from '../../../processors/runtime/definition.ts';
 import { PartitionTask } from '../../../processors/runtime/partition-task.ts';
 import { ProcessorTopics } from '../../../processors/runtime/processor-topics.ts';
+import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { DeadLetter } from '../../../schemas/types.ts';
 import { COUNTER_INPUT, COUNTER_OUTPUT } from './fixtures/counter.ts';
@@ -151,5 +152,152 @@ describe('partition task', () => {
     assert.equal(error?.code, ERRORS.PROCESSOR_PUNCTUATE_FAILED.code);
     assert.equal(t.state.has('ticked'), false, 'its change was dropped');
     assert.equal(t.work().punctuateFailures, 1);
+  });
+});
+
+/**
+ * The same processor with live state: it changes the objects it reads in place (a list per key and a
+ * running total), sets them, and may throw or leave a value the codec cannot encode afterwards.
+ */
+function ledger(stateAccess: 'copy' | 'live') {
+  return defineProcessor({
+    name: 'ledger',
+    description: 'Test processor: a list per key and a total, changed in place.',
+    inputs: [COUNTER_INPUT],
+    outputs: [COUNTER_OUTPUT],
+    schemas: router.schemas,
+    config: s.object({}, { doc: 'None.' }),
+    stateAccess,
+    process(record, ctx) {
+      const { key, n } = record.value as { key: string; n: bigint };
+      const entry = (ctx.state.get(key) ?? { seen: [] }) as { seen: bigint[]; self?: unknown };
+      const total = (ctx.state.get('total') ?? { sum: 0n }) as { sum: bigint };
+      entry.seen.push(n);
+      total.sum += n;
+      ctx.state.set(key, entry);
+      ctx.state.set('total', total);
+      ctx.emit(COUNTER_OUTPUT, key, { key, count: total.sum, n });
+      if (key === 'throws') throw new Error('handler bug after changing state in place');
+      if (key === 'cyclic') {
+        entry.self = entry; // JSON cannot encode it
+        ctx.state.set(key, entry);
+      }
+    },
+    punctuate: {
+      intervalMs: 1000,
+      run(ctx) {
+        const total = (ctx.state.get('total') ?? { sum: 0n }) as { sum: bigint };
+        total.sum *= 10n;
+        ctx.state.set('total', total);
+        if (ctx.state.has('explode')) throw new Error('punctuate bug');
+      },
+    },
+  });
+}
+
+function ledgerTask(stateAccess: 'copy' | 'live'): PartitionTask {
+  const definition = ledger(stateAccess);
+  return new PartitionTask({
+    definition,
+    config: {},
+    partition: 2,
+    topics: new ProcessorTopics(definition, 'meshpipe'),
+    now: () => 1_700_000_000_000,
+    logger: createLogger({ component: 'test', level: 'silent' }),
+  });
+}
+
+/** What a unit of work would write, comparable across the two modes. */
+function written(t: PartitionTask) {
+  const work = t.work();
+  const codec = jsonStateCodec<unknown>();
+  return {
+    records: work.records.map((r) => [r.topic, String(r.key), r.value.toString('hex')]),
+    changes: [...work.changes].map(([k, v]) => [k, v === null ? null : codec.decode(v)]),
+    consumed: [...work.consumed],
+    produced: [...work.produced],
+    deadLetters: work.deadLetters,
+    punctuateFailures: work.punctuateFailures,
+  };
+}
+
+type Step = [key: string, n: bigint] | 'punctuate' | 'commit' | 'abort';
+
+/** Runs `steps` through both modes; at every commit, and at the end, both would write the same. */
+function sameInBothModes(steps: Step[]): void {
+  const copy = ledgerTask('copy');
+  const live = ledgerTask('live');
+  for (const step of [...steps, 'commit' as const]) {
+    const record = Array.isArray(step)
+      ? source(step[0], encodeCounterInput({ key: step[0], n: step[1] }))
+      : null;
+    for (const t of [copy, live]) {
+      if (step === 'punctuate') t.punctuate();
+      else if (step === 'abort') t.abort();
+      else if (record !== null) t.process(record);
+    }
+    if (step === 'commit') {
+      assert.deepEqual(written(live), written(copy));
+      copy.commit();
+      live.commit();
+      assert.deepEqual(
+        [...live.state.keys()].sort().map((k) => [k, live.state.get(k)]),
+        [...copy.state.keys()].sort().map((k) => [k, copy.state.get(k)]),
+      );
+    }
+  }
+}
+
+describe('partition task, live state', () => {
+  it('works on the stored objects, and encodes a key changed by many calls once per transaction', () => {
+    const t = ledgerTask('live');
+    for (let i = 1; i <= 5; i++) t.process(source('a', encodeCounterInput({ key: 'a', n: BigInt(i) })));
+    assert.equal(t.state.get('a'), t.state.get('a'), 'the same object each time');
+    assert.deepEqual([...t.work().changes.keys()], ['a', 'total']);
+    t.commit();
+    assert.deepEqual(t.state.get('total'), { sum: 15n });
+    assert.equal(t.hasWrites(), false);
+  });
+
+  it('a call that throws after changing objects in place is undone alone, as in copy mode', () => {
+    sameInBothModes([['a', 1n], ['b', 2n], ['throws', 3n], ['a', 4n], 'commit', ['b', 5n], ['throws', 6n]]);
+  });
+
+  it('a value the codec cannot encode dead-letters the call that left it, when the unit is written', () => {
+    sameInBothModes([
+      ['a', 1n],
+      ['cyclic', 2n],
+      ['a', 3n],
+    ]);
+    const t = ledgerTask('live');
+    t.process(source('a', encodeCounterInput({ key: 'a', n: 1n })));
+    t.process(source('cyclic', encodeCounterInput({ key: 'cyclic', n: 2n })));
+    assert.deepEqual(t.work().deadLetters, [{ topic: INPUT, code: ERRORS.PROCESSOR_HANDLER_FAILED.code }]);
+  });
+
+  it('a punctuation that throws is undone and counted; aborts forget in-place changes', () => {
+    sameInBothModes([['a', 1n], 'punctuate', ['explode', 1n], 'punctuate', ['b', 2n], 'abort', ['c', 3n]]);
+    const t = ledgerTask('live');
+    t.process(source('a', encodeCounterInput({ key: 'a', n: 1n })));
+    t.commit();
+    (t.state.get('a') as { seen: bigint[] }).seen.push(99n); // changed in place, never set
+    t.abort();
+    assert.deepEqual(t.state.get('a'), { seen: [1n] }, 'an abort reads the committed value again');
+  });
+
+  it('rejects a stateAccess it does not know', () => {
+    const definition = { ...ledger('live'), stateAccess: 'shared' as never };
+    assert.throws(
+      () =>
+        new PartitionTask({
+          definition,
+          config: {},
+          partition: 0,
+          topics: new ProcessorTopics(definition, 'meshpipe'),
+          now: () => 0,
+          logger: createLogger({ component: 'test', level: 'silent' }),
+        }),
+      { code: ERRORS.PROCESSOR_INVALID_DEFINITION.code },
+    );
   });
 });

@@ -77,3 +77,94 @@ describe('partition state store', () => {
     assert.deepEqual(s.stats(), { keys: 0, bytes: 0 });
   });
 });
+
+describe('partition state store, live', () => {
+  /** A JSON codec that counts its calls. */
+  function counting() {
+    const json = jsonStateCodec<unknown>();
+    const calls = { encode: 0, decode: 0 };
+    return {
+      calls,
+      codec: {
+        encode: (v: unknown) => {
+          calls.encode++;
+          return json.encode(v);
+        },
+        decode: (b: Buffer) => {
+          calls.decode++;
+          return json.decode(b);
+        },
+      },
+    };
+  }
+
+  function live(committed: Record<string, unknown> = {}) {
+    const { codec, calls } = counting();
+    const s = new StateStore<unknown>(codec, 'live');
+    for (const [k, v] of Object.entries(committed)) s.restore(k, jsonStateCodec<unknown>().encode(v));
+    calls.encode = 0;
+    return { s, calls };
+  }
+
+  it('hands out the stored object, decoded once; a key set by many calls is encoded once, at commit', () => {
+    const { s, calls } = live({ a: { n: 1 } });
+    for (let i = 0; i < 100; i++) {
+      const value = s.get('a') as { n: number };
+      value.n++;
+      s.set('a', value);
+      s.endCall(true);
+    }
+    assert.equal(s.get('a'), s.get('a'), 'the same object');
+    assert.deepEqual(calls, { encode: 0, decode: 1 });
+    assert.deepEqual([...s.pendingChanges().keys()], ['a']);
+    assert.equal(s.hasChanges(), true);
+    s.commit();
+    assert.deepEqual(calls, { encode: 1, decode: 1 });
+    assert.deepEqual(s.stats(), { keys: 1, bytes: 1 + Buffer.byteLength('{"n":101}') });
+    assert.equal(s.hasChanges(), false);
+  });
+
+  it('deletes are tombstones; keys and size see every change', () => {
+    const { s } = live({ a: 1, b: 2 });
+    s.delete('a');
+    s.set('c', 3);
+    assert.equal(s.has('a'), false);
+    assert.equal(s.get('a'), undefined);
+    assert.equal(s.size, 2);
+    assert.deepEqual([...s.keys()].sort(), ['b', 'c']);
+    assert.equal(s.pendingChanges().get('a'), null);
+    assert.throws(() => s.set('d', undefined), TypeError);
+  });
+
+  it('abort forgets changes, in place ones included; restore replaces what was read', () => {
+    const { s } = live({ a: { n: 1 } });
+    (s.get('a') as { n: number }).n = 5; // changed in place, not even set
+    s.set('b', 2);
+    s.abort();
+    assert.deepEqual(s.get('a'), { n: 1 });
+    assert.equal(s.has('b'), false);
+    s.restore('a', jsonStateCodec<unknown>().encode({ n: 7 }));
+    assert.deepEqual(s.get('a'), { n: 7 });
+  });
+
+  it('strict calls: a failed call is undone key by key, values and changed marks; set encodes at once', () => {
+    const { s } = live({ a: { n: 1 }, b: 2 });
+    s.set('x', 'changed before');
+    s.setStrict(true);
+    (s.get('a') as { n: number }).n = 9;
+    s.set('a', s.get('a'));
+    s.delete('b');
+    s.set('x', 'changed again');
+    s.set('new', true);
+    s.endCall(false);
+    assert.deepEqual(s.get('a'), { n: 1 });
+    assert.equal(s.get('b'), 2);
+    assert.equal(s.get('x'), 'changed before');
+    assert.equal(s.has('new'), false);
+    assert.deepEqual([...s.pendingChanges().keys()], ['x'], 'only what changed before the call');
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    assert.throws(() => s.set('c', cyclic), Error, 'the codec runs at set');
+    s.setStrict(false);
+  });
+});
