@@ -2,7 +2,7 @@
  * The span assembler's handlers: raw L7 events of one partition in, spans out to the trace linker.
  *
  * Per connection key (state `c:<key>`), per capture side (node, pid, connection id, generation): the
- * side's segments go through protocols/http1 (side-replay.ts), every exchange becomes one span for
+ * side's segments go through protocols/http1 (side-reader.ts), every exchange becomes one span for
  * that side (span-builder.ts), and the two ends of the connection meet here:
  * - a SERVER span without a traceparent takes as parent the CLIENT request at the other end of the
  *   same TCP connection (same method and path, the oldest not yet claimed, plausible in time): that
@@ -13,7 +13,12 @@
  * collector may be behind), then goes out with what is known. Nothing is dropped: every exchange,
  * orphan response and failed connect becomes exactly one span, incomplete ones marked with a reason.
  */
-import { type Http1Exchange, type Http1Message, headerValue } from '../../protocols/http1/index.ts';
+import {
+  type Http1Exchange,
+  type Http1Message,
+  headerValue,
+  type Segment,
+} from '../../protocols/http1/index.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { L7RawEvent, Span, SpanKind, TraceLinkingEvent } from '../../schemas/types.ts';
 import type { InputRecord, ProcessorContext } from '../runtime/definition.ts';
@@ -22,7 +27,7 @@ import { deterministicSpanId } from '../shared/span-ids.ts';
 import { parseTraceparent } from '../shared/trace-context.ts';
 import type { AssemblerConfig } from './config.ts';
 import { errnoName } from './errno.ts';
-import { type LiveOp, runSide, type SideRun } from './side-replay.ts';
+import { runSide, type SideOp, type SideRun, sideHasOpen, upgradeSide } from './side-reader.ts';
 import { buildConnectFailedSpan, buildExchangeSpan, type PeerIdentity } from './span-builder.ts';
 import { type ConnState, connStateKey, type Dir, type HeldSpan, type SideState } from './state.ts';
 
@@ -73,11 +78,9 @@ function newSide(ev: L7RawEvent, nowMs: number): SideState {
     localPort: ev.connection.localPort,
     peerAddress: ev.connection.peerAddress,
     peerPort: ev.connection.peerPort,
-    log: [],
-    baseRequests: 0,
-    baseOrphans: 0,
-    resync: { egress: false, ingress: false },
+    http: { egress: null, ingress: null, pairer: null },
     requests: 0,
+    paired: 0,
     orphans: 0,
     recent: [],
     tunnel: false,
@@ -279,27 +282,18 @@ function place(conn: ConnState, h: HeldSpan, ctx: AssemblerContext): void {
 function exchangesToSpans(conn: ConnState, side: SideState, run: SideRun, ctx: AssemblerContext): void {
   const cfg = ctx.config;
   const templater = templaterFor(cfg);
-  for (const x of run.exchanges) {
+  for (const { exchange: x, dir, tid, ordinal } of run.exchanges) {
     ctx.count('exchanges');
     const first = (x.request ?? x.response)!;
-    const info = run.info.get(first);
-    const dir: Dir = info?.dir ?? 'egress';
     const kind = kindOf(side, dir, first.kind);
     let spanId: string;
     if (x.request !== undefined) {
-      spanId = requestSpanId(conn.key, side, kind, x.request, info?.ordinal ?? 0);
+      spanId = requestSpanId(conn.key, side, kind, x.request, ordinal);
     } else {
-      spanId = deterministicSpanId([
-        conn.key,
-        side.id,
-        side.epochNs,
-        kind,
-        'orphan',
-        run.orphanOrdinal.get(x) ?? 0,
-      ]);
+      spanId = deterministicSpanId([conn.key, side.id, side.epochNs, kind, 'orphan', ordinal]);
       ctx.count('orphan_responses');
     }
-    const span = buildExchangeSpan(x, side, { spanId, kind, tid: info?.tid ?? 0 }, conn.key, templater, null);
+    const span = buildExchangeSpan(x, side, { spanId, kind, tid }, conn.key, templater, null);
     if (span.incompleteReason !== null) ctx.count(`incomplete.${span.incompleteReason}`);
     const h: HeldSpan = {
       span,
@@ -340,30 +334,29 @@ function applyTraceContext(h: HeldSpan, x: Http1Exchange): void {
   }
 }
 
-/** Runs live ops on a side and turns everything they produced into spans and remembered requests. */
-function advance(conn: ConnState, side: SideState, ops: LiveOp[], ctx: AssemblerContext): void {
+/** Runs ops on a side and turns everything they produced into spans and remembered requests. */
+function advance(conn: ConnState, side: SideState, ops: SideOp[], ctx: AssemblerContext): void {
   const run = runSide(side, ops);
   inferRole(side, run);
   if (run.invalidHeads > 0) ctx.count('parse_errors', run.invalidHeads);
   if (run.headsLost > 0) ctx.count('heads_lost', run.headsLost);
   if (run.orphanBodyBytes > 0) ctx.count('orphan_body_bytes', run.orphanBodyBytes);
-  for (const request of run.newRequests) {
-    const ordinal = run.info.get(request)?.ordinal ?? 0;
-    const kind = kindOf(side, run.info.get(request)?.dir ?? 'egress', 'request');
+  for (const { message, dir, ordinal } of run.newRequests) {
+    const kind = kindOf(side, dir, 'request');
     // Only CLIENT requests are ever looked up (by the SERVER side at the other end).
     if (kind !== 'CLIENT') continue;
     side.recent.push({
       ordinal,
-      spanId: requestSpanId(conn.key, side, kind, request, ordinal),
-      method: request.head.method ?? '',
-      path: pathOf(request),
-      startNs: request.startNs,
+      spanId: requestSpanId(conn.key, side, kind, message, ordinal),
+      method: message.head.method ?? '',
+      path: pathOf(message),
+      startNs: message.startNs,
     });
   }
   pruneRecent(side, ctx.config);
   exchangesToSpans(conn, side, run, ctx);
-  if (side.log.length > ctx.config.maxLogEntries) {
-    // A deep pipeline or a flood of unframeable bytes: end what is open rather than grow without bound.
+  if (run.pending > ctx.config.maxLogEntries) {
+    // A deep pipeline, or responses piling up unanswered: end what is open rather than grow without bound.
     ctx.count('side_log_overflow');
     const flush = runSide(side, [{ op: 'expire', now: side.lastNs, timeout: 0n }]);
     exchangesToSpans(conn, side, flush, ctx);
@@ -391,9 +384,7 @@ function updatePeerStatus(conn: ConnState): void {
   for (const a of conn.sides) for (const b of conn.sides) if (opposite(a, b)) conn.peer = 'captured';
 }
 
-function toSegments(
-  ev: L7RawEvent,
-): { kind: 'head' | 'body' | 'unknown'; length: number; data: Buffer | null; endsMessage: boolean }[] {
+function toSegments(ev: L7RawEvent): Segment[] {
   return ev.segments.map((seg) => ({
     kind: seg.kind === 'HEAD' ? 'head' : seg.kind === 'BODY' ? 'body' : 'unknown',
     // Lengths beyond 2^53 cannot be real syscall counts; the reader treats a non-safe length as 0.
@@ -408,6 +399,7 @@ export function processRawEvent(record: InputRecord<L7RawEvent>, ctx: AssemblerC
   const key = ev.connection.key;
   const stateKey = connStateKey(key);
   const conn: ConnState = ctx.state.get(stateKey) ?? { key, sides: [], held: [], peer: 'unknown' };
+  for (const s of conn.sides) upgradeSide(s);
   const side = sideFor(conn, ev, ctx.now());
   const timeoutNs = BigInt(ctx.config.exchangeTimeoutMs) * MS;
   ctx.count(`events.${ev.kind.toLowerCase()}`);
@@ -484,6 +476,7 @@ export function punctuateAssembler(ctx: AssemblerContext): void {
     const conn = ctx.state.get(stateKey);
     if (conn === undefined) continue;
     let changed = false;
+    for (const side of conn.sides) if (upgradeSide(side)) changed = true;
     const forget = new Set<string>();
     for (const side of conn.sides) {
       if (side.closed) continue;
@@ -491,13 +484,13 @@ export function punctuateAssembler(ctx: AssemblerContext): void {
       if (idleMs >= cfg.idleSideMs) {
         // Idle this long: a CLOSE was lost, or a keep-alive connection rests. End what is open and
         // forget the side; should it speak again, it starts afresh (a new epoch, so new span ids).
-        if (side.log.length > 0) {
+        if (sideHasOpen(side)) {
           advance(conn, side, [{ op: 'expire', now: side.lastNs + BigInt(idleMs) * MS, timeout: 0n }], ctx);
         }
         forget.add(side.id);
         ctx.count('sides_idle_forgotten');
         changed = true;
-      } else if (side.log.length > 0 && idleMs >= cfg.exchangeTimeoutMs) {
+      } else if (sideHasOpen(side) && idleMs >= cfg.exchangeTimeoutMs) {
         // The node's clock moved on by as much as ours since its last event on this side.
         advance(
           conn,
@@ -509,9 +502,9 @@ export function punctuateAssembler(ctx: AssemblerContext): void {
       }
     }
     if (conn.held.length > 0) {
-      const before = conn.held.length;
+      // Held spans may change even when they stay (a peer's identity filled in, a request claimed).
       retryHeld(conn, ctx, (h) => now - h.heldAtMs >= cfg.pairWaitMs);
-      changed ||= conn.held.length !== before;
+      changed = true;
     }
     const keep = conn.sides.filter(
       (s) => !forget.has(s.id) && (!s.closed || now - s.lastSeenMs < closedRetentionMs(cfg)),

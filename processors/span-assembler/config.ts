@@ -28,7 +28,7 @@ export const assemblerConfigSpec = s.object(
       min: 1_000,
     }),
     maxLogEntries: s.int({
-      doc: "Most events kept per capture side while messages are open (deep pipelines, streamed bodies are compacted first). Past it the side's open exchanges are flushed as incomplete (reason `timeout`) and counted as `side_log_overflow`.",
+      doc: "Most HTTP messages a capture side holds unpaired: requests waiting for their response (a deep pipeline) and responses waiting for their request. Past it the side's open exchanges are flushed as incomplete (reason `timeout`) and counted as `side_log_overflow`. (The name is from when a side kept its events.)",
       default: 512,
       min: 8,
     }),

@@ -16,6 +16,10 @@ export default defineProcessor<typeof assemblerConfigSpec.fields, ConnState, 'ra
   inputs: ['raw'],
   outputs: ['linking'],
   config: assemblerConfigSpec,
+  // Every raw event reads and rewrites its connection's entry: live state saves a decode and an encode
+  // per event (each changed connection is encoded once per transaction). The handlers set every entry
+  // they change (processors/runtime/definition.ts, PartitionState).
+  stateAccess: 'live',
   process(record, ctx) {
     processRawEvent(record, ctx);
   },

@@ -7,27 +7,11 @@
  * nodes, share the key and therefore this entry, which is what lets a SERVER span name the CLIENT span
  * at the other end without a shuffle.
  */
+import type { Http1PairerState, Http1ReaderState } from '../../protocols/http1/index.ts';
 import type { Span } from '../../schemas/types.ts';
 
 export type Dir = 'egress' | 'ingress';
 export type SideRole = 'CLIENT' | 'SERVER' | 'UNKNOWN';
-
-/** One shipped segment, as stored (mirrors protocols/http1 `Segment`). */
-export interface StoredSegment {
-  kind: 'head' | 'body' | 'unknown';
-  length: number;
-  data: Buffer | null;
-  endsMessage: boolean;
-}
-
-/**
- * What was fed to this side's HTTP/1.x reader and pairer since the side was last quiescent (no open
- * message, no request waiting). The reader and pairer keep their state in private fields, so the state
- * is this log, replayed into fresh instances for every event (see side-replay.ts).
- */
-export type LogEntry =
-  | { op: 'data'; ts: bigint; dir: Dir; tid: number; segments: StoredSegment[] }
-  | { op: 'expire'; now: bigint; timeout: bigint };
 
 /**
  * A request a CLIENT side sent, remembered until the SERVER side at the other end names it as a
@@ -66,13 +50,20 @@ export interface SideState {
   localPort: number;
   peerAddress: string;
   peerPort: number;
-  log: LogEntry[];
-  /** Request and orphan-response ordinals handed out before `log` (so replays number alike). */
-  baseRequests: number;
-  baseOrphans: number;
-  /** The reader of each direction had lost sync when the log was last cleared (see side-replay.ts). */
-  resync: { egress: boolean; ingress: boolean };
+  /**
+   * The HTTP/1.x reader of each direction and the side's pairer, as their plain-data state
+   * (protocols/http1 `toState`), `null` while one holds nothing (see side-reader.ts).
+   */
+  http: {
+    egress: Http1ReaderState | null;
+    ingress: Http1ReaderState | null;
+    pairer: Http1PairerState | null;
+  };
+  /** Requests read on this side: the next one's ordinal (part of its span id). */
   requests: number;
+  /** Requests that left the pairer in an exchange (they leave in order): the next exchange's ordinal. */
+  paired: number;
+  /** Orphan responses so far: the next one's ordinal. */
   orphans: number;
   recent: RequestRecord[];
   /** After 101 or a 2xx to CONNECT: the bytes are another protocol (counted as tunnel bytes). */

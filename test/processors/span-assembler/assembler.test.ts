@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Span } from '../../../schemas/types.ts';
+import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
+import type { StateStore } from '../../../processors/runtime/state-store.ts';
+import { deterministicSpanId } from '../../../processors/shared/span-ids.ts';
+import type { ConnState } from '../../../processors/span-assembler/state.ts';
+import type { L7RawEvent, Span } from '../../../schemas/types.ts';
 import {
   CHUNKED_RESPONSE_HEAD,
   CONNECT_REQUEST,
@@ -27,7 +31,15 @@ import {
   WEBSOCKET_FRAME,
 } from '../../protocols/http1/fixtures.ts';
 import { Connection, type Endpoint, MS, T0, US } from '../raw-events.ts';
-import { assembleAll, assemblerContext, byTime, feed, takeSpans, tick } from './helpers.ts';
+import {
+  type AssemblerTest,
+  assembleAll,
+  assemblerContext,
+  byTime,
+  feed,
+  takeSpans,
+  tick,
+} from './helpers.ts';
 
 // --- named wire fixtures of this suite ------------------------------------------------------------
 
@@ -460,5 +472,159 @@ describe('span-assembler: deterministic ids', () => {
     for (const id of a) assert.match(id, /^[0-9a-f]{16}$/);
     const b = run(40002);
     assert.equal(a.filter((id) => b.includes(id)).length, 0);
+  });
+});
+
+describe('span-assembler: restored mid-exchange', () => {
+  /** A new instance whose state is `t`'s committed state, through the changelog's codec (a restart). */
+  function restart(t: AssemblerTest): AssemblerTest {
+    const codec = jsonStateCodec<ConnState>();
+    const next = assemblerContext();
+    next.setTime(t.now());
+    for (const key of t.state.keys()) {
+      (next.state as StateStore<ConnState>).restore(key, codec.encode(t.state.get(key)!));
+    }
+    return next;
+  }
+
+  /** Spans and span counters of `events`, with the instance restarted before event `cut` (-1: never). */
+  function runWithRestart(events: readonly L7RawEvent[], cut: number) {
+    let t = assemblerContext();
+    const spans: Span[] = [];
+    const states: ConnState[] = [];
+    events.forEach((ev, i) => {
+      if (i === cut) {
+        states.push(...[...t.state.keys()].map((k) => t.state.get(k)!));
+        spans.push(...takeSpans(t).map((o) => o.span));
+        t = restart(t);
+      }
+      feed(t, [ev]);
+    });
+    tick(t, t.config.pairWaitMs + 1);
+    spans.push(...takeSpans(t).map((o) => o.span));
+    return { spans, states };
+  }
+
+  test('pipelining, a chunked body, 100-continue and lost sync: any restart gives the same spans', () => {
+    const c = new Connection(GATEWAY, ORDERS);
+    const chunk1 = `5\r\nhello\r\n`;
+    const chunk2 = `6\r\n world\r\n0\r\n\r\n`;
+    const events = byTime(
+      // Two pipelined requests, answered in one write.
+      ...c.exchange(T0, GET_A + GET_B, RESPONSE_200_A + RESPONSE_200_B),
+      // A chunked response over three reads.
+      [
+        c.client.data(T0 + 10n * MS, 'egress', GET_C),
+        c.server.data(T0 + 10n * MS + 50n * US, 'ingress', GET_C),
+        c.server.data(T0 + 11n * MS, 'egress', CHUNKED_RESPONSE_HEAD),
+        c.client.data(T0 + 11n * MS + 50n * US, 'ingress', CHUNKED_RESPONSE_HEAD),
+        c.server.data(T0 + 12n * MS, 'egress', chunk1),
+        c.client.data(T0 + 12n * MS + 50n * US, 'ingress', chunk1),
+        c.server.data(T0 + 13n * MS, 'egress', chunk2),
+        c.client.data(T0 + 13n * MS + 50n * US, 'ingress', chunk2),
+      ],
+      // 100-continue: the upload is in flight across events.
+      [
+        c.client.data(T0 + 20n * MS, 'egress', POST_EXPECT_CONTINUE_HEAD),
+        c.client.data(T0 + 21n * MS, 'ingress', RESPONSE_100_CONTINUE),
+        c.client.data(T0 + 22n * MS, 'egress', UPLOAD_BODY_10),
+        c.client.data(T0 + 23n * MS, 'ingress', RESPONSE_201_CREATED),
+      ],
+      // Lost sync on the client's response direction (bytes it could not frame), then a response that
+      // pairs with the latest request.
+      [
+        c.client.data(T0 + 30n * MS, 'egress', GET_A),
+        c.client.data(T0 + 30n * MS + 10n * US, 'egress', GET_B),
+        c.client.data(T0 + 31n * MS, 'ingress', TLS_CLIENT_HELLO, { copied: 0 }),
+        c.client.data(T0 + 32n * MS, 'ingress', RESPONSE_200_B),
+      ],
+    );
+    const whole = runWithRestart(events, -1);
+    assert.equal(whole.spans.length, 9, '4 + 2 + 1 + 2 spans');
+    assert.deepEqual(
+      whole.spans.filter((s) => s.incomplete).map((s) => s.incompleteReason),
+      ['response_lost'],
+    );
+    let midMessage = 0;
+    let waiting = 0;
+    let syncLost = 0;
+    for (let cut = 1; cut < events.length; cut++) {
+      const { spans, states } = runWithRestart(events, cut);
+      assert.deepEqual(spans, whole.spans, `restarted before event ${cut}`);
+      for (const conn of states) {
+        for (const side of conn.sides) {
+          const h = side.http;
+          if (h.egress?.open != null || h.ingress?.open != null) midMessage++;
+          if ((h.pairer?.waiting.length ?? 0) > 0) waiting++;
+          if (h.egress?.resync === true || h.ingress?.resync === true) syncLost++;
+        }
+      }
+    }
+    // The restarts did fall mid-message, with requests waiting, and after sync was lost.
+    assert.ok(midMessage > 0 && waiting > 0 && syncLost > 0, `${midMessage} ${waiting} ${syncLost}`);
+  });
+
+  test('a side written by the older span-assembler (an event log) is upgraded by replaying its log once', () => {
+    const c = new Connection(GATEWAY, ORDERS);
+    const request = c.client.data(T0, 'egress', GET_A);
+    const response = c.client.data(T0 + MS, 'ingress', RESPONSE_200_A);
+    const t = assemblerContext();
+    feed(t, [request]);
+    // The entry as the older version wrote it: the request waiting in a log to replay, two requests
+    // and one orphan before it, and the response direction's lost-sync mark from its last clear.
+    const conn = structuredClone(t.state.get(`c:${c.key}`)!);
+    const side = conn.sides[0]! as unknown as Record<string, unknown>;
+    delete side.http;
+    delete side.paired;
+    Object.assign(side, {
+      log: [
+        {
+          op: 'data',
+          ts: request.timeUnixNano,
+          dir: 'egress',
+          tid: request.process.tid,
+          segments: request.segments.map((seg) => ({
+            kind: seg.kind.toLowerCase(),
+            length: Number(seg.length),
+            data: seg.data,
+            endsMessage: seg.endsMessage,
+          })),
+        },
+      ],
+      baseRequests: 2,
+      baseOrphans: 1,
+      resync: { egress: false, ingress: true },
+      requests: 3,
+      orphans: 1,
+      recent: [],
+    });
+    const restarted = assemblerContext();
+    (restarted.state as StateStore<ConnState>).restore(
+      `c:${c.key}`,
+      jsonStateCodec<ConnState>().encode(conn),
+    );
+    feed(restarted, [response]);
+    tick(restarted, restarted.config.pairWaitMs + 1);
+    const [span] = takeSpans(restarted).map((o) => o.span);
+    assert.ok(span);
+    assert.equal(span.http.target, '/a');
+    assert.equal(span.http.statusCode, 200);
+    assert.equal(span.attributes['meshpipe.capture.resync'], 'true', 'the lost-sync mark survived');
+    const upgraded = restarted.state.get(`c:${c.key}`)!.sides[0]!;
+    assert.equal(
+      span.spanId,
+      deterministicSpanId([c.key, upgraded.id, upgraded.epochNs, 'CLIENT', 'request', 2]),
+      'the third request of the side: ordinals go on from the older version',
+    );
+    assert.deepEqual([upgraded.requests, upgraded.paired, upgraded.orphans], [3, 3, 1]);
+    assert.equal('log' in upgraded, false);
+  });
+
+  test('between exchanges a keep-alive side keeps no parser state', () => {
+    const c = new Connection(GATEWAY, ORDERS);
+    const t = assemblerContext();
+    feed(t, byTime(...c.exchange(T0, GET_A, RESPONSE_200_A)));
+    const conn = t.state.get(`c:${c.key}`)!;
+    for (const side of conn.sides) assert.deepEqual(side.http, { egress: null, ingress: null, pairer: null });
   });
 });
