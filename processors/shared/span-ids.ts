@@ -10,13 +10,17 @@
  * SHA-256 truncated to 64 / 128 bits: collisions are as unlikely as for random W3C ids, and ids are
  * never all zero (the W3C invalid value) because a zero result is nudged.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 function hashHex(parts: readonly (string | number | bigint)[], hexChars: number): string {
-  const h = createHash('sha256');
-  // A separator that cannot occur inside a part keeps ("a|b","c") and ("a","b|c") apart.
-  for (const p of parts) h.update(`${String(p).length}:${String(p)};`);
-  const hex = h.digest('hex').slice(0, hexChars);
+  // A length prefix keeps ("a|b","c") and ("a","b|c") apart. One string and a one-shot hash: a span id
+  // is computed per exchange, and a Hash object per id cost more than the hashing.
+  let input = '';
+  for (const p of parts) {
+    const s = String(p);
+    input += `${s.length}:${s};`;
+  }
+  const hex = hash('sha256', input, 'hex').slice(0, hexChars);
   return /^0+$/.test(hex) ? `${hex.slice(0, -1)}1` : hex;
 }
 
