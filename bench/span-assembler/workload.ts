@@ -1,0 +1,239 @@
+/**
+ * A recorded-shape raw event stream for the span-assembler benchmarks: service-to-service HTTP/1.1 over
+ * keep-alive connections, each end captured by its node's collector, as the collector ships it — every
+ * syscall's bytes go through the collector's own framer (protocols/http1/framer.ts), which redacts the
+ * heads and turns bodies into lengths. Deterministic (a seeded generator), so every run and every
+ * scenario of a run sees the same events.
+ *
+ * Per exchange: the client writes the request, the server reads it, the server writes the response,
+ * the client reads it — four DATA events, more when a POST body or a chunked response takes several
+ * syscalls. Connections start with OPEN events (connect, accept) and stay open; a tenth of them call
+ * a service whose end is not captured (an external API), so only their client side is seen.
+ */
+import { Http1Framer } from '../../protocols/http1/framer.ts';
+import type { CapturedEvent, Direction } from '../../protocols/http1/types.ts';
+import type { L7RawEvent, PayloadSegment } from '../../schemas/types.ts';
+
+const MS = 1_000_000n;
+const US = 1_000n;
+/** Where the recorded clock starts (ns since the epoch). */
+export const WORKLOAD_T0 = 1_796_000_000_000_000_000n;
+
+export interface WorkloadOptions {
+  /** Keep-alive connections (default 200). */
+  connections?: number;
+  /** Exchanges per connection (default 100). */
+  exchangesPerConnection?: number;
+  /** Time between two exchanges on one connection (default 50 ms, jittered): 5 s of traffic per connection. */
+  gapMs?: number;
+  seed?: number;
+}
+
+export interface Workload {
+  events: L7RawEvent[];
+  exchanges: number;
+  connections: number;
+  /** DATA events per exchange, on average. */
+  dataEventsPerExchange: number;
+}
+
+/** A small deterministic generator (mulberry32). */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+interface Service {
+  name: string;
+  node: string;
+  pid: number;
+  address: string;
+}
+
+const SERVICES: Service[] = [
+  { name: 'gateway', node: 'node-a', pid: 1100, address: '10.0.1.10' },
+  { name: 'orders', node: 'node-b', pid: 2100, address: '10.0.2.10' },
+  { name: 'inventory', node: 'node-a', pid: 3100, address: '10.0.1.11' },
+  { name: 'users', node: 'node-c', pid: 4100, address: '10.0.3.10' },
+  { name: 'payments', node: 'node-b', pid: 5100, address: '10.0.2.11' },
+];
+const EXTERNAL: Service = { name: 'api.example.com', node: 'outside', pid: 1, address: '203.0.113.7' };
+
+const latin1 = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
+
+/** One end of one connection as its node's collector captures it. */
+class Side {
+  readonly framer = new Http1Framer();
+  readonly role: 'CLIENT' | 'SERVER';
+  readonly local: Service;
+  readonly localPort: number;
+  readonly peer: Service;
+  readonly peerPort: number;
+  readonly key: string;
+  readonly connId: bigint;
+  readonly tid: number;
+  seq = 0n;
+
+  constructor(role: 'CLIENT' | 'SERVER', local: Service, localPort: number, peer: Service, peerPort: number) {
+    this.role = role;
+    this.local = local;
+    this.localPort = localPort;
+    this.peer = peer;
+    this.peerPort = peerPort;
+    const ends = [`${local.address}:${localPort}`, `${peer.address}:${peerPort}`].sort();
+    this.key = `${ends[0]}|${ends[1]}`;
+    this.connId = BigInt(local.pid) * 100_000n + BigInt(localPort);
+    this.tid = local.pid + 1 + (localPort % 8);
+  }
+
+  event(kind: 'OPEN' | 'DATA', ts: bigint, dir?: Direction, wire?: string): L7RawEvent {
+    let segments: PayloadSegment[] = [];
+    let byteCount = 0n;
+    if (dir !== undefined && wire !== undefined) {
+      const buf = latin1(wire);
+      // The kernel copies a buffer that starts a message (up to its cap); body buffers travel as counts.
+      const startsMessage = /^(GET|POST|PUT|DELETE) |^HTTP\/1\.1 /.test(wire);
+      const copied = startsMessage ? buf.slice(0, Math.min(buf.length, 1024)) : new Uint8Array(0);
+      const captured: CapturedEvent = {
+        direction: dir,
+        role: this.role === 'CLIENT' ? 'client' : 'server',
+        copied,
+        byteCount: buf.length,
+        chunkTerminator: !startsMessage && wire.endsWith('\r\n0\r\n\r\n'),
+      };
+      segments = this.framer.push(captured).map((s) => ({
+        kind: s.kind === 'head' ? 'HEAD' : s.kind === 'body' ? 'BODY' : 'UNKNOWN',
+        length: BigInt(s.length),
+        data: s.data === null ? null : Buffer.from(s.data),
+        endsMessage: s.endsMessage,
+      }));
+      byteCount = BigInt(buf.length);
+    }
+    const ingress = dir === 'ingress';
+    return {
+      kind,
+      timeUnixNano: ts,
+      monotonicNs: ts - WORKLOAD_T0 + 1_000_000_000n,
+      node: this.local.node,
+      seq: this.seq++,
+      process: {
+        pid: this.local.pid,
+        tid: this.tid,
+        comm: this.local.name,
+        exe: `/usr/bin/${this.local.name}`,
+        cgroupId: BigInt(this.local.pid),
+        containerId: `c0ffee${this.local.pid}`,
+      },
+      workload: {
+        netnsInode: 4026531840n + BigInt(this.local.pid),
+        pod: `${this.local.name}-7d9f8b6c5-x2x9q`,
+        namespace: 'shop',
+        workload: this.local.name,
+        service: this.local.name,
+      },
+      connection: {
+        key: this.key,
+        id: this.connId,
+        fd: 12,
+        generation: 1,
+        role: this.role,
+        roleInferred: false,
+        family: 'IPV4',
+        localAddress: this.local.address,
+        localPort: this.localPort,
+        peerAddress: this.peer.address,
+        peerPort: this.peerPort,
+        openedUnixNano: null,
+      },
+      direction: dir === undefined ? 'NONE' : ingress ? 'INGRESS' : 'EGRESS',
+      syscall:
+        kind === 'OPEN' ? (this.role === 'CLIENT' ? 'CONNECT' : 'ACCEPT4') : ingress ? 'READ' : 'WRITE',
+      byteCount,
+      protocol: 'HTTP1',
+      segments,
+      truncated: false,
+      redactions: 0,
+      errno: null,
+    };
+  }
+}
+
+function hex(rand: () => number, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += Math.floor(rand() * 16).toString(16);
+  return s;
+}
+
+/** The events of a keep-alive workload, in time order (as one raw partition would hold them, interleaved). */
+export function keepAliveWorkload(options: WorkloadOptions = {}): Workload {
+  const rand = random(options.seed ?? 42);
+  const connections = options.connections ?? 200;
+  const perConnection = options.exchangesPerConnection ?? 100;
+  const gapNs = BigInt(options.gapMs ?? 50) * MS;
+  const events: L7RawEvent[] = [];
+  let dataEvents = 0;
+  for (let c = 0; c < connections; c++) {
+    const from = SERVICES[c % SERVICES.length]!;
+    const external = c % 10 === 9;
+    const to = external ? EXTERNAL : SERVICES[(c + 1 + (c % 3)) % SERVICES.length]!;
+    const clientPort = 40_000 + c;
+    const serverPort = external ? 443 : 8080;
+    const client = new Side('CLIENT', from, clientPort, to, serverPort);
+    const server = external ? null : new Side('SERVER', to, serverPort, from, clientPort);
+    let at = WORKLOAD_T0 + BigInt(Math.floor(rand() * 10_000)) * US;
+    events.push(client.event('OPEN', at - 200n * US));
+    if (server !== null) events.push(server.event('OPEN', at - 150n * US));
+    for (let x = 0; x < perConnection; x++) {
+      const id = Math.floor(rand() * 100_000);
+      const post = rand() < 0.3;
+      const traced = rand() < 0.5;
+      const status = rand() < 0.03 ? 503 : post ? 201 : 200;
+      const chunked = !post && rand() < 0.1;
+      const path = post ? `/api/${to.name}` : `/api/${to.name}/${id}?fields=summary&page=${x % 5}`;
+      const body = post ? `{"item":${id},"qty":${1 + (id % 4)},"note":"${'x'.repeat(40 + (id % 200))}"}` : '';
+      const head =
+        `${post ? 'POST' : 'GET'} ${path} HTTP/1.1\r\nHost: ${to.name}:${serverPort}\r\n` +
+        `User-Agent: ${from.name}/2.4.1 okhttp/4.12\r\nAccept: application/json\r\n` +
+        (traced ? `traceparent: 00-${hex(rand, 32)}-${hex(rand, 16)}-01\r\n` : '') +
+        (post ? `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n` : '') +
+        `Authorization: Bearer ${hex(rand, 40)}\r\n\r\n`;
+      const answer =
+        status === 503 ? '{"error":"unavailable"}' : `{"id":${id},"data":"${'y'.repeat(100 + (id % 900))}"}`;
+      const responseHead = (extra: string) =>
+        `HTTP/1.1 ${status} ${status === 503 ? 'Service Unavailable' : status === 201 ? 'Created' : 'OK'}\r\n` +
+        `Content-Type: application/json\r\nDate: Tue, 01 Dec 2026 10:00:00 GMT\r\nServer: ${to.name}\r\n${extra}\r\n`;
+      // The request: head and body in one write, or (large POSTs) in two.
+      const requestWrites = post && body.length > 150 ? [head, body] : [head + body];
+      const responseWrites = chunked
+        ? [
+            responseHead('Transfer-Encoding: chunked\r\n'),
+            `${answer.length.toString(16)}\r\n${answer}\r\n`,
+            '0\r\n\r\n',
+          ]
+        : [responseHead(`Content-Length: ${answer.length}\r\n`) + answer];
+      const latency = BigInt(300 + Math.floor(rand() * 4_000)) * US;
+      requestWrites.forEach((w, i) => {
+        const t = at + BigInt(i) * 20n * US;
+        events.push(client.event('DATA', t, 'egress', w));
+        if (server !== null) events.push(server.event('DATA', t + 50n * US, 'ingress', w));
+        dataEvents += server === null ? 1 : 2;
+      });
+      responseWrites.forEach((w, i) => {
+        const t = at + latency + BigInt(i) * 30n * US;
+        if (server !== null) events.push(server.event('DATA', t, 'egress', w));
+        events.push(client.event('DATA', t + 60n * US, 'ingress', w));
+        dataEvents += server === null ? 1 : 2;
+      });
+      at += gapNs + BigInt(Math.floor(rand() * 2_000)) * US;
+    }
+  }
+  events.sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
+  const exchanges = connections * perConnection;
+  return { events, exchanges, connections, dataEventsPerExchange: dataEvents / exchanges };
+}
