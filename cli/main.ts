@@ -143,6 +143,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // `meshpipe tail ... | head`: the reader went away, which is not an error of ours.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const code = await main(process.argv.slice(2));
   // Let stdout drain before exiting (large --json outputs to a pipe).
   process.exitCode = code;

@@ -15,8 +15,9 @@ import { schemaRegistry } from '../schemas/registry.ts';
 import type { L7RawEvent } from '../schemas/types.ts';
 
 export interface RecordingWriter {
+  /** Appends an event; throws once the file has failed (disk full, removed directory...). */
   write(event: L7RawEvent): void;
-  /** Flushes and closes the file; resolves with the number of events written. */
+  /** Flushes and closes the file; resolves with the number of events written, rejects if writing failed. */
   close(): Promise<number>;
 }
 
@@ -24,16 +25,30 @@ export function createRecordingWriter(path: string): RecordingWriter {
   const type = schemaRegistry().current('l7-raw-event').type;
   const encoder = new avro.streams.BlockEncoder(type, { codec: 'deflate' });
   const file = createWriteStream(path);
+  // A failing file (ENOSPC, EACCES, a vanished directory) is an error to report, not a crash: remember
+  // the first one; write() and close() hand it to the caller.
+  let failure: Error | undefined;
+  const fail = (err: Error) => {
+    failure ??= err;
+    encoder.unpipe(file);
+    file.destroy();
+  };
+  file.on('error', fail);
+  encoder.on('error', fail);
   encoder.pipe(file);
   let count = 0;
   return {
     write(event) {
+      if (failure !== undefined) throw failure;
       encoder.write(event);
       count++;
     },
     async close() {
-      encoder.end();
-      await once(file, 'close');
+      if (failure === undefined) {
+        encoder.end();
+        await Promise.race([once(file, 'close'), once(file, 'error')]).catch(() => {});
+      }
+      if (failure !== undefined) throw failure;
       return count;
     },
   };

@@ -1,4 +1,5 @@
 import { meshpipeConfigSpec } from '../../lib/config/meshpipe-config.ts';
+import { redactConfig } from '../../lib/config/redact-config.ts';
 import { documentSpec, type Fields, type ObjectSpec } from '../../lib/config/spec.ts';
 import type { CommandDefinition } from '../command.ts';
 
@@ -24,10 +25,7 @@ export const command: CommandDefinition = {
   async run(ctx) {
     if (ctx.values.effective === true) {
       const { config, file } = ctx.config();
-      const redacted = {
-        ...config,
-        kafka: { ...config.kafka, saslPassword: config.kafka.saslPassword === '' ? '' : '***' },
-      };
+      const redacted = redactConfig(config);
       if (ctx.json) ctx.printJson({ file: file ?? null, config: redacted });
       else {
         ctx.out(`# from ${file ?? '(no file: defaults and environment)'}`);

@@ -108,3 +108,34 @@ describe('configuration', () => {
     );
   });
 });
+
+describe('redactConfig (meshpipe config --effective)', () => {
+  it('masks passwords, secrets, header values and URL passwords, and nothing else', async () => {
+    const { redactConfig, MASK } = await import('../../lib/config/redact-config.ts');
+    const out = redactConfig({
+      kafka: { saslPassword: 'hunter2', saslUsername: 'meshpipe', brokers: ['k:9092'] },
+      redis: { url: 'redis://default:s3cret@redis:6379/0' },
+      sinks: {
+        otlp: { headers: { authorization: 'Bearer abc' }, endpoint: 'https://tempo:4317' },
+        alerts: {
+          receivers: [
+            { name: 'ops', secret: 'k3y', secretEnv: 'OPS_SECRET', url: 'https://hooks.example/x' },
+          ],
+        },
+      },
+    }) as Record<string, Record<string, unknown>>;
+    const text = JSON.stringify(out);
+    for (const secret of ['hunter2', 's3cret', 'Bearer abc', 'k3y'])
+      assert.ok(!text.includes(secret), secret);
+    assert.ok(text.includes(MASK));
+    for (const kept of [
+      'meshpipe',
+      'k:9092',
+      'redis://default:***@redis:6379/0',
+      'OPS_SECRET',
+      'https://tempo:4317',
+    ]) {
+      assert.ok(text.includes(kept), kept);
+    }
+  });
+});

@@ -26,3 +26,18 @@ describe('recordings', () => {
     assert.deepEqual(toJsonSafe(back[7]), toJsonSafe(events[7]));
   });
 });
+
+describe('a recording that cannot be written', () => {
+  it('reports the error from close() instead of crashing the process', async () => {
+    const writer = createRecordingWriter('/nonexistent-dir/capture.avro');
+    writer.write(RAW_EVENT);
+    await assert.rejects(writer.close(), /ENOENT/);
+  });
+
+  it('write() throws once the file has failed', async () => {
+    const writer = createRecordingWriter('/proc/version/not-a-dir.avro');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.throws(() => writer.write(RAW_EVENT), /ENOTDIR|ENOENT/);
+    await assert.rejects(writer.close());
+  });
+});

@@ -1,0 +1,37 @@
+/**
+ * A printable copy of the configuration: `meshpipe config --effective` shows what is in effect without
+ * showing credentials. Masked: passwords, secrets and tokens by key name, every value of a `headers`
+ * map (they carry Authorization and API keys), and the password part of URLs (redis://user:pw@host).
+ * Names of environment variables that hold secrets (`secretEnv`) are not secrets and stay visible.
+ */
+const SECRET_KEY = /password|secret|token|apikey|api_key/i;
+const NOT_SECRET = new Set(['secretEnv']);
+export const MASK = '***';
+
+function maskUrl(value: string): string {
+  // Only URLs with userinfo carry a password; anything else passes through untouched.
+  return value.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*):([^/@\s]*)@/i,
+    (_m, scheme: string, user: string) => `${scheme}${user}:${MASK}@`,
+  );
+}
+
+export function redactConfig(value: unknown, key = ''): unknown {
+  if (typeof value === 'string') {
+    if (value !== '' && SECRET_KEY.test(key) && !NOT_SECRET.has(key)) return MASK;
+    return maskUrl(value);
+  }
+  if (Array.isArray(value)) return value.map((v) => redactConfig(v, key));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'headers' && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+        out[k] = Object.fromEntries(Object.keys(v).map((name) => [name, MASK]));
+      } else {
+        out[k] = redactConfig(v, k);
+      }
+    }
+    return out;
+  }
+  return value;
+}
