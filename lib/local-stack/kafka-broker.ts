@@ -76,6 +76,18 @@ log4j.logger.kafka.server.KafkaServer=INFO
 log4j.logger.kafka.server.BrokerServer=INFO
 `;
 
+/** The same for Kafka 4.x, which logs through Log4j 2. */
+const LOG4J2 = `status = warn
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.broker.name = kafka.server.BrokerServer
+logger.broker.level = info
+`;
+
 export function isKafkaAlive(state: KafkaBrokerState | undefined): boolean {
   return state !== undefined && isOurProcess(state.pid, KAFKA_MARKER);
 }
@@ -95,11 +107,19 @@ export async function startKafka(options: StartKafkaOptions): Promise<KafkaBroke
   }
   const propertiesFile = join(dir, 'server.properties');
   const log4jFile = join(dir, 'log4j.properties');
+  const log4j2File = join(dir, 'log4j2.properties');
   const logFile = join(dir, 'kafka.log');
   writeFileSync(propertiesFile, serverProperties(port, controllerPort, dataDir));
   writeFileSync(log4jFile, LOG4J);
+  writeFileSync(log4j2File, LOG4J2);
   const classpath = `${kafkaLibsDir(version)}/*`;
-  const jvm = [`-Dlog4j.configuration=file:${log4jFile}`, '-cp', classpath];
+  // Kafka 3.x reads the first (reload4j), 4.x the second (Log4j 2); each ignores the other.
+  const jvm = [
+    `-Dlog4j.configuration=file:${log4jFile}`,
+    `-Dlog4j2.configurationFile=${log4j2File}`,
+    '-cp',
+    classpath,
+  ];
 
   if (!existsSync(join(dataDir, 'meta.properties'))) {
     options.progress?.('formatting Kafka storage (first run)');
