@@ -7,13 +7,12 @@ import http from 'node:http';
 import type { Fault } from './fault.ts';
 import type { RequestRecord, ServiceStats } from './services/admin-api.ts';
 
-function request<T>(address: string, port: number, method: string, path: string, body?: unknown): Promise<T> {
+function request<T>(socketPath: string, method: string, path: string, body?: unknown): Promise<T> {
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
-        host: address,
-        port,
+        socketPath,
         method,
         path,
         agent: false,
@@ -30,9 +29,7 @@ function request<T>(address: string, port: number, method: string, path: string,
         res.once('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           if (res.statusCode !== 200) {
-            reject(
-              new Error(`admin ${method} ${path} on ${address}:${port} answered ${res.statusCode}: ${text}`),
-            );
+            reject(new Error(`admin ${method} ${path} on ${socketPath} answered ${res.statusCode}: ${text}`));
             return;
           }
           try {
@@ -44,7 +41,7 @@ function request<T>(address: string, port: number, method: string, path: string,
       },
     );
     req.once('timeout', () =>
-      req.destroy(new Error(`admin ${method} ${path} on ${address}:${port}: no answer in 5 s`)),
+      req.destroy(new Error(`admin ${method} ${path} on ${socketPath}: no answer in 5 s`)),
     );
     req.once('error', reject);
     req.end(payload);
@@ -58,12 +55,13 @@ export interface AdminClient {
   setFault(change: Partial<Fault>): Promise<Fault>;
 }
 
-export function adminClient(address: string, port: number): AdminClient {
+/** A client of the admin API listening on `socketPath` (demo/layout.ts adminSocketPath). */
+export function adminClient(socketPath: string): AdminClient {
   return {
-    stats: () => request(address, port, 'GET', '/stats'),
+    stats: () => request(socketPath, 'GET', '/stats'),
     requests: (limit) =>
-      request(address, port, 'GET', `/requests${limit === undefined ? '' : `?limit=${limit}`}`),
-    fault: () => request(address, port, 'GET', '/fault'),
-    setFault: (change) => request(address, port, 'PUT', '/fault', change),
+      request(socketPath, 'GET', `/requests${limit === undefined ? '' : `?limit=${limit}`}`),
+    fault: () => request(socketPath, 'GET', '/fault'),
+    setFault: (change) => request(socketPath, 'PUT', '/fault', change),
   };
 }

@@ -1,11 +1,16 @@
 /**
- * The demo's fixed shape: which pods exist, who calls whom, and the ports they listen on.
+ * The demo's fixed shape: which pods exist, who calls whom, and where they listen.
  *
  *   client ──► gateway ──► orders ──► inventory
- *   (load)     :8080       :8080      :8080        every service also serves its admin API on :9901
+ *   (load)     :8080       :8080      :8080        every service also serves its admin API on a Unix socket
  *
- * Every pod has its own network namespace and address, so the same ports are reused in each.
+ * Every pod has its own network namespace and address, so the same port is reused in each. The admin API
+ * is on a Unix socket, not TCP, on purpose: the collector captures TCP only, so the demo's own polling
+ * (status line, fault changes) never shows up as traffic in the RED metrics or the service graph.
  */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { RUN_DIR } from './claims.ts';
 
 export const SERVICES = ['gateway', 'orders', 'inventory'] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -22,7 +27,16 @@ export const UPSTREAM: Record<ServiceName, ServiceName | undefined> = {
 };
 
 export const SERVICE_PORT = 8080;
-export const ADMIN_PORT = 9901;
+
+/** The admin socket of one service of the demo with this prefix (e.g. /run/meshpipe-demo/mp-orders.admin.sock). */
+export function adminSocketPath(prefix: string, service: ServiceName): string {
+  return join(RUN_DIR, `${prefix}${service}.admin.sock`);
+}
+
+/** Removes the admin sockets of a demo (its services may have been killed before removing their own). */
+export function removeAdminSockets(prefix: string): void {
+  for (const service of SERVICES) rmSync(adminSocketPath(prefix, service), { force: true });
+}
 
 export function isServiceName(value: string): value is ServiceName {
   return (SERVICES as readonly string[]).includes(value);

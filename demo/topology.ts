@@ -29,10 +29,11 @@ import {
 } from './claims.ts';
 import { type Fault, faultSettings, mergeFault, NO_FAULT, parseFaultSetting } from './fault.ts';
 import {
-  ADMIN_PORT,
+  adminSocketPath,
   isServiceName,
   PODS,
   type PodName,
+  removeAdminSockets,
   SERVICE_PORT,
   SERVICES,
   type ServiceName,
@@ -82,7 +83,8 @@ export interface DemoPod {
   address: string;
   /** The service port; null for the client pod. */
   port: number | null;
-  adminPort: number | null;
+  /** The service's admin API (a Unix socket, so the demo's own polling is not captured); null for the client. */
+  adminSocket: string | null;
   /** The pod's process (service or load generator); null for a client pod without load. */
   pid: number | null;
 }
@@ -152,11 +154,12 @@ function checkOptions(options: DemoOptions): Map<ServiceName, Partial<Fault>> {
 /** Command-line flags of one service process (demo/services/service-kit.ts). */
 function serviceArgs(
   name: ServiceName,
+  prefix: string,
   options: DemoOptions,
   fault: Partial<Fault> | undefined,
   url: (s: ServiceName) => string,
 ): string[] {
-  const args = ['--port', String(SERVICE_PORT), '--admin-port', String(ADMIN_PORT)];
+  const args = ['--port', String(SERVICE_PORT), '--admin-socket', adminSocketPath(prefix, name)];
   args.push('--propagation', options.propagate === false ? 'none' : 'w3c');
   args.push('--pool', String(options.upstreamConnections ?? 4));
   const upstream = UPSTREAM[name];
@@ -186,6 +189,7 @@ function sweepStaleDemos(logger: Logger): void {
     );
     try {
       removePodNetwork({ prefix: record.prefix, pods: record.podNames });
+      removeAdminSockets(record.prefix);
     } catch (err) {
       logger.warn({ prefix: record.prefix, err: errorMessage(err) }, 'could not remove demo leftovers');
     }
@@ -221,6 +225,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       }
     }
     removePodNetwork({ prefix, pods: podNames });
+    removeAdminSockets(prefix);
     if (record.subnet !== null) releaseSubnet(record.subnet);
     releasePrefix(prefix);
   };
@@ -247,7 +252,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     const started = await Promise.allSettled(
       SERVICES.map(async (name) => {
         const script = `${SCRIPT_DIR}services/${name}.ts`;
-        const args = serviceArgs(name, options, faults.get(name), serviceUrl);
+        const args = serviceArgs(name, prefix, options, faults.get(name), serviceUrl);
         return watch(await startInPod({ name, ns: pod(name).ns, script, args, readyTimeoutMs, logger }));
       }),
     );
@@ -280,7 +285,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       ns,
       address,
       port: name === 'client' ? null : SERVICE_PORT,
-      adminPort: name === 'client' ? null : ADMIN_PORT,
+      adminSocket: name === 'client' ? null : adminSocketPath(prefix, name as ServiceName),
       pid: pidOf(name as PodName),
     }));
     record.details = { propagate, pods } satisfies DemoDetails;
@@ -292,7 +297,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       call: (admin: AdminClient) => Promise<T>,
     ): Promise<T> => {
       try {
-        return await call(adminClient(pod(service).address, ADMIN_PORT));
+        return await call(adminClient(adminSocketPath(prefix, service)));
       } catch (err) {
         const p = services[SERVICES.indexOf(service)]!;
         const why = p.hasExited() ? `it exited${p.stderrTail()}` : errorMessage(err);

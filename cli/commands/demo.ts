@@ -56,7 +56,7 @@ function printWhere(ctx: CommandContext, demo: Demo, rate: number): void {
   for (const pod of demo.pods) {
     const where = pod.port === null ? pod.address : `${pod.address}:${pod.port}`;
     const extra =
-      pod.name === 'client' ? (rate > 0 ? `load ${rate} req/s` : 'no load') : `admin :${pod.adminPort}`;
+      pod.name === 'client' ? (rate > 0 ? `load ${rate} req/s` : 'no load') : `admin ${pod.adminSocket}`;
     ctx.out(
       `  ${pod.name.padEnd(10)} ${pod.ns.padEnd(18)} ${where.padEnd(17)} ${extra.padEnd(16)} pid ${pod.pid ?? '-'}`,
     );
@@ -196,9 +196,9 @@ export const fault: CommandDefinition = {
     const prefix = ctx.values.prefix as string;
     const details = readLivePrefix(prefix)?.details as DemoDetails | undefined;
     const pod = details?.pods.find((p) => p.name === service);
-    if (pod === undefined || pod.adminPort === null)
+    if (pod === undefined || pod.adminSocket === null)
       throw new MeshpipeError(ERRORS.DEMO_NOT_RUNNING, [prefix]);
-    const now = await adminClient(pod.address, pod.adminPort).setFault(change);
+    const now = await adminClient(pod.adminSocket).setFault(change);
     if (ctx.json) ctx.printJson({ service, fault: now });
     else ctx.out(`${service}: ${describeFault(now)}`);
     return 0;

@@ -9,6 +9,7 @@
  * prints one JSON line `{"type":"ready",...}` on stdout once both ports listen, and with --watch-parent
  * exits when its stdin closes — so a parent that dies, even by SIGKILL, takes its services with it.
  */
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -16,7 +17,7 @@ import { errorMessage, isMeshpipeError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { type Fault, faultDelayMs, injectError, mergeFault, NO_FAULT, parseFaultSetting } from '../fault.ts';
 import { LatencyWindow } from '../latency-window.ts';
-import { ADMIN_PORT, SERVICE_PORT, type ServiceName } from '../layout.ts';
+import { SERVICE_PORT, type ServiceName } from '../layout.ts';
 import { outgoingTraceparent, type ServerSpan, serverSpan } from '../trace-context.ts';
 import { REQUEST_HISTORY, type RequestRecord, type ServiceStats } from './admin-api.ts';
 
@@ -87,7 +88,7 @@ function parseServiceArgs(argv: string[]) {
     options: {
       host: { type: 'string', default: '0.0.0.0' },
       port: { type: 'string', default: String(SERVICE_PORT) },
-      'admin-port': { type: 'string', default: String(ADMIN_PORT) },
+      'admin-socket': { type: 'string' },
       upstream: { type: 'string' },
       propagation: { type: 'string', default: 'w3c' },
       pool: { type: 'string', default: '4' },
@@ -99,12 +100,13 @@ function parseServiceArgs(argv: string[]) {
   });
   if (values.propagation !== 'w3c' && values.propagation !== 'none')
     throw new Error(`--propagation is w3c or none, not ${values.propagation}`);
+  if (values['admin-socket'] === undefined) throw new Error('--admin-socket <path> is required');
   let fault: Fault = NO_FAULT;
   for (const setting of values.fault) fault = mergeFault(fault, parseFaultSetting(setting));
   return {
     host: values.host,
     port: Number(values.port),
-    adminPort: Number(values['admin-port']),
+    adminSocket: values['admin-socket'],
     upstream: values.upstream,
     propagate: values.propagation === 'w3c',
     pool: Number(values.pool),
@@ -123,13 +125,16 @@ function matchRoute(routes: Route[], method: string, pathname: string) {
   return undefined;
 }
 
-function listen(server: http.Server, port: number, host: string): Promise<void> {
+/** Listens on a TCP port, or on a Unix socket path when `port` is a string. */
+function listen(server: http.Server, port: number | string, host?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    const done = () => {
       server.off('error', reject);
       resolve();
-    });
+    };
+    if (typeof port === 'string') server.listen(port, done);
+    else server.listen(port, host, done);
   });
 }
 
@@ -304,8 +309,11 @@ export async function runService(definition: ServiceDefinition, argv = process.a
   });
 
   await listen(server, opts.port, opts.host);
-  await listen(admin, opts.adminPort, opts.host);
+  // A socket left by a demo that was SIGKILLed would make listen() fail with EADDRINUSE.
+  rmSync(opts.adminSocket, { force: true });
+  await listen(admin, opts.adminSocket);
+  process.on('exit', () => rmSync(opts.adminSocket, { force: true }));
   process.stdout.write(
-    `${JSON.stringify({ type: 'ready', service: name, pid: process.pid, port: opts.port, adminPort: opts.adminPort })}\n`,
+    `${JSON.stringify({ type: 'ready', service: name, pid: process.pid, port: opts.port, adminSocket: opts.adminSocket })}\n`,
   );
 }
