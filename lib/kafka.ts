@@ -49,6 +49,15 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.NOTHING]: 'debug',
 };
 
+/**
+ * Answers kafkajs logs at ERROR although it retries them, and that resolve by themselves in normal
+ * operation: a group or transaction coordinator still loading after a new group or producer appears,
+ * leadership moving, a concurrent transaction marker still being written. If the retries run out, the
+ * caller gets the error and reports it; the per-attempt line is only noise at error level.
+ */
+const TRANSIENT =
+  /coordinator is (loading|not available)|not the (correct )?coordinator|no leader for this topic-partition|not the leader|concurrent operation on the same transaction|CONCURRENT_TRANSACTIONS|COORDINATOR_LOAD_IN_PROGRESS|rebalance in progress|The group is rebalancing/i;
+
 export function kafkaOptionsFrom(
   config: MeshpipeConfig,
   logger: Logger,
@@ -86,8 +95,11 @@ export function createKafka(options: KafkaClientOptions): Kafka {
       () =>
       ({ level, log: entry }) => {
         const { message, ...rest } = entry;
-        const pinoLevel = LEVELS[level] ?? 'info';
-        log[pinoLevel === 'info' ? 'debug' : pinoLevel](rest, message);
+        let pinoLevel = LEVELS[level] ?? 'info';
+        if (pinoLevel === 'info') pinoLevel = 'debug';
+        else if (pinoLevel === 'error' && TRANSIENT.test(`${message} ${String(rest.error ?? '')}`))
+          pinoLevel = 'debug';
+        log[pinoLevel](rest, message);
       },
   };
   if (options.sasl !== undefined) config.sasl = options.sasl;
