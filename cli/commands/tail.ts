@@ -1,10 +1,21 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { ERRORS, errorMessage, isMeshpipeError, MeshpipeError } from '../../lib/errors.ts';
 import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { decodeAny, toJsonSafe } from '../../schemas/codec.ts';
+import { schemaRegistry } from '../../schemas/registry.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { summarizeRecord } from '../render-record.ts';
+
+/** Makes a user's schema known to the decoder; a file that is not an Avro schema is a usage error. */
+function registerSchemaFile(file: string): void {
+  try {
+    schemaRegistry().register(JSON.parse(readFileSync(file, 'utf8')), { current: false });
+  } catch (err) {
+    throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, [`--schema ${file}: ${errorMessage(err)}`]);
+  }
+}
 
 export const command: CommandDefinition = {
   name: 'tail',
@@ -24,6 +35,12 @@ export const command: CommandDefinition = {
       value: '<seconds>',
       doc: 'Exit after this long without a new record (default: follow until Ctrl-C).',
     },
+    schema: {
+      type: 'string',
+      multiple: true,
+      value: '<file.avsc>',
+      doc: "Also decode records written with this schema (your processor's own topics); repeatable.",
+    },
   },
   positionals: { min: 1, max: 1, names: ['topic'] },
   json: true,
@@ -31,6 +48,7 @@ export const command: CommandDefinition = {
     'meshpipe tail meshpipe.spans.v1',
     'meshpipe tail meshpipe.l7.raw.v1 --from-beginning --limit 10 --json | jq .value.connection',
     'meshpipe tail meshpipe.dlq.v1 --from-beginning --idle-timeout 5',
+    'meshpipe tail meshpipe.service-traffic.v1 --schema processors/service-traffic/service-traffic.avsc',
   ],
   async run(ctx) {
     const topic = ctx.positionals[0]!;
@@ -41,6 +59,7 @@ export const command: CommandDefinition = {
     if (!Number.isFinite(idleMs) || idleMs < 0)
       throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, ['--idle-timeout must be a number of seconds']);
 
+    for (const file of (ctx.values.schema as string[] | undefined) ?? []) registerSchemaFile(file);
     const { config } = ctx.config();
     const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
     const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));

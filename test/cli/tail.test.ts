@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { partitioner } from '../../lib/kafka.ts';
 import { codecFor } from '../../schemas/codec.ts';
+import { SchemaRegistry } from '../../schemas/registry.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
 import { EXACT_NS, SPAN } from '../helpers/fixtures.ts';
 import { type TestKafka, testKafka } from '../helpers/kafka.ts';
@@ -65,6 +69,45 @@ describe('meshpipe tail', () => {
     const r = await runCli(['tail', k.topic('anomalies'), '--idle-timeout', '2', '--json'], { env: k.env });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), '');
+  });
+
+  it("decodes a topic of the user's own schema when given --schema", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshpipe-tail-'));
+    const schema = {
+      type: 'record',
+      name: 'Hits',
+      namespace: 'dev.example',
+      fields: [
+        { name: 'route', type: 'string' },
+        { name: 'count', type: 'long' },
+      ],
+    };
+    writeFileSync(join(dir, 'hits.avsc'), JSON.stringify(schema));
+    const registry = new SchemaRegistry();
+    registry.register(schema as never, { file: 'hits', current: true });
+    const topic = `${k.prefix}.hits.v1`;
+    await k.admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const producer = k.kafka.producer({ createPartitioner: partitioner });
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: [{ value: codecFor('hits', registry).encode({ route: '/x', count: 7n }) }],
+    });
+    await producer.disconnect();
+    const without = await runCli(['tail', topic, '--from-beginning', '--idle-timeout', '3', '--json'], {
+      env: k.env,
+    });
+    assert.equal((jsonLines(without.stdout)[0] as TailLine).error?.code, 'MESHPIPE_ERR_SCHEMA_UNKNOWN_ID');
+    const r = await runCli(
+      ['tail', topic, '--from-beginning', '--limit', '1', '--json', '--schema', join(dir, 'hits.avsc')],
+      {
+        env: k.env,
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((jsonLines(r.stdout)[0] as { value: unknown }).value, { route: '/x', count: '7' });
+    const bad = await runCli(['tail', topic, '--schema', '/nonexistent.avsc'], { env: k.env });
+    assert.equal(bad.code, 64);
   });
 
   it('names a missing topic and how to create it', async () => {
