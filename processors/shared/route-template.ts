@@ -36,6 +36,12 @@ export const DEFAULT_ROUTE_RULES: readonly RouteRule[] = [
   // base64/base64url-ish tokens of 16+ characters mixing letters and digits (opaque ids, slugs with a
   // hash): both a digit and a letter are required, so long words and long numbers-only (above) differ.
   { pattern: /^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-+=~.]{16,}$/, replacement: '{id}' },
+  // A short word prefixing numbers of two digits or more: `sku-95`, `order_1234`, `INV-2024-001`. Names
+  // with a one-digit suffix or letters after the separator stay: `utf-8`, `iso-8859-1`, `api-v2`.
+  { pattern: /^[A-Za-z]{1,16}(?:[-_]\d{2,})+$/, replacement: '{id}' },
+  // The same without a separator needs three digits or more (`item1234`), so that names with a short
+  // number stay: `v1`, `ipv6`, `x86`, `log4j`, `s3`.
+  { pattern: /^[A-Za-z]{1,8}\d{3,}$/, replacement: '{id}' },
 ];
 
 export interface RouteTemplaterOptions {
