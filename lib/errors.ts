@@ -241,7 +241,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_OTLP_BATCH_TOO_LARGE',
     'the export request is larger than the receiver accepts: %s',
     EXIT.dataError,
-    'lower sinks.otlp.batchSize, or raise the receiver\'s limit (max_recv_msg_size_mib on an OpenTelemetry Collector); the spans are in the dead-letter topic',
+    "lower sinks.otlp.batchSize, or raise the receiver's limit (max_recv_msg_size_mib on an OpenTelemetry Collector); the spans are in the dead-letter topic",
   ),
   OTLP_EXPORT_FAILED: spec(
     'MESHPIPE_ERR_OTLP_EXPORT_FAILED',
@@ -314,6 +314,17 @@ export const ERRORS = {
     'MESHPIPE_ERR_PROCESSOR_TRANSACTION_FAILED',
     'transaction of processor %s on partition %s failed and was aborted: %s',
     EXIT.unavailable,
+  ),
+  PROCESSOR_RECORD_TOO_LARGE: spec(
+    'MESHPIPE_ERR_PROCESSOR_RECORD_TOO_LARGE',
+    'processor %s made a record of %s bytes for %s (%s); the topic takes at most %s bytes (max.message.bytes)',
+    EXIT.software,
+    'keep state values and outputs small (split a growing value over several keys), or raise max.message.bytes of the topic',
+  ),
+  PROCESSOR_OUTPUT_REJECTED: spec(
+    'MESHPIPE_ERR_PROCESSOR_OUTPUT_REJECTED',
+    'the broker refused what processor %s wrote for this record: %s',
+    EXIT.software,
   ),
   PROCESSOR_FENCED: spec(
     'MESHPIPE_ERR_PROCESSOR_FENCED',

@@ -20,8 +20,12 @@
  * it commits), so records below a task's position are skipped. A new member id means this instance was
  * expelled from the group: every task is treated as lost and rebuilt.
  *
- * Failures. A transaction that fails is aborted, the task's state rolls back to the last commit, its
- * producer is re-initialised and the batch is fetched again after a back-off. A fenced producer means
+ * Failures (docs/processor-runtime.md, "When a transaction fails"). A transaction that fails before its
+ * commit is aborted, the task's state rolls back to the last commit, its producer is re-initialised and
+ * the batch is fetched again after a back-off — unless the broker refused the records themselves (too
+ * large, invalid): the same batch would fail forever, so it runs again one record per transaction and
+ * the record whose transaction is refused is dead-lettered. A failed commit request leaves the outcome
+ * unknown: the task is rebuilt from the changelog and committed offsets. A fenced producer means
  * another instance owns the partition: the task is dropped until an assignment gives it back.
  */
 import { hostname } from 'node:os';
@@ -35,11 +39,20 @@ import { changelogMessages, restoreState } from './changelog.ts';
 import type { ProcessorSettings } from './config.ts';
 import type { SourceRecord } from './dead-letter.ts';
 import type { AnyProcessorDefinition } from './definition.ts';
+import { TopicSizeLimits } from './message-size.ts';
 import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
-import { isFenced, PartitionProducer } from './partition-producer.ts';
+import {
+  isFenced,
+  isOutcomeUnknown,
+  isRejected,
+  PartitionProducer,
+  protocolErrorType,
+} from './partition-producer.ts';
 import { PartitionTask, punctuateIntervalMs } from './partition-task.ts';
 import { ProcessorMetrics } from './processor-metrics.ts';
 import { ProcessorTopics } from './processor-topics.ts';
+// read_committed that hides every aborted transaction (kafkajs's own filter does not): read-committed.ts
+import './read-committed.ts';
 import { taskAssigner } from './task-assigner.ts';
 
 export interface HostOptions {
@@ -81,6 +94,8 @@ export class ProcessorHost {
   #joined = false;
   #partitions = 0;
   #changelog = '';
+  /** max.message.bytes of every topic written (message-size.ts). */
+  readonly #limits = new TopicSizeLimits();
   #admin: Admin | undefined;
   #consumer: Consumer | undefined;
   #metricsProducer: Producer | undefined;
@@ -241,6 +256,14 @@ export class ProcessorHost {
         hint: 'the changelog needs a partition per input partition: raise its partitions, or delete it (the state is lost) and restart',
       });
     }
+    this.#limits.setChangelog(changelog.name);
+    await this.#learnLimits();
+  }
+
+  /** Reads max.message.bytes of every topic this processor writes. */
+  async #learnLimits(): Promise<void> {
+    const written = [...this.#topics.outputs.map((t) => t.name), this.#topics.dlq.name, this.#changelog];
+    await this.#limits.learn(this.#admin!, written, this.#logger);
   }
 
   // ---- assignment ------------------------------------------------------------------------------
@@ -312,12 +335,15 @@ export class ProcessorHost {
         now: Date.now,
         logger: this.#logger,
         observe: (kind, seconds) => this.metrics.handlerCall(kind, seconds),
+        limits: this.#limits,
       });
       const producer = new PartitionProducer({
         kafka,
         transactionalId: `${this.groupId}-${this.#topics.inputs[0]!.name}-${partition}`,
         transactionTimeoutMs: settings.runtime.transactionTimeoutMs,
         logger: this.#logger.child({ partition }),
+        limits: this.#limits,
+        onRetry: (request, error) => this.metrics.transactionRetry(request, error),
       });
       const task = new AssignedTask(partition, core, producer);
       this.#tasks.set(partition, task);
@@ -480,33 +506,91 @@ export class ProcessorHost {
     const last = BigInt(batch.lastOffset());
     // A batch entirely below the position was committed already (see the comment at the top).
     if (last < position) return true;
+    const records: SourceRecord[] = [];
     for (const message of batch.messages) {
       if (BigInt(message.offset) < position) continue;
-      task.core.process(sourceRecord(topic, batch.partition, message));
+      const record = sourceRecord(topic, batch.partition, message);
+      records.push(record);
+      task.core.process(record);
     }
     const next = last + 1n;
-    const ok = await this.#commit(task, new Map([[topic, next]]));
-    if (ok) {
-      task.positions.set(topic, next);
-      task.lag.set(topic, Math.max(0, Number(BigInt(batch.highWatermark) - next)));
-      this.metrics.lag(topic, task.partition, task.lag.get(topic)!);
+    const result = await this.#commit(task, new Map([[topic, next]]));
+    if (result.kind === 'rejected') return this.#isolate(task, topic, records, next, result.error);
+    if (result.kind === 'committed') this.#lag(task, topic, batch.highWatermark);
+    return result.kind === 'committed';
+  }
+
+  /**
+   * The broker refused the batch's transaction for what one of its records holds (too large, invalid):
+   * it was aborted, and the same batch would be refused again. So the batch runs again one record per
+   * transaction: every record commits as it would have, except the one whose own transaction is refused,
+   * which is dead-lettered instead (PROCESSOR_OUTPUT_REJECTED) — like a handler that threw, its state
+   * changes and emits are discarded. A refused dead letter means the cause is not the record: the task
+   * backs off and retries. Nothing is committed twice: each record's offset commits with its outputs.
+   */
+  async #isolate(
+    task: AssignedTask,
+    topic: string,
+    records: readonly SourceRecord[],
+    next: bigint,
+    error: unknown,
+  ): Promise<boolean> {
+    const code = ERRORS.PROCESSOR_OUTPUT_REJECTED.code;
+    this.#logger.warn(
+      { code, partition: task.partition, error: protocolErrorType(error), records: records.length },
+      'the broker refused a transaction for what a record holds; committing its batch record by record to set that record aside',
+    );
+    const type = protocolErrorType(error);
+    if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') await this.#learnLimits();
+    if (!(await this.#reinit(task))) return false;
+    for (const record of records) {
+      if (task.status !== 'running') return false;
+      const after = new Map([[topic, BigInt(record.offset) + 1n]]);
+      task.core.process(record);
+      let result = await this.#commit(task, after);
+      if (result.kind === 'rejected') {
+        if (!(await this.#reinit(task))) return false;
+        task.core.reject(record, result.error);
+        result = await this.#commit(task, after);
+        if (result.kind === 'rejected') {
+          this.#retry(task, result.error);
+          return false;
+        }
+      }
+      if (result.kind !== 'committed') return false;
     }
-    return ok;
+    // Records kafkajs does not deliver (control records, aborted transactions) may end the batch.
+    if (task.positions.get(topic)! < next) {
+      const result = await this.#commit(task, new Map([[topic, next]]));
+      if (result.kind === 'rejected') this.#retry(task, result.error);
+      if (result.kind !== 'committed') return false;
+    }
+    return true;
   }
 
   async #punctuate(task: AssignedTask): Promise<void> {
     task.core.punctuate();
-    await this.#commit(task, undefined);
+    const result = await this.#commit(task, undefined);
+    if (result.kind === 'rejected') {
+      // Nothing to set aside but the punctuation itself: it is counted as failed, and runs again.
+      task.core.punctuationRejected(result.error);
+      await this.#reinit(task);
+    }
   }
 
-  /** Commits the task's unit of work (with input offsets for a batch). False if it was aborted. */
-  async #commit(task: AssignedTask, next: Map<string, bigint> | undefined): Promise<boolean> {
+  /**
+   * Commits the task's unit of work (with input offsets for a batch, which become the task's
+   * positions). On failure the unit is rolled back, and the task is dropped (fenced), rebuilt (the
+   * commit's outcome is unknown) or retried after a back-off — except when the broker refused the
+   * records themselves, which the caller handles.
+   */
+  async #commit(task: AssignedTask, next: Map<string, bigint> | undefined): Promise<CommitResult> {
     const work = task.core.work();
     if (next === undefined && !task.core.hasWrites()) {
       // A punctuation that changed nothing: no transaction, but its counters still count.
       task.core.commit();
       this.metrics.committed(work, false);
-      return true;
+      return COMMITTED;
     }
     try {
       await task.producer.commit(
@@ -517,16 +601,56 @@ export class ProcessorHost {
     } catch (err) {
       task.core.abort();
       this.metrics.aborted();
-      if (task.status !== 'running') return false; // closed meanwhile: nothing to recover
+      if (task.status !== 'running') return FAILED; // closed meanwhile: nothing to recover
+      if (isFenced(err)) this.#fenced(task, err);
+      else if (isOutcomeUnknown(err)) this.#rebuild(task, err);
+      else if (isRejected(err)) return { kind: 'rejected', error: err };
+      else this.#retry(task, err);
+      return FAILED;
+    }
+    task.core.commit();
+    if (next !== undefined) {
+      // Only input progress ends a run of failures: punctuations may commit while a batch keeps failing.
+      task.failures = 0;
+      for (const [topic, offset] of next) task.positions.set(topic, offset);
+    }
+    this.metrics.committed(work, true);
+    this.metrics.state(task.partition, task.core.state.stats());
+    return COMMITTED;
+  }
+
+  #lag(task: AssignedTask, topic: string, highWatermark: string): void {
+    task.lag.set(topic, Math.max(0, Number(BigInt(highWatermark) - task.positions.get(topic)!)));
+    this.metrics.lag(topic, task.partition, task.lag.get(topic)!);
+  }
+
+  /** A new producer epoch after a refused transaction; false if the task could not go on. */
+  async #reinit(task: AssignedTask): Promise<boolean> {
+    try {
+      await task.producer.init();
+      return true;
+    } catch (err) {
+      if (task.status !== 'running') return false;
       if (isFenced(err)) this.#fenced(task, err);
       else this.#retry(task, err);
       return false;
     }
-    task.core.commit();
-    task.failures = 0;
-    this.metrics.committed(work, true);
-    this.metrics.state(task.partition, task.core.state.stats());
-    return true;
+  }
+
+  /**
+   * EndTxn(commit) failed, so whether the unit of work committed is unknown: rolling back (and redoing
+   * the batch) would duplicate it if it did, keeping it would lose it if it did not. What Kafka holds
+   * decides: the task is dropped and rebuilt at once — its producer initialised (which completes or
+   * aborts the transaction), its state restored from the changelog, its position the committed offset.
+   */
+  #rebuild(task: AssignedTask, err: unknown): void {
+    this.#logger.error(
+      { err, code: ERRORS.PROCESSOR_TRANSACTION_FAILED.code, partition: task.partition },
+      `the commit of a transaction of processor ${this.definition.name} on partition ${task.partition} failed, so whether it happened is unknown (${errorMessage(err)}); rebuilding the partition from the changelog and committed offsets`,
+    );
+    this.#pause([task.partition]);
+    this.#notBefore.set(task.partition, Date.now() + 500);
+    void this.#close(task, 'failed');
   }
 
   #fenced(task: AssignedTask, err: unknown): void {
@@ -641,6 +765,10 @@ export class ProcessorHost {
     }
   }
 }
+
+type CommitResult = { kind: 'committed' } | { kind: 'failed' } | { kind: 'rejected'; error: unknown };
+const COMMITTED: CommitResult = { kind: 'committed' };
+const FAILED: CommitResult = { kind: 'failed' };
 
 function rate(perSecond: number): string {
   if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(1)}M`;

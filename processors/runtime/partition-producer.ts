@@ -12,11 +12,33 @@
  *     decided), so the committed offsets and the changelog are stable when the new owner reads them.
  *
  * A unit of work — outputs, dead letters, changelog records, and the consumed offsets through
- * `sendOffsets` — commits or aborts as a whole.
+ * `sendOffsets` — commits or aborts as a whole. Its records go out in chunks that each fit the topics'
+ * max.message.bytes (kafkajs makes one batch of whatever a request holds for a partition, and the
+ * broker refuses a batch over the limit), several produce requests in one transaction.
+ *
+ * What a failure means for the work:
+ *   - before EndTxn(commit) was sent (sending, offsets): the transaction is aborted, nothing of it is
+ *     visible, ever — the caller rolls back and may try again;
+ *   - EndTxn(commit) itself failed: the broker may or may not have committed it (the answer was lost,
+ *     or the coordinator moved). The error says so (`outcomeUnknown`); only reading back what Kafka holds
+ *     tells, which is what the host does: it rebuilds the task from the changelog and committed offsets.
+ *
+ * CONCURRENT_TRANSACTIONS: the coordinator answers it to AddPartitionsToTxn and AddOffsetsToTxn while it
+ * still writes the markers of the previous transaction of the same producer (EndTxn returns as soon as
+ * the commit is decided, before the markers are written), so the first request of a transaction that
+ * begins right after a commit often meets it. kafkajs retries AddPartitionsToTxn with the producer's
+ * retry settings (inside its send), but sends AddOffsetsToTxn once (eosManager.sendOffsets); so
+ * `sendOffsets` is retried here, briefly, like the Java producer does. Nothing is aborted for it.
  */
-import type { Kafka, Message, Producer } from 'kafkajs';
+import type { Kafka, Message, Producer, Transaction } from 'kafkajs';
 import { partitioner } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
+import {
+  DEFAULT_LIMITS,
+  type MessageSizeLimits,
+  RECORD_BATCH_OVERHEAD,
+  recordBytes,
+} from './message-size.ts';
 import type { OutgoingRecord } from './partition-task.ts';
 
 /** Offsets to commit with the transaction: the next offset to read, per input topic. */
@@ -33,6 +55,63 @@ const FENCED = new Set([
   'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
 ]);
 
+/**
+ * Errors the broker answers for what a record holds, not for the state of the cluster: no retry cures
+ * them, and the same records fail again. The host then finds the record that causes it (host.ts).
+ */
+const REJECTED = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TIMESTAMP',
+]);
+
+/** The first kafkajs protocol error type in an error and its causes, if any. */
+export function protocolErrorType(err: unknown): string | undefined {
+  const e = err as { type?: unknown; cause?: unknown; errors?: unknown } | null | undefined;
+  if (e == null || typeof e !== 'object') return undefined;
+  if (typeof e.type === 'string') return e.type;
+  if (Array.isArray(e.errors)) {
+    for (const inner of e.errors) {
+      const type = protocolErrorType(inner);
+      if (type !== undefined) return type;
+    }
+  }
+  return protocolErrorType(e.cause);
+}
+
+/** Whether the broker refused the records themselves (see REJECTED). */
+export function isRejected(err: unknown): boolean {
+  const type = protocolErrorType(err);
+  return type !== undefined && REJECTED.has(type);
+}
+
+/** EndTxn(commit) failed: whether the transaction committed is not known (see the file comment). */
+export class CommitOutcomeUnknownError extends Error {
+  readonly outcomeUnknown = true;
+  constructor(cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`the commit of the transaction may or may not have happened: ${reason}`, { cause });
+    this.name = 'CommitOutcomeUnknownError';
+  }
+}
+
+export function isOutcomeUnknown(err: unknown): boolean {
+  return err instanceof CommitOutcomeUnknownError;
+}
+
+/** How often, and how long, `sendOffsets` is retried on CONCURRENT_TRANSACTIONS and the like. */
+const OFFSETS_RETRIES = 12;
+const OFFSETS_RETRY_FIRST_MS = 10;
+const OFFSETS_RETRY_MAX_MS = 500;
+
+/** Whether kafkajs calls an error retriable (its own flag; the wrapper of exhausted retries is not). */
+function isRetriable(err: unknown): boolean {
+  const e = err as { retriable?: unknown; name?: unknown } | null;
+  return e != null && e.retriable === true && e.name !== 'KafkaJSNumberOfRetriesExceeded';
+}
+
 export function isFenced(err: unknown): boolean {
   // kafkajs wraps protocol errors (retries exceeded → cause; several partitions → errors[]).
   const e = err as { type?: unknown; cause?: unknown; errors?: unknown } | null | undefined;
@@ -47,6 +126,8 @@ export class PartitionProducer {
   readonly #kafka: Kafka;
   readonly #transactionTimeoutMs: number;
   readonly #logger: Logger;
+  readonly #limits: MessageSizeLimits;
+  readonly #onRetry: ((request: string, error: string) => void) | undefined;
   #producer: Producer | undefined;
 
   constructor(options: {
@@ -54,11 +135,16 @@ export class PartitionProducer {
     transactionalId: string;
     transactionTimeoutMs: number;
     logger: Logger;
+    limits?: MessageSizeLimits;
+    /** Called for every request retried here (not those kafkajs retries inside a send). */
+    onRetry?: (request: string, error: string) => void;
   }) {
     this.#kafka = options.kafka;
     this.transactionalId = options.transactionalId;
     this.#transactionTimeoutMs = options.transactionTimeoutMs;
     this.#logger = options.logger;
+    this.#limits = options.limits ?? DEFAULT_LIMITS;
+    this.#onRetry = options.onRetry;
   }
 
   /**
@@ -95,7 +181,10 @@ export class PartitionProducer {
     }
   }
 
-  /** Writes a unit of work atomically. On failure the transaction is aborted (if still possible) and the error rethrown. */
+  /**
+   * Writes a unit of work atomically. On failure the transaction is aborted (if still possible) and the
+   * error rethrown; a failed EndTxn(commit) is rethrown as CommitOutcomeUnknownError.
+   */
   async commit(
     records: readonly OutgoingRecord[],
     changelog: { topic: string; messages: Message[] } | undefined,
@@ -105,29 +194,14 @@ export class PartitionProducer {
     if (producer === undefined) throw new Error(`producer ${this.transactionalId} is not initialised`);
     const transaction = await producer.transaction();
     try {
-      const byTopic = new Map<string, Message[]>();
-      for (const r of records) {
-        const list = byTopic.get(r.topic) ?? [];
-        if (list.length === 0) byTopic.set(r.topic, list);
-        list.push({ key: r.key, value: r.value, headers: r.headers });
-      }
-      if (changelog !== undefined && changelog.messages.length > 0)
-        byTopic.set(changelog.topic, changelog.messages);
-      if (byTopic.size > 0) {
-        await transaction.sendBatch({
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        });
-      }
-      if (offsets !== undefined) {
-        await transaction.sendOffsets({
-          consumerGroupId: offsets.groupId,
-          topics: [...offsets.next].map(([topic, next]) => ({
-            topic,
-            partitions: [{ partition: offsets.partition, offset: next.toString() }],
-          })),
-        });
-      }
-      await transaction.commit();
+      const messages: Array<{ topic: string; message: Message }> = records.map((r) => ({
+        topic: r.topic,
+        message: { key: r.key, value: r.value, headers: r.headers },
+      }));
+      if (changelog !== undefined)
+        for (const message of changelog.messages) messages.push({ topic: changelog.topic, message });
+      for (const chunk of this.#chunks(messages)) await transaction.sendBatch({ topicMessages: chunk });
+      if (offsets !== undefined) await this.#sendOffsets(transaction, offsets);
     } catch (err) {
       if (!isFenced(err) && transaction.isActive()) {
         await transaction.abort().catch((abortErr) => {
@@ -135,6 +209,72 @@ export class PartitionProducer {
         });
       }
       throw err;
+    }
+    try {
+      await transaction.commit();
+    } catch (err) {
+      if (isFenced(err)) throw err;
+      throw new CommitOutcomeUnknownError(err);
+    }
+  }
+
+  /**
+   * Splits records into sends whose records for each topic fit its max.message.bytes in one batch, in
+   * order. A record too large to fit at all goes alone (the broker refuses it; the host isolates it).
+   */
+  #chunks(messages: ReadonlyArray<{ topic: string; message: Message }>) {
+    const chunks: Array<Array<{ topic: string; messages: Message[] }>> = [];
+    let current = new Map<string, { bytes: number; messages: Message[] }>();
+    const flush = () => {
+      if (current.size === 0) return;
+      chunks.push([...current].map(([topic, { messages: list }]) => ({ topic, messages: list })));
+      current = new Map();
+    };
+    for (const { topic, message } of messages) {
+      const bytes = recordBytes(
+        message.key,
+        message.value,
+        message.headers as Record<string, Buffer | string>,
+      );
+      const limit = this.#limits.topic(topic);
+      let entry = current.get(topic);
+      if (entry !== undefined && RECORD_BATCH_OVERHEAD + entry.bytes + bytes > limit) {
+        flush();
+        entry = undefined;
+      }
+      if (entry === undefined) {
+        entry = { bytes: 0, messages: [] };
+        current.set(topic, entry);
+      }
+      entry.bytes += bytes;
+      entry.messages.push(message);
+    }
+    flush();
+    return chunks;
+  }
+
+  /** sendOffsets, retried on what the coordinator answers while the previous commit completes. */
+  async #sendOffsets(transaction: Transaction, offsets: TransactionOffsets): Promise<void> {
+    const request = {
+      consumerGroupId: offsets.groupId,
+      topics: [...offsets.next].map(([topic, next]) => ({
+        topic,
+        partitions: [{ partition: offsets.partition, offset: next.toString() }],
+      })),
+    };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await transaction.sendOffsets(request);
+        return;
+      } catch (err) {
+        if (attempt >= OFFSETS_RETRIES || isFenced(err) || !isRetriable(err) || !transaction.isActive())
+          throw err;
+        const type = protocolErrorType(err) ?? 'unknown';
+        this.#onRetry?.('AddOffsetsToTxn', type);
+        this.#logger.debug({ type, attempt }, 'sendOffsets: retrying');
+        const delay = Math.min(OFFSETS_RETRY_MAX_MS, OFFSETS_RETRY_FIRST_MS * 2 ** attempt);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 

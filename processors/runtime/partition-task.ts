@@ -10,18 +10,28 @@
  *      │                                  └──threw────► call changes dropped, dead letter joins it
  *      └─undecodable──────────────────────────────────► dead letter joins it
  *
+ * A record too large for its topic (message-size.ts) is a failure of the call that made it: an emit or
+ * a state `set` that could never be written throws there, so it is dead-lettered like a throw.
+ *
  * With `stateAccess: 'live'` (state-store.ts) a handler changes state objects in place, so a call that
  * threw cannot have its changes dropped one by one. The task then rebuilds the unit of work: it rolls
  * the state back to the last commit, forgets the unit's outputs, and runs the unit's calls again —
  * the records it kept, the punctuation — with the store in strict mode (an undo log per call, values
  * encoded at `set`), so the failing call, and any other, ends exactly as in copy mode. The same
- * happens when a changed value cannot be encoded at commit time. Failures are rare; the records of a
+ * happens when a changed value cannot be encoded, or is too large, at commit time. Failures are rare; the records of a
  * unit are kept until it commits either way.
  */
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { asRecordError, deadLetterOf, type SourceRecord } from './dead-letter.ts';
 import type { AnyProcessorDefinition, InputRecord, ProcessorContext, TopicRef } from './definition.ts';
+import {
+  DEFAULT_LIMITS,
+  fitsAlone,
+  type MessageSizeLimits,
+  RECORD_BATCH_OVERHEAD,
+  recordBytes,
+} from './message-size.ts';
 import type { ProcessorTopics } from './processor-topics.ts';
 import { jsonStateCodec } from './state-codec.ts';
 import { type StateAccess, type StateChange, StateStore } from './state-store.ts';
@@ -62,6 +72,8 @@ export interface PartitionTaskOptions<C> {
   logger: Logger;
   /** Called with the duration of every handler call (seconds). */
   observe?: (kind: 'process' | 'punctuate', seconds: number) => void;
+  /** The largest record each topic takes (the host reads them from the brokers); default 1 MB. */
+  limits?: MessageSizeLimits;
 }
 
 function add(map: Map<string, number>, key: string, by: number): void {
@@ -127,6 +139,7 @@ export class PartitionTask<C = unknown, S = unknown> {
   #unit: UnitCall[] = [];
   /** Live mode: the unit of work is being rebuilt (calls run strict, not recorded, not observed). */
   #rebuilding = false;
+  readonly #limits: MessageSizeLimits;
 
   constructor(options: PartitionTaskOptions<C>) {
     this.#options = options;
@@ -134,7 +147,13 @@ export class PartitionTask<C = unknown, S = unknown> {
     this.partition = options.partition;
     const access = stateAccessOf(options.definition);
     this.#live = access === 'live';
-    this.state = new StateStore<S>((options.definition.stateCodec ?? jsonStateCodec()) as never, access);
+    this.#limits = options.limits ?? DEFAULT_LIMITS;
+    this.state = new StateStore<S>(
+      (options.definition.stateCodec ?? jsonStateCodec()) as never,
+      access,
+      (key, value) =>
+        this.#checkSize('the changelog', `state key ${key}`, this.#limits.changelog(), key, value),
+    );
     this.#work = emptyWork(this.state);
     const logger = options.logger.child({ partition: options.partition });
     this.context = {
@@ -199,6 +218,36 @@ export class PartitionTask<C = unknown, S = unknown> {
     if (this.#live && !this.#rebuilding) this.#unit.push({ kind: 'decoded', record });
     add(this.#work.consumed, record.topic, 1);
     this.#call('process', () => this.#definition.process(record as never, this.context as never));
+  }
+
+  /**
+   * The broker refused the outputs of this record's call (the host found it by committing the record
+   * alone): the record is dead-lettered instead, without calling the handler again. The unit of work
+   * must be empty (just aborted).
+   */
+  reject(source: SourceRecord, err: unknown): string {
+    add(this.#work.consumed, source.topic, 1);
+    return this.#deadLetter(
+      source,
+      new MeshpipeError(ERRORS.PROCESSOR_OUTPUT_REJECTED, [this.#definition.name, errorMessage(err)], {
+        cause: err,
+      }),
+    );
+  }
+
+  /**
+   * The broker refused a punctuation's transaction (it was aborted, and its changes with it): counted
+   * and logged as a punctuate failure; the next interval runs it again.
+   */
+  punctuationRejected(err: unknown): void {
+    this.#work.punctuateFailures++;
+    const error = new MeshpipeError(
+      ERRORS.PROCESSOR_OUTPUT_REJECTED,
+      [this.#definition.name, errorMessage(err)],
+      { cause: err },
+    );
+    if (this.#shouldLog(`punctuate:${error.code}`))
+      this.context.logger.error({ err, code: error.code }, `punctuation discarded: ${error.message}`);
   }
 
   /**
@@ -321,6 +370,9 @@ export class PartitionTask<C = unknown, S = unknown> {
     // Encoding here, not at commit time, makes a value that does not match its schema a failure of
     // this call (dead-lettered with SCHEMA_ENCODE_FAILED), not of the whole transaction.
     const bytes = output.codec.encode(value);
+    // Measured here too: a record the topic can never take fails this call, not every transaction.
+    const limit = this.#limits.topic(output.name);
+    this.#checkSize(output.name, `key ${key}`, limit, key, bytes, headers);
     this.#callRecords.push({ topic: output.name, key, value: bytes, headers: headers ?? {} });
     add(this.#callProduced, output.name, 1);
   }
@@ -329,12 +381,22 @@ export class PartitionTask<C = unknown, S = unknown> {
     const error = asRecordError(this.#definition.name, err);
     const letter = deadLetterOf(this.#definition.name, source, error, this.#options.now());
     const dlq = this.#options.topics.dlq;
-    this.#work.records.push({
-      topic: dlq.name,
-      key: letter.key,
-      value: dlq.codec.encode(letter.value),
-      headers: letter.headers,
-    });
+    let value = dlq.codec.encode(letter.value);
+    const limit = this.#limits.topic(dlq.name);
+    if (!fitsAlone(limit, recordBytes(letter.key, value, letter.headers))) {
+      // The source record itself is too large for the dead-letter topic: keep the facts, not the bytes
+      // (they are still in the source topic, at the offset the dead letter names).
+      const omitted = letter.value.sourceValue?.length ?? 0;
+      letter.value.sourceValue = null;
+      letter.value.errorMessage += ` (the source value, ${omitted} bytes, is left out: the dead-letter topic takes at most ${limit} bytes)`;
+      value = dlq.codec.encode(letter.value);
+      if (!fitsAlone(limit, recordBytes(letter.key, value, letter.headers))) {
+        letter.value.sourceKey = null;
+        letter.key = null;
+        value = dlq.codec.encode(letter.value);
+      }
+    }
+    this.#work.records.push({ topic: dlq.name, key: letter.key, value, headers: letter.headers });
     this.#work.deadLetters.push({ topic: source.topic, code: error.code });
     if (this.#shouldLog(error.code)) {
       this.context.logger.warn(
@@ -343,6 +405,26 @@ export class PartitionTask<C = unknown, S = unknown> {
       );
     }
     return error.code;
+  }
+
+  /** Throws PROCESSOR_RECORD_TOO_LARGE when a record for `topic` could never be written. */
+  #checkSize(
+    topic: string,
+    what: string,
+    limit: number,
+    key: string | Buffer | null,
+    value: Buffer,
+    headers?: Record<string, string>,
+  ): void {
+    const bytes = recordBytes(key, value, headers);
+    if (fitsAlone(limit, bytes)) return;
+    throw new MeshpipeError(ERRORS.PROCESSOR_RECORD_TOO_LARGE, [
+      this.#definition.name,
+      RECORD_BATCH_OVERHEAD + bytes,
+      topic,
+      what.length > 80 ? `${what.slice(0, 80)}...` : what,
+      limit,
+    ]);
   }
 
   #shouldLog(code: string): boolean {

@@ -47,9 +47,16 @@ interface Undo {
   changed: boolean;
 }
 
+/**
+ * Checks an encoded value before it becomes a change: throws (in the handler call that made it) if the
+ * changelog could never hold it (message-size.ts).
+ */
+export type ChangeCheck = (key: string, value: Buffer) => void;
+
 export class StateStore<S> implements PartitionState<S> {
   readonly access: StateAccess;
   readonly #codec: StateCodec<S>;
+  readonly #check: ChangeCheck | undefined;
   readonly #committed = new Map<string, Buffer>();
   #committedBytes = 0;
   // copy mode
@@ -63,9 +70,16 @@ export class StateStore<S> implements PartitionState<S> {
   #strict = false;
   readonly #undo = new Map<string, Undo>();
 
-  constructor(codec: StateCodec<S>, access: StateAccess = 'copy') {
+  constructor(codec: StateCodec<S>, access: StateAccess = 'copy', check?: ChangeCheck) {
     this.#codec = codec;
     this.access = access;
+    this.#check = check;
+  }
+
+  #encode(key: string, value: S): Buffer {
+    const bytes = this.#codec.encode(value);
+    this.#check?.(key, bytes);
+    return bytes;
   }
 
   #lookup(key: string): Buffer | undefined {
@@ -94,14 +108,14 @@ export class StateStore<S> implements PartitionState<S> {
 
   set(key: string, value: S): void {
     if (this.access === 'copy') {
-      this.#call.set(key, this.#codec.encode(value));
+      this.#call.set(key, this.#encode(key, value));
       return;
     }
     // JSON has no undefined (and a live value of undefined would read as a missing key).
     if (value === undefined) throw new TypeError('state value is undefined: use state.delete(key)');
     if (this.#strict) {
       this.#remember(key);
-      this.#codec.encode(value); // throws here, in the call, if the codec cannot encode it
+      this.#encode(key, value); // throws here, in the call, if the value cannot be encoded or is too large
     }
     this.#values.set(key, value);
     this.#changed.add(key);
@@ -209,7 +223,7 @@ export class StateStore<S> implements PartitionState<S> {
   /**
    * The changes of the transaction being built, one per key (the changelog records to write). In live
    * mode this is where changed values are encoded (once per transaction, remembered until the next
-   * change); it throws if one cannot be.
+   * change); it throws if one cannot be, or is too large for the changelog.
    */
   pendingChanges(): ReadonlyMap<string, StateChange> {
     if (this.access === 'copy') return this.#batch;
@@ -217,7 +231,7 @@ export class StateStore<S> implements PartitionState<S> {
       const encoded = new Map<string, StateChange>();
       for (const key of this.#changed) {
         const value = this.#values.get(key);
-        encoded.set(key, value === undefined ? null : this.#codec.encode(value));
+        encoded.set(key, value === undefined ? null : this.#encode(key, value));
       }
       this.#encoded = encoded;
     }

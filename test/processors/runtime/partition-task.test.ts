@@ -11,6 +11,7 @@ import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { DeadLetter } from '../../../schemas/types.ts';
 import { COUNTER_INPUT, COUNTER_OUTPUT } from './fixtures/counter.ts';
+import sizer from './fixtures/sizer.ts';
 import { encodeCounterInput } from './helpers.ts';
 
 const INPUT = 'meshpipe.test.counter-input.v1';
@@ -152,6 +153,88 @@ describe('partition task', () => {
     assert.equal(error?.code, ERRORS.PROCESSOR_PUNCTUATE_FAILED.code);
     assert.equal(t.state.has('ticked'), false, 'its change was dropped');
     assert.equal(t.work().punctuateFailures, 1);
+  });
+});
+
+/** The sizer test processor (fixtures/sizer.ts) under small limits: 2 kB everywhere, unless said. */
+function sizerTask(stateAccess: 'copy' | 'live', dlqLimit = 2_000): PartitionTask {
+  const definition = { ...sizer, stateAccess };
+  const topics = new ProcessorTopics(definition, 'meshpipe');
+  return new PartitionTask({
+    definition,
+    config: {},
+    partition: 2,
+    topics,
+    now: () => 1_700_000_000_000,
+    logger: createLogger({ component: 'test', level: 'silent' }),
+    limits: {
+      topic: (name) => (name === topics.dlq.name ? dlqLimit : 2_000),
+      changelog: () => 2_000,
+    },
+  });
+}
+
+describe('partition task: records too large for their topic', () => {
+  for (const access of ['copy', 'live'] as const) {
+    it(`an output or a state value that can never be written fails the call that made it (${access})`, () => {
+      const t = sizerTask(access);
+      for (const n of [100n, 5_000n, -5_000n, 200n])
+        t.process(source('k', encodeCounterInput({ key: 'k', n })));
+      const work = t.work();
+      assert.deepEqual(
+        work.deadLetters.map((d) => d.code),
+        [ERRORS.PROCESSOR_RECORD_TOO_LARGE.code, ERRORS.PROCESSOR_RECORD_TOO_LARGE.code],
+      );
+      assert.deepEqual([...work.produced.values()], [2], 'the two outputs that fit');
+      const codec = jsonStateCodec<unknown>();
+      assert.deepEqual(
+        [...work.changes].map(([key, v]) => [key, v === null ? null : codec.decode(v)]),
+        [['k', 2]],
+        'the calls that failed left no change (no blob, not counted)',
+      );
+      const letter = dlq.decode(work.records.find((r) => r.topic === 'meshpipe.dlq.v1')!.value);
+      assert.match(
+        letter.errorMessage,
+        /of \d+ bytes for meshpipe\.test\.sizer-output\.v1 .*at most 2000 bytes/,
+      );
+    });
+  }
+
+  it('a dead letter too large for the dead-letter topic keeps the facts, not the source bytes', () => {
+    const t = sizerTask('copy', 600);
+    t.process(source('k', Buffer.alloc(1_000, 7))); // not wire format: dead-lettered
+    const [record] = t.work().records;
+    const letter = dlq.decode(record!.value);
+    assert.equal(letter.errorCode, ERRORS.SCHEMA_NOT_WIRE_FORMAT.code);
+    assert.equal(letter.sourceValue, null);
+    assert.match(letter.errorMessage, /the source value, 1000 bytes, is left out/);
+    assert.deepEqual(letter.sourceKey, Buffer.from('k'));
+  });
+
+  it('a record whose outputs the broker refused is dead-lettered without calling the handler', () => {
+    const t = sizerTask('copy');
+    const code = t.reject(source('k', encodeCounterInput({ key: 'k', n: 1n })), new Error('INVALID_RECORD'));
+    assert.equal(code, ERRORS.PROCESSOR_OUTPUT_REJECTED.code);
+    const work = t.work();
+    assert.deepEqual([...work.consumed.values()], [1]);
+    assert.equal(work.changes.size, 0);
+    assert.deepEqual(work.deadLetters, [{ topic: INPUT, code: ERRORS.PROCESSOR_OUTPUT_REJECTED.code }]);
+  });
+
+  it('a punctuation that makes a value too large is discarded and counted', () => {
+    const t = new PartitionTask({
+      definition: router,
+      config: {},
+      partition: 2,
+      topics: new ProcessorTopics(router, 'meshpipe'),
+      now: () => 0,
+      logger: createLogger({ component: 'test', level: 'silent' }),
+      limits: { topic: () => 2_000, changelog: () => 100 }, // 'ticked' = true takes 107
+    });
+    const error = t.punctuate();
+    assert.equal(error?.code, ERRORS.PROCESSOR_PUNCTUATE_FAILED.code);
+    assert.match(error!.message, /at most 100 bytes/);
+    assert.equal(t.hasWrites(), false);
   });
 });
 
