@@ -21,6 +21,9 @@ import {
   bucketKey,
   bucketWidthNs,
   type LinkerState,
+  MAX_BUCKET_SERVERS,
+  MAX_CHILD_CONNECTIONS,
+  MAX_WAITING_CHILDREN,
   META_KEY,
   type MetaEntry,
   type RemoteEntry,
@@ -32,8 +35,10 @@ import {
   TIER_MAX_NS,
   tierMaxNs,
   tierOf,
+  WHEEL_PART_KEYS,
   type WheelEntry,
   wheelKey,
+  wheelPartKey,
 } from './state.ts';
 
 export type LinkerContext = ProcessorContext<LinkerConfig, LinkerState>;
@@ -113,9 +118,39 @@ class Linker {
     }
     if (slot < m.wheelFrom) slot = m.wheelFrom;
     const got = this.ctx.state.get(wheelKey(slot));
-    const wheel: WheelEntry = got?.t === 'wheel' ? got : { t: 'wheel', keys: [] };
-    wheel.keys.push(key);
-    this.ctx.state.set(wheelKey(slot), wheel);
+    const head: WheelEntry = got?.t === 'wheel' ? got : { t: 'wheel', keys: [] };
+    const parts = head.parts ?? 0;
+    if (parts === 0 && head.keys.length < WHEEL_PART_KEYS) {
+      head.keys.push(key);
+      this.ctx.state.set(wheelKey(slot), head);
+      return;
+    }
+    // The slot continues in its last part, or in a new one when that is full.
+    const lastGot = parts === 0 ? undefined : this.ctx.state.get(wheelPartKey(slot, parts));
+    let last: WheelEntry | undefined = lastGot?.t === 'wheel' ? lastGot : undefined;
+    let part = parts;
+    if (last === undefined || last.keys.length >= WHEEL_PART_KEYS) {
+      part = parts + 1;
+      head.parts = part;
+      this.ctx.state.set(wheelKey(slot), head);
+      last = { t: 'wheel', keys: [] };
+    }
+    last.keys.push(key);
+    this.ctx.state.set(wheelPartKey(slot, part), last);
+  }
+
+  /** Every key listed in a wheel slot, its parts deleted. */
+  #takeSlot(slot: number): string[] {
+    const head = this.ctx.state.get(wheelKey(slot));
+    if (head?.t !== 'wheel') return [];
+    this.ctx.state.delete(wheelKey(slot));
+    const keys = [...head.keys];
+    for (let part = 1; part <= (head.parts ?? 0); part++) {
+      const p = this.ctx.state.get(wheelPartKey(slot, part));
+      this.ctx.state.delete(wheelPartKey(slot, part));
+      if (p?.t === 'wheel') keys.push(...p.keys);
+    }
+    return keys;
   }
 
   stub(spanId: string, node: string): SpanEntry {
@@ -215,6 +250,11 @@ class Linker {
     const got = this.ctx.state.get(key);
     const bucket: BucketEntry =
       got?.t === 'bucket' ? got : { t: 'bucket', baseNs, servers: [], touchedMs: this.now };
+    if (bucket.servers.length >= MAX_BUCKET_SERVERS) {
+      // Still linked and emitted; only not a candidate cause (state.ts, MAX_BUCKET_SERVERS).
+      this.ctx.count('causality_index_full');
+      return;
+    }
     if (got === undefined) this.schedule(key, this.now + this.#bucketLifeMs());
     bucket.servers.push([
       span.spanId,
@@ -260,7 +300,7 @@ class Linker {
     const got = this.ctx.state.get(key);
     if (got?.t !== 'bucket') return;
     const row = got.servers.find((r) => r[0] === parent.spanId);
-    if (row === undefined || row[5].includes(connectionKey)) return;
+    if (row === undefined || row[5].includes(connectionKey) || row[5].length >= MAX_CHILD_CONNECTIONS) return;
     row[5].push(connectionKey);
     this.ctx.state.set(key, got);
   }
@@ -307,6 +347,10 @@ class Linker {
         this.resolve(e, parent.traceId);
         return;
       }
+      if (parent.children.length >= MAX_WAITING_CHILDREN) {
+        this.giveUp(e, 'fanout');
+        return;
+      }
       parent.children.push(e.spanId);
       this.put(parent);
     } else {
@@ -324,6 +368,10 @@ class Linker {
             };
       if (remote.traceId !== null) {
         this.resolve(e, remote.traceId);
+        return;
+      }
+      if (remote.children.length >= MAX_WAITING_CHILDREN) {
+        this.giveUp(e, 'fanout');
         return;
       }
       if (got === undefined) {
@@ -494,10 +542,7 @@ class Linker {
     }
     const due: { key: string; deadline: number }[] = [];
     for (let slot = from; slot <= last; slot++) {
-      const w = this.ctx.state.get(wheelKey(slot));
-      if (w?.t !== 'wheel') continue;
-      this.ctx.state.delete(wheelKey(slot));
-      for (const key of w.keys) {
+      for (const key of this.#takeSlot(slot)) {
         const v = this.ctx.state.get(key);
         if (v === undefined) continue;
         switch (v.t) {

@@ -8,9 +8,15 @@
  *   with a RESOLVE_REQUEST and arrives with a RESOLVED record;
  * - `b:<node>:<pid>:<tier>:<index>`: the SERVER spans of one process, by duration tier and start time
  *   (see TIER_MAX_NS): the candidates a CLIENT span of that process searches for its cause;
- * - `w:<slot>`: the deadline wheel: which of the keys above may be due in one 100 ms slot, so that a
- *   punctuation reads what is due instead of decoding the whole state;
+ * - `w:<slot>` (and `w:<slot>:<part>`): the deadline wheel: which of the keys above may be due in one
+ *   100 ms slot, so that a punctuation reads what is due instead of decoding the whole state;
  * - `m`: the pending-span count that bounds memory, and where the wheel stands.
+ *
+ * No value grows with traffic: each is one changelog record, and the broker refuses a record over the
+ * changelog's max.message.bytes (1 MB by default) — the runtime would dead-letter the span whose call
+ * made it. So every list in a value is bounded (see the constants below): a wheel slot continues in
+ * more keys, the spans waiting for one parent and the SERVER spans of one bucket are capped, the
+ * excess decided at once and counted (docs/tracing.md, "Waiting, bounded").
  */
 import type { Span, SpanKind } from '../../schemas/types.ts';
 
@@ -95,10 +101,17 @@ export interface MetaEntry {
   wheelFrom: number | null;
 }
 
-/** Keys that may be due in one slot; an entry whose deadline moved later is simply skipped. */
+/**
+ * Keys that may be due in one slot; an entry whose deadline moved later is simply skipped. A slot holds
+ * at most WHEEL_PART_KEYS keys per state key: the first part (`w:<slot>`) says how many more follow
+ * (`w:<slot>:1` ... `w:<slot>:<parts>`), so a burst (a backlog caught up in a moment) spreads over more
+ * keys instead of growing one value — and each insertion rewrites a part, not the whole slot.
+ */
 export interface WheelEntry {
   t: 'wheel';
   keys: string[];
+  /** In the first part: how many parts follow it (absent: none, as written before parts existed). */
+  parts?: number;
 }
 
 export type LinkerState = SpanEntry | RemoteEntry | BucketEntry | MetaEntry | WheelEntry;
@@ -106,6 +119,23 @@ export type LinkerState = SpanEntry | RemoteEntry | BucketEntry | MetaEntry | Wh
 export const META_KEY = 'm';
 export const WHEEL_SLOT_MS = 100;
 export const wheelKey = (slot: number) => `w:${slot}`;
+export const wheelPartKey = (slot: number, part: number) => `w:${slot}:${part}`;
+/** Keys per wheel part: about 11 kB encoded. */
+export const WHEEL_PART_KEYS = 512;
+/**
+ * Spans waiting for one parent's trace id (a span's `children`, a remote parent's `children`). A parent
+ * with more waiting children than this (a fan-out of thousands of calls while its own trace id is still
+ * unknown) has the excess emitted at once as roots of their own (`roots.unresolved.fanout`).
+ */
+export const MAX_WAITING_CHILDREN = 1024;
+/**
+ * SERVER spans indexed per bucket (one process, one tier, a tenth of the tier's length): beyond, a SERVER
+ * span is still linked and emitted, but not a candidate cause of its process's CLIENT calls
+ * (`causality_index_full`).
+ */
+export const MAX_BUCKET_SERVERS = 1024;
+/** Connection keys remembered per SERVER span (a hint for choosing among candidates). */
+export const MAX_CHILD_CONNECTIONS = 4;
 /** The wheel slot of a time (ms). */
 export const slotOf = (ms: number) => Math.floor(ms / WHEEL_SLOT_MS);
 export const spanKey = (spanId: string) => `s:${spanId}`;

@@ -1,9 +1,15 @@
 /** trace-linker handlers on hand-built spans: causality choices, boundaries, timeouts, bounds. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
 import { testProcessor } from '../../../processors/runtime/test-context.ts';
 import { chooseCausalParent } from '../../../processors/trace-linker/causality.ts';
 import traceLinker from '../../../processors/trace-linker/index.ts';
+import {
+  MAX_BUCKET_SERVERS,
+  MAX_WAITING_CHILDREN,
+  WHEEL_PART_KEYS,
+} from '../../../processors/trace-linker/state.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { Span, TraceLinkingEvent } from '../../../schemas/types.ts';
 import { SPAN } from '../../helpers/fixtures.ts';
@@ -276,6 +282,79 @@ describe('trace-linker: waiting, bounded', () => {
       [...l.t.state.keys()].filter((k) => k !== 'm'),
       [],
     );
+  });
+
+  /** The largest state value, encoded as the changelog holds it. */
+  function largestValue(l: ReturnType<typeof linker>): { key: string; bytes: number } {
+    const codec = jsonStateCodec<unknown>();
+    let largest = { key: '', bytes: 0 };
+    for (const key of l.t.state.keys()) {
+      const bytes = codec.encode(l.t.state.get(key)).length;
+      if (bytes > largest.bytes) largest = { key, bytes };
+    }
+    return largest;
+  }
+
+  test('a burst of spans at one instant (a backlog caught up) spreads its wheel slot over more keys', () => {
+    // Every span of the burst is due in the same 100 ms slot. One slot used to be one value, 21 bytes a
+    // span: past the changelog's 1 MB at about 50 000 spans (a few seconds of catching up), and
+    // rewritten whole at every insertion. Now no value grows with the burst.
+    const l = linker({ maxPendingSpans: 100_000 });
+    const n = 5 * WHEEL_PART_KEYS;
+    for (let i = 0; i < n; i++)
+      l.send(span({ kind: 'CLIENT', startMs: i, endMs: i + 1, pid: 300 + (i % 50) }));
+    const largest = largestValue(l);
+    assert.ok(largest.bytes < 16_384, `${largest.key} is ${largest.bytes} bytes`);
+    assert.ok(
+      [...l.t.state.keys()].some((k) => /^w:\d+:4$/.test(k)),
+      'the slot continued in parts',
+    );
+    l.wait(1_000);
+    assert.equal(new Set(l.out().map((s) => s.spanId)).size, n, 'every span out once');
+    for (let i = 0; i < 1_000; i++) l.wait(100);
+    assert.deepEqual(
+      [...l.t.state.keys()].filter((k) => k.startsWith('w:')),
+      [],
+      'the parts go with their slot',
+    );
+  });
+
+  test('a fan-out past the bound: the excess waiting children come out at once as roots; nothing is lost', () => {
+    const l = linker();
+    // A SERVER span waiting for its own parent (not arrived yet), and more calls made while serving it
+    // than may wait for its trace id.
+    const parent = span({ kind: 'CLIENT', startMs: 0, endMs: 20_000, pid: 50, id: '5555555555555555' });
+    const server = span({ kind: 'SERVER', startMs: 10, endMs: 9_990, parent: parent.spanId });
+    const calls = Array.from({ length: MAX_WAITING_CHILDREN + 76 }, (_, i) =>
+      span({ kind: 'CLIENT', startMs: 20 + i * 5, endMs: 21 + i * 5 }),
+    );
+    l.send(server, ...calls);
+    l.wait(1_000);
+    assert.equal(l.t.counters()['roots.unresolved.fanout'], 76);
+    assert.ok(largestValue(l).bytes < 65_536, `largest: ${JSON.stringify(largestValue(l))}`);
+    l.send(parent);
+    l.wait(1_000);
+    const out = l.out();
+    assert.equal(new Set(out.map((s) => s.spanId)).size, calls.length + 2, 'every span out once');
+    assert.equal(out.length, calls.length + 2);
+    const trace = l.byId(server.spanId).traceId;
+    const linked = calls.filter((c) => l.byId(c.spanId).traceId === trace);
+    assert.equal(linked.length, MAX_WAITING_CHILDREN, 'those that waited inherit the trace');
+    const early = calls.map((c) => l.byId(c.spanId)).filter((c) => c.traceId !== trace);
+    for (const c of early) {
+      assert.equal(c.attributes['meshpipe.link.unresolved_reason'], 'fanout');
+      assert.equal(c.attributes['meshpipe.link.unresolved_parent'], server.spanId);
+    }
+  });
+
+  test('a bucket of SERVER spans past the bound: the excess is emitted, only not indexed as causes', () => {
+    const l = linker();
+    const n = MAX_BUCKET_SERVERS + 10;
+    // All start within one 10 ms bucket of tier 0.
+    for (let i = 0; i < n; i++) l.send(span({ kind: 'SERVER', startMs: i % 10, endMs: 50 }));
+    assert.equal(l.out().length, n);
+    assert.equal(l.t.counters().causality_index_full, 10);
+    assert.ok(largestValue(l).bytes < 262_144, `largest: ${JSON.stringify(largestValue(l))}`);
   });
 
   test('a duplicate span is counted and ignored', () => {
