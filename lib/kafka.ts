@@ -16,6 +16,10 @@ import type { MeshpipeConfig } from './config/meshpipe-config.ts';
 import { ERRORS, errorMessage, MeshpipeError } from './errors.ts';
 import type { Logger } from './logger.ts';
 
+// Every consumer created through this module reads committed records only, for real: kafkajs's own
+// filter lets records of some aborted transactions through (lib/kafka-read-committed.ts).
+import './kafka-read-committed.ts';
+
 // kafkajs prints a notice about its partitioner change on every producer; we choose explicitly below.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 

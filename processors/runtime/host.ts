@@ -51,8 +51,6 @@ import {
 import { PartitionTask, punctuateIntervalMs } from './partition-task.ts';
 import { ProcessorMetrics } from './processor-metrics.ts';
 import { ProcessorTopics } from './processor-topics.ts';
-// read_committed that hides every aborted transaction (kafkajs's own filter does not): read-committed.ts
-import './read-committed.ts';
 import { taskAssigner } from './task-assigner.ts';
 
 export interface HostOptions {

@@ -17,8 +17,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Admin, AssignerProtocol, type Kafka, type KafkaMessage, type PartitionAssigner } from 'kafkajs';
 import type { Logger } from '../../lib/logger.ts';
-// read_committed that hides every aborted transaction (kafkajs's own filter does not): read-committed.ts
-import './read-committed.ts';
 
 export interface ReadToEndOptions {
   kafka: Kafka;

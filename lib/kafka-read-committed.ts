@@ -17,7 +17,8 @@
  * A hidden record is marked as a control record, which kafkajs already keeps out of `batch.messages`
  * while still counting its offset (the consumer moves past it), and the aborted list is emptied so that
  * kafkajs's own filter has nothing left to do. Installed once per process by importing this module;
- * the processor host and the partition reader (changelog restores) import it.
+ * lib/kafka.ts imports it, so every meshpipe consumer — processors, changelog restores, sinks, `tail`,
+ * `subscribe()` — reads committed records only.
  */
 import { createRequire } from 'node:module';
 

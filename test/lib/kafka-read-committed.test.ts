@@ -1,5 +1,5 @@
 /**
- * read_committed with transactions aborted in another order than they began (read-committed.ts): on
+ * read_committed with transactions aborted in another order than they began (lib/kafka-read-committed.ts): on
  * decoded fetch responses, table-driven, and on the broker, where two transactional producers write one
  * partition and the later one is aborted first — what a restarted processor instance does when it fences
  * the open transactions of the instance that was killed.
@@ -7,14 +7,14 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
-import { readPartitionsToEnd } from '../../../processors/runtime/partition-reader.ts';
+import { readPartitionsToEnd } from '../../processors/runtime/partition-reader.ts';
+import { type TestKafka, testKafka, testLogger } from '../helpers/kafka.ts';
 import {
   type FetchedPartition,
   type FetchedRecord,
   hideAbortedRecords,
   installReadCommittedFix,
-} from '../../../processors/runtime/read-committed.ts';
-import { type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
+} from '../../lib/kafka-read-committed.ts';
 
 const ABORT = Buffer.from([0, 0, 0, 0]);
 const COMMIT = Buffer.from([0, 0, 0, 1]);
@@ -113,7 +113,7 @@ describe('read_committed: hiding aborted transactions', () => {
     });
   }
 
-  it("kafkajs 2.2.4's own filter lets the first of them through (why read-committed.ts exists)", () => {
+  it("kafkajs 2.2.4's own filter lets the first of them through (why lib/kafka-read-committed.ts exists)", () => {
     const filter = createRequire(import.meta.url)('kafkajs/src/consumer/filterAbortedMessages.js') as (a: {
       messages: FetchedRecord[];
       abortedTransactions: FetchedPartition['abortedTransactions'];
