@@ -107,7 +107,8 @@ export const COLLECTOR_METRICS = {
     otel: 'meshpipe.collector.buffer.capacity',
     prometheus: 'meshpipe_collector_buffer_capacity',
     type: 'GAUGE',
-    unit: '1',
+    // A count of events or of bytes (the `unit` label says which): an annotation, not a ratio.
+    unit: '{limit}',
     help: 'Limits of the buffer (unit events or bytes): beyond either, events are dropped.',
     labels: ['unit'],
   },
@@ -144,7 +145,7 @@ export const COLLECTOR_METRICS = {
     labels: [],
   },
   loaderCpu: {
-    otel: 'meshpipe.collector.loader.cpu.time',
+    otel: 'meshpipe.collector.loader.cpu',
     prometheus: 'meshpipe_collector_loader_cpu_seconds_total',
     type: 'COUNTER',
     unit: 's',
@@ -152,7 +153,7 @@ export const COLLECTOR_METRICS = {
     labels: [],
   },
   loaderMemory: {
-    otel: 'meshpipe.collector.loader.memory',
+    otel: 'meshpipe.collector.loader.resident_memory',
     prometheus: 'meshpipe_collector_loader_resident_memory_bytes',
     type: 'GAUGE',
     unit: 'By',
