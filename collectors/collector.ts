@@ -15,6 +15,7 @@ import { type ComponentStatus, reportStatus } from '../lib/component-status.ts';
 import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
 import { ERRORS, errorMessage, MeshpipeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
+import { type MetricsServer, startMetricsServer } from '../lib/metrics-server.ts';
 import { codecFor } from '../schemas/codec.ts';
 import { TOPICS, topicName } from '../schemas/topics.ts';
 import type { L7RawEvent, MetricSample } from '../schemas/types.ts';
@@ -31,7 +32,6 @@ import { type CapturePipeline, createCapturePipeline } from './capture-pipeline.
 import { CollectorMetrics, type CollectorSnapshot } from './collector-metrics.ts';
 import { EventBuffer } from './event-buffer.ts';
 import type { ReadyRecord } from './loader/record-decoder.ts';
-import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
 import { procUsage } from './proc-usage.ts';
 import { createRawEventEncoder } from './raw-event-encoder.ts';
 import { RawEventProducer } from './raw-event-producer.ts';
@@ -148,6 +148,7 @@ export class Collector {
         exposition: () => this.metrics.exposition(),
         status: () => this.#status,
         logger: this.#o.logger,
+        listenError: ERRORS.COLLECTOR_METRICS_PORT,
       });
       this.#o.logger.info({ port: this.#server.port, host: c.metricsHost }, 'serving /metrics and /healthz');
     }

@@ -1,15 +1,13 @@
 /**
- * The collector's HTTP endpoint: GET /metrics (Prometheus exposition) and GET /healthz (200 while
- * capture runs, 503 while it starts or the loader is down, with the status as JSON: a Kubernetes
- * liveness/readiness probe). node:http is enough for two routes, and keeps the agent small.
- *
- * Bound to 127.0.0.1 by default: a node agent should not expose anything on the network unless asked
- * (`collector.metricsHost`). The agent's own pid is excluded from capture, so scrapes are not traced.
+ * A component's own HTTP endpoint (the collector's `collector.metricsPort`, a processor's
+ * `--metrics-port`): GET /metrics is the Prometheus exposition of its metrics, GET /healthz answers
+ * 200 while it works (ok or degraded) and 503 while it starts, restores or has failed, with the status
+ * as JSON — a Kubernetes liveness/readiness probe. node:http is enough for two routes.
  */
 import { createServer, type Server } from 'node:http';
-import type { ComponentStatus } from '../lib/component-status.ts';
-import { ERRORS, errorMessage, MeshpipeError } from '../lib/errors.ts';
-import type { Logger } from '../lib/logger.ts';
+import type { ComponentStatus } from './component-status.ts';
+import { type ErrorSpec, errorMessage, MeshpipeError } from './errors.ts';
+import type { Logger } from './logger.ts';
 
 export interface MetricsServer {
   readonly port: number;
@@ -17,11 +15,14 @@ export interface MetricsServer {
 }
 
 export async function startMetricsServer(options: {
+  /** Address to bind: 127.0.0.1 keeps it local, 0.0.0.0 lets a Prometheus elsewhere scrape it. */
   host: string;
   port: number;
   exposition: () => Promise<string>;
   status: () => ComponentStatus;
   logger: Logger;
+  /** The error a failed listen becomes (its message gets the address and the reason). */
+  listenError?: ErrorSpec;
 }): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -52,13 +53,10 @@ export async function startMetricsServer(options: {
       server.listen(options.port, options.host, () => resolve());
     });
   } catch (err) {
-    throw new MeshpipeError(
-      ERRORS.COLLECTOR_METRICS_PORT,
-      [`${options.host}:${options.port}`, errorMessage(err)],
-      {
-        cause: err,
-      },
-    );
+    if (options.listenError === undefined) throw err;
+    throw new MeshpipeError(options.listenError, [`${options.host}:${options.port}`, errorMessage(err)], {
+      cause: err,
+    });
   }
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;

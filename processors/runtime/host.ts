@@ -34,13 +34,13 @@ import { type ComponentStatus, reportStatus } from '../../lib/component-status.t
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import { ensureTopics, partitioner } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { type MetricsServer, startMetricsServer } from '../../lib/metrics-server.ts';
 import { AssignedTask } from './assigned-task.ts';
 import { changelogMessages, restoreState } from './changelog.ts';
 import type { ProcessorSettings } from './config.ts';
 import type { SourceRecord } from './dead-letter.ts';
 import type { AnyProcessorDefinition } from './definition.ts';
 import { TopicSizeLimits } from './message-size.ts';
-import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
 import {
   isFenced,
   isOutcomeUnknown,
@@ -141,6 +141,8 @@ export class ProcessorHost {
 
     if (this.#options.metricsPort !== undefined) {
       this.#metricsServer = await startMetricsServer({
+        // A processor pod is scraped from elsewhere in the cluster: all interfaces, as before.
+        host: '0.0.0.0',
         port: this.#options.metricsPort,
         exposition: () => this.metrics.exposition(),
         status: () => this.#status,
