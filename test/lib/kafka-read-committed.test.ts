@@ -7,14 +7,14 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
-import { readPartitionsToEnd } from '../../processors/runtime/partition-reader.ts';
-import { type TestKafka, testKafka, testLogger } from '../helpers/kafka.ts';
 import {
   type FetchedPartition,
   type FetchedRecord,
   hideAbortedRecords,
   installReadCommittedFix,
 } from '../../lib/kafka-read-committed.ts';
+import { readPartitionsToEnd } from '../../processors/runtime/partition-reader.ts';
+import { type TestKafka, testKafka, testLogger } from '../helpers/kafka.ts';
 
 const ABORT = Buffer.from([0, 0, 0, 0]);
 const COMMIT = Buffer.from([0, 0, 0, 1]);
