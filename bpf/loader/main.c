@@ -37,6 +37,7 @@
 #include "meshpipe_abi.h"
 #include "options.h"
 #include "output.h"
+#include "schedule.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "records are written in host order and decoded as little-endian");
@@ -391,6 +392,25 @@ static void cleanup(struct mp_loader *l)
 		close(l->sigfd);
 }
 
+/* SCHED_IDLE for this process and the listed ones (schedule.c says why). A failure is reported and
+ * capture goes on under the default policy: it costs latency, not correctness. */
+static void apply_sched(const struct mp_options *o)
+{
+	int err;
+
+	if (o->sched_idle) {
+		err = mp_sched_idle(0);
+		if (err)
+			fprintf(stderr, "meshpipe-loader: cannot run under SCHED_IDLE: %s\n", strerror(-err));
+	}
+	for (unsigned int i = 0; i < o->sched_idle_pids.n; i++) {
+		err = mp_sched_idle((pid_t)o->sched_idle_pids.v[i]);
+		if (err)
+			fprintf(stderr, "meshpipe-loader: cannot put pid %llu under SCHED_IDLE: %s\n",
+				(unsigned long long)o->sched_idle_pids.v[i], strerror(-err));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static struct mp_loader loader;
@@ -407,6 +427,7 @@ int main(int argc, char **argv)
 	}
 	verbose = l->opts.verbose;
 	libbpf_set_print(libbpf_print);
+	apply_sched(&l->opts);
 
 	/* Signals are taken through the signalfd, including one that arrives while the
 	 * programs load; a closed stdout must be an error code, not a SIGPIPE death. */

@@ -37,6 +37,8 @@ static const char usage[] =
 	"  --max-conns N      connections tracked at once (1024..4194304, default 65536)\n"
 	"  --output-mb N      stdout buffer before records are dropped (1..1024, default 4)\n"
 	"  --btf FILE         BTF of the running kernel, when /sys/kernel/btf/vmlinux is absent\n"
+	"  --sched-idle       run under SCHED_IDLE: preempted at once by any normal task that wakes\n"
+	"  --sched-idle-pid PID  put every thread of PID under SCHED_IDLE too (repeatable)\n"
 	"\n"
 	"Other:\n"
 	"  --layout           print the record layout (sizes, offsets, enums) as JSON and exit\n"
@@ -94,6 +96,7 @@ static int parse_cgroup(const char *s, uint64_t *out)
 enum {
 	OPT_CAP = 256, OPT_EXCLUDE, OPT_PID, OPT_PORT, OPT_CGROUP, OPT_POLL, OPT_STATS, OPT_RING,
 	OPT_MAX_CONNS, OPT_OUTPUT, OPT_BTF, OPT_NO_ASYNC, OPT_LAYOUT, OPT_VERBOSE, OPT_HELP,
+	OPT_SCHED_IDLE, OPT_SCHED_IDLE_PID,
 };
 
 int mp_parse_options(int argc, char **argv, struct mp_options *o)
@@ -114,6 +117,8 @@ int mp_parse_options(int argc, char **argv, struct mp_options *o)
 		{"layout", no_argument, NULL, OPT_LAYOUT},
 		{"verbose", no_argument, NULL, OPT_VERBOSE},
 		{"help", no_argument, NULL, OPT_HELP},
+		{"sched-idle", no_argument, NULL, OPT_SCHED_IDLE},
+		{"sched-idle-pid", required_argument, NULL, OPT_SCHED_IDLE_PID},
 		{0},
 	};
 	uint64_t v;
@@ -189,6 +194,13 @@ int mp_parse_options(int argc, char **argv, struct mp_options *o)
 			break;
 		case OPT_VERBOSE:
 			o->verbose = true;
+			break;
+		case OPT_SCHED_IDLE:
+			o->sched_idle = true;
+			break;
+		case OPT_SCHED_IDLE_PID:
+			rc = parse_u64("--sched-idle-pid", optarg, 1, UINT32_MAX, &v);
+			rc = rc ?: push("--sched-idle-pid", &o->sched_idle_pids, v);
 			break;
 		case OPT_HELP:
 			printf(usage, MP_CAPTURE_MAX, MP_CAPTURE_DEFAULT);

@@ -24,10 +24,12 @@ struct mp_options {
 	bool async_connect;       /* false with --no-async-connect */
 	bool verbose;             /* --verbose: libbpf debug output */
 	bool layout;              /* --layout: print the ABI layout as JSON and exit */
+	bool sched_idle;          /* --sched-idle: run under SCHED_IDLE */
 	struct mp_u64_list exclude_pids;
 	struct mp_u64_list pids;
 	struct mp_u64_list ports;
 	struct mp_u64_list cgroups;
+	struct mp_u64_list sched_idle_pids; /* --sched-idle-pid: every thread of these too */
 };
 
 /* Parse argv into opts. Returns -1 after printing the problem for a usage error, 1 if

@@ -52,6 +52,10 @@ export interface LoaderOptions {
   btf?: string;
   /** Report failed non-blocking connects (sock:inet_sock_set_state). Default true. */
   asyncConnect?: boolean;
+  /** Run the loader under SCHED_IDLE (bpf/loader/schedule.c says why). Default false. */
+  schedIdle?: boolean;
+  /** Processes whose every thread the loader puts under SCHED_IDLE too (Node cannot do it itself). */
+  schedIdlePids?: readonly number[];
   /** Decoded batches buffered ahead of the consumer before reading pauses. Default 64. */
   maxQueuedBatches?: number;
   /** Called with each stderr line of the loader (for the agent's log). */
@@ -87,6 +91,8 @@ export function loaderArguments(options: LoaderOptions): string[] {
   for (const port of options.ports ?? []) flag('port', port);
   for (const cgroup of options.cgroups ?? []) flag('cgroup', cgroup);
   if (options.asyncConnect === false) args.push('--no-async-connect');
+  if (options.schedIdle === true) args.push('--sched-idle');
+  for (const pid of options.schedIdlePids ?? []) flag('sched-idle-pid', pid);
   return args;
 }
 

@@ -306,6 +306,11 @@ export const collectorSpec = s.object(
       max: 1024,
       check: (v) => ((v & (v - 1)) === 0 ? undefined : 'must be a power of two'),
     }),
+    schedIdle: s.boolean({
+      doc: "Run the loader and the agent under SCHED_IDLE so applications on a shared core preempt them at once (docs/benchmarks.md). Off: they compete as equals, at the cost of the traced requests' latency.",
+      default: true,
+      env: 'MESHPIPE_COLLECTOR_SCHED_IDLE',
+    }),
   },
   { doc: 'The node collector (meshpipe collect, observe, record): capture, identity, redaction, transport.' },
 );

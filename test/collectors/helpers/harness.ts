@@ -37,7 +37,9 @@ export function collectorConfig(options: {
     {
       kafka: { brokers: [...options.brokers], topicPrefix: options.prefix },
       node: { name: options.node ?? `test-node-${randomUUID().slice(0, 8)}` },
-      collector: { metricsPort: 0, ...options.collector },
+      // The collector runs inside the test process here, next to the test's own Kafka reader and
+      // assertions: SCHED_IDLE would put those behind the broker too (it is tested in loader-process).
+      collector: { metricsPort: 0, schedIdle: false, ...options.collector },
     },
     '',
     {},

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -60,6 +60,8 @@ describe('loaderArguments', () => {
         pids: [7],
         cgroups: [12n],
         asyncConnect: false,
+        schedIdle: true,
+        schedIdlePids: [42],
       }),
       [
         '--cap-bytes',
@@ -77,6 +79,9 @@ describe('loaderArguments', () => {
         '--cgroup',
         '12',
         '--no-async-connect',
+        '--sched-idle',
+        '--sched-idle-pid',
+        '42',
       ],
     );
   });
@@ -164,6 +169,27 @@ describe('meshpipe-loader lifecycle', () => {
     assert.equal(ready.captureCap, 4096);
     const exit = await loader.stop();
     assert.deepStrictEqual(exit, { code: 0, signal: null, error: null });
+  });
+
+  it('runs under SCHED_IDLE, with every thread of the processes it is given', async () => {
+    // A stand-in for the agent with a second thread (node itself; the test runner must stay normal).
+    const agent = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      const loader = LoaderProcess.start({ ports: [1], schedIdle: true, schedIdlePids: [agent.pid!] });
+      await loader.ready;
+      const policies = (pid: number) =>
+        readdirSync(`/proc/${pid}/task`).map((tid) => {
+          const m = /^policy\s*:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/task/${tid}/sched`, 'utf8'));
+          return Number(m?.[1]);
+        });
+      const SCHED_IDLE = 5;
+      assert.deepStrictEqual(new Set(policies(loader.pid!)), new Set([SCHED_IDLE]));
+      assert.ok(policies(agent.pid!).length > 1);
+      assert.deepStrictEqual(new Set(policies(agent.pid!)), new Set([SCHED_IDLE]));
+      assert.deepStrictEqual(await loader.stop(), { code: 0, signal: null, error: null });
+    } finally {
+      agent.kill('SIGKILL');
+    }
   });
 
   it('exits 0 by itself when its stdin closes (the agent died)', async () => {
