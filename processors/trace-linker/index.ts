@@ -17,6 +17,10 @@ export default defineProcessor<typeof linkerConfigSpec.fields, LinkerState, 'lin
   // The linking topic is also an output: trace-id questions and answers go to other nodes' partitions.
   outputs: ['spans', 'linking'],
   config: linkerConfigSpec,
+  // Values stay decoded between records: a CLIENT span reads its process's candidate buckets (up to a
+  // thousand servers each), and decoding them per read was three quarters of the linker's CPU at 8K
+  // requests/s per process (bench/pipeline). Every change is followed by state.set (linker.ts).
+  stateAccess: 'live',
   process(record, ctx) {
     processLinkingEvent(record, ctx);
   },

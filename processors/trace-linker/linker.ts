@@ -77,9 +77,10 @@ class Linker {
 
   /** Stores a span entry, scheduling its deadline when it is new or moved. */
   put(e: SpanEntry): void {
-    const before = this.ctx.state.get(spanKey(e.spanId));
-    if (before?.t !== 'span' || before.deadlineMs !== e.deadlineMs)
+    if (e.scheduledMs !== e.deadlineMs) {
       this.schedule(spanKey(e.spanId), e.deadlineMs);
+      e.scheduledMs = e.deadlineMs;
+    }
     this.ctx.state.set(spanKey(e.spanId), e);
   }
 
@@ -278,8 +279,14 @@ class Linker {
     return this.cfg.retainMs + this.cfg.maxServerSpanMs;
   }
 
-  /** The SERVER spans of a process that started early enough, in their tier, to contain a call at `startNs`. */
-  #candidates(node: string, pid: number, startNs: bigint): ServerSummary[] {
+  /**
+   * The SERVER spans of a process that contain a call (started before it, ended after it): its possible
+   * causes, found in the buckets of every tier that can hold one. The containment test runs on the
+   * rows' number offsets from their bucket's base (exact: a bucket spans seconds), not on BigInts: a
+   * process serving thousands of requests a second has thousands of rows to test per call, and
+   * BigInt arithmetic there made the linker's cost per span grow tenfold with the rate (bench/pipeline).
+   */
+  #containing(node: string, pid: number, startNs: bigint, endNs: bigint): ServerSummary[] {
     const out: ServerSummary[] = [];
     for (let tier = 0; tier <= TIER_MAX_NS.length; tier++) {
       const width = bucketWidthNs(tier, this.#maxSpanNs);
@@ -289,7 +296,13 @@ class Linker {
       for (let b = first; b >= last; b--) {
         const got = this.ctx.state.get(bucketKey(node, pid, tier, b));
         if (got?.t !== 'bucket') continue;
-        for (let i = 0; i < got.servers.length; i++) out.push(summaryOf(got, i));
+        const callStart = Number(startNs - got.baseNs);
+        const callEnd = Number(endNs - got.baseNs);
+        const rows = got.servers;
+        for (let i = 0; i < rows.length; i++) {
+          const row = rows[i]!;
+          if (row[1] <= callStart && callEnd <= row[1] + row[2]) out.push(summaryOf(got, i));
+        }
       }
     }
     return out;
@@ -314,7 +327,9 @@ class Linker {
       tid: span.local.tid,
       connectionKey: span.connectionKey,
     };
-    let candidates = this.#candidates(e.node, e.pid, call.startNs).filter((s) => s.spanId !== e.spanId);
+    let candidates = this.#containing(e.node, e.pid, call.startNs, call.endNs).filter(
+      (s) => s.spanId !== e.spanId,
+    );
     // A call that carries a traceparent belongs to that trace: only a cause in the same trace fits.
     if (e.headerTrace !== null) candidates = candidates.filter((s) => s.headerTrace === e.headerTrace);
     const choice = chooseCausalParent(call, candidates);

@@ -50,6 +50,11 @@ export interface SpanEntry {
   askedBy: string[];
   arrivedMs: number;
   deadlineMs: number;
+  /**
+   * The deadline the entry is listed at in the wheel. The entry carries it because state is live
+   * (index.ts): the value read before a change is the changed object, so the old deadline is gone.
+   */
+  scheduledMs?: number;
 }
 
 /** A span of another node, parent of local spans: its trace id is asked for. */
