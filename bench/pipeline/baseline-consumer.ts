@@ -1,0 +1,52 @@
+/**
+ * The baseline of the pipeline benchmark's consumers: plain kafkajs, a consumer group reading a topic
+ * from the beginning (read_committed and 1 MiB per partition per fetch, like the processor host),
+ * counting records and doing nothing else — optionally decoding each value with the Avro codec, the
+ * least any meshpipe processor does per record. In a process of its own, like the processors.
+ *
+ *   node bench/pipeline/baseline-consumer.ts <brokers> <topic> <expected> [decode]
+ *
+ * Prints one JSON line: {records, seconds (first record to last), eventsPerSecond}.
+ */
+import { createKafka } from '../../lib/kafka.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { codecFor } from '../../schemas/codec.ts';
+
+const [brokers, topic, expectedText, mode] = process.argv.slice(2);
+const expected = Number(expectedText);
+const decode = mode === 'decode';
+const codec = codecFor('l7-raw-event');
+const logger = createLogger({ component: 'bench/pipeline/baseline', level: 'warn' });
+const kafka = createKafka({ brokers: brokers!.split(','), clientId: 'bench-pipeline-baseline', logger });
+const consumer = kafka.consumer({
+  groupId: `bench-pipeline-baseline-${process.pid}-${Date.now()}`,
+  readUncommitted: false,
+  maxBytesPerPartition: 1_048_576,
+  maxWaitTimeInMs: 100,
+});
+await consumer.connect();
+await consumer.subscribe({ topic: topic!, fromBeginning: true });
+let records = 0;
+let first = 0;
+let last = 0;
+const done = new Promise<void>((resolve) => {
+  void consumer.run({
+    eachBatch: async ({ batch }) => {
+      if (first === 0) first = performance.now();
+      if (decode) for (const m of batch.messages) codec.decode(m.value!);
+      records += batch.messages.length;
+      last = performance.now();
+      if (records >= expected) resolve();
+    },
+  });
+});
+const timeout = setTimeout(() => {
+  console.error(`baseline consumer: only ${records} of ${expected} records within 120 s`);
+  process.exit(1);
+}, 120_000);
+await done;
+clearTimeout(timeout);
+const seconds = (last - first) / 1000;
+console.log(JSON.stringify({ records, seconds, eventsPerSecond: Math.round(records / seconds) }));
+await consumer.disconnect();
+process.exit(0);

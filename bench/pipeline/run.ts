@@ -1,0 +1,632 @@
+/**
+ * How fast does the off-node half of meshpipe go, and how late do spans arrive? Raw events per second
+ * through span-assembler (one instance, then two), trace-linker, red-metrics and the OTLP sink on the
+ * real broker, against plain kafkajs producing and consuming the same records in the same run; then
+ * the live chain end to end, from the kernel's syscall timestamp to the span at an OTLP receiver.
+ *
+ *   npm run bench:pipeline                 (root for the end-to-end part: eBPF, namespaces)
+ *   npm run bench:pipeline -- --quick
+ *   node bench/pipeline/run.ts --no-e2e    (throughput only, no root needed)
+ *
+ * Throughput (per component, each a real `meshpipe process <name>` / `meshpipe sink otlp` process):
+ *   the workload is bench/span-assembler's recorded-shape stream (workload.ts: keep-alive HTTP/1.1
+ *   between five services, both ends captured, redacted by the collector's framer), re-timed to now and
+ *   Avro-encoded once. The whole stream is produced first (a backlog, gzip like the collector's), then
+ *   the instances start; once the consumer group is stable, the rate is records consumed (committed)
+ *   per second from the first commit to the last, read from each instance's /metrics (what was consumed
+ *   while the group formed is not counted). Downstream stages read what the upstream stage wrote (a
+ *   backlog too), so each is measured at its own full speed.
+ * Baselines: kafkajs producing the stream (idempotent, acks=all, 2000 records per request, like the
+ *   collector) and a plain kafkajs consumer group reading it (and reading + Avro-decoding it).
+ * End to end: bench/overhead's pods, nginx and paced load; the real collector; span-assembler,
+ *   trace-linker, red-metrics and the OTLP sink with their default settings; latency = arrival at the
+ *   receiver − span end time (the kernel timestamp of the exchange's last syscall), p50/p99 by span kind.
+ *
+ * Results: bench/results/pipeline.json.
+ */
+import { type ChildProcess, execFile, execFileSync, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { type Admin, CompressionTypes, type Kafka } from 'kafkajs';
+import { memoizedKeyPartitioner } from '../../collectors/key-partitioner.ts';
+import { allTopicDefinitions, createKafka, ensureTopics } from '../../lib/kafka.ts';
+import { choosePort } from '../../lib/local-stack/ports.ts';
+import { ensureStack } from '../../lib/local-stack/stack.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { codecFor } from '../../schemas/codec.ts';
+import { TOPICS, topicName } from '../../schemas/topics.ts';
+import type { L7RawEvent } from '../../schemas/types.ts';
+import { startCollectorProcess } from '../collector/harness.ts';
+import { buildLoadgen, runLoad } from '../overhead/loadgen.ts';
+import { cpuSecondsOf, type MemoryUsage, memorySampler } from '../overhead/proc-stats.ts';
+import { APP_PORT, createPods, installSignalHandlers, onCleanup, startApp } from '../overhead/topology.ts';
+import { keepAliveWorkload, WORKLOAD_T0 } from '../span-assembler/workload.ts';
+import { type Component, type ComponentOptions, startOtlpSink, startProcessor } from './components.ts';
+
+const execFileAsync = promisify(execFile);
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const E2E = !argv.includes('--no-e2e');
+const SIZE = QUICK
+  ? { connections: 400, exchangesPerConnection: 25 }
+  : { connections: 2000, exchangesPerConnection: 30 };
+const E2E_RATE = 500;
+const E2E_SECONDS = QUICK ? 8 : 30;
+const BASELINE_CONSUMER = fileURLToPath(new URL('./baseline-consumer.ts', import.meta.url));
+const RECEIVER = fileURLToPath(new URL('./receiver.ts', import.meta.url));
+const RESULTS = fileURLToPath(new URL('../results/pipeline.json', import.meta.url));
+const PROMISE_EVENTS_PER_SECOND = 100_000;
+
+const logger = createLogger({ component: 'bench/pipeline', level: 'warn' });
+const round = (n: number, d = 0) => Math.round(n * 10 ** d) / 10 ** d;
+
+interface Message {
+  key: Buffer;
+  value: Buffer;
+}
+
+/** The workload, re-timed so that its last event is now, Avro-encoded, keyed by connection. */
+function buildMessages() {
+  const workload = keepAliveWorkload(SIZE);
+  const last = workload.events.at(-1)!.timeUnixNano;
+  const shift = BigInt(Date.now()) * 1_000_000n - last;
+  const codec = codecFor<L7RawEvent>('l7-raw-event');
+  const keys = new Map<string, Buffer>();
+  const messages: Message[] = workload.events.map((ev: L7RawEvent) => {
+    ev.timeUnixNano += shift;
+    let key = keys.get(ev.connection.key);
+    if (key === undefined) {
+      key = Buffer.from(ev.connection.key);
+      keys.set(ev.connection.key, key);
+    }
+    return { key, value: codec.encode(ev) };
+  });
+  const bytes = messages.reduce((a, m) => a + m.key.length + m.value.length, 0);
+  return {
+    messages,
+    exchanges: workload.exchanges,
+    connections: workload.connections,
+    avgRecordBytes: round(bytes / messages.length),
+    recordedSeconds: Number(last - WORKLOAD_T0) / 1e9,
+  };
+}
+
+/** kafkajs producing `messages` like the collector does; returns records per second. */
+async function produce(kafka: Kafka, topic: string, messages: Message[], gzip: boolean): Promise<number> {
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    createPartitioner: memoizedKeyPartitioner,
+  });
+  await producer.connect();
+  const started = performance.now();
+  for (let i = 0; i < messages.length; i += 2000) {
+    await producer.send({
+      topic,
+      acks: -1,
+      compression: gzip ? CompressionTypes.GZIP : CompressionTypes.None,
+      messages: messages.slice(i, i + 2000),
+    });
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await producer.disconnect();
+  return round(messages.length / seconds);
+}
+
+async function baselineConsume(brokers: string[], topic: string, expected: number, decode: boolean) {
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [BASELINE_CONSUMER, brokers.join(','), topic, String(expected), ...(decode ? ['decode'] : [])],
+    { timeout: 180_000 },
+  );
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+    records: number;
+    seconds: number;
+    eventsPerSecond: number;
+  };
+}
+
+async function groupStable(
+  admin: Admin,
+  groupId: string,
+  members: number,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const { groups } = await admin.describeGroups([groupId]);
+    const g = groups[0];
+    if (g !== undefined && g.state === 'Stable' && g.members.length === members) return;
+    await sleep(200);
+  }
+  throw new Error(`consumer group ${groupId} did not become stable with ${members} member(s)`);
+}
+
+interface StageFigures {
+  component: string;
+  instances: number;
+  records: number;
+  seconds: number;
+  recordsPerSecond: number;
+  perInstanceRecordsPerSecond: number;
+  cpuSecondsPerInstance: number[];
+  cpuMicrosPerRecord: number;
+  peakMemory: Array<MemoryUsage | null>;
+  /** CPU of processes that serve the stage without being it (the OTLP receiver). */
+  observersCpuMicrosPerRecord?: Record<string, number>;
+}
+
+/**
+ * Polls `progress` until it reaches `expected` (or stops moving for `quietMs` after reaching a part of it);
+ * the rate is from the first progress to the last, with CPU and peak memory of the instances over it.
+ */
+async function follow(
+  component: string,
+  instances: Component[],
+  progress: () => Promise<number>,
+  expected: number | null,
+  quietMs = 3000,
+  timeoutMs = 300_000,
+  observers: Array<{ name: string; pid: number }> = [],
+): Promise<StageFigures> {
+  const samplers = instances.map((c) => memorySampler(() => [c.pid]));
+  const pids = instances.map((c) => c.pid);
+  const observed0 = observers.map((o) => cpuSecondsOf([o.pid]));
+  const deadline = Date.now() + timeoutMs;
+  let first: { at: number; value: number; cpu: number[] } | null = null;
+  // Progress made before this call (records consumed while the group formed) is not counted.
+  let last = { at: performance.now(), value: await progress(), cpu: pids.map((p) => cpuSecondsOf([p])) };
+  const initial = last.value;
+  for (;;) {
+    const value = await progress();
+    const now = performance.now();
+    if (first === null && value > initial) {
+      first = { at: last.at, value: last.value, cpu: last.cpu };
+    }
+    if (value !== last.value) last = { at: now, value, cpu: pids.map((p) => cpuSecondsOf([p])) };
+    if (expected !== null && value >= expected) break;
+    if (first !== null && now - last.at > quietMs && (expected === null || value >= 0.999 * expected)) break;
+    if (Date.now() > deadline)
+      throw new Error(`${component}: ${value} of ${expected ?? '?'} records within ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
+  const start = first!;
+  const seconds = (last.at - start.at) / 1000;
+  const records = last.value - start.value;
+  const cpu = pids.map((_, i) => last.cpu[i]! - start.cpu[i]!);
+  return {
+    component,
+    instances: instances.length,
+    records,
+    seconds: round(seconds, 2),
+    recordsPerSecond: round(records / seconds),
+    perInstanceRecordsPerSecond: round(records / seconds / instances.length),
+    cpuSecondsPerInstance: cpu.map((c) => round(c, 2)),
+    cpuMicrosPerRecord: round((cpu.reduce((a, b) => a + b, 0) * 1e6) / records, 1),
+    peakMemory: samplers.map((s) => s.stop()),
+    ...(observers.length === 0
+      ? {}
+      : {
+          observersCpuMicrosPerRecord: Object.fromEntries(
+            observers.map((o, i) => [
+              o.name,
+              round(((cpuSecondsOf([o.pid]) - observed0[i]!) * 1e6) / records, 1),
+            ]),
+          ),
+        }),
+  };
+}
+
+const sumConsumed = (cs: Component[]) => async () => {
+  let total = 0;
+  for (const c of cs) total += (await c.consumed().catch(() => 0)) ?? 0;
+  return total;
+};
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+interface Receiver {
+  child: ChildProcess;
+  endpoint: string;
+  stats(): Promise<{
+    spans: number;
+    firstArrivalMs: number | null;
+    lastArrivalMs: number | null;
+    latenciesMs: Record<string, number[]>;
+  }>;
+  send(m: object): void;
+  stop(): void;
+}
+
+async function startReceiver(): Promise<Receiver> {
+  const child = fork(RECEIVER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  onCleanup(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { ready?: number }) =>
+      m.ready === undefined ? reject(new Error('receiver')) : resolve(m.ready),
+    );
+    child.once('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
+  });
+  return {
+    child,
+    endpoint: `http://127.0.0.1:${port}`,
+    stats: () =>
+      new Promise((resolve) => {
+        child.once('message', (m: { stats: Awaited<ReturnType<Receiver['stats']>> }) => resolve(m.stats));
+        child.send({ cmd: 'stats' });
+      }),
+    send: (m) => child.send(m),
+    stop: () => child.send({ cmd: 'stop' }),
+  };
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  if (E2E && process.getuid?.() !== 0)
+    throw new Error('run as root (the end-to-end part captures with eBPF), or pass --no-e2e');
+  const brokers =
+    process.env.MESHPIPE_KAFKA_BROKERS !== undefined && process.env.MESHPIPE_KAFKA_BROKERS !== ''
+      ? process.env.MESHPIPE_KAFKA_BROKERS.split(',')
+      : (await ensureStack({ logger, redis: false })).endpoints.kafkaBrokers;
+  const run = `bench-pipeline-${randomBytes(3).toString('hex')}`;
+  const prefixes = { baseline: `${run}-base`, one: `${run}-x1`, two: `${run}-x2`, e2e: `${run}-e2e` };
+  const kafka = createKafka({ brokers, clientId: 'bench-pipeline', logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  const dropTopics = async () => {
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(run));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 30_000 }).catch(() => {});
+    await admin.disconnect().catch(() => {});
+  };
+  installSignalHandlers(dropTopics);
+  for (const p of [prefixes.baseline, prefixes.one, prefixes.two]) {
+    await ensureTopics(admin, allTopicDefinitions(), { prefix: p, replicationFactor: -1 });
+  }
+  try {
+    await stagesAndE2e(kafka, admin, brokers, prefixes, startedAt);
+  } finally {
+    await dropTopics();
+  }
+}
+
+async function stagesAndE2e(
+  kafka: Kafka,
+  admin: Admin,
+  brokers: string[],
+  prefixes: Record<'baseline' | 'one' | 'two' | 'e2e', string>,
+  startedAt: number,
+): Promise<void> {
+  const raw = (p: string) => topicName(TOPICS.raw, p);
+  const options = (topicPrefix: string): ComponentOptions => ({ brokers, topicPrefix });
+
+  console.log('building the workload (bench/span-assembler/workload.ts)...');
+  const w = buildMessages();
+  const n = w.messages.length;
+  console.log(
+    `${n} raw events (${w.exchanges} exchanges on ${w.connections} connections), ${w.avgRecordBytes} bytes per record`,
+  );
+
+  // 1. Baselines: plain kafkajs.
+  const producePlain = await produce(kafka, raw(prefixes.baseline), w.messages, false);
+  const consumePlain = await baselineConsume(brokers, raw(prefixes.baseline), n, false);
+  const consumeDecode = await baselineConsume(brokers, raw(prefixes.baseline), n, true);
+  console.log(
+    `baseline kafkajs: produce ${producePlain} rec/s · consume ${consumePlain.eventsPerSecond} rec/s · consume+Avro decode ${consumeDecode.eventsPerSecond} rec/s`,
+  );
+
+  // 2. span-assembler, one instance, then the chain behind it on its output.
+  const stages: StageFigures[] = [];
+  // On a backlog (the stream produced first, gzip like the collector's), measured from the moment the
+  // group is stable: a consumer racing a producer would measure the producer.
+  const produceGzip = await produce(kafka, raw(prefixes.one), w.messages, true);
+  const sa1 = await startProcessor('span-assembler', options(prefixes.one));
+  await groupStable(admin, `${prefixes.one}-span-assembler`, 1);
+  stages.push(await follow('span-assembler', [sa1], sumConsumed([sa1]), n));
+  // Spans of unpaired ends wait pairWaitMs (2 s) before they leave: wait for the output to settle.
+  const linkingWritten = await settle(() => sa1.produced(/spans\.linking\.v1/).then((v) => v ?? 0), 4000);
+  await sa1.stop();
+  console.log(
+    `span-assembler ×1: ${stages.at(-1)!.recordsPerSecond} raw events/s (${linkingWritten} spans out)`,
+  );
+
+  const linker = await startProcessor('trace-linker', options(prefixes.one));
+  // Its input also receives its own trace-id questions and answers; the stage counts as done once it
+  // consumed as many records as span-assembler wrote.
+  stages.push(await follow('trace-linker', [linker], sumConsumed([linker]), linkingWritten));
+  // CLIENT spans wait causalityWaitMs (5 s), unresolved parents resolveTimeoutMs (10 s).
+  const spans = await settle(() => linker.produced(/\.spans\.v1/).then((v) => v ?? 0), 12_000);
+  await linker.stop();
+  console.log(`trace-linker: ${stages.at(-1)!.recordsPerSecond} records/s (${spans} spans out)`);
+
+  const red = await startProcessor('red-metrics', options(prefixes.one));
+  stages.push(await follow('red-metrics', [red], sumConsumed([red]), spans));
+  await red.stop();
+  console.log(`red-metrics: ${stages.at(-1)!.recordsPerSecond} spans/s`);
+
+  const receiver = await startReceiver();
+  const sink = await startOtlpSink(receiver.endpoint, options(prefixes.one));
+  stages.push(
+    await follow('otlp-sink', [sink], async () => (await receiver.stats()).spans, spans, 3000, 300_000, [
+      { name: 'receiver (backend)', pid: receiver.child.pid! },
+    ]),
+  );
+  await sink.stop();
+  console.log(`otlp sink: ${stages.at(-1)!.recordsPerSecond} spans/s`);
+
+  // 3. span-assembler, two instances (two processes, one consumer group).
+  // The same backlog; what the first instance consumes before the second joins is not counted.
+  await produce(kafka, raw(prefixes.two), w.messages, true);
+  const sa2 = await Promise.all([
+    startProcessor('span-assembler', options(prefixes.two)),
+    startProcessor('span-assembler', options(prefixes.two)),
+  ]);
+  await groupStable(admin, `${prefixes.two}-span-assembler`, 2);
+  stages.push(await follow('span-assembler', sa2, sumConsumed(sa2), n));
+  await Promise.all(sa2.map((c) => c.stop()));
+  console.log(`span-assembler ×2: ${stages.at(-1)!.recordsPerSecond} raw events/s`);
+
+  // 4. End to end on live capture.
+  const e2e = E2E ? await endToEnd(brokers, prefixes.e2e, receiver) : null;
+  receiver.stop();
+
+  const eventsPerSpan = n / Math.max(1, spans);
+  const base = consumePlain.eventsPerSecond;
+  const one = stages[0]!;
+  const two = stages.at(-1)!;
+  const results = {
+    question:
+      'raw events per second through span-assembler (1 and 2 instances), trace-linker, red-metrics and the OTLP sink on the real broker, against plain kafkajs; end-to-end span latency from the syscall to the receiver',
+    date: new Date().toISOString(),
+    quick: QUICK,
+    machine: {
+      kernel: release(),
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      kafka: brokers.join(','),
+    },
+    workload: {
+      source: 'bench/span-assembler/workload.ts keepAliveWorkload',
+      ...SIZE,
+      rawEvents: n,
+      exchanges: w.exchanges,
+      spans,
+      rawEventsPerSpan: round(eventsPerSpan, 2),
+      avgRecordBytes: w.avgRecordBytes,
+    },
+    baseline: {
+      kafkajsProduceRecordsPerSecond: producePlain,
+      kafkajsProduceGzipRecordsPerSecond: produceGzip,
+      kafkajsConsumeRecordsPerSecond: consumePlain.eventsPerSecond,
+      kafkajsConsumeAvroDecodeRecordsPerSecond: consumeDecode.eventsPerSecond,
+    },
+    stages: stages.map((s) => ({
+      ...s,
+      rawEventsPerSecond:
+        s.component === 'span-assembler' ? s.recordsPerSecond : round(s.recordsPerSecond * eventsPerSpan),
+      vsKafkajsConsume: round(s.recordsPerSecond / base, 3),
+    })),
+    summary: {
+      spanAssemblerOneInstance: one.recordsPerSecond,
+      spanAssemblerTwoInstances: two.recordsPerSecond,
+      scaling: round(two.recordsPerSecond / one.recordsPerSecond, 2),
+      promise: `span-assembler ≥ ${PROMISE_EVENTS_PER_SECOND} raw events/s per instance`,
+      promiseMet: one.recordsPerSecond >= PROMISE_EVENTS_PER_SECOND,
+      spanAssemblerVsKafkajsConsume: round(one.recordsPerSecond / base, 3),
+    },
+    endToEnd: e2e,
+    checkout: checkoutState(),
+    elapsedSeconds: Math.round((Date.now() - startedAt) / 1000),
+  };
+  mkdirSync(join(RESULTS, '..'), { recursive: true });
+  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(
+    `\nspan-assembler: ${one.recordsPerSecond} raw events/s with 1 instance (${round(one.recordsPerSecond / base, 2)}x kafkajs consume; promise ${PROMISE_EVENTS_PER_SECOND}: ${results.summary.promiseMet ? 'met' : 'MISSED'}), ${two.recordsPerSecond} with 2 (${results.summary.scaling}x)`,
+  );
+  console.log(`results: ${RESULTS} (${results.elapsedSeconds} s)`);
+}
+
+/** The commit measured, and whether the working tree had changes (the checkout is shared). */
+function checkoutState(): { commit: string; modified: string[] } {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, {
+        encoding: 'utf8',
+        cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      }).trim();
+    } catch {
+      return '';
+    }
+  };
+  return {
+    commit: git(['rev-parse', 'HEAD']),
+    modified: git(['status', '--porcelain', '--untracked-files=no'])
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(3)),
+  };
+}
+
+/** Waits until `value` has not changed for `quietMs` (at most 60 s); returns it. */
+async function settle(value: () => Promise<number>, quietMs: number): Promise<number> {
+  let last = await value();
+  let since = Date.now();
+  const deadline = Date.now() + 60_000;
+  while (Date.now() - since < quietMs && Date.now() < deadline) {
+    await sleep(250);
+    const v = await value();
+    if (v !== last) {
+      last = v;
+      since = Date.now();
+    }
+  }
+  return last;
+}
+
+/** Processor and sink settings of an end-to-end variant (a meshpipe.json). */
+const E2E_VARIANTS: Array<{ name: string; what: string; config: object }> = [
+  {
+    name: 'defaults',
+    what: 'default settings: span-assembler pairWaitMs 2000 / punctuateMs 1000; trace-linker causalityWaitMs 5000 / punctuateMs 500; fetch maxWaitMs 500; OTLP sink lingerMs 1000',
+    config: {},
+  },
+  {
+    name: 'low-latency',
+    what: 'span-assembler pairWaitMs 300 / punctuateMs 100; trace-linker causalityWaitMs 500 / resolveTimeoutMs 1000 / punctuateMs 100; fetch maxWaitMs 50; OTLP sink lingerMs 100',
+    config: {
+      processors: {
+        'span-assembler': { pairWaitMs: 300, punctuateMs: 100, runtime: { maxWaitMs: 50 } },
+        'trace-linker': {
+          causalityWaitMs: 500,
+          resolveTimeoutMs: 1000,
+          punctuateMs: 100,
+          runtime: { maxWaitMs: 50 },
+        },
+        'red-metrics': { runtime: { maxWaitMs: 50 } },
+      },
+      sinks: { otlp: { lingerMs: 100 } },
+    },
+  },
+];
+
+/** The live chain on real capture, once per variant (each on its own topics). */
+async function endToEnd(brokers: string[], prefix: string, receiver: Receiver) {
+  const binary = buildLoadgen();
+  const pods = createPods();
+  const app = await startApp(pods.server.ns);
+  const dir = mkdtempSync(join(tmpdir(), 'meshpipe-bench-pipeline-'));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const variants = QUICK ? E2E_VARIANTS.slice(0, 1) : E2E_VARIANTS;
+  const out = [];
+  try {
+    for (const variant of variants) {
+      const configFile = join(dir, `${variant.name}.json`);
+      writeFileSync(configFile, JSON.stringify(variant.config));
+      const topicPrefix = `${prefix}-${variant.name}`;
+      const admin = createKafka({ brokers, clientId: 'bench-pipeline', logger }).admin();
+      await admin.connect();
+      await ensureTopics(admin, allTopicDefinitions(), { prefix: topicPrefix, replicationFactor: -1 });
+      await admin.disconnect();
+      const result = await endToEndOnce(binary, pods, brokers, topicPrefix, configFile, receiver);
+      out.push({ variant: variant.name, settings: variant.what, ...result });
+      for (const [kind, l] of Object.entries(result.latencyMs))
+        console.log(
+          `end to end (${variant.name}), ${kind} spans: p50 ${l.p50} ms, p99 ${l.p99} ms (${l.count} spans)`,
+        );
+    }
+  } finally {
+    await app.stop();
+  }
+  return {
+    method: `nginx between two pods (bench/overhead's topology) at ${E2E_RATE} req/s over 16 keep-alive connections for ${E2E_SECONDS} s after a 3 s warm-up, captured by meshpipe collect; span-assembler, trace-linker, red-metrics and the OTLP sink, one process each; latency = arrival at the receiver (wall clock) − span end time (the kernel timestamp of the exchange's last syscall), for spans that ended in the window`,
+    variants: out,
+  };
+}
+
+async function endToEndOnce(
+  binary: string,
+  pods: ReturnType<typeof createPods>,
+  brokers: string[],
+  prefix: string,
+  configFile: string,
+  receiver: Receiver,
+) {
+  receiver.send({ cmd: 'reset' });
+  const collector = await startCollectorProcess({
+    env: {
+      MESHPIPE_KAFKA_BROKERS: brokers.join(','),
+      MESHPIPE_TOPIC_PREFIX: prefix,
+      MESHPIPE_COLLECTOR_PORTS: String(APP_PORT),
+    },
+    nodeFlags: ['--max-semi-space-size=2'],
+    metricsPort: await choosePort(39_750),
+  });
+  const o: ComponentOptions = { brokers, topicPrefix: prefix, configFile };
+  const chain = [
+    await startProcessor('span-assembler', o),
+    await startProcessor('trace-linker', o),
+    await startProcessor('red-metrics', o),
+    await startOtlpSink(receiver.endpoint, o),
+  ];
+  const warmup = 3;
+  const watched = [
+    ...chain.map((c) => ({ name: c.name, pid: c.pid })),
+    { name: 'collector', pid: collector.agentPid },
+  ];
+  const samplers = watched.map((c) => ({
+    ...c,
+    sampler: memorySampler(() => [c.pid]),
+    cpu0: cpuSecondsOf([c.pid]),
+  }));
+  const from = BigInt(Date.now() + warmup * 1000) * 1_000_000n;
+  const to = from + BigInt(E2E_SECONDS) * 1_000_000_000n;
+  receiver.send({ cmd: 'window', fromNs: String(from), toNs: String(to) });
+  const load = await runLoad({
+    binary,
+    ns: pods.client.ns,
+    host: pods.server.address,
+    port: APP_PORT,
+    conns: 16,
+    rate: E2E_RATE,
+    warmupSeconds: warmup,
+    durationSeconds: E2E_SECONDS,
+    cpus: '0-1',
+  });
+  const processes = samplers.map((s) => {
+    const cpuSeconds = cpuSecondsOf([s.pid]) - s.cpu0;
+    return {
+      name: s.name,
+      cpuSeconds: round(cpuSeconds, 2),
+      cpuMicrosPerRequest: round(
+        (cpuSeconds * 1e6) / Math.max(1, load.achievedRps * (warmup + E2E_SECONDS)),
+        1,
+      ),
+      peakMemory: s.sampler.stop(),
+    };
+  });
+  // Spans still waiting (causality, unresolved parents, the sink's linger) arrive within ~15 s.
+  const expected = load.completed * 2;
+  const count = async () =>
+    Object.values((await receiver.stats()).latenciesMs).reduce((a, l) => a + l.length, 0);
+  const deadline = Date.now() + 40_000;
+  while ((await count()) < expected && Date.now() < deadline) await sleep(500);
+  const stats = await receiver.stats();
+  await Promise.all(chain.map((c) => c.stop()));
+  await collector.stop();
+  const summary = (sorted: number[]) => ({
+    count: sorted.length,
+    p50: round(percentile(sorted, 50), 1),
+    p90: round(percentile(sorted, 90), 1),
+    p99: round(percentile(sorted, 99), 1),
+    max: round(sorted.at(-1) ?? Number.NaN, 1),
+  });
+  const latencyMs: Record<string, ReturnType<typeof summary>> = {};
+  const all: number[] = [];
+  for (const [kind, list] of Object.entries(stats.latenciesMs)) {
+    const sorted = [...list].sort((a, b) => a - b);
+    all.push(...sorted);
+    latencyMs[kind] = summary(sorted);
+  }
+  latencyMs.ALL = summary(all.sort((a, b) => a - b));
+  return {
+    requests: load.completed,
+    spansExpected: expected,
+    spansReceivedInWindow: all.length,
+    latencyMs,
+    processes,
+  };
+}
+
+await main();
+process.exit(0);
