@@ -82,7 +82,7 @@ const OPTIONS = {
   rates: (flag('rates') ?? (QUICK ? '1000,4000' : '1000,2000,4000,5000,max')).split(','),
   reps: Number(flag('reps') ?? (QUICK ? 1 : 5)),
   warmupSeconds: Number(flag('warmup') ?? (QUICK ? 1 : 2)),
-  durationSeconds: Number(flag('duration') ?? (QUICK ? 3 : 6)),
+  durationSeconds: Number(flag('duration') ?? (QUICK ? 2.5 : 6)),
   conns: Number(flag('conns') ?? 16),
   scenarios: (flag('scenarios') ?? 'S0,S1,S2,S3').split(',') as ScenarioId[],
   /** Node flags of the collector: what `meshpipe up` runs it with (cli/up-components.ts). */
@@ -851,7 +851,11 @@ function checkPromises(rows: Row[], rates: number[]) {
       promise: `zero drops up to ${PROMISE.zeroDropEventsPerSecond} events/s offered by the traffic`,
       highestZeroDropEventsPerSecond: Math.max(0, ...clean.map((r) => r.collector!.eventsPerSecond)),
       testedUpToEventsPerSecond: Math.max(0, ...underPromise.map((r) => r.collector!.eventsPerSecond)),
-      met: underPromise.length > 0 && underPromise.every((r) => r.collector!.droppedTotal === 0),
+      /** Whether the rates run offered the promised event rate at all (--quick does not). */
+      reached: underPromise.some((r) => offered(r) >= PROMISE.zeroDropEventsPerSecond * 0.95),
+      met:
+        underPromise.some((r) => offered(r) >= PROMISE.zeroDropEventsPerSecond * 0.95) &&
+        underPromise.every((r) => r.collector!.droppedTotal === 0),
     },
     memory: {
       promise: `collector RSS under ${PROMISE.rssMiB} MiB (agent + loader)`,
@@ -884,7 +888,7 @@ function printSummary(
   }
   console.log(
     `\npromise latency (${promises.latency.promise}): ${promises.latency.met ? 'MET' : 'MISSED'}` +
-      `\npromise drops (${promises.drops.promise}): ${promises.drops.met ? 'MET' : 'MISSED'}; zero drops up to ${promises.drops.highestZeroDropEventsPerSecond} ev/s measured` +
+      `\npromise drops (${promises.drops.promise}): ${promises.drops.met ? 'MET' : promises.drops.reached ? 'MISSED' : 'NOT REACHED by these rates'}; zero drops up to ${promises.drops.highestZeroDropEventsPerSecond} ev/s measured` +
       `\npromise memory (${promises.memory.promise}): ${promises.memory.met ? 'MET' : 'MISSED'}; peak RSS ${promises.memory.peakRssMiB} MiB, PSS ${promises.memory.peakPssMiB}, USS ${promises.memory.peakUssMiB}`,
   );
 }

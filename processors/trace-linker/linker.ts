@@ -281,10 +281,10 @@ class Linker {
 
   /**
    * The SERVER spans of a process that contain a call (started before it, ended after it): its possible
-   * causes, found in the buckets of every tier that can hold one. The containment test runs on the
-   * rows' number offsets from their bucket's base (exact: a bucket spans seconds), not on BigInts: a
-   * process serving thousands of requests a second has thousands of rows to test per call, and
-   * BigInt arithmetic there made the linker's cost per span grow tenfold with the rate (bench/pipeline).
+   * causes, found in the buckets of every tier that can hold one. A process serving thousands of
+   * requests a second has thousands of rows to test per call: the test runs on the rows' number
+   * offsets from their bucket's base (exact: a bucket spans seconds), and only the rows that pass
+   * become summaries (with their BigInt times).
    */
   #containing(node: string, pid: number, startNs: bigint, endNs: bigint): ServerSummary[] {
     const out: ServerSummary[] = [];
