@@ -18,7 +18,7 @@ export default defineProcessor<typeof linkerConfigSpec.fields, LinkerState, 'lin
   outputs: ['spans', 'linking'],
   config: linkerConfigSpec,
   // Values stay decoded between records: a CLIENT span reads its process's candidate buckets (up to a
-  // thousand servers each), and decoding them per read was three quarters of the linker's CPU at 8K
+  // thousand servers each), and decoding them per read was over half of the linker's CPU at 8K
   // requests/s per process (bench/pipeline). Every change is followed by state.set (linker.ts).
   stateAccess: 'live',
   process(record, ctx) {
