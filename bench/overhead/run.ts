@@ -303,10 +303,11 @@ async function measureOnce(
     const all0 = allProcessCpu();
     const metrics0 = collector === null ? null : await collector.c.metrics();
     const started = performance.now();
-    const agentMemory = collector === null ? null : memorySampler(() => [collector.c.agentPid]);
+    const agentMemory = collector === null ? null : memorySampler(() => [collector.c.agentPid], 250, 'statm');
     const loaderMemory =
-      collector === null ? null : memorySampler(() => (loaderPid === null ? [] : [loaderPid]));
-    const proxyMemory = scenario.proxies.length === 0 ? null : memorySampler(() => groups.proxies!());
+      collector === null ? null : memorySampler(() => (loaderPid === null ? [] : [loaderPid]), 250, 'statm');
+    const proxyMemory =
+      scenario.proxies.length === 0 ? null : memorySampler(() => groups.proxies!(), 250, 'statm');
     await sleep(OPTIONS.durationSeconds * 1000);
     const seconds = (performance.now() - started) / 1000;
     const cpu1 = Object.fromEntries(Object.entries(groups).map(([k, f]) => [k, cpuSecondsOf(f())]));
