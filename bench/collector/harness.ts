@@ -168,8 +168,11 @@ export async function startCollectorProcess(options: {
   env: Record<string, string>;
   nodeFlags?: string[];
   metricsPort: number;
+  /** cli/main.ts (default: what `meshpipe up` runs) or a precompiled cli/main.js (bench/overhead). */
+  entry?: string;
 }): Promise<CollectorProcess> {
-  const child: ChildProcess = spawn(process.execPath, [...(options.nodeFlags ?? []), CLI, 'collect'], {
+  const argv = [...(options.nodeFlags ?? []), options.entry ?? CLI, 'collect'];
+  const child: ChildProcess = spawn(process.execPath, argv, {
     env: {
       ...process.env,
       MESHPIPE_LOG_LEVEL: 'warn',
@@ -191,7 +194,10 @@ export async function startCollectorProcess(options: {
     } catch {
       // not listening yet
     }
-    if (i > 300) throw new Error(`meshpipe collect did not become healthy within 30 s: ${stderr}`);
+    if (i > 300) {
+      child.kill('SIGKILL');
+      throw new Error(`meshpipe collect did not become healthy within 30 s: ${stderr}`);
+    }
     await sleep(100);
   }
   const agentPid = child.pid!;
@@ -200,6 +206,7 @@ export async function startCollectorProcess(options: {
     loaderPid: () => childOf(agentPid, 'meshpipe-loader'),
     metrics: async () => parseExposition(await (await fetch(`${base}/metrics`)).text()),
     async stop() {
+      if (child.exitCode !== null) return;
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     },

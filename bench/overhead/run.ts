@@ -32,8 +32,7 @@ import { allTopicDefinitions, createKafka, ensureTopics } from '../../lib/kafka.
 import { choosePort } from '../../lib/local-stack/ports.ts';
 import { ensureStack, readStackState } from '../../lib/local-stack/stack.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { type CollectorProcess, sumOf } from '../collector/harness.ts';
-import { startCollector as startCollectorChild } from './collector-process.ts';
+import { type CollectorProcess, startCollectorProcess, sumOf } from '../collector/harness.ts';
 import { buildLoadgen, type Histogram, type LoadResult, mergeHistograms, runLoad } from './loadgen.ts';
 import { precompile } from './precompile.ts';
 import {
@@ -183,7 +182,7 @@ async function startCollector(
   const started = Date.now();
   const sched = scenario.id === 'S1o' ? 'other' : OPTIONS.collectorSched;
   if (scenario.id === 'S1js' && ctx.precompiled === undefined) ctx.precompiled = precompile();
-  const c = await startCollectorChild({
+  const c = await startCollectorProcess({
     entry: scenario.id === 'S1js' ? ctx.precompiled : ctx.collectorEntry,
     env: {
       MESHPIPE_KAFKA_BROKERS: ctx.brokers.join(','),
