@@ -16,16 +16,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { allTopicDefinitions, createKafka, ensureTopics } from '../../lib/kafka.ts';
 import { STACK_DIR } from '../../lib/local-stack/paths.ts';
 import { choosePort } from '../../lib/local-stack/ports.ts';
-import { ensureStack } from '../../lib/local-stack/stack.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
+import { benchBrokers, machineFacts } from '../environment.ts';
 import {
   type CollectorProcess,
   cpuSeconds,
@@ -71,10 +71,7 @@ interface StepResult {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new Error('run as root: the benchmark loads eBPF and creates network namespaces');
-  const brokers =
-    process.env.MESHPIPE_KAFKA_BROKERS !== undefined && process.env.MESHPIPE_KAFKA_BROKERS !== ''
-      ? process.env.MESHPIPE_KAFKA_BROKERS.split(',')
-      : (await ensureStack({ logger, redis: false })).endpoints.kafkaBrokers;
+  const brokers = await benchBrokers(logger);
   const prefix = `bench-collector-${randomBytes(3).toString('hex')}`;
   const kafka = createKafka({ brokers, clientId: 'bench-collector', logger });
   const admin = kafka.admin();
@@ -98,11 +95,7 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = {
     question: 'event rate the collector sustains with zero drops; its CPU per event and memory',
     machine: {
-      kernel: release(),
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
+      ...machineFacts(),
     },
     method: `wrk (1 thread, keep-alive, 10 ms between requests per connection) → nginx (1 worker) between two network namespaces; ${EVENTS_PER_REQUEST} captured events per request; ${STEP_SECONDS} s per step; meshpipe collect as a child process producing to Kafka ${brokers.join(',')}; collector node flags ${RECOMMENDED_NODE_FLAGS.join(' ')}`,
   };

@@ -25,14 +25,15 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_LOADER_BINARY } from '../../collectors/loader/loader-process.ts';
 import { allTopicDefinitions, createKafka, ensureTopics } from '../../lib/kafka.ts';
 import { choosePort } from '../../lib/local-stack/ports.ts';
-import { ensureStack, readStackState } from '../../lib/local-stack/stack.ts';
+import { readStackState } from '../../lib/local-stack/stack.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { type CollectorProcess, startCollectorProcess, sumOf } from '../collector/harness.ts';
+import { benchBrokers, machineFacts } from '../environment.ts';
 import { buildLoadgen, type Histogram, type LoadResult, mergeHistograms, runLoad } from './loadgen.ts';
 import { precompile } from './precompile.ts';
 import {
@@ -602,10 +603,7 @@ async function main(): Promise<void> {
     console.log(
       `note: other processes are busy on this machine (results will be noisier): ${busy.join('; ')}`,
     );
-  const brokers =
-    process.env.MESHPIPE_KAFKA_BROKERS !== undefined && process.env.MESHPIPE_KAFKA_BROKERS !== ''
-      ? process.env.MESHPIPE_KAFKA_BROKERS.split(',')
-      : (await ensureStack({ logger, redis: false })).endpoints.kafkaBrokers;
+  const brokers = await benchBrokers(logger);
   const topicPrefix = `bench-overhead-${randomBytes(3).toString('hex')}`;
   const kafka = createKafka({ brokers, clientId: 'bench-overhead', logger });
   const admin = kafka.admin();
@@ -748,11 +746,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     quick: QUICK,
     machine: {
-      kernel: release(),
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      memoryGiB: Math.round(totalmem() / 2 ** 30),
-      node: process.version,
+      ...machineFacts(),
       ...serverVersions(),
       loadAverageAtStart: loadavg().map((v) => round(v, 2)),
       otherBusyProcessesAtStart: busy,

@@ -15,10 +15,11 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { machineFacts } from '../environment.ts';
 import { BATCH, benchHandler, printHandler } from './handler.ts';
 import { benchHost, printHost } from './host.ts';
 import { summarizeProfile } from './profile.ts';
@@ -98,11 +99,7 @@ writeFileSync(
       question:
         'raw events per second through span-assembler, per instance (the promise: at least 100K/s), and what dominates',
       machine: {
-        kernel: release(),
-        cpus: cpus().length,
-        cpuModel: cpus()[0]?.model ?? 'unknown',
-        memoryGiB: Math.round(totalmem() / 2 ** 30),
-        node: process.version,
+        ...machineFacts(),
         kafka: host.brokers.join(','),
       },
       method: [
