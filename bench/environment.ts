@@ -3,7 +3,10 @@
  * the Kafka it runs against: MESHPIPE_KAFKA_BROKERS when set, else the project's local stack, started
  * if it is not up (as `meshpipe up` does).
  */
+
 import { cpus, release, totalmem } from 'node:os';
+import type { Admin } from 'kafkajs';
+import { createKafka } from '../lib/kafka.ts';
 import { ensureStack } from '../lib/local-stack/stack.ts';
 import type { Logger } from '../lib/logger.ts';
 
@@ -21,4 +24,24 @@ export async function benchBrokers(logger: Logger): Promise<string[]> {
   const configured = process.env.MESHPIPE_KAFKA_BROKERS;
   if (configured !== undefined && configured !== '') return configured.split(',');
   return (await ensureStack({ logger, redis: false })).endpoints.kafkaBrokers;
+}
+
+/**
+ * An admin client for a benchmark's own topics (all named `<run>...`) and how to drop them: when the
+ * benchmark ends, and on Ctrl-C (pass `drop` to the signal handlers), so runs leave no topics behind.
+ */
+export async function benchTopics(
+  brokers: string[],
+  run: string,
+  clientId: string,
+  logger: Logger,
+): Promise<{ admin: Admin; drop: () => Promise<void> }> {
+  const admin = createKafka({ brokers, clientId, logger }).admin();
+  await admin.connect();
+  const drop = async () => {
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(run));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 30_000 }).catch(() => {});
+    await admin.disconnect().catch(() => {});
+  };
+  return { admin, drop };
 }

@@ -7,8 +7,9 @@
  * stalled service cannot build an unbounded backlog in the generator.
  */
 import http from 'node:http';
+import { seededRandom } from '../lib/seeded-random.ts';
 import { LatencyWindow } from './latency-window.ts';
-import { nextRequest, seededRandom } from './route-mix.ts';
+import { nextRequest } from './route-mix.ts';
 import { formatTraceparent, newSpanId, newTraceId } from './trace-context.ts';
 
 export interface LoadOptions {

@@ -28,12 +28,12 @@ import { readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_LOADER_BINARY } from '../../collectors/loader/loader-process.ts';
-import { allTopicDefinitions, createKafka, ensureTopics } from '../../lib/kafka.ts';
+import { allTopicDefinitions, ensureTopics } from '../../lib/kafka.ts';
 import { choosePort } from '../../lib/local-stack/ports.ts';
 import { readStackState } from '../../lib/local-stack/stack.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { type CollectorProcess, startCollectorProcess, sumOf } from '../collector/harness.ts';
-import { benchBrokers, machineFacts } from '../environment.ts';
+import { benchBrokers, benchTopics, machineFacts } from '../environment.ts';
 import { buildLoadgen, type Histogram, type LoadResult, mergeHistograms, runLoad } from './loadgen.ts';
 import { precompile } from './precompile.ts';
 import {
@@ -605,14 +605,7 @@ async function main(): Promise<void> {
     );
   const brokers = await benchBrokers(logger);
   const topicPrefix = `bench-overhead-${randomBytes(3).toString('hex')}`;
-  const kafka = createKafka({ brokers, clientId: 'bench-overhead', logger });
-  const admin = kafka.admin();
-  await admin.connect();
-  const dropTopics = async () => {
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(topicPrefix));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 30_000 }).catch(() => {});
-    await admin.disconnect().catch(() => {});
-  };
+  const { admin, drop: dropTopics } = await benchTopics(brokers, topicPrefix, 'bench-overhead', logger);
   installSignalHandlers(dropTopics);
   await ensureTopics(admin, allTopicDefinitions(), { prefix: topicPrefix, replicationFactor: -1 });
   const binary = buildLoadgen();

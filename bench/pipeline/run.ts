@@ -41,7 +41,7 @@ import { codecFor } from '../../schemas/codec.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
 import { startCollectorProcess } from '../collector/harness.ts';
-import { benchBrokers, machineFacts } from '../environment.ts';
+import { benchBrokers, benchTopics, machineFacts } from '../environment.ts';
 import { buildLoadgen, runLoad } from '../overhead/loadgen.ts';
 import { cpuSecondsOf, type MemoryUsage, memorySampler } from '../overhead/proc-stats.ts';
 import { APP_PORT, createPods, installSignalHandlers, onCleanup, startApp } from '../overhead/topology.ts';
@@ -288,13 +288,7 @@ async function main(): Promise<void> {
   const run = `bench-pipeline-${randomBytes(3).toString('hex')}`;
   const prefixes = { baseline: `${run}-base`, one: `${run}-x1`, two: `${run}-x2`, e2e: `${run}-e2e` };
   const kafka = createKafka({ brokers, clientId: 'bench-pipeline', logger });
-  const admin = kafka.admin();
-  await admin.connect();
-  const dropTopics = async () => {
-    const mine = (await admin.listTopics()).filter((t) => t.startsWith(run));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 30_000 }).catch(() => {});
-    await admin.disconnect().catch(() => {});
-  };
+  const { admin, drop: dropTopics } = await benchTopics(brokers, run, 'bench-pipeline', logger);
   installSignalHandlers(dropTopics);
   for (const p of [prefixes.baseline, prefixes.one, prefixes.two]) {
     await ensureTopics(admin, allTopicDefinitions(), { prefix: p, replicationFactor: -1 });

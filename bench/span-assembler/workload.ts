@@ -10,6 +10,8 @@
  * syscalls. Connections start with OPEN events (connect, accept) and stay open; a tenth of them call
  * a service whose end is not captured (an external API), so only their client side is seen.
  */
+
+import { seededRandom } from '../../lib/seeded-random.ts';
 import { Http1Framer } from '../../protocols/http1/framer.ts';
 import type { CapturedEvent, Direction } from '../../protocols/http1/types.ts';
 import type { L7RawEvent, PayloadSegment } from '../../schemas/types.ts';
@@ -35,18 +37,6 @@ export interface Workload {
   connections: number;
   /** DATA events per exchange, on average. */
   dataEventsPerExchange: number;
-}
-
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 interface Service {
@@ -172,7 +162,7 @@ function hex(rand: () => number, n: number): string {
 
 /** The events of a keep-alive workload, in time order (as one raw partition would hold them, interleaved). */
 export function keepAliveWorkload(options: WorkloadOptions = {}): Workload {
-  const rand = random(options.seed ?? 42);
+  const rand = seededRandom(options.seed ?? 42);
   const connections = options.connections ?? 200;
   const perConnection = options.exchangesPerConnection ?? 100;
   const gapNs = BigInt(options.gapMs ?? 50) * MS;

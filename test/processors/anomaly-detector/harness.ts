@@ -4,11 +4,13 @@
  * Kafka loop does), anomalies are collected. Time is simulated: a window of the detector per simulated
  * second, flushes of red-metrics `flushesPerWindow` times a window.
  */
+
+import { seededRandom } from '../../../lib/seeded-random.ts';
 import anomalyDetector from '../../../processors/anomaly-detector/index.ts';
 import { DELTAS_TOPIC } from '../../../processors/anomaly-detector/topics.ts';
 import { type Emitted, testProcessor } from '../../../processors/runtime/test-context.ts';
 import type { Anomaly, MetricSample } from '../../../schemas/types.ts';
-import { DemoTraffic, RedMetricsEmulator, rng } from './red-metrics-emulator.ts';
+import { DemoTraffic, RedMetricsEmulator } from './red-metrics-emulator.ts';
 
 export const START_MS = 1_700_000_000_000;
 
@@ -72,7 +74,7 @@ export function simulate(
   const harness = detectorHarness(options.config ?? TEST_CONFIG);
   const traffic = new DemoTraffic(options.seed ?? 7);
   const emulator = new RedMetricsEmulator({ startMs: START_MS });
-  const random = rng((options.seed ?? 7) + 1);
+  const random = seededRandom((options.seed ?? 7) + 1);
   const flushes = options.flushesPerWindow ?? 2;
   const windowMs = Number((options.config ?? TEST_CONFIG).windowMs ?? 1000);
   const step = windowMs / flushes;

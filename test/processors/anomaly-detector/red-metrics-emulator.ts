@@ -10,23 +10,13 @@
  * faults: `latencyMs` delays every response of a service (and so its callers), `errorRate` answers that
  * share of its requests 500 or 503, and a failed upstream call makes the caller answer 502.
  */
+
+import { seededRandom } from '../../../lib/seeded-random.ts';
 import { seriesIdOf } from '../../../processors/runtime/processor-metrics.ts';
 import type { MetricSample } from '../../../schemas/types.ts';
 
 /** OpenTelemetry semantic conventions: http.server.request.duration / http.client.request.duration. */
 export const SEMCONV_BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
-
-/** mulberry32: small, seeded, good enough for traffic noise. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Series {
   name: string;
@@ -171,7 +161,7 @@ export class DemoTraffic {
   #traces = 0;
 
   constructor(seed = 1) {
-    this.#random = rng(seed);
+    this.#random = seededRandom(seed);
   }
 
   setFault(service: ServiceName, fault: Fault): void {

@@ -6,23 +6,13 @@
  * ground truth.
  */
 import type { Kafka } from 'kafkajs';
+import { seededRandom } from '../../../lib/seeded-random.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { Span } from '../../../schemas/types.ts';
 import { makeSpan } from './spans.ts';
 
 /** The bucket bounds the OpenTelemetry HTTP conventions advise, in seconds. */
 export const SEMCONV_BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * `requests` demo requests ending around `endMs`, from sequence number `firstSeq` (ids are derived from
@@ -32,7 +22,7 @@ export function demoSpans(
   requests: number,
   options: { endMs: number; firstSeq?: number; seed?: number },
 ): Span[] {
-  const random = mulberry32(options.seed ?? 7);
+  const random = seededRandom(options.seed ?? 7);
   const spans: Span[] = [];
   let seq = options.firstSeq ?? 0;
   for (let r = 0; r < requests; r++) {
