@@ -1,9 +1,9 @@
 /**
  * The node collector (`meshpipe collect`, the DaemonSet): capture in, raw events to Kafka out.
  *
- *   meshpipe-loader ─► Capture ─► RawEventBuilder ─► encode ─► EventBuffer ─► RawEventProducer ─► raw topic
- *     (bpf ring)      restarts     identity, redact,   Avro      bounded by      idempotent, batched,
- *                                  frame, timestamps    + seq     count and bytes compressed
+ *   meshpipe-loader ─► Capture ─► RawEventBuilder ─► RawBatchWriter ─► RawEventProducer ─► raw topic
+ *     (bpf ring)      restarts     identity, redact,   compact batches,   idempotent, a record per
+ *                                  frame, timestamps    + seq; bounded     partition per request
  *
  * Every event built is, at any moment, either produced, in the buffer (or the request in flight), or
  * counted as dropped with its stage and reason (capture-counters.ts). Nothing on this path waits for
@@ -30,10 +30,9 @@ import {
 } from './capture-counters.ts';
 import { type CapturePipeline, createCapturePipeline } from './capture-pipeline.ts';
 import { CollectorMetrics, type CollectorSnapshot } from './collector-metrics.ts';
-import { EventBuffer } from './event-buffer.ts';
 import type { ReadyRecord } from './loader/record-decoder.ts';
 import { procUsage } from './proc-usage.ts';
-import { createRawEventEncoder } from './raw-event-encoder.ts';
+import { RawBatchWriter } from './raw-batch-writer.ts';
 import { RawEventProducer } from './raw-event-producer.ts';
 
 export interface CollectorOptions {
@@ -58,17 +57,15 @@ const STATUS_INTERVAL_MS = 1000;
 
 export class Collector {
   readonly counters: CaptureCounters = newCaptureCounters();
-  readonly buffer: EventBuffer;
+  /** The bounded buffer between capture and Kafka: events accepted, encoded, not yet produced. */
+  readonly writer: RawBatchWriter;
   readonly metrics: CollectorMetrics;
   readonly #o: CollectorOptions;
   readonly #pipeline: CapturePipeline;
   readonly #producer: RawEventProducer;
-  /** The hot-path encoder (raw-event-encoder.ts), or the codec when the schema needs it. */
-  readonly #encode: (event: L7RawEvent) => Buffer;
   readonly #metricsCodec = codecFor<MetricSample>('metric-sample');
   readonly #startedAtNs = BigInt(Date.now()) * 1_000_000n;
   readonly #stream: string;
-  #seq = 0n;
   #server: MetricsServer | null = null;
   #timers: NodeJS.Timeout[] = [];
   #metricsProducer: Producer | null = null;
@@ -81,21 +78,22 @@ export class Collector {
     this.#o = options;
     const c = options.config.collector;
     this.#stream = `collector/${options.config.node.name}`;
-    const fast = createRawEventEncoder();
-    const codec = codecFor<L7RawEvent>('l7-raw-event');
-    this.#encode = fast === null ? (event) => codec.encode(event) : fast.encode;
-    this.buffer = new EventBuffer(c.buffer.maxEvents, c.buffer.maxBytes);
+    this.writer = new RawBatchWriter({
+      node: options.config.node.name,
+      maxEvents: c.buffer.maxEvents,
+      maxBytes: c.buffer.maxBytes,
+    });
     this.#pipeline = createCapturePipeline({
       config: options.config,
       logger: options.logger,
       counters: this.counters,
-      emit: (event, key) => this.#accept(event, key),
+      emit: (event) => this.#accept(event),
     });
     this.#producer = new RawEventProducer({
       kafka: options.kafka,
       topic: topicName(TOPICS.raw, options.config.kafka.topicPrefix),
       settings: c.producer,
-      buffer: this.buffer,
+      writer: this.writer,
       counters: this.counters,
       logger: options.logger,
     });
@@ -121,7 +119,7 @@ export class Collector {
     return {
       captured: capturedTotal(this.counters),
       produced: this.counters.produced,
-      buffered: this.buffer.size,
+      buffered: this.writer.size,
       dropped: droppedTotal(this.counters, [DROP_STAGE.agent, DROP_STAGE.kafka]),
     };
   }
@@ -175,29 +173,21 @@ export class Collector {
     this.#updateStatus();
   }
 
-  /** The capture side's sink: encode with the next sequence number, or drop and count. */
-  #accept(event: L7RawEvent, key: Buffer): void {
-    const buffer = this.buffer;
-    if (buffer.full()) {
-      countDrop(this.counters, DROP_STAGE.agent, DROP_REASON.bufferFull);
-      return;
-    }
-    // The sequence number goes to accepted events only, so a gap downstream always means events
-    // lost after this point (a failed produce request), never a full buffer.
-    event.seq = this.#seq;
-    let value: Buffer;
+  /**
+   * The capture side's sink: the event is encoded into the pending batches with the next sequence
+   * number (given to accepted events only, so a gap downstream always means events lost after this
+   * point — a failed produce request — never a full buffer), or dropped and counted.
+   */
+  #accept(event: L7RawEvent): void {
+    let accepted: boolean;
     try {
-      value = this.#encode(event);
+      accepted = this.writer.add(event);
     } catch (err) {
       countDrop(this.counters, DROP_STAGE.agent, DROP_REASON.encodeFailed);
       this.#o.logger.error({ err: errorMessage(err) }, 'raw event does not encode (a bug: please report it)');
       return;
     }
-    if (!buffer.offer({ key, value })) {
-      countDrop(this.counters, DROP_STAGE.agent, DROP_REASON.bufferFull);
-      return;
-    }
-    this.#seq++;
+    if (!accepted) countDrop(this.counters, DROP_STAGE.agent, DROP_REASON.bufferFull);
   }
 
   async #checkTopic(): Promise<void> {
@@ -228,10 +218,10 @@ export class Collector {
     return {
       counters: this.counters,
       buffer: {
-        events: this.buffer.size,
-        bytes: this.buffer.bytes,
-        maxEvents: this.buffer.maxEvents,
-        maxBytes: this.buffer.maxBytes,
+        events: this.writer.size,
+        bytes: this.writer.bytes,
+        maxEvents: this.writer.maxEvents,
+        maxBytes: this.writer.maxBytes,
       },
       connections: this.#pipeline.builder.connections,
       framer: this.#pipeline.builder.framerCounters(),
@@ -284,7 +274,7 @@ export class Collector {
         captured,
         produced: this.counters.produced,
         dropped,
-        buffered: this.buffer.size,
+        buffered: this.writer.size,
         connections: this.#pipeline.builder.connections,
         loaderRestarts: this.counters.loaderRestarts,
       },

@@ -1,19 +1,20 @@
 /**
- * Drains the event buffer into the raw topic: batching (linger), compression, an idempotent producer,
+ * Drains the batch writer into the raw topic: batching (linger), compression, an idempotent producer,
  * and exact accounting of what Kafka accepted and what it did not.
  *
- *   EventBuffer ──take (≤ maxBatchEvents / maxBatchBytes, after lingerMs)──► producer.send ──► topic
+ *   RawBatchWriter ──take (after lingerMs): one batch record per partition──► producer.send ──► topic
  *
  * One request at a time (the idempotent producer allows one in flight per partition anyway; kafkajs
- * splits a request per broker). A request that still fails after its retries drops its events and
- * counts them (`kafka/produce_failed`), then the producer is replaced: a new producer id means fresh
- * sequence numbers, so the broker does not reject what follows as out of order after a gap. While
- * Kafka is unreachable the loop reconnects with backoff and the buffer fills and then refuses events
- * (counted by the capture side): memory stays bounded and capture never waits.
+ * splits a request per broker), each holding every pending event: a record per partition, so the
+ * client's cost is per request, not per event. A request that still fails after its retries drops its
+ * events and counts them (`kafka/produce_failed`), then the producer is replaced: a new producer id
+ * means fresh sequence numbers, so the broker does not reject what follows as out of order after a gap.
+ * While Kafka is unreachable the loop reconnects with backoff and the writer fills and then refuses
+ * events (counted by the capture side): memory stays bounded and capture never waits.
  *
- * The partitioner is the project's (lib/kafka.ts: Java-compatible murmur2 of the key, remembered per
- * key: key-partitioner.ts), so both ends of a connection — equal keys — land on one partition whichever
- * client produced them.
+ * Partitions are the project's (lib/key-partition.ts: Java-compatible murmur2 of the connection key),
+ * so both ends of a connection — equal keys — land on one partition whichever collector captured them.
+ * The partition count is read from the broker when connecting, and again every minute.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
@@ -21,17 +22,25 @@ import type { CollectorConfig } from '../lib/config/meshpipe-config.ts';
 import { errorMessage } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { type CaptureCounters, countDrop, DROP_REASON, DROP_STAGE } from './capture-counters.ts';
-import type { BufferedEvent, EventBuffer } from './event-buffer.ts';
-import { memoizedKeyPartitioner } from './key-partitioner.ts';
+import type { RawBatchRecord, RawBatchWriter } from './raw-batch-writer.ts';
 
 export interface RawEventProducerOptions {
   kafka: Kafka;
   topic: string;
   settings: CollectorConfig['producer'];
-  buffer: EventBuffer;
+  writer: RawBatchWriter;
   counters: CaptureCounters;
   logger: Logger;
 }
+
+const COMPRESSION = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  zstd: CompressionTypes.ZSTD,
+} as const;
+
+/** How often the raw topic's partition count is read again. */
+const PARTITIONS_REFRESH_MS = 60_000;
 
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 10_000;
@@ -44,6 +53,8 @@ export class RawEventProducer {
   #inFlight: { events: number; abandoned: boolean } | null = null;
   #lastError: string | null = null;
   #draining = false;
+  #partitions = 0;
+  #partitionsReadAt = 0;
 
   constructor(options: RawEventProducerOptions) {
     this.#o = options;
@@ -74,8 +85,9 @@ export class RawEventProducer {
     await this.#untilDrained(loop, timeoutMs);
     this.#stop.abort();
     clearTimeout(timer);
-    // Whatever is still buffered (or in a request we stop waiting for) will not reach Kafka from here.
-    const left = this.#o.buffer.take(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER).length;
+    // Whatever is still pending (or in a request we stop waiting for) will not reach Kafka from here.
+    const left = this.#o.writer.size;
+    this.#o.writer.take(1, { maxEvents: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER });
     countDrop(this.#o.counters, DROP_STAGE.agent, DROP_REASON.shutdown, left);
     if (this.#inFlight !== null && !this.#inFlight.abandoned) {
       this.#inFlight.abandoned = true;
@@ -88,8 +100,8 @@ export class RawEventProducer {
 
   async #untilDrained(loop: Promise<void>, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && (this.#o.buffer.size > 0 || this.#inFlight !== null)) {
-      if (this.#producer === null && this.#o.buffer.size > 0 && this.#inFlight === null) {
+    while (Date.now() < deadline && (this.#o.writer.size > 0 || this.#inFlight !== null)) {
+      if (this.#producer === null && this.#o.writer.size > 0 && this.#inFlight === null) {
         // Not connected: give the reconnect loop its chance within the deadline, no more.
         await Promise.race([loop, sleep(100)]);
         continue;
@@ -99,7 +111,7 @@ export class RawEventProducer {
   }
 
   async #run(): Promise<void> {
-    const { buffer, settings } = this.#o;
+    const { writer, settings } = this.#o;
     const signal = this.#stop.signal;
     let backoff = RECONNECT_MIN_MS;
     while (!signal.aborted) {
@@ -112,18 +124,44 @@ export class RawEventProducer {
         }
         continue;
       }
-      await buffer.whenNotEmpty(signal);
+      await writer.whenNotEmpty(signal);
       if (signal.aborted) break;
-      if (
-        !this.#draining &&
-        settings.lingerMs > 0 &&
-        buffer.size < settings.maxBatchEvents &&
-        buffer.bytes < settings.maxBatchBytes
-      ) {
-        await sleep(settings.lingerMs);
+      if (!this.#draining && settings.lingerMs > 0) await sleep(settings.lingerMs);
+      if (Date.now() - this.#partitionsReadAt > PARTITIONS_REFRESH_MS) await this.#readPartitions();
+      if (this.#partitions === 0) {
+        // The topic's partitions are not known yet (Kafka went away meanwhile): keep the events.
+        await sleep(RECONNECT_MIN_MS, undefined, { signal }).catch(() => {});
+        continue;
       }
-      const batch = buffer.take(settings.maxBatchEvents, settings.maxBatchBytes);
-      if (batch.length > 0) await this.#send(batch);
+      const events = writer.size;
+      const records = writer.take(this.#partitions, {
+        maxEvents: settings.maxBatchEvents,
+        maxBytes: settings.maxBatchBytes,
+      });
+      if (records.length > 0) await this.#send(records, events);
+    }
+  }
+
+  /** The raw topic's partition count, from the broker (kept as it was when it cannot be read). */
+  async #readPartitions(): Promise<void> {
+    const admin = this.#o.kafka.admin();
+    try {
+      await admin.connect();
+      const metadata = await admin.fetchTopicMetadata({ topics: [this.#o.topic] });
+      const count = metadata.topics[0]?.partitions.length ?? 0;
+      if (count > 0) {
+        if (this.#partitions !== 0 && count !== this.#partitions)
+          this.#o.logger.warn(
+            { topic: this.#o.topic, from: this.#partitions, to: count },
+            'raw topic partitions changed',
+          );
+        this.#partitions = count;
+        this.#partitionsReadAt = Date.now();
+      }
+    } catch (err) {
+      this.#o.logger.debug({ err: errorMessage(err) }, 'reading the raw topic partitions failed');
+    } finally {
+      await admin.disconnect().catch(() => {});
     }
   }
 
@@ -133,11 +171,11 @@ export class RawEventProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      createPartitioner: memoizedKeyPartitioner,
       retry: { retries: settings.retries, initialRetryTime: 100, maxRetryTime: 2000 },
     });
     try {
       await producer.connect();
+      await this.#readPartitions();
       this.#producer = producer;
       this.#lastError = null;
       this.#o.logger.info({ topic: this.#o.topic }, 'connected to Kafka');
@@ -149,22 +187,22 @@ export class RawEventProducer {
     }
   }
 
-  async #send(batch: BufferedEvent[]): Promise<void> {
+  async #send(records: RawBatchRecord[], events: number): Promise<void> {
     const producer = this.#producer!;
-    const inFlight = { events: batch.length, abandoned: false };
+    const inFlight = { events, abandoned: false };
     this.#inFlight = inFlight;
     try {
       await producer.send({
         topic: this.#o.topic,
         acks: -1,
-        compression: this.#o.settings.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-        messages: batch,
+        compression: COMPRESSION[this.#o.settings.compression],
+        messages: records.map((r) => ({ partition: r.partition, key: null, value: r.value })),
       });
-      if (!inFlight.abandoned) this.#o.counters.produced += batch.length;
+      if (!inFlight.abandoned) this.#o.counters.produced += events;
       this.#lastError = null;
     } catch (err) {
       if (!inFlight.abandoned)
-        countDrop(this.#o.counters, DROP_STAGE.kafka, DROP_REASON.produceFailed, batch.length);
+        countDrop(this.#o.counters, DROP_STAGE.kafka, DROP_REASON.produceFailed, events);
       this.#failed(err, 'produce');
       // Start over with a new producer id (see the file comment).
       this.#producer = null;

@@ -294,6 +294,12 @@ export const ERRORS = {
     EXIT.software,
     "add the topic to the definition's `outputs`",
   ),
+  PROCESSOR_BATCHED_EMIT: spec(
+    'MESHPIPE_ERR_PROCESSOR_BATCHED_EMIT',
+    'processor %s emitted to %s, which carries values in batch records, something a batch cannot carry: %s',
+    EXIT.software,
+    "emit with the value's own key (the topic's key field) and without headers",
+  ),
   PROCESSOR_PUNCTUATE_FAILED: spec(
     'MESHPIPE_ERR_PROCESSOR_PUNCTUATE_FAILED',
     'punctuate of processor %s on partition %s threw: %s',

@@ -10,10 +10,12 @@
  *   await sub.stop();
  *
  * Records that do not decode go to `onDecodeError` (default: logged with partition and offset, skipped).
+ * The hot topics (raw events, spans) carry many values per Kafka record: the handler still gets one
+ * value at a time, and a record's offset is committed once all its values were handled.
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer } from 'kafkajs';
-import { codecFor } from '../schemas/codec.ts';
+import { topicCodec } from '../schemas/topic-codec.ts';
 import type { TopicValues } from '../schemas/topic-values.ts';
 import { TOPICS, type TopicId, topicName } from '../schemas/topics.ts';
 import { loadConfig } from './config/load.ts';
@@ -24,9 +26,13 @@ import { createLogger, type Logger } from './logger.ts';
 export interface ReceivedRecord<T> {
   topic: string;
   partition: number;
+  /** Offset of the Kafka record; the values of one batch record share it (see `index`). */
   offset: string;
+  /** Position of the value in its batch record (the hot topics carry batches); 0 otherwise. */
+  index: number;
   /** Kafka timestamp, ms since the epoch. */
   timestamp: number;
+  /** The value's key (for a value of a batch, the key it would have as a record of its own). */
   key: string | null;
   value: T;
 }
@@ -76,7 +82,7 @@ export async function subscribe<K extends TopicId>(
   }
   const definition = TOPICS[topic];
   const name = topicName(definition, prefix);
-  const codec = codecFor<TopicValues[K]>(definition.schema);
+  const values = topicCodec<TopicValues[K]>(definition);
   const groupId = options.groupId ?? `meshpipe-subscriber-${randomUUID()}`;
   const kafka = createKafka({ brokers, clientId: `meshpipe-subscribe-${topic}`, logger });
   const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
@@ -92,23 +98,29 @@ export async function subscribe<K extends TopicId>(
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
       if (message.value === null) return;
-      let value: TopicValues[K];
+      let decoded: Array<TopicValues[K]>;
       try {
-        value = codec.decode(message.value);
+        decoded = values.decodeRecord(message.value);
       } catch (err) {
         const where = { topic: name, partition, offset: message.offset };
         if (options.onDecodeError !== undefined) options.onDecodeError(err as Error, where);
         else logger.warn({ err, ...where }, 'skipping a record that does not decode');
         return;
       }
-      await handler({
-        topic: name,
-        partition,
-        offset: message.offset,
-        timestamp: Number(message.timestamp),
-        key: message.key === null ? null : message.key.toString('utf8'),
-        value,
-      });
+      const batched = values.batchSchema !== null;
+      const key = message.key === null ? null : message.key.toString('utf8');
+      for (let index = 0; index < decoded.length; index++) {
+        const value = decoded[index]!;
+        await handler({
+          topic: name,
+          partition,
+          offset: message.offset,
+          index,
+          timestamp: Number(message.timestamp),
+          key: batched ? values.keyOf(value) : key,
+          value,
+        });
+      }
     },
   });
   return {

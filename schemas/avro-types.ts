@@ -25,9 +25,50 @@ const bigintLong = avro.types.LongType.__with({
   compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
 });
 
-/** Builds an avsc Type whose longs are BigInts. Unions of null and one type decode unwrapped. */
-export function avroType(schema: AvroSchema): AvroType {
-  return avro.Type.forSchema(schema, { registry: { long: bigintLong }, wrapUnions: 'auto' });
+/**
+ * Builds an avsc Type whose longs are BigInts. Unions of null and one type decode unwrapped.
+ *
+ * `named` are types defined by other schema files (by full name), which this schema may reference by
+ * name: a batch record names the type of its items (`"items": "dev.meshpipe.v1.Span"`) rather than
+ * repeating it, so the two cannot drift. A name the schema defines itself wins over `named`.
+ */
+export function avroType(schema: AvroSchema, named?: ReadonlyMap<string, AvroType>): AvroType {
+  const options: Parameters<typeof avro.Type.forSchema>[1] = {
+    registry: { long: bigintLong },
+    wrapUnions: 'auto',
+  };
+  if (named !== undefined && named.size > 0) {
+    options.typeHook = (s, opts) => {
+      if (typeof s !== 'string') return undefined;
+      const name =
+        s.includes('.') || opts.namespace === undefined || opts.namespace === ''
+          ? s
+          : `${opts.namespace}.${s}`;
+      if ((opts.registry as Record<string, unknown>)[name] !== undefined) return undefined;
+      return named.get(name);
+    };
+  }
+  return avro.Type.forSchema(schema, options);
+}
+
+/** The named types (records, enums, fixed) a type defines or uses, by full name. */
+export function namedTypesOf(type: AvroType, into = new Map<string, AvroType>()): Map<string, AvroType> {
+  const t = type as AvroType & {
+    name?: string;
+    fields?: Array<{ type: AvroType }>;
+    types?: AvroType[];
+    itemsType?: AvroType;
+    valuesType?: AvroType;
+  };
+  if (t.name !== undefined) {
+    if (into.has(t.name)) return into;
+    into.set(t.name, t);
+  }
+  for (const f of t.fields ?? []) namedTypesOf(f.type, into);
+  for (const b of t.types ?? []) namedTypesOf(b, into);
+  if (t.itemsType !== undefined) namedTypesOf(t.itemsType, into);
+  if (t.valuesType !== undefined) namedTypesOf(t.valuesType, into);
+  return into;
 }
 
 /**

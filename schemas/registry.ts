@@ -1,12 +1,17 @@
 /**
  * The schemas this build knows: every `.avsc` in schemas/ (the current version of each record) and in
  * schemas/history/ (earlier versions, kept so records written by older collectors still decode).
+ *
+ * A current schema may name a type another current file defines (the batch records of the hot topics
+ * name their items: `"items": "dev.meshpipe.v1.Span"`); files are loaded in the order that needs. A
+ * history file must be self-contained (what `type.schema()` prints), so that it keeps meaning the
+ * version it was written with when the current files move on.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERRORS, MeshpipeError } from '../lib/errors.ts';
-import { type AvroSchema, type AvroType, avroType, schemaIdOf } from './avro-types.ts';
+import { type AvroSchema, type AvroType, avroType, namedTypesOf, schemaIdOf } from './avro-types.ts';
 
 export const SCHEMAS_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -26,10 +31,12 @@ export class SchemaRegistry {
   readonly #byId = new Map<number, RegisteredSchema>();
   readonly #currentByName = new Map<string, RegisteredSchema>();
   readonly #currentByFile = new Map<string, RegisteredSchema>();
+  /** Named types of the current schemas, which other current schemas may reference by name. */
+  readonly #named = new Map<string, AvroType>();
 
   /** Adds a schema; returns its registration (idempotent for the same schema). */
   register(schema: AvroSchema, options: { file?: string; current?: boolean } = {}): RegisteredSchema {
-    const type = avroType(schema);
+    const type = avroType(schema, options.current === true ? this.#named : undefined);
     const id = schemaIdOf(type);
     const existing = this.#byId.get(id);
     const fullName = type.name ?? String((schema as { name?: string }).name);
@@ -44,6 +51,8 @@ export class SchemaRegistry {
     if (entry.current) {
       this.#currentByName.set(fullName, entry);
       this.#currentByFile.set(entry.file, entry);
+      for (const [name, named] of namedTypesOf(entry.type))
+        if (!this.#named.has(name)) this.#named.set(name, named);
     }
     return entry;
   }
@@ -92,10 +101,28 @@ export function loadSchemaRegistry(dir = SCHEMAS_DIR): SchemaRegistry {
   for (const path of avscFiles(join(dir, 'history'))) {
     registry.register(JSON.parse(readFileSync(path, 'utf8')) as AvroSchema, { current: false });
   }
-  for (const name of readdirSync(dir).sort()) {
-    if (!name.endsWith('.avsc')) continue;
-    const schema = JSON.parse(readFileSync(join(dir, name), 'utf8')) as AvroSchema;
-    registry.register(schema, { file: basename(name, '.avsc'), current: true });
+  // Current files in name order, each after the files whose types it names: a file that names a type not
+  // defined yet waits for the next round.
+  let pending = readdirSync(dir)
+    .filter((name) => name.endsWith('.avsc'))
+    .sort();
+  while (pending.length > 0) {
+    const waiting: string[] = [];
+    let lastError: unknown;
+    for (const name of pending) {
+      const schema = JSON.parse(readFileSync(join(dir, name), 'utf8')) as AvroSchema;
+      try {
+        registry.register(schema, { file: basename(name, '.avsc'), current: true });
+      } catch (err) {
+        if (!/undefined type name/.test((err as Error).message))
+          throw new Error(`${name}: ${(err as Error).message}`);
+        waiting.push(name);
+        lastError = err;
+      }
+    }
+    if (waiting.length === pending.length)
+      throw new Error(`${waiting.join(', ')}: ${(lastError as Error).message}`);
+    pending = waiting;
   }
   return registry;
 }

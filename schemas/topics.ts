@@ -8,11 +8,29 @@
 
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
 
+/**
+ * A topic whose records carry many values each (DESIGN.md: "cost is paid per batch, not per event").
+ * A Kafka client spends microseconds per record, which is more than observing a request may cost in
+ * all, so the hot topics carry one batch per record, as OTLP over Kafka does. Partitioning is
+ * unchanged: a batch holds values of one partition, the partition a record keyed by the value's key
+ * would have gone to (`key`), so both ends of a connection still meet without a shuffle. Readers —
+ * the processor runtime, the sinks, `subscribe()`, `meshpipe tail` — hand out one value at a time and
+ * also accept records holding a single value of the item schema (tools, replays, tests write those).
+ */
+export interface TopicBatch {
+  /** Schema file of one value: what handlers, subscribers and `tail` see. */
+  readonly item: string;
+  /** Dotted path of the field of a value that is its key (what a record of its own would be keyed by). */
+  readonly key: string;
+}
+
 export interface TopicDefinition {
-  /** Name without the prefix, e.g. `l7.raw.v1`. */
+  /** Name without the prefix, e.g. `l7.raw.v2`. */
   readonly suffix: string;
-  /** Schema file (schemas/<schema>.avsc) of the record values. */
+  /** Schema file (schemas/<schema>.avsc) of the record values (the batch record, for a batched topic). */
   readonly schema: string;
+  /** Set when a record carries many values (see TopicBatch). */
+  readonly batch?: TopicBatch;
   /** What the record key is, and why. */
   readonly key: string;
   readonly partitions: number;
@@ -28,32 +46,36 @@ const DAY = 24 * HOUR;
 
 export const TOPICS = {
   raw: {
-    suffix: 'l7.raw.v1',
-    schema: 'l7-raw-event',
-    key: 'normalised connection tuple: both directions and both ends of one TCP connection share a partition, so spans are assembled without a shuffle',
+    suffix: 'l7.raw.v2',
+    schema: 'l7-raw-batch',
+    batch: { item: 'l7-raw-event', key: 'connection.key' },
+    key: "normalised connection tuple: both directions and both ends of one TCP connection share a partition, so spans are assembled without a shuffle. A record is a batch of one collector's events of one partition (no record key; the partition is the one the events' connection keys hash to)",
     partitions: 6,
     retentionMs: 6 * HOUR,
     cleanupPolicy: 'delete',
     description:
-      'Raw L7 events from the node collectors: syscall data events (heads redacted, bodies as lengths) and connection lifecycle.',
+      'Raw L7 events from the node collectors: syscall data events (heads redacted, bodies as lengths) and connection lifecycle, in compact batches.',
     producedBy: 'collector (meshpipe collect), meshpipe replay --to-kafka',
     consumedBy: 'span-assembler',
   },
   spans: {
-    suffix: 'spans.v1',
-    schema: 'span',
-    key: 'trace id: a trace stays in order on one partition',
+    suffix: 'spans.v2',
+    schema: 'span-batch',
+    batch: { item: 'span', key: 'traceId' },
+    key: 'trace id: a trace stays in order on one partition. A record is a batch of the spans of one partition (no record key; the partition is the one their trace ids hash to)',
     partitions: 6,
     retentionMs: 1 * DAY,
     cleanupPolicy: 'delete',
-    description: 'Linked spans, one per side of each HTTP exchange, with OpenTelemetry semantics.',
+    description:
+      'Linked spans, one per side of each HTTP exchange, with OpenTelemetry semantics, in batches.',
     producedBy: 'trace-linker',
     consumedBy: 'red-metrics, otlp sink, your processors',
   },
   linking: {
-    suffix: 'spans.linking.v1',
-    schema: 'trace-linking-event',
-    key: 'node name: the spans one node captured, and the trace-id questions and answers addressed to that node, reach one trace-linker partition, where causality inside a process can be seen',
+    suffix: 'spans.linking.v2',
+    schema: 'trace-linking-batch',
+    batch: { item: 'trace-linking-event', key: 'node' },
+    key: 'node name: the spans one node captured, and the trace-id questions and answers addressed to that node, reach one trace-linker partition, where causality inside a process can be seen. A record is a batch of the events of one partition (no record key)',
     partitions: 6,
     retentionMs: 6 * HOUR,
     cleanupPolicy: 'delete',
@@ -103,6 +125,11 @@ export type TopicId = keyof typeof TOPICS;
 
 export function topicName(definition: TopicDefinition, prefix: string): string {
   return `${prefix}.${definition.suffix}`;
+}
+
+/** The schema of one value of a topic: the batch item schema, or the record schema. */
+export function valueSchemaOf(definition: TopicDefinition): string {
+  return definition.batch?.item ?? definition.schema;
 }
 
 /** Finds the definition of a full topic name (any prefix), e.g. for `meshpipe tail`. */

@@ -73,7 +73,7 @@ export interface Anomaly {
   labels: Record<string, string>;
 }
 
-/** A record a component could not decode or process, kept with the reason so nothing is lost silently. Topic meshpipe.dlq.v1, keyed like the source record. The same facts are also in the Kafka headers (meshpipe-error-code, meshpipe-source-topic, meshpipe-source-partition, meshpipe-source-offset). */
+/** A record a component could not decode or process, kept with the reason so nothing is lost silently. Topic meshpipe.dlq.v1, keyed like the source record. The same facts are also in the Kafka headers (meshpipe-error-code, meshpipe-source-topic, meshpipe-source-partition, meshpipe-source-offset, and meshpipe-source-index for one value of a batch). */
 export interface DeadLetter {
   /** Processor or sink that gave up on the record. */
   component: string;
@@ -91,10 +91,77 @@ export interface DeadLetter {
   sourceTimestampMs: bigint;
   /** Its key bytes, unchanged. */
   sourceKey: null | Buffer;
-  /** Its value bytes, unchanged. */
+  /** Its value bytes, unchanged; for one value of a batch record (`sourceIndex` set), that value alone, as a record of the batch's item schema. */
   sourceValue: null | Buffer;
   /** When it was dead-lettered. */
   failedAtUnixNano: bigint;
+  /** When one value of a batch record failed alone (the others went on): its position in the batch, from 0. Null when the whole record was set aside (it did not decode, or it holds one value). */
+  sourceIndex: null | number;
+}
+
+export interface RawBatchConnection {
+  /** The TCP connection, as in L7RawEvent.connection. */
+  connection: ConnectionInfo;
+  /** The process, as in L7RawEvent.process; its `tid` is the thread of the first of the connection's events in this batch (each event carries its own). */
+  process: ProcessIdentity;
+  /** Who the process is, as in L7RawEvent.workload. */
+  workload: WorkloadIdentity;
+}
+
+export interface RawBatchSegment {
+  /** As in PayloadSegment.kind. */
+  kind: SegmentKind;
+  /** As in PayloadSegment.length. */
+  length: number;
+  /** As in PayloadSegment.data. */
+  data: null | Buffer;
+  /** As in PayloadSegment.endsMessage. */
+  endsMessage: boolean;
+}
+
+export interface RawBatchEvent {
+  /** Index of the event's entry in `connections`. */
+  connection: number;
+  /** As in L7RawEvent.kind. */
+  kind: EventKind;
+  /** monotonicNs − baseMonotonicNs (a collector starts a new batch before this would leave the int range, about ±2.1 s). */
+  monotonicDeltaNs: number;
+  /** seq − baseSeq. */
+  seqDelta: number;
+  /** Thread id of the calling thread. */
+  tid: number;
+  /** As in L7RawEvent.direction. */
+  direction: Direction;
+  /** As in L7RawEvent.syscall. */
+  syscall: Syscall;
+  /** As in L7RawEvent.byteCount (a read or write moves at most 2^31 − 4096 bytes on Linux: MAX_RW_COUNT). */
+  byteCount: number;
+  /** As in L7RawEvent.protocol. */
+  protocol: L7Protocol;
+  /** As in L7RawEvent.segments. */
+  segments: RawBatchSegment[];
+  /** As in L7RawEvent.truncated. */
+  truncated: boolean;
+  /** As in L7RawEvent.redactions. */
+  redactions: number;
+  /** As in L7RawEvent.errno. */
+  errno: null | number;
+}
+
+/** The records of topic meshpipe.l7.raw.v2: the raw L7 events one collector captured for one partition (an event's partition is the one its connection key hashes to, so both ends of a TCP connection still meet without a shuffle), in a compact form. What is constant for a connection — its tuple, process, workload — is written once per batch in `connections`; each event names its entry by index and carries only what changes per syscall, with times and sequence numbers relative to the batch's bases. Readers expand every event into a complete `L7RawEvent` (schemas/l7-raw-event.avsc): `timeUnixNano = baseMonotonicNs + monotonicDeltaNs + clockOffsetNs`, `monotonicNs = baseMonotonicNs + monotonicDeltaNs`, `seq = baseSeq + seqDelta`, `process` = the entry's process with the event's `tid`. Readers also accept single `L7RawEvent` records on the topic (written by tools, replays and tests). */
+export interface L7RawBatch {
+  /** Host name of the node whose collector captured the events. */
+  node: string;
+  /** Wall clock minus the kernel's monotonic clock at capture (realtime − monotonic of the node's latest clock pair), nanoseconds: the same for every event of the batch (a collector starts a new batch when it changes). */
+  clockOffsetNs: bigint;
+  /** Kernel monotonic time the events' deltas are counted from, nanoseconds. */
+  baseMonotonicNs: bigint;
+  /** Collector sequence number the events' deltas are counted from. */
+  baseSeq: bigint;
+  /** The connections the events belong to, each once. */
+  connections: RawBatchConnection[];
+  /** The events, in capture order. */
+  events: RawBatchEvent[];
 }
 
 export const EventKind = {
@@ -222,7 +289,7 @@ export interface PayloadSegment {
   endsMessage: boolean;
 }
 
-/** One observation of a TCP connection made by a node collector: a data syscall (read/write/send/recv...) or a connection lifecycle step. Topic meshpipe.l7.raw.v1, keyed by the normalised connection tuple so both directions and both ends of one TCP connection land on the same partition. */
+/** One observation of a TCP connection made by a node collector: a data syscall (read/write/send/recv...) or a connection lifecycle step. Topic meshpipe.l7.raw.v2 carries these in compact batches (l7-raw-batch.avsc), partitioned by the normalised connection tuple so both directions and both ends of one TCP connection land on the same partition; readers see one event at a time. */
 export interface L7RawEvent {
   /** DATA: bytes moved by one syscall. OPEN: the connection became known as an L7 connection (carries the connect/accept time). CLOSE: close() of a connection that carried L7 traffic. CONNECT_FAILED: connect() failed (errno set). */
   kind: EventKind;
@@ -313,6 +380,12 @@ export interface MetricSample {
   histogram: null | Histogram;
   /** Example observations with the trace they came from. */
   exemplars: Exemplar[];
+}
+
+/** The records of topic meshpipe.spans.v2: many spans in one Kafka record, all of one partition (a span's partition is the one its trace id hashes to, as a record keyed by the trace id would have), as OTLP over Kafka carries one batch per message. A Kafka client pays per record, so carrying spans in batches is most of what observing a request costs downstream of the collector (docs/benchmarks.md). Readers may also find single `Span` records on the topic (written by tools, replays and tests): `meshpipe tail`, `subscribe()` and the processor runtime accept both and hand out one span at a time. */
+export interface SpanBatch {
+  /** The spans, in the order they were produced. */
+  spans: Span[];
 }
 
 export const SpanKind = {
@@ -410,7 +483,7 @@ export interface LinkInfo {
   confidence: number;
 }
 
-/** One side of one HTTP exchange, as a trace span: SERVER spans come from the process that answered, CLIENT spans from the process that asked. Topic meshpipe.spans.v1, keyed by trace id. Field meanings follow the OpenTelemetry trace model and HTTP semantic conventions. */
+/** One side of one HTTP exchange, as a trace span: SERVER spans come from the process that answered, CLIENT spans from the process that asked. Topic meshpipe.spans.v2 carries these in batches (span-batch.avsc), partitioned by trace id; readers see one span at a time. Field meanings follow the OpenTelemetry trace model and HTTP semantic conventions. */
 export interface Span {
   /** W3C trace id, 32 lowercase hex characters. */
   traceId: string;
@@ -452,6 +525,12 @@ export interface Span {
   attributes: Record<string, string>;
 }
 
+/** The records of topic meshpipe.spans.linking.v2 (internal): many trace-linking events in one Kafka record, all of one partition (the one its node hashes to, as a record keyed by the node would have). Readers also accept single `TraceLinkingEvent` records. */
+export interface TraceLinkingBatch {
+  /** The events, in the order they were produced. */
+  events: TraceLinkingEvent[];
+}
+
 export const TraceLinkingEventKind = {
   SPAN: 'SPAN',
   RESOLVE_REQUEST: 'RESOLVE_REQUEST',
@@ -459,7 +538,7 @@ export const TraceLinkingEventKind = {
 } as const;
 export type TraceLinkingEventKind = (typeof TraceLinkingEventKind)[keyof typeof TraceLinkingEventKind];
 
-/** Internal record of the trace linker (docs/tracing.md). Topic meshpipe.spans.linking.v1, keyed by node name: SPAN records carry a span from the span assembler to the linker partition of the node that captured it; RESOLVE_REQUEST and RESOLVED records carry trace ids between the linker partitions of different nodes, so a trace id flows along a call chain that crosses nodes. */
+/** Internal record of the trace linker (docs/tracing.md). Topic meshpipe.spans.linking.v2 carries these in batches (trace-linking-batch.avsc), partitioned by node name: SPAN records carry a span from the span assembler to the linker partition of the node that captured it; RESOLVE_REQUEST and RESOLVED records carry trace ids between the linker partitions of different nodes, so a trace id flows along a call chain that crosses nodes. */
 export interface TraceLinkingEvent {
   /** SPAN: a span to link (from span-assembler). RESOLVE_REQUEST: the linker of node `replyTo` asks the linker of `node` for the trace id of span `spanId`. RESOLVED: the answer, addressed to `node`. */
   kind: TraceLinkingEventKind;

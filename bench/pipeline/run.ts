@@ -33,11 +33,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Admin, CompressionTypes, type Kafka } from 'kafkajs';
-import { memoizedKeyPartitioner } from '../../collectors/key-partitioner.ts';
 import { allTopicDefinitions, createKafka, ensureTopics } from '../../lib/kafka.ts';
 import { choosePort } from '../../lib/local-stack/ports.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { codecFor } from '../../schemas/codec.ts';
+import { batchRecordsOf, topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
 import { startCollectorProcess } from '../collector/harness.ts';
@@ -65,57 +64,59 @@ const PROMISE_EVENTS_PER_SECOND = 100_000;
 const logger = createLogger({ component: 'bench/pipeline', level: 'warn' });
 const round = (n: number, d = 0) => Math.round(n * 10 ** d) / 10 ** d;
 
-interface Message {
-  key: Buffer;
-  value: Buffer;
+/** One produce request of the collector: batch records, one per partition, and their event count. */
+interface Request {
+  messages: Array<{ partition: number; value: Buffer }>;
+  events: number;
 }
 
-/** The workload, re-timed so that its last event is now, Avro-encoded, keyed by connection. */
+/** Events per collector request: what a collector sends after a linger at about 100K events/s. */
+const EVENTS_PER_REQUEST = 2000;
+
+/**
+ * The workload, re-timed so that its last event is now, as the collector writes it: batch records of
+ * the raw topic (schemas/l7-raw-batch.avsc), one per partition per request.
+ */
 function buildMessages() {
   const workload = keepAliveWorkload(SIZE);
   const last = workload.events.at(-1)!.timeUnixNano;
   const shift = BigInt(Date.now()) * 1_000_000n - last;
-  const codec = codecFor<L7RawEvent>('l7-raw-event');
-  const keys = new Map<string, Buffer>();
-  const messages: Message[] = workload.events.map((ev: L7RawEvent) => {
-    ev.timeUnixNano += shift;
-    let key = keys.get(ev.connection.key);
-    if (key === undefined) {
-      key = Buffer.from(ev.connection.key);
-      keys.set(ev.connection.key, key);
-    }
-    return { key, value: codec.encode(ev) };
-  });
-  const bytes = messages.reduce((a, m) => a + m.key.length + m.value.length, 0);
+  const codec = topicCodec<L7RawEvent>(TOPICS.raw);
+  for (const ev of workload.events) ev.timeUnixNano += shift;
+  const requests: Request[] = [];
+  for (let i = 0; i < workload.events.length; i += EVENTS_PER_REQUEST) {
+    const events = workload.events.slice(i, i + EVENTS_PER_REQUEST);
+    requests.push({ messages: batchRecordsOf(codec, events, TOPICS.raw.partitions), events: events.length });
+  }
+  const bytes = requests.reduce((a, r) => a + r.messages.reduce((b, m) => b + m.value.length, 0), 0);
   return {
-    messages,
+    requests,
+    events: workload.events.length,
     exchanges: workload.exchanges,
     connections: workload.connections,
-    avgRecordBytes: round(bytes / messages.length),
+    avgEventBytes: round(bytes / workload.events.length),
     recordedSeconds: Number(last - WORKLOAD_T0) / 1e9,
   };
 }
 
-/** kafkajs producing `messages` like the collector does; returns records per second. */
-async function produce(kafka: Kafka, topic: string, messages: Message[], gzip: boolean): Promise<number> {
-  const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    createPartitioner: memoizedKeyPartitioner,
-  });
+/** kafkajs producing the collector's requests; returns events per second. */
+async function produce(
+  kafka: Kafka,
+  topic: string,
+  requests: Request[],
+  compression: CompressionTypes,
+): Promise<number> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const started = performance.now();
-  for (let i = 0; i < messages.length; i += 2000) {
-    await producer.send({
-      topic,
-      acks: -1,
-      compression: gzip ? CompressionTypes.GZIP : CompressionTypes.None,
-      messages: messages.slice(i, i + 2000),
-    });
+  let events = 0;
+  for (const r of requests) {
+    await producer.send({ topic, acks: -1, compression, messages: r.messages });
+    events += r.events;
   }
   const seconds = (performance.now() - started) / 1000;
   await producer.disconnect();
-  return round(messages.length / seconds);
+  return round(events / seconds);
 }
 
 async function baselineConsume(brokers: string[], topic: string, expected: number, decode: boolean) {
@@ -312,30 +313,31 @@ async function stagesAndE2e(
 
   console.log('building the workload (bench/span-assembler/workload.ts)...');
   const w = buildMessages();
-  const n = w.messages.length;
+  const n = w.events;
+  const records = w.requests.reduce((a, r) => a + r.messages.length, 0);
   console.log(
-    `${n} raw events (${w.exchanges} exchanges on ${w.connections} connections), ${w.avgRecordBytes} bytes per record`,
+    `${n} raw events (${w.exchanges} exchanges on ${w.connections} connections) in ${records} batch records, ${w.avgEventBytes} bytes per event`,
   );
 
   // 1. Baselines: plain kafkajs.
-  const producePlain = await produce(kafka, raw(prefixes.baseline), w.messages, false);
-  const consumePlain = await baselineConsume(brokers, raw(prefixes.baseline), n, false);
+  const producePlain = await produce(kafka, raw(prefixes.baseline), w.requests, CompressionTypes.None);
+  const consumePlain = await baselineConsume(brokers, raw(prefixes.baseline), records, false);
   const consumeDecode = await baselineConsume(brokers, raw(prefixes.baseline), n, true);
   console.log(
-    `baseline kafkajs: produce ${producePlain} rec/s · consume ${consumePlain.eventsPerSecond} rec/s · consume+Avro decode ${consumeDecode.eventsPerSecond} rec/s`,
+    `baseline kafkajs: produce ${producePlain} events/s · consume ${consumePlain.eventsPerSecond} records/s · consume+decode ${consumeDecode.eventsPerSecond} events/s`,
   );
 
   // 2. span-assembler, one instance, then the chain behind it on its output.
   const stages: StageFigures[] = [];
   // On a backlog (the stream produced first, gzip like the collector's), measured from the moment the
   // group is stable: a consumer racing a producer would measure the producer.
-  const produceGzip = await produce(kafka, raw(prefixes.one), w.messages, true);
+  const produceZstd = await produce(kafka, raw(prefixes.one), w.requests, CompressionTypes.ZSTD);
   const spawned1 = performance.now();
   const sa1 = await startProcessor('span-assembler', options(prefixes.one));
   await groupStable(admin, `${prefixes.one}-span-assembler`, 1);
   stages.push(await follow('span-assembler', [sa1], sumConsumed([sa1]), n, 3000, 300_000, [], spawned1));
   // Spans of unpaired ends wait pairWaitMs (2 s) before they leave: wait for the output to settle.
-  const linkingWritten = await settle(() => sa1.produced(/spans\.linking\.v1/).then((v) => v ?? 0), 4000);
+  const linkingWritten = await settle(() => sa1.produced(/spans\.linking\.v2/).then((v) => v ?? 0), 4000);
   await sa1.stop();
   console.log(
     `span-assembler ×1: ${stages.at(-1)!.recordsPerSecond} raw events/s (${linkingWritten} spans out)`,
@@ -346,7 +348,7 @@ async function stagesAndE2e(
   // consumed as many records as span-assembler wrote.
   stages.push(await follow('trace-linker', [linker], sumConsumed([linker]), linkingWritten));
   // CLIENT spans wait causalityWaitMs (5 s), unresolved parents resolveTimeoutMs (10 s).
-  const spans = await settle(() => linker.produced(/\.spans\.v1/).then((v) => v ?? 0), 12_000);
+  const spans = await settle(() => linker.produced(/\.spans\.v2/).then((v) => v ?? 0), 12_000);
   await linker.stop();
   console.log(`trace-linker: ${stages.at(-1)!.recordsPerSecond} records/s (${spans} spans out)`);
 
@@ -369,7 +371,7 @@ async function stagesAndE2e(
   // The same backlog, measured from the first commit: the two instances start together, and the
   // rebalance when the second joins the first is part of the figure (a small backlog could be gone
   // before the group is stable).
-  await produce(kafka, raw(prefixes.two), w.messages, true);
+  await produce(kafka, raw(prefixes.two), w.requests, CompressionTypes.ZSTD);
   const spawned2 = performance.now();
   const sa2 = await Promise.all([
     startProcessor('span-assembler', options(prefixes.two)),
@@ -407,13 +409,14 @@ async function stagesAndE2e(
       exchanges: w.exchanges,
       spans,
       rawEventsPerSpan: round(eventsPerSpan, 2),
-      avgRecordBytes: w.avgRecordBytes,
+      avgEventBytes: w.avgEventBytes,
+      batchRecords: records,
     },
     baseline: {
-      kafkajsProduceRecordsPerSecond: producePlain,
-      kafkajsProduceGzipRecordsPerSecond: produceGzip,
+      kafkajsProduceEventsPerSecond: producePlain,
+      kafkajsProduceZstdEventsPerSecond: produceZstd,
       kafkajsConsumeRecordsPerSecond: consumePlain.eventsPerSecond,
-      kafkajsConsumeAvroDecodeRecordsPerSecond: consumeDecode.eventsPerSecond,
+      kafkajsConsumeDecodeEventsPerSecond: consumeDecode.eventsPerSecond,
     },
     stages: stages.map((s) => ({
       ...s,

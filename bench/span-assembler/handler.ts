@@ -90,7 +90,7 @@ function runThrough(
   const clock = { now: Number(workload.events[0]!.timeUnixNano / 1_000_000n) };
   const task = newTask(clock);
   const punctuateMs = (task.context.config as { punctuateMs: number }).punctuateMs;
-  const topic = `${PREFIX}.l7.raw.v1`;
+  const topic = `${PREFIX}.l7.raw.v2`;
   let nextPunctuation = clock.now + punctuateMs;
   const started = performance.now();
   for (let i = 0; i < workload.events.length; i++) {
@@ -106,6 +106,7 @@ function runThrough(
         input: 'raw',
         partition: 0,
         offset: String(i),
+        index: 0,
         key: ev.connection.key,
         timestampMs: clock.now,
         headers: {},

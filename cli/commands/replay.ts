@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { Kafka } from 'kafkajs';
 import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import { createKafka, kafkaOptionsFrom, partitioner } from '../../lib/kafka.ts';
@@ -7,6 +8,7 @@ import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
 import { type InMemoryOutput, InMemoryPipeline } from '../../processors/runtime/in-memory-runner.ts';
 import { loadProcessor } from '../../processors/runtime/registry.ts';
 import { codecFor, toJsonSafe } from '../../schemas/codec.ts';
+import { batchRecordsOf, topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
 import { type CommandContext, type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
@@ -152,6 +154,17 @@ async function printEvents(ctx: CommandContext, file: string): Promise<number> {
   return 0;
 }
 
+async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    return metadata.topics[0]!.partitions.length;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 async function produce(ctx: CommandContext, file: string, config: MeshpipeConfig): Promise<number> {
   const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
   const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
@@ -164,32 +177,33 @@ async function produce(ctx: CommandContext, file: string, config: MeshpipeConfig
   } finally {
     await admin.disconnect();
   }
-  // Idempotent: a retried batch is not written twice. Keyed by connection, like the collector, so the
-  // events of one connection land on one partition in order.
+  // Idempotent: a retried batch is not written twice. In batch records per partition, like the
+  // collector's: the events of one connection land on the partition of its key, in order.
   const producer = kafka.producer({
     idempotent: true,
     createPartitioner: partitioner,
     retry: { retries: Number.MAX_SAFE_INTEGER },
   });
   await producer.connect();
-  const codec = codecFor<L7RawEvent>('l7-raw-event');
+  const codec = topicCodec<L7RawEvent>(TOPICS.raw);
+  const partitions = await partitionCount(kafka, topic);
   const started = Date.now();
   let count = 0;
   try {
     // Kafka timestamps are the time of this replay, not the recording's: a recording older than the
     // topic's retention would otherwise be deleted as soon as it is written.
-    let batch: Array<{ key: string; value: Buffer }> = [];
+    let batch: L7RawEvent[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
-      await producer.send({ topic, messages: batch });
+      await producer.send({ topic, messages: batchRecordsOf(codec, batch, partitions) });
       count += batch.length;
       batch = [];
       ctx.progress.update(`produced ${count} events to ${topic}`);
     };
     for await (const event of events(file)) {
       if (ctx.signal.aborted) break;
-      batch.push({ key: event.connection.key, value: codec.encode(event) });
-      if (batch.length >= 500) await flush();
+      batch.push(event);
+      if (batch.length >= 2000) await flush();
     }
     await flush();
   } finally {

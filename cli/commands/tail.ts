@@ -2,11 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ERRORS, errorMessage, isMeshpipeError, MeshpipeError } from '../../lib/errors.ts';
 import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
-import { decodeAny, toJsonSafe } from '../../schemas/codec.ts';
+import { toJsonSafe } from '../../schemas/codec.ts';
 import { schemaRegistry } from '../../schemas/registry.ts';
+import { decodeAnyRecord, topicCodec } from '../../schemas/topic-codec.ts';
+import { definitionOf } from '../../schemas/topics.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { summarizeRecord } from '../render-record.ts';
+
+/** The key of a value of a batch record: the key field of the topic it came from. */
+function keyOfValue(topic: string, value: unknown): string | null {
+  const definition = definitionOf(topic);
+  return definition?.batch === undefined ? null : topicCodec(definition).keyOf(value);
+}
 
 /** Makes a user's schema known to the decoder; a file that is not an Avro schema is a usage error. */
 function registerSchemaFile(file: string): void {
@@ -22,7 +30,7 @@ export const command: CommandDefinition = {
   summary: 'Decode and print the records of a meshpipe topic (any schema this build knows).',
   usage: 'tail <topic> [--from-beginning] [--limit N] [--idle-timeout s] [--json]',
   description:
-    'Reads with its own throw-away consumer group (it never moves other consumers\' offsets) and read_committed isolation. Records that do not decode are reported with their partition and offset on stderr (and as {"error":...} lines with --json) and skipped.',
+    'Reads with its own throw-away consumer group (it never moves other consumers\' offsets) and read_committed isolation. Records that do not decode are reported with their partition and offset on stderr (and as {"error":...} lines with --json) and skipped. The hot topics carry batches of values per record: each value is printed on its own line (`@offset#index`; `index` in --json), and --limit counts values.',
   options: {
     ...KAFKA_OPTIONS,
     'from-beginning': {
@@ -45,8 +53,8 @@ export const command: CommandDefinition = {
   positionals: { min: 1, max: 1, names: ['topic'] },
   json: true,
   examples: [
-    'meshpipe tail meshpipe.spans.v1',
-    'meshpipe tail meshpipe.l7.raw.v1 --from-beginning --limit 10 --json | jq .value.connection',
+    'meshpipe tail meshpipe.spans.v2',
+    'meshpipe tail meshpipe.l7.raw.v2 --from-beginning --limit 10 --json | jq .value.connection',
     'meshpipe tail meshpipe.dlq.v1 --from-beginning --idle-timeout 5',
     'meshpipe tail meshpipe.service-traffic.v1 --schema processors/service-traffic/service-traffic.avsc',
   ],
@@ -101,21 +109,27 @@ export const command: CommandDefinition = {
         const where = { topic, partition, offset: message.offset, timestamp: message.timestamp };
         if (message.value === null) return;
         try {
-          const { schema, value } = decodeAny(message.value);
-          printed++;
-          if (ctx.json) {
-            ctx.printJson(
-              {
-                ...where,
-                key: message.key?.toString('utf8') ?? null,
-                schema: schema.fullName,
-                schemaId: schema.id,
-                value: toJsonSafe(value),
-              },
-              { line: true },
-            );
-          } else {
-            ctx.out(`${topic}[${partition}]@${message.offset} ${summarizeRecord(schema.fullName, value)}`);
+          // A batch record (the hot topics) prints as its values, one line each, `@offset#index`.
+          const { schema, values, batched } = decodeAnyRecord(message.value);
+          for (let index = 0; index < values.length && printed < limit; index++) {
+            const value = values[index];
+            printed++;
+            if (ctx.json) {
+              ctx.printJson(
+                {
+                  ...where,
+                  ...(batched ? { index } : {}),
+                  key: batched ? keyOfValue(topic, value) : (message.key?.toString('utf8') ?? null),
+                  schema: schema.fullName,
+                  schemaId: schema.id,
+                  value: toJsonSafe(value),
+                },
+                { line: true },
+              );
+            } else {
+              const at = batched ? `${message.offset}#${index}` : message.offset;
+              ctx.out(`${topic}[${partition}]@${at} ${summarizeRecord(schema.fullName, value)}`);
+            }
           }
         } catch (err) {
           failed++;

@@ -34,7 +34,7 @@ export const kafkaSpec = s.object(
       env: 'MESHPIPE_KAFKA_CLIENT_ID',
     }),
     topicPrefix: s.string({
-      doc: 'Prefix of every meshpipe topic name (`<prefix>.l7.raw.v1`...). Change it to run several meshpipes on one cluster.',
+      doc: 'Prefix of every meshpipe topic name (`<prefix>.l7.raw.v2`...). Change it to run several meshpipes on one cluster.',
       default: 'meshpipe',
       env: 'MESHPIPE_TOPIC_PREFIX',
       check: (v) =>
@@ -59,7 +59,7 @@ export const kafkaSpec = s.object(
       max: 32,
     }),
     partitions: s.record(s.int({ doc: 'partitions', default: 1, min: 1, max: 10000 }), {
-      doc: 'Partition count per topic name suffix, overriding the definitions (e.g. {"l7.raw.v1": 24}).',
+      doc: 'Partition count per topic name suffix, overriding the definitions (e.g. {"l7.raw.v2": 24}).',
       default: {},
     }),
   },
@@ -256,20 +256,20 @@ export const collectorSpec = s.object(
           max: 10_000,
         }),
         maxBatchEvents: s.int({
-          doc: 'Events per produce request at most.',
+          doc: 'Events per batch record at most (a produce request carries one batch record per partition).',
           default: 2000,
           min: 1,
           max: 100_000,
         }),
         maxBatchBytes: s.int({
-          doc: 'Bytes per produce request at most (stay below the broker message.max.bytes).',
+          doc: 'Bytes per batch record at most (stay below the topic max.message.bytes).',
           default: 900_000,
           min: 1024,
           max: 64 * 1_048_576,
         }),
-        compression: s.enumOf(['none', 'gzip'] as const, {
+        compression: s.enumOf(['none', 'gzip', 'zstd'] as const, {
           doc: 'Compression of produce requests (docs/collector.md has the measurement behind the default).',
-          default: 'gzip',
+          default: 'zstd',
           env: 'MESHPIPE_COLLECTOR_COMPRESSION',
         }),
         retries: s.int({

@@ -40,10 +40,15 @@ export interface InputRecord<V = unknown> {
   /** The topic reference from `inputs` it matched. */
   input: TopicRef;
   partition: number;
+  /** Offset of the Kafka record; the values of one batch record share it (see `index`). */
   offset: string;
+  /** Position of the value in its batch record (schemas/topics.ts `batch`); 0 for a record of its own. */
+  index: number;
+  /** The value's key: the record key, or for a value of a batch the key it would have on its own. */
   key: string | null;
   /** Kafka timestamp, ms since the epoch. */
   timestampMs: number;
+  /** The record's headers (batch records carry none). */
   headers: Record<string, string>;
   value: V;
 }

@@ -41,6 +41,7 @@ import type { ProcessorSettings } from './config.ts';
 import type { SourceRecord } from './dead-letter.ts';
 import type { AnyProcessorDefinition } from './definition.ts';
 import { TopicSizeLimits } from './message-size.ts';
+import { packOutputs } from './output-batches.ts';
 import {
   isFenced,
   isOutcomeUnknown,
@@ -48,7 +49,7 @@ import {
   PartitionProducer,
   protocolErrorType,
 } from './partition-producer.ts';
-import { PartitionTask, punctuateIntervalMs } from './partition-task.ts';
+import { type OutgoingRecord, PartitionTask, punctuateIntervalMs } from './partition-task.ts';
 import { ProcessorMetrics } from './processor-metrics.ts';
 import { ProcessorTopics } from './processor-topics.ts';
 import { taskAssigner } from './task-assigner.ts';
@@ -94,6 +95,8 @@ export class ProcessorHost {
   #changelog = '';
   /** max.message.bytes of every topic written (message-size.ts). */
   readonly #limits = new TopicSizeLimits();
+  /** Partition counts of the outputs: batched outputs are packed per partition (output-batches.ts). */
+  readonly #outputPartitions = new Map<string, number>();
   #admin: Admin | undefined;
   #consumer: Consumer | undefined;
   #metricsProducer: Producer | undefined;
@@ -260,10 +263,28 @@ export class ProcessorHost {
     await this.#learnLimits();
   }
 
-  /** Reads max.message.bytes of every topic this processor writes. */
+  /** Reads max.message.bytes of every topic this processor writes, and the outputs' partition counts. */
   async #learnLimits(): Promise<void> {
-    const written = [...this.#topics.outputs.map((t) => t.name), this.#topics.dlq.name, this.#changelog];
+    const outputs = this.#topics.outputs.map((t) => t.name);
+    const written = [...outputs, this.#topics.dlq.name, this.#changelog];
     await this.#limits.learn(this.#admin!, written, this.#logger);
+    if (outputs.length > 0) {
+      const metadata = await this.#admin!.fetchTopicMetadata({ topics: outputs });
+      for (const t of metadata.topics) this.#outputPartitions.set(t.name, t.partitions.length);
+    }
+  }
+
+  /** The unit of work's records as written: outputs to batched topics packed per partition. */
+  #recordsToWrite(records: readonly OutgoingRecord[]): readonly OutgoingRecord[] {
+    return packOutputs(records, {
+      batchedOutput: (name) => this.#topics.batchedOutput(name),
+      partitions: (name) => {
+        const count = this.#outputPartitions.get(name);
+        if (count === undefined || count < 1) throw new Error(`the partitions of ${name} are not known`);
+        return count;
+      },
+      limits: this.#limits,
+    });
   }
 
   // ---- assignment ------------------------------------------------------------------------------
@@ -594,7 +615,7 @@ export class ProcessorHost {
     }
     try {
       await task.producer.commit(
-        work.records,
+        this.#recordsToWrite(work.records),
         { topic: this.#changelog, messages: changelogMessages(work.changes, task.partition) },
         next === undefined ? undefined : { groupId: this.groupId, partition: task.partition, next },
       );

@@ -196,7 +196,10 @@ export class PartitionProducer {
     try {
       const messages: Array<{ topic: string; message: Message }> = records.map((r) => ({
         topic: r.topic,
-        message: { key: r.key, value: r.value, headers: r.headers },
+        message:
+          r.partition === undefined
+            ? { key: r.key, value: r.value, headers: r.headers }
+            : { key: r.key, value: r.value, headers: r.headers, partition: r.partition },
       }));
       if (changelog !== undefined)
         for (const message of changelog.messages) messages.push({ topic: changelog.topic, message });

@@ -23,7 +23,9 @@
  */
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { asRecordError, deadLetterOf, type SourceRecord } from './dead-letter.ts';
+import type { Codec } from '../../schemas/codec.ts';
+import type { TopicCodec } from '../../schemas/topic-codec.ts';
+import { asRecordError, deadLetterOf, type FailedItem, type SourceRecord } from './dead-letter.ts';
 import type { AnyProcessorDefinition, InputRecord, ProcessorContext, TopicRef } from './definition.ts';
 import {
   DEFAULT_LIMITS,
@@ -36,13 +38,19 @@ import type { ProcessorTopics } from './processor-topics.ts';
 import { jsonStateCodec } from './state-codec.ts';
 import { type StateAccess, type StateChange, StateStore } from './state-store.ts';
 
-/** A record to produce: an output or a dead letter, already encoded. */
+/**
+ * A record to produce: an output or a dead letter, already encoded. An output to a batched topic is one
+ * value here, encoded with the item schema; the Kafka host packs the values of each partition into batch
+ * records when it writes the transaction (output-batches.ts), which is where `partition` gets set.
+ */
 export interface OutgoingRecord {
   /** Full topic name. */
   topic: string;
   key: string | Buffer | null;
   value: Buffer;
   headers: Record<string, string>;
+  /** Set for batch records: the partition their values' keys hash to. */
+  partition?: number;
 }
 
 /** Everything since the last commit or abort: what one transaction writes. */
@@ -168,7 +176,7 @@ export class PartitionTask<C = unknown, S = unknown> {
     };
   }
 
-  /** Decodes and processes one record. Returns the error code when it was dead-lettered. */
+  /** Decodes and processes one record (each value of a batch). Returns the error code when it, or one of its values, was dead-lettered. */
   process(source: SourceRecord): string | undefined {
     if (!this.#live) return this.#process(source) as string | undefined;
     if (!this.#rebuilding) this.#unit.push({ kind: 'source', source });
@@ -182,32 +190,57 @@ export class PartitionTask<C = unknown, S = unknown> {
       // kafkajs only delivers subscribed topics: this is a bug in the caller, not a bad record.
       throw new Error(`${source.topic} is not an input of processor ${this.#definition.name}`);
     }
-    add(this.#work.consumed, source.topic, 1);
-    let record: InputRecord;
+    let values: unknown[];
     try {
       if (source.value === null) {
         throw new MeshpipeError(ERRORS.SCHEMA_NOT_WIRE_FORMAT, ['the record has no value (a tombstone)']);
       }
-      record = {
+      values = input.values.decodeRecord(source.value);
+    } catch (err) {
+      add(this.#work.consumed, source.topic, 1);
+      return this.#deadLetter(source, err);
+    }
+    // Counted in values: a batch of a thousand events is a thousand in the rates users see.
+    add(this.#work.consumed, source.topic, values.length);
+    // A batch record (topics.ts `batch`): one handler call per value, each value keyed as a record of
+    // its own would be; a call that throws sets that value aside alone (dead-lettered with its index).
+    const batched = input.values.batchSchema !== null && values.length > 0;
+    const sourceKey = source.key === null ? null : source.key.toString('utf8');
+    let result: string | undefined;
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      const record: InputRecord = {
         topic: source.topic,
         input: input.ref,
         partition: source.partition,
         offset: source.offset,
-        key: source.key === null ? null : source.key.toString('utf8'),
+        index,
+        key: batched ? input.values.keyOf(value) : sourceKey,
         timestampMs: source.timestampMs,
         headers: source.headers,
-        value: input.codec.decode(source.value),
+        value,
       };
-    } catch (err) {
-      return this.#deadLetter(source, err);
+      try {
+        this.#call('process', () => this.#definition.process(record as never, this.context as never));
+      } catch (err) {
+        if (this.#live && !this.#rebuilding) return REBUILD;
+        result = this.#deadLetter(source, err, batched ? this.#failedItem(input.codec, record) : undefined);
+      }
     }
+    return result;
+  }
+
+  /** A value of a batch that failed alone: its index, key and bytes as a record of the item schema. */
+  #failedItem(codec: Codec<unknown>, record: InputRecord): FailedItem {
+    let value: Buffer | null;
     try {
-      this.#call('process', () => this.#definition.process(record as never, this.context as never));
-    } catch (err) {
-      if (this.#live && !this.#rebuilding) return REBUILD;
-      return this.#deadLetter(source, err);
+      value = codec.encode(record.value);
+    } catch {
+      // The handler left the value unencodable before it threw: the batch record itself (at the offset
+      // the dead letter names) still holds it.
+      value = null;
     }
-    return undefined;
+    return { index: record.index, key: record.key === null ? null : Buffer.from(record.key), value };
   }
 
   /**
@@ -367,6 +400,8 @@ export class PartitionTask<C = unknown, S = unknown> {
         topics.outputs.map((t) => t.name).join(', ') || 'none declared',
       ]);
     }
+    if (output.values.batchSchema !== null)
+      this.#checkBatchedEmit(output.name, output.values, key, value, headers);
     // Encoding here, not at commit time, makes a value that does not match its schema a failure of
     // this call (dead-lettered with SCHEMA_ENCODE_FAILED), not of the whole transaction.
     const bytes = output.codec.encode(value);
@@ -377,9 +412,38 @@ export class PartitionTask<C = unknown, S = unknown> {
     add(this.#callProduced, output.name, 1);
   }
 
-  #deadLetter(source: SourceRecord, err: unknown): string {
+  /**
+   * A batched topic's records carry values, not Kafka keys and headers: the value's own key field is its
+   * key on the way out (it decides the partition) and on the way in (topics.ts `batch`), so an emit
+   * whose key differs from it, or that brings headers, would lose something. It fails the call instead.
+   */
+  #checkBatchedEmit(
+    topic: string,
+    values: TopicCodec<unknown>,
+    key: string | null,
+    value: unknown,
+    headers: Record<string, string> | undefined,
+  ): void {
+    const own = values.keyOf(value);
+    if (own !== key) {
+      throw new MeshpipeError(ERRORS.PROCESSOR_BATCHED_EMIT, [
+        this.#definition.name,
+        topic,
+        `the key ${JSON.stringify(key)} is not the value's ${values.definition.batch!.key} (${JSON.stringify(own)})`,
+      ]);
+    }
+    if (headers !== undefined && Object.keys(headers).length > 0) {
+      throw new MeshpipeError(ERRORS.PROCESSOR_BATCHED_EMIT, [
+        this.#definition.name,
+        topic,
+        `headers (${Object.keys(headers).join(', ')}) are not carried by batch records`,
+      ]);
+    }
+  }
+
+  #deadLetter(source: SourceRecord, err: unknown, item?: FailedItem): string {
     const error = asRecordError(this.#definition.name, err);
-    const letter = deadLetterOf(this.#definition.name, source, error, this.#options.now());
+    const letter = deadLetterOf(this.#definition.name, source, error, this.#options.now(), item);
     const dlq = this.#options.topics.dlq;
     let value = dlq.codec.encode(letter.value);
     const limit = this.#limits.topic(dlq.name);
@@ -400,7 +464,13 @@ export class PartitionTask<C = unknown, S = unknown> {
     this.#work.deadLetters.push({ topic: source.topic, code: error.code });
     if (this.#shouldLog(error.code)) {
       this.context.logger.warn(
-        { code: error.code, topic: source.topic, offset: source.offset, err: error.cause ?? error },
+        {
+          code: error.code,
+          topic: source.topic,
+          offset: source.offset,
+          ...(item === undefined ? {} : { index: item.index }),
+          err: error.cause ?? error,
+        },
         `dead-lettered a record: ${error.message}`,
       );
     }

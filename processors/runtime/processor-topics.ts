@@ -9,8 +9,9 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import type { AvroSchema } from '../../schemas/avro-types.ts';
-import { type Codec, codecFor } from '../../schemas/codec.ts';
+import type { Codec } from '../../schemas/codec.ts';
 import { type SchemaRegistry, schemaRegistry } from '../../schemas/registry.ts';
+import { type TopicCodec, topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS, type TopicDefinition, topicName } from '../../schemas/topics.ts';
 import type { AnyProcessorDefinition, TopicRef } from './definition.ts';
 
@@ -19,7 +20,10 @@ export interface ResolvedTopic {
   definition: TopicDefinition;
   /** `<prefix>.<suffix>` */
   name: string;
+  /** The codec of one value (a batched topic's item: what handlers see and emit). */
   codec: Codec<unknown>;
+  /** Records and values: a batched topic's records hold many values (schemas/topic-codec.ts). */
+  values: TopicCodec<unknown>;
 }
 
 function invalidDefinition(definition: { name?: string }, why: string): MeshpipeError {
@@ -85,16 +89,16 @@ export function resolveTopicRef(
       `${JSON.stringify(ref)} is neither a topic id nor a topic definition`,
     );
   }
-  let codec: Codec<unknown>;
+  let values: TopicCodec<unknown>;
   try {
-    codec = codecFor(topic.schema);
+    values = topicCodec(topic);
   } catch {
     throw invalidDefinition(
       definition,
-      `topic ${topic.suffix} uses schema "${topic.schema}", which is neither in schemas/ nor in the definition's \`schemas\``,
+      `topic ${topic.suffix} uses schema "${topic.batch?.item ?? topic.schema}", which is neither in schemas/ nor in the definition's \`schemas\``,
     );
   }
-  return { ref, definition: topic, name: topicName(topic, prefix), codec };
+  return { ref, definition: topic, name: topicName(topic, prefix), codec: values.item, values };
 }
 
 export class ProcessorTopics {
@@ -104,6 +108,7 @@ export class ProcessorTopics {
   readonly metrics: ResolvedTopic;
   readonly #inputsByName: Map<string, ResolvedTopic>;
   readonly #outputsBySuffix: Map<string, ResolvedTopic>;
+  readonly #outputsByName: Map<string, ResolvedTopic>;
   readonly #name: string;
   readonly #prefix: string;
 
@@ -117,6 +122,13 @@ export class ProcessorTopics {
     this.metrics = resolveTopicRef(definition, 'metrics', prefix);
     this.#inputsByName = new Map(this.inputs.map((t) => [t.name, t]));
     this.#outputsBySuffix = new Map(this.outputs.map((t) => [t.definition.suffix, t]));
+    this.#outputsByName = new Map(this.outputs.map((t) => [t.name, t]));
+  }
+
+  /** The output with this full name, if it carries batch records (schemas/topics.ts `batch`). */
+  batchedOutput(name: string): ResolvedTopic | undefined {
+    const topic = this.#outputsByName.get(name);
+    return topic?.values.batchSchema === null ? undefined : topic;
   }
 
   input(name: string): ResolvedTopic | undefined {

@@ -133,6 +133,7 @@ export function testProcessor<D extends ProcessorDefinition<any, any, any>>(
         input: topic.ref,
         partition,
         offset: String(offset),
+        index: 0,
         key: input.key ?? null,
         timestampMs: input.timestampMs ?? clock,
         headers: input.headers ?? {},

@@ -1,7 +1,7 @@
 /**
- * span-assembler: raw L7 events (meshpipe.l7.raw.v1, keyed by connection) → one span per side of each
+ * span-assembler: raw L7 events (meshpipe.l7.raw.v2, keyed by connection) → one span per side of each
  * HTTP exchange, client and server halves of a connection paired, on their way to the trace linker
- * (meshpipe.spans.linking.v1, keyed by node). The design is in docs/tracing.md; the handlers in
+ * (meshpipe.spans.linking.v2, keyed by node). The design is in docs/tracing.md; the handlers in
  * assembler.ts.
  */
 import { defineProcessor } from '../runtime/definition.ts';

@@ -35,7 +35,7 @@ export const linkerConfigSpec = s.object(
     punctuateMs: s.int({ doc: 'How often waits are checked.', default: 500, min: 50 }),
   },
   {
-    doc: 'trace-linker: parents inside a process (PROCESS_CAUSALITY) and trace ids along call chains, across nodes; final spans to meshpipe.spans.v1 keyed by trace id.',
+    doc: 'trace-linker: parents inside a process (PROCESS_CAUSALITY) and trace ids along call chains, across nodes; final spans to meshpipe.spans.v2 keyed by trace id.',
   },
 );
 

@@ -1,6 +1,6 @@
 /**
- * trace-linker: spans from span-assembler (meshpipe.spans.linking.v1, keyed by node) → linked spans
- * on meshpipe.spans.v1, keyed by trace id. Parents inside a process (PROCESS_CAUSALITY) are chosen
+ * trace-linker: spans from span-assembler (meshpipe.spans.linking.v2, keyed by node) → linked spans
+ * on meshpipe.spans.v2, keyed by trace id. Parents inside a process (PROCESS_CAUSALITY) are chosen
  * here, and trace ids flow down call chains, across nodes through the same topic. The design is in
  * docs/tracing.md; the handlers in linker.ts.
  */
@@ -12,7 +12,7 @@ import type { LinkerState } from './state.ts';
 export default defineProcessor<typeof linkerConfigSpec.fields, LinkerState, 'linking'>({
   name: 'trace-linker',
   description:
-    'Spans from span-assembler → parents inside each process and trace ids along call chains (across nodes) → meshpipe.spans.v1 keyed by trace id',
+    'Spans from span-assembler → parents inside each process and trace ids along call chains (across nodes) → meshpipe.spans.v2 keyed by trace id',
   inputs: ['linking'],
   // The linking topic is also an output: trace-id questions and answers go to other nodes' partitions.
   outputs: ['spans', 'linking'],

@@ -6,7 +6,7 @@
  *   after `causalityWaitMs`, causality.ts);
  * - RESOLVE_REQUEST / RESOLVED: trace ids asked for and given between the partitions of two nodes,
  *   when a parent was captured on another node than its child.
- * A span is emitted to meshpipe.spans.v1 (keyed by trace id) once its trace id is known: its own
+ * A span is emitted to meshpipe.spans.v2 (keyed by trace id) once its trace id is known: its own
  * (traceparent, or a root's), or its parent's. A span whose parent's trace id does not come within
  * `resolveTimeoutMs` becomes a root with link confidence 0. Nothing is dropped.
  */

@@ -1,5 +1,5 @@
 /**
- * The OTLP traces sink: `meshpipe.spans.v1` to any OTLP/gRPC receiver (OpenTelemetry Collector,
+ * The OTLP traces sink: `meshpipe.spans.v2` to any OTLP/gRPC receiver (OpenTelemetry Collector,
  * Jaeger, Grafana Tempo...). One ReadableSpan per span record, one Resource per process, exact
  * nanosecond timings; delivery guarantees come from the sink host (sinks/runtime/host.ts).
  */

@@ -7,7 +7,7 @@
  */
 import type { Producer } from 'kafkajs';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
-import { deadLetterOf, type SourceRecord } from '../../processors/runtime/dead-letter.ts';
+import { deadLetterOf, type FailedItem, type SourceRecord } from '../../processors/runtime/dead-letter.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { DeadLetter } from '../../schemas/types.ts';
 
@@ -25,15 +25,17 @@ export class DeadLetterWriter {
   }
 
   /** Resolves once Kafka has them all; throws SINK_DEAD_LETTER_FAILED otherwise. */
-  async write(letters: ReadonlyArray<{ source: SourceRecord; error: MeshpipeError }>): Promise<void> {
+  async write(
+    letters: ReadonlyArray<{ source: SourceRecord; error: MeshpipeError; item?: FailedItem }>,
+  ): Promise<void> {
     if (letters.length === 0) return;
     const now = Date.now();
     try {
       await this.#producer.send({
         topic: this.#topic,
         acks: -1,
-        messages: letters.map(({ source, error }) => {
-          const letter = deadLetterOf(this.#component, source, error, now);
+        messages: letters.map(({ source, error, item }) => {
+          const letter = deadLetterOf(this.#component, source, error, now, item);
           return { key: letter.key, value: codec.encode(letter.value), headers: letter.headers };
         }),
       });

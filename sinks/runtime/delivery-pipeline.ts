@@ -10,7 +10,7 @@
  */
 import { ERRORS, isMeshpipeError, MeshpipeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { SourceRecord } from '../../processors/runtime/dead-letter.ts';
+import type { FailedItem, SourceRecord } from '../../processors/runtime/dead-letter.ts';
 import { type Batch, Batcher } from './batcher.ts';
 import type { DeadLetterWriter } from './dead-letter-writer.ts';
 import { type Exporter, errorTypeOf } from './exporter.ts';
@@ -18,8 +18,15 @@ import { type RetryPolicy, withRetry } from './retry.ts';
 import type { SinkMetrics } from './sink-metrics.ts';
 import type { SinkSnapshot } from './status.ts';
 
-/** One consumed record: prepared for the exporter, or with the error that dead-letters it. */
-export type Entry<T> = { source: SourceRecord } & ({ item: T; error?: undefined } | { error: MeshpipeError });
+/**
+ * One consumed value — a record's, or one of a batch record's (`index`, and `last` for the record's last
+ * value, which is what lets its offset be committed) — prepared for the exporter, or with the error that
+ * dead-letters it.
+ */
+export type Entry<T> = { source: SourceRecord; failed?: FailedItem; last?: boolean } & (
+  | { item: T; error?: undefined }
+  | { error: MeshpipeError }
+);
 
 export interface DeliveryPipelineOptions<T> {
   sink: string;
@@ -182,12 +189,18 @@ export class DeliveryPipeline<T> {
           { records: ready.length, code: error.code, error: error.message },
           'receiver rejected a batch; dead-lettering its records',
         );
-        for (const e of ready) rejected.push({ source: e.source, error });
+        for (const e of ready) rejected.push({ ...e, error });
       }
     }
     if (rejected.length > 0) {
       // Throws SINK_DEAD_LETTER_FAILED: without the dead letters, the offsets must not move.
-      await this.#o.deadLetters.write(rejected.map((e) => ({ source: e.source, error: e.error! })));
+      await this.#o.deadLetters.write(
+        rejected.map((e) => ({
+          source: e.source,
+          error: e.error!,
+          ...(e.failed === undefined ? {} : { item: e.failed }),
+        })),
+      );
       for (const e of rejected) metrics.deadLettered(1, e.error!.code);
     }
     await this.#o.commit(batch.entries);

@@ -38,7 +38,7 @@ import { connectAdmin, partitioner } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { SourceRecord } from '../../processors/runtime/dead-letter.ts';
 import type { InputRecord, TopicRef, ValueOf } from '../../processors/runtime/definition.ts';
-import { codecFor } from '../../schemas/codec.ts';
+import { topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS, type TopicDefinition, topicName } from '../../schemas/topics.ts';
 import { DeadLetterWriter } from './dead-letter-writer.ts';
 import type { SinkContext, SinkDefinition, SinkHostFields } from './definition.ts';
@@ -115,7 +115,7 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
   const topic = topicName(inputDefinition, options.topicPrefix);
   const dlqTopic = topicName(TOPICS.dlq, options.topicPrefix);
   const metricsTopic = topicName(TOPICS.metrics, options.topicPrefix);
-  const codec = codecFor<ValueOf<I>>(inputDefinition.schema);
+  const values = topicCodec<ValueOf<I>>(inputDefinition);
   const ctx: SinkContext<InferFields<F>> = { config, logger };
   const { runtime } = hostConfig;
   if (runtime.heartbeatIntervalMs >= runtime.sessionTimeoutMs) {
@@ -172,7 +172,7 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
 
   async function commit(entries: ReadonlyArray<Entry<T>>): Promise<void> {
     const { commits, notOwned } = ledger.plan(
-      entries.map((e) => e.source),
+      entries.map((e) => ({ partition: e.source.partition, offset: e.source.offset, last: e.last })),
       ownership,
     );
     if (notOwned.length > 0)
@@ -234,7 +234,8 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
     }
   });
 
-  function intake(partition: number, message: KafkaMessage): Entry<T> {
+  /** The entries of one record: one per value (a batch record holds many: schemas/topics.ts). */
+  function intake(partition: number, message: KafkaMessage, into: Array<Entry<T>>): number {
     const source: SourceRecord = {
       topic,
       partition,
@@ -244,22 +245,48 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
       value: message.value,
       headers: headersOf(message.headers),
     };
+    let decoded: Array<ValueOf<I>>;
     try {
-      const value = codec.decode(message.value ?? Buffer.alloc(0));
+      decoded = values.decodeRecord(message.value ?? Buffer.alloc(0));
+    } catch (err) {
+      into.push({ source, error: asMeshpipeError(err, definition.name) });
+      return 1;
+    }
+    const batched = values.batchSchema !== null && decoded.length > 0;
+    const key = message.key === null ? null : message.key.toString('utf8');
+    for (let index = 0; index < decoded.length; index++) {
+      const value = decoded[index]!;
       const record: InputRecord<ValueOf<I>> = {
         topic,
         input: definition.input,
         partition,
         offset: message.offset,
-        key: message.key === null ? null : message.key.toString('utf8'),
+        index,
+        key: batched ? values.keyOf(value) : key,
         timestampMs: source.timestampMs,
         headers: source.headers,
         value,
       };
-      return { source, item: definition.prepare(record, ctx) };
-    } catch (err) {
-      return { source, error: asMeshpipeError(err, definition.name) };
+      const last = index === decoded.length - 1;
+      try {
+        into.push({ source, last, item: definition.prepare(record, ctx) });
+      } catch (err) {
+        const error = asMeshpipeError(err, definition.name);
+        into.push(batched ? { source, last, error, failed: failedItem(record) } : { source, last, error });
+      }
     }
+    return decoded.length;
+  }
+
+  /** A value of a batch that failed alone: dead-lettered with its index, as a record of the item schema. */
+  function failedItem(record: InputRecord<ValueOf<I>>) {
+    let bytes: Buffer | null = null;
+    try {
+      bytes = values.item.encode(record.value);
+    } catch {
+      // The batch record (at the offset the dead letter names) still holds it.
+    }
+    return { index: record.index, key: record.key === null ? null : Buffer.from(record.key), value: bytes };
   }
 
   let stopping = false;
@@ -267,8 +294,11 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
     // The ownership check never fails in practice (kafkajs sequences assignments and fetches); if it
     // did, the records belong to another member, which reads them itself.
     if (stopping || !ownership.owns(batch.partition)) return;
-    for (const message of batch.messages) pipeline.add(intake(batch.partition, message));
-    metrics.consumed(batch.messages.length);
+    const entries: Array<Entry<T>> = [];
+    let consumed = 0;
+    for (const message of batch.messages) consumed += intake(batch.partition, message, entries);
+    for (const entry of entries) pipeline.add(entry);
+    metrics.consumed(consumed);
     pipeline.applyBackpressure();
   }
 

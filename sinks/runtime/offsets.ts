@@ -57,15 +57,18 @@ export class OffsetLedger {
 
   /**
    * The commits that acknowledge `handled` records (partition, offset): one past the highest offset per
-   * partition, for owned partitions only, and only where that moves the committed position forward.
+   * partition, for owned partitions only, and only where that moves the committed position forward. A
+   * value of a batch record that is not its record's last (`last: false`) acknowledges only the records
+   * before its own: the rest of its record is still to be delivered, so the record is read again after
+   * a restart (its delivered values again too, within the documented duplicate window).
    */
   plan(
-    handled: Iterable<{ partition: number; offset: string }>,
+    handled: Iterable<{ partition: number; offset: string; last?: boolean }>,
     ownership: PartitionOwnership,
   ): { commits: OffsetCommit[]; notOwned: number[] } {
     const next = new Map<number, bigint>();
-    for (const { partition, offset } of handled) {
-      const after = BigInt(offset) + 1n;
+    for (const { partition, offset, last } of handled) {
+      const after = BigInt(offset) + (last === false ? 0n : 1n);
       if (after > (next.get(partition) ?? -1n)) next.set(partition, after);
     }
     const commits: OffsetCommit[] = [];

@@ -3,9 +3,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { partitionOfKey } from '../../lib/key-partition.ts';
 import { createRecordingWriter } from '../../lib/recording.ts';
 import { readPartitionsToEnd } from '../../processors/runtime/partition-reader.ts';
 import { rawEvent } from '../../processors/runtime/test-events.ts';
+import { topicCodec } from '../../schemas/topic-codec.ts';
+import { TOPICS } from '../../schemas/topics.ts';
+import type { L7RawEvent } from '../../schemas/types.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
 import { type TestKafka, testKafka, testLogger } from '../helpers/kafka.ts';
 
@@ -68,7 +72,7 @@ describe('meshpipe replay', () => {
     assert.match(r.stdout, /^meshpipe\.test\.requests\.v1\[\d\]@0 \{"key":"gateway","count":"1"/m);
     assert.match(
       r.stdout,
-      /^meshpipe\.dlq\.v1\[0\]@0 requests MESHPIPE_ERR_PROCESSOR_HANDLER_FAILED meshpipe\.l7\.raw\.v1\[\d\]@3: /m,
+      /^meshpipe\.dlq\.v1\[0\]@0 requests MESHPIPE_ERR_PROCESSOR_HANDLER_FAILED meshpipe\.l7\.raw\.v2\[\d\]@3: /m,
     );
   });
 
@@ -84,7 +88,7 @@ describe('meshpipe replay', () => {
     assert.match(noRaw.stderr, /MESHPIPE_ERR_REPLAY_NO_RAW_INPUT/);
   });
 
-  it('--to-kafka produces the events to the raw topic, keyed by connection', async () => {
+  it('--to-kafka produces the events to the raw topic, in batch records on the partition of their connection', async () => {
     await k.createTopics();
     const r = await runCli(['replay', file, '--to-kafka', '--json'], { env: k.env });
     assert.equal(r.code, 0, r.stderr);
@@ -94,6 +98,7 @@ describe('meshpipe replay', () => {
       seconds: JSON.parse(r.stdout).seconds,
     });
     const keys: string[] = [];
+    const codec = topicCodec<L7RawEvent>(TOPICS.raw);
     await readPartitionsToEnd({
       kafka: k.kafka,
       admin: k.admin,
@@ -101,7 +106,12 @@ describe('meshpipe replay', () => {
       partitions: [0, 1, 2, 3, 4, 5],
       groupPrefix: `${k.prefix}-check`,
       logger: testLogger,
-      onRecord: (_p, m) => keys.push(m.key!.toString()),
+      onRecord: (p, m) => {
+        for (const event of codec.decodeRecord(m.value!)) {
+          assert.equal(p, partitionOfKey(event.connection.key, 6));
+          keys.push(codec.keyOf(event)!);
+        }
+      },
     });
     assert.deepEqual(keys, Array(5).fill('10.0.0.1:40000|10.0.0.2:8080'));
   });

@@ -135,7 +135,7 @@ describe('collector: Kafka stopped during capture (a dedicated broker)', () => {
         timeoutMs: 30_000,
       },
     );
-    assert.ok(c.buffer.size <= BUFFER_EVENTS, 'the buffer stays within its bound');
+    assert.ok(c.writer.size <= BUFFER_EVENTS, 'the buffer stays within its bound');
     const outage = await waitFor('the status to show the outage', () => c.status.state !== 'ok' && c.status, {
       timeoutMs: 30_000,
     });

@@ -160,12 +160,13 @@ export const DEAD_LETTER: DeadLetter = {
   component: 'span-assembler',
   errorCode: 'MESHPIPE_ERR_SCHEMA_DECODE_FAILED',
   errorMessage: 'record is truncated',
-  sourceTopic: 'meshpipe.l7.raw.v1',
+  sourceTopic: 'meshpipe.l7.raw.v2',
   sourcePartition: 3,
   sourceOffset: 1234n,
   sourceTimestampMs: 1_796_000_000_123n,
   sourceKey: Buffer.from('k'),
   sourceValue: Buffer.from([0, 1, 2]),
+  sourceIndex: null,
   failedAtUnixNano: EXACT_NS,
 };
 

@@ -4,12 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import type { Kafka } from 'kafkajs';
+import { partitionOfKey } from '../../lib/key-partition.ts';
 import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
 import type { ProcessorDefinition } from '../../processors/runtime/definition.ts';
 import { ProcessorHost } from '../../processors/runtime/host.ts';
 import spanAssembler from '../../processors/span-assembler/index.ts';
 import traceLinker from '../../processors/trace-linker/index.ts';
-import { codecFor } from '../../schemas/codec.ts';
+import { topicCodec } from '../../schemas/topic-codec.ts';
+import { TOPICS } from '../../schemas/topics.ts';
 import type { Span } from '../../schemas/types.ts';
 import { type TestKafka, testLogger } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -41,21 +43,28 @@ export async function collectSpans(
   until: (spans: Span[]) => boolean,
   timeoutMs = 90_000,
 ): Promise<Span[]> {
-  const codec = codecFor<Span>('span');
+  const codec = topicCodec<Span>(TOPICS.spans);
   const spans: Span[] = [];
   const consumer = k.kafka.consumer({
     groupId: `${k.prefix}-spans-reader`,
     maxWaitTimeInMs: 100,
     readUncommitted: false,
   });
+  const partitions = (await k.admin.fetchTopicMetadata({ topics: [k.topic('spans')] })).topics[0]!.partitions
+    .length;
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [k.topic('spans')], fromBeginning: true });
     await consumer.run({
-      eachMessage: async ({ message }) => {
-        const span = codec.decode(message.value!);
-        assert.equal(message.key?.toString(), span.traceId, 'spans are keyed by trace id');
-        spans.push(span);
+      eachMessage: async ({ partition, message }) => {
+        for (const span of codec.decodeRecord(message.value!)) {
+          assert.equal(
+            partitionOfKey(span.traceId, partitions),
+            partition,
+            'spans are partitioned by trace id',
+          );
+          spans.push(span);
+        }
       },
     });
     await waitFor('the spans of both chains', () => until(spans), { timeoutMs, intervalMs: 250 });

@@ -1,8 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { partitioner } from '../../lib/kafka.ts';
-import { codecFor, toJsonSafe } from '../../schemas/codec.ts';
-import { TOPICS, type TopicId } from '../../schemas/topics.ts';
+import { toJsonSafe } from '../../schemas/codec.ts';
+import { topicCodec } from '../../schemas/topic-codec.ts';
+import {
+  definitionOf,
+  TOPICS,
+  type TopicDefinition,
+  type TopicId,
+  valueSchemaOf,
+} from '../../schemas/topics.ts';
 import { FIXTURES } from '../helpers/fixtures.ts';
 import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -18,30 +25,40 @@ describe('codec through a real Kafka broker', () => {
   it('every topic carries its records byte-exact, and they decode to what was sent', async () => {
     const producer = k.kafka.producer({ idempotent: true, createPartitioner: partitioner });
     await producer.connect();
-    const sent = new Map<string, unknown>();
-    for (const [id, definition] of Object.entries(TOPICS)) {
-      const value = FIXTURES[definition.schema as keyof typeof FIXTURES];
-      sent.set(k.topic(id as TopicId), value);
-      await producer.send({
-        topic: k.topic(id as TopicId),
-        messages: [{ key: 'k', value: codecFor(definition.schema).encode(value) }],
-      });
+    const sent = new Map<string, unknown[]>();
+    for (const [id, definition] of Object.entries(TOPICS) as Array<[string, TopicDefinition]>) {
+      const codec = topicCodec(definition);
+      const value = FIXTURES[valueSchemaOf(definition) as keyof typeof FIXTURES];
+      const topic = k.topic(id as TopicId);
+      // A batched topic: a batch record of two values, then a record of one value of the item schema
+      // (what tools write); readers take both.
+      const values = definition.batch === undefined ? [value] : [value, value, value];
+      const records =
+        definition.batch === undefined
+          ? [codec.item.encode(value)]
+          : [...codec.encodeBatches([value, value]), codec.item.encode(value)];
+      sent.set(topic, values);
+      await producer.send({ topic, messages: records.map((r) => ({ key: 'k', value: r })) });
     }
     await producer.disconnect();
 
-    const received = new Map<string, unknown>();
+    const received = new Map<string, unknown[]>();
     const consumer = k.kafka.consumer({ groupId: `${k.prefix}-reader`, maxWaitTimeInMs: 100 });
     await consumer.connect();
     await consumer.subscribe({ topics: [...sent.keys()], fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ topic, message }) => {
-        const definition = Object.values(TOPICS).find((d) => topic.endsWith(d.suffix))!;
-        received.set(topic, codecFor(definition.schema).decode(message.value!));
+        const codec = topicCodec(definitionOf(topic)!);
+        received.set(topic, [...(received.get(topic) ?? []), ...codec.decodeRecord(message.value!)]);
       },
     });
-    await waitFor('one record per topic', () => received.size === sent.size, { timeoutMs: 30_000 });
+    await waitFor(
+      'every record of every topic',
+      () => [...sent].every(([topic, values]) => received.get(topic)?.length === values.length),
+      { timeoutMs: 30_000 },
+    );
     await consumer.disconnect();
-    for (const [topic, value] of sent)
-      assert.deepEqual(toJsonSafe(received.get(topic)), toJsonSafe(value), topic);
+    for (const [topic, values] of sent)
+      assert.deepEqual(toJsonSafe(received.get(topic)), toJsonSafe(values), topic);
   });
 });

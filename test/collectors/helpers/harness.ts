@@ -13,7 +13,8 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { Collector } from '../../../collectors/collector.ts';
 import { createCollectorKafka } from '../../../collectors/kafka-client.ts';
 import { type MeshpipeConfig, meshpipeConfigSpec } from '../../../lib/config/meshpipe-config.ts';
-import { codecFor } from '../../../schemas/codec.ts';
+import { topicCodec } from '../../../schemas/topic-codec.ts';
+import { TOPICS } from '../../../schemas/topics.ts';
 import type { L7RawEvent } from '../../../schemas/types.ts';
 import { type Pod, podExec, podSpawn, stopProcess } from '../../bpf/helpers/pods.ts';
 import { testLogger } from '../../helpers/kafka.ts';
@@ -59,8 +60,11 @@ export async function startCollector(
 export interface RawRecord {
   readonly partition: number;
   readonly offset: string;
+  /** The event's key (its connection key: the record of a batch has none of its own). */
   readonly key: string;
-  /** The record value exactly as it is stored in Kafka. */
+  /** Position of the event in its batch record. */
+  readonly index: number;
+  /** The record value exactly as it is stored in Kafka (the whole batch: shared by its events). */
   readonly bytes: Buffer;
   readonly event: L7RawEvent;
 }
@@ -76,7 +80,7 @@ export class RawTopicReader {
   }
 
   static async start(kafka: Kafka, topic: string): Promise<RawTopicReader> {
-    const codec = codecFor<L7RawEvent>('l7-raw-event');
+    const codec = topicCodec<L7RawEvent>(TOPICS.raw);
     const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
     const reader = new RawTopicReader(consumer);
     await consumer.connect();
@@ -84,13 +88,18 @@ export class RawTopicReader {
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
         try {
-          reader.records.push({
-            partition,
-            offset: message.offset,
-            key: message.key?.toString('utf8') ?? '',
-            bytes: message.value!,
-            event: codec.decode(message.value!),
-          });
+          const events = codec.decodeRecord(message.value!);
+          for (let index = 0; index < events.length; index++) {
+            const event = events[index]!;
+            reader.records.push({
+              partition,
+              offset: message.offset,
+              key: codec.keyOf(event) ?? '',
+              index,
+              bytes: message.value!,
+              event,
+            });
+          }
         } catch (err) {
           reader.#failure = err as Error;
         }

@@ -4,7 +4,7 @@ import { ERRORS, meshpipeError } from '../../../lib/errors.ts';
 import { asRecordError, DEAD_LETTER_HEADERS, deadLetterOf } from '../../../processors/runtime/dead-letter.ts';
 
 const SOURCE = {
-  topic: 'meshpipe.l7.raw.v1',
+  topic: 'meshpipe.l7.raw.v2',
   partition: 3,
   offset: '1234',
   key: Buffer.from('10.0.0.1:1|10.0.0.2:2'),
@@ -26,7 +26,7 @@ describe('dead letters', () => {
     assert.deepEqual(letter.key, SOURCE.key);
     assert.deepEqual(letter.headers, {
       [DEAD_LETTER_HEADERS.errorCode]: ERRORS.PROCESSOR_HANDLER_FAILED.code,
-      [DEAD_LETTER_HEADERS.sourceTopic]: 'meshpipe.l7.raw.v1',
+      [DEAD_LETTER_HEADERS.sourceTopic]: 'meshpipe.l7.raw.v2',
       [DEAD_LETTER_HEADERS.sourcePartition]: '3',
       [DEAD_LETTER_HEADERS.sourceOffset]: '1234',
     });

@@ -78,7 +78,7 @@ describe('trace linking: a 3-service chain', () => {
       ['gateway', 'orders', 'orders'],
     );
     // Keyed by trace id on the public topic.
-    for (const o of outputs.filter((x) => x.topic.endsWith('.spans.v1'))) {
+    for (const o of outputs.filter((x) => x.topic.endsWith('.spans.v2'))) {
       assert.equal(o.key, (o.value as Span).traceId);
     }
     assert.equal(outputs.filter((o) => o.deadLetter).length, 0);

@@ -84,7 +84,7 @@ function linker(config: Record<string, unknown> = {}) {
     t.advance(ms);
     t.punctuate();
   };
-  const out = () => t.emitted.filter((e) => e.topic.endsWith('.spans.v1')).map((e) => e.value as Span);
+  const out = () => t.emitted.filter((e) => e.topic.endsWith('.spans.v2')).map((e) => e.value as Span);
   const byId = (id: string) => {
     const found = out().filter((s) => s.spanId === id);
     assert.equal(found.length, 1, `span ${id} emitted once`);

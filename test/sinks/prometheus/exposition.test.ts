@@ -48,7 +48,7 @@ describe('exposition of counters and gauges', () => {
       description: 'Records not yet processed.\nPer partition.',
       unit: '{record}',
       type: 'GAUGE',
-      labels: { processor: 'red-metrics', topic: 'meshpipe.spans.v1', partition: '0' },
+      labels: { processor: 'red-metrics', topic: 'meshpipe.spans.v2', partition: '0' },
       seriesId: 'b',
       stream: 'processor/red-metrics/h-1',
       startTimeUnixNano: 1n,
