@@ -128,7 +128,12 @@ export const TYPE = {
 export const FLAG = { END_STREAM: 1, ACK: 1, END_HEADERS: 4, PADDED: 8, PRIORITY: 0x20 } as const;
 
 /** One frame: 9-byte header (length, type, flags, stream id) and its payload. */
-export function frame(type: number, flags: number, streamId: number, payload: Uint8Array = new Uint8Array(0)) {
+export function frame(
+  type: number,
+  flags: number,
+  streamId: number,
+  payload: Uint8Array = new Uint8Array(0),
+) {
   const out = new Uint8Array(9 + payload.length);
   out[0] = (payload.length >>> 16) & 0xff;
   out[1] = (payload.length >>> 8) & 0xff;
@@ -143,7 +148,9 @@ export function frame(type: number, flags: number, streamId: number, payload: Ui
 export function u32(...values: number[]): Uint8Array {
   const out = new Uint8Array(4 * values.length);
   const view = new DataView(out.buffer);
-  values.forEach((v, i) => view.setUint32(4 * i, v >>> 0));
+  values.forEach((v, i) => {
+    view.setUint32(4 * i, v >>> 0);
+  });
   return out;
 }
 
