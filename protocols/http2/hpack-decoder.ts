@@ -188,6 +188,18 @@ export class HpackDecoder {
   }
 
   /**
+   * The SETTINGS_HEADER_TABLE_SIZE the decoding endpoint announced (RFC 9113 §6.5.2): the encoder's
+   * table can never be larger. While unsynced with an unknown size, entries beyond it are certainly
+   * gone, so they are not kept.
+   */
+  settingsLimit(size: number): void {
+    if (!this.#synced && !this.#maxKnown && size < this.#maxSize) {
+      this.#maxSize = Math.min(size, this.#cap);
+      this.#evict(0);
+    }
+  }
+
+  /**
    * A header block of this direction was lost (or could not be read): from now on only insertions
    * seen after this point can be resolved.
    */
