@@ -121,8 +121,7 @@ export class Http2StreamPairer {
         }
         const s = this.#open(ev.streamId, ev.tsNs);
         if (s === null) break;
-        const side =
-          sender === 'client' ? (s.request ??= newSide(ev.tsNs)) : (s.response ??= newSide(ev.tsNs));
+        const side = sideOf(s, sender, ev.tsNs)!;
         addBlock(side, ev.fields, ev.unresolved, ev.lost !== null, sender === 'server');
         this.#touch(s, side, ev.tsNs, ev.endStream);
         this.#maybeDone(s, out);
@@ -135,13 +134,7 @@ export class Http2StreamPairer {
           if (this.#ended.includes(ev.streamId)) this.counters.late++;
           break;
         }
-        const sender = ev.sender;
-        const side =
-          sender === 'client'
-            ? (s.request ??= newSide(ev.tsNs))
-            : sender === 'server'
-              ? (s.response ??= newSide(ev.tsNs))
-              : null;
+        const side = sideOf(s, ev.sender, ev.tsNs);
         if (side === null) break;
         side.dataBytes += ev.length;
         side.dataFrames++;
@@ -293,6 +286,19 @@ function senderOf(sender: Http2Sender, fields: readonly Http2Field[]): Http2Send
     if (f.name === ':status') return 'server';
   }
   return 'unknown';
+}
+
+/** The stream's side a sender writes: the client the request, the server the response. */
+function sideOf(s: OpenStream, sender: Http2Sender, tsNs: bigint): Side | null {
+  if (sender === 'client') {
+    if (s.request === null) s.request = newSide(tsNs);
+    return s.request;
+  }
+  if (sender === 'server') {
+    if (s.response === null) s.response = newSide(tsNs);
+    return s.response;
+  }
+  return null;
 }
 
 function newSide(tsNs: bigint): Side {
