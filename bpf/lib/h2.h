@@ -47,7 +47,7 @@
 #define MP_H2_TYPE_DATA 0x0
 #define MP_H2_TYPE_SETTINGS 0x4
 /* Pieces (a frame header, a copy, a skip, an iovec change) walked per buffer. */
-#define MP_H2_STEPS 320
+#define MP_H2_STEPS 1024
 /* Frames followed in a whole copy (at least mp_capture_cap / 9 would be needed for a
  * buffer of empty frames; real buffers hold a few dozen). */
 #define MP_H2_FOLLOW_STEPS 512
@@ -55,7 +55,7 @@
 #define MP_H2_CHAIN_FRAMES 64
 /* iovecs walked per buffer (read MP_IOV_MAX at a time): Node's http2 writes a frame header
  * and each payload piece as separate iovecs, many streams' frames in one writev. */
-#define MP_H2_IOV_MAX 64
+#define MP_H2_IOV_MAX 256
 
 /* PROTOCOL-REGISTRY: the HTTP/2 start rules, mirrored by protocols/http2/detect.ts.
  * The client preface starts "PRI * HT" (RFC 9113 section 3.4). The server's preface is a
