@@ -49,6 +49,12 @@
  * be in the middle of a large body when we attach, hence more than one buffer. */
 #define MP_UNDECIDED_LIMIT 128
 
+/* HTTP/2: bytes of each DATA frame's payload copied in MP_F_H2_ELIDED records
+ * (--h2-data-bytes): the gRPC message prefix (a flag byte and a 4-byte length). */
+#define MP_H2_DATA_DEFAULT 5
+/* Upper bound for --h2-data-bytes. */
+#define MP_H2_DATA_MAX 4096
+
 /* ---------------------------------------------------------------------------------------
  * Enumerations. Values are wire format: never renumber, only append.
  */
@@ -113,6 +119,11 @@ enum mp_flags {
 	MP_F_PREEXISTING = 1 << 7,   /* opened before capture: OPEN timestamp is first sight */
 	MP_F_V4_MAPPED = 1 << 8,     /* AF_INET6 socket carrying IPv4: reported as IPv4 */
 	MP_F_ASYNC = 1 << 9,         /* CONNECT_FAILED learnt from the handshake, not connect() */
+	/* HTTP/2 (bits from 12 on: 10 and 11 are left to TLS). Payload layout: bpf/lib/h2.h. */
+	MP_F_H2 = 1 << 12,            /* the connection carries HTTP/2 (every record of it) */
+	MP_F_H2_ELIDED = 1 << 13,     /* payload: the buffer without DATA payloads past their
+				       * first --h2-data-bytes; byte_count covers what it spans */
+	MP_F_H2_FRAME_START = 1 << 14, /* payload begins at a frame boundary (kernel in sync) */
 };
 
 /* Why something was not captured. Indexes of the per-CPU counter array (mp_drops) and of
@@ -182,10 +193,11 @@ struct mp_event_header {
 	struct mp_conn_tuple tuple;
 };
 
-/* MP_REC_DATA: one successful data syscall on an HTTP/1.x connection.
+/* MP_REC_DATA: one successful data syscall on an HTTP/1.x or HTTP/2 connection.
  * timestamp_ns is the syscall exit; the syscall entered duration_ns earlier.
  * The record is followed by `captured` payload bytes (the frame length is
- * sizeof(struct mp_data_event) + captured). */
+ * sizeof(struct mp_data_event) + captured). On HTTP/2 a large buffer may be reported by
+ * several records of the same syscall whose byte_counts add up to its return value. */
 struct mp_data_event {
 	struct mp_event_header hdr;
 	__u32 byte_count;  /* syscall return value: bytes transferred */

@@ -24,6 +24,10 @@ const volatile bool mp_filter_tgids = false;
 const volatile bool mp_filter_ports = false;
 const volatile bool mp_filter_cgroups = false;
 
+/* HTTP/2: DATA payload bytes copied per frame in elided records (--h2-data-bytes). The
+ * loader guarantees mp_h2_data_bytes <= MP_H2_DATA_MAX. */
+const volatile __u32 mp_h2_data_bytes = MP_H2_DATA_DEFAULT;
+
 /* Report asynchronous connect failures (needs sock:inet_sock_set_state). */
 const volatile bool mp_track_async_connect = true;
 

@@ -8,6 +8,9 @@
  * spent, records carry lengths only. Body bytes past the head therefore never leave the
  * kernel unless the head itself was small, and user space still sees every byte count.
  *
+ * HTTP/2 connections (the client preface, the server's SETTINGS, or frames that chain on a
+ * connection that predates the capture) follow their frames instead of a budget: h2.h.
+ *
  * Connections that never show a message start emit nothing at all:
  *  - seen from connect()/accept(): the first buffer decides. HTTP/1.x always starts with
  *    a request line (client) or is answered with a status line; TLS, Kafka, Redis, SSH
@@ -23,6 +26,7 @@
 #include "config.h"
 #include "conn.h"
 #include "emit.h"
+#include "h2.h"
 #include "http.h"
 #include "maps/conns.h"
 #include "maps/scratch.h"
@@ -82,6 +86,8 @@ static __always_inline void mp_handle_data(struct mp_scratch *s, struct mp_conn_
 			__u64 word = mp_peek(s, len, &avail);
 
 			start = mp_http_message_start(word, avail);
+			if (!start && ci->state == MP_CONN_UNDECIDED)
+				mp_h2_detect(s, ci, word, avail, nr, len, dir);
 		}
 		if (!mp_classify(ci, start, avail, dir))
 			return;
@@ -90,6 +96,17 @@ static __always_inline void mp_handle_data(struct mp_scratch *s, struct mp_conn_
 	}
 
 	mp_emit_open(ci, pid_tgid, a->fd);
+
+	if (ci->flags & MP_F_H2) {
+		mp_fill_header(&ev->hdr, MP_REC_DATA, a->syscall, ci, pid_tgid, a->fd, now);
+		ev->hdr.direction = dir;
+		duration = now - a->enter_ns;
+		ev->duration_ns = duration > 0xffffffff ? 0xffffffff : duration;
+		ev->_pad0 = 0;
+		ci->bytes[idx] += len;
+		mp_h2_handle(s, ci, a, nr, len, dir);
+		return;
+	}
 
 	if (start)
 		ci->budget[idx] = mp_capture_cap;
@@ -180,7 +197,7 @@ static __always_inline void mp_data_enter(__u16 syscall, __s32 fd, __u64 buf, __
 	a.conn_id = ci->conn_id;
 	a.enter_ns = now;
 	a.fd = fd;
-	a.vlen = vlen > MP_IOV_MAX ? MP_IOV_MAX + 1 : vlen;
+	a.vlen = vlen > MP_H2_IOV_MAX ? MP_H2_IOV_MAX + 1 : vlen;
 	a.syscall = syscall;
 	a.vectored = kind != MP_BUF_FLAT;
 	if (bpf_map_update_elem(&mp_syscall_args, &pid_tgid, &a, BPF_ANY))

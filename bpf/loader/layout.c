@@ -42,8 +42,10 @@ void mp_print_layout(void)
 
 	printf("{\n  \"abiVersion\": %d,\n", MP_ABI_VERSION);
 	printf("  \"constants\": {\"CAPTURE_DEFAULT\": %d, \"CAPTURE_MAX\": %d, \"IOV_MAX\": %d, "
-	       "\"UNDECIDED_LIMIT\": %d, \"FRAME_HEADER_SIZE\": %zu},\n",
-	       MP_CAPTURE_DEFAULT, MP_CAPTURE_MAX, MP_IOV_MAX, MP_UNDECIDED_LIMIT, sizeof(__u32));
+	       "\"UNDECIDED_LIMIT\": %d, \"H2_DATA_DEFAULT\": %d, \"H2_DATA_MAX\": %d, "
+	       "\"FRAME_HEADER_SIZE\": %zu},\n",
+	       MP_CAPTURE_DEFAULT, MP_CAPTURE_MAX, MP_IOV_MAX, MP_UNDECIDED_LIMIT, MP_H2_DATA_DEFAULT,
+	       MP_H2_DATA_MAX, sizeof(__u32));
 
 	printf("  \"structs\": {");
 	BEGIN_STRUCT(mp_conn_tuple);
@@ -182,6 +184,9 @@ void mp_print_layout(void)
 	ENTRY("PREEXISTING", MP_F_PREEXISTING);
 	ENTRY("V4_MAPPED", MP_F_V4_MAPPED);
 	ENTRY("ASYNC", MP_F_ASYNC);
+	ENTRY("H2", MP_F_H2);
+	ENTRY("H2_ELIDED", MP_F_H2_ELIDED);
+	ENTRY("H2_FRAME_START", MP_F_H2_FRAME_START);
 	END_ENUM();
 
 	BEGIN_ENUM("dropReason");

@@ -215,6 +215,7 @@ static int configure_and_load(struct mp_loader *l)
 		bpf_program__set_autoload(skel->progs.mp_tcp_state, false);
 
 	skel->rodata->mp_capture_cap = o->cap_bytes;
+	skel->rodata->mp_h2_data_bytes = o->h2_data_bytes;
 	skel->rodata->mp_wakeup_bytes = ((uint64_t)o->ring_mb << 20) / 2;
 	skel->rodata->mp_filter_tgids = o->pids.n > 0;
 	skel->rodata->mp_filter_ports = o->ports.n > 0;

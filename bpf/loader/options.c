@@ -24,6 +24,8 @@ static const char usage[] =
 	"\n"
 	"Capture:\n"
 	"  --cap-bytes N      bytes copied per HTTP message and direction (1..%d, default %d)\n"
+	"  --h2-data-bytes N  HTTP/2: bytes of each DATA payload copied from buffers larger\n"
+	"                     than --cap-bytes (0..%d, default %d: the gRPC message prefix)\n"
 	"  --exclude-pid PID  never trace this process (repeatable; the loader excludes itself)\n"
 	"  --pid PID          only trace these processes (repeatable)\n"
 	"  --port PORT        only trace connections with this local or peer port (repeatable)\n"
@@ -96,13 +98,14 @@ static int parse_cgroup(const char *s, uint64_t *out)
 enum {
 	OPT_CAP = 256, OPT_EXCLUDE, OPT_PID, OPT_PORT, OPT_CGROUP, OPT_POLL, OPT_STATS, OPT_RING,
 	OPT_MAX_CONNS, OPT_OUTPUT, OPT_BTF, OPT_NO_ASYNC, OPT_LAYOUT, OPT_VERBOSE, OPT_HELP,
-	OPT_SCHED_IDLE, OPT_SCHED_IDLE_PID,
+	OPT_SCHED_IDLE, OPT_SCHED_IDLE_PID, OPT_H2_DATA,
 };
 
 int mp_parse_options(int argc, char **argv, struct mp_options *o)
 {
 	static const struct option longopts[] = {
 		{"cap-bytes", required_argument, NULL, OPT_CAP},
+		{"h2-data-bytes", required_argument, NULL, OPT_H2_DATA},
 		{"exclude-pid", required_argument, NULL, OPT_EXCLUDE},
 		{"pid", required_argument, NULL, OPT_PID},
 		{"port", required_argument, NULL, OPT_PORT},
@@ -126,6 +129,7 @@ int mp_parse_options(int argc, char **argv, struct mp_options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->cap_bytes = MP_CAPTURE_DEFAULT;
+	o->h2_data_bytes = MP_H2_DATA_DEFAULT;
 	o->poll_ms = 10;
 	o->stats_ms = 1000;
 	o->ring_mb = 8;
@@ -141,6 +145,10 @@ int mp_parse_options(int argc, char **argv, struct mp_options *o)
 		case OPT_CAP:
 			rc = parse_u64("--cap-bytes", optarg, 1, MP_CAPTURE_MAX, &v);
 			o->cap_bytes = v;
+			break;
+		case OPT_H2_DATA:
+			rc = parse_u64("--h2-data-bytes", optarg, 0, MP_H2_DATA_MAX, &v);
+			o->h2_data_bytes = v;
 			break;
 		case OPT_EXCLUDE:
 			rc = parse_u64("--exclude-pid", optarg, 1, UINT32_MAX, &v);
@@ -203,7 +211,7 @@ int mp_parse_options(int argc, char **argv, struct mp_options *o)
 			rc = rc ?: push("--sched-idle-pid", &o->sched_idle_pids, v);
 			break;
 		case OPT_HELP:
-			printf(usage, MP_CAPTURE_MAX, MP_CAPTURE_DEFAULT);
+			printf(usage, MP_CAPTURE_MAX, MP_CAPTURE_DEFAULT, MP_H2_DATA_MAX, MP_H2_DATA_DEFAULT);
 			return 1;
 		case ':':
 			fprintf(stderr, "meshpipe-loader: %s needs a value\n", argv[optind - 1]);

@@ -15,6 +15,7 @@ struct mp_u64_list {
 
 struct mp_options {
 	uint32_t cap_bytes;       /* --cap-bytes: per-message copy budget */
+	uint32_t h2_data_bytes;   /* --h2-data-bytes: DATA payload bytes copied per frame */
 	uint32_t poll_ms;         /* --poll-ms: ring drain interval */
 	uint32_t stats_ms;        /* --stats-ms: STATS record interval */
 	uint32_t ring_mb;         /* --ring-mb: ring buffer size (power of two) */

@@ -17,6 +17,8 @@ export const LAYOUT = {
     CAPTURE_MAX: 8192,
     IOV_MAX: 8,
     UNDECIDED_LIMIT: 128,
+    H2_DATA_DEFAULT: 5,
+    H2_DATA_MAX: 4096,
     FRAME_HEADER_SIZE: 4,
   },
   structs: {
@@ -156,6 +158,9 @@ export const LAYOUT = {
       PREEXISTING: 128,
       V4_MAPPED: 256,
       ASYNC: 512,
+      H2: 4096,
+      H2_ELIDED: 8192,
+      H2_FRAME_START: 16384,
     },
     dropReason: {
       RINGBUF_FULL: 0,

@@ -91,11 +91,13 @@ export {
   DEFAULT_REDACTION_POLICY,
   DEFAULT_SENSITIVE_HEADERS,
   DEFAULT_SENSITIVE_QUERY_PARAMS,
+  isSensitiveHeaderName,
   REDACTION_MARKER,
   type RedactionConfig,
   type RedactionPolicy,
   type RedactionResult,
   redactHead,
+  redactTarget,
 } from './redact.ts';
 export type {
   CapturedEvent,

@@ -344,6 +344,60 @@ function indexOfSeq(buf: Uint8Array, start: number, end: number, a: number, b: n
   return -1;
 }
 
+const TARGET_METHOD = Uint8Array.of(0x47, 0x45, 0x54, 0x20); // "GET "
+
+/**
+ * Redacts a request-target on its own (an HTTP/2 `:path`, RFC 9113 §8.3.1) by the request line's
+ * rules: sensitive query values, userinfo. `target` is Latin-1 (one byte per character). A target
+ * with bytes a request-target cannot hold (a space would end it in a request line) is replaced whole.
+ */
+export function redactTarget(
+  target: string,
+  policy: RedactionPolicy = DEFAULT_REDACTION_POLICY,
+): { target: string; redactions: number } {
+  const line = new Uint8Array(TARGET_METHOD.length + target.length);
+  line.set(TARGET_METHOD);
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return { target: latin1Marker(policy), redactions: 1 };
+    line[TARGET_METHOD.length + i] = c;
+  }
+  const out = new Output(line.length + 2 * policy.marker.length);
+  const redactions = redactRequestLine(
+    line,
+    0,
+    line.length,
+    policy,
+    out,
+    new Uint8Array(policy.maxQueryParamLength + 1),
+  );
+  if (redactions === 0) return { target, redactions };
+  const bytes = out.buf.subarray(TARGET_METHOD.length, out.len);
+  let text = '';
+  for (const b of bytes) text += String.fromCharCode(b);
+  return { target: text, redactions };
+}
+
+function latin1Marker(policy: RedactionPolicy): string {
+  let text = '';
+  for (const b of policy.marker) text += String.fromCharCode(b);
+  return text;
+}
+
+/** Is `name` (any case) one of the policy's sensitive header names? */
+export function isSensitiveHeaderName(
+  name: string,
+  policy: RedactionPolicy = DEFAULT_REDACTION_POLICY,
+): boolean {
+  const list = policy.headerNames.get(name.length);
+  if (list === undefined) return false;
+  outer: for (const candidate of list) {
+    for (let i = 0; i < candidate.length; i++) if (lower(name.charCodeAt(i)) !== candidate[i]) continue outer;
+    return true;
+  }
+  return false;
+}
+
 /**
  * Redacts the head in `head[start..end)`. Never throws; a head cut anywhere is handled (see the file
  * comment), and the result never contains a byte of a redacted value.

@@ -14,7 +14,8 @@
  * syscall and nothing else. Closed entries stay (MP_CONN_CLOSED) to carry the generation
  * to the fd's next connection; being least recently used they are the first evicted.
  *
- * Size: 65536 entries (--max-conns), ~12 MiB with hash overhead: every TCP fd doing
+ * Size: 65536 entries (--max-conns), ~14 MiB with hash overhead (32 bytes of it HTTP/2
+ * frame state: no second lookup on the data path): every TCP fd doing
  * I/O on the node at once. LRU because a connection can vanish without a close() we see
  * (process killed, fd table torn down at exit); an evicted live connection comes back as
  * a new generation whose role is inferred (MP_F_PREEXISTING).
@@ -31,10 +32,19 @@ struct mp_conn_key {
 
 enum mp_conn_state {
 	MP_CONN_UNDECIDED = 0, /* TCP, no HTTP/1.x message start seen yet */
-	MP_CONN_L7 = 1,        /* HTTP/1.x seen: data records are emitted */
-	MP_CONN_OPAQUE = 2,    /* not HTTP/1.x: ignored until the fd is reused */
+	MP_CONN_L7 = 1,        /* HTTP/1.x or HTTP/2 (MP_F_H2) seen: data records are emitted */
+	MP_CONN_OPAQUE = 2,    /* neither: ignored until the fd is reused */
 	MP_CONN_IGNORED = 3,   /* excluded by a filter */
 	MP_CONN_CLOSED = 4,    /* close() seen; kept for its generation */
+};
+
+/* Where one direction of an HTTP/2 connection is in its frames (bpf/lib/h2.h). */
+struct mp_h2_dir {
+	__u32 left;            /* payload bytes of the current frame still to come */
+	__u32 copy;            /* of which the first `copy` are copied (the rest is DATA) */
+	__u8 have;             /* bytes seen of a frame header split across buffers */
+	__u8 sync;             /* frame boundaries known */
+	__u8 hdr[6];           /* its first bytes: length (3), type, flags */
 };
 
 struct mp_conn_info {
@@ -52,6 +62,7 @@ struct mp_conn_info {
 	__u8 state;            /* enum mp_conn_state */
 	__u8 role;             /* enum mp_role */
 	__u16 open_syscall;    /* enum mp_syscall that opened it, MP_SYS_NONE if unseen */
+	struct mp_h2_dir h2[2]; /* HTTP/2 (MP_F_H2): frame position, by direction - 1 */
 };
 
 struct {

@@ -23,8 +23,25 @@ struct mp_iov {
 	__u64 len;
 };
 
+/* Where the HTTP/2 walk of one buffer is (bpf/lib/h2.h). */
+struct mp_h2_walk {
+	struct mp_h2_dir st;  /* the direction's frame position, written back at the end */
+	__u64 iov_user;       /* user address of the iovec array (0: flat buffer in iov[0]) */
+	__u32 vlen;           /* iovecs of the syscall (capped at MP_H2_IOV_MAX + 1) */
+	__u32 loaded;         /* iovecs [loaded - window, loaded) are in iov[] */
+	__u32 window;
+	__u32 iov;            /* current iovec (absolute index) and offset in it */
+	__u32 ioff;
+	__u32 pos;            /* bytes of the buffer walked, of len */
+	__u32 len;
+	__u32 out;            /* bytes copied into the current record */
+	__u32 rec_start;      /* buffer offset where the current record starts */
+	__u32 rec_flags;      /* flags of the current record */
+};
+
 struct mp_scratch {
 	struct mp_iov iov[MP_IOV_MAX];
+	struct mp_h2_walk h2;
 	struct mp_conn_info conn;
 	struct mp_data_event data;
 	__u8 payload[2 * MP_CAPTURE_MAX];

@@ -1,0 +1,56 @@
+/**
+ * Load for bench/h2-capture, run inside the client namespace: N calls with C in flight on one
+ * connection, gRPC unary (grpc-js) or HTTP/1.x keep-alive GETs (C connections). Prints one JSON line:
+ * calls, wall seconds, and this process's CPU seconds (the kernel time of the capture's programs is
+ * charged to the syscalls that run them, i.e. to the traced processes).
+ *
+ *   node load.ts grpc|http1 <host:port> <n> <concurrency>
+ */
+import { Agent, get } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
+import { loadInventory } from '../../test/bpf/fixtures/grpc-service.ts';
+
+const [mode, address, nText, cText] = process.argv.slice(2) as [string, string, string, string];
+const n = Number(nText);
+const concurrency = Number(cText);
+
+async function pool(call: () => Promise<void>): Promise<void> {
+  let started = 0;
+  const worker = async () => {
+    while (started < n) {
+      started++;
+      await call();
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+let call: () => Promise<void>;
+if (mode === 'grpc') {
+  const pkg = loadInventory();
+  const client = new pkg.Inventory(address, grpc.credentials.createInsecure());
+  await new Promise<void>((resolve, reject) =>
+    client.waitForReady(Date.now() + 10_000, (err: Error | undefined) => (err ? reject(err) : resolve())),
+  );
+  call = () =>
+    new Promise<void>((resolve, reject) =>
+      client.Reserve({ sku: 'bench', quantity: 1 }, (err: Error | null) => (err ? reject(err) : resolve())),
+    );
+} else {
+  const [host, port] = address.split(':') as [string, string];
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  call = () =>
+    new Promise<void>((resolve, reject) => {
+      get({ host, port: Number(port), path: '/hello', agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      }).on('error', reject);
+    });
+}
+const cpu0 = process.cpuUsage();
+const t0 = process.hrtime.bigint();
+await pool(call);
+const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+const cpu = process.cpuUsage(cpu0);
+process.stdout.write(`${JSON.stringify({ calls: n, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`);
+process.exit(0);
