@@ -277,6 +277,8 @@ export class Collector {
         buffered: this.writer.size,
         connections: this.#pipeline.builder.connections,
         loaderRestarts: this.counters.loaderRestarts,
+        // The loader is this process's child: its CPU is the collector's too (meshpipe up adds it up).
+        loaderCpuSeconds: this.#loaderUsage()?.cpuSecondsTotal ?? 0,
       },
     };
     reportStatus(this.#status);

@@ -3,15 +3,18 @@
  *
  * Avro `long` becomes a JavaScript BigInt: kernel timestamps (nanoseconds since the epoch, ~1.8e18) are
  * far above Number.MAX_SAFE_INTEGER (2^53), and a float would silently round them by hundreds of
- * nanoseconds. avsc lets us swap the long implementation (LongType.__with); it hands us the 8-byte
- * two's-complement value after decoding the zig-zag varint.
+ * nanoseconds. avsc lets us swap the long implementation (LongType.__with); its generic path hands the
+ * value over as an 8-byte two's-complement Buffer, allocated for every long read or written. Longs are
+ * on every hot path (a span has several, a raw event ten), so the type's `_read` and `_write` are
+ * replaced below by zig-zag varint code working on the tap's buffer directly: number arithmetic where
+ * the value fits 52 bits, two exact 32-bit halves beyond, no allocation but the BigInt itself.
  */
 import avro from 'avsc';
 
 export type AvroType = avro.Type;
 export type AvroSchema = avro.Schema;
 
-const bigintLong = avro.types.LongType.__with({
+const genericBigintLong = avro.types.LongType.__with({
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
   toBuffer: (n: bigint) => {
     const buf = Buffer.allocUnsafe(8);
@@ -23,6 +26,79 @@ const bigintLong = avro.types.LongType.__with({
     n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString(),
   isValid: (n: unknown) => typeof n === 'bigint' && n >= -(2n ** 63n) && n < 2n ** 63n,
   compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
+});
+
+/** avsc's Tap: the buffer and position its generated readers and writers share. */
+interface Tap {
+  buf: Buffer;
+  pos: number;
+  writeLong(n: number): void;
+}
+
+const LONG_MIN = -(2n ** 63n);
+const LONG_MAX = 2n ** 63n - 1n;
+
+/** Reads a zig-zag varint long as a BigInt (a malformed varint leaves the tap past its end, as avsc's own reads do). */
+function readLong(tap: Tap): bigint {
+  const buf = tap.buf;
+  let pos = tap.pos;
+  // Up to 7 bytes (49 bits) in number arithmetic.
+  let b = buf[pos++]!;
+  let n = b & 0x7f;
+  let shift = 128;
+  let i = 1;
+  while (b & 0x80 && i < 7) {
+    b = buf[pos++]!;
+    n += (b & 0x7f) * shift;
+    shift *= 128;
+    i++;
+  }
+  if (!(b & 0x80)) {
+    tap.pos = pos;
+    // Zig-zag: n even → n/2, odd → -(n+1)/2, exact below 2^53.
+    return BigInt(n % 2 === 0 ? n / 2 : -(n + 1) / 2);
+  }
+  // Longer: the next bytes above bit 49, as a second number, then joined as BigInts.
+  let hi = 0;
+  let hiShift = 1;
+  do {
+    b = buf[pos++]!;
+    hi += (b & 0x7f) * hiShift;
+    hiShift *= 128;
+    i++;
+  } while (b & 0x80 && i < 10);
+  tap.pos = pos;
+  const z = BigInt.asUintN(64, (BigInt(hi) << 49n) | BigInt(n));
+  return (z >> 1n) ^ -(z & 1n);
+}
+
+function writeLong(tap: Tap, value: bigint): void {
+  if (value >= -4503599627370496n && value < 4503599627370496n) {
+    tap.writeLong(Number(value));
+    return;
+  }
+  const z = BigInt.asUintN(64, (value << 1n) ^ (value >> 63n));
+  let hi = Number(z >> 32n);
+  let lo = Number(z & 0xffffffffn);
+  const buf = tap.buf;
+  while (hi !== 0 || lo > 0x7f) {
+    buf[tap.pos++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | ((hi & 0x7f) << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  buf[tap.pos++] = lo;
+}
+
+// avsc freezes the type __with returns; an object inheriting from it takes the two replacements.
+const bigintLong: typeof genericBigintLong = Object.create(genericBigintLong);
+Object.assign(bigintLong as unknown as Record<string, unknown>, {
+  _read: readLong,
+  _write(tap: Tap, value: unknown) {
+    if (typeof value !== 'bigint' || value < LONG_MIN || value > LONG_MAX) {
+      throw new Error(`invalid "long": ${typeof value === 'bigint' ? `${value}n` : JSON.stringify(value)}`);
+    }
+    writeLong(tap, value);
+  },
 });
 
 /**

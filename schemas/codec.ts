@@ -75,8 +75,15 @@ function explainInvalid(schema: RegisteredSchema, value: unknown, err: unknown):
   return paths.length > 0 ? `invalid field ${paths.join(', ')}` : (err as Error).message;
 }
 
-export function codecFor<T>(schemaName: string, registry: SchemaRegistry = schemaRegistry()): Codec<T> {
-  const reader = registry.current(schemaName);
+/**
+ * The codec of a schema: the current version of `schema` (a file or full name), or the registered
+ * schema itself (one that is not a topic's, such as a processor's state type).
+ */
+export function codecFor<T>(
+  schema: string | RegisteredSchema,
+  registry: SchemaRegistry = schemaRegistry(),
+): Codec<T> {
+  const reader = typeof schema === 'string' ? registry.current(schema) : schema;
   const resolvers = new Map<number, Resolver | null>();
 
   function resolverFor(writerId: number): Resolver | null {

@@ -34,9 +34,16 @@ export class SchemaRegistry {
   /** Named types of the current schemas, which other current schemas may reference by name. */
   readonly #named = new Map<string, AvroType>();
 
-  /** Adds a schema; returns its registration (idempotent for the same schema). */
-  register(schema: AvroSchema, options: { file?: string; current?: boolean } = {}): RegisteredSchema {
-    const type = avroType(schema, options.current === true ? this.#named : undefined);
+  /**
+   * Adds a schema; returns its registration (idempotent for the same schema). A current schema, or one
+   * registered with `references`, may name the types of the current schemas.
+   */
+  register(
+    schema: AvroSchema,
+    options: { file?: string; current?: boolean; references?: boolean } = {},
+  ): RegisteredSchema {
+    const named = options.current === true || options.references === true ? this.#named : undefined;
+    const type = avroType(schema, named);
     const id = schemaIdOf(type);
     const existing = this.#byId.get(id);
     const fullName = type.name ?? String((schema as { name?: string }).name);

@@ -7,6 +7,8 @@
  *   npm run bench:pipeline                 (root for the end-to-end part: eBPF, namespaces)
  *   npm run bench:pipeline -- --quick
  *   node bench/pipeline/run.ts --no-e2e    (throughput only, no root needed)
+ *   node bench/pipeline/run.ts --e2e-only [--e2e-rates 1000,5000] [--out file]
+ *                                          (CPU per observed request beside a sidecar pair: end-to-end.ts)
  *
  * Throughput (per component, each a real `meshpipe process <name>` / `meshpipe sink otlp` process):
  *   the workload is bench/span-assembler's recorded-shape stream (workload.ts: keep-alive HTTP/1.1
@@ -26,39 +28,45 @@
  */
 import { type ChildProcess, execFile, execFileSync, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { type Admin, CompressionTypes, type Kafka } from 'kafkajs';
 import { allTopicDefinitions, createKafka, ensureTopics } from '../../lib/kafka.ts';
-import { choosePort } from '../../lib/local-stack/ports.ts';
+import { readStackState } from '../../lib/local-stack/stack.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { batchRecordsOf, topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
-import { startCollectorProcess } from '../collector/harness.ts';
 import { benchBrokers, benchTopics, machineFacts } from '../environment.ts';
-import { buildLoadgen, runLoad } from '../overhead/loadgen.ts';
 import { cpuSecondsOf, type MemoryUsage, memorySampler } from '../overhead/proc-stats.ts';
-import { APP_PORT, createPods, installSignalHandlers, onCleanup, startApp } from '../overhead/topology.ts';
+import { installSignalHandlers, onCleanup } from '../overhead/topology.ts';
 import { keepAliveWorkload, WORKLOAD_T0 } from '../span-assembler/workload.ts';
 import { type Component, type ComponentOptions, startOtlpSink, startProcessor } from './components.ts';
+import { measureEndToEnd } from './end-to-end.ts';
 
 const execFileAsync = promisify(execFile);
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const E2E = !argv.includes('--no-e2e');
+/** Only the end-to-end part (CPU per observed request beside a sidecar pair, latency). */
+const E2E_ONLY = argv.includes('--e2e-only');
+const flagValue = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const E2E_RATES = (flagValue('e2e-rates') ?? (QUICK ? '5000' : '1000,5000')).split(',').map(Number);
 const SIZE = QUICK
   ? { connections: 400, exchangesPerConnection: 25 }
   : { connections: 2000, exchangesPerConnection: 30 };
-const E2E_RATE = 500;
-const E2E_SECONDS = QUICK ? 8 : 30;
+const E2E_SECONDS = QUICK ? 8 : 20;
 const BASELINE_CONSUMER = fileURLToPath(new URL('./baseline-consumer.ts', import.meta.url));
 const RECEIVER = fileURLToPath(new URL('./receiver.ts', import.meta.url));
-const RESULTS = fileURLToPath(new URL('../results/pipeline.json', import.meta.url));
+const RESULTS =
+  flagValue('out') ??
+  fileURLToPath(new URL(`../results/${E2E_ONLY ? 'end-to-end' : 'pipeline'}.json`, import.meta.url));
 const PROMISE_EVENTS_PER_SECOND = 100_000;
 
 const logger = createLogger({ component: 'bench/pipeline', level: 'warn' });
@@ -239,11 +247,6 @@ const sumConsumed = (cs: Component[]) => async () => {
   return total;
 };
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
 interface Receiver {
   child: ChildProcess;
   endpoint: string;
@@ -295,10 +298,31 @@ async function main(): Promise<void> {
     await ensureTopics(admin, allTopicDefinitions(), { prefix: p, replicationFactor: -1 });
   }
   try {
-    await stagesAndE2e(kafka, admin, brokers, prefixes, startedAt);
+    if (E2E_ONLY) await e2eOnly(brokers, prefixes.e2e, startedAt);
+    else await stagesAndE2e(kafka, admin, brokers, prefixes, startedAt);
   } finally {
     await dropTopics();
   }
+}
+
+/** `--e2e-only`: the end-to-end part alone, to bench/results/end-to-end.json (or --out). */
+async function e2eOnly(brokers: string[], prefix: string, startedAt: number): Promise<void> {
+  const receiver = await startReceiver();
+  const e2e = await endToEnd(brokers, prefix, receiver);
+  receiver.stop();
+  const results = {
+    question:
+      'CPU per observed request, end to end (collector + span-assembler + trace-linker + red-metrics + OTLP sink), beside the CPU a sidecar pair spends forwarding the same request, in one run; captured-and-paired share; syscall → span latency',
+    date: new Date().toISOString(),
+    quick: QUICK,
+    machine: { ...machineFacts(), kafka: brokers.join(',') },
+    endToEnd: e2e,
+    checkout: checkoutState(),
+    elapsedSeconds: Math.round((Date.now() - startedAt) / 1000),
+  };
+  mkdirSync(join(RESULTS, '..'), { recursive: true });
+  writeFileSync(RESULTS, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`results: ${RESULTS}`);
 }
 
 async function stagesAndE2e(
@@ -481,6 +505,27 @@ async function settle(value: () => Promise<number>, quietMs: number): Promise<nu
   return last;
 }
 
+/** The live chain on real capture, beside a sidecar pair (end-to-end.ts), at every rate and variant. */
+async function endToEnd(brokers: string[], prefix: string, receiver: Receiver) {
+  const variants = QUICK ? E2E_VARIANTS.slice(0, 1) : E2E_VARIANTS;
+  const rates = await measureEndToEnd({
+    brokers,
+    prefix,
+    receiver,
+    rates: E2E_RATES,
+    warmupSeconds: 3,
+    durationSeconds: E2E_SECONDS,
+    kafkaPid: readStackState()?.kafka?.pid ?? null,
+    variants,
+    logger,
+  });
+  return {
+    method: `bench/pipeline/end-to-end.ts: nginx between two pods (bench/overhead's topology), paced load over 16 keep-alive connections for ${E2E_SECONDS} s after a 3 s warm-up, nothing pinned; the sidecar pair forwarding it, then meshpipe observing it (collector, span-assembler, trace-linker, red-metrics, OTLP sink into a gRPC receiver), CPU until every span arrived`,
+    variants: Object.fromEntries(variants.map((v) => [v.name, v.what])),
+    rates,
+  };
+}
+
 /** Processor and sink settings of an end-to-end variant (a meshpipe.json). */
 const E2E_VARIANTS: Array<{ name: string; what: string; config: object }> = [
   {
@@ -506,134 +551,6 @@ const E2E_VARIANTS: Array<{ name: string; what: string; config: object }> = [
     },
   },
 ];
-
-/** The live chain on real capture, once per variant (each on its own topics). */
-async function endToEnd(brokers: string[], prefix: string, receiver: Receiver) {
-  const binary = buildLoadgen();
-  const pods = createPods();
-  const app = await startApp(pods.server.ns);
-  const dir = mkdtempSync(join(tmpdir(), 'meshpipe-bench-pipeline-'));
-  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
-  const variants = QUICK ? E2E_VARIANTS.slice(0, 1) : E2E_VARIANTS;
-  const out = [];
-  try {
-    for (const variant of variants) {
-      const configFile = join(dir, `${variant.name}.json`);
-      writeFileSync(configFile, JSON.stringify(variant.config));
-      const topicPrefix = `${prefix}-${variant.name}`;
-      const admin = createKafka({ brokers, clientId: 'bench-pipeline', logger }).admin();
-      await admin.connect();
-      await ensureTopics(admin, allTopicDefinitions(), { prefix: topicPrefix, replicationFactor: -1 });
-      await admin.disconnect();
-      const result = await endToEndOnce(binary, pods, brokers, topicPrefix, configFile, receiver);
-      out.push({ variant: variant.name, settings: variant.what, ...result });
-      for (const [kind, l] of Object.entries(result.latencyMs))
-        console.log(
-          `end to end (${variant.name}), ${kind} spans: p50 ${l.p50} ms, p99 ${l.p99} ms (${l.count} spans)`,
-        );
-    }
-  } finally {
-    await app.stop();
-  }
-  return {
-    method: `nginx between two pods (bench/overhead's topology) at ${E2E_RATE} req/s over 16 keep-alive connections for ${E2E_SECONDS} s after a 3 s warm-up, captured by meshpipe collect; span-assembler, trace-linker, red-metrics and the OTLP sink, one process each; latency = arrival at the receiver (wall clock) − span end time (the kernel timestamp of the exchange's last syscall), for spans that ended in the window`,
-    variants: out,
-  };
-}
-
-async function endToEndOnce(
-  binary: string,
-  pods: ReturnType<typeof createPods>,
-  brokers: string[],
-  prefix: string,
-  configFile: string,
-  receiver: Receiver,
-) {
-  receiver.send({ cmd: 'reset' });
-  const collector = await startCollectorProcess({
-    env: {
-      MESHPIPE_KAFKA_BROKERS: brokers.join(','),
-      MESHPIPE_TOPIC_PREFIX: prefix,
-      MESHPIPE_COLLECTOR_PORTS: String(APP_PORT),
-    },
-    nodeFlags: ['--max-semi-space-size=2'],
-    metricsPort: await choosePort(39_750),
-  });
-  const o: ComponentOptions = { brokers, topicPrefix: prefix, configFile };
-  const chain = [
-    await startProcessor('span-assembler', o),
-    await startProcessor('trace-linker', o),
-    await startProcessor('red-metrics', o),
-    await startOtlpSink(receiver.endpoint, o),
-  ];
-  const warmup = 3;
-  const watched = [
-    ...chain.map((c) => ({ name: c.name, pid: c.pid })),
-    { name: 'collector', pid: collector.agentPid },
-  ];
-  const samplers = watched.map((c) => ({
-    ...c,
-    sampler: memorySampler(() => [c.pid]),
-    cpu0: cpuSecondsOf([c.pid]),
-  }));
-  const from = BigInt(Date.now() + warmup * 1000) * 1_000_000n;
-  const to = from + BigInt(E2E_SECONDS) * 1_000_000_000n;
-  receiver.send({ cmd: 'window', fromNs: String(from), toNs: String(to) });
-  const load = await runLoad({
-    binary,
-    ns: pods.client.ns,
-    host: pods.server.address,
-    port: APP_PORT,
-    conns: 16,
-    rate: E2E_RATE,
-    warmupSeconds: warmup,
-    durationSeconds: E2E_SECONDS,
-    cpus: '0-1',
-  });
-  const processes = samplers.map((s) => {
-    const cpuSeconds = cpuSecondsOf([s.pid]) - s.cpu0;
-    return {
-      name: s.name,
-      cpuSeconds: round(cpuSeconds, 2),
-      cpuMicrosPerRequest: round(
-        (cpuSeconds * 1e6) / Math.max(1, load.achievedRps * (warmup + E2E_SECONDS)),
-        1,
-      ),
-      peakMemory: s.sampler.stop(),
-    };
-  });
-  // Spans still waiting (causality, unresolved parents, the sink's linger) arrive within ~15 s.
-  const expected = load.completed * 2;
-  const count = async () =>
-    Object.values((await receiver.stats()).latenciesMs).reduce((a, l) => a + l.length, 0);
-  const deadline = Date.now() + 40_000;
-  while ((await count()) < expected && Date.now() < deadline) await sleep(500);
-  const stats = await receiver.stats();
-  await Promise.all(chain.map((c) => c.stop()));
-  await collector.stop();
-  const summary = (sorted: number[]) => ({
-    count: sorted.length,
-    p50: round(percentile(sorted, 50), 1),
-    p90: round(percentile(sorted, 90), 1),
-    p99: round(percentile(sorted, 99), 1),
-    max: round(sorted.at(-1) ?? Number.NaN, 1),
-  });
-  const latencyMs: Record<string, ReturnType<typeof summary>> = {};
-  const all: number[] = [];
-  for (const [kind, list] of Object.entries(stats.latenciesMs)) {
-    const sorted = [...list].sort((a, b) => a - b);
-    all.push(...sorted);
-    latencyMs[kind] = summary(sorted);
-  }
-  latencyMs.ALL = summary(all.sort((a, b) => a - b));
-  return {
-    requests: load.completed,
-    spansExpected: expected,
-    spansReceivedInWindow: all.length,
-    latencyMs,
-    processes,
-  };
-}
 
 await main();
 process.exit(0);

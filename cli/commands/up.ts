@@ -18,6 +18,7 @@ import { stopStack } from '../../lib/local-stack/stack.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { formatCost, PipelineCost } from '../pipeline-cost.ts';
 import { UP_COMPONENTS, UP_OPTIONS, type UpContext } from '../up-components.ts';
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -96,6 +97,7 @@ export const command: CommandDefinition = {
 
       const started = Date.now();
       let lastJson = 0;
+      const cost = new PipelineCost();
       ctx.progress.done(
         `meshpipe is up: kafka ${endpoints.brokers.join(',')}${endpoints.local ? ' (local)' : ''}, redis ${endpoints.redisUrl || '(none)'}, ${topicCount} topics; logs in ${join(STACK_DIR, 'logs')}. Ctrl-C stops.`,
       );
@@ -111,6 +113,7 @@ export const command: CommandDefinition = {
                 () => false,
               );
         const components = supervisor.states();
+        const costPerRequest = cost.sample(components);
         if (ctx.json) {
           if (Date.now() - lastJson >= 5000 || lastJson === 0) {
             lastJson = Date.now();
@@ -120,6 +123,8 @@ export const command: CommandDefinition = {
                 kafka: { healthy: kafkaOk, brokers: endpoints.brokers, local: endpoints.local },
                 redis: { healthy: redisOk, url: endpoints.redisUrl },
                 topics: topicCount,
+                pipelineCpuMicrosPerRequest:
+                  costPerRequest === null ? null : Math.round(costPerRequest * 10) / 10,
                 components: components.map((c) => ({
                   name: c.name,
                   pid: c.pid ?? null,
@@ -140,6 +145,8 @@ export const command: CommandDefinition = {
                 `${c.name} ${c.status.state === 'ok' ? '✓' : c.status.state === 'failed' ? '✗' : '…'} ${c.status.summary}`,
             ),
           ];
+          const costText = formatCost(costPerRequest);
+          if (costText !== null) parts.push(costText);
           ctx.progress.update(parts.join(' · '));
         }
         await sleep(1000, undefined, { signal: ctx.signal }).catch(() => {});

@@ -744,7 +744,9 @@ export class ProcessorHost {
     this.#report({
       state,
       summary: `${prefix}in ${rate(inRate)}/s out ${rate(outRate)}/s dlq ${totals.deadLetters} lag ${lag}`,
-      counters: { ...totals, lag, partitions: running },
+      // ctx.count totals as `event.<name>` (meshpipe up's status line reads span-assembler's
+      // `event.requests_observed`).
+      counters: { ...totals, lag, partitions: running, ...prefixed('event.', this.metrics.events()) },
     });
   }
 
@@ -790,6 +792,12 @@ export class ProcessorHost {
 type CommitResult = { kind: 'committed' } | { kind: 'failed' } | { kind: 'rejected'; error: unknown };
 const COMMITTED: CommitResult = { kind: 'committed' };
 const FAILED: CommitResult = { kind: 'failed' };
+
+function prefixed(prefix: string, counts: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, n] of Object.entries(counts)) out[`${prefix}${name}`] = n;
+  return out;
+}
 
 function rate(perSecond: number): string {
   if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(1)}M`;

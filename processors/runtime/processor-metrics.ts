@@ -170,6 +170,7 @@ export class ProcessorMetrics {
   readonly processor: string;
   readonly #metrics: Record<Name, Counter | Gauge | Histogram>;
   readonly #totals: Totals = { consumed: 0, produced: 0, deadLetters: 0 };
+  readonly #events = new Map<string, number>();
 
   constructor(processor: string) {
     this.processor = processor;
@@ -218,7 +219,10 @@ export class ProcessorMetrics {
       this.#counter('deadLetters').inc({ processor, topic, code });
       this.#totals.deadLetters++;
     }
-    for (const [name, n] of work.counts) this.#counter('events').inc({ processor, name }, n);
+    for (const [name, n] of work.counts) {
+      this.#counter('events').inc({ processor, name }, n);
+      this.#events.set(name, (this.#events.get(name) ?? 0) + n);
+    }
     if (work.punctuateFailures > 0)
       this.#counter('punctuateFailures').inc({ processor }, work.punctuateFailures);
     if (transaction) this.#counter('transactions').inc({ processor, outcome: 'committed' });
@@ -269,6 +273,11 @@ export class ProcessorMetrics {
 
   totals(): Totals {
     return { ...this.#totals };
+  }
+
+  /** The `ctx.count(name)` totals committed so far, by name. */
+  events(): Record<string, number> {
+    return Object.fromEntries(this.#events);
   }
 
   /** The Prometheus text exposition. */

@@ -221,6 +221,10 @@ function emitSpan(ctx: AssemblerContext, span: Span, parentNode: string | null):
   };
   ctx.emit('linking', span.local.node, value);
   ctx.count('spans');
+  // One observed request: its SERVER span, or a CLIENT span whose other end is not captured (a call out
+  // of the mesh). What `meshpipe up` divides the pipeline's CPU by; a CLIENT span that left before its
+  // server side was seen (pairWaitMs) counts as well, so this slightly overcounts under lag.
+  if (span.kind === 'SERVER' || span.peer.service === null) ctx.count('requests_observed');
   ctx.count(span.kind === 'SERVER' ? 'spans_server' : 'spans_client');
 }
 

@@ -4,7 +4,9 @@
  * (meshpipe.spans.linking.v2, keyed by node). The design is in docs/tracing.md; the handlers in
  * assembler.ts.
  */
+import { avroStateCodec } from '../runtime/avro-state-codec.ts';
 import { defineProcessor } from '../runtime/definition.ts';
+import { jsonStateCodec } from '../runtime/state-codec.ts';
 import { processRawEvent, punctuateAssembler } from './assembler.ts';
 import { assemblerConfigSpec } from './config.ts';
 import type { ConnState } from './state.ts';
@@ -20,6 +22,11 @@ export default defineProcessor<typeof assemblerConfigSpec.fields, ConnState, 'ra
   // per event (each changed connection is encoded once per transaction). The handlers set every entry
   // they change (processors/runtime/definition.ts, PartitionState).
   stateAccess: 'live',
+  // Binary state of a declared type (state.avsc): the JSON codec's tree of tagged values was the
+  // largest single cost of the handler. A changelog written with JSON before still restores (legacy).
+  stateCodec: avroStateCodec<ConnState>(new URL('./state.avsc', import.meta.url), {
+    legacy: jsonStateCodec<ConnState>(),
+  }),
   process(record, ctx) {
     processRawEvent(record, ctx);
   },
