@@ -528,7 +528,13 @@ export function toPayloadSegments(segments: readonly Segment[]): PayloadSegment[
     out[i] = {
       kind: s.kind === 'head' ? 'HEAD' : s.kind === 'body' ? 'BODY' : 'UNKNOWN',
       length: BigInt(s.length),
-      data: data === null ? null : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+      // The framer's bytes are Buffers already (views of the loader's chunk, or redacted copies).
+      data:
+        data === null
+          ? null
+          : Buffer.isBuffer(data)
+            ? data
+            : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
       endsMessage: s.endsMessage,
     };
   }

@@ -10,6 +10,7 @@
  * allocation, no string conversion.
  */
 
+import { indexOfByte } from './parse-head.ts';
 import type { MessageKind } from './types.ts';
 
 // PROTOCOL-REGISTRY: the message-start rule. The in-kernel detector (bpf/lib/http.h,
@@ -140,7 +141,7 @@ export function messageStartKind(start: MessageStart): MessageKind | null {
 /**
  * Finds the first line start in `buf[from..end)` (the byte after an LF, at or after `from + 1`) where a
  * message of an accepted kind starts. Used to resynchronise inside copied bytes that were not
- * understood; the search jumps LF to LF with the native `indexOf`, so it costs one pass at most.
+ * understood; the search jumps LF to LF, so it costs one pass at most.
  * @param accept the kind wanted, or `null` for either.
  * @returns the offset of the message start, or -1.
  */
@@ -152,7 +153,7 @@ export function findMessageStartAtLine(
 ): number {
   let i = from;
   while (i < end) {
-    const lf = buf.indexOf(LF, i);
+    const lf = indexOfByte(buf, LF, i, end);
     if (lf === -1 || lf + 1 >= end) return -1;
     const kind = messageStartKind(detectMessageStart(buf, lf + 1, end));
     if (kind !== null && (accept === null || accept === kind)) return lf + 1;
