@@ -43,7 +43,7 @@ import type { L7RawEvent } from '../../schemas/types.ts';
 import { benchBrokers, benchTopics, machineFacts } from '../environment.ts';
 import { cpuSecondsOf, type MemoryUsage, memorySampler } from '../overhead/proc-stats.ts';
 import { installSignalHandlers, onCleanup } from '../overhead/topology.ts';
-import { keepAliveWorkload, WORKLOAD_T0 } from '../span-assembler/workload.ts';
+import { collectorBatches, keepAliveWorkload, WORKLOAD_T0 } from '../span-assembler/workload.ts';
 import { type Component, type ComponentOptions, startOtlpSink, startProcessor } from './components.ts';
 import { measureEndToEnd } from './end-to-end.ts';
 
@@ -72,18 +72,15 @@ const PROMISE_EVENTS_PER_SECOND = 100_000;
 const logger = createLogger({ component: 'bench/pipeline', level: 'warn' });
 const round = (n: number, d = 0) => Math.round(n * 10 ** d) / 10 ** d;
 
-/** One produce request of the collector: batch records, one per partition, and their event count. */
+/** One produce request of the collectors: batch records, one per partition and node, and their event count. */
 interface Request {
   messages: Array<{ partition: number; value: Buffer }>;
   events: number;
 }
 
-/** Events per collector request: what a collector sends after a linger at about 100K events/s. */
-const EVENTS_PER_REQUEST = 2000;
-
 /**
- * The workload, re-timed so that its last event is now, as the collector writes it: batch records of
- * the raw topic (schemas/l7-raw-batch.avsc), one per partition per request.
+ * The workload, re-timed so that its last event is now, as the collectors write it: every 20 ms, each
+ * node's events as batch records of the raw topic (schemas/l7-raw-batch.avsc), one per partition.
  */
 function buildMessages() {
   const workload = keepAliveWorkload(SIZE);
@@ -92,9 +89,11 @@ function buildMessages() {
   const codec = topicCodec<L7RawEvent>(TOPICS.raw);
   for (const ev of workload.events) ev.timeUnixNano += shift;
   const requests: Request[] = [];
-  for (let i = 0; i < workload.events.length; i += EVENTS_PER_REQUEST) {
-    const events = workload.events.slice(i, i + EVENTS_PER_REQUEST);
-    requests.push({ messages: batchRecordsOf(codec, events, TOPICS.raw.partitions), events: events.length });
+  for (const group of collectorBatches(workload.events)) {
+    requests.push({
+      messages: batchRecordsOf(codec, group.events, TOPICS.raw.partitions),
+      events: group.events.length,
+    });
   }
   const bytes = requests.reduce((a, r) => a + r.messages.reduce((b, m) => b + m.value.length, 0), 0);
   return {

@@ -227,3 +227,32 @@ export function keepAliveWorkload(options: WorkloadOptions = {}): Workload {
   const exchanges = connections * perConnection;
   return { events, exchanges, connections, dataEventsPerExchange: dataEvents / exchanges };
 }
+
+/**
+ * The events as collectors ship them: each node's collector sends what it captured every linger
+ * (`windowMs`), so a partition receives, per window, one batch of each node's events, in capture order
+ * within it. Returns the groups in that order, each with the index of its first event in `events`.
+ */
+export function collectorBatches(
+  events: readonly L7RawEvent[],
+  windowMs = 20,
+): Array<{ first: number; events: L7RawEvent[] }> {
+  const windowNs = BigInt(windowMs) * MS;
+  const out: Array<{ first: number; events: L7RawEvent[] }> = [];
+  let i = 0;
+  while (i < events.length) {
+    const window = events[i]!.timeUnixNano / windowNs;
+    const byNode = new Map<string, { first: number; events: L7RawEvent[] }>();
+    for (; i < events.length && events[i]!.timeUnixNano / windowNs === window; i++) {
+      const ev = events[i]!;
+      let group = byNode.get(ev.node);
+      if (group === undefined) {
+        group = { first: i, events: [] };
+        byNode.set(ev.node, group);
+      }
+      group.events.push(ev);
+    }
+    out.push(...byNode.values());
+  }
+  return out;
+}
