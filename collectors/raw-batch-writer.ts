@@ -43,6 +43,7 @@ const EVENT_FIELDS = [
   'truncated',
   'redactions',
   'errno',
+  'causalCandidates',
 ] as const;
 const SEGMENT_FIELDS = ['kind', 'length', 'data', 'endsMessage'] as const;
 const BATCH_FIELDS = [
@@ -307,6 +308,19 @@ export class RawBatchWriter {
       w.nullable(true);
       w.long(ev.errno);
     }
+    const hints = ev.causalCandidates;
+    if (hints.length > 0) {
+      w.long(hints.length);
+      for (let i = 0; i < hints.length; i++) {
+        const h = hints[i]!;
+        if (h === null) w.nullable(false);
+        else {
+          w.nullable(true);
+          w.long(h);
+        }
+      }
+    }
+    w.long(0);
   }
 
   /**

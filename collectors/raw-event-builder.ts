@@ -24,6 +24,7 @@ import type {
   Syscall,
 } from '../schemas/types.ts';
 import { type CaptureCounters, countDrop, DROP_REASON, DROP_STAGE } from './capture-counters.ts';
+import { CausalityHints } from './causality-hints.ts';
 import { CaptureClock } from './clock.ts';
 import { connectionKey } from './connection-key.ts';
 import { ConnectionTable } from './connection-table.ts';
@@ -86,6 +87,7 @@ const SYSCALLS: Record<SyscallName, Syscall> = {
 
 const ROLES: Record<RoleName, ConnectionRole> = { client: 'CLIENT', server: 'SERVER', unknown: 'UNKNOWN' };
 const NO_SEGMENTS: PayloadSegment[] = [];
+const NO_HINTS: Array<number | null> = [];
 
 interface Conn {
   readonly connId: number;
@@ -109,6 +111,8 @@ export class RawEventBuilder {
   readonly #o: RawEventBuilderOptions;
   readonly #counters: CaptureCounters;
   readonly #table: ConnectionTable<Conn>;
+  /** Which server exchanges of each process are open: the causality hints of calls (causality-hints.ts). */
+  #hints = new CausalityHints();
   /** Framer counters of connections that are gone (closed, evicted, or from earlier loader runs). */
   readonly #framerTotals: Http1FramerCounters = newFramerCounters();
   readonly #release = (record: ConnRecord, afterLoss: boolean) => this.#record(record, afterLoss);
@@ -129,6 +133,7 @@ export class RawEventBuilder {
     this.#table = new ConnectionTable<Conn>(options.maxConnections, (conn) => {
       this.#counters.connectionsEvicted++;
       addFramerCounters(this.#framerTotals, conn.framer.counters);
+      this.#hints.closed(conn.identity.process.pid, conn.connId);
     });
   }
 
@@ -172,6 +177,7 @@ export class RawEventBuilder {
   endRun(): void {
     this.gate.flush(this.#release);
     for (const conn of this.#table.clear()) addFramerCounters(this.#framerTotals, conn.framer.counters);
+    this.#hints = new CausalityHints();
   }
 
   /**
@@ -195,6 +201,7 @@ export class RawEventBuilder {
       if (isAlive) continue;
       this.#table.delete(conn.connId);
       addFramerCounters(this.#framerTotals, conn.framer.counters);
+      this.#hints.closed(pid, conn.connId);
       reaped++;
     }
     this.#counters.connectionsExited += reaped;
@@ -386,6 +393,7 @@ export class RawEventBuilder {
       truncated: false,
       redactions: 0,
       errno: null,
+      causalCandidates: NO_HINTS,
     };
   }
 
@@ -414,7 +422,10 @@ export class RawEventBuilder {
     if (afterLoss) this.#counters.lossHints++;
 
     const framer = conn.framer;
-    const redactionsBefore = framer.counters.redactions;
+    const fc = framer.counters;
+    const redactionsBefore = fc.redactions;
+    const requestsBefore = fc.requests;
+    const interimBefore = fc.interimResponses;
     const segments = framer.push({
       direction: ingress ? 'ingress' : 'egress',
       role: r.role,
@@ -423,7 +434,7 @@ export class RawEventBuilder {
       chunkTerminator: r.flags.chunkTerminator,
       afterLoss,
     });
-    const redactions = framer.counters.redactions - redactionsBefore;
+    const redactions = fc.redactions - redactionsBefore;
     this.#counters.redactions += redactions;
 
     const connection = this.#withFramerRole(conn);
@@ -431,10 +442,46 @@ export class RawEventBuilder {
     ev.direction = ingress ? 'INGRESS' : 'EGRESS';
     ev.byteCount = BigInt(r.byteCount);
     ev.segments = toPayloadSegments(segments);
+    ev.causalCandidates = this.#causality(
+      conn,
+      connection.role,
+      ingress,
+      afterLoss,
+      fc.requests - requestsBefore,
+      endsOf(segments) - (fc.interimResponses - interimBefore),
+    );
     const f = r.flags;
     ev.truncated = f.truncated || f.readFailed || f.iovLimit;
     ev.redactions = redactions;
     this.#o.emit(ev, conn.keyBytes);
+  }
+
+  /**
+   * Feeds the exchanges this event opened or ended to the causality hints; returns the hints of the
+   * calls it ended (a response read on a CLIENT connection), else none.
+   */
+  #causality(
+    conn: Conn,
+    role: ConnectionRole,
+    ingress: boolean,
+    afterLoss: boolean,
+    started: number,
+    ended: number,
+  ): Array<number | null> {
+    const hints = this.#hints;
+    const pid = conn.identity.process.pid;
+    if (afterLoss) hints.lost(pid);
+    if (role === 'SERVER') {
+      if (ingress) hints.serverRequests(pid, conn.connId, started);
+      else hints.serverResponsesEnded(pid, conn.connId, ended);
+    } else if (role === 'CLIENT') {
+      if (!ingress) hints.clientRequests(pid, conn.connId, started);
+      else if (ended > 0) return hints.clientResponsesEnded(pid, conn.connId, ended);
+    } else if (started > 0 || ended > 0) {
+      // Messages on a connection whose role is not known: the counts of its process cannot be trusted.
+      hints.lost(pid);
+    }
+    return NO_HINTS;
   }
 
   /** When the kernel could not say the role, the framer may have inferred it from the first message. */
@@ -456,6 +503,7 @@ export class RawEventBuilder {
     }
     const kernelBytes = r.bytesEgress + r.bytesIngress;
     if (kernelBytes > conn.bytesSeen) this.#counters.unseenBytes += kernelBytes - conn.bytesSeen;
+    this.#hints.closed(conn.identity.process.pid, conn.connId);
     const framer = conn.framer;
     const redactionsBefore = framer.counters.redactions;
     const rest = framer.close();
@@ -517,6 +565,13 @@ export class RawEventBuilder {
     ev.errno = r.errno;
     this.#o.emit(ev, Buffer.from(key));
   }
+}
+
+/** Messages the segments end. */
+function endsOf(segments: readonly Segment[]): number {
+  let n = 0;
+  for (let i = 0; i < segments.length; i++) if (segments[i]!.endsMessage) n++;
+  return n;
 }
 
 /** The framer's segments as the schema's PayloadSegment records (bytes as Buffer views, no copies). */

@@ -60,6 +60,7 @@ export function expandRawBatch(batch: L7RawBatch): L7RawEvent[] {
       truncated: e.truncated,
       redactions: e.redactions,
       errno: e.errno,
+      causalCandidates: e.causalCandidates,
     };
   }
   return out;
@@ -137,6 +138,7 @@ export function packRawBatches(events: readonly L7RawEvent[], maxEvents = 2000):
       truncated: ev.truncated,
       redactions: ev.redactions,
       errno: ev.errno,
+      causalCandidates: ev.causalCandidates,
     });
   }
   return batches;

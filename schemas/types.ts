@@ -146,6 +146,8 @@ export interface RawBatchEvent {
   redactions: number;
   /** As in L7RawEvent.errno. */
   errno: null | number;
+  /** As in L7RawEvent.causalCandidates. */
+  causalCandidates: (null | number)[];
 }
 
 /** The records of topic meshpipe.l7.raw.v2: the raw L7 events one collector captured for one partition (an event's partition is the one its connection key hashes to, so both ends of a TCP connection still meet without a shuffle), in a compact form. What is constant for a connection — its tuple, process, workload — is written once per batch in `connections`; each event names its entry by index and carries only what changes per syscall, with times and sequence numbers relative to the batch's bases. Readers expand every event into a complete `L7RawEvent` (schemas/l7-raw-event.avsc): `timeUnixNano = baseMonotonicNs + monotonicDeltaNs + clockOffsetNs`, `monotonicNs = baseMonotonicNs + monotonicDeltaNs`, `seq = baseSeq + seqDelta`, `process` = the entry's process with the event's `tid`. Readers also accept single `L7RawEvent` records on the topic (written by tools, replays and tests). */
@@ -323,6 +325,8 @@ export interface L7RawEvent {
   redactions: number;
   /** For CONNECT_FAILED: the error number connect() returned (e.g. 111 ECONNREFUSED). */
   errno: null | number;
+  /** For an event that ends calls of the process (the last byte of a response read on a CLIENT connection): per call it ends, in order, the number of server exchanges of the same process that were open both when the call started and when it ended — its possible causes, which the trace linker waits for instead of a timer (docs/tracing.md); null where the collector cannot know (a loss, traffic it does not follow). Empty for other events. */
+  causalCandidates: (null | number)[];
 }
 
 export const MetricType = {
@@ -554,4 +558,6 @@ export interface TraceLinkingEvent {
   traceId: null | string;
   /** RESOLVE_REQUEST: the node whose linker asked, and which the RESOLVED answer is keyed by. */
   replyTo: null | string;
+  /** SPAN records of CLIENT spans: how many server exchanges of the same process contained the call, as the collector counted them (L7RawEvent.causalCandidates). Once the linker holds that many containing SERVER spans it decides the call's parent at once instead of after causalityWaitMs; null when not known. */
+  causalCandidates: null | number;
 }

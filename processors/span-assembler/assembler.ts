@@ -34,6 +34,7 @@ import { type ConnState, connStateKey, type Dir, type HeldSpan, type SideState }
 export type AssemblerContext = ProcessorContext<AssemblerConfig, ConnState>;
 
 const MS = 1_000_000n;
+const NO_HINTS: ReadonlyArray<number | null> = [];
 /** Link confidence of a TCP_CONNECTION parent: same connection, same method and path, in order. */
 export const TCP_LINK_CONFIDENCE = 0.95;
 /** ... when older requests of the client were skipped over (events lost on one side). */
@@ -209,7 +210,12 @@ function claimParent(
   };
 }
 
-function emitSpan(ctx: AssemblerContext, span: Span, parentNode: string | null): void {
+function emitSpan(
+  ctx: AssemblerContext,
+  span: Span,
+  parentNode: string | null,
+  causalCandidates: number | null = null,
+): void {
   const value: TraceLinkingEvent = {
     kind: 'SPAN',
     node: span.local.node,
@@ -218,6 +224,7 @@ function emitSpan(ctx: AssemblerContext, span: Span, parentNode: string | null):
     spanId: null,
     traceId: null,
     replyTo: null,
+    causalCandidates,
   };
   ctx.emit('linking', span.local.node, value);
   ctx.count('spans');
@@ -261,7 +268,7 @@ function tryPlace(conn: ConnState, h: HeldSpan, ctx: AssemblerContext, force: bo
     if (h.needsParent) ctx.count(peer === null ? 'tcp_parent_peer_not_captured' : 'tcp_parent_not_found');
     if (peer === null && conn.peer === 'unknown') conn.peer = 'absent';
   }
-  emitSpan(ctx, h.span, h.parentNode);
+  emitSpan(ctx, h.span, h.parentNode, h.causalCandidates);
   return true;
 }
 
@@ -282,10 +289,21 @@ function place(conn: ConnState, h: HeldSpan, ctx: AssemblerContext): void {
   }
 }
 
-/** Turns the exchanges of one run into spans. */
-function exchangesToSpans(conn: ConnState, side: SideState, run: SideRun, ctx: AssemblerContext): void {
+/**
+ * Turns the exchanges of one run into spans. `hints` are the collector's causality hints of the calls
+ * the run's event ended (L7RawEvent.causalCandidates): one per exchange ended by a response, in order,
+ * for the CLIENT spans the trace linker decides causality for.
+ */
+function exchangesToSpans(
+  conn: ConnState,
+  side: SideState,
+  run: SideRun,
+  ctx: AssemblerContext,
+  hints: ReadonlyArray<number | null> = NO_HINTS,
+): void {
   const cfg = ctx.config;
   const templater = templaterFor(cfg);
+  let hint = 0;
   for (const { exchange: x, dir, tid, ordinal } of run.exchanges) {
     ctx.count('exchanges');
     const first = (x.request ?? x.response)!;
@@ -299,6 +317,7 @@ function exchangesToSpans(conn: ConnState, side: SideState, run: SideRun, ctx: A
     }
     const span = buildExchangeSpan(x, side, { spanId, kind, tid }, conn.key, templater, null);
     if (span.incompleteReason !== null) ctx.count(`incomplete.${span.incompleteReason}`);
+    const candidates = x.response === undefined ? null : (hints[hint++] ?? null);
     const h: HeldSpan = {
       span,
       sideId: side.id,
@@ -307,6 +326,7 @@ function exchangesToSpans(conn: ConnState, side: SideState, run: SideRun, ctx: A
       claimed: false,
       parentNode: null,
       heldAtMs: ctx.now(),
+      causalCandidates: kind === 'CLIENT' ? candidates : null,
     };
     applyTraceContext(h, x);
     place(conn, h, ctx);
@@ -339,7 +359,13 @@ function applyTraceContext(h: HeldSpan, x: Http1Exchange): void {
 }
 
 /** Runs ops on a side and turns everything they produced into spans and remembered requests. */
-function advance(conn: ConnState, side: SideState, ops: SideOp[], ctx: AssemblerContext): void {
+function advance(
+  conn: ConnState,
+  side: SideState,
+  ops: SideOp[],
+  ctx: AssemblerContext,
+  hints: ReadonlyArray<number | null> = NO_HINTS,
+): void {
   const run = runSide(side, ops);
   inferRole(side, run);
   if (run.invalidHeads > 0) ctx.count('parse_errors', run.invalidHeads);
@@ -358,7 +384,7 @@ function advance(conn: ConnState, side: SideState, ops: SideOp[], ctx: Assembler
     });
   }
   pruneRecent(side, ctx.config);
-  exchangesToSpans(conn, side, run, ctx);
+  exchangesToSpans(conn, side, run, ctx, hints);
   if (run.pending > ctx.config.maxLogEntries) {
     // A deep pipeline, or responses piling up unanswered: end what is open rather than grow without bound.
     ctx.count('side_log_overflow');
@@ -433,6 +459,7 @@ export function processRawEvent(record: InputRecord<L7RawEvent>, ctx: AssemblerC
           { op: 'data', ts: ev.timeUnixNano, dir, tid: ev.process.tid, segments: toSegments(ev) },
         ],
         ctx,
+        ev.causalCandidates,
       );
       break;
     }

@@ -88,6 +88,8 @@ export interface HeldSpan {
   /** Node of the CLIENT span named as parent, once found (the linker may have to ask that node). */
   parentNode: string | null;
   heldAtMs: number;
+  /** CLIENT spans: the collector's count of the call's possible causes (L7RawEvent.causalCandidates). */
+  causalCandidates: number | null;
 }
 
 export interface ConnState {

@@ -399,6 +399,7 @@ class Linker {
           spanId: parentId,
           traceId: null,
           replyTo: e.node,
+          causalCandidates: null,
         } satisfies TraceLinkingEvent);
       }
       remote.children.push(e.spanId);
@@ -438,6 +439,7 @@ class Linker {
           spanId: e.spanId,
           traceId: t,
           replyTo: null,
+          causalCandidates: null,
         } satisfies TraceLinkingEvent);
       }
       e.askedBy = [];
@@ -485,6 +487,7 @@ class Linker {
         spanId: ev.spanId,
         traceId: e.traceId,
         replyTo: null,
+        causalCandidates: null,
       } satisfies TraceLinkingEvent);
       return;
     }

@@ -97,6 +97,7 @@ const eventArb: fc.Arbitrary<L7RawEvent> = fc.record({
   truncated: fc.boolean(),
   redactions: int,
   errno: nullable(int),
+  causalCandidates: fc.array(nullable(int), { maxLength: 3 }),
 });
 
 /** Events of one node, with times that mostly stay close and sometimes jump (new windows). */

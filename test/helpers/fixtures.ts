@@ -49,6 +49,7 @@ export const RAW_EVENT: L7RawEvent = {
   truncated: false,
   redactions: 1,
   errno: null,
+  causalCandidates: [],
 };
 
 export const SPAN: Span = {
@@ -179,6 +180,7 @@ export const TRACE_LINKING_EVENT: TraceLinkingEvent = {
   spanId: null,
   traceId: null,
   replyTo: null,
+  causalCandidates: null,
 };
 
 export const FIXTURES = {
