@@ -3,7 +3,8 @@
  * @platformatic/kafka (pure JavaScript) and @confluentinc/kafka-javascript (librdkafka, KafkaJS-like
  * API), side by side on the same broker in one run (issue 11, item 3).
  *
- *   node bench/pipeline/kafka-clients.ts [--quick] [--repeats N] [--no-checks] [--only produce,consume,loop,idle]
+ *   node bench/pipeline/kafka-clients.ts [--quick] [--repeats N] [--only produce,consume,loop,idle]
+ *                                        [--no-checks | --checks fencing,admin,...]
  *   node bench/pipeline/run.ts --kafka-clients ...     (the same, before the pipeline stages)
  *
  * Each client runs each scenario in a child process of its own (kafka-clients/worker.ts), so the CPU
@@ -77,6 +78,8 @@ export interface Options {
   quick: boolean;
   repeats: number;
   checks: boolean;
+  /** Only these checks (all when empty). */
+  checkNames: ReadonlySet<string>;
   only: ReadonlySet<string>;
   brokers?: string[];
 }
@@ -256,7 +259,7 @@ export async function runKafkaClients(options: Options): Promise<void> {
       `records: ~${pools.avgBytes.event} B (one raw event) and ~${pools.avgBytes.batch} B (a batch record); broker ${brokers.join(',')}; ${options.repeats} repeat(s)`,
     );
     const results = await measure(options, admin, brokers, run, clients, pools);
-    const checks = options.checks ? await runChecks(clients, brokers, run) : [];
+    const checks = options.checks ? await runChecks(clients, brokers, run, options.checkNames) : [];
     write(options, { installs, excluded, brokers, busyBefore, results, checks, startedAt });
   } finally {
     await drop();
@@ -486,10 +489,10 @@ async function capabilities(client: ClientName, brokers: string[]) {
   return c;
 }
 
-async function runChecks(clients: ClientName[], brokers: string[], run: string) {
+async function runChecks(clients: ClientName[], brokers: string[], run: string, names: ReadonlySet<string>) {
   const outcomes: Array<CheckOutcome & { client: ClientName }> = [];
   console.log('\nchecks (each against the broker, in a worker per client):');
-  for (const check of CHECKS) {
+  for (const check of CHECKS.filter((c) => names.size === 0 || names.has(c))) {
     for (const client of clients) {
       let outcome: CheckOutcome;
       try {
@@ -560,6 +563,7 @@ export function parseOptions(argv: readonly string[]): Options {
     quick,
     repeats: Number(value('--repeats') ?? (quick ? 1 : 3)),
     checks: !argv.includes('--no-checks'),
+    checkNames: new Set((value('--checks') ?? '').split(',').filter(Boolean)),
     only: new Set((value('--only') ?? '').split(',').filter(Boolean)),
   };
 }

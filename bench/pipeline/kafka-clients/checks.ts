@@ -27,7 +27,7 @@ import {
   loadPlatformatic,
   type PltConsumer,
   platformaticDriver,
-  TRANSACTIONAL_RETRIES,
+  TRANSACTIONAL_OPTIONS,
 } from './platformatic-driver.ts';
 import { createTopic } from './scenarios.ts';
 
@@ -161,7 +161,8 @@ async function readCommitted(
     const consumer = kafka.consumer({
       kafkaJS: { groupId, fromBeginning: true, maxWaitTimeInMs: 100, maxBytesPerPartition: maxBytes },
       'isolation.level': 'read_committed',
-      ...(tinyFetches ? { 'fetch.max.bytes': 1 } : {}),
+      // librdkafka's smallest: fetch.max.bytes may not be under message.max.bytes (≥ 1000).
+      ...(tinyFetches ? { 'fetch.max.bytes': 1000, 'message.max.bytes': 1000 } : {}),
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [topic] });
@@ -267,6 +268,8 @@ async function checkFencing(client: ClientName, brokers: string[], prefix: strin
     const topic = await s.topic('fencing', 1);
     let firstCommitError: unknown = null;
     let secondCommitted = false;
+    /** @platformatic/kafka: the new owner's own initialisation failing, without the workaround. */
+    let newOwnerError: unknown = null;
     if (client === 'kafkajs') {
       const a = s.kafka.producer({
         transactionalId,
@@ -290,18 +293,28 @@ async function checkFencing(client: ClientName, brokers: string[], prefix: strin
       await Promise.all([a.disconnect(), b.disconnect()]);
     } else if (client === 'platformatic') {
       const plt = await loadPlatformatic();
-      const make = () =>
+      const { producerId: _id, producerEpoch: _epoch, ...retries } = TRANSACTIONAL_OPTIONS;
+      const make = (options: object) =>
         new plt.Producer({
           clientId: 'bench-kc',
           bootstrapBrokers: brokers,
-          ...TRANSACTIONAL_RETRIES,
           idempotent: true,
           transactionalId,
+          ...options,
         });
-      const a = make();
-      const b = make();
+      // As a user would first write it: no producer id options.
+      const a = make(retries);
       const ta = await a.beginTransaction();
       await ta.send({ messages: [{ topic, value: Buffer.from('zombie') }] });
+      const plain = make(retries);
+      try {
+        await plain.beginTransaction();
+      } catch (err) {
+        newOwnerError = err;
+      }
+      await plain.close(true);
+      // With the KIP-360 "new producer" values the client does not send by itself.
+      const b = make(TRANSACTIONAL_OPTIONS);
       const tb = await b.beginTransaction();
       await tb.send({ messages: [{ topic, value: Buffer.from('owner') }] });
       await ta.commit().catch((err) => (firstCommitError = err));
@@ -326,16 +339,24 @@ async function checkFencing(client: ClientName, brokers: string[], prefix: strin
       await a.disconnect().catch(() => {});
       await b.disconnect();
     }
-    const seen = await readCommitted('kafkajs', brokers, topic, `${prefix}-fencing-reader`, 'owner');
+    const seen = await readCommitted('kafkajs', brokers, topic, `${prefix}-fencing-reader`, 'owner', false);
     const ok = firstCommitError !== null && secondCommitted && !seen.includes('zombie');
     const shape = firstCommitError === null ? null : errorShape(firstCommitError);
+    const workaround =
+      newOwnerError === null
+        ? ''
+        : `; BUT a new producer for the id fails its own InitProducerId unless given producerId -1n / producerEpoch -1 (it sends 0/0): ${JSON.stringify(errorShape(newOwnerError)).slice(0, 260)}`;
     return {
       check: 'fencing',
-      result: ok ? 'yes' : 'no',
+      result: ok ? (newOwnerError === null ? 'yes' : 'part') : 'no',
       summary: ok
-        ? `the fenced producer's commit failed (${JSON.stringify(shape).slice(0, 240)}); the new owner committed; readers see only its record`
-        : `fenced commit error: ${JSON.stringify(shape)}, owner committed: ${secondCommitted}, read: ${JSON.stringify(seen)}`,
-      details: { error: shape, seen },
+        ? `the fenced producer's commit failed (${JSON.stringify(shape).slice(0, 240)}); the new owner committed; readers see only its record${workaround}`
+        : `fenced commit error: ${JSON.stringify(shape)}, owner committed: ${secondCommitted}, read: ${JSON.stringify(seen)}${workaround}`,
+      details: {
+        error: shape,
+        newOwnerError: newOwnerError === null ? null : errorShape(newOwnerError),
+        seen,
+      },
     };
   } finally {
     await s.close();
@@ -393,12 +414,12 @@ async function checkConcurrentTransactions(
       await p.disconnect();
     } else if (client === 'platformatic') {
       const plt = await loadPlatformatic();
-      // Retried after 10 ms doubling (TRANSACTIONAL_RETRIES); with the default 250 ms the same 100
+      // Retried after 10 ms doubling (TRANSACTIONAL_OPTIONS); with the default 250 ms the same 100
       // transactions took 30 s on a loaded machine, none failing.
       const p = new plt.Producer({
         clientId: 'bench-kc',
         bootstrapBrokers: brokers,
-        ...TRANSACTIONAL_RETRIES,
+        ...TRANSACTIONAL_OPTIONS,
         idempotent: true,
         transactionalId,
       });
@@ -779,7 +800,7 @@ async function checkAssignor(client: ClientName, brokers: string[], prefix: stri
           const a = consumer.assignment();
           if (a.length === 0) return null;
           const byTopic: Record<string, number[]> = {};
-          for (const { topic, partition } of a) (byTopic[topic] ??= []).push(partition);
+          for (const { topic, partition } of a) byTopic[topic] = [...(byTopic[topic] ?? []), partition];
           return byTopic;
         };
         owned[i] = () => [...new Set(Object.values(assigned() ?? {}).flat())];

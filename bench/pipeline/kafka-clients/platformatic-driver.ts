@@ -85,13 +85,21 @@ export interface Platformatic {
 }
 
 /**
- * A transaction begun right after a commit meets CONCURRENT_TRANSACTIONS while the coordinator writes
- * the markers (milliseconds); the client retries it after `retryDelay`, 250 ms by default — 250 ms per
- * transaction. meshpipe retries kafkajs's quickly for the same reason (partition-producer.ts).
+ * What every transactional producer here is given.
+ *   - A transaction begun right after a commit meets CONCURRENT_TRANSACTIONS while the coordinator
+ *     writes the markers (milliseconds); the client retries it after `retryDelay`, 250 ms by default —
+ *     250 ms per transaction. meshpipe retries kafkajs's quickly for the same reason
+ *     (partition-producer.ts).
+ *   - InitProducerId carries the producer id and epoch the client believes it has (KIP-360); a new
+ *     producer must send -1/-1, and the client sends 0/0 unless told: the coordinator then answers
+ *     PRODUCER_FENCED to any new producer for a transactional id that already has state — every restart
+ *     of a processor instance (checks.ts, "fencing").
  */
-export const TRANSACTIONAL_RETRIES = {
+export const TRANSACTIONAL_OPTIONS = {
   retries: 10,
   retryDelay: (_client: unknown, _operation: string, attempt: number) => Math.min(2000, 10 * 2 ** attempt),
+  producerId: -1n,
+  producerEpoch: -1,
 };
 
 export async function loadPlatformatic(): Promise<Platformatic> {
@@ -158,7 +166,7 @@ export async function platformaticDriver(brokers: string[]): Promise<Driver & { 
       const consumer = new plt.Consumer(consumerOptions(c.groupId));
       const producer = new plt.Producer({
         ...base,
-        ...TRANSACTIONAL_RETRIES,
+        ...TRANSACTIONAL_OPTIONS,
         idempotent: true,
         acks: plt.ProduceAcks.ALL,
         partitioner: plt.compatibilityPartitioner,
@@ -221,6 +229,7 @@ export async function platformaticDriver(brokers: string[]): Promise<Driver & { 
       for (let i = 0; i < c.transactionalProducers; i++) {
         const p = new plt.Producer({
           ...base,
+          ...TRANSACTIONAL_OPTIONS,
           idempotent: true,
           acks: plt.ProduceAcks.ALL,
           transactionalId: `${c.transactionalIdPrefix}-${i}`,
