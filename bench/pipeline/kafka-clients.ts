@@ -250,7 +250,8 @@ export async function runKafkaClients(options: Options): Promise<void> {
   const brokers = options.brokers ?? (await benchBrokers(logger));
   const run = `bench-kc-${randomBytes(3).toString('hex')}`;
   const { admin, drop } = await benchTopics(brokers, run, 'bench-kafka-clients', logger);
-  installSignalHandlers(drop);
+  // Standalone: Ctrl-C drops these topics. Called by run.ts (brokers given), whose own handler stays.
+  if (options.brokers === undefined) installSignalHandlers(drop);
   const dir = mkdtempSync(join(tmpdir(), 'meshpipe-bench-kc-'));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   try {
