@@ -3,12 +3,10 @@
  * collector's producer settings (idempotent, one request in flight), and the processor host's
  * transactional producer (processors/runtime/partition-producer.ts, EOS v1).
  *
- * kafkajs has gzip built in; lz4 and snappy need codec packages. zstd is registered here from node:zlib
- * (Node ≥ 22.15 has it natively), which is no native work of ours.
+ * kafkajs has gzip built in; lz4 and snappy need codec packages. zstd comes from node:zlib, registered
+ * by lib/kafka.ts for every meshpipe client — no native work of ours.
  */
-import { promisify } from 'node:util';
-import { zstdCompress, zstdDecompress } from 'node:zlib';
-import kafkajs, { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
 import { createKafka, partitioner } from '../../../lib/kafka.ts';
 import { createLogger } from '../../../lib/logger.ts';
 import { PartitionProducer } from '../../../processors/runtime/partition-producer.ts';
@@ -21,14 +19,6 @@ import {
   sendSlices,
   type Window,
 } from './driver.ts';
-
-const compress = promisify(zstdCompress);
-const decompress = promisify(zstdDecompress);
-// kafkajs's CommonJS exports: Node's named-export detection does not find CompressionCodecs.
-kafkajs.CompressionCodecs[CompressionTypes.ZSTD] = () => ({
-  compress: (encoder: { buffer: Buffer }) => compress(encoder.buffer),
-  decompress: (buffer: Buffer) => decompress(buffer),
-});
 
 const CODECS = {
   none: CompressionTypes.None,
