@@ -9,6 +9,8 @@
  *   node bench/pipeline/run.ts --no-e2e    (throughput only, no root needed)
  *   node bench/pipeline/run.ts --e2e-only [--e2e-rates 1000,5000] [--out file]
  *                                          (CPU per observed request beside a sidecar pair: end-to-end.ts)
+ *   node bench/pipeline/run.ts --kafka-clients ...   (first, the Kafka client comparison on the same
+ *                                          broker: kafka-clients.ts, its options too)
  *
  * Throughput (per component, each a real `meshpipe process <name>` / `meshpipe sink otlp` process):
  *   the workload is bench/span-assembler's recorded-shape stream (workload.ts: keep-alive HTTP/1.1
@@ -46,6 +48,7 @@ import { installSignalHandlers, onCleanup } from '../overhead/topology.ts';
 import { collectorBatches, keepAliveWorkload, WORKLOAD_T0 } from '../span-assembler/workload.ts';
 import { type Component, type ComponentOptions, startOtlpSink, startProcessor } from './components.ts';
 import { measureEndToEnd } from './end-to-end.ts';
+import { parseOptions, runKafkaClients } from './kafka-clients.ts';
 
 const execFileAsync = promisify(execFile);
 const argv = process.argv.slice(2);
@@ -288,6 +291,7 @@ async function main(): Promise<void> {
   if (E2E && process.getuid?.() !== 0)
     throw new Error('run as root (the end-to-end part captures with eBPF), or pass --no-e2e');
   const brokers = await benchBrokers(logger);
+  if (argv.includes('--kafka-clients')) await runKafkaClients({ ...parseOptions(argv), brokers });
   const run = `bench-pipeline-${randomBytes(3).toString('hex')}`;
   const prefixes = { baseline: `${run}-base`, one: `${run}-x1`, two: `${run}-x2`, e2e: `${run}-e2e` };
   const kafka = createKafka({ brokers, clientId: 'bench-pipeline', logger });
