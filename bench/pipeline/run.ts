@@ -28,7 +28,7 @@
  *
  * Results: bench/results/pipeline.json.
  */
-import { type ChildProcess, execFile, execFileSync, fork } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,11 +44,12 @@ import { TOPICS, topicName } from '../../schemas/topics.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
 import { benchBrokers, benchTopics, machineFacts } from '../environment.ts';
 import { cpuSecondsOf, type MemoryUsage, memorySampler } from '../overhead/proc-stats.ts';
-import { installSignalHandlers, onCleanup } from '../overhead/topology.ts';
+import { installSignalHandlers } from '../overhead/topology.ts';
 import { collectorBatches, keepAliveWorkload, WORKLOAD_T0 } from '../span-assembler/workload.ts';
 import { type Component, type ComponentOptions, startOtlpSink, startProcessor } from './components.ts';
 import { measureEndToEnd } from './end-to-end.ts';
 import { parseOptions, runKafkaClients } from './kafka-clients.ts';
+import { type Receiver, startReceiver } from './receiver-process.ts';
 
 const execFileAsync = promisify(execFile);
 const argv = process.argv.slice(2);
@@ -66,7 +67,6 @@ const SIZE = QUICK
   : { connections: 2000, exchangesPerConnection: 30 };
 const E2E_SECONDS = QUICK ? 8 : 20;
 const BASELINE_CONSUMER = fileURLToPath(new URL('./baseline-consumer.ts', import.meta.url));
-const RECEIVER = fileURLToPath(new URL('./receiver.ts', import.meta.url));
 const RESULTS =
   flagValue('out') ??
   fileURLToPath(new URL(`../results/${E2E_ONLY ? 'end-to-end' : 'pipeline'}.json`, import.meta.url));
@@ -248,43 +248,6 @@ const sumConsumed = (cs: Component[]) => async () => {
   for (const c of cs) total += (await c.consumed().catch(() => 0)) ?? 0;
   return total;
 };
-
-interface Receiver {
-  child: ChildProcess;
-  endpoint: string;
-  stats(): Promise<{
-    spans: number;
-    firstArrivalMs: number | null;
-    lastArrivalMs: number | null;
-    latenciesMs: Record<string, number[]>;
-  }>;
-  send(m: object): void;
-  stop(): void;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const child = fork(RECEIVER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  onCleanup(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { ready?: number }) =>
-      m.ready === undefined ? reject(new Error('receiver')) : resolve(m.ready),
-    );
-    child.once('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
-  });
-  return {
-    child,
-    endpoint: `http://127.0.0.1:${port}`,
-    stats: () =>
-      new Promise((resolve) => {
-        child.once('message', (m: { stats: Awaited<ReturnType<Receiver['stats']>> }) => resolve(m.stats));
-        child.send({ cmd: 'stats' });
-      }),
-    send: (m) => child.send(m),
-    stop: () => child.send({ cmd: 'stop' }),
-  };
-}
 
 async function main(): Promise<void> {
   const startedAt = Date.now();
