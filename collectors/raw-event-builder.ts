@@ -281,6 +281,8 @@ export class RawEventBuilder {
       netnsInode: r.netnsInode,
       cgroupId: r.cgroupId,
       localPort: r.localPort,
+      localAddress: r.localAddr,
+      peerAddress: r.peerAddr,
       role: r.role,
     });
     const conn: Conn = {
@@ -301,6 +303,8 @@ export class RawEventBuilder {
         peerAddress: r.peerAddr,
         peerPort: r.peerPort,
         openedUnixNano: null,
+        translatedPeerAddress: null,
+        translatedPeerPort: null,
       },
       lossEpoch: this.gate.epoch,
       lastProcess: null,
@@ -332,12 +336,14 @@ export class RawEventBuilder {
     }
     // A pod created just before its first connection may not be named yet when the connection is
     // first seen (see NetnsNames): look again until it is.
-    if (conn.identity.workload.pod === null && this.#o.identity.podAppeared(r.netnsInode)) {
+    if (conn.identity.workload.pod === null && this.#o.identity.podAppeared(r.netnsInode, r.localAddr)) {
       conn.identity = this.#o.identity.resolve({
         tgid: r.tgid,
         netnsInode: r.netnsInode,
         cgroupId: r.cgroupId,
         localPort: r.localPort,
+        localAddress: r.localAddr,
+        peerAddress: r.peerAddr,
         role: r.role,
       });
       conn.lastProcess = null;
@@ -384,6 +390,7 @@ export class RawEventBuilder {
       seq: 0n,
       process,
       workload: identity.workload,
+      peer: identity.peer,
       connection,
       direction: 'NONE',
       syscall: SYSCALLS[r.syscall],
@@ -538,6 +545,8 @@ export class RawEventBuilder {
       netnsInode: r.netnsInode,
       cgroupId: r.cgroupId,
       localPort: r.localPort,
+      localAddress: r.localAddr,
+      peerAddress: r.peerAddr,
       role: 'client',
     });
     if (identity.self) {
@@ -557,6 +566,8 @@ export class RawEventBuilder {
       peerAddress: r.peerAddr,
       peerPort: r.peerPort,
       openedUnixNano: null,
+      translatedPeerAddress: null,
+      translatedPeerPort: null,
     };
     const p = identity.process;
     const process: ProcessIdentity = { ...p, tid: r.tid };

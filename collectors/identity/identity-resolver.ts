@@ -7,9 +7,12 @@
  * process exited before its events reached user space) stays unknown rather than guessed: comm is
  * empty and the service falls back to the pod, else `unknown`.
  */
-import type { ProcessIdentity, WorkloadIdentity } from '../../schemas/types.ts';
+import type { PeerWorkload, ProcessIdentity, WorkloadIdentity } from '../../schemas/types.ts';
+import { isLoopback } from '../connection-key.ts';
 import type { CgroupDirectory } from './cgroup-directory.ts';
 import { containerIdFromCgroupFile, containerIdFromPath } from './container-id.ts';
+import type { KubernetesIdentity } from './kubernetes/cluster-index.ts';
+import type { KubernetesDecorator } from './kubernetes/kubernetes-decorator.ts';
 import type { NetnsNames } from './netns-names.ts';
 import type { ProcessTable } from './process-table.ts';
 import type { WorkloadRules } from './workload-rules.ts';
@@ -21,6 +24,8 @@ export interface Identity {
   /** Everything but `tid`, which each event carries. */
   readonly process: Omit<ProcessIdentity, 'tid'>;
   readonly workload: WorkloadIdentity;
+  /** The other end, when the Kubernetes decorator knows its address (a pod, or a Service's ClusterIP). */
+  readonly peer: PeerWorkload | null;
   /** One of meshpipe's own processes: its traffic is not captured (see `SelfFilter`). */
   readonly self: boolean;
 }
@@ -30,6 +35,9 @@ export interface ConnectionSubject {
   netnsInode: number;
   cgroupId: bigint;
   localPort: number;
+  localAddress: string;
+  /** The address the connection reached: conntrack's translated one when the destination was NATed. */
+  peerAddress: string;
   role: 'client' | 'server' | 'unknown';
 }
 
@@ -61,6 +69,8 @@ export interface IdentityResolverOptions {
   /** Namespace for pods no rule names one for (`collector.namespace`). */
   namespace: string | null;
   self: SelfFilter;
+  /** Names from the Kubernetes API server (collector.kubernetes), or null outside a cluster. */
+  kubernetes?: KubernetesDecorator | null;
 }
 
 /** Bounds of the two caches below (cleared when full: they refill from /proc within a TTL). */
@@ -83,9 +93,11 @@ export class IdentityResolver {
    * node's and has a name now. Cheap (a map lookup, a rate-limited directory read on a miss), so it can
    * be asked per event of such connections until the name appears.
    */
-  podAppeared(netnsInode: number): boolean {
+  podAppeared(netnsInode: number, localAddress: string): boolean {
     const netns = this.#o.netns;
-    return netnsInode !== netns.hostInode && netns.nameOf(netnsInode) !== null;
+    if (netnsInode === netns.hostInode) return false;
+    if (this.#o.kubernetes?.index.hasPodIp(localAddress) === true) return true;
+    return netns.nameOf(netnsInode) !== null;
   }
 
   /**
@@ -102,7 +114,12 @@ export class IdentityResolver {
     if (subject.role === 'server') this.#learnServed(tgid, subject.localPort);
     const info = this.#o.processes.get(tgid);
     const comm = info.comm;
-    const pod = this.#o.netns.nameOf(netnsInode);
+    const kubernetes = this.#o.kubernetes ?? null;
+    const k8s =
+      kubernetes === null
+        ? null
+        : kubernetes.local(info.cgroups, subject.localAddress, netnsInode === this.#o.netns.hostInode);
+    const pod = k8s?.pod ?? this.#o.netns.nameOf(netnsInode);
     const rules = this.#o.rules;
     const names =
       rules.size === 0
@@ -112,7 +129,7 @@ export class IdentityResolver {
             comm,
             serves: (port) => this.#serves(tgid, port),
           });
-    const workload = names?.workload ?? null;
+    const workload = names?.workload ?? k8s?.workload ?? null;
     const self =
       this.#o.self.pids.has(tgid) ||
       (this.#o.self.parentOfOurs !== null && info.ppid === this.#o.self.parentOfOurs);
@@ -127,10 +144,22 @@ export class IdentityResolver {
       workload: {
         netnsInode: BigInt(netnsInode),
         pod,
-        namespace: names?.namespace ?? (pod === null ? null : this.#o.namespace),
+        namespace: names?.namespace ?? k8s?.namespace ?? (pod === null ? null : this.#o.namespace),
         workload,
-        service: names?.service ?? workload ?? pod ?? (comm === null || comm === '' ? UNKNOWN_SERVICE : comm),
+        service:
+          names?.service ??
+          k8s?.service ??
+          workload ??
+          pod ??
+          (comm === null || comm === '' ? UNKNOWN_SERVICE : comm),
+        podUid: k8s?.podUid ?? null,
+        container: k8s?.container ?? null,
+        workloadKind: names?.workload != null ? null : (k8s?.workloadKind ?? null),
       },
+      peer:
+        kubernetes === null || isLoopback(subject.peerAddress)
+          ? null
+          : peerWorkload(kubernetes, subject.peerAddress),
       self,
     };
   }
@@ -162,4 +191,25 @@ export class IdentityResolver {
     const path = this.#o.cgroups.pathOf(cgroupId);
     return path === null ? null : containerIdFromPath(path);
   }
+}
+
+function peerWorkload(kubernetes: KubernetesDecorator, address: string): PeerWorkload | null {
+  const found = kubernetes.peer(address);
+  if (found === null) return null;
+  if (!('pod' in found))
+    return {
+      service: found.service,
+      namespace: found.namespace,
+      pod: null,
+      workload: null,
+      workloadKind: null,
+    };
+  const k: KubernetesIdentity = found;
+  return {
+    service: k.service,
+    namespace: k.namespace,
+    pod: k.pod,
+    workload: k.workload,
+    workloadKind: k.workloadKind,
+  };
 }
