@@ -113,6 +113,9 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
       // from 2.0x to ~1.2x (mean) and 6x to ~3x (p99) of no capture (bpf/loader/schedule.c).
       ...(c.schedIdle ? { schedIdle: true, schedIdlePids: [process.pid] } : {}),
       ...(c.ports.length > 0 ? { ports: c.ports } : {}),
+      ...(c.conntrack.enabled
+        ? { conntrack: true, ...(c.conntrack.netns === null ? {} : { conntrackNetns: c.conntrack.netns }) }
+        : {}),
       ...(excludePids.length > 0 ? { excludePids } : {}),
       ...options.loader,
     },

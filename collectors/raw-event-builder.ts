@@ -35,6 +35,7 @@ import type {
   ConnRecordBase,
   DataRecord,
   LoaderRecord,
+  NatRecord,
   OpenRecord,
   ReadyRecord,
   RoleName,
@@ -67,6 +68,8 @@ export interface RawEventBuilderOptions {
 const RUN_SHIFT = 44n;
 /** CONNECT_FAILED records carry connection id 0 (no connection was made): they get ids of their own. */
 const FAILED_CONNECT_ID_BASE = 1n << 62n;
+/** NAT records whose OPEN has not been released yet, at most (a gate window's worth of connects). */
+const MAX_PENDING_NAT = 65_536;
 
 const SYSCALLS: Record<SyscallName, Syscall> = {
   none: 'OTHER',
@@ -121,6 +124,8 @@ export class RawEventBuilder {
   /** The previous STATS of this loader run: its counters are cumulative, drops are the deltas. */
   #lastStats: StatsRecord | null = null;
   #failedConnects = 0n;
+  /** NAT records waiting for their OPEN (by loader connection id). */
+  readonly #nat = new Map<number, NatRecord>();
   /** Date.now() of the batch being processed: one clock read per batch, not per record. */
   #nowMs = Date.now();
 
@@ -156,6 +161,11 @@ export class RawEventBuilder {
           break;
         case 'ready':
           this.#ready(r);
+          break;
+        case 'nat':
+          // Comes right before its connection's OPEN (loader --conntrack), which the gate may hold.
+          if (this.#nat.size >= MAX_PENDING_NAT) this.#nat.clear();
+          this.#nat.set(r.connId, r);
           break;
         case 'open':
         case 'connect_failed':
@@ -275,14 +285,20 @@ export class RawEventBuilder {
   }
 
   #makeConn(r: ConnRecordBase): Conn {
-    const key = connectionKey(r.localAddr, r.localPort, r.peerAddr, r.peerPort, r.netnsInode);
+    // A connection NATed on its way (a ClusterIP) is keyed, and its peer named, by where it really
+    // went, so both ends share one key (docs/collector.md, "The connection key").
+    const nat = this.#nat.get(r.connId);
+    if (nat !== undefined) this.#nat.delete(r.connId);
+    const peerAddr = nat?.addr ?? r.peerAddr;
+    const peerPort = nat?.port ?? r.peerPort;
+    const key = connectionKey(r.localAddr, r.localPort, peerAddr, peerPort, r.netnsInode);
     const identity = this.#o.identity.resolve({
       tgid: r.tgid,
       netnsInode: r.netnsInode,
       cgroupId: r.cgroupId,
       localPort: r.localPort,
       localAddress: r.localAddr,
-      peerAddress: r.peerAddr,
+      peerAddress: peerAddr,
       role: r.role,
     });
     const conn: Conn = {
@@ -303,8 +319,8 @@ export class RawEventBuilder {
         peerAddress: r.peerAddr,
         peerPort: r.peerPort,
         openedUnixNano: null,
-        translatedPeerAddress: null,
-        translatedPeerPort: null,
+        translatedPeerAddress: nat?.addr ?? null,
+        translatedPeerPort: nat?.port ?? null,
       },
       lossEpoch: this.gate.epoch,
       lastProcess: null,

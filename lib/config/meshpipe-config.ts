@@ -224,6 +224,19 @@ export const collectorSpec = s.object(
     namespace: s.optionalString({
       doc: 'Namespace reported for pods that no workload rule gives one (the local stand-in for a Kubernetes namespace).',
     }),
+    conntrack: s.object(
+      {
+        enabled: s.boolean({
+          doc: 'Key a client connection NATed on its way (a Kubernetes ClusterIP) by where it really went, from conntrack at connect time, so both ends share one key. Needs CAP_NET_ADMIN in the namespace where the NAT happens.',
+          default: true,
+          env: 'MESHPIPE_COLLECTOR_CONNTRACK',
+        }),
+        netns: s.optionalString({
+          doc: "The network namespace where the NAT happens, as a file (/run/netns/<name>, /proc/<pid>/ns/net); default the collector's own (a DaemonSet on the host network sees kube-proxy's).",
+        }),
+      },
+      { doc: 'Service NAT resolution (docs/collector.md, "The connection key").' },
+    ),
     kubernetes: s.object(
       {
         enabled: s.enumOf(['auto', 'on', 'off'] as const, {
