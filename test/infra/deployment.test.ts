@@ -106,6 +106,7 @@ describe('Kubernetes manifests', () => {
     assert.deepEqual([...c.securityContext.capabilities.add].sort(), [
       'BPF',
       'DAC_READ_SEARCH',
+      'NET_ADMIN',
       'PERFMON',
       'SYS_PTRACE',
       'SYS_RESOURCE',

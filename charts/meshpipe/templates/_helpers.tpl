@@ -23,7 +23,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- $_ := set $kafka "ssl" true -}}
 {{- $_ := set $kafka "tls" $tls -}}
 {{- end -}}
-{{- $collector := dict "metricsHost" "0.0.0.0" "metricsPort" .Values.collector.metricsPort "kubernetes" (dict "enabled" .Values.collector.kubernetes.enabled "peerPods" .Values.collector.kubernetes.peerPods) -}}
+{{- $collector := dict "metricsHost" "0.0.0.0" "metricsPort" .Values.collector.metricsPort "kubernetes" (dict "enabled" .Values.collector.kubernetes.enabled "peerPods" .Values.collector.kubernetes.peerPods) "conntrack" (dict "enabled" .Values.collector.conntrack) -}}
 {{- $sinks := dict "prometheus" (dict "listen" (printf "0.0.0.0:%v" .Values.sinks.prometheus.port)) -}}
 {{- if .Values.sinks.otlp.endpoint -}}
 {{- $_ := set $sinks "otlp" (dict "endpoint" .Values.sinks.otlp.endpoint) -}}
