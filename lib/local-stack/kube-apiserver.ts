@@ -6,6 +6,7 @@
  *   kube-apiserver  https://127.0.0.1:<free port>, RBAC, a static token file:
  *                     admin      (group system:masters)  creates the objects
  *                     collector  (no groups)             what the collector runs as: only the RBAC it is given
+ *                     nobody     (no groups, no RBAC)    what a collector without its ClusterRole sees
  *
  * No controller-manager, scheduler or kubelet run: objects are created as they would be in a cluster
  * (Pods with spec.nodeName set and status written through the status subresource), and the `default`
@@ -25,7 +26,7 @@ import { ephemeralPort } from './ports.ts';
 export interface LocalKubeApi {
   readonly url: string;
   /** kubeconfig files, one per user of the token file. */
-  readonly kubeconfigs: { admin: string; collector: string };
+  readonly kubeconfigs: { admin: string; collector: string; unprivileged: string };
   readonly collectorUser: string;
   /**
    * Compacts etcd's history up to now (what etcd does every few minutes in a cluster): a watch that
@@ -124,15 +125,21 @@ export async function startKubeApiServer(dir: string): Promise<LocalKubeApi> {
   const adminToken = randomBytes(16).toString('hex');
   const collectorToken = randomBytes(16).toString('hex');
   const collectorUser = 'meshpipe-collector';
+  const nobodyToken = randomBytes(16).toString('hex');
   writeFileSync(
     join(dir, 'tokens.csv'),
-    `${adminToken},admin,admin,"system:masters"\n${collectorToken},${collectorUser},${collectorUser}\n`,
+    `${adminToken},admin,admin,"system:masters"\n${collectorToken},${collectorUser},${collectorUser}\n${nobodyToken},nobody,nobody\n`,
     { mode: 0o600 },
   );
   const url = `https://127.0.0.1:${apiPort}`;
-  const kubeconfigs = { admin: join(dir, 'admin.kubeconfig'), collector: join(dir, 'collector.kubeconfig') };
+  const kubeconfigs = {
+    admin: join(dir, 'admin.kubeconfig'),
+    collector: join(dir, 'collector.kubeconfig'),
+    unprivileged: join(dir, 'unprivileged.kubeconfig'),
+  };
   writeFileSync(kubeconfigs.admin, kubeconfig(url, 'admin', adminToken), { mode: 0o600 });
   writeFileSync(kubeconfigs.collector, kubeconfig(url, collectorUser, collectorToken), { mode: 0o600 });
+  writeFileSync(kubeconfigs.unprivileged, kubeconfig(url, 'nobody', nobodyToken), { mode: 0o600 });
 
   const etcdLog = join(dir, 'etcd.log');
   const etcd = start(

@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { Collector } from '../../../../collectors/collector.ts';
 import { findCgroup2Root } from '../../../../collectors/identity/cgroup-directory.ts';
+import { checkKubernetesAccess } from '../../../../collectors/identity/kubernetes/api-access.ts';
+import { loadKubeConfig } from '../../../../collectors/identity/kubernetes/kubernetes-decorator.ts';
 import { KubernetesCluster, newContainerId, type WorkloadRef } from '../../../../demo/kubernetes-cluster.ts';
 import {
   kubeApiServerBinaries,
@@ -219,6 +221,19 @@ describe('Kubernetes decorator against a real kube-apiserver', { skip: SKIP }, (
     const values = samples(await collector.metrics.exposition(), name, labels);
     return values.reduce((a, b) => a + b, 0);
   }
+
+  it('doctor: API access and RBAC, named precisely when missing', async () => {
+    const allowed = await checkKubernetesAccess(
+      loadKubeConfig({ kind: 'kubeconfig', path: kube.kubeconfigs.collector }),
+    );
+    assert.equal(allowed.status, 'ok', allowed.detail);
+    const denied = await checkKubernetesAccess(
+      loadKubeConfig({ kind: 'kubeconfig', path: kube.kubeconfigs.unprivileged }),
+    );
+    assert.equal(denied.status, 'fail');
+    assert.match(denied.detail, /not allowed to list pods, watch pods, .*list apps\/replicasets/);
+    assert.match(denied.fix ?? '', /collector-rbac\.yaml/);
+  });
 
   it('spans, RED metrics and the service graph carry the pods’ Kubernetes names', {
     timeout: 240_000,
