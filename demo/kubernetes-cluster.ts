@@ -196,3 +196,43 @@ export class KubernetesCluster {
     });
   }
 }
+
+/** The demo's Kubernetes namespace and the workload each demo pod belongs to. */
+export const DEMO_NAMESPACE = 'shop';
+const DEMO_WORKLOADS: Record<string, string> = {
+  gateway: 'gateway',
+  orders: 'orders',
+  inventory: 'inventory',
+  client: 'load-generator',
+};
+
+/**
+ * Registers a running demo's pods in the API server: a Deployment (and ReplicaSet) per service, a Pod
+ * per demo pod bound to `nodeName` with the pod's real address, and a Service per demo service. The
+ * collector then finds each pod by the address its sockets have (the demo's processes are not in pod
+ * cgroups), and names it `<service>` in namespace `shop`, with k8s.deployment.name and the pod's name.
+ */
+export async function registerDemoPods(
+  cluster: KubernetesCluster,
+  pods: ReadonlyArray<{ name: string; address: string; port: number | null }>,
+  nodeName: string,
+): Promise<Array<{ pod: string; workload: string; address: string }>> {
+  await cluster.namespace(DEMO_NAMESPACE);
+  const registered: Array<{ pod: string; workload: string; address: string }> = [];
+  for (const [i, p] of pods.entries()) {
+    const workload = DEMO_WORKLOADS[p.name] ?? p.name;
+    const ref = await cluster.deployment(DEMO_NAMESPACE, workload, { 'app.kubernetes.io/name': workload });
+    const pod = `${ref.replicaSet}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+    await cluster.pod({
+      namespace: DEMO_NAMESPACE,
+      name: pod,
+      nodeName,
+      ip: p.address,
+      owner: ref,
+      labels: { 'app.kubernetes.io/name': workload },
+    });
+    if (p.port !== null) await cluster.service(DEMO_NAMESPACE, workload, `10.96.100.${10 + i}`, p.port);
+    registered.push({ pod, workload, address: p.address });
+  }
+  return registered;
+}
