@@ -359,7 +359,7 @@ export class RawEventBuilder {
         cgroupId: r.cgroupId,
         localPort: r.localPort,
         localAddress: r.localAddr,
-        peerAddress: r.peerAddr,
+        peerAddress: conn.connection.translatedPeerAddress ?? r.peerAddr,
         role: r.role,
       });
       conn.lastProcess = null;
