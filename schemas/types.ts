@@ -106,6 +106,8 @@ export interface RawBatchConnection {
   process: ProcessIdentity;
   /** Who the process is, as in L7RawEvent.workload. */
   workload: WorkloadIdentity;
+  /** The other end, as in L7RawEvent.peer. */
+  peer: null | PeerWorkload;
 }
 
 export interface RawBatchSegment {

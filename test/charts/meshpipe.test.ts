@@ -15,7 +15,8 @@ import { describe, it } from 'node:test';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../lib/config/load.ts';
 import { helmBinary, LOCAL_DIR, PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
-import { BUILTIN_PROCESSORS } from '../../processors/runtime/registry.ts';
+import { BUILTIN_PROCESSORS, loadProcessor } from '../../processors/runtime/registry.ts';
+import { TOPICS, type TopicId } from '../../schemas/topics.ts';
 import { assertRealCommand } from '../helpers/meshpipe-command.ts';
 import { withoutPendingKeys } from '../helpers/shipped-config.ts';
 
@@ -149,7 +150,7 @@ describe('charts/meshpipe', {
     assert.deepEqual(commands(chart), commands(base));
   });
 
-  it('KEDA owns the processors’ replicas, reads the one broker list, authenticates, and keeps clock-driven processors up', () => {
+  it('KEDA owns the processors’ replicas, reads the one broker list, authenticates, and keeps clock-driven processors up', async () => {
     const docs = render(EVERYTHING);
     const scaled = docs.filter((d) => d.kind === 'ScaledObject');
     assert.equal(scaled.length, BUILTIN_PROCESSORS.length);
@@ -166,6 +167,16 @@ describe('charts/meshpipe', {
         'the variable is in the target’s environment',
       );
       assert.equal(trigger.authenticationRef.name, 'meshpipe-kafka');
+      const name = so.metadata.name.replace(/^meshpipe-/, '');
+      const { definition } = await loadProcessor(name);
+      const input = definition.inputs[0]!;
+      const suffix = typeof input === 'string' ? TOPICS[input as TopicId].suffix : input.suffix;
+      assert.equal(
+        trigger.metadata.topic,
+        `meshpipe.${suffix}`,
+        `${so.metadata.name} watches its real input`,
+      );
+      assert.equal(trigger.metadata.consumerGroup, `meshpipe-${name}`);
       const clockDriven = ['meshpipe-red-metrics', 'meshpipe-anomaly-detector'].includes(so.metadata.name);
       assert.equal(so.spec.minReplicaCount >= 1, clockDriven, `${so.metadata.name} minReplicaCount`);
     }
