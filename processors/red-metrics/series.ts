@@ -25,6 +25,7 @@
  */
 
 import type { MetricType, Span } from '../../schemas/types.ts';
+import { workloadAttribute } from '../../schemas/workload-kind.ts';
 import { seriesIdOf } from '../runtime/processor-metrics.ts';
 import type { RouteTemplater } from '../shared/route-template.ts';
 
@@ -73,16 +74,6 @@ export const RED_METRICS = {
     description: 'Time for a request between two nodes as seen from the client.',
   },
 } as const satisfies Record<string, MetricInfo>;
-
-/** Kinds of Kubernetes workloads that have a `k8s.<kind>.name` attribute. */
-const WORKLOAD_KINDS: ReadonlySet<string> = new Set([
-  'Deployment',
-  'ReplicaSet',
-  'StatefulSet',
-  'DaemonSet',
-  'Job',
-  'CronJob',
-]);
 
 /** The value of http.route (and server, for edges) in overflow series. */
 export const OVERFLOW_VALUE = '__overflow__';
@@ -148,9 +139,8 @@ export function routeObservation(span: Span, templateRoute: RouteTemplater): Rou
   if (span.local.namespace !== null && span.local.namespace !== '')
     labels['service.namespace'] = span.local.namespace;
   // The workload in Kubernetes terms (k8s.deployment.name...): as bounded as the service name.
-  const workloadKind = span.local.workloadKind ?? null;
-  if (workloadKind !== null && WORKLOAD_KINDS.has(workloadKind) && span.local.workload !== null)
-    labels[`k8s.${workloadKind.toLowerCase()}.name`] = span.local.workload;
+  const workloadLabel = workloadAttribute(span.local.workloadKind ?? null);
+  if (workloadLabel !== null && span.local.workload !== null) labels[workloadLabel] = span.local.workload;
   labels['http.request.method'] = span.http.method;
   labels['http.route'] = span.http.route ?? templateRoute(span.http.path);
   if (span.http.statusCode !== null) labels['http.response.status_code'] = String(span.http.statusCode);

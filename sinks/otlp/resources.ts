@@ -10,6 +10,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { SpanEndpoint } from '../../schemas/types.ts';
+import { workloadAttribute } from '../../schemas/workload-kind.ts';
 
 export function resourceAttributes(local: SpanEndpoint): Attributes {
   const attributes: Attributes = {
@@ -36,21 +37,6 @@ export function resourceAttributes(local: SpanEndpoint): Attributes {
   if (local.exe !== null) attributes['process.executable.path'] = local.exe;
   if (local.containerId !== null) attributes['container.id'] = local.containerId;
   return attributes;
-}
-
-/** `k8s.deployment.name`, `k8s.statefulset.name`... for a workload kind; null for an unknown kind. */
-export function workloadAttribute(kind: string | null): string | null {
-  switch (kind) {
-    case 'Deployment':
-    case 'ReplicaSet':
-    case 'StatefulSet':
-    case 'DaemonSet':
-    case 'Job':
-    case 'CronJob':
-      return `k8s.${kind.toLowerCase()}.name`;
-    default:
-      return null;
-  }
 }
 
 export class ResourceCache {

@@ -8,7 +8,7 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { Span } from '../../schemas/types.ts';
-import { workloadAttribute } from './resources.ts';
+import { workloadAttribute } from '../../schemas/workload-kind.ts';
 
 /** `host[:port]` or `[v6]:port` from a Host header. */
 export function splitHostHeader(host: string): { address: string; port: number | undefined } {

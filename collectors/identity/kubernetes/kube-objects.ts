@@ -5,16 +5,9 @@
  * object shapes as the API server sends them.
  */
 
-/** Workload kinds named by the OpenTelemetry `k8s.<kind>.name` attributes. */
-export const WORKLOAD_KINDS = [
-  'Deployment',
-  'ReplicaSet',
-  'StatefulSet',
-  'DaemonSet',
-  'Job',
-  'CronJob',
-] as const;
-export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+import type { WorkloadKind } from '../../../schemas/workload-kind.ts';
+
+export type { WorkloadKind };
 
 /** The controller owner of an object (ownerReferences with controller: true). */
 export interface OwnerRef {
