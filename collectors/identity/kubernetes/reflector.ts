@@ -80,7 +80,9 @@ export class Reflector<T> {
     this.#watch = new Watch(options.kubeConfig);
     // The client gives up on a watch silent for requestTimeoutMs (30 s by default), but a quiet
     // resource sends nothing but a bookmark about once a minute: wait for the server's own timeout.
-    this.#watch.requestTimeoutMs = ((options.watchTimeoutSeconds ?? 300) + 60) * 1000;
+    // (The field is TypeScript-private in the client, with no option to set it.)
+    (this.#watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs =
+      ((options.watchTimeoutSeconds ?? 300) + 60) * 1000;
     this.#synced = new Promise((resolve) => {
       this.#resolveSynced = resolve;
     });
