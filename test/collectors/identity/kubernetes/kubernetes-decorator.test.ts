@@ -30,7 +30,8 @@ import {
 } from '../../../../lib/local-stack/kube-apiserver.ts';
 import { PROJECT_ROOT } from '../../../../lib/local-stack/paths.ts';
 import type { ProcessorHost } from '../../../../processors/runtime/host.ts';
-import { codecFor } from '../../../../schemas/codec.ts';
+import { topicCodec } from '../../../../schemas/topic-codec.ts';
+import { TOPICS } from '../../../../schemas/topics.ts';
 import type { Span } from '../../../../schemas/types.ts';
 import type { RunningSink } from '../../../../sinks/runtime/host.ts';
 import { createPodPair, type PodPair, podExec } from '../../../bpf/helpers/pods.ts';
@@ -166,13 +167,13 @@ describe('Kubernetes decorator against a real kube-apiserver', { skip: SKIP }, (
     sinkAddress = `127.0.0.1:${await freePort()}`;
     sink = await prometheusSinkFor(k, sinkAddress);
 
-    const codec = codecFor<Span>('span');
+    const codec = topicCodec<Span>(TOPICS.spans);
     const consumer = k.kafka.consumer({ groupId: `${k.prefix}-reader`, maxWaitTimeInMs: 100 });
     await consumer.connect();
     await consumer.subscribe({ topics: [k.topic('spans')], fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ message }) => {
-        spans.push(codec.decode(message.value!));
+        spans.push(...codec.decodeRecord(message.value!));
       },
     });
     consumerStop = () => consumer.disconnect();
