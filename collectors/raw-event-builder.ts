@@ -351,15 +351,16 @@ export class RawEventBuilder {
       conn.connection = { ...c, role, roleInferred: r.roleInferred };
     }
     // A pod created just before its first connection may not be named yet when the connection is
-    // first seen (see NetnsNames): look again until it is.
-    if (conn.identity.workload.pod === null && this.#o.identity.podAppeared(r.netnsInode, r.localAddr)) {
+    // first seen (see NetnsNames, and the Kubernetes caches): look again until it is.
+    const peerAddress = conn.connection.translatedPeerAddress ?? r.peerAddr;
+    if (this.#o.identity.namesAppeared(conn.identity, r.netnsInode, r.localAddr, peerAddress)) {
       conn.identity = this.#o.identity.resolve({
         tgid: r.tgid,
         netnsInode: r.netnsInode,
         cgroupId: r.cgroupId,
         localPort: r.localPort,
         localAddress: r.localAddr,
-        peerAddress: conn.connection.translatedPeerAddress ?? r.peerAddr,
+        peerAddress,
         role: r.role,
       });
       conn.lastProcess = null;

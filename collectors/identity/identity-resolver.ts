@@ -89,15 +89,24 @@ export class IdentityResolver {
   }
 
   /**
-   * Whether a connection resolved without a pod deserves another look: its namespace is not the
-   * node's and has a name now. Cheap (a map lookup, a rate-limited directory read on a miss), so it can
-   * be asked per event of such connections until the name appears.
+   * Whether a connection's identity deserves another look because its names can have appeared since:
+   * a pod resolved without a name whose namespace has one now (NetnsNames), or, with the Kubernetes
+   * decorator, a connection not named from the API server whose local address now belongs to a pod (the
+   * collector started before its caches filled, or the pod object was created after the process), or
+   * whose peer address now does. Cheap
+   * (map lookups, a rate-limited directory read on a miss), so it can be asked per event of such
+   * connections until the names appear.
    */
-  podAppeared(netnsInode: number, localAddress: string): boolean {
+  namesAppeared(identity: Identity, netnsInode: number, localAddress: string, peerAddress: string): boolean {
     const netns = this.#o.netns;
     if (netnsInode === netns.hostInode) return false;
-    if (this.#o.kubernetes?.index.hasPodIp(localAddress) === true) return true;
-    return netns.nameOf(netnsInode) !== null;
+    const kubernetes = this.#o.kubernetes ?? null;
+    if (kubernetes !== null) {
+      const index = kubernetes.index;
+      if (identity.workload.podUid === null && index.hasPodIp(localAddress)) return true;
+      if (identity.peer === null && index.hasPodIp(peerAddress)) return true;
+    }
+    return identity.workload.pod === null && netns.nameOf(netnsInode) !== null;
   }
 
   /**
