@@ -226,6 +226,7 @@ export class Collector {
       connections: this.#pipeline.builder.connections,
       framer: this.#pipeline.builder.framerCounters(),
       processLookups: this.#pipeline.processes.counters,
+      kubernetes: this.#pipeline.kubernetes?.snapshot() ?? null,
       loader: this.#loaderUsage(),
     };
   }

@@ -41,7 +41,7 @@ export const LOSSY_KERNEL_REASONS: readonly DropReasonName[] = [
   'SCRATCH',
 ];
 
-export type ConnRecord = Exclude<LoaderRecord, { kind: 'stats' } | { kind: 'ready' }>;
+export type ConnRecord = Exclude<LoaderRecord, { kind: 'stats' } | { kind: 'ready' } | { kind: 'nat' }>;
 
 export interface LossGateOptions {
   /** Records held at most before a window is released with the hint. Default 100000. */

@@ -21,7 +21,13 @@ import { keyHash } from '../lib/key-partition.ts';
 import { AvroWriter } from '../schemas/avro-writer.ts';
 import { HEADER_BYTES, MAGIC_BYTE } from '../schemas/codec.ts';
 import { type RegisteredSchema, type SchemaRegistry, schemaRegistry } from '../schemas/registry.ts';
-import type { ConnectionInfo, L7RawEvent, ProcessIdentity, WorkloadIdentity } from '../schemas/types.ts';
+import type {
+  ConnectionInfo,
+  L7RawEvent,
+  PeerWorkload,
+  ProcessIdentity,
+  WorkloadIdentity,
+} from '../schemas/types.ts';
 
 /** Avro int range of the per-event deltas: a window is sealed before an event would leave it. */
 const INT_LIMIT = 2 ** 31 - 1;
@@ -68,6 +74,7 @@ interface AvscType {
 interface ConnectionEntry {
   readonly connection: ConnectionInfo;
   readonly workload: WorkloadIdentity;
+  readonly peer: PeerWorkload | null;
   readonly process: ProcessIdentity;
   readonly bytes: Buffer;
   /** Positive murmur2 of the connection key: the partition is this modulo the partition count. */
@@ -256,6 +263,7 @@ export class RawBatchWriter {
     if (
       cached !== undefined &&
       cached.workload === event.workload &&
+      cached.peer === event.peer &&
       cached.process.pid === p.pid &&
       cached.process.comm === p.comm &&
       cached.process.exe === p.exe &&
@@ -266,8 +274,14 @@ export class RawBatchWriter {
     const entry: ConnectionEntry = {
       connection,
       workload: event.workload,
+      peer: event.peer,
       process: p,
-      bytes: this.#connectionType.toBuffer({ connection, process: p, workload: event.workload }),
+      bytes: this.#connectionType.toBuffer({
+        connection,
+        process: p,
+        workload: event.workload,
+        peer: event.peer,
+      }),
       hash: keyHash(connection.key),
     };
     this.#entries.set(connection, entry);

@@ -35,6 +35,7 @@ import type {
   ConnRecordBase,
   DataRecord,
   LoaderRecord,
+  NatRecord,
   OpenRecord,
   ReadyRecord,
   RoleName,
@@ -67,6 +68,8 @@ export interface RawEventBuilderOptions {
 const RUN_SHIFT = 44n;
 /** CONNECT_FAILED records carry connection id 0 (no connection was made): they get ids of their own. */
 const FAILED_CONNECT_ID_BASE = 1n << 62n;
+/** NAT records whose OPEN has not been released yet, at most (a gate window's worth of connects). */
+const MAX_PENDING_NAT = 65_536;
 
 const SYSCALLS: Record<SyscallName, Syscall> = {
   none: 'OTHER',
@@ -121,6 +124,8 @@ export class RawEventBuilder {
   /** The previous STATS of this loader run: its counters are cumulative, drops are the deltas. */
   #lastStats: StatsRecord | null = null;
   #failedConnects = 0n;
+  /** NAT records waiting for their OPEN (by loader connection id). */
+  readonly #nat = new Map<number, NatRecord>();
   /** Date.now() of the batch being processed: one clock read per batch, not per record. */
   #nowMs = Date.now();
 
@@ -156,6 +161,11 @@ export class RawEventBuilder {
           break;
         case 'ready':
           this.#ready(r);
+          break;
+        case 'nat':
+          // Comes right before its connection's OPEN (loader --conntrack), which the gate may hold.
+          if (this.#nat.size >= MAX_PENDING_NAT) this.#nat.clear();
+          this.#nat.set(r.connId, r);
           break;
         case 'open':
         case 'connect_failed':
@@ -275,12 +285,20 @@ export class RawEventBuilder {
   }
 
   #makeConn(r: ConnRecordBase): Conn {
-    const key = connectionKey(r.localAddr, r.localPort, r.peerAddr, r.peerPort, r.netnsInode);
+    // A connection NATed on its way (a ClusterIP) is keyed, and its peer named, by where it really
+    // went, so both ends share one key (docs/collector.md, "The connection key").
+    const nat = this.#nat.get(r.connId);
+    if (nat !== undefined) this.#nat.delete(r.connId);
+    const peerAddr = nat?.addr ?? r.peerAddr;
+    const peerPort = nat?.port ?? r.peerPort;
+    const key = connectionKey(r.localAddr, r.localPort, peerAddr, peerPort, r.netnsInode);
     const identity = this.#o.identity.resolve({
       tgid: r.tgid,
       netnsInode: r.netnsInode,
       cgroupId: r.cgroupId,
       localPort: r.localPort,
+      localAddress: r.localAddr,
+      peerAddress: peerAddr,
       role: r.role,
     });
     const conn: Conn = {
@@ -301,6 +319,8 @@ export class RawEventBuilder {
         peerAddress: r.peerAddr,
         peerPort: r.peerPort,
         openedUnixNano: null,
+        translatedPeerAddress: nat?.addr ?? null,
+        translatedPeerPort: nat?.port ?? null,
       },
       lossEpoch: this.gate.epoch,
       lastProcess: null,
@@ -331,13 +351,16 @@ export class RawEventBuilder {
       conn.connection = { ...c, role, roleInferred: r.roleInferred };
     }
     // A pod created just before its first connection may not be named yet when the connection is
-    // first seen (see NetnsNames): look again until it is.
-    if (conn.identity.workload.pod === null && this.#o.identity.podAppeared(r.netnsInode)) {
+    // first seen (see NetnsNames, and the Kubernetes caches): look again until it is.
+    const peerAddress = conn.connection.translatedPeerAddress ?? r.peerAddr;
+    if (this.#o.identity.namesAppeared(conn.identity, r.netnsInode, r.localAddr, peerAddress)) {
       conn.identity = this.#o.identity.resolve({
         tgid: r.tgid,
         netnsInode: r.netnsInode,
         cgroupId: r.cgroupId,
         localPort: r.localPort,
+        localAddress: r.localAddr,
+        peerAddress,
         role: r.role,
       });
       conn.lastProcess = null;
@@ -384,6 +407,7 @@ export class RawEventBuilder {
       seq: 0n,
       process,
       workload: identity.workload,
+      peer: identity.peer,
       connection,
       direction: 'NONE',
       syscall: SYSCALLS[r.syscall],
@@ -538,6 +562,8 @@ export class RawEventBuilder {
       netnsInode: r.netnsInode,
       cgroupId: r.cgroupId,
       localPort: r.localPort,
+      localAddress: r.localAddr,
+      peerAddress: r.peerAddr,
       role: 'client',
     });
     if (identity.self) {
@@ -557,6 +583,8 @@ export class RawEventBuilder {
       peerAddress: r.peerAddr,
       peerPort: r.peerPort,
       openedUnixNano: null,
+      translatedPeerAddress: null,
+      translatedPeerPort: null,
     };
     const p = identity.process;
     const process: ProcessIdentity = { ...p, tid: r.tid };

@@ -86,6 +86,12 @@ export const ERRORS = {
     EXIT.unavailable,
     'run scripts/setup (installs Debian redis-server), or set MESHPIPE_REDIS_URL',
   ),
+  SETUP_KUBE_APISERVER_MISSING: spec(
+    'MESHPIPE_ERR_SETUP_KUBE_APISERVER_MISSING',
+    'kube-apiserver and etcd are not built (looked in %s)',
+    EXIT.unavailable,
+    'run scripts/setup (it builds them from Go modules with scripts/build-kubernetes-tools; needs Go)',
+  ),
   STACK_START_FAILED: spec(
     'MESHPIPE_ERR_STACK_START_FAILED',
     '%s did not start: %s',

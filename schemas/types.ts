@@ -106,6 +106,8 @@ export interface RawBatchConnection {
   process: ProcessIdentity;
   /** Who the process is, as in L7RawEvent.workload. */
   workload: WorkloadIdentity;
+  /** The other end, as in L7RawEvent.peer. */
+  peer: null | PeerWorkload;
 }
 
 export interface RawBatchSegment {
@@ -198,8 +200,14 @@ export interface WorkloadIdentity {
   namespace: null | string;
   /** Workload (Deployment, DaemonSet, or the configured mapping) the pod belongs to, when known. */
   workload: null | string;
-  /** Service name shown in traces and metrics: from the workload mapping, else the workload, else the pod, else the process comm. */
+  /** Service name shown in traces and metrics. In Kubernetes: the pod's `resource.opentelemetry.io/service.name` annotation, else its `app.kubernetes.io/name` label, else the owner workload's name, else the pod name. Elsewhere: from the workload mapping, else the workload, else the pod, else the process comm. */
   service: string;
+  /** Kubernetes pod UID (k8s.pod.uid), when the pod is known from the API server. */
+  podUid: null | string;
+  /** Kubernetes container name (k8s.container.name), when the process's container is known. */
+  container: null | string;
+  /** Kind of `workload` in Kubernetes: Deployment, ReplicaSet, StatefulSet, DaemonSet, Job or CronJob (k8s.<kind>.name); null when not from Kubernetes. */
+  workloadKind: null | string;
 }
 
 export const ConnectionRole = {
@@ -240,6 +248,23 @@ export interface ConnectionInfo {
   peerPort: number;
   /** When connect/accept returned, if seen. */
   openedUnixNano: null | bigint;
+  /** For a CLIENT connection whose destination was translated on its way (Kubernetes ClusterIP DNAT): the address the connection really reached, from conntrack at connect time; the key is built with it, so both ends share one key. Null when not translated or not looked up. */
+  translatedPeerAddress: null | string;
+  /** The port the connection really reached (see translatedPeerAddress). */
+  translatedPeerPort: null | number;
+}
+
+export interface PeerWorkload {
+  /** The peer's service name (same rules as WorkloadIdentity.service), or the Service name for a ClusterIP. */
+  service: string;
+  /** The peer's Kubernetes namespace. */
+  namespace: null | string;
+  /** The peer pod's name; null for a ClusterIP not yet translated. */
+  pod: null | string;
+  /** The peer pod's workload name. */
+  workload: null | string;
+  /** Kind of the peer's workload (Deployment, StatefulSet...). */
+  workloadKind: null | string;
 }
 
 export const Direction = {
@@ -309,6 +334,8 @@ export interface L7RawEvent {
   workload: WorkloadIdentity;
   /** The TCP connection the event belongs to. */
   connection: ConnectionInfo;
+  /** Who the other end is, as the collector's Kubernetes decorator knows it from the peer address (a pod IP anywhere in the cluster, or a Service ClusterIP); null when unknown. The span assembler prefers the other end's own capture when it has one. */
+  peer: null | PeerWorkload;
   /** EGRESS: the process sent bytes (write/send). INGRESS: it received them (read/recv). NONE for lifecycle events. */
   direction: Direction;
   /** The syscall that produced the event. */
@@ -430,6 +457,12 @@ export interface SpanEndpoint {
   address: string;
   /** This side's TCP port. */
   port: number;
+  /** Kubernetes pod UID (k8s.pod.uid), when known. */
+  podUid: null | string;
+  /** Kubernetes container name (k8s.container.name), when known. */
+  container: null | string;
+  /** Kind of `workload` in Kubernetes (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob): the resource attribute k8s.<kind>.name carries the workload name. */
+  workloadKind: null | string;
 }
 
 export interface PeerEndpoint {
@@ -443,6 +476,10 @@ export interface PeerEndpoint {
   address: string;
   /** Peer TCP port. */
   port: number;
+  /** The peer's workload name, when known. */
+  workload: null | string;
+  /** Kind of the peer's workload (Deployment, StatefulSet...), when known. */
+  workloadKind: null | string;
 }
 
 export interface HttpExchange {

@@ -126,7 +126,11 @@ class Side {
         namespace: 'shop',
         workload: this.local.name,
         service: this.local.name,
+        podUid: null,
+        container: null,
+        workloadKind: 'Deployment',
       },
+      peer: null,
       connection: {
         key: this.key,
         id: this.connId,
@@ -140,6 +144,8 @@ class Side {
         peerAddress: this.peer.address,
         peerPort: this.peerPort,
         openedUnixNano: null,
+        translatedPeerAddress: null,
+        translatedPeerPort: null,
       },
       direction: dir === undefined ? 'NONE' : ingress ? 'INGRESS' : 'EGRESS',
       syscall:

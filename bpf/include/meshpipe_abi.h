@@ -68,6 +68,7 @@ enum mp_record_kind {
 	MP_REC_CONNECT_FAILED = 4,
 	MP_REC_STATS = 5,
 	MP_REC_READY = 6,
+	MP_REC_NAT = 7,
 };
 
 /* The syscall a record was produced by. MP_SYS_NONE marks records not tied to a syscall
@@ -261,6 +262,20 @@ struct mp_ready_record {
 	__u32 features;     /* enum mp_feature */
 	__u64 monotonic_ns; /* with realtime_ns: converts timestamp_ns to wall-clock time */
 	__u64 realtime_ns;
+};
+
+/* MP_REC_NAT: written by the loader (--conntrack) right before the OPEN of a CLIENT connection
+ * whose destination conntrack says was translated on its way (DNAT: a Kubernetes ClusterIP),
+ * with the address the connection really reached (loader/conntrack.h). */
+struct mp_nat_record {
+	__u16 kind;
+	__u16 family;  /* enum mp_family */
+	__u32 _pad0;
+	__u64 conn_id; /* the OPEN's conn_id */
+	__u8 addr[16]; /* as in struct mp_conn_tuple */
+	__u16 port;    /* host byte order */
+	__u16 _pad1;
+	__u32 _pad2;
 };
 
 #endif /* MESHPIPE_ABI_H */

@@ -31,6 +31,9 @@ static const char usage[] =
 	"  --port PORT        only trace connections with this local or peer port (repeatable)\n"
 	"  --cgroup ID|PATH   only trace tasks in this cgroup v2, by id or directory (repeatable)\n"
 	"  --no-async-connect do not hook sock:inet_sock_set_state (no async connect failures)\n"
+	"  --conntrack        before the OPEN of a client connection whose destination was NATed\n"
+	"                     (a ClusterIP), a NAT record with the real one, from conntrack (CAP_NET_ADMIN)\n"
+	"  --conntrack-netns FILE  look conntrack up in this network namespace (default: the loader's)\n"
 	"\n"
 	"Resources:\n"
 	"  --poll-ms N        drain the ring buffer every N ms (1..1000, default 10)\n"
@@ -98,7 +101,7 @@ static int parse_cgroup(const char *s, uint64_t *out)
 enum {
 	OPT_CAP = 256, OPT_EXCLUDE, OPT_PID, OPT_PORT, OPT_CGROUP, OPT_POLL, OPT_STATS, OPT_RING,
 	OPT_MAX_CONNS, OPT_OUTPUT, OPT_BTF, OPT_NO_ASYNC, OPT_LAYOUT, OPT_VERBOSE, OPT_HELP,
-	OPT_SCHED_IDLE, OPT_SCHED_IDLE_PID, OPT_H2_DATA,
+	OPT_SCHED_IDLE, OPT_SCHED_IDLE_PID, OPT_H2_DATA, OPT_CONNTRACK, OPT_CONNTRACK_NETNS,
 };
 
 int mp_parse_options(int argc, char **argv, struct mp_options *o)
@@ -122,6 +125,8 @@ int mp_parse_options(int argc, char **argv, struct mp_options *o)
 		{"help", no_argument, NULL, OPT_HELP},
 		{"sched-idle", no_argument, NULL, OPT_SCHED_IDLE},
 		{"sched-idle-pid", required_argument, NULL, OPT_SCHED_IDLE_PID},
+		{"conntrack", no_argument, NULL, OPT_CONNTRACK},
+		{"conntrack-netns", required_argument, NULL, OPT_CONNTRACK_NETNS},
 		{0},
 	};
 	uint64_t v;
@@ -205,6 +210,13 @@ int mp_parse_options(int argc, char **argv, struct mp_options *o)
 			break;
 		case OPT_SCHED_IDLE:
 			o->sched_idle = true;
+			break;
+		case OPT_CONNTRACK:
+			o->conntrack = true;
+			break;
+		case OPT_CONNTRACK_NETNS:
+			o->conntrack = true;
+			o->conntrack_netns = optarg;
 			break;
 		case OPT_SCHED_IDLE_PID:
 			rc = parse_u64("--sched-idle-pid", optarg, 1, UINT32_MAX, &v);

@@ -26,6 +26,8 @@ struct mp_options {
 	bool verbose;             /* --verbose: libbpf debug output */
 	bool layout;              /* --layout: print the ABI layout as JSON and exit */
 	bool sched_idle;          /* --sched-idle: run under SCHED_IDLE */
+	bool conntrack;           /* --conntrack: NAT records for client connections (conntrack.h) */
+	const char *conntrack_netns; /* --conntrack-netns: where the NAT happens (default: ours) */
 	struct mp_u64_list exclude_pids;
 	struct mp_u64_list pids;
 	struct mp_u64_list ports;

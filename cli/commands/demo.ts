@@ -3,6 +3,7 @@
  * Ctrl-C or --duration; and `meshpipe demo fault`, which changes a running demo's faults from another
  * terminal through the services' admin API (the running demo publishes where that is in its claim record).
  */
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adminClient } from '../../demo/admin-client.ts';
 import { readLivePrefix } from '../../demo/claims.ts';
@@ -14,12 +15,16 @@ import {
   parseFaultSetting,
   parseServiceFault,
 } from '../../demo/fault.ts';
+import { DEMO_NAMESPACE, KubernetesCluster, registerDemoPods } from '../../demo/kubernetes-cluster.ts';
 import { isServiceName, SERVICES, type ServiceName } from '../../demo/layout.ts';
 import { type StatusSummary, statusLine, summarize } from '../../demo/status.ts';
 import { type Demo, type DemoDetails, type DemoStats, startDemo } from '../../demo/topology.ts';
 import { reportStatus } from '../../lib/component-status.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
+import type { LocalKubeApi } from '../../lib/local-stack/kube-apiserver.ts';
+import { STACK_DIR } from '../../lib/local-stack/paths.ts';
 import type { CommandContext, CommandDefinition } from '../command.ts';
+import { startLocalKubernetes } from '../local-kubernetes.ts';
 
 const PREFIX_OPTION = {
   prefix: {
@@ -112,12 +117,17 @@ export const command: CommandDefinition = {
       value: '<a.b.c.0/24>',
       doc: 'The /24 to use (default: the first free 10.240.N.0/24).',
     },
+    kubernetes: {
+      type: 'boolean',
+      doc: "Register the pods in a Kubernetes API server (Deployments, Pods, Services in namespace shop), so the collector names them as in a cluster. The API server is MESHPIPE_DEMO_KUBECONFIG's (set by `up --demo --kubernetes`), else a local kube-apiserver this command starts (scripts/setup builds it).",
+    },
   },
   json: true,
   examples: [
     'sudo ./meshpipe demo',
     'sudo ./meshpipe demo --rate 100 --fault orders:latency=200~50 --fault inventory:errors=0.05',
     'sudo ./meshpipe demo --duration 10 --json | jq .services.orders',
+    'sudo ./meshpipe demo --kubernetes    # then: meshpipe collect with the collector kubeconfig it prints',
   ],
   async run(ctx) {
     const rate = numberOption(ctx, 'rate', 20);
@@ -134,7 +144,24 @@ export const command: CommandDefinition = {
       logger: ctx.logger,
     });
     let final: DemoStats | undefined;
+    let kube: LocalKubeApi | null = null;
     try {
+      if (ctx.values.kubernetes === true) {
+        ctx.progress.update('registering the pods in Kubernetes');
+        let admin = process.env.MESHPIPE_DEMO_KUBECONFIG;
+        if (admin === undefined || admin === '') {
+          kube = await startLocalKubernetes(join(STACK_DIR, 'demo-kubernetes'));
+          admin = kube.kubeconfigs.admin;
+          ctx.out(`kubernetes: ${kube.url}; the collector's kubeconfig: ${kube.kubeconfigs.collector}`);
+          ctx.out(
+            `  sudo ./meshpipe collect  with MESHPIPE_COLLECTOR_KUBECONFIG=${kube.kubeconfigs.collector}`,
+          );
+        }
+        const { config } = ctx.config();
+        const registered = await registerDemoPods(new KubernetesCluster(admin), demo.pods, config.node.name);
+        if (!ctx.json)
+          for (const r of registered) ctx.out(`  ${DEMO_NAMESPACE}/${r.pod.padEnd(36)} ${r.address}`);
+      }
       ctx.progress.done();
       if (ctx.json) {
         const { prefix, subnet, hostAddress, propagate, gatewayUrl, pods } = demo;
@@ -162,6 +189,7 @@ export const command: CommandDefinition = {
     } finally {
       ctx.progress.update('stopping the demo');
       await demo.stop();
+      await kube?.stop();
       ctx.progress.done(ctx.json ? undefined : `demo stopped; namespaces ${demo.prefix}* removed`);
     }
     if (ctx.json)

@@ -12,12 +12,14 @@ import {
 } from '../../lib/kafka.ts';
 import { findJava } from '../../lib/local-stack/java.ts';
 import { kafkaJarsInstalled } from '../../lib/local-stack/kafka-broker.ts';
+import type { LocalKubeApi } from '../../lib/local-stack/kube-apiserver.ts';
 import { KAFKA_VERSION, kafkaLibsDir, STACK_DIR } from '../../lib/local-stack/paths.ts';
 import { canConnect } from '../../lib/local-stack/ports.ts';
 import { stopStack } from '../../lib/local-stack/stack.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { startLocalKubernetes } from '../local-kubernetes.ts';
 import { formatCost, PipelineCost } from '../pipeline-cost.ts';
 import { UP_COMPONENTS, UP_OPTIONS, type UpContext } from '../up-components.ts';
 
@@ -61,6 +63,7 @@ export const command: CommandDefinition = {
       redis: true,
     });
     const supervisor = new Supervisor({ logger: ctx.logger, logDir: join(STACK_DIR, 'logs') });
+    let kube: LocalKubeApi | null = null;
     try {
       ctx.progress.update('creating topics');
       const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
@@ -79,12 +82,25 @@ export const command: CommandDefinition = {
         await admin.disconnect();
       }
 
+      if (ctx.values.kubernetes === true) {
+        if (ctx.values.demo !== true)
+          throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, [
+            '--kubernetes goes with --demo (it names the demo pods)',
+          ]);
+        ctx.progress.update('starting a local Kubernetes API server');
+        kube = await startLocalKubernetes(join(STACK_DIR, 'kubernetes'));
+      }
       const upCtx: UpContext = { config, values: ctx.values, endpoints };
       const childEnv: Record<string, string> = {
         MESHPIPE_KAFKA_BROKERS: endpoints.brokers.join(','),
         ...(endpoints.redisUrl !== '' ? { MESHPIPE_REDIS_URL: endpoints.redisUrl } : {}),
       };
       if (typeof ctx.values.config === 'string') childEnv.MESHPIPE_CONFIG = ctx.values.config;
+      if (kube !== null) {
+        // The collector reads the API server as the shipped ClusterRole allows; the demo registers its pods.
+        childEnv.MESHPIPE_COLLECTOR_KUBECONFIG = kube.kubeconfigs.collector;
+        childEnv.MESHPIPE_DEMO_KUBECONFIG = kube.kubeconfigs.admin;
+      }
       for (const component of UP_COMPONENTS.filter((c) => c.enabled(upCtx))) {
         supervisor.start({
           name: component.name,
@@ -155,6 +171,7 @@ export const command: CommandDefinition = {
     } finally {
       ctx.progress.update('stopping components');
       await supervisor.stop();
+      await kube?.stop();
       if (endpoints.started.length > 0) {
         ctx.progress.update(`stopping ${endpoints.started.join(' and ')}`);
         await stopStack({ only: endpoints.started });

@@ -56,6 +56,13 @@ export interface LoaderOptions {
   schedIdle?: boolean;
   /** Processes whose every thread the loader puts under SCHED_IDLE too (Node cannot do it itself). */
   schedIdlePids?: readonly number[];
+  /**
+   * Resolve the real destination of NATed client connections (a ClusterIP) from conntrack, in the
+   * network namespace at `conntrackNetns` (default: the loader's; kube-proxy's DNAT happens in the
+   * node's). Needs CAP_NET_ADMIN; without it the loader says so and goes on.
+   */
+  conntrack?: boolean;
+  conntrackNetns?: string;
   /** Decoded batches buffered ahead of the consumer before reading pauses. Default 64. */
   maxQueuedBatches?: number;
   /** Called with each stderr line of the loader (for the agent's log). */
@@ -92,6 +99,8 @@ export function loaderArguments(options: LoaderOptions): string[] {
   for (const cgroup of options.cgroups ?? []) flag('cgroup', cgroup);
   if (options.asyncConnect === false) args.push('--no-async-connect');
   if (options.schedIdle === true) args.push('--sched-idle');
+  if (options.conntrackNetns !== undefined) flag('conntrack-netns', options.conntrackNetns);
+  else if (options.conntrack === true) args.push('--conntrack');
   for (const pid of options.schedIdlePids ?? []) flag('sched-idle-pid', pid);
   return args;
 }

@@ -139,7 +139,17 @@ export interface ReadyRecord {
   readonly realtimeNs: bigint;
 }
 
+/** Written by the loader with --conntrack before the OPEN of a client connection that was NATed. */
+export interface NatRecord {
+  readonly kind: 'nat';
+  readonly connId: number;
+  /** The address and port the connection really reached (conntrack's reply source). */
+  readonly addr: string;
+  readonly port: number;
+}
+
 export type LoaderRecord =
+  | NatRecord
   | DataRecord
   | OpenRecord
   | CloseRecord
@@ -205,6 +215,8 @@ const STATS = S.mp_stats_record.fields;
 const STATS_SIZE = S.mp_stats_record.size;
 const READY = S.mp_ready_record.fields;
 const READY_SIZE = S.mp_ready_record.size;
+const NAT = S.mp_nat_record.fields;
+const NAT_SIZE = S.mp_nat_record.size;
 
 const FRAME_HEADER = LAYOUT.constants.FRAME_HEADER_SIZE;
 /** Larger than any record the loader writes (a DATA record with CAPTURE_MAX bytes is ~8.3 KiB). */
@@ -455,6 +467,16 @@ export class RecordDecoder {
         return size === STATS_SIZE ? decodeStats(view, off) : null;
       case RecordKind.READY:
         return size === READY_SIZE ? decodeReady(view, off) : null;
+      case RecordKind.NAT: {
+        if (size !== NAT_SIZE) return null;
+        const family = view.getUint16(off + NAT.family.offset, true) === Family.INET6 ? 6 : 4;
+        return {
+          kind: 'nat',
+          connId: readU64(view, off + NAT.conn_id.offset),
+          addr: this.#address(view, off + NAT.addr.offset, family),
+          port: view.getUint16(off + NAT.port.offset, true),
+        };
+      }
       default:
         return null;
     }

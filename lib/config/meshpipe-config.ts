@@ -224,6 +224,37 @@ export const collectorSpec = s.object(
     namespace: s.optionalString({
       doc: 'Namespace reported for pods that no workload rule gives one (the local stand-in for a Kubernetes namespace).',
     }),
+    conntrack: s.object(
+      {
+        enabled: s.boolean({
+          doc: 'Key a client connection NATed on its way (a Kubernetes ClusterIP) by where it really went, from conntrack at connect time, so both ends share one key. Needs CAP_NET_ADMIN in the namespace where the NAT happens.',
+          default: true,
+          env: 'MESHPIPE_COLLECTOR_CONNTRACK',
+        }),
+        netns: s.optionalString({
+          doc: "The network namespace where the NAT happens, as a file (/run/netns/<name>, /proc/<pid>/ns/net); default the collector's own (a DaemonSet on the host network sees kube-proxy's).",
+        }),
+      },
+      { doc: 'Service NAT resolution (docs/collector.md, "The connection key").' },
+    ),
+    kubernetes: s.object(
+      {
+        enabled: s.enumOf(['auto', 'on', 'off'] as const, {
+          doc: 'Names from the Kubernetes API server (pods, workloads, services; docs/collector.md). auto: on when a service-account token is mounted (in a cluster) or a kubeconfig is given.',
+          default: 'auto',
+          env: 'MESHPIPE_COLLECTOR_KUBERNETES',
+        }),
+        kubeconfig: s.optionalString({
+          doc: 'A kubeconfig file to reach the API server with, instead of the in-cluster service account.',
+          env: 'MESHPIPE_COLLECTOR_KUBECONFIG',
+        }),
+        peerPods: s.boolean({
+          doc: "Watch every pod of the cluster, so peers on other nodes are named by their IP. false: only this node's pods (for very large clusters; peers are then named through Services).",
+          default: true,
+        }),
+      },
+      { doc: 'The Kubernetes decorator of the collector.' },
+    ),
     maxConnections: s.int({
       doc: 'Connections the agent tracks at once; beyond, the least recently used is evicted (counted).',
       default: 16384,

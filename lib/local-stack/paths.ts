@@ -35,3 +35,16 @@ export const NODE_VERSION = versions.NODE_VERSION ?? '24';
 export function kafkaLibsDir(version: string = KAFKA_VERSION): string {
   return join(LOCAL_DIR, 'kafka', version, 'libs');
 }
+
+export const KUBERNETES_VERSION = versions.KUBERNETES_VERSION ?? '1.37.2';
+export const HELM_VERSION = versions.HELM_VERSION ?? '3.22.1';
+
+/** kube-apiserver and etcd, built by scripts/build-kubernetes-tools. */
+export function kubernetesBinDir(version: string = KUBERNETES_VERSION): string {
+  return join(LOCAL_DIR, 'kubernetes', version, 'bin');
+}
+
+/** helm, built by scripts/build-kubernetes-tools. */
+export function helmBinary(version: string = HELM_VERSION): string {
+  return join(LOCAL_DIR, 'helm', version, 'bin', 'helm');
+}

@@ -4,7 +4,8 @@
  * Route level (OpenTelemetry HTTP metrics, https://opentelemetry.io/docs/specs/semconv/http/http-metrics/):
  *   http.server.request.duration  SERVER spans   service.name, service.namespace, http.request.method,
  *   http.client.request.duration  CLIENT spans   http.route, http.response.status_code, error.type,
- *                                                peer.service (+ server.address on the client side)
+ *                                                peer.service (+ server.address on the client side),
+ *                                                k8s.<kind>.name (the Kubernetes workload, when known)
  * Their `_count` is the request rate; `error.type` is set on errors only, so `{error_type!=""}` selects
  * them. Errors follow the conventions: a SERVER span errs with a 5xx or without a response; a CLIENT
  * span with a 4xx, a 5xx, or without a response (refused, reset, timed out: the reason is error.type).
@@ -24,6 +25,7 @@
  */
 
 import type { MetricType, Span } from '../../schemas/types.ts';
+import { workloadAttribute } from '../../schemas/workload-kind.ts';
 import { seriesIdOf } from '../runtime/processor-metrics.ts';
 import type { RouteTemplater } from '../shared/route-template.ts';
 
@@ -136,6 +138,9 @@ export function routeObservation(span: Span, templateRoute: RouteTemplater): Rou
   const labels: Labels = { 'service.name': service };
   if (span.local.namespace !== null && span.local.namespace !== '')
     labels['service.namespace'] = span.local.namespace;
+  // The workload in Kubernetes terms (k8s.deployment.name...): as bounded as the service name.
+  const workloadLabel = workloadAttribute(span.local.workloadKind ?? null);
+  if (workloadLabel !== null && span.local.workload !== null) labels[workloadLabel] = span.local.workload;
   labels['http.request.method'] = span.http.method;
   labels['http.route'] = span.http.route ?? templateRoute(span.http.path);
   if (span.http.statusCode !== null) labels['http.response.status_code'] = String(span.http.statusCode);

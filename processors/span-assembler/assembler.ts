@@ -73,6 +73,10 @@ function newSide(ev: L7RawEvent, nowMs: number): SideState {
     namespace: ev.workload.namespace,
     pod: ev.workload.pod,
     workload: ev.workload.workload,
+    podUid: ev.workload.podUid,
+    container: ev.workload.container,
+    workloadKind: ev.workload.workloadKind,
+    peerWorkload: ev.peer,
     role: ev.connection.role,
     roleInferred: ev.connection.roleInferred,
     localAddress: ev.connection.localAddress,
@@ -125,7 +129,15 @@ function peerOf(conn: ConnState, side: SideState): SideState | null {
 }
 
 function identityOf(s: SideState | null): PeerIdentity | null {
-  return s === null ? null : { service: s.service, pod: s.pod, namespace: s.namespace };
+  return s === null
+    ? null
+    : {
+        service: s.service,
+        pod: s.pod,
+        namespace: s.namespace,
+        workload: s.workload,
+        workloadKind: s.workloadKind ?? null,
+      };
 }
 
 function kindOf(side: SideState, dir: Dir, message: 'request' | 'response'): SpanKind {
@@ -260,7 +272,8 @@ function tryPlace(conn: ConnState, h: HeldSpan, ctx: AssemblerContext, force: bo
     }
   }
   const peer = side === undefined ? null : peerOf(conn, side);
-  if (peer !== null && h.span.peer.service === null) fillPeer(h.span, peer);
+  // The captured other end wins over what the collector knew of the peer address (a ClusterIP, say).
+  if (peer !== null) fillPeer(h.span, peer);
   const waitParent = h.needsParent && conn.peer !== 'absent';
   const waitPeer = peer === null && conn.peer === 'unknown';
   if (!force && (waitParent || waitPeer)) return false;
@@ -279,6 +292,8 @@ function fillPeer(span: Span, peer: SideState): void {
     service: id?.service ?? null,
     pod: id?.pod ?? null,
     namespace: id?.namespace ?? null,
+    workload: id?.workload ?? null,
+    workloadKind: id?.workloadKind ?? null,
   };
 }
 

@@ -8,7 +8,7 @@
  * at the other end without a shuffle.
  */
 import type { Http1PairerState, Http1ReaderState } from '../../protocols/http1/index.ts';
-import type { Span } from '../../schemas/types.ts';
+import type { PeerWorkload, Span } from '../../schemas/types.ts';
 
 export type Dir = 'egress' | 'ingress';
 export type SideRole = 'CLIENT' | 'SERVER' | 'UNKNOWN';
@@ -44,6 +44,12 @@ export interface SideState {
   namespace: string | null;
   pod: string | null;
   workload: string | null;
+  /** Kubernetes identity (k8s.pod.uid, k8s.container.name, the workload's kind); null elsewhere. */
+  podUid: string | null;
+  container: string | null;
+  workloadKind: string | null;
+  /** The other end as the collector's Kubernetes decorator named it by address: used when it is not captured. */
+  peerWorkload: PeerWorkload | null;
   role: SideRole;
   roleInferred: boolean;
   localAddress: string;

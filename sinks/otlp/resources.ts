@@ -10,6 +10,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { SpanEndpoint } from '../../schemas/types.ts';
+import { workloadAttribute } from '../../schemas/workload-kind.ts';
 
 export function resourceAttributes(local: SpanEndpoint): Attributes {
   const attributes: Attributes = {
@@ -20,6 +21,19 @@ export function resourceAttributes(local: SpanEndpoint): Attributes {
   };
   if (local.namespace !== null) attributes['service.namespace'] = local.namespace;
   if (local.pod !== null) attributes['k8s.pod.name'] = local.pod;
+  // Named by the Kubernetes API server (a pod UID is known): the k8s.* attributes the OTel
+  // k8sattributes processor sets, and service.instance.id as the semantic conventions derive it there.
+  if (local.podUid !== null) {
+    attributes['k8s.pod.uid'] = local.podUid;
+    attributes['k8s.node.name'] = local.node;
+    if (local.namespace !== null) attributes['k8s.namespace.name'] = local.namespace;
+    if (local.container !== null) attributes['k8s.container.name'] = local.container;
+    const kind = workloadAttribute(local.workloadKind);
+    if (local.workload !== null && kind !== null) attributes[kind] = local.workload;
+    attributes['service.instance.id'] = [local.namespace, local.pod, local.container]
+      .filter((part) => part !== null)
+      .join('.');
+  }
   if (local.exe !== null) attributes['process.executable.path'] = local.exe;
   if (local.containerId !== null) attributes['container.id'] = local.containerId;
   return attributes;

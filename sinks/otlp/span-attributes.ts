@@ -8,6 +8,7 @@
  */
 import type { Attributes } from '@opentelemetry/api';
 import type { Span } from '../../schemas/types.ts';
+import { workloadAttribute } from '../../schemas/workload-kind.ts';
 
 /** `host[:port]` or `[v6]:port` from a Host header. */
 export function splitHostHeader(host: string): { address: string; port: number | undefined } {
@@ -67,6 +68,12 @@ export function spanAttributes(span: Span): Attributes {
     attributes['url.full'] = `http://${authority}${http.host === null ? `:${peer.port}` : ''}${http.target}`;
     if (peer.service !== null) attributes['peer.service'] = peer.service;
   }
+  // The other end in Kubernetes terms (the collector's decorator, or the captured other side): the
+  // k8s.* resource attributes of the peer, under `peer.` (OTel has no peer form of them).
+  if (peer.namespace !== null) attributes['peer.k8s.namespace.name'] = peer.namespace;
+  if (peer.pod !== null) attributes['peer.k8s.pod.name'] = peer.pod;
+  const peerKind = workloadAttribute(peer.workloadKind);
+  if (peer.workload !== null && peerKind !== null) attributes[`peer.${peerKind}`] = peer.workload;
   if (local.tid !== 0) attributes['thread.id'] = local.tid;
   if (span.errorType !== null) attributes['error.type'] = span.errorType;
 

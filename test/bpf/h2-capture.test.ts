@@ -103,7 +103,7 @@ describe('HTTP/2 capture between two pods', () => {
     const inodes = new Set([pods.a.inode, pods.b.inode]);
     capture = await Capture.start(
       {},
-      (r) => r.kind !== 'stats' && r.kind !== 'ready' && inodes.has(r.netnsInode),
+      (r) => r.kind !== 'stats' && r.kind !== 'ready' && r.kind !== 'nat' && inodes.has(r.netnsInode),
     );
     grpcServer = await startInPod(pods, ['server', `0.0.0.0:${GRPC_PORT}`]);
     h2cServer = await startInPod(pods, ['h2c-server', `0.0.0.0:${H2C_PORT}`]);
@@ -219,7 +219,7 @@ describe('HTTP/2 capture between two pods', () => {
     const inodes = new Set([pods.a.inode, pods.b.inode]);
     const late = await Capture.start(
       {},
-      (r) => r.kind !== 'stats' && r.kind !== 'ready' && inodes.has(r.netnsInode),
+      (r) => r.kind !== 'stats' && r.kind !== 'ready' && r.kind !== 'nat' && inodes.has(r.netnsInode),
     );
     try {
       client.stdin!.write('go\n');

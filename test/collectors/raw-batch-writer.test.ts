@@ -74,7 +74,19 @@ const eventArb: fc.Arbitrary<L7RawEvent> = fc.record({
     namespace: nullable(text),
     workload: nullable(text),
     service: text,
+    podUid: nullable(text),
+    container: nullable(text),
+    workloadKind: nullable(text),
   }),
+  peer: nullable(
+    fc.record({
+      service: text,
+      namespace: nullable(text),
+      pod: nullable(text),
+      workload: nullable(text),
+      workloadKind: nullable(text),
+    }),
+  ),
   connection: fc.record({
     key: text,
     id: long,
@@ -88,6 +100,8 @@ const eventArb: fc.Arbitrary<L7RawEvent> = fc.record({
     peerAddress: text,
     peerPort: int,
     openedUnixNano: nullable(long),
+    translatedPeerAddress: nullable(text),
+    translatedPeerPort: nullable(int),
   }),
   direction: fc.constantFrom('EGRESS', 'INGRESS', 'NONE' as const),
   syscall: fc.constantFrom('READ', 'WRITEV', 'RECVMSG', 'SENDFILE', 'CLOSE', 'OTHER' as const),

@@ -51,6 +51,10 @@ const STATS_FRAME = hex(`90000000 0500 0000 09000000 e803000000000000 d007000000
   0700000000000000 0000000000000000 0000000000000000 0000000000000000 0200000000000000
   0000000000000000 0100000000000000 0000000000000000 0000000000000000`);
 
+/** NAT (hand-made, as bpf/loader/conntrack.c writes it): connection 1 really reached 10.233.0.3:8080. */
+const NAT_FRAME = hex(`28000000 0700 0200 00000000 0100000000000000
+  0ae90003000000000000000000000000 901f 0000 00000000`);
+
 const concat = (...parts: Uint8Array[]) => Uint8Array.from(Buffer.concat(parts));
 const STREAM = concat(READY_FRAME, OPEN_FRAME, DATA_FRAME, CLOSE_FRAME, CONNECT_FAILED_FRAME, STATS_FRAME);
 const KINDS = ['ready', 'open', 'data', 'close', 'connect_failed', 'stats'];
@@ -133,6 +137,10 @@ describe('RecordDecoder', () => {
     assert.equal(failed.syscall, 'none');
     assert.equal(failed.peerPort, 18081);
     assert.equal(failed.startedNs, 1094836644624n);
+  });
+
+  it('decodes a NAT record (loader --conntrack)', () => {
+    assert.deepEqual(decodeAll([NAT_FRAME]), [{ kind: 'nat', connId: 1, addr: '10.233.0.3', port: 8080 }]);
   });
 
   it('decodes a STATS record with every drop reason by name', () => {

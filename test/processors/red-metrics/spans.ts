@@ -61,6 +61,9 @@ export function makeSpan(o: SpanOptions): Span {
       containerId: null,
       address: '10.240.0.2',
       port: kind === 'SERVER' ? 8080 : 40000,
+      podUid: null,
+      container: null,
+      workloadKind: null,
     },
     peer: {
       service: o.peer ?? null,
@@ -68,6 +71,8 @@ export function makeSpan(o: SpanOptions): Span {
       namespace: null,
       address: '10.240.0.3',
       port: kind === 'SERVER' ? 40000 : 8080,
+      workload: null,
+      workloadKind: null,
     },
     http: {
       method: o.method ?? 'GET',

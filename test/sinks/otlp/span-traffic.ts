@@ -46,7 +46,15 @@ export function makeTraces(count: number, seed = 1): Span[] {
         startTimeUnixNano: t0,
         endTimeUnixNano: t0 + 5_000_001n,
         local: { ...gateway, port: 80 },
-        peer: { service: null, pod: null, namespace: null, address: '10.200.0.9', port: 40000 + (i % 1000) },
+        peer: {
+          service: null,
+          pod: null,
+          namespace: null,
+          address: '10.200.0.9',
+          port: 40000 + (i % 1000),
+          workload: null,
+          workloadKind: null,
+        },
       },
       {
         ...SPAN,
