@@ -43,7 +43,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_CONFIG_UNKNOWN_KEY',
     'unknown configuration key "%s"%s',
     EXIT.config,
-    'remove the key or fix its spelling; `meshpipe config --help` lists every key',
+    'remove the key or fix its spelling; `meshpipe config` lists every key (docs/configuration.md)',
   ),
   CONFIG_INVALID_VALUE: spec('MESHPIPE_ERR_CONFIG_INVALID_VALUE', 'invalid value for "%s": %s', EXIT.config),
   CONFIG_FILE_UNREADABLE: spec(

@@ -110,6 +110,7 @@ export const nodeSpec = s.object(
     name: s.string({
       doc: 'Node name attached to everything captured here.',
       default: hostname(),
+      defaultDoc: '(the host name)',
       env: 'MESHPIPE_NODE_NAME',
     }),
   },

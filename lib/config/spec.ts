@@ -15,6 +15,12 @@ export interface SpecBase<T> {
   /** Phantom field carrying the value type. */
   readonly _type?: T;
   readonly default: T;
+  /** How the documentation shows a default that depends on the machine (e.g. the host name). */
+  readonly defaultDoc?: string;
+  /** The allowed values of an enum (or of a list's items), for the documentation. */
+  readonly values?: readonly string[];
+  /** The spec of a list's items or a record's values, for the documentation. */
+  readonly element?: SpecBase<unknown>;
   /** Parses a JSON value (or a string from the environment) into T, or returns an error text. */
   parse(value: unknown, key: string, fromEnv: boolean): T;
 }
@@ -26,6 +32,8 @@ export type InferFields<F extends Fields> = { [K in keyof F]: Infer<F[K]> };
 interface Common<T> {
   doc: string;
   default: T;
+  /** How the documentation shows a default that depends on the machine (e.g. the host name). */
+  defaultDoc?: string;
   env?: string;
   /** Extra validation: return an error text for a bad value. */
   check?: (value: T) => string | undefined;
@@ -60,6 +68,7 @@ function leaf<T>(
     kind,
     doc: options.doc,
     default: options.default,
+    ...(options.defaultDoc === undefined ? {} : { defaultDoc: options.defaultDoc }),
     ...(options.env === undefined ? {} : { env: options.env }),
     parse(value, key, fromEnv) {
       const parsed = parseValue(value, fromEnv);
@@ -90,11 +99,12 @@ export const s = {
   },
 
   enumOf<const V extends string>(values: readonly V[], options: Common<V>): SpecBase<V> {
-    return leaf('enum', options, (v) =>
+    const spec = leaf('enum', options, (v) =>
       typeof v === 'string' && (values as readonly string[]).includes(v)
         ? (v as V)
         : fail(`expected one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${describe(v)}`),
     );
+    return { ...spec, values };
   },
 
   int(options: Common<number> & { min?: number; max?: number }): SpecBase<number> {
@@ -140,6 +150,8 @@ export const s = {
       kind: `list<${item.kind}>`,
       doc: options.doc,
       default: options.default,
+      ...(item.values === undefined ? {} : { values: item.values }),
+      element: item,
       ...(options.env === undefined ? {} : { env: options.env }),
       parse(value, key, fromEnv) {
         let items: unknown[];
@@ -170,6 +182,7 @@ export const s = {
       kind: `record<${value.kind}>`,
       doc: options.doc,
       default: options.default,
+      element: value,
       parse(input, key) {
         if (input === null || typeof input !== 'object' || Array.isArray(input)) {
           throw invalid(key, `expected an object, got ${describe(input)}`);
@@ -282,11 +295,18 @@ export interface DocRow {
   key: string;
   kind: string;
   default: unknown;
+  /** Set when the default depends on the machine: what to show instead of it. */
+  defaultDoc?: string;
+  /** The allowed values, for enums and lists of them. */
+  values?: readonly string[];
   env?: string;
   doc: string;
 }
 
-/** Flattens a spec into documentation rows (dotted keys). */
+/**
+ * Flattens a spec into documentation rows (dotted keys). The fields of objects inside lists and records
+ * follow their row: `sinks.alerts.receivers[].url`, `...slo.objectives.<name>.availability`.
+ */
 export function documentSpec(spec: ObjectSpec<Fields>, prefix = ''): DocRow[] {
   const rows: DocRow[] = [];
   for (const [name, field] of Object.entries(spec.fields)) {
@@ -298,9 +318,15 @@ export function documentSpec(spec: ObjectSpec<Fields>, prefix = ''): DocRow[] {
         key,
         kind: field.kind,
         default: field.default,
+        ...(field.defaultDoc === undefined ? {} : { defaultDoc: field.defaultDoc }),
+        ...(field.values === undefined ? {} : { values: field.values }),
         ...(field.env === undefined ? {} : { env: field.env }),
         doc: field.doc,
       });
+      if (field.element instanceof ObjectSpec)
+        rows.push(
+          ...documentSpec(field.element, field.kind.startsWith('list') ? `${key}[]` : `${key}.<name>`),
+        );
     }
   }
   return rows;
