@@ -35,6 +35,12 @@ function reportError(err: unknown, json: boolean, logger: Logger | undefined): n
   return EXIT.software;
 }
 
+/** The signals that stop a command: Ctrl-C, a kill, the terminal closing. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** Stops the running command (as a signal does) when its output goes away; unset between commands. */
+let stopCommand: ((why: string) => void) | undefined;
+
 /** `meshpipe help [<command>]`: the same text as `meshpipe <command> --help`. */
 async function help(words: string[]): Promise<number> {
   const found = findCommand(words);
@@ -86,14 +92,19 @@ export async function main(argv: string[]): Promise<number> {
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       if (controller.signal.aborted) {
-        // Second Ctrl-C: the user insists.
+        // Second Ctrl-C: the user insists. Commands that started something keep a last resort for this
+        // (process 'exit' handlers: `up` signals its components and services).
         process.exit(130);
       }
       logger?.info({ signal }, 'stopping');
       controller.abort(signal);
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    stopCommand = (why) => {
+      if (controller.signal.aborted) return;
+      logger?.info({ why }, 'stopping');
+      controller.abort(why);
+    };
+    for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
     let loaded: ReturnType<typeof loadConfig> | undefined;
     const json = values.json === true;
     const ctx: CommandContext = {
@@ -117,8 +128,8 @@ export async function main(argv: string[]): Promise<number> {
         ),
     };
     const code = (await definition.run(ctx)) ?? EXIT.ok;
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+    stopCommand = undefined;
     return code;
   } catch (err) {
     return reportError(err, wantsJson, logger);
@@ -126,11 +137,16 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  // `meshpipe tail ... | head`: the reader went away, which is not an error of ours.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
+  // `meshpipe tail ... | head`, or `meshpipe up | tee up.log` where Ctrl-C killed tee first: the reader
+  // went away (EPIPE), or the terminal did (EIO). Not an error of ours, and not a reason to leave on the
+  // spot: the command stops as on a signal, so everything it started is stopped too. Later writes to the
+  // dead stream fail the same way and change nothing.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (stopCommand === undefined) process.exit(process.exitCode ?? 0);
+      stopCommand(`${stream === process.stdout ? 'stdout' : 'stderr'} closed (${err.code ?? err.message})`);
+    });
+  }
   const code = await main(process.argv.slice(2));
   // Let stdout drain before exiting (large --json outputs to a pipe).
   process.exitCode = code;

@@ -15,7 +15,7 @@ import { kafkaJarsInstalled } from '../../lib/local-stack/kafka-broker.ts';
 import type { LocalKubeApi } from '../../lib/local-stack/kube-apiserver.ts';
 import { KAFKA_VERSION, kafkaLibsDir, STACK_DIR } from '../../lib/local-stack/paths.ts';
 import { canConnect } from '../../lib/local-stack/ports.ts';
-import { stopStack } from '../../lib/local-stack/stack.ts';
+import { signalStackNow, stopStack } from '../../lib/local-stack/stack.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
@@ -64,6 +64,13 @@ export const command: CommandDefinition = {
     });
     const supervisor = new Supervisor({ logger: ctx.logger, logDir: join(STACK_DIR, 'logs') });
     let kube: LocalKubeApi | null = null;
+    // Whatever ends this process before the orderly stop below has finished (a second Ctrl-C, an
+    // uncaught error), what `up` started must not outlive it.
+    const lastResort = () => {
+      supervisor.signalAllNow();
+      signalStackNow(endpoints.started);
+    };
+    process.on('exit', lastResort);
     try {
       ctx.progress.update('creating topics');
       const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
@@ -176,6 +183,7 @@ export const command: CommandDefinition = {
         ctx.progress.update(`stopping ${endpoints.started.join(' and ')}`);
         await stopStack({ only: endpoints.started });
       }
+      process.off('exit', lastResort);
       ctx.progress.done('meshpipe stopped');
     }
     return 0;

@@ -165,6 +165,27 @@ export function stopStack(
   });
 }
 
+/**
+ * The last resort of a command that is exiting without having stopped what it started (a second
+ * Ctrl-C, an uncaught error): SIGTERM, synchronously, to the named services. Each shuts down cleanly by
+ * itself (Kafka's controlled shutdown, Redis' save) after this process is gone.
+ */
+export function signalStackNow(only: ReadonlyArray<'kafka' | 'redis'>): void {
+  const state = readStackState();
+  const targets = [
+    only.includes('kafka') && isKafkaAlive(state.kafka) ? state.kafka!.pid : undefined,
+    only.includes('redis') && isRedisAlive(state.redis) ? state.redis!.pid : undefined,
+  ];
+  for (const pid of targets) {
+    if (pid === undefined) continue;
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 export interface StackStatus {
   kafka: { running: boolean; port?: number; pid?: number; version?: string; logFile?: string };
   redis: { running: boolean; port?: number; pid?: number; logFile?: string };
