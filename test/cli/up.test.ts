@@ -12,7 +12,7 @@ interface UpStatus {
   kafka: { healthy: boolean; brokers: string[] };
   redis: { healthy: boolean | null };
   topics: number;
-  components: Array<{ name: string; state: string }>;
+  components: Array<{ name: string; state: string; pid: number | null }>;
 }
 
 describe('meshpipe up', () => {
@@ -95,17 +95,15 @@ describe('meshpipe up stops what it started when its stdout goes away', () => {
         stderr += d;
       });
       const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
-      const first = await new Promise<UpStatus & { components: Array<{ pid: number | null }> }>(
-        (resolve, reject) => {
-          let buffered = '';
-          up.stdout.on('data', (d) => {
-            buffered += d;
-            const newline = buffered.indexOf('\n');
-            if (newline >= 0) resolve(JSON.parse(buffered.slice(0, newline)));
-          });
-          up.once('exit', () => reject(new Error(`up exited before its first status line: ${stderr}`)));
-        },
-      );
+      const first = await new Promise<UpStatus>((resolve, reject) => {
+        let buffered = '';
+        up.stdout.on('data', (d) => {
+          buffered += d;
+          const newline = buffered.indexOf('\n');
+          if (newline >= 0) resolve(JSON.parse(buffered.slice(0, newline)));
+        });
+        up.once('exit', () => reject(new Error(`up exited before its first status line: ${stderr}`)));
+      });
       // The reader goes away, like tee killed by the same Ctrl-C.
       up.stdout.destroy();
       const pids = first.components.map((c) => c.pid).filter((p): p is number => p !== null);
