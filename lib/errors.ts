@@ -462,6 +462,12 @@ export const ERRORS = {
     EXIT.config,
     'every request is signed: set sinks.alerts.receivers[].secretEnv to the name of an environment variable that holds the key (or `secret`, inline)',
   ),
+  ALERTS_SECRET_INVALID: spec(
+    'MESHPIPE_ERR_ALERTS_SECRET_INVALID',
+    'the signing key of alert receiver "%s" does not fit its signature scheme: %s',
+    EXIT.config,
+    'with "signatures": ["standard-webhooks"] the key is whsec_ followed by the base64 of 24-64 random bytes: `echo whsec_$(openssl rand -base64 32)`',
+  ),
   ALERTS_REDIS_UNAVAILABLE: spec(
     'MESHPIPE_ERR_ALERTS_REDIS_UNAVAILABLE',
     'cannot reach Redis for the alert queues at %s: %s',

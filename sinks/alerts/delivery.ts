@@ -306,7 +306,8 @@ export class ReceiverDelivery {
     return sendWebhook({
       url: r.endpoint,
       body,
-      key: r.key,
+      key: r.signatures.includes('meshpipe') ? r.key : null,
+      standardKey: r.standardKey,
       idempotencyKey: requestKey,
       headers: r.headers,
       timeoutMs: r.timeoutMs,

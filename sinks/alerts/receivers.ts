@@ -7,10 +7,13 @@ import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import type { AlertsSinkConfig, ReceiverConfig } from './config.ts';
 import { alertmanagerUrl } from './payloads/alertmanager.ts';
 import { SLACK_MAX_ALERTS } from './payloads/slack.ts';
+import { standardWebhooksKey } from './standard-webhooks.ts';
 
 export interface ResolvedReceiver extends ReceiverConfig {
   /** The HMAC key every request is signed with. */
   key: string;
+  /** The key as Standard Webhooks reads it (the base64 after `whsec_`), when that scheme is on. */
+  standardKey: Buffer | null;
   /** Where requests go. */
   endpoint: string;
   /** BullMQ queue of this receiver. */
@@ -56,9 +59,17 @@ export function resolveReceiver(
       'neither secretEnv nor secret is set',
     ]);
   }
+  let standardKey: Buffer | null = null;
+  if (receiver.signatures.includes('standard-webhooks')) {
+    const decoded = standardWebhooksKey(key);
+    if (!Buffer.isBuffer(decoded))
+      throw new MeshpipeError(ERRORS.ALERTS_SECRET_INVALID, [receiver.name, decoded.problem]);
+    standardKey = decoded;
+  }
   return {
     ...receiver,
     key,
+    standardKey,
     endpoint: receiver.type === 'alertmanager' ? alertmanagerUrl(receiver.url) : receiver.url,
     queue: queueNameOf(receiver.name),
     groupLimit:
