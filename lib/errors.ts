@@ -263,6 +263,12 @@ export const ERRORS = {
     EXIT.dataError,
     'the sample is in the dead-letter topic; the component that produced it has a bug, please report it',
   ),
+  SINK_LISTEN_FAILED: spec(
+    'MESHPIPE_ERR_SINK_LISTEN_FAILED',
+    'the sink cannot serve /metrics, /healthz and /readyz on %s: %s',
+    EXIT.unavailable,
+    'another process uses the address: set sinks.<name>.listen (`--listen host:port`) to a free one, port 0 for any, or empty to serve nothing',
+  ),
   PROMETHEUS_LISTEN_FAILED: spec(
     'MESHPIPE_ERR_PROMETHEUS_LISTEN_FAILED',
     'cannot serve /metrics on %s: %s',

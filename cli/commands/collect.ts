@@ -14,7 +14,7 @@ export const command: CommandDefinition = {
   summary: 'Run the node collector: eBPF capture of HTTP traffic, redacted raw events to Kafka.',
   usage: 'collect [--brokers host:port,...] [--duration s] [--json]',
   description:
-    'Captures every HTTP/1.x exchange on this node with eBPF (needs root, or CAP_BPF + CAP_PERFMON + CAP_SYS_RESOURCE, and read access to /proc), redacts credentials, ships heads and body sizes to the raw topic, and serves its own metrics on collector.metricsPort (/metrics, /healthz). Kafka being down does not stop capture: events are buffered within collector.buffer.*, then dropped and counted. Configuration: the collector.* keys (`meshpipe config`), docs/collector.md.',
+    'Captures every HTTP/1.x exchange on this node with eBPF (needs root, or CAP_BPF + CAP_PERFMON + CAP_SYS_RESOURCE, and read access to /proc), redacts credentials, ships heads and body sizes to the raw topic, and serves its own metrics and health on collector.metricsPort (/metrics, /healthz for liveness, /readyz for readiness). Kafka being down does not stop capture: events are buffered within collector.buffer.*, then dropped and counted. Configuration: the collector.* keys (`meshpipe config`), docs/collector.md.',
   options: {
     ...KAFKA_OPTIONS,
     duration: {

@@ -29,7 +29,8 @@ function positiveInt(ctx: CommandContext, flag: string, fallback: number, min: n
 export const command: CommandDefinition = {
   name: 'process',
   summary: 'Run processors on Kafka, exactly once: built-in ones by name, yours by path.',
-  usage: 'process <name|path>... [--instances N] [--metrics-port p] [--stall-timeout s] [--json]',
+  usage:
+    'process <name|path>... [--instances N] [--metrics-port p] [--metrics-host a] [--stall-timeout s] [--json]',
   description:
     'Each processor is its own consumer group (<kafka.topicPrefix>-<name>); instances of one processor share its input partitions. One processor with one instance runs in this process (how a Kubernetes Deployment runs it); several processors or instances run as supervised child processes, each restarted if it exits or stops reporting (a handler stuck in a loop). Configuration: processors.<name> in meshpipe.json (`meshpipe processor list --json` shows the keys). SIGTERM or Ctrl-C finishes the batch in flight, commits it and leaves the group.',
   options: {
@@ -42,7 +43,12 @@ export const command: CommandDefinition = {
     'metrics-port': {
       type: 'string',
       value: '<port>',
-      doc: 'Serve /metrics (Prometheus) and /healthz here; further instances use the following ports.',
+      doc: 'Serve /metrics (Prometheus), /healthz (liveness) and /readyz (readiness) here; further instances use the following ports.',
+    },
+    'metrics-host': {
+      type: 'string',
+      value: '<address>',
+      doc: 'Address the --metrics-port endpoints bind to (default: processors.<name>.runtime.metricsHost, 127.0.0.1); 0.0.0.0 to be scraped from elsewhere.',
     },
     'stall-timeout': {
       type: 'string',
@@ -55,6 +61,7 @@ export const command: CommandDefinition = {
   examples: [
     'meshpipe process span-assembler',
     'meshpipe process ./processors/my-proc/index.ts --metrics-port 9464',
+    'meshpipe process red-metrics --metrics-port 9464 --metrics-host 0.0.0.0',
     'meshpipe process span-assembler --instances 3 --json',
   ],
   async run(ctx) {
@@ -95,6 +102,7 @@ async function runHost(
     partitionOverrides: config.kafka.partitions,
     logger: ctx.logger,
     ...(metricsPort === undefined ? {} : { metricsPort }),
+    ...(typeof ctx.values['metrics-host'] === 'string' ? { metricsHost: ctx.values['metrics-host'] } : {}),
     onStatus: (status) => {
       if (supervised) return; // the supervisor shows it
       if (!ctx.json) ctx.progress.update(`${definition.name}: ${status.summary}`);
@@ -150,6 +158,8 @@ async function supervise(
         args.push('--metrics-port', String(port));
         port = port === 0 ? 0 : port + 1;
       }
+      if (typeof ctx.values['metrics-host'] === 'string')
+        args.push('--metrics-host', ctx.values['metrics-host']);
       supervisor.start({ name, modulePath: MAIN, args, env, stallMs: options.stallMs });
     }
   }

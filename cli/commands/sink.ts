@@ -39,11 +39,22 @@ export function sinkCommand(spec: SinkCommandSpec): CommandDefinition {
     summary: spec.summary,
     usage: `sink ${spec.name} [options] [--json]`,
     description: spec.description,
-    options: { ...KAFKA_OPTIONS, ...spec.options },
+    options: {
+      ...KAFKA_OPTIONS,
+      listen: {
+        type: 'string',
+        value: '<host:port>',
+        doc: `Serve /metrics, /healthz (liveness) and /readyz (readiness) here (default: sinks.${spec.name}.listen; empty: not served).`,
+      },
+      ...spec.options,
+    },
     json: true,
     examples: spec.examples,
     async run(ctx) {
-      const own = spec.overrides(ctx.values);
+      const own = {
+        ...(typeof ctx.values.listen === 'string' ? { listen: ctx.values.listen } : {}),
+        ...spec.overrides(ctx.values),
+      };
       const { config } = loadConfig({
         file: ctx.values.config as string | undefined,
         overrides: {

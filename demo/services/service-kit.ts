@@ -3,7 +3,7 @@
  *
  *   incoming request ─► fault (delay, maybe 500/503) ─► route ─► upstream calls through one keep-alive
  *                                                                  Agent (fixed pool), traceparent per call
- *   admin port ─► stats, recent requests, fault changes at runtime
+ *   admin socket ─► stats, recent requests, fault changes at runtime (admin-api.ts)
  *
  * A service is started by demo/topology.ts as `ip netns exec <ns> node demo/services/<name>.ts [flags]`,
  * prints one JSON line `{"type":"ready",...}` on stdout once both ports listen, and with --watch-parent
@@ -13,13 +13,14 @@ import { rmSync } from 'node:fs';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { errorMessage, isMeshpipeError } from '../../lib/errors.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import { startHttpServer } from '../../lib/http/server.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { type Fault, faultDelayMs, injectError, mergeFault, NO_FAULT, parseFaultSetting } from '../fault.ts';
 import { LatencyWindow } from '../latency-window.ts';
 import { SERVICE_PORT, type ServiceName } from '../layout.ts';
 import { outgoingTraceparent, type ServerSpan, serverSpan } from '../trace-context.ts';
-import { REQUEST_HISTORY, type RequestRecord, type ServiceStats } from './admin-api.ts';
+import { adminRoutes, REQUEST_HISTORY, type RequestRecord, type ServiceStats } from './admin-api.ts';
 
 export interface UpstreamResponse {
   status: number;
@@ -125,16 +126,13 @@ function matchRoute(routes: Route[], method: string, pathname: string) {
   return undefined;
 }
 
-/** Listens on a TCP port, or on a Unix socket path when `port` is a string. */
-function listen(server: http.Server, port: number | string, host?: string): Promise<void> {
+function listen(server: http.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    const done = () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
-    };
-    if (typeof port === 'string') server.listen(port, done);
-    else server.listen(port, host, done);
+    });
   });
 }
 
@@ -287,31 +285,23 @@ export async function runService(definition: ServiceDefinition, argv = process.a
     latency: latency.summary(),
   });
 
-  const admin = http.createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    try {
-      if (req.method === 'GET' && url.pathname === '/stats') return sendJson(res, 200, stats());
-      if (req.method === 'GET' && url.pathname === '/requests') {
-        const limit = Number(url.searchParams.get('limit') ?? REQUEST_HISTORY);
-        return sendJson(res, 200, history.slice(-Math.max(1, limit)));
-      }
-      if (req.method === 'GET' && url.pathname === '/fault') return sendJson(res, 200, fault);
-      if (req.method === 'PUT' && url.pathname === '/fault') {
-        fault = mergeFault(fault, JSON.parse((await readBody(req)).toString('utf8')));
-        logger.info({ fault }, 'fault changed');
-        return sendJson(res, 200, fault);
-      }
-      sendJson(res, 404, { error: { message: `no admin route ${req.method} ${url.pathname}` } });
-    } catch (err) {
-      const code = isMeshpipeError(err) ? err.code : 'BAD_REQUEST';
-      sendJson(res, 400, { error: { code, message: errorMessage(err) } });
-    }
-  });
-
   await listen(server, opts.port, opts.host);
   // A socket left by a demo that was SIGKILLed would make listen() fail with EADDRINUSE.
   rmSync(opts.adminSocket, { force: true });
-  await listen(admin, opts.adminSocket);
+  await startHttpServer({
+    listen: { path: opts.adminSocket },
+    routes: adminRoutes({
+      stats,
+      requests: (limit) => history.slice(-limit),
+      fault: () => fault,
+      setFault(change) {
+        fault = mergeFault(fault, change);
+        logger.info({ fault }, 'fault changed');
+        return fault;
+      },
+    }),
+    logger,
+  });
   process.on('exit', () => rmSync(opts.adminSocket, { force: true }));
   process.stdout.write(
     `${JSON.stringify({ type: 'ready', service: name, pid: process.pid, port: opts.port, adminSocket: opts.adminSocket })}\n`,

@@ -314,14 +314,14 @@ export const collectorSpec = s.object(
       { doc: 'The idempotent Kafka producer of raw events.' },
     ),
     metricsPort: s.int({
-      doc: "Port of the collector's /metrics and /healthz (0: any free port).",
+      doc: "Port of the collector's /metrics, /healthz (liveness) and /readyz (readiness); 0: any free port.",
       default: 9470,
       min: 0,
       max: 65535,
       env: 'MESHPIPE_COLLECTOR_METRICS_PORT',
     }),
     metricsHost: s.string({
-      doc: 'Address /metrics binds to; 0.0.0.0 to let a Prometheus elsewhere scrape it.',
+      doc: 'Address /metrics, /healthz and /readyz bind to; 0.0.0.0 to let a Prometheus and the kubelet elsewhere reach them.',
       default: '127.0.0.1',
       env: 'MESHPIPE_COLLECTOR_METRICS_HOST',
     }),

@@ -32,9 +32,10 @@ import { hostname } from 'node:os';
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafkajs';
 import { type ComponentStatus, reportStatus } from '../../lib/component-status.ts';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
+import { healthRoutes, PROMETHEUS_TEXT } from '../../lib/http/health-routes.ts';
+import { type HttpServer, startHttpServer } from '../../lib/http/server.ts';
 import { ensureTopics, partitioner } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { type MetricsServer, startMetricsServer } from '../../lib/metrics-server.ts';
 import { AssignedTask } from './assigned-task.ts';
 import { changelogMessages, restoreState } from './changelog.ts';
 import type { ProcessorSettings } from './config.ts';
@@ -65,8 +66,10 @@ export interface HostOptions {
   logger: Logger;
   /** Names this instance in metric streams (default `<host name>-<pid>`). */
   instanceId?: string;
-  /** Serve /metrics and /healthz here (0: any free port). */
+  /** Serve /metrics, /healthz and /readyz on this port (0: any free port)... */
   metricsPort?: number;
+  /** ...bound to this address (default: the processor's runtime.metricsHost, 127.0.0.1). */
+  metricsHost?: string;
   /** Called with every status report (also sent to a supervisor, when there is one). */
   onStatus?: (status: ComponentStatus) => void;
 }
@@ -100,7 +103,7 @@ export class ProcessorHost {
   #admin: Admin | undefined;
   #consumer: Consumer | undefined;
   #metricsProducer: Producer | undefined;
-  #metricsServer: MetricsServer | undefined;
+  #metricsServer: HttpServer | undefined;
   #timers: NodeJS.Timeout[] = [];
   #stopping = false;
   /** Aborts restores in flight when the host stops. */
@@ -143,15 +146,19 @@ export class ProcessorHost {
     await producer.connect();
 
     if (this.#options.metricsPort !== undefined) {
-      this.#metricsServer = await startMetricsServer({
-        // A processor pod is scraped from elsewhere in the cluster: all interfaces, as before.
-        host: '0.0.0.0',
-        port: this.#options.metricsPort,
-        exposition: () => this.metrics.exposition(),
-        status: () => this.#status,
+      this.#metricsServer = await startHttpServer({
+        // Local unless configured: a cluster's manifests bind 0.0.0.0 so Prometheus can scrape the pod.
+        listen: {
+          host: this.#options.metricsHost ?? settings.runtime.metricsHost,
+          port: this.#options.metricsPort,
+        },
+        routes: healthRoutes({
+          metrics: async () => ({ contentType: PROMETHEUS_TEXT, body: await this.metrics.exposition() }),
+          status: () => this.#status,
+        }),
         logger: this.#logger,
       });
-      this.#logger.info({ port: this.#metricsServer.port }, 'serving /metrics and /healthz');
+      this.#logger.info({ address: this.#metricsServer.address }, 'serving /metrics, /healthz and /readyz');
     }
 
     const r = settings.runtime;

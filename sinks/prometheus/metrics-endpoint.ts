@@ -1,21 +1,20 @@
 /**
- * The /metrics endpoint and the exporter behind it. "Exporting" a batch to Prometheus means taking
- * its samples into the in-memory view (series-store.ts): Prometheus pulls, so the acknowledgement the
- * sink host waits for before committing is simply that the view holds them. /metrics renders the view
- * in the format the scraper asks for; /healthz says whether the warm-up is over.
+ * The exporter behind /metrics. "Exporting" a batch to Prometheus means taking its samples into the
+ * in-memory view (series-store.ts): Prometheus pulls, so the acknowledgement the sink host waits for
+ * before committing is simply that the view holds them. The sink host serves the view over HTTP like
+ * every component's endpoint (sinks/runtime/http-endpoint.ts, at sinks.prometheus.listen): /metrics
+ * renders it in the format the scraper asks for, /readyz says whether the warm-up is over.
  */
-import { gzipSync } from 'node:zlib';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
+import { ERRORS } from '../../lib/errors.ts';
+import type { Exposition, Readiness } from '../../lib/http/health-routes.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { MetricSample } from '../../schemas/types.ts';
 import { type Exporter, type ExportResult, SUCCESS } from '../runtime/exporter.ts';
+import type { ServesHttp } from '../runtime/http-endpoint.ts';
 import { CONTENT_TYPES, type ExtraFamily, negotiateFormat, renderExposition } from './exposition.ts';
 import { type ApplyResult, SeriesStore } from './series-store.ts';
 
 export interface MetricsEndpointOptions {
-  host: string;
-  port: number;
   warmupMs: number;
   gaugeStaleMs: number;
   seriesExpiryMs: number;
@@ -27,15 +26,14 @@ export interface MetricsEndpointOptions {
 
 const EXPIRY_INTERVAL_MS = 10_000;
 
-export class MetricsEndpoint implements Exporter<MetricSample> {
+export class MetricsEndpoint implements Exporter<MetricSample>, ServesHttp {
   readonly store: SeriesStore;
+  readonly listenError = ERRORS.PROMETHEUS_LISTEN_FAILED;
   readonly #options: MetricsEndpointOptions;
-  readonly #app: FastifyInstance;
   readonly #now: () => number;
   readonly #startedAt: number;
   readonly #results: Record<ApplyResult, number> = { applied: 0, stale: 0, conflict: 0 };
-  #timer: NodeJS.Timeout | undefined;
-  #address = '';
+  readonly #timer: NodeJS.Timeout;
 
   constructor(options: MetricsEndpointOptions) {
     this.#options = options;
@@ -45,57 +43,41 @@ export class MetricsEndpoint implements Exporter<MetricSample> {
       gaugeStaleMs: options.gaugeStaleMs,
       seriesExpiryMs: options.seriesExpiryMs,
     });
-    this.#app = Fastify({ logger: false });
-    this.#app.get('/metrics', async (request, reply) => {
-      if (!this.ready()) {
-        // A partial sum would look like a counter reset: better an unsuccessful scrape (up == 0).
-        return reply
-          .code(503)
-          .header('retry-after', String(Math.ceil(this.#warmupLeftMs() / 1000)))
-          .type('text/plain; charset=utf-8')
-          .send(`warming up: every stream reports within ${this.#options.warmupMs} ms of the start\n`);
-      }
-      const format = negotiateFormat(request.headers.accept);
-      const body = renderExposition(this.store, format, {
-        nowMs: this.#now(),
-        exemplars: this.#options.exemplars,
-        extra: this.#ownFamilies(),
-      });
-      reply.header('content-type', CONTENT_TYPES[format]);
-      if (/\bgzip\b/.test(request.headers['accept-encoding'] ?? '')) {
-        return reply.header('content-encoding', 'gzip').send(gzipSync(body));
-      }
-      return reply.send(body);
-    });
-    this.#app.get('/healthz', async (_request, reply) =>
-      reply.code(this.ready() ? 200 : 503).send({ ready: this.ready(), ...this.store.stats() }),
-    );
-  }
-
-  /** Starts listening; throws PROMETHEUS_LISTEN_FAILED when the address is not available. */
-  async listen(): Promise<string> {
-    const { host, port } = this.#options;
-    try {
-      await this.#app.listen({ host, port });
-    } catch (err) {
-      throw new MeshpipeError(ERRORS.PROMETHEUS_LISTEN_FAILED, [`${host}:${port}`, errorMessage(err)], {
-        cause: err,
-      });
-    }
-    const address = this.#app.server.address();
-    const actualPort = typeof address === 'object' && address !== null ? address.port : port;
-    this.#address = `${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
     this.#timer = setInterval(() => this.store.expire(this.#now()), EXPIRY_INTERVAL_MS);
     this.#timer.unref();
-    this.#options.logger.info({ address: this.#address }, 'serving /metrics and /healthz');
-    return this.#address;
   }
 
-  get address(): string {
-    return this.#address;
+  /** GET /metrics: the view, in the format the scraper asks for (Accept). */
+  metrics(accept: string | undefined): Exposition {
+    if (!this.#warm()) {
+      // A partial sum would look like a counter reset: better an unsuccessful scrape (up == 0).
+      return {
+        status: 503,
+        headers: { 'retry-after': String(Math.ceil(this.#warmupLeftMs() / 1000)) },
+        contentType: 'text/plain; charset=utf-8',
+        body: `warming up: every stream reports within ${this.#options.warmupMs} ms of the start\n`,
+      };
+    }
+    const format = negotiateFormat(accept);
+    const body = renderExposition(this.store, format, {
+      nowMs: this.#now(),
+      exemplars: this.#options.exemplars,
+      extra: this.#ownFamilies(),
+    });
+    return { contentType: CONTENT_TYPES[format], body };
   }
 
-  ready(): boolean {
+  /** GET /readyz: not before the warm-up is over (Prometheus would record partial sums). */
+  ready(): Readiness {
+    const ready = this.#warm();
+    return {
+      ready,
+      ...(ready ? {} : { retryAfterSeconds: Math.ceil(this.#warmupLeftMs() / 1000) }),
+      detail: { warm: ready, ...this.store.stats() },
+    };
+  }
+
+  #warm(): boolean {
     return this.#warmupLeftMs() <= 0;
   }
 
@@ -122,8 +104,7 @@ export class MetricsEndpoint implements Exporter<MetricSample> {
   }
 
   async shutdown(): Promise<void> {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    await this.#app.close();
+    clearInterval(this.#timer);
   }
 
   /** The sink's own health, exposed beside what it republishes. */

@@ -44,6 +44,7 @@ import { DeadLetterWriter } from './dead-letter-writer.ts';
 import type { SinkContext, SinkDefinition, SinkHostFields } from './definition.ts';
 import { DeliveryPipeline, type Entry } from './delivery-pipeline.ts';
 import type { Exporter } from './exporter.ts';
+import { serveSinkEndpoint } from './http-endpoint.ts';
 import { OffsetLedger, PartitionOwnership } from './offsets.ts';
 import { publishSamples, SinkMetrics } from './sink-metrics.ts';
 import { type SinkSnapshot, sinkStatus } from './status.ts';
@@ -150,6 +151,19 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
     `${component}/${hostname()}-${process.pid}`,
     BigInt(Date.now()) * 1_000_000n,
   );
+  // /metrics, /healthz and /readyz at sinks.<name>.listen, like every component's (http-endpoint.ts).
+  let current: ComponentStatus = { state: 'starting', summary: 'starting' };
+  const http = await serveSinkEndpoint({
+    sink: definition.name,
+    listen: hostConfig.listen,
+    exporter: exporter as Exporter<unknown>,
+    samples: () => metrics.series.samples(),
+    status: () => current,
+    logger,
+  }).catch(async (err: unknown) => {
+    await Promise.allSettled([admin.disconnect(), exporter.shutdown()]);
+    throw err;
+  });
   const ownership = new PartitionOwnership();
   const ledger = new OffsetLedger();
   const abort = new AbortController();
@@ -349,7 +363,8 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
   let lastStatusAt = Date.now();
   function report(): void {
     const now = snapshot();
-    onStatus(sinkStatus(now, lastSnapshot, Date.now() - lastStatusAt, definition.unit ?? 'records'));
+    current = sinkStatus(now, lastSnapshot, Date.now() - lastStatusAt, definition.unit ?? 'records');
+    onStatus(current);
     lastSnapshot = now;
     lastStatusAt = Date.now();
   }
@@ -406,7 +421,7 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
     // An exporter's shutdown may wait for an abandoned request up to its own timeout; the process has
     // nothing left to lose by not waiting (the supervisor allows components 15 s in all).
     await Promise.race([
-      Promise.allSettled([exporter.shutdown(), producer.disconnect(), admin.disconnect()]),
+      Promise.allSettled([exporter.shutdown(), producer.disconnect(), admin.disconnect(), http?.close()]),
       sleep(CLOSE_WAIT_MS, undefined, { ref: false }),
     ]);
   }
