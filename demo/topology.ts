@@ -13,9 +13,9 @@
  * and the next startDemo() removes the namespaces that were left (demo/claims.ts). See docs/demo.md.
  */
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { ERRORS, errorMessage, MeshpipeError } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
+import { moduleFile } from '../lib/module-file.ts';
 import { type AdminClient, adminClient } from './admin-client.ts';
 import {
   claimPrefix,
@@ -122,7 +122,6 @@ export interface DemoDetails {
   pods: DemoPod[];
 }
 
-const SCRIPT_DIR = fileURLToPath(new URL('.', import.meta.url));
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 function badOption(option: string, why: string): MeshpipeError {
@@ -251,7 +250,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     // together; allSettled, so that when one fails, the others are tracked (and killed) all the same.
     const started = await Promise.allSettled(
       SERVICES.map(async (name) => {
-        const script = `${SCRIPT_DIR}services/${name}.ts`;
+        const script = moduleFile(`./services/${name}.ts`, import.meta.url);
         const args = serviceArgs(name, prefix, options, faults.get(name), serviceUrl);
         return watch(await startInPod({ name, ns: pod(name).ns, script, args, readyTimeoutMs, logger }));
       }),
@@ -268,7 +267,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
             await startInPod({
               name: 'load',
               ns: pod('client').ns,
-              script: `${SCRIPT_DIR}load.ts`,
+              script: moduleFile('./load.ts', import.meta.url),
               args: loadArgs(options, serviceUrl('gateway')),
               readyTimeoutMs,
               logger,

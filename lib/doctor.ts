@@ -11,7 +11,13 @@ import { errorMessage } from './errors.ts';
 import { createKafka } from './kafka.ts';
 import { findJava } from './local-stack/java.ts';
 import { kafkaJarsInstalled } from './local-stack/kafka-broker.ts';
-import { KAFKA_VERSION, kafkaLibsDir, PROJECT_ROOT } from './local-stack/paths.ts';
+import {
+  IS_CHECKOUT,
+  KAFKA_VERSION,
+  kafkaLibsDir,
+  LOADER_BINARY,
+  PROJECT_ROOT,
+} from './local-stack/paths.ts';
 import { stackStatus } from './local-stack/stack.ts';
 import type { Logger } from './logger.ts';
 
@@ -95,13 +101,14 @@ export function checkBpfPermission(statusText?: string): CheckResult {
 }
 
 export function checkBpfBuild(): CheckResult {
-  const loader = join(PROJECT_ROOT, 'bpf', 'build', 'meshpipe-loader');
-  return existsSync(loader)
-    ? ok('bpf-programs', `built (${loader})`)
+  return existsSync(LOADER_BINARY)
+    ? ok('bpf-programs', `built (${LOADER_BINARY})`)
     : fail(
         'bpf-programs',
         'the eBPF programs and loader are not built',
-        'run scripts/setup (or: make -C bpf)',
+        IS_CHECKOUT
+          ? 'run scripts/setup (or: make -C bpf)'
+          : `make -C ${join(PROJECT_ROOT, 'bpf')} (needs clang, bpftool, libbpf-dev and the kernel's BTF)`,
       );
 }
 
@@ -120,7 +127,9 @@ export function checkKafkaJars(): CheckResult {
     : warn(
         'kafka-jars',
         `Kafka ${KAFKA_VERSION} jars not installed`,
-        'run scripts/setup (needed only for the local Kafka broker)',
+        IS_CHECKOUT
+          ? 'run scripts/setup (needed only for the local Kafka broker)'
+          : 'the npm package brings no local Kafka: set MESHPIPE_KAFKA_BROKERS (or --brokers) to your cluster',
       );
 }
 
@@ -146,7 +155,9 @@ export async function checkKafka(config: MeshpipeConfig, logger: Logger): Promis
       return warn(
         'kafka',
         'no brokers configured and the local broker is not running',
-        '`meshpipe up` starts it (or `meshpipe stack start`); or set MESHPIPE_KAFKA_BROKERS',
+        IS_CHECKOUT
+          ? '`meshpipe up` starts it (or `meshpipe stack start`); or set MESHPIPE_KAFKA_BROKERS'
+          : 'set MESHPIPE_KAFKA_BROKERS (or --brokers) to your cluster',
       );
     }
     brokers = [`127.0.0.1:${status.kafka.port}`];

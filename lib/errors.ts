@@ -78,7 +78,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_SETUP_KAFKA_JARS_MISSING',
     'the Kafka %s broker jars are not installed under %s',
     EXIT.unavailable,
-    'run scripts/setup (downloads them from Maven Central), or point meshpipe at a Kafka cluster with --brokers',
+    'run scripts/setup in a meshpipe checkout (downloads them from Maven Central), or point meshpipe at a Kafka cluster with --brokers / MESHPIPE_KAFKA_BROKERS (the npm package brings no broker of its own)',
   ),
   SETUP_REDIS_MISSING: spec(
     'MESHPIPE_ERR_SETUP_REDIS_MISSING',
@@ -378,7 +378,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_LOADER_BINARY_MISSING',
     'cannot start the eBPF loader %s: %s',
     EXIT.unavailable,
-    'build it with `make -C bpf` (needs clang, bpftool and libbpf-dev)',
+    "build it: `make -C bpf` in a meshpipe checkout, `make -C node_modules/meshpipe/bpf` in a project that installed the npm package (it needs clang, bpftool, libbpf-dev and the kernel's BTF)",
   ),
   LOADER_USAGE: spec(
     'MESHPIPE_ERR_LOADER_USAGE',

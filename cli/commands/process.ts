@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import type { ComponentStatus } from '../../lib/component-status.ts';
 import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { STACK_DIR } from '../../lib/local-stack/paths.ts';
+import { moduleFile } from '../../lib/module-file.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
 import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
 import { ProcessorHost } from '../../processors/runtime/host.ts';
@@ -14,7 +14,7 @@ import { type CommandContext, type CommandDefinition, KAFKA_OPTIONS } from '../c
 import { type Endpoints, resolveEndpoints } from '../endpoints.ts';
 import { PROCESSOR_STALL_MS } from '../processor-components.ts';
 
-const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+const MAIN = moduleFile('../main.ts', import.meta.url);
 
 function positiveInt(ctx: CommandContext, flag: string, fallback: number, min: number, max: number): number {
   const raw = ctx.values[flag];

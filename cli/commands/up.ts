@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { pingRedis } from '../../lib/doctor.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import {
@@ -16,6 +15,7 @@ import type { LocalKubeApi } from '../../lib/local-stack/kube-apiserver.ts';
 import { KAFKA_VERSION, kafkaLibsDir, STACK_DIR } from '../../lib/local-stack/paths.ts';
 import { canConnect } from '../../lib/local-stack/ports.ts';
 import { signalStackNow, stopStack } from '../../lib/local-stack/stack.ts';
+import { moduleFile } from '../../lib/module-file.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
@@ -23,7 +23,7 @@ import { startLocalKubernetes } from '../local-kubernetes.ts';
 import { formatCost, PipelineCost } from '../pipeline-cost.ts';
 import { UP_COMPONENTS, UP_OPTIONS, type UpContext } from '../up-components.ts';
 
-const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+const MAIN = moduleFile('../main.ts', import.meta.url);
 
 export const command: CommandDefinition = {
   name: 'up',

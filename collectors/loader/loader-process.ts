@@ -16,14 +16,12 @@
  * a failed start into a typed LoaderError with the fix.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { LOADER_BINARY } from '../../lib/local-stack/paths.ts';
 import { LoaderError, loaderErrorFromExit } from './loader-error.ts';
 import { type LoaderRecord, type ReadyRecord, RecordDecoder, RecordStreamError } from './record-decoder.ts';
 import { LAYOUT } from './record-layout.ts';
 
-export const DEFAULT_LOADER_BINARY = fileURLToPath(
-  new URL('../../bpf/build/meshpipe-loader', import.meta.url),
-);
+export const DEFAULT_LOADER_BINARY = LOADER_BINARY;
 
 export interface LoaderOptions {
   /** Path of meshpipe-loader. Default: bpf/build/meshpipe-loader of this checkout. */

@@ -1,9 +1,24 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The checkout meshpipe runs from (this file is <root>/lib/local-stack/paths.ts). */
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Where the modules are: the checkout (this file is <root>/lib/local-stack/paths.ts), or dist/ of the built package. */
+const MODULES_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * The checkout meshpipe runs from, or the installed npm package (the parent of its dist/): where
+ * package.json, scripts/versions.env, bpf/ and docs/ are.
+ */
+// dist/ has a package.json of its own (tsc copies the one the OTLP sink imports): versions.env decides.
+export const PROJECT_ROOT = existsSync(join(MODULES_ROOT, 'scripts', 'versions.env'))
+  ? MODULES_ROOT
+  : dirname(MODULES_ROOT);
+
+/** True in a checkout (scripts/setup installs the local stack); false in the npm package. */
+export const IS_CHECKOUT = existsSync(join(PROJECT_ROOT, 'scripts', 'setup'));
+
+/** The eBPF loader `make -C bpf` builds (the npm package ships bpf/ to build it where it is installed). */
+export const LOADER_BINARY = join(PROJECT_ROOT, 'bpf', 'build', 'meshpipe-loader');
 
 /**
  * Everything downloaded or generated lives under .local/ (git-ignored): Node 24, the Kafka jars, and the

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ReceivedRecord, subscribe } from '../../lib/index.ts';
+import { type ReceivedRecord, subscribe } from '../../index.ts';
 import { partitioner } from '../../lib/kafka.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { Span } from '../../schemas/types.ts';
