@@ -54,7 +54,9 @@ test/cli/config-reference.test.ts fails when this page is stale. -->
 
 meshpipe reads one JSON file — \`./meshpipe.json\`, or the file named by \`--config\` or \`MESHPIPE_CONFIG\` —
 then environment variables, then command-line flags: flags win over the environment, which wins over the
-file, which wins over the defaults below. Unknown keys and bad values stop every command with exit code 78
+file, which wins over \`MESHPIPE_CONFIG_DEFAULTS\` (a JSON object of defaults for a run: \`meshpipe up --demo\`
+gives its components the demo's short windows this way, docs/demo.md), which wins over the defaults below.
+Unknown keys and bad values stop every command with exit code 78
 and a message that names the key (with the closest known key for a typo) and what is allowed.
 
 \`meshpipe config\` prints this list on the terminal (\`--json\`: as data); \`meshpipe config --effective\`

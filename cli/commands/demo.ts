@@ -30,10 +30,14 @@ const PREFIX_OPTION = {
   prefix: {
     type: 'string',
     value: '<prefix>',
-    doc: 'Prefix of the namespace and interface names (at most 11 characters).',
-    default: 'mp-',
+    doc: 'Prefix of the namespace and interface names, at most 11 characters (default: $MESHPIPE_DEMO_PREFIX, else mp-).',
   },
 } as const;
+
+/** --prefix, else MESHPIPE_DEMO_PREFIX (so `up --demo` and `demo fault` agree on another prefix), else mp-. */
+function prefixOf(ctx: CommandContext): string {
+  return (ctx.values.prefix as string | undefined) ?? (process.env.MESHPIPE_DEMO_PREFIX || 'mp-');
+}
 
 function numberOption(ctx: CommandContext, name: string, fallback: number): number {
   const raw = ctx.values[name];
@@ -68,7 +72,7 @@ function printWhere(ctx: CommandContext, demo: Demo, rate: number): void {
   }
   const prefixFlag = demo.prefix === 'mp-' ? '' : ` --prefix ${demo.prefix}`;
   ctx.out(`try: curl ${demo.gatewayUrl}/api/orders/42`);
-  ctx.out(`faults: meshpipe demo fault orders latency=200${prefixFlag}   (errors=0.2, none)`);
+  ctx.out(`faults: meshpipe demo fault orders latency=100${prefixFlag}   (errors=0.2, none)`);
   ctx.out('Ctrl-C stops the demo and removes its namespaces.');
 }
 
@@ -103,7 +107,7 @@ export const command: CommandDefinition = {
       type: 'string',
       multiple: true,
       value: '<svc>:<setting>',
-      doc: 'A fault from the start (repeatable): orders:latency=200, orders:latency=200~50, inventory:errors=0.1.',
+      doc: 'A fault from the start (repeatable): orders:latency=100, orders:latency=100~20, inventory:errors=0.1.',
     },
     'no-propagation': { type: 'boolean', doc: 'Services and load send no traceparent headers at all.' },
     duration: {
@@ -125,7 +129,7 @@ export const command: CommandDefinition = {
   json: true,
   examples: [
     'sudo ./meshpipe demo',
-    'sudo ./meshpipe demo --rate 100 --fault orders:latency=200~50 --fault inventory:errors=0.05',
+    'sudo ./meshpipe demo --rate 100 --fault orders:latency=20~5 --fault inventory:errors=0.05',
     'sudo ./meshpipe demo --duration 10 --json | jq .services.orders',
     'sudo ./meshpipe demo --kubernetes    # then: meshpipe collect with the collector kubeconfig it prints',
   ],
@@ -137,7 +141,7 @@ export const command: CommandDefinition = {
       rate,
       faults: faultsFrom(ctx.values),
       propagate: ctx.values['no-propagation'] !== true,
-      prefix: ctx.values.prefix as string,
+      prefix: prefixOf(ctx),
       ...(typeof ctx.values.subnet === 'string' ? { subnet: ctx.values.subnet } : {}),
       // main.ts turns SIGINT/SIGTERM into ctx.signal; the loop below then stops the demo.
       handleSignals: false,
@@ -207,7 +211,7 @@ export const fault: CommandDefinition = {
   positionals: { min: 2, max: 3, names: ['service', 'setting'] },
   json: true,
   examples: [
-    'sudo ./meshpipe demo fault orders latency=300',
+    'sudo ./meshpipe demo fault orders latency=100',
     'sudo ./meshpipe demo fault inventory errors=0.2 latency=50~20',
     'sudo ./meshpipe demo fault orders none',
   ],
@@ -221,7 +225,7 @@ export const fault: CommandDefinition = {
     let change: Partial<Fault> = {};
     for (const setting of settings) change = { ...change, ...parseFaultSetting(setting) };
     mergeFault(NO_FAULT, change);
-    const prefix = ctx.values.prefix as string;
+    const prefix = prefixOf(ctx);
     const details = readLivePrefix(prefix)?.details as DemoDetails | undefined;
     const pod = details?.pods.find((p) => p.name === service);
     if (pod === undefined || pod.adminSocket === null)

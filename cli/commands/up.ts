@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CONFIG_DEFAULTS_ENV, deepMerge } from '../../lib/config/load.ts';
 import { pingRedis } from '../../lib/doctor.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import {
@@ -18,6 +19,7 @@ import { signalStackNow, stopStack } from '../../lib/local-stack/stack.ts';
 import { moduleFile } from '../../lib/module-file.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
+import { DEMO_CONFIG_DEFAULTS, DEMO_WARMUP_SECONDS } from '../demo-config.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { startLocalKubernetes } from '../local-kubernetes.ts';
 import { formatCost, PipelineCost } from '../pipeline-cost.ts';
@@ -25,13 +27,24 @@ import { UP_COMPONENTS, UP_OPTIONS, type UpContext } from '../up-components.ts';
 
 const MAIN = moduleFile('../main.ts', import.meta.url);
 
+/** The demo's defaults, with any MESHPIPE_CONFIG_DEFAULTS of the user's laid over them. */
+function demoConfigDefaults(): string {
+  const own = process.env[CONFIG_DEFAULTS_ENV];
+  if (own === undefined || own === '') return JSON.stringify(DEMO_CONFIG_DEFAULTS);
+  try {
+    return JSON.stringify(deepMerge(DEMO_CONFIG_DEFAULTS, JSON.parse(own) as Record<string, unknown>));
+  } catch {
+    return own; // not JSON: loadConfig in the children names the problem
+  }
+}
+
 export const command: CommandDefinition = {
   name: 'up',
   summary:
     'Run the whole pipeline on this machine: Kafka and Redis (local ones unless configured), topics, and every component, with a live status line.',
   usage: 'up [--brokers host:port] [--duration s] [--json] [component flags]',
   description:
-    'Without --brokers / MESHPIPE_KAFKA_BROKERS a single-node KRaft Kafka is started from the jars scripts/setup installed (data under .local/stack/), and without MESHPIPE_REDIS_URL a local Redis. Components run as supervised child processes (restarted if they crash); their logs go to .local/stack/logs/. Ctrl-C stops everything this command started.',
+    'Without --brokers / MESHPIPE_KAFKA_BROKERS a single-node KRaft Kafka is started from the jars scripts/setup installed (data under .local/stack/), and without MESHPIPE_REDIS_URL a local Redis. Components run as supervised child processes (restarted if they crash); their logs go to .local/stack/logs/. With --demo the anomaly detector and red-metrics get short windows (10 s and 2 s, a one-minute warm-up) unless meshpipe.json says otherwise, so a fault shows as an anomaly within a minute or two. Ctrl-C (also SIGTERM, SIGHUP, or its output closing) stops everything this command started.',
   options: {
     ...KAFKA_OPTIONS,
     duration: {
@@ -108,6 +121,8 @@ export const command: CommandDefinition = {
         childEnv.MESHPIPE_COLLECTOR_KUBECONFIG = kube.kubeconfigs.collector;
         childEnv.MESHPIPE_DEMO_KUBECONFIG = kube.kubeconfigs.admin;
       }
+      // The demo's short windows (cli/demo-config.ts), under the user's file; the user's own defaults win.
+      if (ctx.values.demo === true) childEnv[CONFIG_DEFAULTS_ENV] = demoConfigDefaults();
       for (const component of UP_COMPONENTS.filter((c) => c.enabled(upCtx))) {
         supervisor.start({
           name: component.name,
@@ -124,6 +139,10 @@ export const command: CommandDefinition = {
       ctx.progress.done(
         `meshpipe is up: kafka ${endpoints.brokers.join(',')}${endpoints.local ? ' (local)' : ''}, redis ${endpoints.redisUrl || '(none)'}, ${topicCount} topics; logs in ${join(STACK_DIR, 'logs')}. Ctrl-C stops.`,
       );
+      if (ctx.values.demo === true)
+        ctx.progress.done(
+          `demo: the anomaly detector learns the demo's normal traffic for about ${DEMO_WARMUP_SECONDS} s once it flows; then try \`meshpipe demo fault orders latency=100\` (README, docs/demo.md).`,
+        );
       while (!ctx.signal.aborted && (durationMs === 0 || Date.now() - started < durationMs)) {
         const [kafkaPort] = endpoints.brokers.map((b) => Number(b.split(':').pop()));
         const kafkaHost = endpoints.brokers[0]!.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');

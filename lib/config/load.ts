@@ -18,9 +18,13 @@ export interface LoadedConfig {
   file: string | undefined;
 }
 
+/** Defaults of a run laid under the file (a JSON object in the environment): `meshpipe up --demo` sets it. */
+export const CONFIG_DEFAULTS_ENV = 'MESHPIPE_CONFIG_DEFAULTS';
+
 /**
- * Loads and validates the configuration. Precedence: flags > environment > file > defaults. Any problem
- * throws a MeshpipeError naming the dotted key (CONFIG_UNKNOWN_KEY, CONFIG_INVALID_VALUE...).
+ * Loads and validates the configuration. Precedence: flags > environment > file > MESHPIPE_CONFIG_DEFAULTS
+ * > the spec's defaults. Any problem throws a MeshpipeError naming the dotted key (CONFIG_UNKNOWN_KEY,
+ * CONFIG_INVALID_VALUE...).
  */
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
@@ -48,7 +52,26 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     }
   }
 
-  const merged = deepMerge(fromFile, options.overrides ?? {});
+  let defaults: unknown = {};
+  const defaultsText = env[CONFIG_DEFAULTS_ENV];
+  if (defaultsText !== undefined && defaultsText !== '') {
+    try {
+      defaults = JSON.parse(defaultsText);
+    } catch (err) {
+      throw new MeshpipeError(ERRORS.CONFIG_INVALID_VALUE, [
+        `(${CONFIG_DEFAULTS_ENV})`,
+        `not JSON: ${(err as Error).message}`,
+      ]);
+    }
+    if (!isPlainObject(defaults))
+      throw new MeshpipeError(ERRORS.CONFIG_INVALID_VALUE, [
+        `(${CONFIG_DEFAULTS_ENV})`,
+        'must be a JSON object',
+      ]);
+  }
+  // A file that is not an object is reported by the spec below, naming the file's mistake.
+  const base = isPlainObject(fromFile) ? deepMerge(defaults, fromFile) : fromFile;
+  const merged = deepMerge(base, options.overrides ?? {});
   // Flags win over the environment: drop env values for keys a flag set.
   const effectiveEnv = { ...env };
   for (const key of flattenKeys(options.overrides ?? {})) {
@@ -63,7 +86,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function deepMerge(base: unknown, over: Record<string, unknown>): unknown {
+/** `over` laid on `base`, objects merged key by key (lists and values replaced). */
+export function deepMerge(base: unknown, over: Record<string, unknown>): unknown {
   if (!isPlainObject(base)) return base === undefined || base === null ? over : base;
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {

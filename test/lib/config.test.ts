@@ -35,6 +35,45 @@ describe('configuration', () => {
     );
   });
 
+  it('MESHPIPE_CONFIG_DEFAULTS lies under the file: the file, the environment and flags win', () => {
+    const defaults = JSON.stringify({
+      kafka: { topicPrefix: 'demo', clientId: 'from-defaults' },
+      processors: { 'anomaly-detector': { windowMs: 10_000, warmupWindows: 6 } },
+    });
+    const file = fileWith({
+      kafka: { clientId: 'from-file' },
+      processors: { 'anomaly-detector': { windowMs: 60_000 } },
+    });
+    const { config } = loadConfig({
+      file,
+      env: { MESHPIPE_CONFIG_DEFAULTS: defaults, MESHPIPE_LOG_LEVEL: 'warn' },
+    });
+    assert.equal(config.kafka.topicPrefix, 'demo');
+    assert.equal(config.kafka.clientId, 'from-file');
+    assert.deepEqual(config.processors['anomaly-detector'], { windowMs: 60_000, warmupWindows: 6 });
+    const flagged = loadConfig({
+      file,
+      env: { MESHPIPE_CONFIG_DEFAULTS: defaults, MESHPIPE_TOPIC_PREFIX: 'env' },
+      overrides: { kafka: { clientId: 'flag' } },
+    }).config;
+    assert.deepEqual([flagged.kafka.topicPrefix, flagged.kafka.clientId], ['env', 'flag']);
+    for (const bad of ['{not json', '[1]'])
+      assert.throws(
+        () => loadConfig({ env: { MESHPIPE_CONFIG_DEFAULTS: bad }, cwd: tmpdir() }),
+        (err: Error & { code: string }) => {
+          assert.equal(err.code, ERRORS.CONFIG_INVALID_VALUE.code);
+          assert.match(err.message, /MESHPIPE_CONFIG_DEFAULTS/);
+          return true;
+        },
+      );
+    assert.throws(
+      () => loadConfig({ env: { MESHPIPE_CONFIG_DEFAULTS: '{"kafka":{"brokerz":[]}}' }, cwd: tmpdir() }),
+      {
+        code: ERRORS.CONFIG_UNKNOWN_KEY.code,
+      },
+    );
+  });
+
   it('rejects an unknown top-level section', () => {
     assert.throws(() => loadConfig({ file: fileWith({ kafak: {} }), env: {} }), {
       code: ERRORS.CONFIG_UNKNOWN_KEY.code,
