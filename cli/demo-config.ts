@@ -9,7 +9,7 @@
  *                      10 s allowed lateness (spans wait ~2-5 s in assembly, linking and red-metrics);
  *                      latency floors of +50 ms (p50) and +100 ms (p99): a laptop that is also compiling
  *                      moves the demo's few-millisecond latencies by tens of ms, which is not the news
- *                      `meshpipe demo fault orders latency=100` is
+ *                      `meshpipe demo fault orders latency=100` is (README's `errors=0.2` needs none)
  *
  * docs/demo.md and docs/alerts.md explain these numbers; README's quick start relies on them.
  */

@@ -141,7 +141,7 @@ export const command: CommandDefinition = {
       );
       if (ctx.values.demo === true)
         ctx.progress.done(
-          `demo: the anomaly detector learns the demo's normal traffic for about ${DEMO_WARMUP_SECONDS} s once it flows; then try \`meshpipe demo fault orders latency=100\` (README, docs/demo.md).`,
+          `demo: the anomaly detector learns the demo's normal traffic for about ${DEMO_WARMUP_SECONDS} s once it flows; then try \`meshpipe demo fault orders errors=0.2\` (README, docs/demo.md).`,
         );
       while (!ctx.signal.aborted && (durationMs === 0 || Date.now() - started < durationMs)) {
         const [kafkaPort] = endpoints.brokers.map((b) => Number(b.split(':').pop()));
