@@ -20,6 +20,7 @@ import {
   type OptionSpec,
 } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 
 interface SinkCommandSpec {
   name: keyof MeshpipeConfig['sinks'];
@@ -54,6 +55,7 @@ export function sinkCommand(spec: SinkCommandSpec): CommandDefinition {
       const definition = await spec.load();
       const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
       const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
+      await useSchemaRegistry(config, ctx.logger);
       const sink = await startSink(definition, config.sinks[spec.name], {
         kafka,
         brokers: endpoints.brokers,

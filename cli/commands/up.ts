@@ -19,6 +19,7 @@ import { Supervisor } from '../../lib/supervisor.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { formatCost, PipelineCost } from '../pipeline-cost.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 import { UP_COMPONENTS, UP_OPTIONS, type UpContext } from '../up-components.ts';
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -78,6 +79,7 @@ export const command: CommandDefinition = {
       } finally {
         await admin.disconnect();
       }
+      await useSchemaRegistry(config, ctx.logger, { register: true });
 
       const upCtx: UpContext = { config, values: ctx.values, endpoints };
       const childEnv: Record<string, string> = {

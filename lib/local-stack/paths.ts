@@ -30,8 +30,14 @@ const versions = readVersions();
 export const KAFKA_VERSION = process.env.MESHPIPE_KAFKA_VERSION ?? versions.KAFKA_VERSION ?? '3.9.2';
 export const SCALA_VERSION = versions.SCALA_VERSION ?? '2.13';
 export const NODE_VERSION = versions.NODE_VERSION ?? '24';
+export const APICURIO_VERSION = versions.APICURIO_VERSION ?? '2.4.2.Final';
 
 /** Where scripts/setup puts the broker's jars for a Kafka version. */
 export function kafkaLibsDir(version: string = KAFKA_VERSION): string {
   return join(LOCAL_DIR, 'kafka', version, 'libs');
+}
+
+/** The Apicurio Registry runner jar scripts/setup builds (the local Schema Registry). */
+export function apicurioJar(version: string = APICURIO_VERSION): string {
+  return join(LOCAL_DIR, 'apicurio', version, 'target', `apicurio-registry-${version}-runner.jar`);
 }

@@ -35,6 +35,7 @@ import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import { ensureTopics, partitioner } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { type MetricsServer, startMetricsServer } from '../../lib/metrics-server.ts';
+import { schemaRegistry } from '../../schemas/registry.ts';
 import { AssignedTask } from './assigned-task.ts';
 import { changelogMessages, restoreState } from './changelog.ts';
 import type { ProcessorSettings } from './config.ts';
@@ -521,6 +522,8 @@ export class ProcessorHost {
   }
 
   async #processBatch(task: AssignedTask, batch: EachBatchPayload['batch']): Promise<boolean> {
+    // Schema ids new to this process, from the Schema Registry (when there is one) before decoding.
+    await schemaRegistry().resolveIds(batch.messages);
     if (task.status !== 'running') return false;
     const topic = batch.topic;
     const position = task.positions.get(topic)!;
