@@ -39,7 +39,8 @@ export const command: CommandDefinition = {
       return 0;
     }
     for (const row of rows) {
-      ctx.out(`${row.key}  (${row.kind}, default ${show(row.default)}${row.env ? `, env ${row.env}` : ''})`);
+      const env = [row.env, ...(row.envAliases ?? [])].filter((n) => n !== undefined).join(', then ');
+      ctx.out(`${row.key}  (${row.kind}, default ${show(row.default)}${env === '' ? '' : `, env ${env}`})`);
       ctx.out(`    ${row.doc}`);
     }
     return 0;

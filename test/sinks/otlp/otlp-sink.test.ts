@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { MetricSample, Span } from '../../../schemas/types.ts';
-import { INSTRUMENTATION_SCOPE } from '../../../sinks/otlp/readable-span.ts';
+import { INSTRUMENTATION_SCOPE } from '../../../sinks/otlp/span-encoder.ts';
 import type { RunningSink } from '../../../sinks/runtime/host.ts';
 import { GrpcWireTap } from '../../helpers/grpc-wire-tap.ts';
 import type { TestKafka } from '../../helpers/kafka.ts';

@@ -1,26 +1,28 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
-import { channelSettings } from '../../../sinks/otlp/channel.ts';
 import { otlpSinkSpec } from '../../../sinks/otlp/config.ts';
-import { GrpcSpanExporter } from '../../../sinks/otlp/grpc-span-exporter.ts';
-import { toReadableSpan } from '../../../sinks/otlp/readable-span.ts';
+import { OtlpExporter } from '../../../sinks/otlp/otlp-exporter.ts';
 import { ResourceCache } from '../../../sinks/otlp/resources.ts';
+import { type EncodedSpan, SpanEncoder } from '../../../sinks/otlp/span-encoder.ts';
+import { spanSerializer } from '../../../sinks/otlp/span-serializer.ts';
+import { otlpTransport } from '../../../sinks/otlp/transport.ts';
 import { SPAN } from '../../helpers/fixtures.ts';
 import { OtlpReceiver } from '../../helpers/otlp-receiver.ts';
 
-describe('GrpcSpanExporter', () => {
+describe('OtlpExporter over gRPC', () => {
   let receiver: OtlpReceiver;
-  let exporter: GrpcSpanExporter;
-  const spans = [toReadableSpan(SPAN, new ResourceCache())];
+  let exporter: OtlpExporter<EncodedSpan>;
+  const spans = [new SpanEncoder(new ResourceCache()).encode(SPAN)];
 
   before(async () => {
     receiver = await OtlpReceiver.start();
     const config = otlpSinkSpec.parse({ endpoint: receiver.endpoint, compression: 'none' }, 'sinks.otlp');
-    exporter = new GrpcSpanExporter({
-      channel: channelSettings(config),
+    exporter = new OtlpExporter({
+      transport: otlpTransport(config),
       compression: 'none',
       timeoutMs: 5000,
+      serializer: spanSerializer,
     });
   });
   after(async () => {
