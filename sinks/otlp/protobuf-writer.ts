@@ -20,9 +20,11 @@ function varintSize(n: number): number {
 export class ProtobufWriter {
   buf: Buffer;
   pos = 0;
+  #view: DataView;
 
   constructor(initialSize = 4096) {
     this.buf = Buffer.allocUnsafe(initialSize);
+    this.#view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   reset(): void {
@@ -37,6 +39,7 @@ export class ProtobufWriter {
     const grown = Buffer.allocUnsafe(size);
     this.buf.copy(grown, 0, 0, this.pos);
     this.buf = grown;
+    this.#view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
   }
 
   tag(field: number, wire: number): void {
@@ -71,7 +74,9 @@ export class ProtobufWriter {
 
   fixed64(n: bigint): void {
     this.ensure(8);
-    this.pos = this.buf.writeBigUInt64LE(BigInt.asUintN(64, n), this.pos);
+    // DataView: several times cheaper than Buffer#writeBigUInt64LE per call.
+    this.#view.setBigUint64(this.pos, BigInt.asUintN(64, n), true);
+    this.pos += 8;
   }
 
   double(n: number): void {

@@ -42,8 +42,20 @@ export interface EncodedResource {
   readonly bytes: Buffer;
 }
 
+function sameAttributes(a: Attributes, b: Attributes): boolean {
+  let count = 0;
+  for (const key in a) {
+    if (a[key] !== b[key]) return false;
+    count++;
+  }
+  for (const _ in b) count--;
+  return count === 0;
+}
+
 export class ResourceCache {
-  readonly #byKey = new Map<string, EncodedResource>();
+  /** Resources by node and pid (a process may change names: several per pid are kept apart). */
+  readonly #byProcess = new Map<string, Array<{ attributes: Attributes; resource: EncodedResource }>>();
+  #size = 0;
   readonly #capacity: number;
   readonly #extra: Readonly<Record<string, string>>;
   readonly #writer = new ProtobufWriter(1024);
@@ -54,24 +66,31 @@ export class ResourceCache {
   }
 
   get size(): number {
-    return this.#byKey.size;
+    return this.#size;
   }
 
   of(local: SpanEndpoint): EncodedResource {
     const attributes = processResourceAttributes(local, this.#extra);
-    const key = JSON.stringify(attributes);
-    let resource = this.#byKey.get(key);
-    if (resource === undefined) {
-      if (this.#byKey.size >= this.#capacity) this.#byKey.clear();
-      const w = this.#writer;
-      w.reset();
-      writeAttributes(w, 1, attributes);
-      // The OpenTelemetry serializer writes the count even when it is 0.
-      w.tag(2, WIRE.varint);
-      w.varint(0);
-      resource = { bytes: w.copy() };
-      this.#byKey.set(key, resource);
+    const processKey = `${local.node}\u0000${local.pid}`;
+    let known = this.#byProcess.get(processKey);
+    if (known !== undefined) {
+      for (const entry of known) if (sameAttributes(entry.attributes, attributes)) return entry.resource;
     }
+    if (this.#size >= this.#capacity) {
+      this.#byProcess.clear();
+      this.#size = 0;
+      known = undefined;
+    }
+    const w = this.#writer;
+    w.reset();
+    writeAttributes(w, 1, attributes);
+    // The OpenTelemetry serializer writes the count even when it is 0.
+    w.tag(2, WIRE.varint);
+    w.varint(0);
+    const resource = { bytes: w.copy() };
+    if (known === undefined) this.#byProcess.set(processKey, [{ attributes, resource }]);
+    else known.push({ attributes, resource });
+    this.#size++;
     return resource;
   }
 }

@@ -33,9 +33,18 @@ export interface EncodedSpan {
   readonly bytes: Buffer;
 }
 
-const TRACE_ID = /^[0-9a-f]{32}$/;
-const SPAN_ID = /^[0-9a-f]{16}$/;
-const ALL_ZEROS = /^0+$/;
+/** Lowercase hex of `length` digits, not all zeros (W3C: the all-zero id is invalid). */
+function isValidId(id: string, length: number): boolean {
+  if (id.length !== length) return false;
+  let nonZero = false;
+  for (let i = 0; i < length; i++) {
+    const c = id.charCodeAt(i);
+    if (c === 48) continue;
+    if (!((c > 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+    nonZero = true;
+  }
+  return nonZero;
+}
 
 const SPAN_KIND = { SERVER: 2, CLIENT: 3 } as const;
 const STATUS_CODE = { UNSET: 0, OK: 1, ERROR: 2 } as const;
@@ -49,11 +58,11 @@ function invalidSpan(span: Span, why: string): MeshpipeError {
 
 /** W3C ids: lowercase hex of the right length, not all zeros (the invalid value). */
 function checkIds(span: Span): void {
-  if (!TRACE_ID.test(span.traceId) || ALL_ZEROS.test(span.traceId))
+  if (!isValidId(span.traceId, 32))
     throw invalidSpan(span, `trace id ${JSON.stringify(span.traceId)} is not 32 lowercase hex digits`);
-  if (!SPAN_ID.test(span.spanId) || ALL_ZEROS.test(span.spanId))
+  if (!isValidId(span.spanId, 16))
     throw invalidSpan(span, `span id ${JSON.stringify(span.spanId)} is not 16 lowercase hex digits`);
-  if (span.parentSpanId !== null && (!SPAN_ID.test(span.parentSpanId) || ALL_ZEROS.test(span.parentSpanId)))
+  if (span.parentSpanId !== null && !isValidId(span.parentSpanId, 16))
     throw invalidSpan(
       span,
       `parent span id ${JSON.stringify(span.parentSpanId)} is not 16 lowercase hex digits`,

@@ -9,8 +9,8 @@
  */
 import { type HrTime, type Link, SpanKind, SpanStatusCode, TraceFlags } from '@opentelemetry/api';
 import { TraceState } from '@opentelemetry/core';
-import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
+import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import type { Span, SpanEndpoint } from '../../schemas/types.ts';
 import { processResourceAttributes } from '../../sinks/otlp/resources.ts';
 import { spanAttributes } from '../../sinks/otlp/span-attributes.ts';
