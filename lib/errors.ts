@@ -249,7 +249,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_OTLP_ENDPOINT_MISSING',
     'no OTLP endpoint is configured',
     EXIT.config,
-    'pass --endpoint http://collector:4317, or set sinks.otlp.endpoint / MESHPIPE_OTLP_ENDPOINT',
+    'pass --endpoint http://collector:4317, or set sinks.otlp.endpoint / MESHPIPE_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT',
   ),
   OTLP_INVALID_SPAN: spec(
     'MESHPIPE_ERR_OTLP_INVALID_SPAN',
@@ -267,7 +267,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_OTLP_REJECTED',
     'the OTLP receiver rejected the batch with %s: %s',
     EXIT.dataError,
-    'the spans are in the dead-letter topic; UNAUTHENTICATED/PERMISSION_DENIED: check sinks.otlp.headers, UNIMPLEMENTED: the endpoint is not an OTLP/gRPC receiver',
+    'the spans are in the dead-letter topic; UNAUTHENTICATED/PERMISSION_DENIED: check sinks.otlp.headers, UNIMPLEMENTED or HTTP 404: the endpoint is not an OTLP receiver of sinks.otlp.protocol',
   ),
   OTLP_BATCH_TOO_LARGE: spec(
     'MESHPIPE_ERR_OTLP_BATCH_TOO_LARGE',

@@ -82,7 +82,7 @@ export function sinkCommand(spec: SinkCommandSpec): CommandDefinition {
 
 export const otlp = sinkCommand({
   name: 'otlp',
-  summary: 'Deliver the spans topic to an OTLP/gRPC receiver (Collector, Jaeger, Grafana Tempo).',
+  summary: 'Deliver the spans topic to an OTLP receiver over gRPC or HTTP (Collector, Jaeger, Grafana Tempo).',
   description:
     'At least once: offsets are committed only after the receiver acknowledged a batch; transient failures (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED...) are retried with backoff while consumption pauses, and batches the receiver rejects for good go to the dead-letter topic with the reason. Configuration: sinks.otlp (`meshpipe config`).',
   load: async () => (await import('../../sinks/otlp/sink.ts')).otlpSink,
@@ -90,7 +90,7 @@ export const otlp = sinkCommand({
     endpoint: {
       type: 'string',
       value: '<url>',
-      doc: 'OTLP/gRPC receiver, e.g. http://localhost:4317 (default: sinks.otlp.endpoint, $MESHPIPE_OTLP_ENDPOINT).',
+      doc: 'OTLP receiver, e.g. http://localhost:4317 (gRPC) or http://localhost:4318 with sinks.otlp.protocol http/protobuf (default: sinks.otlp.endpoint, $MESHPIPE_OTLP_ENDPOINT, $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, $OTEL_EXPORTER_OTLP_ENDPOINT).',
     },
   },
   overrides: (values) => (typeof values.endpoint === 'string' ? { endpoint: values.endpoint } : {}),
