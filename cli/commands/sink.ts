@@ -82,7 +82,8 @@ export function sinkCommand(spec: SinkCommandSpec): CommandDefinition {
 
 export const otlp = sinkCommand({
   name: 'otlp',
-  summary: 'Deliver the spans topic to an OTLP receiver over gRPC or HTTP (Collector, Jaeger, Grafana Tempo).',
+  summary:
+    'Deliver the spans topic to an OTLP receiver over gRPC or HTTP (Collector, Jaeger, Grafana Tempo).',
   description:
     'At least once: offsets are committed only after the receiver acknowledged a batch; transient failures (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED...) are retried with backoff while consumption pauses, and batches the receiver rejects for good go to the dead-letter topic with the reason. Configuration: sinks.otlp (`meshpipe config`).',
   load: async () => (await import('../../sinks/otlp/sink.ts')).otlpSink,
