@@ -127,20 +127,20 @@ export async function connectSchemaRegistry(
 
   // Subject → the schema registered under it, and the topic it is for.
   const wanted = new Map<string, { topic: string; schema: RegisteredSchema }>();
-  const want = (subject: string, topic: string, schemaName: string) => {
+  const want = (topic: string, schemaName: string, subjectOf: (schema: RegisteredSchema) => string) => {
+    let schema: RegisteredSchema;
     try {
-      wanted.set(subject, { topic, schema: registry.current(schemaName) });
+      schema = registry.current(schemaName);
     } catch {
-      // not an Avro schema of this build (a changelog's state codec)
+      return; // not an Avro schema of this build (a changelog's state codec)
     }
+    wanted.set(subjectOf(schema), { topic, schema });
   };
   for (const definition of [...Object.values(TOPICS), ...(options.topics ?? [])] as TopicDefinition[]) {
     const topic = topicName(definition, options.topicPrefix);
-    want(subjectOf(topic), topic, definition.schema);
-    if (definition.batch !== undefined) {
-      const item = registry.current(definition.batch.item);
-      want(`${topic}-${item.fullName}`, topic, definition.batch.item);
-    }
+    want(topic, definition.schema, () => subjectOf(topic));
+    if (definition.batch !== undefined)
+      want(topic, definition.batch.item, (item) => `${topic}-${item.fullName}`);
   }
 
   // One subject after another: registries serialise registrations anyway, and Apicurio's in-memory

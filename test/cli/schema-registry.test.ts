@@ -6,15 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { schemaRegistrySpec } from '../../lib/config/meshpipe-config.ts';
 import { allTopicDefinitions } from '../../lib/kafka.ts';
 import { LOCAL_DIR } from '../../lib/local-stack/paths.ts';
 import type { AvroSchema } from '../../schemas/avro-types.ts';
-import { codecFor, schemaIdOfRecord } from '../../schemas/codec.ts';
-import { loadSchemaRegistry, SchemaRegistry, schemaRegistry } from '../../schemas/registry.ts';
+import { schemaIdOfRecord } from '../../schemas/codec.ts';
+import { SCHEMAS_DIR, SchemaRegistry, schemaRegistry } from '../../schemas/registry.ts';
 import { connectSchemaRegistry } from '../../schemas/schema-registry-connection.ts';
+import { batchRecordsOf, topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { Span } from '../../schemas/types.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
@@ -34,7 +37,7 @@ import {
   startCli,
   testConfigFile,
 } from '../processors/runtime/helpers.ts';
-import { makeTraces, produce } from '../sinks/otlp/span-traffic.ts';
+import { makeTraces } from '../sinks/otlp/span-traffic.ts';
 
 const PYTHON = `${LOCAL_DIR}/python/bin/python`;
 const CONSUMER = fileURLToPath(new URL('../helpers/confluent_avro_consumer.py', import.meta.url));
@@ -84,6 +87,16 @@ describe('meshpipe with a Schema Registry', { timeout: 300_000 }, () => {
     for (const run of running) run.child.kill('SIGKILL');
     await k.cleanup();
   });
+
+  async function produceTo(
+    topic: string,
+    records: Array<{ partition: number; value: Buffer }>,
+  ): Promise<void> {
+    const producer = k.kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, acks: -1, messages: records });
+    await producer.disconnect();
+  }
 
   it("`meshpipe topics` registers every topic's schema under <topic>-value", async () => {
     const r = await runCli(['topics', '--json'], { env });
@@ -138,7 +151,7 @@ describe('meshpipe with a Schema Registry', { timeout: 300_000 }, () => {
     assert.deepEqual(counts.get('k0'), ['1', '2', '3', '4']);
   });
 
-  it('the OTLP sink and tail decode spans written with registry ids, also of a newer schema version registered while they run', async () => {
+  it('the OTLP sink and tail decode span batches written with registry ids, also of a newer schema version registered while they run', async () => {
     const receiver = await OtlpReceiver.start();
     try {
       const sink = startCli(['sink', 'otlp', '--endpoint', receiver.endpoint, '--json'], {
@@ -146,39 +159,44 @@ describe('meshpipe with a Schema Registry', { timeout: 300_000 }, () => {
         MESHPIPE_CONFIG: '',
       });
       running.push(sink);
+      // Batch records, as trace-linker writes them, and one record of a single span, as tools write them.
       const spans = makeTraces(5, 71);
-      const codec = codecFor<Span>('span');
-      await produce(
-        k.kafka,
-        k.topic('spans'),
-        spans.map((s) => ({ key: s.traceId, value: codec.encode(s) })),
-      );
-      await waitFor('the first spans at the receiver', () => receiver.spans().length >= spans.length, {
+      const codec = topicCodec<Span>(TOPICS.spans);
+      const single = makeTraces(1, 73)[0]!;
+      await produceTo(k.topic('spans'), [
+        ...batchRecordsOf(codec, spans, TOPICS.spans.partitions),
+        { partition: 0, value: codec.item.encode(single) },
+      ]);
+      await waitFor('the first spans at the receiver', () => receiver.spans().length >= spans.length + 1, {
         timeoutMs: 90_000,
       });
 
-      // A newer writer: one more (defaulted) field in the span, registered as the subject's version 2
-      // while the sink runs. The sink has never seen its id: it resolves it from the registry.
+      // A newer writer: one more (defaulted) field in the span, so a new span and span batch version,
+      // registered while the sink runs. The sink has never seen their ids: it resolves them.
       const newer = new SchemaRegistry();
-      const evolved = structuredClone(loadSchemaRegistry().current('span').definition) as {
+      const evolved = schemaRegistry().current('span').type.schema({ exportAttrs: true }) as unknown as {
         fields: unknown[];
       };
       evolved.fields.push({ name: 'sampledBy', type: ['null', 'string'], default: null });
-      newer.register(evolved as AvroSchema, { file: 'span', current: true });
+      newer.register(evolved as unknown as AvroSchema, { file: 'span', current: true });
+      newer.register(JSON.parse(readFileSync(join(SCHEMAS_DIR, `${TOPICS.spans.schema}.avsc`), 'utf8')), {
+        file: TOPICS.spans.schema,
+        current: true,
+      });
       await connectSchemaRegistry({
         settings: { ...schemaRegistrySpec.default, url },
         topicPrefix: k.prefix,
         registry: newer,
       });
-      const later = makeTraces(5, 72);
-      const newerBytes = later.map((s) => codecFor('span', newer).encode({ ...s, sampledBy: 'tail' }));
-      assert.notEqual(schemaIdOfRecord(newerBytes[0]!), codec.schema.id);
-      await produce(
-        k.kafka,
-        k.topic('spans'),
-        later.map((s, i) => ({ key: s.traceId, value: newerBytes[i]! })),
+      const later = makeTraces(5, 72).map((s) => ({ ...s, sampledBy: 'tail' }));
+      const newerRecords = batchRecordsOf(
+        topicCodec<Span>(TOPICS.spans, newer),
+        later,
+        TOPICS.spans.partitions,
       );
-      const all = [...spans, ...later].map((s) => s.spanId).sort();
+      assert.notEqual(schemaIdOfRecord(newerRecords[0]!.value), codec.batchSchema!.id);
+      await produceTo(k.topic('spans'), newerRecords);
+      const all = [...spans, single, ...later].map((s) => s.spanId).sort();
       await waitFor(
         'every span, both schema versions, at the receiver',
         () => new Set(receiver.spans().map((s) => s.spanId)).size === all.length,
@@ -188,7 +206,7 @@ describe('meshpipe with a Schema Registry', { timeout: 300_000 }, () => {
       sink.child.kill('SIGTERM');
       assert.equal(await sink.exited, 0, sink.stderr().slice(-2000));
 
-      // tail, a fresh process: prints each record with the id it was written with.
+      // tail, a fresh process: prints each span with the id its record was written with.
       const tail = await runCli(
         ['tail', k.topic('spans'), '--from-beginning', '--limit', String(all.length), '--json'],
         { env: { ...env, MESHPIPE_CONFIG: '' } },
@@ -198,19 +216,23 @@ describe('meshpipe with a Schema Registry', { timeout: 300_000 }, () => {
       assert.deepEqual(lines.map((l) => l.value.spanId).sort(), all);
       assert.deepEqual(
         [...new Set(lines.map((l) => l.schemaId))].sort(),
-        [codec.schema.id, schemaIdOfRecord(newerBytes[0]!)].sort(),
+        [codec.batchSchema!.id, codec.item.schema.id, schemaIdOfRecord(newerRecords[0]!.value)].sort(),
       );
 
-      // And the consumer no one here wrote, through the same registry.
-      const decoded = readWithConfluentPython(k, url, k.topic('spans'), all.length);
-      assert.deepEqual(decoded.map((r) => (r.value as { spanId: string }).spanId).sort(), all);
-      const byId = new Map([...spans, ...later].map((s) => [s.spanId, s]));
-      for (const r of decoded) {
-        const span = byId.get(r.value.spanId as string)!;
-        assert.equal(r.value.startTimeUnixNano, String(span.startTimeUnixNano), 'exact nanoseconds');
-        assert.equal(r.value.traceId, span.traceId);
-        assert.equal(r.reencoded, r.body);
+      // And the consumer no one here wrote, through the same registry: batches and the single span.
+      const records = newerRecords.length + batchRecordsOf(codec, spans, TOPICS.spans.partitions).length + 1;
+      const decoded = readWithConfluentPython(k, url, k.topic('spans'), records);
+      const pythonSpans = decoded.flatMap((r) =>
+        'spans' in r.value ? (r.value.spans as Array<Record<string, unknown>>) : [r.value],
+      );
+      assert.deepEqual(pythonSpans.map((v) => v.spanId).sort(), all);
+      const byId = new Map([...spans, single, ...later].map((s) => [s.spanId, s]));
+      for (const v of pythonSpans) {
+        const span = byId.get(v.spanId as string)!;
+        assert.equal(v.startTimeUnixNano, String(span.startTimeUnixNano), 'exact nanoseconds');
+        assert.equal(v.traceId, span.traceId);
       }
+      for (const r of decoded) assert.equal(r.reencoded, r.body);
     } finally {
       await receiver.close();
     }

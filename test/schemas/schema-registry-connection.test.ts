@@ -153,7 +153,7 @@ describe('Schema Registry connection (Apicurio Registry)', () => {
     bytes.writeUInt32BE(0x7ffffff0, 1);
     await reader.resolveIds([{ value: bytes }]);
     assert.throws(
-      () => codecFor('span', reader).decode(bytes),
+      () => codecFor('metric-sample', reader).decode(bytes),
       (err: Error & { code?: string; hint?: string }) => {
         assert.equal(err.code, ERRORS.SCHEMA_UNKNOWN_ID.code);
         assert.match(err.hint ?? '', /Schema Registry/);
@@ -172,6 +172,74 @@ describe('Schema Registry connection (Apicurio Registry)', () => {
     await assert.rejects(
       client.register(subjectOf(topicName(TOPICS.metrics, p)), incompatible as unknown as AvroSchema),
       { code: ERRORS.SCHEMA_REGISTRY_INCOMPATIBLE.code },
+    );
+  });
+
+  it('with autoRegister off, looks the ids up and refuses to start when a schema is missing', async () => {
+    const p = prefix();
+    const off = settings(url, { autoRegister: false });
+    await assert.rejects(
+      connectSchemaRegistry({ settings: off, topicPrefix: p, registry: loadSchemaRegistry() }),
+      { code: ERRORS.SCHEMA_REGISTRY_NOT_REGISTERED.code },
+    );
+    // What `meshpipe topics` does for such a deployment: register once, then everyone looks up.
+    const registered = await connectSchemaRegistry({
+      settings: off,
+      topicPrefix: p,
+      register: true,
+      registry: loadSchemaRegistry(),
+    });
+    const looked = await connectSchemaRegistry({
+      settings: off,
+      topicPrefix: p,
+      registry: loadSchemaRegistry(),
+    });
+    assert.deepEqual(looked!.subjects.map((s) => s.id).sort(), registered!.subjects.map((s) => s.id).sort());
+  });
+
+  it('names the registry it cannot reach, and checks its settings before connecting', async () => {
+    await assert.rejects(
+      connectSchemaRegistry({
+        settings: settings('http://127.0.0.1:9/apis/ccompat/v7', { timeoutMs: 2000 }),
+        topicPrefix: prefix(),
+        registry: loadSchemaRegistry(),
+      }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, ERRORS.SCHEMA_REGISTRY_UNAVAILABLE.code);
+        assert.match(err.message, /127\.0\.0\.1:9/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => schemaRegistryClient(settings(url, { tls: { ca: '/x.pem', cert: null, key: null } })),
+      {
+        code: ERRORS.CONFIG_INVALID_VALUE.code,
+      },
+    );
+    assert.throws(() => schemaRegistryClient(settings(url, { username: 'u', bearerToken: 't' })), {
+      code: ERRORS.CONFIG_INVALID_VALUE.code,
+    });
+    // Without a URL nothing is connected: ids stay fingerprints.
+    const registry = loadSchemaRegistry();
+    assert.equal(
+      await connectSchemaRegistry({ settings: settings(''), topicPrefix: prefix(), registry }),
+      undefined,
+    );
+    assert.equal(registry.current('span').id, registry.current('span').fingerprint);
+  });
+
+  it('a wrong path answers 404: named as a registry that is not the Confluent-compatible API', async () => {
+    const base = url.replace(/\/apis\/ccompat\/v7$/, '/not-the-api');
+    await assert.rejects(
+      connectSchemaRegistry({
+        settings: settings(base),
+        topicPrefix: prefix(),
+        registry: loadSchemaRegistry(),
+      }),
+      (err: Error & { code?: string }) => {
+        assert.ok(err.code === ERRORS.SCHEMA_REGISTRY_REFUSED.code, `${err.code}: ${err.message}`);
+        return true;
+      },
     );
   });
 });
