@@ -59,7 +59,11 @@ const RECEIVER = fileURLToPath(new URL('../pipeline/receiver.ts', import.meta.ur
 const RESULTS = fileURLToPath(new URL('../results/otlp-sink.json', import.meta.url));
 const logger = createLogger({ component: 'bench/otlp-sink', level: 'warn' });
 const round = (n: number, d = 0) => Math.round(n * 10 ** d) / 10 ** d;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 
 /** Traces of three spans (an edge SERVER span, its CLIENT call, the SERVER span it reached) over 40 processes. */
 function workload(): Span[] {
@@ -269,8 +273,8 @@ async function main(): Promise<void> {
         return [
           v,
           {
-            spansPerSecond: median(mine.map((x) => x.spansPerSecond)),
-            cpuMicrosPerSpan: median(mine.map((x) => x.cpuMicrosPerSpan)),
+            spansPerSecond: round(median(mine.map((x) => x.spansPerSecond))),
+            cpuMicrosPerSpan: round(median(mine.map((x) => x.cpuMicrosPerSpan)), 1),
             inProcessMicrosPerSpan: inProcess[v],
           },
         ];
