@@ -43,7 +43,7 @@ export const UP_OPTIONS: Record<string, OptionSpec> = {
   'otlp-endpoint': {
     type: 'string',
     value: '<url>',
-    doc: 'Also run the OTLP traces sink (meshpipe sink otlp) to this OTLP/gRPC receiver, e.g. http://localhost:4317 (default: sinks.otlp.endpoint; empty: off).',
+    doc: 'Also run the OTLP traces sink (meshpipe sink otlp) to this OTLP receiver, e.g. http://localhost:4317 (gRPC; sinks.otlp.protocol for OTLP/HTTP) (default: sinks.otlp.endpoint; empty: off).',
   },
 };
 

@@ -92,6 +92,12 @@ export const ERRORS = {
     EXIT.unavailable,
     'run scripts/setup (it builds them from Go modules with scripts/build-kubernetes-tools; needs Go)',
   ),
+  SETUP_SCHEMA_REGISTRY_MISSING: spec(
+    'MESHPIPE_ERR_SETUP_SCHEMA_REGISTRY_MISSING',
+    'the local Schema Registry (Apicurio Registry %s) is not built: %s is missing',
+    EXIT.unavailable,
+    'run scripts/setup (builds it from Maven Central), or point kafka.schemaRegistry.url at your own registry',
+  ),
   STACK_START_FAILED: spec(
     'MESHPIPE_ERR_STACK_START_FAILED',
     '%s did not start: %s',
@@ -145,6 +151,32 @@ export const ERRORS = {
     'MESHPIPE_ERR_SCHEMA_INCOMPATIBLE',
     'schema %s cannot read records written with schema %s: %s',
     EXIT.dataError,
+  ),
+
+  // The Schema Registry (kafka.schemaRegistry, schemas/schema-registry-*.ts)
+  SCHEMA_REGISTRY_UNAVAILABLE: spec(
+    'MESHPIPE_ERR_SCHEMA_REGISTRY_UNAVAILABLE',
+    'the Schema Registry at %s cannot be reached: %s',
+    EXIT.unavailable,
+    'check kafka.schemaRegistry.url (the Confluent-compatible API, e.g. http://host:8081 or http://apicurio:8080/apis/ccompat/v7) and its TLS settings; records are not dead-lettered meanwhile, they wait in Kafka',
+  ),
+  SCHEMA_REGISTRY_REFUSED: spec(
+    'MESHPIPE_ERR_SCHEMA_REGISTRY_REFUSED',
+    'the Schema Registry at %s refused %s: HTTP %s %s',
+    EXIT.config,
+    'check that kafka.schemaRegistry.url is the Confluent-compatible API of the registry',
+  ),
+  SCHEMA_REGISTRY_INCOMPATIBLE: spec(
+    'MESHPIPE_ERR_SCHEMA_REGISTRY_INCOMPATIBLE',
+    'the Schema Registry refused %s as incompatible: %s',
+    EXIT.config,
+    "the subject holds a schema that this build's cannot evolve from under its compatibility level (BACKWARD): an incompatible change needs a new topic version (.v2); or another application writes a different schema to the same topic",
+  ),
+  SCHEMA_REGISTRY_NOT_REGISTERED: spec(
+    'MESHPIPE_ERR_SCHEMA_REGISTRY_NOT_REGISTERED',
+    'schema %s is not registered under subject %s, and kafka.schemaRegistry.autoRegister is off',
+    EXIT.config,
+    "register the schemas once with `meshpipe topics` run by a registry user allowed to (it registers every topic's schema), or turn kafka.schemaRegistry.autoRegister on",
   ),
 
   // The demo topology (demo/)
@@ -223,7 +255,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_OTLP_ENDPOINT_MISSING',
     'no OTLP endpoint is configured',
     EXIT.config,
-    'pass --endpoint http://collector:4317, or set sinks.otlp.endpoint / MESHPIPE_OTLP_ENDPOINT',
+    'pass --endpoint http://collector:4317, or set sinks.otlp.endpoint / MESHPIPE_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT',
   ),
   OTLP_INVALID_SPAN: spec(
     'MESHPIPE_ERR_OTLP_INVALID_SPAN',
@@ -241,7 +273,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_OTLP_REJECTED',
     'the OTLP receiver rejected the batch with %s: %s',
     EXIT.dataError,
-    'the spans are in the dead-letter topic; UNAUTHENTICATED/PERMISSION_DENIED: check sinks.otlp.headers, UNIMPLEMENTED: the endpoint is not an OTLP/gRPC receiver',
+    'the spans are in the dead-letter topic; UNAUTHENTICATED/PERMISSION_DENIED: check sinks.otlp.headers, UNIMPLEMENTED or HTTP 404: the endpoint is not an OTLP receiver of sinks.otlp.protocol',
   ),
   OTLP_BATCH_TOO_LARGE: spec(
     'MESHPIPE_ERR_OTLP_BATCH_TOO_LARGE',

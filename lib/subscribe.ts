@@ -15,6 +15,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer } from 'kafkajs';
+import { schemaRegistry } from '../schemas/registry.ts';
+import { connectSchemaRegistry, type SchemaRegistrySettings } from '../schemas/schema-registry-connection.ts';
 import { topicCodec } from '../schemas/topic-codec.ts';
 import type { TopicValues } from '../schemas/topic-values.ts';
 import { TOPICS, type TopicId, topicName } from '../schemas/topics.ts';
@@ -47,6 +49,8 @@ export interface SubscribeOptions {
   /** Topic prefix; default: kafka.topicPrefix (`meshpipe`). */
   topicPrefix?: string;
   logger?: Logger;
+  /** Schema Registry of the topics; default: kafka.schemaRegistry (none: schema ids are fingerprints). */
+  schemaRegistry?: SchemaRegistrySettings;
   /** Called for records that cannot be decoded; they are skipped either way. */
   onDecodeError?: (error: Error, where: { topic: string; partition: number; offset: string }) => void;
 }
@@ -67,9 +71,11 @@ export async function subscribe<K extends TopicId>(
   const logger = options.logger ?? createLogger({ component: 'subscribe' });
   let brokers = options.brokers;
   let prefix = options.topicPrefix;
-  if (brokers === undefined || prefix === undefined) {
+  let registrySettings = options.schemaRegistry;
+  if (brokers === undefined || prefix === undefined || registrySettings === undefined) {
     const { config } = loadConfig();
     prefix ??= config.kafka.topicPrefix;
+    registrySettings ??= config.kafka.schemaRegistry;
     if (brokers === undefined) {
       brokers = config.kafka.brokers;
       if (brokers.length === 0) {
@@ -80,6 +86,7 @@ export async function subscribe<K extends TopicId>(
       }
     }
   }
+  await connectSchemaRegistry({ settings: registrySettings, topicPrefix: prefix });
   const definition = TOPICS[topic];
   const name = topicName(definition, prefix);
   const values = topicCodec<TopicValues[K]>(definition);
@@ -98,6 +105,8 @@ export async function subscribe<K extends TopicId>(
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
       if (message.value === null) return;
+      // Outside the try: a Schema Registry that cannot be reached is retried, not a record to skip.
+      await schemaRegistry().resolveIds([message]);
       let decoded: Array<TopicValues[K]>;
       try {
         decoded = values.decodeRecord(message.value);

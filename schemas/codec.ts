@@ -89,10 +89,12 @@ export function codecFor<T>(
   function resolverFor(writerId: number): Resolver | null {
     let resolver = resolvers.get(writerId);
     if (resolver !== undefined) return resolver;
-    if (writerId === reader.id) {
+    const writer = writerId === reader.id ? reader : registry.byId(writerId);
+    // The reader's own schema under another id (its fingerprint, when a Schema Registry assigned it
+    // one, or the reverse) needs no resolution.
+    if (writer === reader) {
       resolver = null;
     } else {
-      const writer = registry.byId(writerId);
       try {
         resolver = reader.type.createResolver(writer.type);
       } catch (err) {

@@ -13,6 +13,7 @@ import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { stackStatus } from '../../lib/local-stack/stack.ts';
 import { type CommandDefinition, configOverrides, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 
 /** redis.url, else the local stack's Redis if it runs (these commands never need Kafka for that). */
 async function redisUrlOf(config: MeshpipeConfig): Promise<string> {
@@ -65,6 +66,7 @@ export const sinkAlerts: CommandDefinition = {
     const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
     const redisUrl = await redisUrlOf(config);
     const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
+    await useSchemaRegistry(config, ctx.logger);
     const sink = await startSink(alertsSink({ redisUrl }), config.sinks.alerts, {
       kafka,
       brokers: endpoints.brokers,

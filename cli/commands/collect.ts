@@ -8,6 +8,7 @@ import { createCollectorKafka } from '../../collectors/kafka-client.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 
 export const command: CommandDefinition = {
   name: 'collect',
@@ -36,6 +37,7 @@ export const command: CommandDefinition = {
       throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, ['--duration must be a number of seconds']);
     const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
     const kafka = createCollectorKafka(config, ctx.logger, endpoints.brokers);
+    await useSchemaRegistry(config, ctx.logger);
     let lastJson = 0;
     const collector = new Collector({
       config,

@@ -28,7 +28,8 @@ export const command: CommandDefinition = {
       return 0;
     }
     for (const row of rows) {
-      ctx.out(`${row.key}  (${typeOf(row)}, default ${defaultOf(row)}${row.env ? `, env ${row.env}` : ''})`);
+      const env = [row.env, ...(row.envAliases ?? [])].filter((n) => n !== undefined).join(', then ');
+      ctx.out(`${row.key}  (${typeOf(row)}, default ${defaultOf(row)}${env === '' ? '' : `, env ${env}`})`);
       ctx.out(`    ${row.doc}`);
     }
     return 0;

@@ -9,10 +9,12 @@ import { moduleFile } from '../../lib/module-file.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
 import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
 import { ProcessorHost } from '../../processors/runtime/host.ts';
+import { registerProcessorSchemas } from '../../processors/runtime/processor-topics.ts';
 import { type LoadedProcessor, loadProcessor } from '../../processors/runtime/registry.ts';
 import { type CommandContext, type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { type Endpoints, resolveEndpoints } from '../endpoints.ts';
 import { PROCESSOR_STALL_MS } from '../processor-components.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 
 const MAIN = moduleFile('../main.ts', import.meta.url);
 
@@ -91,6 +93,11 @@ async function runHost(
 ): Promise<number> {
   const { definition } = processor;
   const settings = resolveProcessorSettings(definition, config);
+  // The processor's own topics are registered too: their schemas join the process's registry first.
+  registerProcessorSchemas(definition);
+  await useSchemaRegistry(config, ctx.logger, {
+    topics: [...definition.inputs, ...definition.outputs].filter((t) => typeof t !== 'string'),
+  });
   const supervised = process.env.MESHPIPE_SUPERVISED === '1';
   let lastPrinted = 0;
   const host = new ProcessorHost({

@@ -23,6 +23,7 @@ import { DEMO_CONFIG_DEFAULTS, DEMO_WARMUP_SECONDS } from '../demo-config.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { startLocalKubernetes } from '../local-kubernetes.ts';
 import { formatCost, PipelineCost } from '../pipeline-cost.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 import { UP_COMPONENTS, UP_OPTIONS, type UpContext } from '../up-components.ts';
 
 const MAIN = moduleFile('../main.ts', import.meta.url);
@@ -101,6 +102,7 @@ export const command: CommandDefinition = {
       } finally {
         await admin.disconnect();
       }
+      await useSchemaRegistry(config, ctx.logger, { register: true });
 
       if (ctx.values.kubernetes === true) {
         if (ctx.values.demo !== true)

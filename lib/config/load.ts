@@ -75,8 +75,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   // Flags win over the environment: drop env values for keys a flag set.
   const effectiveEnv = { ...env };
   for (const key of flattenKeys(options.overrides ?? {})) {
-    const envName = envNameOf(key);
-    if (envName !== undefined) delete effectiveEnv[envName];
+    for (const envName of envNamesOf(key)) delete effectiveEnv[envName];
   }
   const config = meshpipeConfigSpec.parseWithEnv(merged, '', effectiveEnv) as MeshpipeConfig;
   return { config, file };
@@ -106,12 +105,12 @@ function flattenKeys(obj: Record<string, unknown>, prefix = ''): string[] {
   return keys;
 }
 
-function envNameOf(dotted: string): string | undefined {
+function envNamesOf(dotted: string): string[] {
   // biome-ignore lint/suspicious/noExplicitAny: walking a heterogeneous spec tree by name
   let node: any = meshpipeConfigSpec;
   for (const part of dotted.split('.')) {
     node = node?.fields?.[part];
-    if (node === undefined) return undefined;
+    if (node === undefined) return [];
   }
-  return node?.env;
+  return [node?.env, ...(node?.envAliases ?? [])].filter((n): n is string => typeof n === 'string');
 }

@@ -21,6 +21,78 @@ export function checkBroker(value: string): string | undefined {
   return undefined;
 }
 
+/** An http(s) URL without credentials in it (they would end up in logs and process listings). */
+export function checkRegistryUrl(value: string): string | undefined {
+  if (value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `"${value}" is not a URL: use http://host:8081 or https://host/apis/ccompat/v7`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `use an http:// or https:// URL, got ${url.protocol}`;
+  if (url.username !== '' || url.password !== '')
+    return 'credentials in the URL would be logged: set kafka.schemaRegistry.username and password (MESHPIPE_SCHEMA_REGISTRY_PASSWORD) instead';
+  if (url.search !== '' || url.hash !== '') return 'the URL takes no query or fragment';
+  return undefined;
+}
+
+export const schemaRegistrySpec = s.object(
+  {
+    url: s.string({
+      doc: "A Confluent-compatible Schema Registry API (Confluent, Apicurio's /apis/ccompat/v7, Redpanda, Karapace): every topic's schema is registered under `<topic>-value` and records carry the registry's schema ids. Empty: ids are schema fingerprints, no registry needed (README, Schema Registry).",
+      default: '',
+      env: 'MESHPIPE_SCHEMA_REGISTRY_URL',
+      check: checkRegistryUrl,
+    }),
+    username: s.string({
+      doc: 'HTTP basic authentication user (a Confluent Cloud API key...).',
+      default: '',
+      env: 'MESHPIPE_SCHEMA_REGISTRY_USERNAME',
+    }),
+    password: s.string({
+      doc: 'HTTP basic authentication password (prefer the environment variable).',
+      default: '',
+      env: 'MESHPIPE_SCHEMA_REGISTRY_PASSWORD',
+    }),
+    bearerToken: s.string({
+      doc: 'A bearer token sent as `Authorization: Bearer <token>` instead of basic authentication (prefer the environment variable).',
+      default: '',
+      env: 'MESHPIPE_SCHEMA_REGISTRY_BEARER_TOKEN',
+    }),
+    tls: s.object(
+      {
+        ca: s.optionalString({
+          doc: "PEM file of the CA certificates that sign the registry's certificate (default: the system roots).",
+          env: 'MESHPIPE_SCHEMA_REGISTRY_CA',
+        }),
+        cert: s.optionalString({
+          doc: 'PEM client certificate for mutual TLS (with `key`).',
+          env: 'MESHPIPE_SCHEMA_REGISTRY_CERT',
+        }),
+        key: s.optionalString({
+          doc: 'PEM private key of the client certificate (with `cert`).',
+          env: 'MESHPIPE_SCHEMA_REGISTRY_KEY',
+        }),
+      },
+      { doc: 'TLS to the registry (https:// URLs).' },
+    ),
+    autoRegister: s.boolean({
+      doc: 'Register the schemas at start (subjects new to the registry get compatibility BACKWARD). Off: only look them up, and refuse to start when one is missing (register them with `meshpipe topics` as a user allowed to).',
+      default: true,
+      env: 'MESHPIPE_SCHEMA_REGISTRY_AUTO_REGISTER',
+    }),
+    timeoutMs: s.int({
+      doc: 'Deadline of one request to the registry, ms.',
+      default: 10_000,
+      min: 100,
+      max: 120_000,
+    }),
+  },
+  { doc: 'A Schema Registry for the schema ids of every topic (optional).' },
+);
+
 export const kafkaSpec = s.object(
   {
     brokers: s.list(s.string({ doc: 'host:port', default: '', check: checkBroker }), {
@@ -62,6 +134,7 @@ export const kafkaSpec = s.object(
       doc: 'Partition count per topic name suffix, overriding the definitions (e.g. {"l7.raw.v2": 24}).',
       default: {},
     }),
+    schemaRegistry: schemaRegistrySpec,
   },
   { doc: 'Kafka connection and topics.' },
 );

@@ -45,6 +45,8 @@ const versions = readVersions();
 export const KAFKA_VERSION = process.env.MESHPIPE_KAFKA_VERSION ?? versions.KAFKA_VERSION ?? '3.9.2';
 export const SCALA_VERSION = versions.SCALA_VERSION ?? '2.13';
 export const NODE_VERSION = versions.NODE_VERSION ?? '24';
+export const APICURIO_VERSION = versions.APICURIO_VERSION ?? '2.4.2.Final';
+export const JAEGER_VERSION = versions.JAEGER_VERSION ?? 'v1.75.0';
 
 /** Where scripts/setup puts the broker's jars for a Kafka version. */
 export function kafkaLibsDir(version: string = KAFKA_VERSION): string {
@@ -62,4 +64,14 @@ export function kubernetesBinDir(version: string = KUBERNETES_VERSION): string {
 /** helm, built by scripts/build-kubernetes-tools. */
 export function helmBinary(version: string = HELM_VERSION): string {
   return join(LOCAL_DIR, 'helm', version, 'bin', 'helm');
+}
+
+/** The Apicurio Registry runner jar scripts/setup builds (the local Schema Registry). */
+export function apicurioJar(version: string = APICURIO_VERSION): string {
+  return join(LOCAL_DIR, 'apicurio', version, 'target', `apicurio-registry-${version}-runner.jar`);
+}
+
+/** The Jaeger v2 binary scripts/setup builds (an OTLP receiver the OTLP sink's tests export to). */
+export function jaegerBinary(version: string = JAEGER_VERSION): string {
+  return join(LOCAL_DIR, 'jaeger', version, 'bin', 'jaeger');
 }

@@ -36,6 +36,7 @@ import { healthRoutes, PROMETHEUS_TEXT } from '../../lib/http/health-routes.ts';
 import { type HttpServer, startHttpServer } from '../../lib/http/server.ts';
 import { ensureTopics, partitioner } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { schemaRegistry } from '../../schemas/registry.ts';
 import { AssignedTask } from './assigned-task.ts';
 import { changelogMessages, restoreState } from './changelog.ts';
 import type { ProcessorSettings } from './config.ts';
@@ -528,6 +529,8 @@ export class ProcessorHost {
   }
 
   async #processBatch(task: AssignedTask, batch: EachBatchPayload['batch']): Promise<boolean> {
+    // Schema ids new to this process, from the Schema Registry (when there is one) before decoding.
+    await schemaRegistry().resolveIds(batch.messages);
     if (task.status !== 'running') return false;
     const topic = batch.topic;
     const position = task.positions.get(topic)!;

@@ -7,11 +7,11 @@
  *
  *   export default defineSink({
  *     name: 'otlp',
- *     description: 'Spans to an OTLP/gRPC receiver',
+ *     description: 'Spans to an OTLP receiver',
  *     input: 'spans',
  *     config: s.object({ ...sinkHostFields(), endpoint: s.string({...}) }, { doc: '...' }),
- *     prepare: (record) => toReadableSpan(record.value, resources), // throw a MeshpipeError to dead-letter it
- *     createExporter: ({ config }) => new GrpcSpanExporter({ channel: channelSettings(config), ... }),
+ *     prepare: (record) => encoder.encode(record.value), // throw a MeshpipeError to dead-letter it
+ *     createExporter: ({ config }) => new OtlpExporter({ transport: otlpTransport(config), ... }),
  *   });
  */
 import { type Fields, type InferFields, type ObjectSpec, type SpecBase, s } from '../../lib/config/spec.ts';

@@ -38,6 +38,7 @@ import { connectAdmin, partitioner } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { SourceRecord } from '../../processors/runtime/dead-letter.ts';
 import type { InputRecord, TopicRef, ValueOf } from '../../processors/runtime/definition.ts';
+import { schemaRegistry } from '../../schemas/registry.ts';
 import { topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS, type TopicDefinition, topicName } from '../../schemas/topics.ts';
 import { DeadLetterWriter } from './dead-letter-writer.ts';
@@ -305,6 +306,8 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
 
   let stopping = false;
   async function eachBatch({ batch }: EachBatchPayload): Promise<void> {
+    // Schema ids new to this process, from the Schema Registry (when there is one) before decoding.
+    await schemaRegistry().resolveIds(batch.messages);
     // The ownership check never fails in practice (kafkajs sequences assignments and fetches); if it
     // did, the records belong to another member, which reads them itself.
     if (stopping || !ownership.owns(batch.partition)) return;
