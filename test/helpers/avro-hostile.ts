@@ -91,7 +91,11 @@ export interface PoisonBody {
   bytes: Buffer;
 }
 
-function poisons(t: TypeShape, path: string, seen: ReadonlySet<TypeShape>): { what: string; bytes: number[] }[] {
+function poisons(
+  t: TypeShape,
+  path: string,
+  seen: ReadonlySet<TypeShape>,
+): { what: string; bytes: number[] }[] {
   const out: { what: string; bytes: number[] }[] = [];
   const at = path === '' ? '(root)' : path;
   switch (t.typeName) {
@@ -109,13 +113,20 @@ function poisons(t: TypeShape, path: string, seen: ReadonlySet<TypeShape>): { wh
       for (const n of HUGE) {
         out.push({ what: `${at}: ${t.typeName} of ${n} items`, bytes: varint(n) });
         // A negative count announces the block's size in bytes.
-        out.push({ what: `${at}: ${t.typeName} block of ${n} items, 1 byte`, bytes: [...varint(-n), ...varint(1)] });
+        out.push({
+          what: `${at}: ${t.typeName} block of ${n} items, 1 byte`,
+          bytes: [...varint(-n), ...varint(1)],
+        });
       }
-      out.push({ what: `${at}: ${t.typeName} block of ${HUGE[2]} bytes`, bytes: [...varint(-1), ...varint(HUGE[2]!)] });
+      out.push({
+        what: `${at}: ${t.typeName} block of ${HUGE[2]} bytes`,
+        bytes: [...varint(-1), ...varint(HUGE[2]!)],
+      });
       // One item whose own contents are hostile.
       const item = t.typeName === 'array' ? t.itemsType! : t.valuesType!;
       const key = t.typeName === 'map' ? [0] : [];
-      for (const p of poisons(item, `${path}[]`, seen)) out.push({ what: p.what, bytes: [...varint(1), ...key, ...p.bytes] });
+      for (const p of poisons(item, `${path}[]`, seen))
+        out.push({ what: p.what, bytes: [...varint(1), ...key, ...p.bytes] });
       break;
     }
     case 'union:unwrapped':
@@ -133,7 +144,8 @@ function poisons(t: TypeShape, path: string, seen: ReadonlySet<TypeShape>): { wh
       let prefix: number[] = [];
       for (const f of t.fields!) {
         const name = path === '' ? f.name : `${path}.${f.name}`;
-        for (const p of poisons(f.type, name, inner)) out.push({ what: p.what, bytes: [...prefix, ...p.bytes] });
+        for (const p of poisons(f.type, name, inner))
+          out.push({ what: p.what, bytes: [...prefix, ...p.bytes] });
         prefix = [...prefix, ...minimal(f.type, inner)];
       }
       break;
@@ -219,7 +231,11 @@ export function mutated(bytes: Buffer, from = 0): fc.Arbitrary<Buffer> {
     fc.array(fc.integer({ min: 0x80, max: 0xff }), { minLength: 1, maxLength: 12 }),
   );
   const splice = (at: number, remove: number, insert: number[]) =>
-    Buffer.concat([bytes.subarray(0, at), Buffer.from(insert), bytes.subarray(Math.min(bytes.length, at + remove))]);
+    Buffer.concat([
+      bytes.subarray(0, at),
+      Buffer.from(insert),
+      bytes.subarray(Math.min(bytes.length, at + remove)),
+    ]);
   return fc.oneof(
     fc
       .array(fc.tuple(position, fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 })
@@ -228,7 +244,9 @@ export function mutated(bytes: Buffer, from = 0): fc.Arbitrary<Buffer> {
         for (const [at, b] of edits) if (at < out.length) out[at] = b;
         return out;
       }),
-    fc.tuple(position, fc.integer({ min: 0, max: 4 }), hostile).map(([at, remove, insert]) => splice(at, remove, insert)),
+    fc
+      .tuple(position, fc.integer({ min: 0, max: 4 }), hostile)
+      .map(([at, remove, insert]) => splice(at, remove, insert)),
     position.map((at) => bytes.subarray(0, at)),
     fc.uint8Array({ minLength: 1, maxLength: 16 }).map((tail) => Buffer.concat([bytes, tail])),
   );

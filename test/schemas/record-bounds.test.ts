@@ -13,7 +13,14 @@ import { avroType } from '../../schemas/avro-types.ts';
 import { codecFor, decodeAny } from '../../schemas/codec.ts';
 import { compileBoundsCheck, RecordBoundsError } from '../../schemas/record-bounds.ts';
 import { loadSchemaRegistry } from '../../schemas/registry.ts';
-import { fuzzParameters, mutated, poisonBodies, validValue, varint, wireRecord } from '../helpers/avro-hostile.ts';
+import {
+  fuzzParameters,
+  mutated,
+  poisonBodies,
+  validValue,
+  varint,
+  wireRecord,
+} from '../helpers/avro-hostile.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 
