@@ -33,8 +33,7 @@ export interface RecordingWriter {
   close(): Promise<number>;
 }
 
-const CREATE_FLAGS =
-  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_CLOEXEC;
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
  * Creates the recording file (0600; fails with EEXIST if the name exists, a symbolic link included:
