@@ -116,17 +116,21 @@ class ByteQueue {
 
   /** Reads until `n` bytes are available or the input ends; says whether they are. */
   async ensure(n: number): Promise<boolean> {
-    while (this.available < n && !this.#done) {
+    if (this.available >= n) return true;
+    const parts: Uint8Array[] = [this.buf.subarray(this.pos)];
+    let have = this.available;
+    while (have < n && !this.#done) {
       const next = await this.#source.next();
-      if (next.done === true) {
-        this.#done = true;
-        break;
+      if (next.done === true) this.#done = true;
+      else {
+        parts.push(next.value);
+        have += next.value.length;
       }
-      this.base += this.pos;
-      this.buf = Buffer.concat([this.buf.subarray(this.pos), next.value]);
-      this.pos = 0;
     }
-    return this.available >= n;
+    this.base += this.pos;
+    this.buf = Buffer.concat(parts, have);
+    this.pos = 0;
+    return have >= n;
   }
 }
 
@@ -151,6 +155,9 @@ interface Container {
   sync: Buffer;
 }
 
+/** Writer types by schema text: every recording of a build has the same one, compiled once. */
+const writerTypes = new Map<string, { writer: AvroType; resolver: Resolver | null }>();
+
 async function readHeader(input: ByteQueue): Promise<Container> {
   await input.ensure(MAX_HEADER_BYTES);
   const bytes = input.buf.subarray(input.pos);
@@ -170,16 +177,20 @@ async function readHeader(input: ByteQueue): Promise<Container> {
   const codec = header.meta['avro.codec']?.toString() ?? 'null';
   if (codec !== 'null' && codec !== 'deflate')
     throw new Error(`blocks compressed with "${codec}": only null and deflate are read`);
-  const reader = schemaRegistry().current('l7-raw-event').type;
-  let writer: AvroType;
-  let resolver: Resolver | null = null;
-  try {
-    writer = avroType(JSON.parse(header.meta['avro.schema']?.toString() ?? 'null'));
-    if (!writer.equals(reader)) resolver = reader.createResolver(writer);
-  } catch (err) {
-    throw new Error(`its schema does not give raw events (${reader.name}): ${errorMessage(err)}`);
+  const schema = header.meta['avro.schema']?.toString() ?? 'null';
+  let types = writerTypes.get(schema);
+  if (types === undefined) {
+    const reader = schemaRegistry().current('l7-raw-event').type;
+    try {
+      const writer = avroType(JSON.parse(schema));
+      types = { writer, resolver: writer.equals(reader) ? null : reader.createResolver(writer) };
+    } catch (err) {
+      throw new Error(`its schema does not give raw events (${reader.name}): ${errorMessage(err)}`);
+    }
+    if (writerTypes.size >= 16) writerTypes.clear();
+    writerTypes.set(schema, types);
   }
-  return { writer, resolver, codec, sync: Buffer.from(header.sync) };
+  return { ...types, codec, sync: Buffer.from(header.sync) };
 }
 
 /**
