@@ -12,6 +12,8 @@
  */
 import fc from 'fast-check';
 import type { AvroType } from '../../schemas/avro-types.ts';
+import { codecFor } from '../../schemas/codec.ts';
+import type { Span } from '../../schemas/types.ts';
 
 export function fuzzRuns(suiteDefault = 2000): number {
   const configured = Number(process.env.MESHPIPE_FUZZ_RUNS);
@@ -250,4 +252,13 @@ export function mutated(bytes: Buffer, from = 0): fc.Arbitrary<Buffer> {
     position.map((at) => bytes.subarray(0, at)),
     fc.uint8Array({ minLength: 1, maxLength: 16 }).map((tail) => Buffer.concat([bytes, tail])),
   );
+}
+
+/**
+ * A span record (wire format) whose `attributes` map, its last field, claims 2^28 entries in 0 bytes:
+ * the shape that exhausted every reader's heap before the codec's bounds check.
+ */
+export function poisonSpan(span: Span): Buffer {
+  const valid = codecFor<Span>('span').encode({ ...span, attributes: {} });
+  return Buffer.concat([valid.subarray(0, -1), Buffer.from(varint(2 ** 28))]);
 }
