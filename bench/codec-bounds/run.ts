@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { codecFor, HEADER_BYTES } from '../../schemas/codec.ts';
 import { boundsCheckOf } from '../../schemas/record-bounds.ts';
 import type { MetricSample, Span } from '../../schemas/types.ts';
-import { machineFacts } from '../environment.ts';
+import { cpuTimeNs, machineFacts } from '../environment.ts';
 import { keepAliveWorkload } from '../span-assembler/workload.ts';
 
 const QUICK = process.argv.includes('--quick');
@@ -150,15 +150,15 @@ function measure(schema: string, values: unknown[]): Row {
   };
   // Warm up every variant, then size a pass so that one takes about TARGET_MS.
   for (const f of Object.values(variants)) for (let i = 0; i < 3; i++) f();
-  const t0 = process.hrtime.bigint();
+  const t0 = cpuTimeNs();
   variants.checked();
-  const passes = Math.max(1, Math.round((TARGET_MS * 1e6) / Number(process.hrtime.bigint() - t0)));
+  const passes = Math.max(1, Math.round((TARGET_MS * 1e6) / (cpuTimeNs() - t0)));
   const best: Record<string, number> = {};
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, f] of Object.entries(variants)) {
-      const start = process.hrtime.bigint();
+      const start = cpuTimeNs();
       for (let p = 0; p < passes; p++) f();
-      const ns = Number(process.hrtime.bigint() - start) / (passes * records.length);
+      const ns = (cpuTimeNs() - start) / (passes * records.length);
       best[name] = Math.min(best[name] ?? Number.POSITIVE_INFINITY, ns);
     }
   }
