@@ -14,6 +14,7 @@ import { kafkaJarsInstalled } from './local-stack/kafka-broker.ts';
 import { KAFKA_VERSION, kafkaLibsDir, PROJECT_ROOT } from './local-stack/paths.ts';
 import { stackStatus } from './local-stack/stack.ts';
 import type { Logger } from './logger.ts';
+import { maskUrl } from './mask.ts';
 
 export interface CheckResult {
   name: string;
@@ -231,11 +232,11 @@ export async function checkRedis(config: MeshpipeConfig): Promise<CheckResult> {
   }
   try {
     await pingRedis(url);
-    return ok('redis', `${url.replace(/\/\/[^@]*@/, '//***@')} answers PING`);
+    return ok('redis', `${maskUrl(url)} answers PING`);
   } catch (err) {
     return fail(
       'redis',
-      `${url.replace(/\/\/[^@]*@/, '//***@')}: ${errorMessage(err)}`,
+      `${maskUrl(url)}: ${errorMessage(err)}`,
       'check redis.url / MESHPIPE_REDIS_URL and that Redis is up',
     );
   }

@@ -1,4 +1,5 @@
 import { ensureStack, stackStatus, stopStack } from '../../lib/local-stack/stack.ts';
+import { maskUrl } from '../../lib/mask.ts';
 import type { CommandDefinition } from '../command.ts';
 
 export const start: CommandDefinition = {
@@ -27,7 +28,7 @@ export const start: CommandDefinition = {
       );
       if (result.endpoints.redisUrl !== '')
         ctx.out(
-          `redis ${result.endpoints.redisUrl} (${result.started.includes('redis') ? 'started' : 'already running'})`,
+          `redis ${maskUrl(result.endpoints.redisUrl)} (${result.started.includes('redis') ? 'started' : 'already running'})`,
         );
       ctx.out(`export MESHPIPE_KAFKA_BROKERS=${result.endpoints.kafkaBrokers.join(',')}`);
       if (result.endpoints.redisUrl !== '') ctx.out(`export MESHPIPE_REDIS_URL=${result.endpoints.redisUrl}`);

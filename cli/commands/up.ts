@@ -15,6 +15,7 @@ import { kafkaJarsInstalled } from '../../lib/local-stack/kafka-broker.ts';
 import { KAFKA_VERSION, kafkaLibsDir, STACK_DIR } from '../../lib/local-stack/paths.ts';
 import { canConnect } from '../../lib/local-stack/ports.ts';
 import { stopStack } from '../../lib/local-stack/stack.ts';
+import { maskUrl } from '../../lib/mask.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
@@ -97,7 +98,7 @@ export const command: CommandDefinition = {
       const started = Date.now();
       let lastJson = 0;
       ctx.progress.done(
-        `meshpipe is up: kafka ${endpoints.brokers.join(',')}${endpoints.local ? ' (local)' : ''}, redis ${endpoints.redisUrl || '(none)'}, ${topicCount} topics; logs in ${join(STACK_DIR, 'logs')}. Ctrl-C stops.`,
+        `meshpipe is up: kafka ${endpoints.brokers.join(',')}${endpoints.local ? ' (local)' : ''}, redis ${maskUrl(endpoints.redisUrl) || '(none)'}, ${topicCount} topics; logs in ${join(STACK_DIR, 'logs')}. Ctrl-C stops.`,
       );
       while (!ctx.signal.aborted && (durationMs === 0 || Date.now() - started < durationMs)) {
         const [kafkaPort] = endpoints.brokers.map((b) => Number(b.split(':').pop()));
@@ -118,7 +119,7 @@ export const command: CommandDefinition = {
               {
                 time: new Date().toISOString(),
                 kafka: { healthy: kafkaOk, brokers: endpoints.brokers, local: endpoints.local },
-                redis: { healthy: redisOk, url: endpoints.redisUrl },
+                redis: { healthy: redisOk, url: maskUrl(endpoints.redisUrl) },
                 topics: topicCount,
                 components: components.map((c) => ({
                   name: c.name,

@@ -118,7 +118,8 @@ export function compileContainsSet(words: readonly string[]): ContainsSet {
   let shortest = Number.POSITIVE_INFINITY;
   for (const word of words) {
     const bytes = Uint8Array.from(word, (c) => c.charCodeAt(0));
-    (byFirst[bytes[0]!] ??= []).push(bytes);
+    byFirst[bytes[0]!] ??= [];
+    byFirst[bytes[0]!]!.push(bytes);
     shortest = Math.min(shortest, bytes.length);
   }
   return { byFirst, shortest };
