@@ -8,7 +8,7 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import type { MeshpipeConfig } from './config/meshpipe-config.ts';
 import { errorMessage } from './errors.ts';
-import { createKafka } from './kafka.ts';
+import { createKafka, type KafkaClientOptions, kafkaOptionsFrom } from './kafka.ts';
 import { findJava } from './local-stack/java.ts';
 import { kafkaJarsInstalled } from './local-stack/kafka-broker.ts';
 import { KAFKA_VERSION, kafkaLibsDir, PROJECT_ROOT } from './local-stack/paths.ts';
@@ -152,14 +152,19 @@ export async function checkKafka(config: MeshpipeConfig, logger: Logger): Promis
     }
     brokers = [`127.0.0.1:${status.kafka.port}`];
   }
-  const kafka = createKafka({
-    brokers,
+  let options: KafkaClientOptions;
+  try {
+    options = kafkaOptionsFrom(config, logger, brokers);
+  } catch (err) {
+    // A TLS file that cannot be read: the message names the key.
+    return fail('kafka', errorMessage(err), 'fix the configuration key it names');
+  }
+  const admin = createKafka({
+    ...options,
     clientId: 'meshpipe-doctor',
-    logger,
     retries: 0,
     connectionTimeout: 2000,
-  });
-  const admin = kafka.admin();
+  }).admin();
   try {
     const cluster = await withTimeout(
       (async () => {

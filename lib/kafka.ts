@@ -14,6 +14,7 @@ import {
 import { TOPICS, type TopicDefinition, topicName } from '../schemas/topics.ts';
 import type { MeshpipeConfig } from './config/meshpipe-config.ts';
 import { ERRORS, errorMessage, MeshpipeError } from './errors.ts';
+import { type KafkaTlsOptions, kafkaTlsOptions } from './kafka-tls.ts';
 import type { Logger } from './logger.ts';
 
 // Every consumer created through this module reads committed records only, for real: kafkajs's own
@@ -36,7 +37,8 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
 export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;
-  ssl?: boolean;
+  /** TLS (lib/kafka-tls.ts); absent: plaintext. */
+  tls?: KafkaTlsOptions;
   sasl?: SASLOptions;
   logger: Logger;
   /** Connection timeout per attempt, ms. */
@@ -68,10 +70,11 @@ export function kafkaOptionsFrom(
   brokers?: string[],
 ): KafkaClientOptions {
   const k = config.kafka;
+  const tls = kafkaTlsOptions(k);
   const options: KafkaClientOptions = {
     brokers: brokers ?? k.brokers,
     clientId: k.clientId,
-    ssl: k.ssl,
+    ...(tls === undefined ? {} : { tls }),
     logger,
   };
   if (k.saslMechanism !== 'none') {
@@ -89,7 +92,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
   const config: KafkaConfig = {
     clientId: options.clientId,
     brokers: options.brokers,
-    ssl: options.ssl ?? false,
+    ssl: options.tls ?? false,
     connectionTimeout: options.connectionTimeout ?? 3000,
     requestTimeout: 30000,
     retry: { retries: options.retries ?? 8, initialRetryTime: 200, maxRetryTime: 5000 },

@@ -40,7 +40,31 @@ export const kafkaSpec = s.object(
       check: (v) =>
         /^[A-Za-z0-9._-]+$/.test(v) ? undefined : 'only letters, digits, ".", "_" and "-" are allowed',
     }),
-    ssl: s.boolean({ doc: 'Connect with TLS.', default: false, env: 'MESHPIPE_KAFKA_SSL' }),
+    ssl: s.boolean({
+      doc: 'Connect with TLS (brokers verified against the system CAs unless kafka.tls.ca is set). Setting any kafka.tls file turns it on.',
+      default: false,
+      env: 'MESHPIPE_KAFKA_SSL',
+    }),
+    tls: s.object(
+      {
+        ca: s.string({
+          doc: "PEM file of the CA certificates that sign the brokers' certificates (default: the system CAs).",
+          default: '',
+          env: 'MESHPIPE_KAFKA_TLS_CA',
+        }),
+        cert: s.string({
+          doc: "PEM file of this client's certificate (chain), for brokers that authenticate clients by certificate (mTLS); with kafka.tls.key.",
+          default: '',
+          env: 'MESHPIPE_KAFKA_TLS_CERT',
+        }),
+        key: s.string({
+          doc: 'PEM file of the private key of kafka.tls.cert (a path, not the key; keep the file readable by meshpipe only).',
+          default: '',
+          env: 'MESHPIPE_KAFKA_TLS_KEY',
+        }),
+      },
+      { doc: 'TLS files for the Kafka connection (docs/security.md).' },
+    ),
     saslMechanism: s.enumOf(['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const, {
       doc: 'SASL mechanism.',
       default: 'none',

@@ -3,8 +3,7 @@
  * OTLP/gRPC receiver decoding the protobuf with the official .proto files.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -17,6 +16,7 @@ import { poisonSpan } from '../../helpers/avro-hostile.ts';
 import { GrpcWireTap } from '../../helpers/grpc-wire-tap.ts';
 import type { TestKafka } from '../../helpers/kafka.ts';
 import { OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp-receiver.ts';
+import { makePki } from '../../helpers/pki.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import {
   allCommitted,
@@ -408,53 +408,3 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
     }
   });
 });
-
-/** A throw-away CA, a server certificate for 127.0.0.1 and a client certificate, with openssl. */
-function makePki(dir: string) {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=meshpipe-test-ca',
-  );
-  for (const [name, ext] of [
-    ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-    ['client', 'extendedKeyUsage=clientAuth'],
-  ] as const) {
-    run('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
-    run(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '1',
-      '-extfile',
-      `${name}.ext`,
-    );
-  }
-  return {
-    ca: join(dir, 'ca.pem'),
-    serverCert: join(dir, 'server.pem'),
-    serverKey: join(dir, 'server.key'),
-    clientCert: join(dir, 'client.pem'),
-    clientKey: join(dir, 'client.key'),
-  };
-}
