@@ -5,7 +5,9 @@
  *
  *   <prefix>:alerts-<receiver>:*          BullMQ queue of a receiver: one job per transition
  *   <prefix>:alerts-dead-letters:*        BullMQ queue of dead letters (never processed: a record)
- *   <prefix>:alerts:<receiver>:latest     hash fingerprint → time of the newest transition delivered
+ *   <prefix>:alerts:<receiver>:newest     sorted set fingerprint → time of the newest transition delivered,
+ *                                         bounded: older than keepCompletedMs, and the oldest beyond
+ *                                         maxTrackedAnomalies, are dropped (a hash before: `:latest`)
  *   <prefix>:alerts:<receiver>:active     hash fingerprint → firing alert (Alertmanager receivers: re-sent)
  */
 import { Queue } from 'bullmq';
@@ -115,7 +117,12 @@ export function transitionJobOptions(config: Pick<AlertsSinkConfig, 'attempts' |
   };
 }
 
-export function latestKey(prefix: string, receiver: string): string {
+export function newestKey(prefix: string, receiver: string): string {
+  return `${prefix}:alerts:${receiver}:newest`;
+}
+
+/** The unbounded hash earlier versions kept instead of newestKey; removed when delivery starts. */
+export function legacyLatestKey(prefix: string, receiver: string): string {
   return `${prefix}:alerts:${receiver}:latest`;
 }
 
