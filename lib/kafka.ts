@@ -164,13 +164,15 @@ export async function ensureTopics(
     try {
       await admin.createTopics({ topics, waitForLeaders: true });
     } catch (err) {
-      // Another instance may have created some of them meanwhile: verification below decides.
-      if (!/already exists/i.test(errorMessage(err))) throw err;
+      // Another instance may have created some of them meanwhile, or (a busy broker) the metadata
+      // kafkajs polls for leaders does not show a new topic yet, which it does not retry: verification
+      // below decides.
+      if (!/already exists|does not host this topic-partition/i.test(errorMessage(err))) throw err;
     }
   }
 
   const names = wanted.map((w) => w.name);
-  const metadata = await admin.fetchTopicMetadata({ topics: names });
+  const metadata = await fetchMetadataOnceVisible(admin, names);
   const configs = await admin.describeConfigs({
     includeSynonyms: false,
     resources: names.map((name) => ({
@@ -206,6 +208,18 @@ export async function ensureTopics(
     });
   }
   return statuses;
+}
+
+/** Topic metadata, waiting (bounded) for topics just created to become visible. */
+async function fetchMetadataOnceVisible(admin: Admin, topics: string[]) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await admin.fetchTopicMetadata({ topics });
+    } catch (err) {
+      if (attempt >= 20 || !/does not host this topic-partition/i.test(errorMessage(err))) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }
 
 /** Connects an admin client or throws KAFKA_UNREACHABLE with the brokers in the message. */
