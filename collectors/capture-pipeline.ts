@@ -94,7 +94,11 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
   const builder = new RawEventBuilder({
     node: config.node.name,
     identity,
-    redaction: compileRedactionPolicy({ headers: c.redact.headers, queryParams: c.redact.queryParams }),
+    redaction: compileRedactionPolicy({
+      headers: c.redact.headers,
+      queryParams: c.redact.queryParams,
+      pathSegments: c.redact.pathSegments,
+    }),
     shipBodies: c.shipBodies,
     maxConnections: c.maxConnections,
     counters,

@@ -8,7 +8,7 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import type { MeshpipeConfig } from './config/meshpipe-config.ts';
 import { errorMessage } from './errors.ts';
-import { createKafka } from './kafka.ts';
+import { createKafka, type KafkaClientOptions, kafkaOptionsFrom } from './kafka.ts';
 import { findJava } from './local-stack/java.ts';
 import { kafkaJarsInstalled } from './local-stack/kafka-broker.ts';
 import {
@@ -20,6 +20,7 @@ import {
 } from './local-stack/paths.ts';
 import { stackStatus } from './local-stack/stack.ts';
 import type { Logger } from './logger.ts';
+import { maskUrl } from './mask.ts';
 
 export interface CheckResult {
   name: string;
@@ -162,14 +163,19 @@ export async function checkKafka(config: MeshpipeConfig, logger: Logger): Promis
     }
     brokers = [`127.0.0.1:${status.kafka.port}`];
   }
-  const kafka = createKafka({
-    brokers,
+  let options: KafkaClientOptions;
+  try {
+    options = kafkaOptionsFrom(config, logger, brokers);
+  } catch (err) {
+    // A TLS file that cannot be read: the message names the key.
+    return fail('kafka', errorMessage(err), 'fix the configuration key it names');
+  }
+  const admin = createKafka({
+    ...options,
     clientId: 'meshpipe-doctor',
-    logger,
     retries: 0,
     connectionTimeout: 2000,
-  });
-  const admin = kafka.admin();
+  }).admin();
   try {
     const cluster = await withTimeout(
       (async () => {
@@ -242,11 +248,11 @@ export async function checkRedis(config: MeshpipeConfig): Promise<CheckResult> {
   }
   try {
     await pingRedis(url);
-    return ok('redis', `${url.replace(/\/\/[^@]*@/, '//***@')} answers PING`);
+    return ok('redis', `${maskUrl(url)} answers PING`);
   } catch (err) {
     return fail(
       'redis',
-      `${url.replace(/\/\/[^@]*@/, '//***@')}: ${errorMessage(err)}`,
+      `${maskUrl(url)}: ${errorMessage(err)}`,
       'check redis.url / MESHPIPE_REDIS_URL and that Redis is up',
     );
   }

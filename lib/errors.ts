@@ -118,6 +118,12 @@ export const ERRORS = {
     EXIT.unavailable,
     'run `meshpipe topics` to create the meshpipe topics',
   ),
+  KAFKA_LAG_PAST_RETENTION: spec(
+    'MESHPIPE_ERR_KAFKA_LAG_PAST_RETENTION',
+    '%s lost %s records of %s: it fell behind by more than the topic keeps (retention.ms), and they were deleted before it read them',
+    EXIT.failure,
+    "counted in the reader's records.lost metric; raise the topic's retention.ms or give the reader more instances (partitions)",
+  ),
   KAFKA_TOPIC_MISMATCH: spec(
     'MESHPIPE_ERR_KAFKA_TOPIC_MISMATCH',
     'topic %s differs from its definition: %s',

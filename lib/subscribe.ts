@@ -21,7 +21,7 @@ import { topicCodec } from '../schemas/topic-codec.ts';
 import type { TopicValues } from '../schemas/topic-values.ts';
 import { TOPICS, type TopicId, topicName } from '../schemas/topics.ts';
 import { loadConfig } from './config/load.ts';
-import { createKafka } from './kafka.ts';
+import { createKafka, kafkaOptionsFrom } from './kafka.ts';
 import { stackStatus } from './local-stack/stack.ts';
 import { createLogger, type Logger } from './logger.ts';
 
@@ -69,29 +69,26 @@ export async function subscribe<K extends TopicId>(
   options: SubscribeOptions = {},
 ): Promise<Subscription> {
   const logger = options.logger ?? createLogger({ component: 'subscribe' });
-  let brokers = options.brokers;
-  let prefix = options.topicPrefix;
-  let registrySettings = options.schemaRegistry;
-  if (brokers === undefined || prefix === undefined || registrySettings === undefined) {
-    const { config } = loadConfig();
-    prefix ??= config.kafka.topicPrefix;
-    registrySettings ??= config.kafka.schemaRegistry;
-    if (brokers === undefined) {
-      brokers = config.kafka.brokers;
-      if (brokers.length === 0) {
-        const status = await stackStatus();
-        if (!status.kafka.running)
-          throw new Error('no Kafka configured (MESHPIPE_KAFKA_BROKERS) and the local broker is not running');
-        brokers = [`127.0.0.1:${status.kafka.port}`];
-      }
-    }
+  // TLS and SASL settings come from the configuration (kafka.*) whatever the options say.
+  const { config } = loadConfig();
+  const prefix = options.topicPrefix ?? config.kafka.topicPrefix;
+  const registrySettings = options.schemaRegistry ?? config.kafka.schemaRegistry;
+  let brokers = options.brokers ?? config.kafka.brokers;
+  if (brokers.length === 0) {
+    const status = await stackStatus();
+    if (!status.kafka.running)
+      throw new Error('no Kafka configured (MESHPIPE_KAFKA_BROKERS) and the local broker is not running');
+    brokers = [`127.0.0.1:${status.kafka.port}`];
   }
   await connectSchemaRegistry({ settings: registrySettings, topicPrefix: prefix });
   const definition = TOPICS[topic];
   const name = topicName(definition, prefix);
   const values = topicCodec<TopicValues[K]>(definition);
   const groupId = options.groupId ?? `meshpipe-subscriber-${randomUUID()}`;
-  const kafka = createKafka({ brokers, clientId: `meshpipe-subscribe-${topic}`, logger });
+  const kafka = createKafka({
+    ...kafkaOptionsFrom(config, logger, brokers),
+    clientId: `meshpipe-subscribe-${topic}`,
+  });
   const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
 
   let markReady: () => void = () => {};

@@ -5,9 +5,12 @@
  *
  * Reading resolves the writer's schema (found by id) against the reader's: a consumer built with v1 of
  * a record reads records written with a later version that added defaulted fields, and the reverse.
+ * Before avsc reads a body, its lengths and counts are checked against its size with the writer's
+ * schema (record-bounds.ts): a hostile record is a decode error, not an exhausted heap.
  */
 import type { Resolver } from 'avsc';
 import { ERRORS, MeshpipeError } from '../lib/errors.ts';
+import { boundsCheckOf } from './record-bounds.ts';
 import { type RegisteredSchema, type SchemaRegistry, schemaRegistry } from './registry.ts';
 
 export const MAGIC_BYTE = 0;
@@ -115,7 +118,7 @@ export function codecFor<T>(
     decode(bytes: Uint8Array): T {
       const id = schemaIdOfRecord(bytes);
       const resolver = resolverFor(id);
-      return decodeBody(bytes, id, reader, resolver) as T;
+      return decodeBody(bytes, id, reader, resolver, resolver === null ? reader : registry.byId(id)) as T;
     },
   };
 }
@@ -125,10 +128,12 @@ function decodeBody(
   id: number,
   type: RegisteredSchema,
   resolver: Resolver | null,
+  writer: RegisteredSchema,
 ): unknown {
   const buf = asBuffer(bytes);
   let result: { value: unknown; offset: number };
   try {
+    boundsCheckOf(writer.type)(buf, HEADER_BYTES);
     result =
       resolver === null ? type.type.decode(buf, HEADER_BYTES) : type.type.decode(buf, HEADER_BYTES, resolver);
   } catch (err) {
@@ -162,7 +167,7 @@ export function decodeAny(
 ): { schema: RegisteredSchema; value: unknown } {
   const id = schemaIdOfRecord(bytes);
   const schema = registry.byId(id);
-  return { schema, value: decodeBody(bytes, id, schema, null) };
+  return { schema, value: decodeBody(bytes, id, schema, null, schema) };
 }
 
 /**

@@ -11,6 +11,7 @@ import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { stackStatus } from '../../lib/local-stack/stack.ts';
+import { maskUrl } from '../../lib/mask.ts';
 import { type CommandDefinition, configOverrides, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { useSchemaRegistry } from '../schema-registry.ts';
@@ -184,16 +185,15 @@ export const status: CommandDefinition = {
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
       throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, ['--limit must be an integer from 1 to 1000']);
     }
-    const [{ alertsStatus }, queues, { redactRedisUrl }] = await Promise.all([
+    const [{ alertsStatus }, queues] = await Promise.all([
       import('../../sinks/alerts/alerts-status.ts'),
       import('../../sinks/alerts/alert-queues.ts'),
-      import('../../sinks/alerts/receivers.ts'),
     ]);
     const redisUrl = await redisUrlOf(config);
     const redis = queues.producerConnection(redisUrl, ctx.logger);
     try {
       await queues.ready(redis, redisUrl);
-      const report = await alertsStatus(redis, redactRedisUrl(redisUrl), config.sinks.alerts, { limit });
+      const report = await alertsStatus(redis, maskUrl(redisUrl), config.sinks.alerts, { limit });
       if (ctx.json) {
         ctx.printJson(report);
         return 0;

@@ -1,5 +1,6 @@
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import { ensureStack, type StackService, stackStatus, stopStack } from '../../lib/local-stack/stack.ts';
+import { maskUrl } from '../../lib/mask.ts';
 import type { CommandDefinition } from '../command.ts';
 
 export const start: CommandDefinition = {
@@ -35,7 +36,7 @@ export const start: CommandDefinition = {
       );
       if (result.endpoints.redisUrl !== '')
         ctx.out(
-          `redis ${result.endpoints.redisUrl} (${result.started.includes('redis') ? 'started' : 'already running'})`,
+          `redis ${maskUrl(result.endpoints.redisUrl)} (${result.started.includes('redis') ? 'started' : 'already running'})`,
         );
       ctx.out(`export MESHPIPE_KAFKA_BROKERS=${result.endpoints.kafkaBrokers.join(',')}`);
       if (result.endpoints.redisUrl !== '') ctx.out(`export MESHPIPE_REDIS_URL=${result.endpoints.redisUrl}`);

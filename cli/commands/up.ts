@@ -16,6 +16,7 @@ import type { LocalKubeApi } from '../../lib/local-stack/kube-apiserver.ts';
 import { KAFKA_VERSION, kafkaLibsDir, STACK_DIR } from '../../lib/local-stack/paths.ts';
 import { canConnect } from '../../lib/local-stack/ports.ts';
 import { signalStackNow, stopStack } from '../../lib/local-stack/stack.ts';
+import { maskUrl } from '../../lib/mask.ts';
 import { moduleFile } from '../../lib/module-file.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
@@ -139,7 +140,7 @@ export const command: CommandDefinition = {
       let lastJson = 0;
       const cost = new PipelineCost();
       ctx.progress.done(
-        `meshpipe is up: kafka ${endpoints.brokers.join(',')}${endpoints.local ? ' (local)' : ''}, redis ${endpoints.redisUrl || '(none)'}, ${topicCount} topics; logs in ${join(STACK_DIR, 'logs')}. Ctrl-C stops.`,
+        `meshpipe is up: kafka ${endpoints.brokers.join(',')}${endpoints.local ? ' (local)' : ''}, redis ${maskUrl(endpoints.redisUrl) || '(none)'}, ${topicCount} topics; logs in ${join(STACK_DIR, 'logs')}. Ctrl-C stops.`,
       );
       if (ctx.values.demo === true)
         ctx.progress.done(
@@ -165,7 +166,7 @@ export const command: CommandDefinition = {
               {
                 time: new Date().toISOString(),
                 kafka: { healthy: kafkaOk, brokers: endpoints.brokers, local: endpoints.local },
-                redis: { healthy: redisOk, url: endpoints.redisUrl },
+                redis: { healthy: redisOk, url: maskUrl(endpoints.redisUrl) },
                 topics: topicCount,
                 pipelineCpuMicrosPerRequest:
                   costPerRequest === null ? null : Math.round(costPerRequest * 10) / 10,

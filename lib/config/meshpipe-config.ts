@@ -112,7 +112,31 @@ export const kafkaSpec = s.object(
       check: (v) =>
         /^[A-Za-z0-9._-]+$/.test(v) ? undefined : 'only letters, digits, ".", "_" and "-" are allowed',
     }),
-    ssl: s.boolean({ doc: 'Connect with TLS.', default: false, env: 'MESHPIPE_KAFKA_SSL' }),
+    ssl: s.boolean({
+      doc: 'Connect with TLS (brokers verified against the system CAs unless kafka.tls.ca is set). Setting any kafka.tls file turns it on.',
+      default: false,
+      env: 'MESHPIPE_KAFKA_SSL',
+    }),
+    tls: s.object(
+      {
+        ca: s.string({
+          doc: "PEM file of the CA certificates that sign the brokers' certificates (default: the system CAs).",
+          default: '',
+          env: 'MESHPIPE_KAFKA_TLS_CA',
+        }),
+        cert: s.string({
+          doc: "PEM file of this client's certificate (chain), for brokers that authenticate clients by certificate (mTLS); with kafka.tls.key.",
+          default: '',
+          env: 'MESHPIPE_KAFKA_TLS_CERT',
+        }),
+        key: s.string({
+          doc: 'PEM file of the private key of kafka.tls.cert (a path, not the key; keep the file readable by meshpipe only).',
+          default: '',
+          env: 'MESHPIPE_KAFKA_TLS_KEY',
+        }),
+      },
+      { doc: 'TLS files for the Kafka connection (docs/security.md).' },
+    ),
     saslMechanism: s.enumOf(['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const, {
       doc: 'SASL mechanism.',
       default: 'none',
@@ -220,6 +244,74 @@ export function checkGlob(value: string): string | undefined {
   return value.trim() === '' ? 'an empty pattern matches nothing; leave the key out instead' : undefined;
 }
 
+/** A redaction glob (`*` any run, `?` one character) as a regular expression, for configuration checks. */
+function globRegExp(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
+  return new RegExp(`^${body}$`, 'i');
+}
+
+/** Fields spans and message framing are built from: a pattern that would redact one is refused. */
+const NEEDED_HEADERS = [
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'upgrade',
+  'content-type',
+  'user-agent',
+  'traceparent',
+  'tracestate',
+];
+
+/** `^…`, `…$`, `.*`, `\\d`, classes, groups: a regular expression given where a glob is expected. */
+const REGEXP_LIKE = /^\^|\$$|\.[*+]|\\[dwsb.]|\[.*\]|\(.*\)/;
+const REGEXP_HINT = 'patterns are globs, not regular expressions';
+
+const TCHAR_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z?]+$/;
+
+/**
+ * A header name or pattern: tchar (RFC 9110 §5.6.2) plus `*` and `?`. Anything else (a regular
+ * expression, a space) would never match as meant, so it is refused rather than taken literally.
+ */
+export function checkHeaderPattern(value: string): string | undefined {
+  const v = value.trim();
+  if (v === '') return 'an empty name matches nothing; leave it out';
+  if (REGEXP_LIKE.test(v))
+    return `"${value}" looks like a regular expression: ${REGEXP_HINT} (* any run of characters, ? one: x-*-token)`;
+  if (!TCHAR_PATTERN.test(v))
+    return `"${value}" is not a header name or pattern: use the name's letters, digits and -, with * for any run of characters and ? for one (e.g. x-*-token)`;
+  const needed = NEEDED_HEADERS.filter((h) => globRegExp(v).test(h));
+  if (needed.length > 0)
+    return `"${value}" would redact ${needed.join(', ')}, which framing and spans are built from`;
+  return undefined;
+}
+
+/** A query parameter name or pattern: what a parameter name can hold, plus `*` and `?`. */
+export function checkParamPattern(value: string): string | undefined {
+  const v = value.trim();
+  if (v === '') return 'an empty name matches nothing; leave it out';
+  if (REGEXP_LIKE.test(v))
+    return `"${value}" looks like a regular expression: ${REGEXP_HINT} (* any run of characters, ? one: x-amz-*)`;
+  if (/[\s&=#]/.test(v))
+    return `"${value}" is not a parameter name or pattern: use the name, with * for any run of characters and ? for one (e.g. x-amz-*)`;
+  return undefined;
+}
+
+/** A path segment pattern: no `/` (a pattern is matched against one segment), `*` and `?` allowed. */
+export function checkSegmentPattern(value: string): string | undefined {
+  const v = value.trim();
+  if (v === '') return 'an empty pattern matches nothing; leave it out';
+  if (REGEXP_LIKE.test(v))
+    return `"${value}" looks like a regular expression: ${REGEXP_HINT} (* any run of characters, ? one: sk_live_*)`;
+  if (/[\s/#]/.test(v))
+    return `"${value}" is not a path segment pattern: one segment, with * for any run of characters and ? for one (e.g. sk_live_*)`;
+  if (/^\**$/.test(v)) return `"${value}" would redact every path segment`;
+  return undefined;
+}
+
 /**
  * One entry of `collector.workloads`: which processes it matches (every given criterion must hold) and
  * the names it gives them. This is how users name services without touching code.
@@ -271,14 +363,24 @@ export const collectorSpec = s.object(
     }),
     redact: s.object(
       {
-        headers: s.list(s.string({ doc: 'header name', default: '', check: (v) => checkGlob(v) }), {
-          doc: 'Header fields whose values are redacted, in addition to Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key and X-Auth-Token (always redacted). Case-insensitive.',
+        headers: s.list(s.string({ doc: 'header name or pattern', default: '', check: checkHeaderPattern }), {
+          doc: 'Header fields whose values are redacted, by name or pattern (`*` any run, `?` one character: `x-*-token`), case-insensitive; in addition to the defaults, always redacted (docs/collector.md: Authorization, Cookie, Set-Cookie, `*token*`, `*secret*`, `*password*`, `*api-key*`, `*signature*`...).',
           default: [],
         }),
-        queryParams: s.list(s.string({ doc: 'parameter name', default: '', check: (v) => checkGlob(v) }), {
-          doc: 'Query parameters whose values are redacted, in addition to token, api_key, access_token and password (always redacted). Case-insensitive.',
-          default: [],
-        }),
+        queryParams: s.list(
+          s.string({ doc: 'parameter name or pattern', default: '', check: checkParamPattern }),
+          {
+            doc: 'Query and fragment parameters whose values are redacted, by name or pattern, case-insensitive; in addition to the defaults, always redacted (token, access_token, code, key, client_secret, `*token*`, `*secret*`...).',
+            default: [],
+          },
+        ),
+        pathSegments: s.list(
+          s.string({ doc: 'path segment pattern', default: '', check: checkSegmentPattern }),
+          {
+            doc: 'Patterns of URL path segments to redact (`sk_live_*`), case-insensitive; in addition to segments that look like e-mail addresses, JWTs, long hex or random tokens (always redacted).',
+            default: [],
+          },
+        ),
       },
       { doc: 'What the collector redacts before anything leaves the node.' },
     ),

@@ -90,6 +90,8 @@ export interface RouteObservation {
   labels: Labels;
   /** Where the span goes when the budget is spent. */
   overflow: Labels;
+  /** Where it goes when the partition's global budget (every service) is spent. */
+  globalOverflow: Labels;
   seconds: number;
   error: boolean;
 }
@@ -100,6 +102,7 @@ export interface EdgeObservation {
   client: string;
   labels: Labels;
   overflow: Labels;
+  globalOverflow: Labels;
   side: 'client' | 'server';
   /** Whether this span counts the request (and its failure) on the edge. */
   countsRequest: boolean;
@@ -155,7 +158,17 @@ export function routeObservation(span: Span, templateRoute: RouteTemplater): Rou
     [OVERFLOW_ATTRIBUTE]: 'true',
   };
   if (errorType !== null) overflow['error.type'] = '_OTHER';
-  return { kind, service, labels, overflow, seconds: durationSeconds(span), error: errorType !== null };
+  // Past the global limit (many services: a service name falls back to the process name), one series.
+  const globalOverflow: Labels = { ...overflow, 'service.name': OVERFLOW_VALUE };
+  return {
+    kind,
+    service,
+    labels,
+    overflow,
+    globalOverflow,
+    seconds: durationSeconds(span),
+    error: errorType !== null,
+  };
 }
 
 export function edgeObservation(span: Span, unknownClient: string): EdgeObservation {
@@ -180,10 +193,12 @@ export function edgeObservation(span: Span, unknownClient: string): EdgeObservat
   const labels: Labels = { client, server };
   if (virtual) labels.connection_type = 'virtual_node';
   const overflow: Labels = { client, server: OVERFLOW_VALUE, [OVERFLOW_ATTRIBUTE]: 'true' };
+  const globalOverflow: Labels = { ...overflow, client: OVERFLOW_VALUE };
   return {
     client,
     labels,
     overflow,
+    globalOverflow,
     side: span.kind === 'CLIENT' ? 'client' : 'server',
     countsRequest,
     failed,

@@ -54,6 +54,7 @@ import {
 import { type OutgoingRecord, PartitionTask, punctuateIntervalMs } from './partition-task.ts';
 import { ProcessorMetrics } from './processor-metrics.ts';
 import { ProcessorTopics } from './processor-topics.ts';
+import { RetentionLoss } from './retention-loss.ts';
 import { taskAssigner } from './task-assigner.ts';
 
 export interface HostOptions {
@@ -113,7 +114,8 @@ export class ProcessorHost {
   #fail!: (err: Error) => void;
   #failure: Error | undefined;
   readonly #startedAtNs = BigInt(Date.now()) * 1_000_000n;
-  #lastTotals = { consumed: 0, produced: 0, deadLetters: 0, at: Date.now() };
+  #lastTotals = { consumed: 0, produced: 0, deadLetters: 0, lost: 0, at: Date.now() };
+  readonly #retention: RetentionLoss;
   #status: ComponentStatus = { state: 'starting', summary: 'starting' };
 
   constructor(options: HostOptions) {
@@ -124,6 +126,13 @@ export class ProcessorHost {
     this.#logger = options.logger.child({ processor: options.definition.name });
     this.#topics = new ProcessorTopics(options.definition, options.topicPrefix);
     this.metrics = new ProcessorMetrics(options.definition.name);
+    this.#retention = new RetentionLoss({
+      logStartOffsets: async (topic) =>
+        new Map((await this.#admin!.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.low)])),
+      onLoss: (topic, _partition, records) => this.metrics.lost(topic, records, 'retention'),
+      reader: `processor ${options.definition.name}`,
+      logger: this.#logger,
+    });
     this.failed = new Promise<Error>((resolve) => {
       this.#fail = (err) => {
         if (this.#failure !== undefined) return;
@@ -470,7 +479,8 @@ export class ProcessorHost {
           continue;
         }
         const start = this.#options.settings.startFrom === 'earliest' ? low : high;
-        if (offset >= 0n) {
+        if (offset < low) this.#retention.startsAbove(name, p, offset, start);
+        else if (offset >= 0n) {
           this.#logger.warn(
             {
               topic: name,
@@ -537,6 +547,9 @@ export class ProcessorHost {
     const last = BigInt(batch.lastOffset());
     // A batch entirely below the position was committed already (see the comment at the top).
     if (last < position) return true;
+    // Past where this task expected to go on: retention may have deleted what it had not read.
+    const first = BigInt(batch.messages[0]?.offset ?? last);
+    if (first > position) this.#retention.jumped(topic, batch.partition, position, first);
     const records: SourceRecord[] = [];
     for (const message of batch.messages) {
       if (BigInt(message.offset) < position) continue;
@@ -735,13 +748,15 @@ export class ProcessorHost {
     const seconds = Math.max(0.001, (now - this.#lastTotals.at) / 1000);
     const inRate = (totals.consumed - this.#lastTotals.consumed) / seconds;
     const outRate = (totals.produced - this.#lastTotals.produced) / seconds;
+    // Records lost since the last report make the status yellow (the count stays in the summary).
+    const lostNow = totals.lost - this.#lastTotals.lost;
     this.#lastTotals = { ...totals, at: now };
     const tasks = [...this.#tasks.values()];
     const running = tasks.filter((t) => t.status === 'running').length;
     const lag = tasks.reduce((sum, t) => sum + t.totalLag(), 0);
     this.metrics.partitions(running);
     const waiting = this.#assigned.size - running;
-    let state: ComponentStatus['state'] = 'ok';
+    let state: ComponentStatus['state'] = lostNow > 0 ? 'degraded' : 'ok';
     let prefix = '';
     if (this.#failure !== undefined) state = 'failed';
     else if (!this.#joined) {
@@ -753,7 +768,7 @@ export class ProcessorHost {
     }
     this.#report({
       state,
-      summary: `${prefix}in ${rate(inRate)}/s out ${rate(outRate)}/s dlq ${totals.deadLetters} lag ${lag}`,
+      summary: `${prefix}in ${rate(inRate)}/s out ${rate(outRate)}/s dlq ${totals.deadLetters} lag ${lag}${totals.lost > 0 ? ` lost ${totals.lost} (retention)` : ''}`,
       // ctx.count totals as `event.<name>` (meshpipe up's status line reads span-assembler's
       // `event.requests_observed`).
       counters: { ...totals, lag, partitions: running, ...prefixed('event.', this.metrics.events()) },

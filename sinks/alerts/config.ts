@@ -187,6 +187,12 @@ export const alertsSinkSpec = s.object(
       min: 60_000,
       max: 365 * 86_400_000,
     }),
+    maxTrackedAnomalies: s.int({
+      doc: 'Anomalies per receiver whose newest delivered transition is remembered (so that a retry overtaken by a newer transition is not sent after it). Entries older than keepCompletedMs are dropped; beyond this many, the oldest are (counted, logged).',
+      default: 100_000,
+      min: 10,
+      max: 100_000_000,
+    }),
     keepDeadLetters: s.int({
       doc: 'Dead letters kept (the oldest go first).',
       default: 10_000,

@@ -83,29 +83,3 @@ export function resolveReceivers(
 ): ResolvedReceiver[] {
   return config.receivers.map((r) => resolveReceiver(r, env));
 }
-
-/**
- * A URL safe to print: webhook URLs often are the credential (Slack's carry a token in the path), so only
- * the origin and the first path segment are shown.
- */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    const [first] = u.pathname.split('/').filter((p) => p !== '');
-    const rest = u.pathname.split('/').filter((p) => p !== '').length > 1 || u.search !== '';
-    return `${u.protocol}//${u.host}${first === undefined ? '/' : `/${first}`}${rest ? '/…' : ''}`;
-  } catch {
-    return '(invalid URL)';
-  }
-}
-
-/** A Redis URL without its password. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid URL)';
-  }
-}

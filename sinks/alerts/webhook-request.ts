@@ -10,6 +10,7 @@
  *                            a GET, and the signature would go to a host nobody configured)
  *   no answer                retry (refused, reset, DNS, timeout)
  */
+import { maskUrl } from '../../lib/mask.ts';
 import { signWebhook } from './signature.ts';
 import { signStandardWebhook } from './standard-webhooks.ts';
 
@@ -111,7 +112,7 @@ export async function sendWebhook(request: WebhookRequest): Promise<DeliveryOutc
     return {
       kind: 'reject',
       status,
-      error: `HTTP ${status} redirect${location === null ? '' : ` to ${location}`}: configure the final URL`,
+      error: `HTTP ${status} redirect${location === null ? '' : ` to ${maskUrl(location)}`}: configure the final URL`,
       durationMs,
     };
   }

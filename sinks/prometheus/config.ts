@@ -30,6 +30,12 @@ export const prometheusSinkSpec = s.object(
       default: 900_000,
       min: 10_000,
     }),
+    maxSeries: s.int({
+      doc: 'Series this sink holds at most (every metric together): samples of new series beyond it are not exposed and are counted (meshpipe_prometheus_sink_samples_total{result="overflow"}) until series expire. Existing series keep updating.',
+      default: 100_000,
+      min: 100,
+      max: 10_000_000,
+    }),
     exemplars: s.boolean({
       doc: 'Expose exemplars (trace_id, span_id) on histogram buckets in OpenMetrics responses.',
       default: true,

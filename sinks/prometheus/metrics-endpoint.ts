@@ -18,6 +18,7 @@ export interface MetricsEndpointOptions {
   warmupMs: number;
   gaugeStaleMs: number;
   seriesExpiryMs: number;
+  maxSeries: number;
   exemplars: boolean;
   logger: Logger;
   /** The clock (tests move it). */
@@ -32,7 +33,7 @@ export class MetricsEndpoint implements Exporter<MetricSample>, ServesHttp {
   readonly #options: MetricsEndpointOptions;
   readonly #now: () => number;
   readonly #startedAt: number;
-  readonly #results: Record<ApplyResult, number> = { applied: 0, stale: 0, conflict: 0 };
+  readonly #results: Record<ApplyResult, number> = { applied: 0, stale: 0, conflict: 0, overflow: 0 };
   readonly #timer: NodeJS.Timeout;
 
   constructor(options: MetricsEndpointOptions) {
@@ -42,6 +43,7 @@ export class MetricsEndpoint implements Exporter<MetricSample>, ServesHttp {
     this.store = new SeriesStore({
       gaugeStaleMs: options.gaugeStaleMs,
       seriesExpiryMs: options.seriesExpiryMs,
+      maxSeries: options.maxSeries,
     });
     this.#timer = setInterval(() => this.store.expire(this.#now()), EXPIRY_INTERVAL_MS);
     this.#timer.unref();
@@ -88,20 +90,29 @@ export class MetricsEndpoint implements Exporter<MetricSample>, ServesHttp {
   async export(items: readonly MetricSample[]): Promise<ExportResult> {
     const now = this.#now();
     for (const sample of items) this.#results[this.store.apply(sample, now)]++;
-    if (this.#results.conflict > 0 && items.length > 0) this.#logConflicts();
+    if (this.#results.conflict > this.#logged.conflict)
+      this.#log(
+        'conflict',
+        'samples whose Prometheus name another producer uses with another type were not exposed',
+      );
+    if (this.#results.overflow > this.#logged.overflow)
+      this.#log(
+        'overflow',
+        `samples of new series beyond sinks.prometheus.maxSeries (${this.#options.maxSeries}) were not exposed`,
+      );
     return SUCCESS;
   }
 
-  #conflictsLogged = 0;
-  #logConflicts(): void {
-    // Once per new conflict count, not per batch: a misbehaving producer must not flood the log.
-    if (this.#results.conflict === this.#conflictsLogged) return;
-    this.#conflictsLogged = this.#results.conflict;
-    this.#options.logger.warn(
-      { conflicts: this.#results.conflict },
-      'samples whose Prometheus name another producer uses with another type were not exposed',
-    );
+  readonly #logged = { conflict: 0, overflow: 0 };
+  #log(result: 'conflict' | 'overflow', message: string): void {
+    // Once a minute at most, not per batch: a misbehaving producer must not flood the log.
+    const now = this.#now();
+    if (now - this.#loggedAt[result] < 60_000) return;
+    this.#loggedAt[result] = now;
+    this.#logged[result] = this.#results[result];
+    this.#options.logger.warn({ [result]: this.#results[result] }, message);
   }
+  readonly #loggedAt = { conflict: Number.NEGATIVE_INFINITY, overflow: Number.NEGATIVE_INFINITY };
 
   async shutdown(): Promise<void> {
     clearInterval(this.#timer);
@@ -114,7 +125,7 @@ export class MetricsEndpoint implements Exporter<MetricSample>, ServesHttp {
       {
         name: 'meshpipe_prometheus_sink_samples_total',
         type: 'COUNTER',
-        help: 'Metric samples taken from the metrics topic, by result: applied, stale (older than what the view holds: redelivered or out of order), conflict (the name is another type elsewhere).',
+        help: 'Metric samples taken from the metrics topic, by result: applied, stale (older than what the view holds: redelivered or out of order), conflict (the name is another type elsewhere), overflow (a new series beyond sinks.prometheus.maxSeries: not exposed).',
         samples: (Object.keys(this.#results) as ApplyResult[]).map((result) => ({
           labels: { result },
           value: this.#results[result],

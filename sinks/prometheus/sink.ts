@@ -56,6 +56,7 @@ export const prometheusSink = defineSink({
       warmupMs: config.warmupMs,
       gaugeStaleMs: config.gaugeStaleMs,
       seriesExpiryMs: config.seriesExpiryMs,
+      maxSeries: config.maxSeries,
       exemplars: config.exemplars,
       logger,
     });

@@ -23,12 +23,15 @@ describe('meshpipe up', () => {
   after(async () => k.cleanup());
 
   it('reports Kafka and Redis healthy, creates the topics, and stops after --duration', async () => {
-    const redisUrl = await testRedisUrl();
+    // A password in the Redis URL (the test Redis's default user takes any: `nopass`) is never printed.
+    const redisUrl = (await testRedisUrl()).replace('redis://', 'redis://default:S3CR3Tredis@');
     const r = await runCli(['up', '--duration', '3', '--json'], {
       env: { ...k.env, MESHPIPE_REDIS_URL: redisUrl },
       timeoutMs: 120_000,
     });
     assert.equal(r.code, 0, r.stderr);
+    assert.ok(!`${r.stdout}${r.stderr}`.includes('S3CR3T'), 'the Redis password was printed');
+    assert.match(r.stdout, /redis:\/\/default:\*\*\*@/);
     const statuses = jsonLines(r.stdout) as UpStatus[];
     assert.ok(statuses.length >= 1);
     assert.equal(statuses[0]!.kafka.healthy, true);

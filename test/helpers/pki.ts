@@ -1,9 +1,13 @@
-/** A throw-away CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+/**
+ * A throw-away PKI made with openssl: a CA, a server certificate for 127.0.0.1 / localhost and a client
+ * certificate, EC P-256, valid one day; keys unencrypted PKCS#8 PEM (what Node and Kafka's PEM stores
+ * read). For tests of TLS and mutual TLS against real servers.
+ */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export interface TestPki {
+export interface Pki {
   ca: string;
   serverCert: string;
   serverKey: string;
@@ -11,7 +15,7 @@ export interface TestPki {
   clientKey: string;
 }
 
-export function makePki(dir: string): TestPki {
+export function makePki(dir: string): Pki {
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   run(

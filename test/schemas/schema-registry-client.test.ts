@@ -20,7 +20,7 @@ import {
   connectSchemaRegistry,
   type SchemaRegistrySettings,
 } from '../../schemas/schema-registry-connection.ts';
-import { makePki, type TestPki } from '../helpers/pki.ts';
+import { makePki, type Pki } from '../helpers/pki.ts';
 import { testSchemaRegistryUrl } from '../helpers/schema-registry.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -35,7 +35,7 @@ interface Proxy {
 }
 
 /** nginx (the Debian package) in front of the registry: TLS + client certificate + basic auth, and bearer. */
-async function startProxy(dir: string, pki: TestPki, upstream: URL): Promise<Proxy> {
+async function startProxy(dir: string, pki: Pki, upstream: URL): Promise<Proxy> {
   const [basicPort, bearerPort] = [await ephemeralPort(), await ephemeralPort()];
   const hash = execFileSync('openssl', ['passwd', '-apr1', PASSWORD], { encoding: 'utf8' }).trim();
   // nginx's workers drop root: they must be able to read the password file.
@@ -96,7 +96,7 @@ http {
 
 describe('Schema Registry client: authentication and TLS', { timeout: 180_000 }, () => {
   let dir: string;
-  let pki: TestPki;
+  let pki: Pki;
   let proxy: Proxy;
 
   before(async () => {

@@ -12,6 +12,7 @@ import { codecFor } from '../../../schemas/codec.ts';
 import type { MetricSample, Span } from '../../../schemas/types.ts';
 import { INSTRUMENTATION_SCOPE } from '../../../sinks/otlp/span-encoder.ts';
 import type { RunningSink } from '../../../sinks/runtime/host.ts';
+import { poisonSpan } from '../../helpers/avro-hostile.ts';
 import { GrpcWireTap } from '../../helpers/grpc-wire-tap.ts';
 import type { TestKafka } from '../../helpers/kafka.ts';
 import { OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp-receiver.ts';
@@ -150,6 +151,8 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
     await produce(k.kafka, k.topic('spans'), [
       ...good.slice(0, 3).map((s) => ({ key: s.traceId, value: spanCodec.encode(s) })),
       { key: 'garbage', value: garbage },
+      // A map claiming 2^28 entries: it exhausted the sink's heap before the codec's bounds check.
+      { key: 'poison', value: poisonSpan(good[0]!) },
       { key: 'invalid', value: spanCodec.encode(invalid) },
       ...good.slice(3).map((s) => ({ key: s.traceId, value: spanCodec.encode(s) })),
     ]);
@@ -159,8 +162,12 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
     const letters = await readDeadLetters(k);
     assert.deepEqual(letters.map((l) => l.errorCode).sort(), [
       'MESHPIPE_ERR_OTLP_INVALID_SPAN',
+      'MESHPIPE_ERR_SCHEMA_DECODE_FAILED',
       'MESHPIPE_ERR_SCHEMA_NOT_WIRE_FORMAT',
     ]);
+    const poison = letters.find((l) => l.errorCode === 'MESHPIPE_ERR_SCHEMA_DECODE_FAILED')!;
+    assert.match(poison.errorMessage, /a map of 268435456 items/);
+    assert.deepEqual(poison.sourceKey, Buffer.from('poison'));
     const undecodable = letters.find((l) => l.errorCode === 'MESHPIPE_ERR_SCHEMA_NOT_WIRE_FORMAT')!;
     assert.equal(undecodable.component, 'sink/otlp');
     assert.equal(undecodable.sourceTopic, k.topic('spans'));
@@ -169,7 +176,7 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
     const rejected = letters.find((l) => l.errorCode === 'MESHPIPE_ERR_OTLP_INVALID_SPAN')!;
     assert.match(rejected.errorMessage, /not-a-trace-id/);
     assert.deepEqual(spanCodec.decode(rejected.sourceValue!).spanId, 'ffffffffffffffff');
-    assert.equal(sink.snapshot().totals.deadLettered, 2);
+    assert.equal(sink.snapshot().totals.deadLettered, 3);
   });
 
   it('keeps retrying while the receiver is down, pausing consumption, and delivers everything once it is back', async () => {

@@ -63,6 +63,7 @@ describe("a sink's HTTP endpoint", () => {
     let now = 1_000_000;
     const endpoint = new MetricsEndpoint({
       warmupMs: 15_000,
+      maxSeries: 20_000,
       gaugeStaleMs: 30_000,
       seriesExpiryMs: 900_000,
       exemplars: true,
