@@ -60,6 +60,7 @@ export function expandRawBatch(batch: L7RawBatch): L7RawEvent[] {
       truncated: e.truncated,
       redactions: e.redactions,
       errno: e.errno,
+      h2: e.h2,
     };
   }
   return out;
@@ -137,6 +138,7 @@ export function packRawBatches(events: readonly L7RawEvent[], maxEvents = 2000):
       truncated: ev.truncated,
       redactions: ev.redactions,
       errno: ev.errno,
+      h2: ev.h2,
     });
   }
   return batches;

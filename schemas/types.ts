@@ -146,6 +146,8 @@ export interface RawBatchEvent {
   redactions: number;
   /** As in L7RawEvent.errno. */
   errno: null | number;
+  /** As in L7RawEvent.h2. */
+  h2: Http2Event[];
 }
 
 /** The records of topic meshpipe.l7.raw.v2: the raw L7 events one collector captured for one partition (an event's partition is the one its connection key hashes to, so both ends of a TCP connection still meet without a shuffle), in a compact form. What is constant for a connection — its tuple, process, workload — is written once per batch in `connections`; each event names its entry by index and carries only what changes per syscall, with times and sequence numbers relative to the batch's bases. Readers expand every event into a complete `L7RawEvent` (schemas/l7-raw-event.avsc): `timeUnixNano = baseMonotonicNs + monotonicDeltaNs + clockOffsetNs`, `monotonicNs = baseMonotonicNs + monotonicDeltaNs`, `seq = baseSeq + seqDelta`, `process` = the entry's process with the event's `tid`. Readers also accept single `L7RawEvent` records on the topic (written by tools, replays and tests). */
@@ -268,6 +270,7 @@ export type Syscall = (typeof Syscall)[keyof typeof Syscall];
 export const L7Protocol = {
   UNKNOWN: 'UNKNOWN',
   HTTP1: 'HTTP1',
+  HTTP2: 'HTTP2',
 } as const;
 export type L7Protocol = (typeof L7Protocol)[keyof typeof L7Protocol];
 
@@ -287,6 +290,62 @@ export interface PayloadSegment {
   data: null | Buffer;
   /** True when this segment completes an L7 message (Content-Length satisfied, chunked terminator seen, a bodiless response...). */
   endsMessage: boolean;
+}
+
+export const Http2EventKind = {
+  HEADERS: 'HEADERS',
+  DATA: 'DATA',
+  RST_STREAM: 'RST_STREAM',
+  GOAWAY: 'GOAWAY',
+  GAP: 'GAP',
+} as const;
+export type Http2EventKind = (typeof Http2EventKind)[keyof typeof Http2EventKind];
+
+export const Http2EventSender = {
+  CLIENT: 'CLIENT',
+  SERVER: 'SERVER',
+  UNKNOWN: 'UNKNOWN',
+} as const;
+export type Http2EventSender = (typeof Http2EventSender)[keyof typeof Http2EventSender];
+
+export interface Http2HeaderField {
+  /** Field name (lowercase in HTTP/2); null when it refers to a table entry the collector never saw (a connection first seen mid-way, or after a gap). */
+  name: null | string;
+  /** Field value after redaction; null when unresolved like the name. */
+  value: null | string;
+}
+
+export interface Http2Event {
+  /** HEADERS: a header block (HEADERS or PUSH_PROMISE with its CONTINUATIONs): a request or response head, or trailers. DATA: one DATA frame (its length, not its bytes). RST_STREAM, GOAWAY: those frames. GAP: the capture lost frames in the event's direction (a header block may have been among them). */
+  kind: Http2EventKind;
+  /** Which end of the connection sent it: CLIENT (requests) or SERVER (responses), from the connection's role or the first decoded pseudo-header; UNKNOWN until one of them is known. */
+  sender: Http2EventSender;
+  /** HEADERS, DATA, RST_STREAM: the stream. GOAWAY: the last stream id its sender processes. GAP: 0. */
+  streamId: number;
+  /** The event's time minus the raw event's (0, or negative for a header block whose first frame came in an earlier syscall: its time is that frame's). */
+  offsetNs: bigint;
+  /** HEADERS, DATA: the frame carried END_STREAM (the sender's half of the stream is done). */
+  endStream: boolean;
+  /** HEADERS: the decoded fields in order, pseudo-headers included, values redacted. Empty when the block was lost. */
+  fields: Http2HeaderField[];
+  /** HEADERS: fields whose name or value could not be resolved (see `fields`), never guessed. */
+  unresolved: number;
+  /** HEADERS: the block was malformed (index-zero, index-out-of-range, truncated, a Huffman error...): `fields` holds what came before the error. */
+  hpackError: null | string;
+  /** HEADERS: the block could not be decoded at all: capture-gap, oversize, bad-continuation. */
+  lost: null | string;
+  /** HEADERS from a PUSH_PROMISE: the stream the server promised (the fields are its request). */
+  promisedStreamId: null | number;
+  /** DATA: payload bytes on the wire (padding included). */
+  length: number;
+  /** DATA of a gRPC stream: messages whose 5-byte prefix starts in this frame. */
+  grpcMessages: number;
+  /** DATA: false once a message prefix of this stream and direction fell in bytes the kernel did not copy (counts are then lower bounds). */
+  grpcMessagesExact: boolean;
+  /** RST_STREAM, GOAWAY: the HTTP/2 error code (RFC 9113 §7: 0 NO_ERROR, 8 CANCEL...). */
+  errorCode: bigint;
+  /** GAP: why frames were lost (truncated, events-lost, length-mismatch, frame-start-mismatch, bad-preface, connection-closed). */
+  reason: null | string;
 }
 
 /** One observation of a TCP connection made by a node collector: a data syscall (read/write/send/recv...) or a connection lifecycle step. Topic meshpipe.l7.raw.v2 carries these in compact batches (l7-raw-batch.avsc), partitioned by the normalised connection tuple so both directions and both ends of one TCP connection land on the same partition; readers see one event at a time. */
@@ -313,9 +372,9 @@ export interface L7RawEvent {
   syscall: Syscall;
   /** Bytes the syscall transferred (its return value); 0 for lifecycle events. */
   byteCount: bigint;
-  /** L7 protocol detected on the connection. */
+  /** L7 protocol detected on the connection. HTTP1: the event's bytes are described by `segments`. HTTP2 (h2c, gRPC): by `h2`, the stream events the collector decoded from its frames. */
   protocol: L7Protocol;
-  /** How the event's bytes divide into L7 message parts, in wire order; the lengths add up to byteCount. Heads are shipped (redacted); bodies are shipped as lengths only unless body capture is configured. */
+  /** HTTP1: how the event's bytes divide into L7 message parts, in wire order; the lengths add up to byteCount (empty for HTTP2: see `h2`). Heads are shipped (redacted); bodies are shipped as lengths only unless body capture is configured. */
   segments: PayloadSegment[];
   /** True when the kernel copied fewer bytes than it was asked to (capture cap reached or the user buffer could not be read) so some head bytes may be missing. */
   truncated: boolean;
@@ -323,6 +382,8 @@ export interface L7RawEvent {
   redactions: number;
   /** For CONNECT_FAILED: the error number connect() returned (e.g. 111 ECONNREFUSED). */
   errno: null | number;
+  /** Protocol HTTP2: what the collector decoded from the frames of this syscall (and, on CLOSE, from frames the close cut short), per stream, in wire order (protocols/http2/README.md). Header blocks leave the node HPACK-decoded and redacted (the HTTP/1.x policy, never-indexed values and gRPC `*-bin` metadata); raw header blocks and DATA payloads never do. `segments` is empty for these events. Empty for other protocols. */
+  h2: Http2Event[];
 }
 
 export const MetricType = {

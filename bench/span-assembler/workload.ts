@@ -150,6 +150,7 @@ class Side {
       truncated: false,
       redactions: 0,
       errno: null,
+      h2: [],
     };
   }
 }

@@ -76,5 +76,6 @@ export function rawEvent(options: RawEventOptions = {}): L7RawEvent {
     truncated: false,
     redactions: 0,
     errno: null,
+    h2: [],
   };
 }

@@ -49,6 +49,7 @@ export const RAW_EVENT: L7RawEvent = {
   truncated: false,
   redactions: 1,
   errno: null,
+  h2: [],
 };
 
 export const SPAN: Span = {

@@ -114,6 +114,7 @@ export class CapturedSide {
       truncated: fields.truncated ?? false,
       redactions: 0,
       errno: fields.errno ?? null,
+      h2: [],
     };
   }
 
