@@ -511,7 +511,7 @@ export interface HttpExchange {
   path: string;
   /** Low-cardinality route template (http.route), e.g. `/users/{id}`. */
   route: null | string;
-  /** HTTP version (network.protocol.version), e.g. `1.1`. */
+  /** HTTP version (network.protocol.version), e.g. `1.1`, `2`. */
   protocolVersion: string;
   /** Response status code (http.response.status_code); null when no response was seen. */
   statusCode: null | number;
@@ -544,7 +544,24 @@ export interface LinkInfo {
   confidence: number;
 }
 
-/** One side of one HTTP exchange, as a trace span: SERVER spans come from the process that answered, CLIENT spans from the process that asked. Topic meshpipe.spans.v2 carries these in batches (span-batch.avsc), partitioned by trace id; readers see one span at a time. Field meanings follow the OpenTelemetry trace model and HTTP semantic conventions. */
+export interface RpcCall {
+  /** rpc.system: `grpc`. */
+  system: string;
+  /** rpc.service: the full service name from `:path`, e.g. `inventory.v1.Inventory`; null when the path is not `/{service}/{method}`. */
+  service: null | string;
+  /** rpc.method, e.g. `Reserve`. */
+  method: null | string;
+  /** rpc.grpc.status_code (0 OK .. 16 UNAUTHENTICATED), from the trailers or a trailers-only response; null when none was seen (a reset stream, a call still open). */
+  grpcStatusCode: null | number;
+  /** Messages the client sent (length-prefixed gRPC messages counted in the DATA frames). */
+  requestMessages: number;
+  /** Messages the server sent. */
+  responseMessages: number;
+  /** Both counts are exact: every message prefix was among the bytes the kernel copied (otherwise they are lower bounds). */
+  messagesExact: boolean;
+}
+
+/** One side of one HTTP exchange (HTTP/1.x or HTTP/2, gRPC calls included), as a trace span: SERVER spans come from the process that answered, CLIENT spans from the process that asked. Topic meshpipe.spans.v2 carries these in batches (span-batch.avsc), partitioned by trace id; readers see one span at a time. Field meanings follow the OpenTelemetry trace model and HTTP semantic conventions. */
 export interface Span {
   /** W3C trace id, 32 lowercase hex characters. */
   traceId: string;
@@ -554,7 +571,7 @@ export interface Span {
   parentSpanId: null | string;
   /** W3C tracestate carried by the request, if any. */
   traceState: null | string;
-  /** Span name per the HTTP semantic conventions: `{method} {http.route}` when a route is known, else `{method}`. */
+  /** Span name per the HTTP semantic conventions: `{method} {http.route}` when a route is known, else `{method}`; for gRPC, `{rpc.service}/{rpc.method}` (RPC conventions). */
   name: string;
   /** SERVER or CLIENT. */
   kind: SpanKind;
@@ -562,7 +579,7 @@ export interface Span {
   startTimeUnixNano: bigint;
   /** End: the last byte of the response seen by this side, nanoseconds since the Unix epoch. */
   endTimeUnixNano: bigint;
-  /** UNSET for success, ERROR per the HTTP conventions (5xx for SERVER spans; 4xx and 5xx, or no response, for CLIENT spans). */
+  /** UNSET for success, ERROR per the HTTP conventions (5xx for SERVER spans; 4xx and 5xx, or no response, for CLIENT spans), or for gRPC per the RPC conventions (SERVER: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS; CLIENT: any status but OK; both: a reset stream). */
   status: SpanStatus;
   /** Why the status is ERROR, when not evident from the status code. */
   statusMessage: null | string;
@@ -572,11 +589,11 @@ export interface Span {
   peer: PeerEndpoint;
   /** The HTTP exchange (semantic conventions in parentheses). */
   http: HttpExchange;
-  /** error.type: the status code as a string for error responses, or a reason such as `connection_closed`, `timeout`, `ECONNREFUSED` when the exchange failed without one; null on success. */
+  /** error.type: the status code as a string for error responses (gRPC: the status name, e.g. `UNAVAILABLE`), or a reason such as `connection_closed`, `timeout`, `ECONNREFUSED`, an HTTP/2 error code of a reset stream (`CANCEL`, `REFUSED_STREAM`...) when the exchange failed without one; null on success. */
   errorType: null | string;
   /** True when the exchange was closed without being seen whole (timeout, connection closed, events lost). */
   incomplete: boolean;
-  /** Why the exchange is incomplete: `timeout`, `connection_closed`, `no_request` (capture started mid-exchange), `truncated` (a head cut by the copy cap), `response_lost` (events lost before the response), `interrupted` or `unknown_bytes` (a message ended by lost or unframeable bytes), `connect_failed` (connect() failed; see errorType). docs/tracing.md explains each. */
+  /** Why the exchange is incomplete: `timeout`, `connection_closed`, `no_request` (capture started mid-exchange), `truncated` (a head cut by the copy cap), `response_lost` (events lost before the response), `interrupted` or `unknown_bytes` (a message ended by lost or unframeable bytes), `connect_failed` (connect() failed; see errorType), `capture_gap` (HTTP/2: the capture lost frames of the connection while the stream was open). docs/tracing.md explains each. */
   incompleteReason: null | string;
   /** How the parent of this span was found. */
   link: LinkInfo;
@@ -584,6 +601,8 @@ export interface Span {
   connectionKey: string;
   /** Additional string attributes (configured captured headers as `http.request.header.<name>`...). */
   attributes: Record<string, string>;
+  /** The remote procedure call the exchange was, for gRPC (an HTTP/2 exchange with content-type application/grpc*; OpenTelemetry RPC semantic conventions in parentheses); null for plain HTTP. The span's name is then `{rpc.service}/{rpc.method}` and its status follows the gRPC rules (docs/tracing.md). */
+  rpc: null | RpcCall;
 }
 
 /** The records of topic meshpipe.spans.linking.v2 (internal): many trace-linking events in one Kafka record, all of one partition (the one its node hashes to, as a record keyed by the node would have). Readers also accept single `TraceLinkingEvent` records. */

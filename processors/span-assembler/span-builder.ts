@@ -184,6 +184,7 @@ export function buildExchangeSpan(
     link: { method: 'NONE', confidence: 0 },
     connectionKey,
     attributes,
+    rpc: null,
   };
 }
 
@@ -230,5 +231,6 @@ export function buildConnectFailedSpan(
     link: { method: 'NONE', confidence: 0 },
     connectionKey,
     attributes: {},
+    rpc: null,
   };
 }

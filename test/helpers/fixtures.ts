@@ -98,6 +98,7 @@ export const SPAN: Span = {
   link: { method: 'NONE', confidence: 0 },
   connectionKey: '10.200.0.1:51234|10.200.0.2:8080',
   attributes: {},
+  rpc: null,
 };
 
 export const METRIC: MetricSample = {

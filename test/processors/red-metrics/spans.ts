@@ -96,5 +96,6 @@ export function makeSpan(o: SpanOptions): Span {
     link: { method: 'NONE', confidence: 0 },
     connectionKey: '10.240.0.2:40000|10.240.0.3:8080',
     attributes: {},
+    rpc: null,
   };
 }
