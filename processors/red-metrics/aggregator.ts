@@ -33,11 +33,13 @@ import {
   mergeHist,
   observe,
 } from './histogram.ts';
+import { RPC_METRICS, rpcObservation } from './rpc-series.ts';
 import {
   edgeObservation,
   type Labels,
   type MetricInfo,
   RED_METRICS,
+  type RouteObservation,
   routeObservation,
   seriesId,
 } from './series.ts';
@@ -60,7 +62,7 @@ interface SeriesCommon {
 
 interface RouteSeries extends SeriesCommon {
   t: 'route';
-  kind: 'server' | 'client';
+  kind: RouteObservation['kind'];
   cum: Hist;
   /** Deltas of windows not closed yet: [window start ms, delta]. */
   pend: Array<[number, Hist]>;
@@ -99,6 +101,11 @@ function templaterFor(config: RedMetricsConfig): RouteTemplater {
     templaters.set(config, t);
   }
   return t;
+}
+
+/** The histogram a route-level series is a series of: HTTP (series.ts) or gRPC (rpc-series.ts). */
+function routeMetric(kind: RouteObservation['kind']): MetricInfo {
+  return kind === 'server' || kind === 'client' ? RED_METRICS[kind] : RPC_METRICS[kind];
 }
 
 function windowStart(ms: number, windowMs: number): number {
@@ -180,8 +187,8 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
     ? [span.traceId, span.spanId, 0, span.endTimeUnixNano.toString()]
     : null;
 
-  const route = routeObservation(span, templaterFor(config));
-  const metric = RED_METRICS[route.kind];
+  const route = span.rpc !== null ? rpcObservation(span) : routeObservation(span, templaterFor(config));
+  const metric = routeMetric(route.kind);
   const r = admit(
     ctx,
     'r:',
@@ -283,6 +290,7 @@ function sample(
   value: { counter: number } | { hist: Hist },
 ): MetricSample {
   const hist = 'hist' in value ? value.hist : null;
+  const scale = metric.scale ?? 1;
   return {
     name: metric.name,
     description: metric.description,
@@ -293,9 +301,9 @@ function sample(
     stream,
     startTimeUnixNano: BigInt(start),
     timeUnixNano,
-    value: hist === null ? (value as { counter: number }).counter : hist.s,
-    histogram: hist === null ? null : histogramOf(hist),
-    exemplars: hist === null ? [] : exemplarsOf(hist),
+    value: hist === null ? (value as { counter: number }).counter : hist.s * scale,
+    histogram: hist === null ? null : histogramOf(hist, scale),
+    exemplars: hist === null ? [] : exemplarsOf(hist, scale),
   };
 }
 
@@ -324,7 +332,7 @@ export function closeWindows(ctx: Ctx): void {
     }
     if (folded) ctx.state.set(key, series);
     if (series.t === 'route') {
-      emit(sample(RED_METRICS[series.kind], series.labels, stream, series.start, time, { hist: series.cum }));
+      emit(sample(routeMetric(series.kind), series.labels, stream, series.start, time, { hist: series.cum }));
       continue;
     }
     const { cum, labels, start } = series;

@@ -85,6 +85,62 @@ describe('toReadableSpan', () => {
     assert.equal(a['meshpipe.incomplete.reason'], 'timeout');
   });
 
+  it('maps a gRPC call by the RPC conventions: rpc.* attributes, not the HTTP request', () => {
+    const grpc: Span = {
+      ...CLIENT_SPAN,
+      name: 'inventory.v1.Inventory/Reserve',
+      status: 'ERROR',
+      statusMessage: 'no such sku',
+      http: {
+        ...SPAN.http,
+        method: 'POST',
+        target: '/inventory.v1.Inventory/Reserve',
+        protocolVersion: '2',
+        host: 'inventory:9090',
+      },
+      errorType: 'NOT_FOUND',
+      incomplete: false,
+      incompleteReason: null,
+      link: { method: 'NONE', confidence: 0 },
+      attributes: { 'meshpipe.h2.stream_id': '7' },
+      rpc: {
+        system: 'grpc',
+        service: 'inventory.v1.Inventory',
+        method: 'Reserve',
+        grpcStatusCode: 5,
+        requestMessages: 1,
+        responseMessages: 0,
+        messagesExact: true,
+      },
+    };
+    const span = toReadableSpan(grpc, new ResourceCache());
+    assert.equal(span.name, 'inventory.v1.Inventory/Reserve');
+    assert.equal(span.kind, SpanKind.CLIENT);
+    assert.deepEqual(span.status, { code: SpanStatusCode.ERROR, message: 'no such sku' });
+    assert.deepEqual(span.attributes, {
+      'rpc.system': 'grpc',
+      'network.protocol.name': 'http',
+      'network.protocol.version': '2',
+      'network.peer.address': '10.200.0.2',
+      'network.peer.port': 8080,
+      'rpc.service': 'inventory.v1.Inventory',
+      'rpc.method': 'Reserve',
+      'rpc.grpc.status_code': 5,
+      'meshpipe.grpc.request_messages': 1,
+      'meshpipe.grpc.response_messages': 0,
+      'meshpipe.grpc.messages_exact': true,
+      'server.address': 'inventory',
+      'server.port': 8080,
+      'peer.service': 'orders',
+      'user_agent.original': 'curl/7.88.1',
+      'thread.id': SPAN.local.tid,
+      'error.type': 'NOT_FOUND',
+      'meshpipe.link.method': 'NONE',
+      'meshpipe.link.confidence': 0,
+      'meshpipe.h2.stream_id': '7',
+    });
+  });
+
   it('passes captured attributes through without letting them override measured ones', () => {
     const span = toReadableSpan(
       { ...SPAN, attributes: { 'http.request.header.x-tenant': 'acme', 'http.request.method': 'FORGED' } },
