@@ -64,7 +64,7 @@ function newTask(clock: { now: number }): PartitionTask {
   });
 }
 
-interface Totals {
+export interface Totals {
   spans: number;
   changelogRecords: number;
   changelogBytes: number;
@@ -81,7 +81,7 @@ function commit(task: PartitionTask, totals: Totals): void {
 }
 
 /** Runs the whole workload through one partition task; returns seconds. */
-function runThrough(
+export function runThrough(
   workload: Workload,
   encoded: Buffer[],
   mode: 'decoded' | 'bytes',

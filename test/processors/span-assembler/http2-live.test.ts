@@ -49,6 +49,8 @@ const PY_CLIENT = new URL('../../bpf/fixtures/grpc_client.py', import.meta.url).
 const PYTHON = new URL('../../../.local/python/bin/python', import.meta.url).pathname;
 const PY_CALLS = 20;
 const H2C_REQUESTS = 8;
+/** New orders through the demo: gateway → orders → inventory over HTTP, then over gRPC. */
+const ORDERS = 5;
 const SECRETS = ['secret-token-123', 'py-secret', 's3cr3t', 't0k3n'];
 
 const lastJson = <T>(stdout: string): T => JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
@@ -106,13 +108,19 @@ describe('HTTP/2 and gRPC through the live pipeline', { timeout: 400_000 }, () =
     spans
       .filter((s) => s.kind === kind && s.rpc !== null && s.connectionKey.includes(`:${grpcPort}`))
       .sort(byStream);
-  const pySpans = (kind: 'CLIENT' | 'SERVER') =>
+  /** gRPC spans of the demo: the Python client's calls, or orders' (`fromOrders`). */
+  const demoGrpc = (kind: 'CLIENT' | 'SERVER', fromOrders: boolean) =>
     spans
       .filter(
         (s) =>
-          s.kind === kind && s.rpc !== null && demo !== undefined && s.local.pod?.startsWith(demo.prefix),
+          s.kind === kind &&
+          s.rpc !== null &&
+          demo !== undefined &&
+          s.local.pod?.startsWith(demo.prefix) &&
+          (kind === 'CLIENT' ? s.local.service : s.peer.service)?.endsWith('orders') === fromOrders,
       )
       .sort(byStream);
+  const pySpans = (kind: 'CLIENT' | 'SERVER') => demoGrpc(kind, false);
 
   before(async () => {
     k = await testKafka('h2-live');
@@ -121,7 +129,7 @@ describe('HTTP/2 and gRPC through the live pipeline', { timeout: 400_000 }, () =
     const config = collectorConfig({
       brokers: k.brokers,
       prefix: k.prefix,
-      collector: { ports: [grpcPort, h2cPort, 9090] },
+      collector: { ports: [grpcPort, h2cPort, 8080, 9090] },
     });
     const started = await startCollector(config);
     collector = started.collector;
@@ -151,7 +159,22 @@ describe('HTTP/2 and gRPC through the live pipeline', { timeout: 400_000 }, () =
       ]),
     );
     assert.deepEqual(statuses, Array(H2C_REQUESTS).fill(200));
-    demo = await startDemo({ rate: 0, unique: true, handleSignals: false, logger: testLogger });
+    // No traceparent anywhere in the demo: its traces are linked by meshpipe alone.
+    demo = await startDemo({
+      rate: 0,
+      unique: true,
+      propagate: false,
+      handleSignals: false,
+      logger: testLogger,
+    });
+    for (let i = 0; i < ORDERS; i++) {
+      const res = await fetch(`${demo.gatewayUrl}/api/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sku: `sku-${i + 1}`, quantity: 1 }),
+      });
+      assert.equal(res.status, 201);
+    }
     const inventory = demo.pods.find((p) => p.name === 'inventory')!;
     const client = demo.pods.find((p) => p.name === 'client')!;
     pyCodes = lastJson<{ codes: number[] }>(
@@ -174,7 +197,8 @@ describe('HTTP/2 and gRPC through the live pipeline', { timeout: 400_000 }, () =
           grpcJsSpans('SERVER').length >= calls &&
           got.filter((s) => s.connectionKey.includes(`:${h2cPort}`)).length >= 2 * H2C_REQUESTS &&
           pySpans('CLIENT').length >= PY_CALLS &&
-          pySpans('SERVER').length >= PY_CALLS
+          pySpans('SERVER').length >= PY_CALLS &&
+          demoGrpc('SERVER', true).filter((s) => s.traceId !== '').length >= ORDERS
         );
       },
       120_000,
@@ -182,14 +206,18 @@ describe('HTTP/2 and gRPC through the live pipeline', { timeout: 400_000 }, () =
   });
 
   after(async () => {
+    // Each step bounded: a host that failed to start (a broker too loaded to create its topics in
+    // time) must not keep the file from ending.
+    const bounded = (p: Promise<unknown> | undefined) =>
+      Promise.race([Promise.resolve(p).catch(() => {}), new Promise((r) => setTimeout(r, 30_000).unref())]);
     for (const s of servers) await stopProcess(s);
-    await demo?.stop();
-    await collector?.stop();
-    await raw?.stop();
-    await metrics.stop();
-    await Promise.allSettled(hosts.map((h) => h.stop()));
+    await bounded(demo?.stop());
+    await bounded(collector?.stop());
+    await bounded(raw?.stop());
+    await bounded(metrics.stop());
+    await bounded(Promise.allSettled(hosts.map((h) => h.stop())));
     pods?.remove();
-    await k?.cleanup();
+    await bounded(k?.cleanup());
   });
 
   it('grpc-js: every call has a CLIENT and a SERVER span, named, with its status and message counts', () => {
@@ -253,6 +281,39 @@ describe('HTTP/2 and gRPC through the live pipeline', { timeout: 400_000 }, () =
       assert.equal(servers[i]!.peer.service, clients[i]!.local.service);
     });
     assert.ok(pyCodes.includes(0) && pyCodes.includes(5), 'found and unknown SKUs both');
+  });
+
+  it("the demo's gRPC hop without traceparent: one trace from the gateway to inventory's Reserve", () => {
+    const reserves = demoGrpc('SERVER', true);
+    assert.equal(reserves.length, ORDERS);
+    for (const reserve of reserves) {
+      const trace = spans.filter((s) => s.traceId === reserve.traceId);
+      const by = (service: string, kind: string, grpc: boolean) =>
+        trace.filter(
+          (s) => s.local.service.endsWith(service) && s.kind === kind && (s.rpc !== null) === grpc,
+        );
+      const [call] = by('orders', 'CLIENT', true);
+      const [ordersServer] = by('orders', 'SERVER', false);
+      const [gatewayServer] = by('gateway', 'SERVER', false);
+      assert.ok(
+        call && ordersServer && gatewayServer,
+        `the whole chain is one trace: ${trace.map((s) => s.name)}`,
+      );
+      assert.equal(
+        reserve.parentSpanId,
+        call.spanId,
+        "Reserve on inventory: child of orders' call, over the connection",
+      );
+      assert.equal(reserve.link.method, 'TCP_CONNECTION');
+      assert.equal(call.parentSpanId, ordersServer.spanId, "orders' call: child of the request it served");
+      assert.equal(call.link.method, 'PROCESS_CAUSALITY');
+      assert.equal(ordersServer.name, 'POST /orders');
+      assert.equal(
+        by('inventory', 'SERVER', false)[0]?.parentSpanId !== undefined,
+        true,
+        'the HTTP stock check too',
+      );
+    }
   });
 
   it('red-metrics: rpc.server.duration and rpc.client.duration count every call; edges between the pods', async () => {
