@@ -180,6 +180,26 @@ try {
       kernelRecords: delta('meshpipe_collector_kernel_records_total'),
       produced: delta('meshpipe_collector_events_produced_total'),
       dropped: delta('meshpipe_collector_dropped_total'),
+      droppedByReason: Object.fromEntries(
+        [...after]
+          .filter(([series]) => series.startsWith('meshpipe_collector_dropped_total{'))
+          .map(([series, v]) => [
+            series.slice('meshpipe_collector_dropped_total'.length),
+            v - (before.get(series) ?? 0),
+          ])
+          .filter(([, v]) => (v as number) > 0),
+      ),
+      h2: Object.fromEntries(
+        [...after]
+          .filter(
+            ([series]) =>
+              series.startsWith('meshpipe_collector_protocol_events_total{') && series.includes('http2'),
+          )
+          .map(([series, v]) => [
+            /counter="([^"]+)"/.exec(series)?.[1] ?? series,
+            v - (before.get(series) ?? 0),
+          ]),
+      ),
     },
     verdict: {
       everyCallHasClientSpan: clients.length === load.calls,

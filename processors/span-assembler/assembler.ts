@@ -309,6 +309,12 @@ function place(conn: ConnState, h: HeldSpan, ctx: AssemblerContext): void {
   if (!tryPlace(conn, h, ctx, false)) {
     conn.held.push(h);
     ctx.count('spans_held');
+    if (conn.held.length > ctx.config.maxHeldSpans) {
+      // A connection carrying thousands of calls a second (HTTP/2) must not grow its state past what
+      // the changelog takes: the oldest goes out now, with what is known.
+      ctx.count('held_overflow');
+      tryPlace(conn, conn.held.shift()!, ctx, true);
+    }
   }
 }
 
@@ -401,6 +407,11 @@ function advanceH2(
     if (h.span.incompleteReason !== null) ctx.count(`incomplete.${h.span.incompleteReason}`);
     place(conn, h, ctx);
   }
+  if ((side.h2?.streams.length ?? 0) > ctx.config.maxLogEntries) {
+    // As for HTTP/1.x: more open streams than a side may hold (about 1 KB of state each) end now.
+    ctx.count('side_log_overflow');
+    advanceH2(conn, side, [{ op: 'expire', now: side.lastNs, timeout: 0n }], ctx);
+  }
 }
 
 /** Runs ops on a side and turns everything they produced into spans and remembered requests. */
@@ -439,7 +450,10 @@ function pruneRecent(side: SideState, cfg: AssemblerConfig): void {
   const horizon = side.lastNs - (BigInt(cfg.exchangeTimeoutMs) + BigInt(cfg.clockSkewMs)) * MS;
   let drop = 0;
   while (drop < side.recent.length && side.recent[drop]!.startNs < horizon) drop++;
-  drop = Math.max(drop, side.recent.length - cfg.recentRequests);
+  drop = Math.max(
+    drop,
+    side.recent.length - (side.h2 === undefined ? cfg.recentRequests : cfg.recentStreams),
+  );
   if (drop > 0) side.recent.splice(0, drop);
 }
 

@@ -60,6 +60,33 @@ export interface H2Run {
   gaps: number;
 }
 
+/**
+ * The header fields a span is made of (http2-span-builder.ts, h2HeldSpan): an open stream keeps only
+ * these in the side's state. A gRPC client can have hundreds of streams open on one connection, and
+ * the fields nothing reads (te, grpc-accept-encoding, custom metadata...) would make most of it.
+ */
+const SPAN_FIELDS: ReadonlySet<string> = new Set([
+  ':method',
+  ':path',
+  ':authority',
+  ':status',
+  'content-type',
+  'user-agent',
+  'traceparent',
+  'tracestate',
+  'grpc-status',
+  'grpc-message',
+]);
+
+function spanFields(fields: readonly Http2Field[]): readonly Http2Field[] {
+  let keep = 0;
+  for (const f of fields) if (f.name !== null && SPAN_FIELDS.has(f.name)) keep++;
+  if (keep === fields.length) return fields;
+  const out: Http2Field[] = [];
+  for (const f of fields) if (f.name !== null && SPAN_FIELDS.has(f.name)) out.push(f);
+  return out;
+}
+
 const SENDERS: Record<Http2Event['sender'], Http2Sender> = {
   CLIENT: 'client',
   SERVER: 'server',
@@ -104,7 +131,7 @@ function toStreamEvent(e: Http2Event, ts: bigint, dir: Dir, sender: Http2Sender)
         sender,
         streamId: e.streamId,
         endStream: e.endStream,
-        fields: e.fields,
+        fields: spanFields(e.fields),
         unresolved: e.unresolved,
         hpackError: e.hpackError as never,
         lost: e.lost as never,
