@@ -91,15 +91,21 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
     namespace: c.namespace,
     self,
   });
+  const redaction = compileRedactionPolicy({
+    headers: c.redact.headers,
+    queryParams: c.redact.queryParams,
+    pathSegments: c.redact.pathSegments,
+  });
   const builder = new RawEventBuilder({
     node: config.node.name,
     identity,
-    redaction: compileRedactionPolicy({
-      headers: c.redact.headers,
-      queryParams: c.redact.queryParams,
-      pathSegments: c.redact.pathSegments,
-    }),
+    redaction,
     shipBodies: c.shipBodies,
+    h2: {
+      dataPrefixBytes: c.h2DataBytes,
+      policy: redaction,
+      redactBinaryMetadata: c.redact.binaryMetadata,
+    },
     maxConnections: c.maxConnections,
     counters,
     emit: options.emit,
@@ -110,6 +116,8 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
   const capture = new Capture({
     loader: {
       capBytes: c.capBytes,
+      // The kernel and the frame readers must agree on how much of a DATA payload is copied.
+      h2DataBytes: c.h2DataBytes,
       ringMb: c.ringMb,
       statsMs: STATS_INTERVAL_MS,
       // The loader and this process run under SCHED_IDLE, so the applications on a shared core

@@ -16,6 +16,7 @@ import { seriesIdOf } from '../processors/runtime/processor-metrics.ts';
 import type { Http1FramerCounters } from '../protocols/http1/framer.ts';
 import type { MetricSample, MetricType } from '../schemas/types.ts';
 import type { CaptureCounters } from './capture-counters.ts';
+import type { Http2CollectorCounters } from './http2-connection.ts';
 import type { LookupCounters } from './identity/kubernetes/cluster-index.ts';
 import type { ReflectorCounters } from './identity/kubernetes/reflector.ts';
 import type { ProcessTableCounters } from './identity/process-table.ts';
@@ -197,7 +198,7 @@ export const COLLECTOR_METRICS = {
     prometheus: 'meshpipe_collector_protocol_events_total',
     type: 'COUNTER',
     unit: '{event}',
-    help: 'Framer counters by protocol and counter (requests, responses, truncatedHeads, resyncs, invalidHeads.<reason>...).',
+    help: 'Protocol decoder counters by protocol and counter: http1 (requests, responses, truncatedHeads, resyncs, invalidHeads.<reason>...), http2 (frames, gaps.<reason>, headerBlocks, unresolvedReferences, hpackErrors.<error>, quietRecords...).',
     labels: ['protocol', 'counter'],
   },
   processLookups: {
@@ -250,6 +251,8 @@ export interface CollectorSnapshot {
   buffer: { events: number; bytes: number; maxEvents: number; maxBytes: number } | null;
   connections: number;
   framer: Http1FramerCounters;
+  /** HTTP/2 connections' counters, flattened (collectors/http2-connection.ts). */
+  h2: Http2CollectorCounters;
   processLookups: ProcessTableCounters;
   /** The Kubernetes decorator's caches and watches; null when it is off. */
   kubernetes: KubernetesSnapshot | null;
@@ -319,6 +322,8 @@ export class CollectorMetrics {
         for (const [reason, n] of Object.entries(value as Record<string, number>))
           this.#count('protocol', { protocol: 'http1', counter: `${counter}.${reason}` }, n);
     }
+    for (const [counter, n] of Object.entries(s.h2))
+      this.#count('protocol', { protocol: 'http2', counter }, n);
     const p = s.processLookups;
     this.#count('processLookups', { result: 'cached' }, p.lookups - p.reads);
     this.#count('processLookups', { result: 'read' }, p.reads - p.exited);

@@ -227,6 +227,7 @@ export class Collector {
       },
       connections: this.#pipeline.builder.connections,
       framer: this.#pipeline.builder.framerCounters(),
+      h2: this.#pipeline.builder.h2Counters(),
       processLookups: this.#pipeline.processes.counters,
       kubernetes: this.#pipeline.kubernetes?.snapshot() ?? null,
       loader: this.#loaderUsage(),

@@ -23,6 +23,7 @@ import { HEADER_BYTES, MAGIC_BYTE } from '../schemas/codec.ts';
 import { type RegisteredSchema, type SchemaRegistry, schemaRegistry } from '../schemas/registry.ts';
 import type {
   ConnectionInfo,
+  Http2Event,
   L7RawEvent,
   PeerWorkload,
   ProcessIdentity,
@@ -50,8 +51,27 @@ const EVENT_FIELDS = [
   'redactions',
   'errno',
   'causalCandidates',
+  'h2',
 ] as const;
 const SEGMENT_FIELDS = ['kind', 'length', 'data', 'endsMessage'] as const;
+const H2_FIELDS = [
+  'kind',
+  'sender',
+  'streamId',
+  'offsetNs',
+  'endStream',
+  'fields',
+  'unresolved',
+  'hpackError',
+  'lost',
+  'promisedStreamId',
+  'length',
+  'grpcMessages',
+  'grpcMessagesExact',
+  'errorCode',
+  'reason',
+] as const;
+const H2_FIELD_FIELDS = ['name', 'value'] as const;
 const BATCH_FIELDS = [
   'node',
   'clockOffsetNs',
@@ -127,6 +147,8 @@ export class RawBatchWriter {
   readonly #syscalls: Map<string, number>;
   readonly #protocols: Map<string, number>;
   readonly #segmentKinds: Map<string, number>;
+  readonly #h2Kinds: Map<string, number>;
+  readonly #h2Senders: Map<string, number>;
   readonly #entries = new WeakMap<ConnectionInfo, ConnectionEntry>();
   #windows: Window[] = [];
   #open: Window | null = null;
@@ -149,12 +171,17 @@ export class RawBatchWriter {
     checkFields(event, EVENT_FIELDS);
     const segment = fieldType(event, 'segments').itemsType!;
     checkFields(segment, SEGMENT_FIELDS);
+    const h2 = fieldType(event, 'h2').itemsType!;
+    checkFields(h2, H2_FIELDS);
+    checkFields(fieldType(h2, 'fields').itemsType!, H2_FIELD_FIELDS);
     this.#connectionType = fieldType(batch, 'connections').itemsType!;
     this.#kinds = enumIndex(event, 'kind');
     this.#directions = enumIndex(event, 'direction');
     this.#syscalls = enumIndex(event, 'syscall');
     this.#protocols = enumIndex(event, 'protocol');
     this.#segmentKinds = enumIndex(segment, 'kind');
+    this.#h2Kinds = enumIndex(h2, 'kind');
+    this.#h2Senders = enumIndex(h2, 'sender');
   }
 
   /** Events accepted and not yet taken. */
@@ -335,6 +362,43 @@ export class RawBatchWriter {
       }
     }
     w.long(0);
+    const h2 = ev.h2;
+    if (h2.length > 0) {
+      w.long(h2.length);
+      for (let i = 0; i < h2.length; i++) this.#writeH2(w, h2[i]!);
+    }
+    w.long(0);
+  }
+
+  #writeH2(w: AvroWriter, e: Http2Event): void {
+    w.long(index(this.#h2Kinds, e.kind));
+    w.long(index(this.#h2Senders, e.sender));
+    w.long(e.streamId);
+    w.bigLong(e.offsetNs);
+    w.boolean(e.endStream);
+    const fields = e.fields;
+    if (fields.length > 0) {
+      w.long(fields.length);
+      for (let i = 0; i < fields.length; i++) {
+        const f = fields[i]!;
+        nullableString(w, f.name);
+        nullableString(w, f.value);
+      }
+    }
+    w.long(0);
+    w.long(e.unresolved);
+    nullableString(w, e.hpackError);
+    nullableString(w, e.lost);
+    if (e.promisedStreamId === null) w.nullable(false);
+    else {
+      w.nullable(true);
+      w.long(e.promisedStreamId);
+    }
+    w.long(e.length);
+    w.long(e.grpcMessages);
+    w.boolean(e.grpcMessagesExact);
+    w.bigLong(e.errorCode);
+    nullableString(w, e.reason);
   }
 
   /**
@@ -429,6 +493,14 @@ export class RawBatchWriter {
     o.long(0);
     out.push({ partition, value: Buffer.from(o.view()), events: to - from });
     return to;
+  }
+}
+
+function nullableString(w: AvroWriter, value: string | null): void {
+  if (value === null) w.nullable(false);
+  else {
+    w.nullable(true);
+    w.string(value);
   }
 }
 

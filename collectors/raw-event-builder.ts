@@ -2,6 +2,7 @@
  * Loader records in, L7RawEvent records out (schemas/l7-raw-event.avsc): the agent's hot path.
  *
  *   records ─► LossGate (hold until STATS) ─► per connection: identity, HTTP/1 framer ─► events ─► sink
+ *                                                                    └ HTTP/2: http2-connection.ts
  *
  * Per connection (the loader's connection id: one TCP connection of one process, one fd generation) it
  * keeps the framer, which is the minimiser: heads leave redacted, bodies as lengths (or copied bytes
@@ -18,6 +19,7 @@ import type { Segment } from '../protocols/http1/types.ts';
 import type {
   ConnectionInfo,
   ConnectionRole,
+  Http2Event,
   L7RawEvent,
   PayloadSegment,
   ProcessIdentity,
@@ -28,6 +30,13 @@ import { CausalityHints } from './causality-hints.ts';
 import { CaptureClock } from './clock.ts';
 import { connectionKey } from './connection-key.ts';
 import { ConnectionTable } from './connection-table.ts';
+import {
+  addHttp2Counters,
+  type Http2CollectorCounters,
+  Http2Connection,
+  type Http2ConnectionOptions,
+  isHttp2Record,
+} from './http2-connection.ts';
 import type { Identity, IdentityResolver } from './identity/identity-resolver.ts';
 import type {
   CloseRecord,
@@ -53,6 +62,8 @@ export interface RawEventBuilderOptions {
   identity: IdentityResolver;
   redaction: RedactionPolicy;
   shipBodies: boolean;
+  /** HTTP/2 connections: the loader's `--h2-data-bytes` and the redaction options of their decoders. */
+  h2?: Http2ConnectionOptions;
   maxConnections: number;
   counters: CaptureCounters;
   emit: RawEventSink;
@@ -91,10 +102,13 @@ const SYSCALLS: Record<SyscallName, Syscall> = {
 const ROLES: Record<RoleName, ConnectionRole> = { client: 'CLIENT', server: 'SERVER', unknown: 'UNKNOWN' };
 const NO_SEGMENTS: PayloadSegment[] = [];
 const NO_HINTS: Array<number | null> = [];
+const NO_H2_EVENTS: Http2Event[] = [];
 
 interface Conn {
   readonly connId: number;
   readonly framer: Http1Framer;
+  /** Set once the kernel marks the connection HTTP/2 (MP_F_H2): its records go there, not to the framer. */
+  h2: Http2Connection | null;
   readonly keyBytes: Buffer;
   identity: Identity;
   connection: ConnectionInfo;
@@ -118,6 +132,8 @@ export class RawEventBuilder {
   #hints = new CausalityHints();
   /** Framer counters of connections that are gone (closed, evicted, or from earlier loader runs). */
   readonly #framerTotals: Http1FramerCounters = newFramerCounters();
+  /** The same for HTTP/2 connections. */
+  readonly #h2Totals: Http2CollectorCounters = {};
   readonly #release = (record: ConnRecord, afterLoss: boolean) => this.#record(record, afterLoss);
   #run = -1;
   #runBase = 0n;
@@ -137,8 +153,7 @@ export class RawEventBuilder {
     );
     this.#table = new ConnectionTable<Conn>(options.maxConnections, (conn) => {
       this.#counters.connectionsEvicted++;
-      addFramerCounters(this.#framerTotals, conn.framer.counters);
-      this.#hints.closed(conn.identity.process.pid, conn.connId);
+      this.#retire(conn);
     });
   }
 
@@ -186,7 +201,7 @@ export class RawEventBuilder {
    */
   endRun(): void {
     this.gate.flush(this.#release);
-    for (const conn of this.#table.clear()) addFramerCounters(this.#framerTotals, conn.framer.counters);
+    for (const conn of this.#table.clear()) this.#retire(conn);
     this.#hints = new CausalityHints();
   }
 
@@ -210,8 +225,7 @@ export class RawEventBuilder {
       }
       if (isAlive) continue;
       this.#table.delete(conn.connId);
-      addFramerCounters(this.#framerTotals, conn.framer.counters);
-      this.#hints.closed(pid, conn.connId);
+      this.#retire(conn);
       reaped++;
     }
     this.#counters.connectionsExited += reaped;
@@ -224,6 +238,21 @@ export class RawEventBuilder {
     addFramerCounters(total, this.#framerTotals);
     for (const conn of this.#table.values()) addFramerCounters(total, conn.framer.counters);
     return total;
+  }
+
+  /** HTTP/2 counters over every connection, gone and live (for metrics). */
+  h2Counters(): Http2CollectorCounters {
+    const total: Http2CollectorCounters = { ...this.#h2Totals };
+    for (const conn of this.#table.values()) if (conn.h2 !== null) addHttp2Counters(total, conn.h2);
+    return total;
+  }
+
+  /** A connection leaves: its protocol counters go to the totals. */
+  /** A connection leaves the table (closed, evicted, its process gone, the run ended). */
+  #retire(conn: Conn): void {
+    addFramerCounters(this.#framerTotals, conn.framer.counters);
+    if (conn.h2 !== null) addHttp2Counters(this.#h2Totals, conn.h2);
+    this.#hints.closed(conn.identity.process.pid, conn.connId);
   }
 
   #ready(r: ReadyRecord): void {
@@ -304,6 +333,7 @@ export class RawEventBuilder {
     const conn: Conn = {
       connId: r.connId,
       framer: new Http1Framer({ redaction: this.#o.redaction, shipBodies: this.#o.shipBodies }),
+      h2: null,
       keyBytes: Buffer.from(key),
       identity,
       connection: {
@@ -418,6 +448,7 @@ export class RawEventBuilder {
       redactions: 0,
       errno: null,
       causalCandidates: NO_HINTS,
+      h2: NO_H2_EVENTS,
     };
   }
 
@@ -444,6 +475,10 @@ export class RawEventBuilder {
     if (ingress) bytes.ingress += r.byteCount;
     else bytes.egress += r.byteCount;
     if (afterLoss) this.#counters.lossHints++;
+    if (conn.h2 !== null || isHttp2Record(r)) {
+      this.#h2Data(conn, r, afterLoss);
+      return;
+    }
 
     const framer = conn.framer;
     const fc = framer.counters;
@@ -508,11 +543,43 @@ export class RawEventBuilder {
     return NO_HINTS;
   }
 
-  /** When the kernel could not say the role, the framer may have inferred it from the first message. */
+  /**
+   * A record of an HTTP/2 connection: stream events out, one raw event per record that completed any
+   * (records of control frames only, or of frames continued in the next syscall, carry nothing a span
+   * needs: they are counted as `quietRecords`, not shipped).
+   */
+  #h2Data(conn: Conn, r: DataRecord, afterLoss: boolean): void {
+    // The causality hints count HTTP/1.x exchanges: a process that speaks HTTP/2 has exchanges they
+    // do not follow, so its counts are unknown (null hints: the trace linker falls back to its timer).
+    this.#hints.untracked(conn.identity.process.pid);
+    // Open before the capture, or HTTP/1.x to us until now (an earlier record): the table is unknown.
+    conn.h2 ??= new Http2Connection(
+      r.role,
+      r.flags.preexisting || conn.bytesSeen !== r.byteCount,
+      this.#o.h2 ?? { policy: this.#o.redaction },
+    );
+    const { events, redactions } = conn.h2.data(r, afterLoss);
+    if (events.length === 0) {
+      conn.h2.quietRecords++;
+      return;
+    }
+    this.#counters.redactions += redactions;
+    const connection = this.#withFramerRole(conn);
+    const ev = this.#event('DATA', r, conn.identity, connection, this.#process(conn, r.tid));
+    ev.direction = r.direction === 'ingress' ? 'INGRESS' : 'EGRESS';
+    ev.byteCount = BigInt(r.byteCount);
+    ev.protocol = 'HTTP2';
+    ev.h2 = events;
+    ev.truncated = r.flags.truncated || r.flags.readFailed;
+    ev.redactions = redactions;
+    this.#o.emit(ev, conn.keyBytes);
+  }
+
+  /** When the kernel could not say the role, the framer (or the h2 decoder) may have inferred it. */
   #withFramerRole(conn: Conn): ConnectionInfo {
     const c = conn.connection;
     if (c.role !== 'UNKNOWN') return c;
-    const inferred = conn.framer.role;
+    const inferred = conn.h2 !== null ? conn.h2.role : conn.framer.role;
     if (inferred === 'unknown') return c;
     conn.connection = { ...c, role: ROLES[inferred], roleInferred: true };
     return conn.connection;
@@ -527,11 +594,11 @@ export class RawEventBuilder {
     }
     const kernelBytes = r.bytesEgress + r.bytesIngress;
     if (kernelBytes > conn.bytesSeen) this.#counters.unseenBytes += kernelBytes - conn.bytesSeen;
-    this.#hints.closed(conn.identity.process.pid, conn.connId);
     const framer = conn.framer;
     const redactionsBefore = framer.counters.redactions;
     const rest = framer.close();
-    addFramerCounters(this.#framerTotals, framer.counters);
+    const h2Rest = conn.h2?.close(r.timestampNs) ?? null;
+    this.#retire(conn);
     if (this.#excluded(conn)) return;
     const connection = this.#withFramerRole(conn);
     const process = this.#process(conn, r.tid);
@@ -552,6 +619,10 @@ export class RawEventBuilder {
     this.#counters.redactions += redactions;
     const ev = this.#event('CLOSE', r, conn.identity, connection, process);
     ev.redactions = redactions;
+    if (h2Rest !== null) {
+      ev.protocol = 'HTTP2';
+      ev.h2 = h2Rest;
+    }
     emit(ev, conn.keyBytes);
   }
 

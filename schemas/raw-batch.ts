@@ -62,6 +62,7 @@ export function expandRawBatch(batch: L7RawBatch): L7RawEvent[] {
       redactions: e.redactions,
       errno: e.errno,
       causalCandidates: e.causalCandidates,
+      h2: e.h2,
     };
   }
   return out;
@@ -145,6 +146,7 @@ export function packRawBatches(events: readonly L7RawEvent[], maxEvents = 2000):
       redactions: ev.redactions,
       errno: ev.errno,
       causalCandidates: ev.causalCandidates,
+      h2: ev.h2,
     });
   }
   return batches;

@@ -82,6 +82,7 @@ function spans(n: number): Span[] {
         host: 'orders:8080',
         userAgent: 'node',
       },
+      rpc: null,
       errorType: i % 10 === 0 ? '503' : null,
       incomplete: false,
       incompleteReason: null,

@@ -81,7 +81,7 @@ function newTask(clock: { now: number }): PartitionTask {
   });
 }
 
-interface Totals {
+export interface Totals {
   spans: number;
   changelogRecords: number;
   changelogBytes: number;
@@ -107,7 +107,7 @@ function batchRecords(workload: Workload): Array<{ first: number; value: Buffer 
 }
 
 /** Runs the whole workload through one partition task; returns seconds. */
-function runThrough(
+export function runThrough(
   workload: Workload,
   encoded: Array<{ first: number; value: Buffer }>,
   mode: 'decoded' | 'bytes',

@@ -157,6 +157,7 @@ class Side {
       redactions: 0,
       errno: null,
       causalCandidates: [],
+      h2: [],
     };
   }
 }

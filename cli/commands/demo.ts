@@ -64,8 +64,13 @@ function printWhere(ctx: CommandContext, demo: Demo, rate: number): void {
   ctx.out(`demo is up: prefix ${demo.prefix}, subnet ${demo.subnet} (host ${demo.hostAddress}), ${mode}`);
   for (const pod of demo.pods) {
     const where = pod.port === null ? pod.address : `${pod.address}:${pod.port}`;
+    const grpc = pod.grpcPort == null ? '' : ` gRPC :${pod.grpcPort}`;
     const extra =
-      pod.name === 'client' ? (rate > 0 ? `load ${rate} req/s` : 'no load') : `admin ${pod.adminSocket}`;
+      pod.name === 'client'
+        ? rate > 0
+          ? `load ${rate} req/s`
+          : 'no load'
+        : `admin ${pod.adminSocket}${grpc}`;
     ctx.out(
       `  ${pod.name.padEnd(10)} ${pod.ns.padEnd(18)} ${where.padEnd(17)} ${extra.padEnd(16)} pid ${pod.pid ?? '-'}`,
     );

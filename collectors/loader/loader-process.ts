@@ -28,6 +28,11 @@ export interface LoaderOptions {
   binary?: string;
   /** Bytes copied per HTTP message and direction (1..8192). Default 4096. */
   capBytes?: number;
+  /**
+   * HTTP/2: bytes of each DATA payload copied from buffers larger than `capBytes` (0..4096). Default 5
+   * (the gRPC message prefix). The collector's frame readers must be given the same number.
+   */
+  h2DataBytes?: number;
   /** Processes never traced. This process is always excluded (its Kafka traffic must not loop back). */
   excludePids?: readonly number[];
   /** Only trace these processes. Default: all. */
@@ -84,6 +89,7 @@ export function loaderArguments(options: LoaderOptions): string[] {
     if (value !== undefined) args.push(`--${name}`, String(value));
   };
   flag('cap-bytes', options.capBytes);
+  flag('h2-data-bytes', options.h2DataBytes);
   flag('poll-ms', options.pollMs);
   flag('stats-ms', options.statsMs);
   flag('ring-mb', options.ringMb);

@@ -49,8 +49,13 @@ export interface RequestRecord {
   remote: string;
   /** The traceparent header that arrived, or null. */
   traceparent: string | null;
-  /** Traceparent headers sent on this request's upstream calls. */
+  /** Traceparent headers (gRPC: metadata) sent on this request's upstream calls. */
   outgoing: string[];
+  /**
+   * A gRPC call (`path` is `/inventory.v1.Inventory/Reserve`): its status code; `status` is then the HTTP
+   * status a gateway would map it to, so gRPC calls count in the status classes beside HTTP requests.
+   */
+  grpcStatus?: number;
 }
 
 export interface AdminHandlers {

@@ -356,6 +356,12 @@ export const collectorSpec = s.object(
       min: 64,
       max: 8192,
     }),
+    h2DataBytes: s.int({
+      doc: 'HTTP/2 (h2c, gRPC): bytes of each DATA frame payload the kernel copies from buffers larger than capBytes (header blocks and frame headers are always copied whole). 5 is the gRPC message prefix, enough to count messages; bodies are never shipped.',
+      default: 5,
+      min: 0,
+      max: 4096,
+    }),
     shipBodies: s.boolean({
       doc: 'Ship the copied body bytes (within capBytes) in raw events. Off: bodies leave the node as lengths only. Bodies are not redacted.',
       default: false,
@@ -381,6 +387,10 @@ export const collectorSpec = s.object(
             default: [],
           },
         ),
+        binaryMetadata: s.boolean({
+          doc: 'HTTP/2: redact the values of gRPC binary metadata (`*-bin` keys: base64 of arbitrary bytes, often tokens or serialized credentials). HTTP/2 values the sender marked never-indexed are always redacted, as are the headers above.',
+          default: true,
+        }),
       },
       { doc: 'What the collector redacts before anything leaves the node.' },
     ),

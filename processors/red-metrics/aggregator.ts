@@ -34,12 +34,14 @@ import {
   mergeHist,
   observe,
 } from './histogram.ts';
+import { RPC_METRICS, rpcObservation } from './rpc-series.ts';
 import {
   edgeObservation,
   type Labels,
   type MetricInfo,
   OVERFLOW_VALUE,
   RED_METRICS,
+  type RouteObservation,
   routeObservation,
   seriesId,
 } from './series.ts';
@@ -62,7 +64,7 @@ interface SeriesCommon {
 
 interface RouteSeries extends SeriesCommon {
   t: 'route';
-  kind: 'server' | 'client';
+  kind: RouteObservation['kind'];
   cum: Hist;
   /** Deltas of windows not closed yet: [window start ms, delta]. */
   pend: Array<[number, Hist]>;
@@ -102,6 +104,11 @@ function templaterFor(config: RedMetricsConfig): RouteTemplater {
     templaters.set(config, t);
   }
   return t;
+}
+
+/** The histogram a route-level series is a series of: HTTP (series.ts) or gRPC (rpc-series.ts). */
+function routeMetric(kind: RouteObservation['kind']): MetricInfo {
+  return kind === 'server' || kind === 'client' ? RED_METRICS[kind] : RPC_METRICS[kind];
 }
 
 function windowStart(ms: number, windowMs: number): number {
@@ -209,8 +216,8 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
     ? [span.traceId, span.spanId, 0, span.endTimeUnixNano.toString()]
     : null;
 
-  const route = routeObservation(span, templaterFor(config));
-  const metric = RED_METRICS[route.kind];
+  const route = span.rpc !== null ? rpcObservation(span) : routeObservation(span, templaterFor(config));
+  const metric = routeMetric(route.kind);
   const r = admit(
     ctx,
     'r:',
@@ -314,6 +321,7 @@ function sample(
   value: { counter: number } | { hist: Hist },
 ): MetricSample {
   const hist = 'hist' in value ? value.hist : null;
+  const scale = metric.scale ?? 1;
   return {
     name: metric.name,
     description: metric.description,
@@ -324,9 +332,9 @@ function sample(
     stream,
     startTimeUnixNano: BigInt(start),
     timeUnixNano,
-    value: hist === null ? (value as { counter: number }).counter : hist.s,
-    histogram: hist === null ? null : histogramOf(hist),
-    exemplars: hist === null ? [] : exemplarsOf(hist),
+    value: hist === null ? (value as { counter: number }).counter : hist.s * scale,
+    histogram: hist === null ? null : histogramOf(hist, scale),
+    exemplars: hist === null ? [] : exemplarsOf(hist, scale),
   };
 }
 
@@ -352,7 +360,7 @@ export function closeWindows(ctx: Ctx): void {
     }
     if (folded) ctx.state.set(key, series);
     if (series.t === 'route') {
-      emit(sample(RED_METRICS[series.kind], series.labels, stream, series.start, time, { hist: series.cum }));
+      emit(sample(routeMetric(series.kind), series.labels, stream, series.start, time, { hist: series.cum }));
       continue;
     }
     const { cum, labels, start } = series;

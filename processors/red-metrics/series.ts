@@ -28,12 +28,18 @@ import type { MetricType, Span } from '../../schemas/types.ts';
 import { workloadAttribute } from '../../schemas/workload-kind.ts';
 import { seriesIdOf } from '../runtime/processor-metrics.ts';
 import type { RouteTemplater } from '../shared/route-template.ts';
+import type { RpcKind } from './rpc-series.ts';
 
 export interface MetricInfo {
   name: string;
   type: MetricType;
   unit: string;
   description: string;
+  /**
+   * Durations are observed in seconds (one set of bucket bounds, DURATION_BOUNDS); a metric whose unit is
+   * another multiplies its samples' bounds, sums and exemplar values by this (`ms`: 1000).
+   */
+  scale?: number;
 }
 
 export const RED_METRICS = {
@@ -84,7 +90,8 @@ export type Labels = Record<string, string>;
 
 /** A span's contribution to one route-level histogram. */
 export interface RouteObservation {
-  kind: 'server' | 'client';
+  /** HTTP (`server`, `client`) or gRPC (`rpcServer`, `rpcClient`: rpc-series.ts). */
+  kind: 'server' | 'client' | RpcKind;
   /** The service whose cardinality budget the series counts against. */
   service: string;
   labels: Labels;
@@ -110,8 +117,10 @@ export interface EdgeObservation {
   seconds: number;
 }
 
-/** error.type per the HTTP conventions for the span's kind, or null for a success. */
+/** error.type per the HTTP conventions for the span's kind (gRPC: its status), or null for a success. */
 export function errorTypeOf(span: Span): string | null {
+  // gRPC: the span's status already applied the RPC rules (an error for the side that failed).
+  if (span.rpc !== null) return span.status === 'ERROR' ? (span.errorType ?? '_OTHER') : null;
   const code = span.http.statusCode;
   if (code === null) return span.errorType ?? span.incompleteReason ?? '_OTHER';
   const threshold = span.kind === 'SERVER' ? 500 : 400;

@@ -89,5 +89,6 @@ export function rawEvent(options: RawEventOptions = {}): L7RawEvent {
     redactions: 0,
     errno: null,
     causalCandidates: [],
+    h2: [],
   };
 }

@@ -197,6 +197,7 @@ export function buildExchangeSpan(
     link: { method: 'NONE', confidence: 0 },
     connectionKey,
     attributes,
+    rpc: null,
   };
 }
 
@@ -243,5 +244,6 @@ export function buildConnectFailedSpan(
     link: { method: 'NONE', confidence: 0 },
     connectionKey,
     attributes: {},
+    rpc: null,
   };
 }

@@ -8,6 +8,7 @@
  * at the other end without a shuffle.
  */
 import type { Http1PairerState, Http1ReaderState } from '../../protocols/http1/index.ts';
+import type { Http2PairerState } from '../../protocols/http2/index.ts';
 import type { PeerWorkload, Span } from '../../schemas/types.ts';
 
 export type Dir = 'egress' | 'ingress';
@@ -25,6 +26,11 @@ export interface RequestRecord {
   /** url.path, or the whole target when it has no path (CONNECT's authority-form). */
   path: string;
   startNs: bigint;
+  /**
+   * HTTP/2: the request's stream. Both ends of a connection number its streams alike, so the SERVER side
+   * claims exactly this request, whatever order concurrent streams end in (see h2-side.ts).
+   */
+  streamId?: number | null;
 }
 
 /** One end of one connection as one collector captured it: node, process, connection id/generation. */
@@ -65,6 +71,8 @@ export interface SideState {
     ingress: Http1ReaderState | null;
     pairer: Http1PairerState | null;
   };
+  /** An HTTP/2 side: its stream pairer's plain-data state (protocols/http2), absent before its first event. */
+  h2?: Http2PairerState | null;
   /** Requests read on this side: the next one's ordinal (part of its span id). */
   requests: number;
   /** Requests that left the pairer in an exchange (they leave in order): the next exchange's ordinal. */
@@ -88,7 +96,7 @@ export interface HeldSpan {
   /** SERVER spans with a request and no traceparent wait for the CLIENT request to name as parent. */
   needsParent: boolean;
   /** SERVER spans: the request, to find the CLIENT request it is the arrival of (until `claimed`). */
-  request: { method: string; path: string; startNs: bigint } | null;
+  request: { method: string; path: string; startNs: bigint; streamId?: number | null } | null;
   /** The CLIENT request at the other end was found (and claimed, so no later request takes it). */
   claimed: boolean;
   /** Node of the CLIENT span named as parent, once found (the linker may have to ask that node). */

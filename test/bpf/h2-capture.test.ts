@@ -15,7 +15,15 @@ import { Http2StreamPairer } from '../../protocols/http2/stream-pairer.ts';
 import type { Http2CapturedEvent, Http2Exchange, Http2StreamEvent } from '../../protocols/http2/types.ts';
 import type { ScenarioSummary } from './fixtures/grpc-service.ts';
 import { Capture } from './helpers/capture.ts';
-import { createPodPair, type PodPair, podExec, podSpawn, requireRoot, stopProcess } from './helpers/pods.ts';
+import {
+  createPodPair,
+  type PodPair,
+  podExec,
+  podSpawn,
+  requireRoot,
+  startFixture,
+  stopProcess,
+} from './helpers/pods.ts';
 
 requireRoot();
 
@@ -71,25 +79,6 @@ function reassemble(records: LoaderRecord[], netns: number, port: number): Reass
   return out;
 }
 
-async function startInPod(pods: PodPair, args: string[]): Promise<ChildProcess> {
-  const child = podSpawn(pods.b, process.execPath, [FIXTURE, ...args]);
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server not ready: ${output}`)), 15_000);
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      if (output.includes('ready\n')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited (${code}): ${output}`)));
-  });
-  return child;
-}
-
 const lastJson = <T>(stdout: string): T => JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
 
 describe('HTTP/2 capture between two pods', () => {
@@ -105,8 +94,8 @@ describe('HTTP/2 capture between two pods', () => {
       {},
       (r) => r.kind !== 'stats' && r.kind !== 'ready' && r.kind !== 'nat' && inodes.has(r.netnsInode),
     );
-    grpcServer = await startInPod(pods, ['server', `0.0.0.0:${GRPC_PORT}`]);
-    h2cServer = await startInPod(pods, ['h2c-server', `0.0.0.0:${H2C_PORT}`]);
+    grpcServer = await startFixture(pods.b, FIXTURE, ['server', `0.0.0.0:${GRPC_PORT}`]);
+    h2cServer = await startFixture(pods.b, FIXTURE, ['h2c-server', `0.0.0.0:${H2C_PORT}`]);
   });
 
   after(async () => {

@@ -62,6 +62,7 @@ export const RAW_EVENT: L7RawEvent = {
   redactions: 1,
   errno: null,
   causalCandidates: [],
+  h2: [],
 };
 
 export const SPAN: Span = {
@@ -121,6 +122,7 @@ export const SPAN: Span = {
   link: { method: 'NONE', confidence: 0 },
   connectionKey: '10.200.0.1:51234|10.200.0.2:8080',
   attributes: {},
+  rpc: null,
 };
 
 export const METRIC: MetricSample = {

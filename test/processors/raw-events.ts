@@ -121,6 +121,7 @@ export class CapturedSide {
       redactions: 0,
       errno: fields.errno ?? null,
       causalCandidates: [],
+      h2: [],
     };
   }
 

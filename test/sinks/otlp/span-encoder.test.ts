@@ -59,6 +59,7 @@ describe('SpanEncoder', () => {
       'server.port': 8080,
       'client.address': '10.200.0.1',
       'client.port': 51234,
+      'peer.k8s.pod.name': 'gateway',
       'thread.id': 101,
       'meshpipe.link.method': 'NONE',
       'meshpipe.link.confidence': 0,
