@@ -1,0 +1,395 @@
+/**
+ * How much CPU do the trace-linker and red-metrics handlers spend per span on their own, in memory?
+ *
+ *   node bench/processors/handlers.ts [--quick] [--processor trace-linker|red-metrics]
+ *        [--variant cross-node|one-node] [--only <scenario>] [--profile <file.cpuprofile>]
+ *
+ * The inputs are recorded once (workload.ts): the spans span-assembler makes of the keep-alive
+ * workload, with the linker's trace-id questions and answers between nodes, and the spans the linker
+ * emits. Each handler then runs them through the runtime's PartitionTask — the code the Kafka host,
+ * `meshpipe replay` and the unit tests share — on the recorded clock, a unit of work committed every
+ * BATCH records as the host commits a fetched batch, punctuations where they fell. Measured in the
+ * same run, per processor:
+ *
+ *   baseline          Avro alone: what any consumer of the topic does per record (the ratio's
+ *                     denominator; the machine is shared, so compare ratios, not rates);
+ *   handler           the handler on decoded records, state changes not encoded: its own work (for
+ *                     trace-linker that includes decoding the span a linking record carries and
+ *                     encoding the spans it emits, which the handler does itself);
+ *   handler+changelog the same, each unit's changed state keys encoded for the changelog with the
+ *                     processor's state codec (today the default JSON codec).
+ *
+ * Every run checks that it emitted the same records as the first (a digest of the encoded outputs, in
+ * order): printed, so that a change of the handlers can be checked for identical outputs too.
+ * `--profile` writes a CPU profile of the timed runs of the selected scenarios (node:inspector: the
+ * recording of the workload stays out of it); run.ts summarises them with profile.ts.
+ */
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '../../lib/logger.ts';
+import redMetrics from '../../processors/red-metrics/index.ts';
+import { changelogMessages } from '../../processors/runtime/changelog.ts';
+import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
+import type { AnyProcessorDefinition, InputRecord, StateCodec } from '../../processors/runtime/definition.ts';
+import { PartitionTask } from '../../processors/runtime/partition-task.ts';
+import { ProcessorTopics } from '../../processors/runtime/processor-topics.ts';
+import traceLinker from '../../processors/trace-linker/index.ts';
+import { codecFor } from '../../schemas/codec.ts';
+import { TOPICS } from '../../schemas/topics.ts';
+import type { Span, TraceLinkingEvent } from '../../schemas/types.ts';
+import { type ChainWorkload, chainWorkload, PREFIX, VARIANTS, type Variant } from './workload.ts';
+
+/** Records per unit of work: about what one 1 MiB fetch of linking records holds. */
+export const BATCH = 1_000;
+
+export const PROCESSORS = ['trace-linker', 'red-metrics'] as const;
+export type ProcessorName = (typeof PROCESSORS)[number];
+const DEFINITIONS: Record<ProcessorName, AnyProcessorDefinition> = {
+  'trace-linker': traceLinker as unknown as AnyProcessorDefinition,
+  'red-metrics': redMetrics as unknown as AnyProcessorDefinition,
+};
+
+export interface Scenario {
+  name: string;
+  what: string;
+  /** Spans per second of CPU time (the process's user + system time: GC threads included). */
+  spansPerCpuSecond: number;
+  cpuMicrosPerSpan: number;
+  /** The same by the wall clock (lower when other work takes the CPU away). */
+  wallMicrosPerSpan: number;
+  /** Each repetition's CPU µs per span, best first. */
+  runs: number[];
+}
+
+interface Timing {
+  cpu: number;
+  wall: number;
+}
+
+/** CPU and wall seconds of `fn`. CPU time is what the question is about, and on a shared machine it is
+ * far steadier than the wall clock. */
+function measure(fn: () => void): Timing {
+  const cpu = process.cpuUsage();
+  const wall = performance.now();
+  fn();
+  const used = process.cpuUsage(cpu);
+  return { cpu: (used.user + used.system) / 1e6, wall: (performance.now() - wall) / 1000 };
+}
+
+export interface ProcessorResult {
+  processor: ProcessorName;
+  variant: Variant;
+  /** Spans handled (trace-linker: SPAN records; its other records are counted in `records`). */
+  spans: number;
+  records: number;
+  outputs: number;
+  /** sha256 of the encoded outputs in order: equal across runs, and across versions that behave alike. */
+  outputDigest: string;
+  changelogRecords: number;
+  changelogBytes: number;
+  counters: Record<string, number>;
+  scenarios: Scenario[];
+}
+
+const linkingCodec = codecFor<TraceLinkingEvent>('trace-linking-event');
+const spanCodec = codecFor<Span>('span');
+
+/**
+ * A state codec that writes nothing: for the `handler` scenario of a processor with live state, whose
+ * values are encoded only when a unit of work is written (and decoded only after a restore or an abort,
+ * which the benchmark never does).
+ */
+const EMPTY = Buffer.alloc(0);
+const NOT_ENCODED: StateCodec<unknown> = {
+  encode: () => EMPTY,
+  decode: () => {
+    throw new Error('the benchmark never reads state back');
+  },
+};
+
+interface Totals {
+  outputs: number;
+  digest: ReturnType<typeof createHash>;
+  changelogRecords: number;
+  changelogBytes: number;
+  counters: Record<string, number>;
+}
+
+const freshTotals = (): Totals => ({
+  outputs: 0,
+  digest: createHash('sha256'),
+  changelogRecords: 0,
+  changelogBytes: 0,
+  counters: {},
+});
+
+function newTask(definition: AnyProcessorDefinition, partition: number, clock: { now: number }) {
+  const { config } = resolveProcessorSettings(definition, { processors: {} });
+  return new PartitionTask({
+    definition,
+    config,
+    partition,
+    topics: new ProcessorTopics(definition, PREFIX),
+    now: () => clock.now,
+    logger: createLogger({ component: 'bench/processors', level: 'silent' }),
+  });
+}
+
+/** What a commit costs besides the broker: the unit's changelog records, then the commit itself. */
+function commit(task: PartitionTask, totals: Totals): void {
+  const work = task.work();
+  for (const r of work.records) {
+    totals.outputs++;
+    totals.digest.update(r.topic).update(r.value);
+  }
+  for (const [name, n] of work.counts) totals.counters[name] = (totals.counters[name] ?? 0) + n;
+  const messages = changelogMessages(work.changes, task.partition);
+  totals.changelogRecords += messages.length;
+  for (const m of messages) totals.changelogBytes += (m.value as Buffer | null)?.length ?? 0;
+  task.commit();
+}
+
+/** Runs every recorded linker call through fresh partition tasks. */
+function runLinker(w: ChainWorkload, definition: AnyProcessorDefinition, totals: Totals): void {
+  for (const { partition, calls } of w.linker) {
+    const clock = { now: calls[0]!.nowMs };
+    const task = newTask(definition, partition, clock);
+    let inUnit = 0;
+    for (const call of calls) {
+      clock.now = call.nowMs;
+      if (call.kind === 'punctuate') {
+        task.punctuate();
+        continue;
+      }
+      task.processDecoded(call.record);
+      if (++inUnit === BATCH) {
+        commit(task, totals);
+        inUnit = 0;
+      }
+    }
+    commit(task, totals);
+  }
+}
+
+/** Runs the linker's spans through red-metrics, punctuating every punctuateMs of the recorded clock. */
+function runRedMetrics(
+  w: ChainWorkload,
+  records: InputRecord<Span>[],
+  definition: AnyProcessorDefinition,
+  totals: Totals,
+): void {
+  const clock = { now: w.spans[0]!.nowMs };
+  const task = newTask(definition, 0, clock);
+  const punctuateMs = (task.context.config as { punctuateMs: number }).punctuateMs;
+  let nextPunctuation = clock.now + punctuateMs;
+  for (let i = 0; i < records.length; i++) {
+    clock.now = w.spans[i]!.nowMs;
+    if (clock.now >= nextPunctuation) {
+      task.punctuate();
+      nextPunctuation = clock.now + punctuateMs;
+    }
+    task.processDecoded(records[i]!);
+    if ((i + 1) % BATCH === 0) commit(task, totals);
+  }
+  // The windows of the last spans close too.
+  clock.now += 60_000;
+  task.punctuate();
+  commit(task, totals);
+}
+
+function linkerBaseline(encoded: Buffer[]): void {
+  let bytes = 0;
+  for (const b of encoded) {
+    const ev = linkingCodec.decode(b);
+    if (ev.span !== null) bytes += spanCodec.encode(spanCodec.decode(ev.span)).length;
+  }
+  if (bytes === 0) throw new Error('nothing encoded');
+}
+
+function spansBaseline(encoded: Buffer[]): void {
+  let n = 0;
+  for (const b of encoded) n += spanCodec.decode(b).spanId.length;
+  if (n === 0) throw new Error('nothing decoded');
+}
+
+function scenario(name: string, what: string, spans: number, timings: Timing[]): Scenario {
+  // The median of the repetitions: the machine is shared, so the best one flatters and the worst one lies.
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const round = (x: number) => Math.round(x * 100) / 100;
+  const cpu = median(timings.map((t) => t.cpu));
+  return {
+    name,
+    what,
+    spansPerCpuSecond: Math.round(spans / cpu),
+    cpuMicrosPerSpan: round((cpu * 1e6) / spans),
+    wallMicrosPerSpan: round((median(timings.map((t) => t.wall)) * 1e6) / spans),
+    runs: timings.map((t) => round((t.cpu * 1e6) / spans)).sort((a, b) => a - b),
+  };
+}
+
+export interface BenchOptions {
+  quick?: boolean;
+  processors?: readonly ProcessorName[];
+  variants?: readonly Variant[];
+  only?: string;
+  /** Write a CPU profile of the timed runs here. */
+  profile?: string;
+}
+
+const WHAT: Record<ProcessorName, Record<string, string>> = {
+  'trace-linker': {
+    baseline: 'Avro decode of each linking record and of the span it carries, encode of the span',
+    handler: 'trace-linker handler on decoded records (span decode and output encode included), state not encoded',
+    'handler+changelog': 'the handler, and the changed state keys of each unit encoded with its state codec',
+  },
+  'red-metrics': {
+    baseline: 'Avro decode of each span',
+    handler: 'red-metrics handler on decoded spans, state not encoded',
+    'handler+changelog': 'the handler, its state through its state codec (copy mode: at every get and set)',
+  },
+};
+
+export async function benchHandlers(options: BenchOptions = {}): Promise<ProcessorResult[]> {
+  const processors = options.processors ?? PROCESSORS;
+  const variants = options.variants ?? VARIANTS;
+  const reps = options.quick === true ? 3 : 5;
+  const results: ProcessorResult[] = [];
+  const session = options.profile === undefined ? undefined : new Session();
+  if (session !== undefined) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  }
+  let profiling = false;
+  const timed = async (fn: () => void): Promise<Timing> => {
+    if (session !== undefined && !profiling) {
+      await session.post('Profiler.start');
+      profiling = true;
+    }
+    return measure(fn);
+  };
+  for (const variant of variants) {
+    const w = chainWorkload({
+      variant,
+      ...(options.quick === true ? { exchangesPerConnection: 8 } : {}),
+    });
+    for (const processor of processors) {
+      const definition = DEFINITIONS[processor];
+      const live = definition.stateAccess === 'live';
+      const plain: AnyProcessorDefinition = { ...definition, stateCodec: NOT_ENCODED };
+      let run: (d: AnyProcessorDefinition, t: Totals) => void;
+      let base: () => void;
+      let spans: number;
+      let records: number;
+      if (processor === 'trace-linker') {
+        const encoded = w.linker.flatMap(({ calls }) =>
+          calls.flatMap((c) => (c.kind === 'process' ? [linkingCodec.encode(c.record.value)] : [])),
+        );
+        run = (d, t) => runLinker(w, d, t);
+        base = () => linkerBaseline(encoded);
+        spans = w.linkerRecords.span;
+        records = encoded.length;
+      } else {
+        const topic = `${PREFIX}.${TOPICS.spans.suffix}`;
+        const inputs: InputRecord<Span>[] = w.spans.map((s, i) => ({
+          topic,
+          input: 'spans',
+          partition: 0,
+          offset: String(i),
+          key: s.value.traceId,
+          timestampMs: s.nowMs,
+          headers: {},
+          value: s.value,
+        }));
+        const encoded = w.spans.map((s) => spanCodec.encode(s.value));
+        run = (d, t) => runRedMetrics(w, inputs, d, t);
+        base = () => spansBaseline(encoded);
+        spans = inputs.length;
+        records = inputs.length;
+      }
+      const selected = (name: string) =>
+        (options.only === undefined || options.only === name) && (name !== 'handler' || live);
+      // Warm-up: compile the hot paths once before anything is timed; the first totals are the reference.
+      const reference = freshTotals();
+      run(definition, reference);
+      base();
+      const digest = reference.digest.digest('hex');
+      const times: Record<string, Timing[]> = { baseline: [], handler: [], 'handler+changelog': [] };
+      for (let r = 0; r < reps; r++) {
+        if (selected('baseline')) times.baseline!.push(await timed(base));
+        for (const [name, d] of [
+          ['handler', plain],
+          ['handler+changelog', definition],
+        ] as const) {
+          if (!selected(name)) continue;
+          const t = freshTotals();
+          times[name]!.push(await timed(() => run(d, t)));
+          const got = t.digest.digest('hex');
+          if (got !== digest) throw new Error(`${processor} ${name}: outputs differ between runs`);
+        }
+      }
+      results.push({
+        processor,
+        variant,
+        spans,
+        records,
+        outputs: reference.outputs,
+        outputDigest: digest,
+        changelogRecords: reference.changelogRecords,
+        changelogBytes: reference.changelogBytes,
+        counters: reference.counters,
+        scenarios: Object.entries(times)
+          .filter(([, list]) => list.length > 0)
+          .map(([name, list]) => scenario(name, WHAT[processor][name]!, spans, list)),
+      });
+    }
+  }
+  if (session !== undefined) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(options.profile!, JSON.stringify(profile));
+    session.disconnect();
+  }
+  return results;
+}
+
+export function printHandlers(results: ProcessorResult[]): void {
+  for (const r of results) {
+    const base = r.scenarios.find((s) => s.name === 'baseline')?.cpuMicrosPerSpan ?? Number.NaN;
+    console.log(
+      `${r.processor}, ${r.variant}: ${r.spans} spans (${r.records} records), ${r.outputs} outputs (digest ${r.outputDigest.slice(0, 16)}), ${r.changelogRecords} changelog records, ${(r.changelogBytes / r.spans).toFixed(0)} changelog B per span`,
+    );
+    console.table(
+      r.scenarios.map((s) => ({
+        scenario: s.name,
+        'spans/CPU s': s.spansPerCpuSecond,
+        'CPU µs/span': s.cpuMicrosPerSpan,
+        'wall µs/span': s.wallMicrosPerSpan,
+        'CPU vs baseline': `${(s.cpuMicrosPerSpan / base).toFixed(2)}x`,
+      })),
+    );
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(name);
+    return i === -1 ? undefined : process.argv[i + 1];
+  };
+  const processor = arg('--processor') as ProcessorName | undefined;
+  const variant = arg('--variant') as Variant | undefined;
+  if (processor !== undefined && !PROCESSORS.includes(processor)) throw new Error(`--processor: one of ${PROCESSORS}`);
+  if (variant !== undefined && !VARIANTS.includes(variant)) throw new Error(`--variant: one of ${VARIANTS}`);
+  const only = arg('--only');
+  const profile = arg('--profile');
+  const results = await benchHandlers({
+    quick: process.argv.includes('--quick'),
+    ...(processor === undefined ? {} : { processors: [processor] }),
+    ...(variant === undefined ? {} : { variants: [variant] }),
+    ...(only === undefined ? {} : { only }),
+    ...(profile === undefined ? {} : { profile }),
+  });
+  if (process.argv.includes('--json')) console.log(JSON.stringify(results));
+  else printHandlers(results);
+}
