@@ -9,18 +9,20 @@
  * emits. Each handler then runs them through the runtime's PartitionTask — the code the Kafka host,
  * `meshpipe replay` and the unit tests share — on the recorded clock, a unit of work committed every
  * BATCH records as the host commits a fetched batch, punctuations where they fell. Measured in the
- * same run, per processor:
+ * same run, per processor, in CPU time (the process's: on a shared machine far steadier than the wall
+ * clock, which is reported beside it):
  *
- *   baseline          Avro alone: what any consumer of the topic does per record (the ratio's
- *                     denominator; the machine is shared, so compare ratios, not rates);
- *   handler           the handler on decoded records, state changes not encoded: its own work (for
- *                     trace-linker that includes decoding the span a linking record carries and
- *                     encoding the spans it emits, which the handler does itself);
- *   handler+changelog the same, each unit's changed state keys encoded for the changelog with the
- *                     processor's state codec (today the default JSON codec).
+ *   avro              the Avro the records need: for trace-linker the decode of the span each linking
+ *                     record carries and its encode (both in the handler), for red-metrics the decode of
+ *                     each span (the host's) — the ratios' denominator;
+ *   pass-through      (trace-linker) a handler that decodes each span and emits it, no state: the least
+ *                     a linker costs in this runtime, so `handler` − `pass-through` is the linking;
+ *   handler           the handler on decoded records, state changes not encoded (the changelog codec is
+ *                     being replaced: its cost is the next line's difference);
+ *   handler+changelog the same, each unit's changed state keys encoded with the processor's state codec.
  *
- * Every run checks that it emitted the same records as the first (a digest of the encoded outputs, in
- * order): printed, so that a change of the handlers can be checked for identical outputs too.
+ * The reference run hashes the encoded outputs in order (`outputDigest`): equal digests mean a change of
+ * a handler emitted exactly the same records; every timed run checks it emitted as many.
  * `--profile` writes a CPU profile of the timed runs of the selected scenarios (node:inspector: the
  * recording of the workload stays out of it); run.ts summarises them with profile.ts.
  */
@@ -93,7 +95,6 @@ export interface ProcessorResult {
   scenarios: Scenario[];
 }
 
-const linkingCodec = codecFor<TraceLinkingEvent>('trace-linking-event');
 const spanCodec = codecFor<Span>('span');
 
 /**
@@ -111,15 +112,16 @@ const NOT_ENCODED: StateCodec<unknown> = {
 
 interface Totals {
   outputs: number;
-  digest: ReturnType<typeof createHash>;
+  /** Only on the reference run: hashing is not what is measured. */
+  digest: ReturnType<typeof createHash> | undefined;
   changelogRecords: number;
   changelogBytes: number;
   counters: Record<string, number>;
 }
 
-const freshTotals = (): Totals => ({
+const freshTotals = (digest = true): Totals => ({
   outputs: 0,
-  digest: createHash('sha256'),
+  digest: digest ? createHash('sha256') : undefined,
   changelogRecords: 0,
   changelogBytes: 0,
   counters: {},
@@ -140,10 +142,9 @@ function newTask(definition: AnyProcessorDefinition, partition: number, clock: {
 /** What a commit costs besides the broker: the unit's changelog records, then the commit itself. */
 function commit(task: PartitionTask, totals: Totals): void {
   const work = task.work();
-  for (const r of work.records) {
-    totals.outputs++;
-    totals.digest.update(r.topic).update(r.value);
-  }
+  totals.outputs += work.records.length;
+  if (totals.digest !== undefined)
+    for (const r of work.records) totals.digest.update(r.topic).update(r.value);
   for (const [name, n] of work.counts) totals.counters[name] = (totals.counters[name] ?? 0) + n;
   const messages = changelogMessages(work.changes, task.partition);
   totals.changelogRecords += messages.length;
@@ -199,16 +200,32 @@ function runRedMetrics(
   commit(task, totals);
 }
 
-function linkerBaseline(encoded: Buffer[]): void {
+/** The Avro the linker's handler does itself: decode the span a record carries, encode it out. */
+function linkerAvro(spans: Buffer[]): void {
   let bytes = 0;
-  for (const b of encoded) {
-    const ev = linkingCodec.decode(b);
-    if (ev.span !== null) bytes += spanCodec.encode(spanCodec.decode(ev.span)).length;
-  }
+  for (const b of spans) bytes += spanCodec.encode(spanCodec.decode(b)).length;
   if (bytes === 0) throw new Error('nothing encoded');
 }
 
-function spansBaseline(encoded: Buffer[]): void {
+/**
+ * The least a linker does in this runtime: the same records through a PartitionTask whose handler
+ * decodes each span and emits it, with no state and no linking.
+ */
+function passThrough(linker: AnyProcessorDefinition): AnyProcessorDefinition {
+  return {
+    ...linker,
+    stateCodec: NOT_ENCODED,
+    process(record, ctx) {
+      const ev = record.value as TraceLinkingEvent;
+      if (ev.span === null) return;
+      const span = spanCodec.decode(ev.span);
+      ctx.emit('spans', span.spanId, span);
+    },
+    punctuate: { intervalMs: 1_000, run() {} },
+  };
+}
+
+function spansAvro(encoded: Buffer[]): void {
   let n = 0;
   for (const b of encoded) n += spanCodec.decode(b).spanId.length;
   if (n === 0) throw new Error('nothing decoded');
@@ -240,12 +257,15 @@ export interface BenchOptions {
 
 const WHAT: Record<ProcessorName, Record<string, string>> = {
   'trace-linker': {
-    baseline: 'Avro decode of each linking record and of the span it carries, encode of the span',
-    handler: 'trace-linker handler on decoded records (span decode and output encode included), state not encoded',
+    avro: 'Avro decode of the span each linking record carries, and encode of it (what the handler does itself)',
+    'pass-through':
+      'a handler that decodes each span and emits it, through the same PartitionTask: no state, no linking',
+    handler:
+      'trace-linker handler on decoded records (span decode and output encode included), state not encoded',
     'handler+changelog': 'the handler, and the changed state keys of each unit encoded with its state codec',
   },
   'red-metrics': {
-    baseline: 'Avro decode of each span',
+    avro: 'Avro decode of each span (the host does it before the handler)',
     handler: 'red-metrics handler on decoded spans, state not encoded',
     'handler+changelog': 'the handler, its state through its state codec (copy mode: at every get and set)',
   },
@@ -280,17 +300,21 @@ export async function benchHandlers(options: BenchOptions = {}): Promise<Process
       const live = definition.stateAccess === 'live';
       const plain: AnyProcessorDefinition = { ...definition, stateCodec: NOT_ENCODED };
       let run: (d: AnyProcessorDefinition, t: Totals) => void;
-      let base: () => void;
+      let avro: () => void;
+      let pass: AnyProcessorDefinition | undefined;
       let spans: number;
       let records: number;
       if (processor === 'trace-linker') {
-        const encoded = w.linker.flatMap(({ calls }) =>
-          calls.flatMap((c) => (c.kind === 'process' ? [linkingCodec.encode(c.record.value)] : [])),
+        const carried = w.linker.flatMap(({ calls }) =>
+          calls.flatMap((c) =>
+            c.kind === 'process' && c.record.value.span !== null ? [c.record.value.span] : [],
+          ),
         );
         run = (d, t) => runLinker(w, d, t);
-        base = () => linkerBaseline(encoded);
+        avro = () => linkerAvro(carried);
+        pass = passThrough(definition);
         spans = w.linkerRecords.span;
-        records = encoded.length;
+        records = spans + w.linkerRecords.resolveRequest + w.linkerRecords.resolved;
       } else {
         const topic = `${PREFIX}.${TOPICS.spans.suffix}`;
         const inputs: InputRecord<Span>[] = w.spans.map((s, i) => ({
@@ -305,29 +329,32 @@ export async function benchHandlers(options: BenchOptions = {}): Promise<Process
         }));
         const encoded = w.spans.map((s) => spanCodec.encode(s.value));
         run = (d, t) => runRedMetrics(w, inputs, d, t);
-        base = () => spansBaseline(encoded);
+        avro = () => spansAvro(encoded);
         spans = inputs.length;
         records = inputs.length;
       }
-      const selected = (name: string) =>
-        (options.only === undefined || options.only === name) && (name !== 'handler' || live);
       // Warm-up: compile the hot paths once before anything is timed; the first totals are the reference.
       const reference = freshTotals();
       run(definition, reference);
-      base();
-      const digest = reference.digest.digest('hex');
-      const times: Record<string, Timing[]> = { baseline: [], handler: [], 'handler+changelog': [] };
+      avro();
+      const digest = reference.digest!.digest('hex');
+      const runs: Array<[string, () => void]> = [['avro', avro]];
+      if (pass !== undefined) runs.push(['pass-through', () => run(pass, freshTotals(false))]);
+      // A processor whose state is copied is encoded at every get and set: no `handler` without it.
+      const check = (d: AnyProcessorDefinition, name: string) => () => {
+        const t = freshTotals(false);
+        run(d, t);
+        if (t.outputs !== reference.outputs)
+          throw new Error(`${processor} ${name}: outputs differ between runs`);
+      };
+      if (live) runs.push(['handler', check(plain, 'handler')]);
+      runs.push(['handler+changelog', check(definition, 'handler+changelog')]);
+      const times: Record<string, Timing[]> = {};
       for (let r = 0; r < reps; r++) {
-        if (selected('baseline')) times.baseline!.push(await timed(base));
-        for (const [name, d] of [
-          ['handler', plain],
-          ['handler+changelog', definition],
-        ] as const) {
-          if (!selected(name)) continue;
-          const t = freshTotals();
-          times[name]!.push(await timed(() => run(d, t)));
-          const got = t.digest.digest('hex');
-          if (got !== digest) throw new Error(`${processor} ${name}: outputs differ between runs`);
+        for (const [name, fn] of runs) {
+          if (options.only !== undefined && options.only !== name) continue;
+          const timing = await timed(fn);
+          times[name] = [...(times[name] ?? []), timing];
         }
       }
       results.push({
@@ -356,7 +383,7 @@ export async function benchHandlers(options: BenchOptions = {}): Promise<Process
 
 export function printHandlers(results: ProcessorResult[]): void {
   for (const r of results) {
-    const base = r.scenarios.find((s) => s.name === 'baseline')?.cpuMicrosPerSpan ?? Number.NaN;
+    const base = r.scenarios.find((s) => s.name === 'avro')?.cpuMicrosPerSpan ?? Number.NaN;
     console.log(
       `${r.processor}, ${r.variant}: ${r.spans} spans (${r.records} records), ${r.outputs} outputs (digest ${r.outputDigest.slice(0, 16)}), ${r.changelogRecords} changelog records, ${(r.changelogBytes / r.spans).toFixed(0)} changelog B per span`,
     );
@@ -366,7 +393,7 @@ export function printHandlers(results: ProcessorResult[]): void {
         'spans/CPU s': s.spansPerCpuSecond,
         'CPU µs/span': s.cpuMicrosPerSpan,
         'wall µs/span': s.wallMicrosPerSpan,
-        'CPU vs baseline': `${(s.cpuMicrosPerSpan / base).toFixed(2)}x`,
+        'CPU vs avro': `${(s.cpuMicrosPerSpan / base).toFixed(2)}x`,
       })),
     );
   }
@@ -379,7 +406,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   };
   const processor = arg('--processor') as ProcessorName | undefined;
   const variant = arg('--variant') as Variant | undefined;
-  if (processor !== undefined && !PROCESSORS.includes(processor)) throw new Error(`--processor: one of ${PROCESSORS}`);
+  if (processor !== undefined && !PROCESSORS.includes(processor))
+    throw new Error(`--processor: one of ${PROCESSORS}`);
   if (variant !== undefined && !VARIANTS.includes(variant)) throw new Error(`--variant: one of ${VARIANTS}`);
   const only = arg('--only');
   const profile = arg('--profile');

@@ -64,8 +64,8 @@ const rawCodec = codecFor<L7RawEvent>('l7-raw-event');
 function recording(calls: Map<number, LinkerCall[]>): AnyProcessorDefinition {
   const linker = traceLinker as unknown as AnyProcessorDefinition;
   const log = (partition: number, call: LinkerCall) => {
-    let list = calls.get(partition);
-    if (list === undefined) calls.set(partition, (list = []));
+    const list = calls.get(partition) ?? [];
+    if (list.length === 0) calls.set(partition, list);
     list.push(call);
   };
   return {

@@ -63,7 +63,11 @@ export const AREAS: ProfileArea[] = [
   ],
 ];
 
-export function summarizeProfile(file: string, top = 15, areaList: readonly ProfileArea[] = AREAS): ProfileSummary {
+export function summarizeProfile(
+  file: string,
+  top = 15,
+  areaList: readonly ProfileArea[] = AREAS,
+): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();

@@ -1,12 +1,6 @@
 /**
- * The red-metrics handlers. State of one input partition (the stream `red-metrics/<partition>`):
- *
- *   meta                  { closed }            end of the last closed window (ms, span end time)
- *   r:<series id>         RouteSeries           one route-level histogram series
- *   e:<edge id>           EdgeSeries            one service-graph edge (its four series)
- *   b:<metric>:<owner>    number                series admitted so far for a service (cardinality)
- *
- * A span lands in the window of its end time, as a pending delta of its series. A window closes once
+ * The red-metrics handlers, on the state of one input partition (the stream `red-metrics/<partition>`,
+ * state.ts). A span lands in the window of its end time, as a pending delta of its series. A window closes once
  * the processor's clock is `allowedLatenessMs` past its end: the deltas of every closed window are added
  * to the cumulative values, and every live series is emitted with the window end as its time. A span
  * whose window already closed (later than the allowance) joins the first open window instead of being
@@ -21,85 +15,26 @@
 
 import type { MetricSample, Span } from '../../schemas/types.ts';
 import type { InputRecord, ProcessorContext } from '../runtime/definition.ts';
-import { seriesIdOf } from '../runtime/processor-metrics.ts';
-import { compileRouteTemplater, type RouteTemplater } from '../shared/route-template.ts';
 import type { RedMetricsConfig } from './config.ts';
+import { emptyHist, exemplarsOf, histogramOf, mergeHist, observe } from './histogram.ts';
+import { type MetricInfo, RED_METRICS, seriesId } from './series.ts';
+import { type SeriesRef, seriesOf } from './series-index.ts';
 import {
-  type ExemplarSlot,
-  emptyHist,
-  exemplarsOf,
+  type EdgeAgg,
+  type EdgeSeries,
   type Hist,
-  histogramOf,
-  mergeHist,
-  observe,
-} from './histogram.ts';
-import {
-  edgeObservation,
   type Labels,
-  type MetricInfo,
-  RED_METRICS,
-  routeObservation,
-  seriesId,
-} from './series.ts';
+  META_KEY,
+  type Meta,
+  type RedMetricsState,
+  type RouteSeries,
+} from './state.ts';
 
-interface Meta {
-  t: 'meta';
-  /** End of the last closed window, ms: the start of the first open one. */
-  closed: number;
-}
+export type { RedMetricsState } from './state.ts';
 
-interface SeriesCommon {
-  labels: Labels;
-  /** Budget key this series counts against (null: an overflow series, outside the budget). */
-  budget: string | null;
-  /** When the series started accumulating, ns since the epoch (decimal): the samples' startTimeUnixNano. */
-  start: string;
-  /** Processor time of the last span, ms: for idle expiry. */
-  seen: number;
-}
-
-interface RouteSeries extends SeriesCommon {
-  t: 'route';
-  kind: 'server' | 'client';
-  cum: Hist;
-  /** Deltas of windows not closed yet: [window start ms, delta]. */
-  pend: Array<[number, Hist]>;
-}
-
-interface EdgeAgg {
-  /** Requests and failed requests counted on this edge. */
-  n: number;
-  f: number;
-  /** Client- and server-side durations; null until a span of that side was seen. */
-  c: Hist | null;
-  s: Hist | null;
-}
-
-interface EdgeSeries extends SeriesCommon {
-  t: 'edge';
-  cum: EdgeAgg;
-  pend: Array<[number, EdgeAgg]>;
-}
-
-export type RedMetricsState = Meta | RouteSeries | EdgeSeries | number;
 type Ctx = ProcessorContext<RedMetricsConfig, RedMetricsState>;
 
-const META = 'meta';
-/** Overflow series outside the budget: two for routes (success, error), one for edges. */
-const ROUTE_OVERFLOW_SLOTS = 2;
-const EDGE_OVERFLOW_SLOTS = 1;
-const EDGE_ID_NAME = 'traces.service_graph';
-
-// One compiled templater per rules object: handlers are called per span, configs are frozen per run.
-const templaters = new WeakMap<object, RouteTemplater>();
-function templaterFor(config: RedMetricsConfig): RouteTemplater {
-  let t = templaters.get(config);
-  if (t === undefined) {
-    t = compileRouteTemplater({ rules: config.routeRules, maxSegments: config.routeMaxSegments });
-    templaters.set(config, t);
-  }
-  return t;
-}
+const MS = 1_000_000n;
 
 function windowStart(ms: number, windowMs: number): number {
   return Math.floor(ms / windowMs) * windowMs;
@@ -111,51 +46,51 @@ function closableUpTo(ctx: Ctx): number {
 }
 
 function meta(ctx: Ctx): Meta {
-  const m = ctx.state.get(META) as Meta | undefined;
+  const m = ctx.state.get(META_KEY) as Meta | undefined;
   if (m !== undefined) return m;
   // A new stream: windows before now are closed already; older spans (a replay) count as late.
   const created: Meta = { t: 'meta', closed: closableUpTo(ctx) };
-  ctx.state.set(META, created);
+  ctx.state.set(META_KEY, created);
   return created;
 }
 
-/** The window a span joins, and whether it came after its own window closed. */
-function windowOf(span: Span, m: Meta, ctx: Ctx): { start: number; late: boolean } {
-  const { windowMs } = ctx.config;
-  const endMs = Number(span.endTimeUnixNano / 1_000_000n);
-  let start = Math.min(windowStart(endMs, windowMs), windowStart(ctx.now(), windowMs));
-  if (start < m.closed) return { start: m.closed, late: true };
-  start = Math.max(start, m.closed);
-  return { start, late: false };
+// The window of the last span's end, in ns: consecutive spans mostly end in the same window, and
+// comparing BigInts allocates nothing where dividing them does.
+let lastWindow = { windowMs: 0, fromNs: 0n, toNs: -1n, startMs: 0 };
+
+/** The start (ms) of the window a span's end time falls in. */
+function spanWindowStart(endNs: bigint, windowMs: number): number {
+  const w = lastWindow;
+  if (w.windowMs === windowMs && endNs >= w.fromNs && endNs < w.toNs) return w.startMs;
+  const startMs = windowStart(Number(endNs / MS), windowMs);
+  lastWindow = { windowMs, fromNs: BigInt(startMs) * MS, toNs: BigInt(startMs + windowMs) * MS, startMs };
+  return startMs;
 }
 
 /**
- * The state key and labels a label set is counted under: its own series if it exists or the owner's
- * budget allows one more, else the owner's overflow series.
+ * The series a span counts in: its own if it exists or its owner's budget allows one more, else the
+ * owner's overflow series. Returns its state key and the series (the stored one, or a new one).
  */
-function admit(
+function admit<S extends RouteSeries | EdgeSeries>(
   ctx: Ctx,
-  prefix: string,
-  idName: string,
-  budgetKey: string,
-  reserved: number,
-  labels: Labels,
-  overflow: Labels,
-): { key: string; labels: Labels; budget: string | null } {
-  const key = `${prefix}${seriesIdOf(idName, labels)}`;
-  if (ctx.state.has(key)) return { key, labels, budget: budgetKey };
-  const used = (ctx.state.get(budgetKey) as number | undefined) ?? 0;
-  if (used < ctx.config.cardinalityLimit - reserved) {
-    ctx.state.set(budgetKey, used + 1);
+  ref: SeriesRef,
+  create: (labels: Labels, budget: string | null) => S,
+): [key: string, series: S] {
+  const own = ctx.state.get(ref.key) as S | undefined;
+  if (own !== undefined) return [ref.key, own];
+  const used = (ctx.state.get(ref.budget) as number | undefined) ?? 0;
+  if (used < ctx.config.cardinalityLimit - ref.reserved) {
+    ctx.state.set(ref.budget, used + 1);
     ctx.count('series_created');
-    return { key, labels, budget: budgetKey };
+    return [ref.key, create(ref.labels, ref.budget)];
   }
   ctx.count('overflow_spans');
-  return { key: `${prefix}${seriesIdOf(idName, overflow)}`, labels: overflow, budget: null };
+  const overflow = ctx.state.get(ref.overflowKey) as S | undefined;
+  return [ref.overflowKey, overflow ?? create(ref.overflowLabels, null)];
 }
 
 function pendingFor<A>(pend: Array<[number, A]>, start: number, empty: () => A): A {
-  for (const entry of pend) if (entry[0] === start) return entry[1];
+  for (let i = 0; i < pend.length; i++) if (pend[i]![0] === start) return pend[i]![1];
   const delta = empty();
   pend.push([start, delta]);
   return delta;
@@ -166,79 +101,71 @@ function emptyEdge(): EdgeAgg {
 }
 
 function startNs(ctx: Ctx): string {
-  return (BigInt(Math.trunc(ctx.now())) * 1_000_000n).toString();
+  return (BigInt(Math.trunc(ctx.now())) * MS).toString();
+}
+
+function durationSeconds(span: Span): number {
+  const ns = span.endTimeUnixNano - span.startTimeUnixNano;
+  return ns > 0n ? Number(ns) / 1e9 : 0;
 }
 
 export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
   const span = record.value;
   const config = ctx.config;
+  const now = ctx.now();
   const m = meta(ctx);
-  const window = windowOf(span, m, ctx);
   ctx.count('spans');
-  if (window.late) ctx.count('late_spans');
-  const exemplar: ExemplarSlot | null = config.exemplars
-    ? [span.traceId, span.spanId, 0, span.endTimeUnixNano.toString()]
-    : null;
-
-  const route = routeObservation(span, templaterFor(config));
-  const metric = RED_METRICS[route.kind];
-  const r = admit(
-    ctx,
-    'r:',
-    metric.name,
-    `b:${route.kind}:${route.service}`,
-    ROUTE_OVERFLOW_SLOTS,
-    route.labels,
-    route.overflow,
+  // The window of its end time; one that closed already (later than the allowance) gives the first
+  // open window, and a clock ahead of ours the current one.
+  let window = Math.min(
+    spanWindowStart(span.endTimeUnixNano, config.windowMs),
+    windowStart(now, config.windowMs),
   );
-  const rs = (ctx.state.get(r.key) as RouteSeries | undefined) ?? {
+  if (window < m.closed) {
+    window = m.closed;
+    ctx.count('late_spans');
+  }
+  const exemplar = config.exemplars ? span : null;
+  const seconds = durationSeconds(span);
+  const { route, edge } = seriesOf(span, config);
+
+  const [routeKey, rs] = admit<RouteSeries>(ctx, route, (labels, budget) => ({
     t: 'route',
     kind: route.kind,
-    labels: r.labels,
-    budget: r.budget,
+    labels,
+    budget,
     start: startNs(ctx),
     seen: 0,
     cum: emptyHist(),
     pend: [],
-  };
-  if (exemplar !== null) exemplar[2] = route.seconds;
-  observe(pendingFor(rs.pend, window.start, emptyHist), route.seconds, exemplar);
-  rs.seen = ctx.now();
-  ctx.state.set(r.key, rs);
+  }));
+  observe(pendingFor(rs.pend, window, emptyHist), seconds, exemplar);
+  rs.seen = now;
+  ctx.state.set(routeKey, rs);
 
-  const edge = edgeObservation(span, config.unknownClient);
-  const e = admit(
-    ctx,
-    'e:',
-    EDGE_ID_NAME,
-    `b:edge:${edge.client}`,
-    EDGE_OVERFLOW_SLOTS,
-    edge.labels,
-    edge.overflow,
-  );
-  const es = (ctx.state.get(e.key) as EdgeSeries | undefined) ?? {
+  const [edgeKey, es] = admit<EdgeSeries>(ctx, edge, (labels, budget) => ({
     t: 'edge',
-    labels: e.labels,
-    budget: e.budget,
+    labels,
+    budget,
     start: startNs(ctx),
     seen: 0,
     cum: emptyEdge(),
     pend: [],
-  };
-  const delta = pendingFor(es.pend, window.start, emptyEdge);
+  }));
+  const delta = pendingFor(es.pend, window, emptyEdge);
   if (edge.countsRequest) {
     delta.n++;
     if (edge.failed) delta.f++;
   }
   if (edge.side === 'client') {
     delta.c ??= emptyHist();
-    observe(delta.c, edge.seconds, exemplar);
+    observe(delta.c, seconds, exemplar);
   } else {
     delta.s ??= emptyHist();
-    observe(delta.s, edge.seconds, exemplar);
+    observe(delta.s, seconds, exemplar);
   }
-  es.seen = ctx.now();
-  ctx.state.set(e.key, es);
+  es.seen = now;
+  ctx.state.set(edgeKey, es);
 }
 
 function mergeEdge(into: EdgeAgg, delta: EdgeAgg): void {
@@ -260,18 +187,15 @@ function fold<A>(
   upTo: number,
   merge: (into: A, d: A) => void,
 ): boolean {
+  if (!series.pend.some((entry) => entry[0] < upTo)) return false;
+  // Oldest window first: sums are added in the same order every time, and newer exemplars win.
   const keep: Array<[number, A]> = [];
-  let folded = false;
-  for (const entry of series.pend.sort((a, b) => a[0] - b[0])) {
-    if (entry[0] < upTo) {
-      merge(series.cum, entry[1]);
-      folded = true;
-    } else {
-      keep.push(entry);
-    }
+  for (const entry of [...series.pend].sort((a, b) => a[0] - b[0])) {
+    if (entry[0] < upTo) merge(series.cum, entry[1]);
+    else keep.push(entry);
   }
   series.pend = keep;
-  return folded;
+  return true;
 }
 
 function sample(
@@ -333,6 +257,6 @@ export function closeWindows(ctx: Ctx): void {
     if (cum.c !== null) emit(sample(RED_METRICS.edgeClient, labels, stream, start, time, { hist: cum.c }));
     if (cum.s !== null) emit(sample(RED_METRICS.edgeServer, labels, stream, start, time, { hist: cum.s }));
   }
-  ctx.state.set(META, { t: 'meta', closed: upTo });
+  ctx.state.set(META_KEY, { t: 'meta', closed: upTo });
   ctx.count('windows_closed');
 }

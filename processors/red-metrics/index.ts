@@ -16,6 +16,10 @@ export default defineProcessor<typeof redMetricsConfigSpec.fields, RedMetricsSta
   inputs: ['spans'],
   outputs: ['metrics'],
   config: redMetricsConfigSpec,
+  // Every span reads and rewrites the same few series: kept decoded, each changed series is encoded
+  // once per transaction instead of decoded and encoded per span (every change is followed by
+  // state.set, aggregator.ts).
+  stateAccess: 'live',
   process(record, ctx) {
     processSpan(record, ctx);
   },

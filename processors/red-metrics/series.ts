@@ -26,6 +26,7 @@
 import type { MetricType, Span } from '../../schemas/types.ts';
 import { seriesIdOf } from '../runtime/processor-metrics.ts';
 import type { RouteTemplater } from '../shared/route-template.ts';
+import type { Labels } from './state.ts';
 
 export interface MetricInfo {
   name: string;
@@ -78,7 +79,7 @@ export const OVERFLOW_VALUE = '__overflow__';
 /** The OpenTelemetry SDK convention for the series that collects what exceeded a cardinality limit. */
 export const OVERFLOW_ATTRIBUTE = 'otel.metric.overflow';
 
-export type Labels = Record<string, string>;
+export type { Labels } from './state.ts';
 
 /** A span's contribution to one route-level histogram. */
 export interface RouteObservation {

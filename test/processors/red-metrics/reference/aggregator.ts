@@ -19,11 +19,11 @@
  * emitted, under the same stream and start time, so the sink neither loses nor double counts.
  */
 
-import type { MetricSample, Span } from '../../schemas/types.ts';
-import type { InputRecord, ProcessorContext } from '../runtime/definition.ts';
-import { seriesIdOf } from '../runtime/processor-metrics.ts';
-import { compileRouteTemplater, type RouteTemplater } from '../shared/route-template.ts';
-import type { RedMetricsConfig } from './config.ts';
+import type { RedMetricsConfig } from '../../../../processors/red-metrics/config.ts';
+import type { InputRecord, ProcessorContext } from '../../../../processors/runtime/definition.ts';
+import { seriesIdOf } from '../../../../processors/runtime/processor-metrics.ts';
+import { compileRouteTemplater, type RouteTemplater } from '../../../../processors/shared/route-template.ts';
+import type { MetricSample, Span } from '../../../../schemas/types.ts';
 import {
   type ExemplarSlot,
   emptyHist,

@@ -5,9 +5,10 @@
  * stream per input partition. The rules are in series.ts, the windows and state in aggregator.ts, the
  * user's view in docs/metrics.md.
  */
-import { defineProcessor } from '../runtime/definition.ts';
+
+import { redMetricsConfigSpec } from '../../../../processors/red-metrics/config.ts';
+import { defineProcessor } from '../../../../processors/runtime/definition.ts';
 import { closeWindows, processSpan, type RedMetricsState } from './aggregator.ts';
-import { redMetricsConfigSpec } from './config.ts';
 
 export default defineProcessor<typeof redMetricsConfigSpec.fields, RedMetricsState, 'spans'>({
   name: 'red-metrics',

@@ -23,9 +23,9 @@
  * So every request is counted once, by the side that was captured first in the chain.
  */
 
-import type { MetricType, Span } from '../../schemas/types.ts';
-import { seriesIdOf } from '../runtime/processor-metrics.ts';
-import type { RouteTemplater } from '../shared/route-template.ts';
+import { seriesIdOf } from '../../../../processors/runtime/processor-metrics.ts';
+import type { RouteTemplater } from '../../../../processors/shared/route-template.ts';
+import type { MetricType, Span } from '../../../../schemas/types.ts';
 
 export interface MetricInfo {
   name: string;

@@ -10,12 +10,13 @@
  * (traceparent, or a root's), or its parent's. A span whose parent's trace id does not come within
  * `resolveTimeoutMs` becomes a root with link confidence 0. Nothing is dropped.
  */
-import { codecFor } from '../../schemas/codec.ts';
-import type { Span, TraceLinkingEvent } from '../../schemas/types.ts';
-import type { InputRecord, ProcessorContext } from '../runtime/definition.ts';
-import { deterministicSpanId, traceIdForRoot } from '../shared/span-ids.ts';
+
+import type { InputRecord, ProcessorContext } from '../../../../processors/runtime/definition.ts';
+import { deterministicSpanId, traceIdForRoot } from '../../../../processors/shared/span-ids.ts';
+import type { LinkerConfig } from '../../../../processors/trace-linker/config.ts';
+import { codecFor } from '../../../../schemas/codec.ts';
+import type { Span, TraceLinkingEvent } from '../../../../schemas/types.ts';
 import { chooseCausalParent } from './causality.ts';
-import type { LinkerConfig } from './config.ts';
 import {
   type BucketEntry,
   bucketKey,
