@@ -380,16 +380,17 @@ class Linker {
     const ids = this.#readSlot('a', slot, false);
     const waiting: SpanEntry[] = [];
     if (ids !== undefined) {
-      const keep: string[] = [];
+      const keep = new Set<string>();
       for (const id of ids) {
         const e = this.span(id);
         if (e === undefined || (e.status !== 'causality' && e.status !== 'parent')) continue;
-        // A later span with the id is listed in its own slot.
-        if (slotOf(e.arrivedMs) !== slot) continue;
+        // A later span with the id is listed in its own slot; one that came again within the slot
+        // (a retry's derived id, replayed) is listed twice in it.
+        if (slotOf(e.arrivedMs) !== slot || keep.has(id)) continue;
         waiting.push(e);
-        keep.push(id);
+        keep.add(id);
       }
-      if (keep.length < ids.length) this.#rewriteSlot('a', slot, keep);
+      if (keep.size < ids.length) this.#rewriteSlot('a', slot, [...keep]);
     }
     if (waiting.length === 0) {
       const m = this.meta();
