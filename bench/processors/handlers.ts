@@ -1,8 +1,8 @@
 /**
  * How much CPU do the trace-linker and red-metrics handlers spend per span on their own, in memory?
  *
- *   node bench/processors/handlers.ts [--quick] [--processor trace-linker|red-metrics]
- *        [--variant cross-node|one-node] [--only <scenario>] [--profile <file.cpuprofile>]
+ *   node bench/processors/handlers.ts [--quick] [--before] [--processor trace-linker|red-metrics]
+ *        [--variant cross-node|one-node] [--only <scenario>] [--profile <file.cpuprofile>] [--json]
  *
  * The inputs are recorded once (workload.ts): the spans span-assembler makes of the keep-alive
  * workload, with the linker's trace-id questions and answers between nodes, and the spans the linker
@@ -20,6 +20,9 @@
  *   handler           the handler on decoded records, state changes not encoded (the changelog codec is
  *                     being replaced: its cost is the next line's difference);
  *   handler+changelog the same, each unit's changed state keys encoded with the processor's state codec.
+ *
+ * With `--before`, the implementations these replaced (kept as the equivalence tests' oracle under
+ * test/processors/<name>/reference) run too, in the same run: `before: handler...`.
  *
  * The reference run hashes the encoded outputs in order (`outputDigest`): equal digests mean a change of
  * a handler emitted exactly the same records; every timed run checks it emitted as many.
@@ -41,6 +44,8 @@ import traceLinker from '../../processors/trace-linker/index.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { Span, TraceLinkingEvent } from '../../schemas/types.ts';
+import redMetricsBefore from '../../test/processors/red-metrics/reference/index.ts';
+import traceLinkerBefore from '../../test/processors/trace-linker/reference/index.ts';
 import { type ChainWorkload, chainWorkload, PREFIX, VARIANTS, type Variant } from './workload.ts';
 
 /** Records per unit of work: about what one 1 MiB fetch of linking records holds. */
@@ -51,6 +56,11 @@ export type ProcessorName = (typeof PROCESSORS)[number];
 const DEFINITIONS: Record<ProcessorName, AnyProcessorDefinition> = {
   'trace-linker': traceLinker as unknown as AnyProcessorDefinition,
   'red-metrics': redMetrics as unknown as AnyProcessorDefinition,
+};
+/** The implementations these replaced, as the equivalence tests keep them. */
+const BEFORE: Record<ProcessorName, AnyProcessorDefinition> = {
+  'trace-linker': traceLinkerBefore as unknown as AnyProcessorDefinition,
+  'red-metrics': redMetricsBefore as unknown as AnyProcessorDefinition,
 };
 
 export interface Scenario {
@@ -89,8 +99,10 @@ export interface ProcessorResult {
   outputs: number;
   /** sha256 of the encoded outputs in order: equal across runs, and across versions that behave alike. */
   outputDigest: string;
-  changelogRecords: number;
-  changelogBytes: number;
+  /** With `before`: whether the implementation replaced emitted exactly the same records. */
+  sameOutputsAsBefore?: boolean;
+  /** Changelog records and bytes (default JSON codec) per span, per implementation. */
+  changelog: Array<{ implementation: 'current' | 'before'; records: number; bytesPerSpan: number }>;
   counters: Record<string, number>;
   scenarios: Scenario[];
 }
@@ -251,6 +263,8 @@ export interface BenchOptions {
   processors?: readonly ProcessorName[];
   variants?: readonly Variant[];
   only?: string;
+  /** Also run the implementations replaced (kept as the tests' oracle, test/processors/<name>/reference). */
+  before?: boolean;
   /** Write a CPU profile of the timed runs here. */
   profile?: string;
 }
@@ -297,8 +311,6 @@ export async function benchHandlers(options: BenchOptions = {}): Promise<Process
     });
     for (const processor of processors) {
       const definition = DEFINITIONS[processor];
-      const live = definition.stateAccess === 'live';
-      const plain: AnyProcessorDefinition = { ...definition, stateCodec: NOT_ENCODED };
       let run: (d: AnyProcessorDefinition, t: Totals) => void;
       let avro: () => void;
       let pass: AnyProcessorDefinition | undefined;
@@ -333,22 +345,34 @@ export async function benchHandlers(options: BenchOptions = {}): Promise<Process
         spans = inputs.length;
         records = inputs.length;
       }
-      // Warm-up: compile the hot paths once before anything is timed; the first totals are the reference.
-      const reference = freshTotals();
-      run(definition, reference);
+      const implementations: Array<[prefix: string, definition: AnyProcessorDefinition]> = [['', definition]];
+      if (options.before === true) implementations.push(['before: ', BEFORE[processor]]);
+      // Warm-up: compile the hot paths once before anything is timed. These first runs are the
+      // reference: their outputs' digest, counters and changelog.
+      const reference = new Map<string, Totals>();
+      for (const [prefix, d] of implementations) {
+        const t = freshTotals();
+        run(d, t);
+        reference.set(prefix, t);
+      }
       avro();
-      const digest = reference.digest!.digest('hex');
+      const current = reference.get('')!;
+      const digest = current.digest!.digest('hex');
+      const before = reference.get('before: ');
       const runs: Array<[string, () => void]> = [['avro', avro]];
       if (pass !== undefined) runs.push(['pass-through', () => run(pass, freshTotals(false))]);
-      // A processor whose state is copied is encoded at every get and set: no `handler` without it.
-      const check = (d: AnyProcessorDefinition, name: string) => () => {
-        const t = freshTotals(false);
-        run(d, t);
-        if (t.outputs !== reference.outputs)
-          throw new Error(`${processor} ${name}: outputs differ between runs`);
-      };
-      if (live) runs.push(['handler', check(plain, 'handler')]);
-      runs.push(['handler+changelog', check(definition, 'handler+changelog')]);
+      for (const [prefix, d] of implementations) {
+        const check = (e: AnyProcessorDefinition, name: string) => () => {
+          const t = freshTotals(false);
+          run(e, t);
+          if (t.outputs !== current.outputs) throw new Error(`${processor} ${name}: outputs differ`);
+        };
+        // State that is copied is encoded at every get and set: no `handler` without its codec.
+        if (d.stateAccess === 'live') {
+          runs.push([`${prefix}handler`, check({ ...d, stateCodec: NOT_ENCODED }, `${prefix}handler`)]);
+        }
+        runs.push([`${prefix}handler+changelog`, check(d, `${prefix}handler+changelog`)]);
+      }
       const times: Record<string, Timing[]> = {};
       for (let r = 0; r < reps; r++) {
         for (const [name, fn] of runs) {
@@ -362,14 +386,18 @@ export async function benchHandlers(options: BenchOptions = {}): Promise<Process
         variant,
         spans,
         records,
-        outputs: reference.outputs,
+        outputs: current.outputs,
         outputDigest: digest,
-        changelogRecords: reference.changelogRecords,
-        changelogBytes: reference.changelogBytes,
-        counters: reference.counters,
+        ...(before === undefined ? {} : { sameOutputsAsBefore: before.digest!.digest('hex') === digest }),
+        changelog: [...reference].map(([prefix, t]) => ({
+          implementation: prefix === '' ? 'current' : 'before',
+          records: t.changelogRecords,
+          bytesPerSpan: Math.round(t.changelogBytes / spans),
+        })),
+        counters: current.counters,
         scenarios: Object.entries(times)
           .filter(([, list]) => list.length > 0)
-          .map(([name, list]) => scenario(name, WHAT[processor][name]!, spans, list)),
+          .map(([name, list]) => scenario(name, WHAT[processor][name.replace('before: ', '')]!, spans, list)),
       });
     }
   }
@@ -384,8 +412,13 @@ export async function benchHandlers(options: BenchOptions = {}): Promise<Process
 export function printHandlers(results: ProcessorResult[]): void {
   for (const r of results) {
     const base = r.scenarios.find((s) => s.name === 'avro')?.cpuMicrosPerSpan ?? Number.NaN;
+    const changelog = r.changelog.map((c) => `${c.implementation} ${c.bytesPerSpan} B`).join(', ');
+    const same =
+      r.sameOutputsAsBefore === undefined
+        ? ''
+        : `, same outputs as before: ${r.sameOutputsAsBefore ? 'yes' : 'NO'}`;
     console.log(
-      `${r.processor}, ${r.variant}: ${r.spans} spans (${r.records} records), ${r.outputs} outputs (digest ${r.outputDigest.slice(0, 16)}), ${r.changelogRecords} changelog records, ${(r.changelogBytes / r.spans).toFixed(0)} changelog B per span`,
+      `${r.processor}, ${r.variant}: ${r.spans} spans (${r.records} records), ${r.outputs} outputs (digest ${r.outputDigest.slice(0, 16)}${same}), changelog per span: ${changelog}`,
     );
     console.table(
       r.scenarios.map((s) => ({
@@ -413,6 +446,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const profile = arg('--profile');
   const results = await benchHandlers({
     quick: process.argv.includes('--quick'),
+    before: process.argv.includes('--before'),
     ...(processor === undefined ? {} : { processors: [processor] }),
     ...(variant === undefined ? {} : { variants: [variant] }),
     ...(only === undefined ? {} : { only }),

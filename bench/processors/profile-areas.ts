@@ -9,7 +9,9 @@ import { type ProfileArea, summarizeProfile } from '../span-assembler/profile.ts
 
 export const HANDLER_AREAS: ProfileArea[] = [
   ['garbage collection', (_u, f) => f === '(garbage collector)'],
-  ['idle', (_u, f) => f === '(idle)'],
+  ['idle (waiting on the broker)', (_u, f) => f === '(idle)'],
+  // Stopping the profiler (it serialises the profile while it still samples).
+  ['profiler (node:inspector)', (u) => u.startsWith('node:inspector')],
   [
     'state codec (changelog encode)',
     (u) => u.includes('runtime/state-codec') || u.includes('runtime/state-store'),

@@ -63,6 +63,9 @@ export const AREAS: ProfileArea[] = [
   ],
 ];
 
+/** Areas left out of the shares: time not spent on the work measured. */
+const NOT_BUSY = ['idle (waiting on the broker)', 'profiler (node:inspector)'];
+
 export function summarizeProfile(
   file: string,
   top = 15,
@@ -83,7 +86,7 @@ export function summarizeProfile(
     const fn = functionName === '' ? '(anonymous)' : functionName;
     const area = areaList.find(([, match]) => match(url, fn))?.[0] ?? 'other';
     areas.set(area, (areas.get(area) ?? 0) + us);
-    if (area === 'idle (waiting on the broker)') continue;
+    if (NOT_BUSY.includes(area)) continue;
     busy += us;
     const where = url === '' ? fn : `${fn} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
     fns.set(where, (fns.get(where) ?? 0) + us);
@@ -91,7 +94,7 @@ export function summarizeProfile(
   const pct = (us: number) => Math.round((1000 * us) / busy) / 10;
   return {
     areas: [...areas]
-      .filter(([area]) => area !== 'idle (waiting on the broker)')
+      .filter(([area]) => !NOT_BUSY.includes(area))
       .sort((a, b) => b[1] - a[1])
       .map(([area, us]) => ({ area, percent: pct(us) })),
     functions: [...fns]
