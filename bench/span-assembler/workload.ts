@@ -28,6 +28,8 @@ export interface WorkloadOptions {
   exchangesPerConnection?: number;
   /** Time between two exchanges on one connection (default 50 ms, jittered): 5 s of traffic per connection. */
   gapMs?: number;
+  /** All five services on one node (default: three nodes, so calls cross nodes). */
+  singleNode?: boolean;
   seed?: number;
 }
 
@@ -174,12 +176,13 @@ export function keepAliveWorkload(options: WorkloadOptions = {}): Workload {
   const connections = options.connections ?? 200;
   const perConnection = options.exchangesPerConnection ?? 100;
   const gapNs = BigInt(options.gapMs ?? 50) * MS;
+  const services = options.singleNode === true ? SERVICES.map((s) => ({ ...s, node: 'node-a' })) : SERVICES;
   const events: L7RawEvent[] = [];
   let dataEvents = 0;
   for (let c = 0; c < connections; c++) {
-    const from = SERVICES[c % SERVICES.length]!;
+    const from = services[c % services.length]!;
     const external = c % 10 === 9;
-    const to = external ? EXTERNAL : SERVICES[(c + 1 + (c % 3)) % SERVICES.length]!;
+    const to = external ? EXTERNAL : services[(c + 1 + (c % 3)) % services.length]!;
     const clientPort = 40_000 + c;
     const serverPort = external ? 443 : 8080;
     const client = new Side('CLIENT', from, clientPort, to, serverPort);
