@@ -344,10 +344,37 @@ class Linker {
         this.ctx.count('roots.server');
         this.resolve(e, traceIdForRoot(e.spanId));
       }
-    } else {
+    } else if (ev.causalCandidates === null || !this.#hinted(e, span, ev.causalCandidates)) {
       this.put(e);
     }
     if (e.status === 'causality' || e.status === 'parent') this.#listArrival(e);
+  }
+
+  /**
+   * A CLIENT span whose possible causes the collector counted (L7RawEvent.causalCandidates): decided as
+   * soon as that many containing SERVER spans of its process have arrived — at once when none could
+   * have caused it, or when they all came first — else checked again every `punctuateMs` until they
+   * have, and decided with what arrived at `causalityWaitMs` at the latest (a cause the pipeline lost).
+   * Returns false when the span waits the usual way.
+   */
+  #hinted(e: SpanEntry, span: Span, count: number): boolean {
+    if (count < 0) return false;
+    if (count === 0 || this.#causesArrived(e, span) >= count) {
+      this.ctx.count('causality.decided_on_arrival');
+      this.decideCausality(e);
+      return true;
+    }
+    e.causes = { count, untilMs: e.deadlineMs };
+    e.deadlineMs = Math.min(e.causes.untilMs, this.now + this.cfg.punctuateMs);
+    this.put(e);
+    return true;
+  }
+
+  /** How many SERVER spans of the process that contain the call have arrived. */
+  #causesArrived(e: SpanEntry, span: Span): number {
+    chooser.reset(span.local.tid, span.connectionKey);
+    this.#offerCauses(e, span);
+    return chooser.containing;
   }
 
   /** Lists a waiting span in the slot it arrived in, for the memory bound (ArrivalsEntry). */
@@ -762,9 +789,22 @@ class Linker {
   #due(e: SpanEntry, force: boolean, key = spanKey(e.spanId)): boolean {
     if (!force && e.deadlineMs > this.now) return false;
     switch (e.status) {
-      case 'causality':
+      case 'causality': {
+        const causes = e.causes;
+        if (!force && causes != null && this.now < causes.untilMs) {
+          if (this.#causesArrived(e, this.#decoded(e)) < causes.count) {
+            // Not all of them yet: checked again at the next punctuation (at the latest, untilMs).
+            e.deadlineMs = Math.min(causes.untilMs, this.now + this.cfg.punctuateMs);
+            this.put(e, key);
+            return false;
+          }
+          this.ctx.count('causality.decided_on_causes');
+        } else if (causes != null) {
+          this.ctx.count('causality.decided_by_timer');
+        }
         this.decideCausality(e, key);
         return true;
+      }
       case 'parent':
         this.giveUp(e, force ? 'memory' : 'timeout', key);
         return true;

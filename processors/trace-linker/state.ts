@@ -68,6 +68,12 @@ export interface SpanEntry {
   arrivedMs: number;
   deadlineMs: number;
   /**
+   * CLIENT spans the collector counted the possible causes of (TraceLinkingEvent.causalCandidates): how
+   * many containing SERVER spans to wait for, and until when at most (the causalityWaitMs deadline).
+   * `deadlineMs` is then the next check. Absent (or null) for the others, which wait until `deadlineMs`.
+   */
+  causes?: { count: number; untilMs: number } | null;
+  /**
    * The deadline the entry is listed at in the wheel (null: not listed yet). The entry carries it
    * because state is live (index.ts): the value read before a change is the changed object, so the old
    * deadline is gone.

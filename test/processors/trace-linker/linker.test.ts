@@ -60,7 +60,11 @@ function span(spec: SpanSpec): Span {
   };
 }
 
-function linking(s: Span, parentNode: string | null = null): TraceLinkingEvent {
+function linking(
+  s: Span,
+  parentNode: string | null = null,
+  causalCandidates: number | null = null,
+): TraceLinkingEvent {
   return {
     kind: 'SPAN',
     node: s.local.node,
@@ -69,7 +73,7 @@ function linking(s: Span, parentNode: string | null = null): TraceLinkingEvent {
     spanId: null,
     traceId: null,
     replyTo: null,
-    causalCandidates: null,
+    causalCandidates,
   };
 }
 
@@ -91,7 +95,9 @@ function linker(config: Record<string, unknown> = {}) {
     assert.equal(found.length, 1, `span ${id} emitted once`);
     return found[0]!;
   };
-  return { t, send, wait, out, byId };
+  /** A CLIENT span with the collector's count of its possible causes. */
+  const sendHinted = (s: Span, causes: number) => t.process(linking(s, null, causes), { key: s.local.node });
+  return { t, send, sendHinted, wait, out, byId };
 }
 
 describe('trace-linker: causality inside a process', () => {
@@ -187,6 +193,59 @@ describe('trace-linker: causality inside a process', () => {
     const tie = chooseCausalParent(call, [s('b', 1n, 10n), s('a', 1n, 10n)]);
     assert.equal(tie?.spanId, 'a');
     assert.equal(chooseCausalParent(call, [s('x', 6n, 10n)]), null);
+  });
+});
+
+describe('trace-linker: causality by completion (the collector counted the causes)', () => {
+  test('no possible cause: the CLIENT span is a root at once, no wait', () => {
+    const l = linker({ causalityWaitMs: 5_000 });
+    const client = span({ kind: 'CLIENT', startMs: 2, endMs: 8 });
+    l.sendHinted(client, 0);
+    const c = l.byId(client.spanId);
+    assert.equal(c.link.method, 'NONE');
+    assert.equal(c.parentSpanId, null);
+    assert.equal(l.t.counters()['causality.decided_on_arrival'], 1);
+  });
+
+  test('its one cause arrives later: decided at the next punctuation, long before causalityWaitMs', () => {
+    const l = linker({ causalityWaitMs: 5_000, punctuateMs: 100 });
+    const server = span({ kind: 'SERVER', startMs: 0, endMs: 10 });
+    const client = span({ kind: 'CLIENT', startMs: 2, endMs: 8 });
+    l.sendHinted(client, 1);
+    l.wait(100);
+    assert.equal(l.out().length, 0, 'waits while its cause has not arrived');
+    l.send(server);
+    l.wait(100);
+    const c = l.byId(client.spanId);
+    assert.equal(c.parentSpanId, server.spanId);
+    assert.equal(c.link.method, 'PROCESS_CAUSALITY');
+    assert.equal(c.traceId, l.byId(server.spanId).traceId);
+    assert.equal(l.t.counters()['causality.decided_on_causes'], 1);
+  });
+
+  test('its causes arrived first: decided on arrival, among all of them', () => {
+    const l = linker({ causalityWaitMs: 5_000 });
+    const a = span({ kind: 'SERVER', startMs: 0, endMs: 10 });
+    const b = span({ kind: 'SERVER', startMs: 1, endMs: 12 });
+    const client = span({ kind: 'CLIENT', startMs: 2, endMs: 8 });
+    l.send(a, b);
+    l.sendHinted(client, 2);
+    const c = l.byId(client.spanId);
+    assert.equal(c.parentSpanId, b.spanId, 'the most recently started');
+    assert.equal(c.attributes['meshpipe.link.candidates'], '2');
+  });
+
+  test('a counted cause never arrives: decided with what came, at causalityWaitMs', () => {
+    const l = linker({ causalityWaitMs: 1_000, punctuateMs: 100 });
+    const server = span({ kind: 'SERVER', startMs: 0, endMs: 10 });
+    const client = span({ kind: 'CLIENT', startMs: 2, endMs: 8 });
+    l.sendHinted(client, 2);
+    l.send(server);
+    for (let i = 0; i < 5; i++) l.wait(100);
+    assert.equal(l.out().filter((s) => s.spanId === client.spanId).length, 0, 'still waiting for the second');
+    for (let i = 0; i < 6; i++) l.wait(100);
+    assert.equal(l.byId(client.spanId).parentSpanId, server.spanId);
+    assert.equal(l.t.counters()['causality.decided_by_timer'], 1);
   });
 });
 
