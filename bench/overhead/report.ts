@@ -144,7 +144,7 @@ const COLORS: Record<string, string> = {
   S3: '#d97706',
   S1k: '#60a5fa',
   S1o: '#1e3a8a',
-  S1js: '#7c3aed',
+  S1ts: '#7c3aed',
 };
 
 function esc(s: string): string {

@@ -40,7 +40,7 @@ import { allTopicDefinitions, ensureTopics } from '../../lib/kafka.ts';
 import { choosePort } from '../../lib/local-stack/ports.ts';
 import { readStackState } from '../../lib/local-stack/stack.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { type CollectorProcess, startCollectorProcess, sumOf } from '../collector/harness.ts';
+import { CLI, type CollectorProcess, startCollectorProcess, sumOf } from '../collector/harness.ts';
 import { benchBrokers, benchTopics, machineFacts } from '../environment.ts';
 import { measureEndToEnd, printLine } from '../pipeline/end-to-end.ts';
 import { startReceiver } from '../pipeline/receiver-process.ts';
@@ -82,10 +82,11 @@ const flag = (name: string): string | undefined => {
 const QUICK = argv.includes('--quick');
 /**
  * Variants of S1, not in the default set: S1k the kernel half alone (to split S1's cost between kernel
- * and agent), S1o the collector under SCHED_OTHER (as before bpf/loader/schedule.c), S1js the collector
- * run from precompiled JavaScript (precompile.ts).
+ * and agent), S1o the collector under SCHED_OTHER (as before bpf/loader/schedule.c), S1ts the collector
+ * run from its TypeScript sources (as `./meshpipe up` in a checkout does; S1 runs it compiled, as the
+ * image does: precompile.ts).
  */
-const SCENARIO_IDS = ['S0', 'S1', 'S2', 'S3', 'S1k', 'S1o', 'S1js'] as const;
+const SCENARIO_IDS = ['S0', 'S1', 'S2', 'S3', 'S1k', 'S1o', 'S1ts'] as const;
 type ScenarioId = (typeof SCENARIO_IDS)[number];
 const OPTIONS = {
   /** Requests/s; "max" is found by a calibration of S0 first. */
@@ -110,8 +111,11 @@ const OPTIONS = {
    * that change), `idle`, `batch`, or `nice:<n>` (SCHED_OTHER at that nice value).
    */
   collectorSched: flag('collector-sched') ?? 'default',
-  /** Run the collector from its TypeScript sources (`ts`, as `meshpipe up` does) or precompiled (`js`). */
-  collectorBuild: flag('collector-build') ?? 'ts',
+  /**
+   * Run the collector compiled to JavaScript (`js`, as the image and the npm package run it: the
+   * headline) or from its TypeScript sources (`ts`, as `./meshpipe up` in a checkout does).
+   */
+  collectorBuild: flag('collector-build') ?? 'js',
   /** Results name under bench/results/, or a path (/tmp/try) for experiments. */
   results: flag('out') ?? 'overhead',
   /** Collector and proxies on the application's core (the breakdown), instead of unpinned. */
@@ -198,10 +202,8 @@ interface Context {
   brokers: string[];
   topicPrefix: string;
   kafkaPid: number | null;
-  /** cli/main.ts, or the precompiled cli/main.js (--collector-build js). */
+  /** dist/cli/main.js (--collector-build js, the default), or the sources' cli/main.ts. */
   collectorEntry: string | undefined;
-  /** The precompiled entry point, once built (S1js). */
-  precompiled?: string;
 }
 
 async function startCollector(
@@ -210,9 +212,9 @@ async function startCollector(
 ): Promise<{ c: CollectorProcess; startSeconds: number }> {
   const started = Date.now();
   const sched = scenario.id === 'S1o' ? 'other' : OPTIONS.collectorSched;
-  if (scenario.id === 'S1js' && ctx.precompiled === undefined) ctx.precompiled = precompile();
   const c = await startCollectorProcess({
-    entry: scenario.id === 'S1js' ? ctx.precompiled : ctx.collectorEntry,
+    // S1ts: the sources (CLI), whatever --collector-build says.
+    entry: scenario.id === 'S1ts' ? CLI : ctx.collectorEntry,
     env: {
       MESHPIPE_KAFKA_BROKERS: ctx.brokers.join(','),
       MESHPIPE_TOPIC_PREFIX: ctx.topicPrefix,
@@ -667,10 +669,10 @@ async function main(): Promise<void> {
     proxies: [],
     collector: true,
   });
-  scenarios.set('S1js', {
-    id: 'S1js',
-    name: 'collector, precompiled JS',
-    what: 'S1 with the collector run from precompiled JavaScript (bench/overhead/precompile.ts)',
+  scenarios.set('S1ts', {
+    id: 'S1ts',
+    name: 'collector, TypeScript sources',
+    what: 'S1 with the collector run from its TypeScript sources (as ./meshpipe up in a checkout), not compiled',
     target: direct,
     proxies: [],
     collector: true,
@@ -780,7 +782,7 @@ async function main(): Promise<void> {
       pinning: OPTIONS.pinned
         ? `the application and everything else the benchmark starts (haproxy, nginx proxies, meshpipe collect and its loader) on core ${APP_CPU} (--pinned: the breakdown); the load generator on core ${LOADGEN_CPU}; the shared Kafka broker not pinned`
         : `the load generator on core ${LOADGEN_CPU}, the application on core ${APP_CPU}; the collector, its loader and the proxies not pinned (cores ${SERVERS_CPU}), as a DaemonSet and sidecars run; the shared Kafka broker not pinned`,
-      collector: `meshpipe collect with node flags "${OPTIONS.collectorNodeFlags.join(' ')}", scheduling ${OPTIONS.collectorSched}, run from ${OPTIONS.collectorBuild === 'js' ? 'precompiled JavaScript (bench/overhead/precompile.ts)' : 'the TypeScript sources'}, collector.ports=[${APP_PORT}], producing to ${brokers.join(',')}${Object.keys(OPTIONS.collectorEnv).length > 0 ? `, env ${JSON.stringify(OPTIONS.collectorEnv)}` : ''}; started before and stopped after each S1 run`,
+      collector: `meshpipe collect with node flags "${OPTIONS.collectorNodeFlags.join(' ')}", scheduling ${OPTIONS.collectorSched}, run from ${OPTIONS.collectorBuild === 'js' ? 'compiled JavaScript as the image runs it (dist/, bench/overhead/precompile.ts)' : 'the TypeScript sources'}, collector.ports=[${APP_PORT}], producing to ${brokers.join(',')}${Object.keys(OPTIONS.collectorEnv).length > 0 ? `, env ${JSON.stringify(OPTIONS.collectorEnv)}` : ''}; started before and stopped after each S1 run`,
       windows: `${OPTIONS.warmupSeconds} s warm-up + ${OPTIONS.durationSeconds} s measured per run, ${OPTIONS.reps} repetition(s), scenarios rotated per rate and repetition`,
       sustained: `a run is sustained when it answered ≥ ${SUSTAINED_SHARE * 100}% of the requests due in its window, without errors`,
       cpu: 'CPU µs per request: (user+system seconds over the measured window, /proc/<pid>/stat) / requests answered',
@@ -847,6 +849,7 @@ async function endToEndCost(ctx: Context, calibration: { rate: number } | null) 
       variants: [{ name: 'defaults', what: 'default settings', config: {} }],
       logger,
       topology: { binary: ctx.binary, pods: ctx.pods },
+      ...(ctx.collectorEntry === undefined ? {} : { entry: ctx.collectorEntry }),
     });
     return { method: 'bench/pipeline/end-to-end.ts', rates: measured };
   } finally {

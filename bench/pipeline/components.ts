@@ -26,10 +26,12 @@ export interface ComponentOptions {
   configFile?: string;
   nodeFlags?: string[];
   env?: Record<string, string>;
+  /** The CLI to run: the sources' cli/main.ts (default), or the compiled dist/cli/main.js. */
+  entry?: string;
 }
 
 function spawnCli(name: string, args: string[], o: ComponentOptions): ChildProcess {
-  const child = spawn(process.execPath, [...(o.nodeFlags ?? []), CLI, ...args], {
+  const child = spawn(process.execPath, [...(o.nodeFlags ?? []), o.entry ?? CLI, ...args], {
     env: {
       ...process.env,
       MESHPIPE_LOG_LEVEL: 'warn',

@@ -58,6 +58,8 @@ export interface EndToEndOptions {
   logger: Logger;
   /** Pods with the application already answering (bench/overhead's), and its load generator; else made here. */
   topology?: { binary: string; pods: Pods };
+  /** The CLI every component runs: compiled dist/cli/main.js as the image runs it, else the sources. */
+  entry?: string;
 }
 
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
@@ -121,8 +123,14 @@ async function meshpipe(
     },
     nodeFlags: ['--max-semi-space-size=2'],
     metricsPort: await choosePort(39_750),
+    ...(o.entry === undefined ? {} : { entry: o.entry }),
   });
-  const c: ComponentOptions = { brokers: o.brokers, topicPrefix: prefix, configFile };
+  const c: ComponentOptions = {
+    brokers: o.brokers,
+    topicPrefix: prefix,
+    configFile,
+    ...(o.entry === undefined ? {} : { entry: o.entry }),
+  };
   const chain = [
     await startProcessor('span-assembler', c),
     await startProcessor('trace-linker', c),
