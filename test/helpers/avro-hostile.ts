@@ -255,10 +255,17 @@ export function mutated(bytes: Buffer, from = 0): fc.Arbitrary<Buffer> {
 }
 
 /**
- * A span record (wire format) whose `attributes` map, its last field, claims 2^28 entries in 0 bytes:
- * the shape that exhausted every reader's heap before the codec's bounds check.
+ * A span record (wire format) whose `attributes` map claims 2^28 entries in 0 bytes, the fields after it
+ * intact: the shape that exhausted every reader's heap before the codec's bounds check.
  */
 export function poisonSpan(span: Span): Buffer {
-  const valid = codecFor<Span>('span').encode({ ...span, attributes: {} });
-  return Buffer.concat([valid.subarray(0, -1), Buffer.from(varint(2 ** 28))]);
+  // attributes {} is one 0 byte; what follows it is the encoding of the fields after it (rpc: null, one
+  // 0 byte for its union branch).
+  const valid = codecFor<Span>('span').encode({ ...span, attributes: {}, rpc: null });
+  const after = 1;
+  return Buffer.concat([
+    valid.subarray(0, -1 - after),
+    Buffer.from(varint(2 ** 28)),
+    valid.subarray(valid.length - after),
+  ]);
 }
