@@ -158,8 +158,12 @@ describe('a hostile or broken recording ends with an error that says where', () 
       'a record claiming 2^28 segments',
       () => {
         const good = RAW.toBuffer(RAW_EVENT);
-        // Cut the record where its segments array starts, and claim 2^28 of them.
-        const segmentsAt = RAW.toBuffer({ ...RAW_EVENT, segments: [], truncated: false }).length - 4;
+        // Cut the record where its segments array starts, and claim 2^28 of them: the fields after it
+        // (each empty, false, zero or null) take one byte each.
+        const fields = (RAW as unknown as { fields: Array<{ name: string }> }).fields;
+        const after = fields.length - fields.findIndex((f) => f.name === 'segments');
+        const empty = { ...RAW_EVENT, segments: [], truncated: false, redactions: 0, errno: null };
+        const segmentsAt = RAW.toBuffer(empty).length - after;
         return container([[1, Buffer.concat([good.subarray(0, segmentsAt), Buffer.from(varint(2 ** 28))])]]);
       },
       /record 0 of block 0 .* an array of 268435456 items/,
