@@ -231,7 +231,7 @@ function passThrough(linker: AnyProcessorDefinition): AnyProcessorDefinition {
       const ev = record.value as TraceLinkingEvent;
       if (ev.span === null) return;
       const span = spanCodec.decode(ev.span);
-      ctx.emit('spans', span.spanId, span);
+      ctx.emit('spans', span.traceId, span);
     },
     punctuate: { intervalMs: 1_000, run() {} },
   };
