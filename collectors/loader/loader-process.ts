@@ -56,6 +56,12 @@ export interface LoaderOptions {
   schedIdle?: boolean;
   /** Processes whose every thread the loader puts under SCHED_IDLE too (Node cannot do it itself). */
   schedIdlePids?: readonly number[];
+  /** Capture TLS plaintext with uprobes on OpenSSL (bpf/README.md, "TLS"). Default false. */
+  tls?: boolean;
+  /** Only read the TLS of executables matching these globs (a path, or a file name). Default: all. */
+  tlsBinaries?: readonly string[];
+  /** Only read the TLS of processes in network namespaces named like these globs. Default: all. */
+  tlsPods?: readonly string[];
   /** Decoded batches buffered ahead of the consumer before reading pauses. Default 64. */
   maxQueuedBatches?: number;
   /** Called with each stderr line of the loader (for the agent's log). */
@@ -93,6 +99,11 @@ export function loaderArguments(options: LoaderOptions): string[] {
   if (options.asyncConnect === false) args.push('--no-async-connect');
   if (options.schedIdle === true) args.push('--sched-idle');
   for (const pid of options.schedIdlePids ?? []) flag('sched-idle-pid', pid);
+  if (options.tls === true) {
+    args.push('--tls');
+    for (const glob of options.tlsBinaries ?? []) flag('tls-binary', glob);
+    for (const glob of options.tlsPods ?? []) flag('tls-pod', glob);
+  }
   return args;
 }
 

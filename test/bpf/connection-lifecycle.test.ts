@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { DataRecord, LoaderRecord } from '../../collectors/loader/record-decoder.ts';
-import { Capture, isData } from './helpers/capture.ts';
+import { Capture, isConn, isData } from './helpers/capture.ts';
 import {
   createPodPair,
   type PodPair,
@@ -29,7 +29,7 @@ const UNROUTABLE = '192.0.2.1';
 const FIXTURES = new URL('./fixtures/', import.meta.url).pathname;
 
 const ofConn = (records: LoaderRecord[], connId: number) =>
-  records.filter((r) => r.kind !== 'stats' && r.kind !== 'ready' && r.connId === connId);
+  records.filter((r) => isConn(r) && r.connId === connId);
 
 describe('connection lifecycle', () => {
   let pods: PodPair;
@@ -42,7 +42,7 @@ describe('connection lifecycle', () => {
     const inodes = new Set([pods.a.inode, pods.b.inode]);
     capture = await Capture.start(
       {},
-      (r) => r.kind !== 'stats' && r.kind !== 'ready' && inodes.has(r.netnsInode),
+      (r) => isConn(r) && inodes.has(r.netnsInode),
     );
     server = await startServer(pods.b, [`0.0.0.0:${HTTP_PORT}`, `echo:0.0.0.0:${ECHO_PORT}`]);
     loopbackServer = await startServer(pods.a, [`::1:${HTTP_PORT}`, `:::${DUAL_STACK_PORT}`]);
@@ -134,7 +134,7 @@ describe('connection lifecycle', () => {
         return mine.at(-1)?.kind === 'close' && mine;
       });
       assert.ok(
-        conn.every((r) => r.kind !== 'stats' && r.kind !== 'ready' && r.generation === open.generation),
+        conn.every((r) => isConn(r) && r.generation === open.generation),
       );
     }
   });
@@ -215,7 +215,7 @@ describe('connection lifecycle', () => {
     );
     const garbage = capture!.records.filter(
       (r) =>
-        r.kind !== 'stats' && r.kind !== 'ready' && (r.localPort === localPort || r.peerPort === localPort),
+        isConn(r) && (r.localPort === localPort || r.peerPort === localPort),
     );
     assert.deepStrictEqual(garbage, []);
     assert.equal(capture!.loader.decoder.counters.malformed, 0);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { DataRecord, LoaderRecord } from '../../collectors/loader/record-decoder.ts';
-import { Capture, isData, sentAt, text } from './helpers/capture.ts';
+import { Capture, isConn, isData, sentAt, text } from './helpers/capture.ts';
 import {
   createPodPair,
   type PodPair,
@@ -46,7 +46,7 @@ describe('HTTP/1.x capture between two pods', () => {
     const inodes = new Set([pods.a.inode, pods.b.inode]);
     capture = await Capture.start(
       { capBytes: CAP },
-      (r) => r.kind !== 'stats' && r.kind !== 'ready' && inodes.has(r.netnsInode),
+      (r) => isConn(r) && inodes.has(r.netnsInode),
     );
     server = await startServer(pods.b, [`0.0.0.0:${PORT}`]);
   });
@@ -122,7 +122,7 @@ describe('HTTP/1.x capture between two pods', () => {
     // OPEN before the first DATA, CLOSE after the last, for each end.
     for (const connId of [clientReq.connId, serverReq.connId]) {
       const conn = await capture!.waitFor(`CLOSE of connection ${connId}`, (rs) => {
-        const mine = rs.filter((r) => r.kind !== 'stats' && r.kind !== 'ready' && r.connId === connId);
+        const mine = rs.filter((r) => isConn(r) && r.connId === connId);
         return mine.at(-1)?.kind === 'close' && mine;
       });
       assert.equal(conn[0]!.kind, 'open');
