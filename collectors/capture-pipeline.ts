@@ -21,6 +21,7 @@ import { ProcessTable } from './identity/process-table.ts';
 import { WorkloadRules } from './identity/workload-rules.ts';
 import type { LoaderOptions } from './loader/loader-process.ts';
 import { RawEventBuilder, type RawEventSink } from './raw-event-builder.ts';
+import { TlsLibraries } from './tls-libraries.ts';
 
 /**
  * The loader's STATS interval. STATS records close the loss gate's windows (loss-gate.ts), so this is
@@ -48,6 +49,8 @@ export interface CapturePipeline {
   readonly builder: RawEventBuilder;
   readonly processes: ProcessTable;
   readonly netns: NetnsNames;
+  /** The TLS libraries the loader probes (empty with collector.tls.enabled off). */
+  readonly tls: TlsLibraries;
   /** Stops the loader (its last records are processed) and releases watchers. */
   stop(): Promise<void>;
 }
@@ -66,6 +69,7 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
     namespace: c.namespace,
     self,
   });
+  const tls = new TlsLibraries(logger);
   const builder = new RawEventBuilder({
     node: config.node.name,
     identity,
@@ -74,6 +78,7 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
     maxConnections: c.maxConnections,
     counters,
     emit: options.emit,
+    tlsLibraries: tls,
   });
   // The kernel drops our own records and the loader's; under `meshpipe up` the supervisor's too (its
   // children are recognised in user space: they restart with new pids).
@@ -88,6 +93,7 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
       // from 2.0x to ~1.2x (mean) and 6x to ~3x (p99) of no capture (bpf/loader/schedule.c).
       ...(c.schedIdle ? { schedIdle: true, schedIdlePids: [process.pid] } : {}),
       ...(c.ports.length > 0 ? { ports: c.ports } : {}),
+      ...(c.tls.enabled ? { tls: true, tlsBinaries: c.tls.binaries, tlsPods: c.tls.pods } : {}),
       ...(excludePids.length > 0 ? { excludePids } : {}),
       ...options.loader,
     },
@@ -106,6 +112,7 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
     builder,
     processes,
     netns,
+    tls,
     async stop() {
       clearInterval(reaper);
       await capture.stop();

@@ -192,6 +192,22 @@ export const COLLECTOR_METRICS = {
     help: 'Framer counters by protocol and counter (requests, responses, truncatedHeads, resyncs, invalidHeads.<reason>...).',
     labels: ['protocol', 'counter'],
   },
+  tlsBinaries: {
+    otel: 'meshpipe.collector.tls.binaries.attached',
+    prometheus: 'meshpipe_collector_tls_binaries_attached',
+    type: 'GAUGE',
+    unit: '{file}',
+    help: 'Files with TLS uprobes attached (each libssl, each executable with OpenSSL in it such as node), by path: one file probes every process that maps it.',
+    labels: ['path'],
+  },
+  tlsEvents: {
+    otel: 'meshpipe.collector.tls.events',
+    prometheus: 'meshpipe_collector_tls_events_total',
+    type: 'COUNTER',
+    unit: '{event}',
+    help: 'Data records of TLS plaintext read through the uprobes on OpenSSL, by direction (they are also in events_captured{kind="DATA"}).',
+    labels: ['direction'],
+  },
   processLookups: {
     otel: 'meshpipe.collector.process.lookups',
     prometheus: 'meshpipe_collector_process_lookups_total',
@@ -213,6 +229,8 @@ export interface CollectorSnapshot {
   processLookups: ProcessTableCounters;
   /** The loader's CPU over all its runs, and the running one's memory; null while none runs. */
   loader: { cpuSecondsTotal: number; rssBytes: number } | null;
+  /** Files with TLS uprobes attached, by path. */
+  tlsBinaries: ReadonlyMap<string, number>;
 }
 
 export class CollectorMetrics {
@@ -277,6 +295,11 @@ export class CollectorMetrics {
         for (const [reason, n] of Object.entries(value as Record<string, number>))
           this.#count('protocol', { protocol: 'http1', counter: `${counter}.${reason}` }, n);
     }
+    // Gone paths must leave the exposition, not stay at their last value.
+    (this.#metrics.tlsBinaries as Gauge).reset();
+    for (const [path, n] of s.tlsBinaries) this.#set('tlsBinaries', { path }, n);
+    this.#count('tlsEvents', { direction: 'egress' }, c.tlsEvents.egress);
+    this.#count('tlsEvents', { direction: 'ingress' }, c.tlsEvents.ingress);
     const p = s.processLookups;
     this.#count('processLookups', { result: 'cached' }, p.lookups - p.reads);
     this.#count('processLookups', { result: 'read' }, p.reads - p.exited);

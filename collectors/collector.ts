@@ -227,6 +227,7 @@ export class Collector {
       framer: this.#pipeline.builder.framerCounters(),
       processLookups: this.#pipeline.processes.counters,
       loader: this.#loaderUsage(),
+      tlsBinaries: this.#pipeline.tls.countByPath(),
     };
   }
 
@@ -279,6 +280,7 @@ export class Collector {
         loaderRestarts: this.counters.loaderRestarts,
         // The loader is this process's child: its CPU is the collector's too (meshpipe up adds it up).
         loaderCpuSeconds: this.#loaderUsage()?.cpuSecondsTotal ?? 0,
+        tlsBinaries: this.#pipeline.tls.list().length,
       },
     };
     reportStatus(this.#status);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "tls-scan.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,11 +121,14 @@ static int on_process(void *arg, pid_t pid)
 {
 	struct scan *s = arg;
 
+	int err;
+
 	s->pid = pid;
-	if (mp_proc_code_mappings(pid, on_mapping, s))
-		s->unreadable++;
-	else
+	err = mp_proc_code_mappings(pid, on_mapping, s);
+	if (!err)
 		s->processes++;
+	else if (err == -EACCES || err == -EPERM)
+		s->unreadable++; /* not ours to read: run as root (a process that just exited is not counted) */
 	return 0;
 }
 
