@@ -43,7 +43,10 @@ export const LOSSY_KERNEL_REASONS: readonly DropReasonName[] = [
   'SCRATCH',
 ];
 
-export type ConnRecord = Exclude<LoaderRecord, { kind: 'stats' } | { kind: 'ready' } | { kind: 'tls_library' }>;
+export type ConnRecord = Exclude<
+  LoaderRecord,
+  { kind: 'stats' } | { kind: 'ready' } | { kind: 'tls_library' }
+>;
 
 export interface LossGateOptions {
   /** Records held at most before a window is released with the hint. Default 100000. */

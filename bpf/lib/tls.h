@@ -34,6 +34,7 @@
 #include "maps/scratch.h"
 #include "maps/tls_bindings.h"
 #include "maps/tls_held.h"
+#include "maps/tls_procs.h"
 #include "maps/tls_threads.h"
 
 /* data.h: what a buffer means for the connection's state (data.h includes this file first). */
@@ -142,10 +143,19 @@ static __always_inline bool mp_tls_on_syscall(struct mp_scratch *s, struct mp_co
 					      __u64 pid_tgid, __s32 fd, __u16 syscall)
 {
 	struct mp_tls_thread *t = bpf_map_lookup_elem(&mp_tls_threads, &pid_tgid);
-	bool egress;
+	bool egress = mp_syscall_egress(syscall);
 
-	if (t) {
-		egress = mp_syscall_egress(syscall);
+	if (!t && !egress) {
+		/* The first TCP read of a thread of a process with OpenSSL: remembered, it may be
+		 * the ClientHello its first SSL call is fed with. */
+		__u32 tgid = pid_tgid >> 32;
+
+		if (bpf_map_lookup_elem(&mp_tls_procs, &tgid)) {
+			struct mp_tls_thread fresh = {.last_read_fd = fd, .read_fd = -1};
+
+			bpf_map_update_elem(&mp_tls_threads, &pid_tgid, &fresh, BPF_NOEXIST);
+		}
+	} else if (t) {
 		if (t->in_call) {
 			mp_tls_bind(s, t, ci, pid_tgid, fd);
 		} else if (t->awaiting && egress) {

@@ -68,6 +68,11 @@ static __always_inline void mp_tls_enter(__u8 op, __u64 ssl, __u64 buf, __u64 le
 	t = bpf_map_lookup_elem(&mp_tls_threads, &pid_tgid);
 	if (!t) {
 		struct mp_tls_thread fresh = {.last_read_fd = -1, .read_fd = -1};
+		__u32 tgid = pid_tgid >> 32;
+		__u8 one = 1;
+
+		/* The other threads of this process remember their reads from now on. */
+		bpf_map_update_elem(&mp_tls_procs, &tgid, &one, BPF_ANY);
 
 		bpf_map_update_elem(&mp_tls_threads, &pid_tgid, &fresh, BPF_NOEXIST);
 		t = bpf_map_lookup_elem(&mp_tls_threads, &pid_tgid);
@@ -208,6 +213,12 @@ static __always_inline void mp_tls_notice(struct inode *inode, __u32 kind)
 	verdict = bpf_map_lookup_elem(&mp_tls_files, &key);
 	if (verdict && *verdict == MP_TLS_FILE_OTHER)
 		return;
+	if (verdict) {
+		__u8 one = 1;
+
+		/* A known OpenSSL: its reads count from the first one (maps/tls_procs.h). */
+		bpf_map_update_elem(&mp_tls_procs, &tgid, &one, BPF_ANY);
+	}
 	n.tgid = tgid;
 	n.kind = kind;
 	n.dev = key.dev;

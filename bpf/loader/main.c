@@ -491,19 +491,20 @@ int main(int argc, char **argv)
 		rc = MP_EXIT_INTERNAL;
 		goto out;
 	}
-	write_ready(l);
-	flush_output(l);
-	/* TLS libraries already in use are probed after READY: the syscall capture runs meanwhile,
-	 * and their TLS_LIBRARY records follow READY in the stream. */
+	/* The TLS libraries in use now are probed before READY, which promises a complete capture;
+	 * their TLS_LIBRARY records follow it. */
 	if (l->features & MP_FEAT_TLS) {
-		l->tls = mp_tls_start(l->skel, &l->opts, &l->out);
+		l->tls = mp_tls_start(l->skel, &l->opts);
 		if (!l->tls || epoll_add(l->epfd, mp_tls_notice_fd(l->tls), EPOLLIN, EV_TLS)) {
 			mp_report("cannot start TLS capture", strerror(errno), NULL);
 			rc = MP_EXIT_INTERNAL;
 			goto out;
 		}
-		flush_output(l);
 	}
+	write_ready(l);
+	if (l->tls)
+		mp_tls_announce(l->tls, &l->out);
+	flush_output(l);
 	rc = run_loop(l);
 out:
 	cleanup(l);

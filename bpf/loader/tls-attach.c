@@ -299,8 +299,14 @@ static struct tls_file *new_file(struct mp_tls *t, struct file_key k, const char
 	return f;
 }
 
-static void add_user(struct tls_file *f, pid_t pid)
+static void add_user(struct mp_tls *t, struct tls_file *f, pid_t pid)
 {
+	uint32_t tgid = pid;
+	uint8_t one = 1;
+
+	/* Its threads' TCP reads count from now on (lib/maps/tls_procs.h). */
+	bpf_map__update_elem(t->skel->maps.mp_tls_procs, &tgid, sizeof(tgid), &one, sizeof(one),
+			     BPF_ANY);
 	for (unsigned int i = 0; i < f->nusers; i++)
 		if (f->users[i] == pid)
 			return;
@@ -328,6 +334,9 @@ static void report(struct mp_tls *t, const struct tls_file *f, uint16_t state, p
 		.ino = f->key.ino,
 	};
 
+	/* Before READY (the first scan) nothing is written: mp_tls_announce() tells it all after. */
+	if (!t->out)
+		return;
 	snprintf(r.path, sizeof(r.path), "%s", f->path);
 	mp_output_append(t->out, &r, sizeof(r), true);
 }
@@ -443,7 +452,7 @@ static int scan_mapping(void *arg, const struct mp_mapping *m)
 		set_verdict(t, notice_key, f->unsupported ? MP_TLS_FILE_OTHER : MP_TLS_FILE_OPENSSL);
 	if (!c->allowed || f->unsupported || f->failed)
 		return 0;
-	add_user(f, c->pid);
+	add_user(t, f, c->pid);
 	if (!f->nlinks)
 		attach(t, f, path, c->pid);
 	return 0;
@@ -484,7 +493,7 @@ static int on_notice(void *arg, void *data, size_t size)
 		if (n->kind == MP_TLS_NOTICE_EXEC)
 			exe = key;
 		if (process_allowed(t, n->tgid, exe.ino ? &exe : NULL))
-			add_user(f, n->tgid);
+			add_user(t, f, n->tgid);
 		return 0;
 	}
 	scan_process(t, n->tgid, n);
@@ -534,7 +543,7 @@ static int confirm_mapping(void *arg, const struct mp_mapping *m)
 	if (c->allowed < 0)
 		c->allowed = process_allowed(c->t, c->pid, NULL);
 	if (c->allowed)
-		add_user(f, c->pid);
+		add_user(c->t, f, c->pid);
 	return 0;
 }
 
@@ -544,6 +553,24 @@ static int confirm_process(void *arg, pid_t pid)
 
 	mp_proc_code_mappings(pid, confirm_mapping, &c);
 	return 0;
+}
+
+/* Dead processes out of mp_tls_procs (the kernel adds them; nothing tells it when they end). */
+static void forget_dead_procs(struct mp_tls *t)
+{
+	struct bpf_map *map = t->skel->maps.mp_tls_procs;
+	uint32_t key, next, dead[256];
+	unsigned int n = 0;
+	int err;
+
+	for (err = bpf_map__get_next_key(map, NULL, &next, sizeof(next)); !err;
+	     err = bpf_map__get_next_key(map, &key, &next, sizeof(next))) {
+		key = next;
+		if (!mp_proc_alive(key) && n < sizeof(dead) / sizeof(dead[0]))
+			dead[n++] = key;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		bpf_map__delete_elem(map, &dead[i], sizeof(dead[i]), 0);
 }
 
 void mp_tls_tick(struct mp_tls *t, uint64_t now)
@@ -565,6 +592,7 @@ void mp_tls_tick(struct mp_tls *t, uint64_t now)
 		if (!f->pinned && f->nlinks && !f->nusers)
 			orphans++;
 	}
+	forget_dead_procs(t);
 	/* Before detaching, look at every process: the last known user may have forked. */
 	if (orphans)
 		mp_proc_each(confirm_process, t);
@@ -593,6 +621,7 @@ bool mp_tls_configure(struct meshpipe *skel, const struct mp_options *o)
 	struct bpf_map *maps[] = {
 		skel->maps.mp_tls_threads, skel->maps.mp_tls_bindings, skel->maps.mp_tls_held,
 		skel->maps.mp_tls_files,   skel->maps.mp_tls_exes,     skel->maps.mp_tls_netns,
+		skel->maps.mp_tls_procs,
 	};
 	bool on = o->tls;
 
@@ -620,8 +649,7 @@ bool mp_tls_configure(struct meshpipe *skel, const struct mp_options *o)
 	return false;
 }
 
-struct mp_tls *mp_tls_start(struct meshpipe *skel, const struct mp_options *opts,
-			    struct mp_output *out)
+struct mp_tls *mp_tls_start(struct meshpipe *skel, const struct mp_options *opts)
 {
 	struct mp_tls *t = calloc(1, sizeof(*t));
 
@@ -629,7 +657,6 @@ struct mp_tls *mp_tls_start(struct meshpipe *skel, const struct mp_options *opts
 		return NULL;
 	t->skel = skel;
 	t->opts = opts;
-	t->out = out;
 	t->notices = ring_buffer__new(bpf_map__fd(skel->maps.mp_tls_notices), on_notice, t, NULL);
 	if (!t->notices) {
 		free(t);
@@ -640,6 +667,22 @@ struct mp_tls *mp_tls_start(struct meshpipe *skel, const struct mp_options *opts
 	mp_proc_each(scan_each, t);
 	t->next_sweep_ns = now_ns() + SWEEP_NS;
 	return t;
+}
+
+void mp_tls_announce(struct mp_tls *t, struct mp_output *out)
+{
+	t->out = out;
+	for (unsigned int i = 0; i < t->nfiles; i++) {
+		const struct tls_file *f = t->files[i];
+		uint16_t state = f->unsupported ? MP_TLS_UNSUPPORTED
+				 : f->failed	? MP_TLS_FAILED
+				 : f->nlinks	? MP_TLS_ATTACHED
+						: 0;
+		pid_t pid = f->nusers ? f->users[0] : 0;
+
+		if (state)
+			report(t, f, state, pid, 0);
+	}
 }
 
 int mp_tls_notice_fd(struct mp_tls *t)

@@ -33,10 +33,12 @@ struct mp_tls;
  * kernel cannot do it: the reason is printed). Returns whether TLS capture is on. */
 bool mp_tls_configure(struct meshpipe *skel, const struct mp_options *opts);
 
-/* After the programs are attached (and READY is out): probe the files in use now. NULL with
- * errno set when the notice ring cannot be opened. */
-struct mp_tls *mp_tls_start(struct meshpipe *skel, const struct mp_options *opts,
-			    struct mp_output *out);
+/* After the programs are attached, before READY: probe the files in use now (READY means the
+ * capture is complete, TLS included). NULL with errno set when the notice ring cannot be opened. */
+struct mp_tls *mp_tls_start(struct meshpipe *skel, const struct mp_options *opts);
+
+/* Right after READY: a TLS_LIBRARY record for each file found so far, then one for every change. */
+void mp_tls_announce(struct mp_tls *tls, struct mp_output *out);
 
 /* The notice ring's epoll fd; mp_tls_drain() when it is readable. */
 int mp_tls_notice_fd(struct mp_tls *tls);

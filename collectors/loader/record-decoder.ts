@@ -594,7 +594,8 @@ const TLS_STATE_NAMES = table<TlsLibraryStateName | 'none'>(
   'none',
 );
 const TLS_FUNCTION_NAMES = Object.entries(TlsFunction).map(
-  ([name, bit]) => [bit, name.replace(/^SSL_(.*)$/, (_, rest: string) => `SSL_${rest.toLowerCase()}`)] as const,
+  ([name, bit]) =>
+    [bit, name.replace(/^SSL_(.*)$/, (_, rest: string) => `SSL_${rest.toLowerCase()}`)] as const,
 );
 
 function decodeTlsLibrary(view: DataView, bytes: Uint8Array, off: number): TlsLibraryRecord | null {

@@ -40,10 +40,7 @@ describe('connection lifecycle', () => {
   before(async () => {
     pods = createPodPair('life');
     const inodes = new Set([pods.a.inode, pods.b.inode]);
-    capture = await Capture.start(
-      {},
-      (r) => isConn(r) && inodes.has(r.netnsInode),
-    );
+    capture = await Capture.start({}, (r) => isConn(r) && inodes.has(r.netnsInode));
     server = await startServer(pods.b, [`0.0.0.0:${HTTP_PORT}`, `echo:0.0.0.0:${ECHO_PORT}`]);
     loopbackServer = await startServer(pods.a, [`::1:${HTTP_PORT}`, `:::${DUAL_STACK_PORT}`]);
   });
@@ -133,9 +130,7 @@ describe('connection lifecycle', () => {
         const mine = ofConn(rs, open.connId);
         return mine.at(-1)?.kind === 'close' && mine;
       });
-      assert.ok(
-        conn.every((r) => isConn(r) && r.generation === open.generation),
-      );
+      assert.ok(conn.every((r) => isConn(r) && r.generation === open.generation));
     }
   });
 
@@ -214,8 +209,7 @@ describe('connection lifecycle', () => {
       rs.some((r) => isData(r) && r.peerPort === port && r.flags.response),
     );
     const garbage = capture!.records.filter(
-      (r) =>
-        isConn(r) && (r.localPort === localPort || r.peerPort === localPort),
+      (r) => isConn(r) && (r.localPort === localPort || r.peerPort === localPort),
     );
     assert.deepStrictEqual(garbage, []);
     assert.equal(capture!.loader.decoder.counters.malformed, 0);

@@ -44,10 +44,7 @@ describe('HTTP/1.x capture between two pods', () => {
   before(async () => {
     pods = createPodPair('http');
     const inodes = new Set([pods.a.inode, pods.b.inode]);
-    capture = await Capture.start(
-      { capBytes: CAP },
-      (r) => isConn(r) && inodes.has(r.netnsInode),
-    );
+    capture = await Capture.start({ capBytes: CAP }, (r) => isConn(r) && inodes.has(r.netnsInode));
     server = await startServer(pods.b, [`0.0.0.0:${PORT}`]);
   });
 

@@ -59,7 +59,9 @@ const STATS_FRAME = hex(`a0000000 0500 0000 0b000000 e803000000000000 d007000000
 const TLS_LIBRARY_PATH = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const TLS_LIBRARY_FRAME = concat(
   hex(`00010000 0700 0100 00000000 1f000000 00000000 0000e00f00000000 82fc040000000000`),
-  Uint8Array.from(Buffer.concat([Buffer.from(TLS_LIBRARY_PATH), Buffer.alloc(224 - TLS_LIBRARY_PATH.length)])),
+  Uint8Array.from(
+    Buffer.concat([Buffer.from(TLS_LIBRARY_PATH), Buffer.alloc(224 - TLS_LIBRARY_PATH.length)]),
+  ),
 );
 
 const STREAM = concat(

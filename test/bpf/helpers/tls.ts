@@ -1,0 +1,102 @@
+/**
+ * TLS for real-kernel tests: a self-signed certificate made with the openssl CLI (for the pods' server
+ * address, so clients verify it), and nginx serving HTTPS inside a pod. Everything lives in one temp
+ * directory, removed by `remove()`.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LOCAL_DIR } from '../../../lib/local-stack/paths.ts';
+import { waitFor } from '../../helpers/wait.ts';
+import { type Pod, podExec, podSpawn, stopProcess } from './pods.ts';
+
+/** The venv scripts/setup makes, with `requests` from PyPI. */
+export const PYTHON = join(LOCAL_DIR, 'python', 'bin', 'python');
+
+export interface TlsFiles {
+  readonly dir: string;
+  readonly cert: string;
+  readonly key: string;
+  remove(): void;
+}
+
+/** A key and a self-signed certificate valid for `ip` (and localhost). */
+export function makeCertificate(ip: string): TlsFiles {
+  const dir = mkdtempSync(join(tmpdir(), 'meshpipe-tls-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=meshpipe-test',
+      '-addext',
+      `subjectAltName=IP:${ip},DNS:localhost`,
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  return { dir, cert, key, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * nginx (the Debian package, libssl) in a pod, HTTPS on each of `ports`: `/` answers "nginx tls ok",
+ * `/big` is a static body of `bigBytes` bytes ('n'), `/hello` echoes nothing but a 200.
+ */
+export async function startTlsNginx(
+  pod: Pod,
+  ports: readonly number[],
+  tls: TlsFiles,
+  bigBytes = 200_000,
+): Promise<{ stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tls.dir, 'nginx-'));
+  writeFileSync(join(dir, 'big'), Buffer.alloc(bigBytes, 'n'));
+  // nginx's worker runs as nobody: it must reach the static body.
+  for (const d of [tls.dir, dir]) chmodSync(d, 0o755);
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 10000;
+  ssl_certificate ${tls.cert};
+  ssl_certificate_key ${tls.key};
+  server {
+${ports.map((p) => `    listen ${p} ssl;`).join('\n')}
+    location = / { return 200 "nginx tls ok\\n"; }
+    location = /hello { return 200 "hello\\n"; }
+    location = /big { alias ${dir}/big; }
+  }
+}
+`,
+  );
+  const child = podSpawn(pod, 'nginx', ['-p', dir, '-c', conf]);
+  await waitFor(`nginx listening in ${pod.ns}`, async () => {
+    if (child.exitCode !== null)
+      throw new Error(`nginx exited: ${readFileSync(join(dir, 'error.log'), 'utf8')}`);
+    const out = await podExec(pod, 'ss', ['-ltn']);
+    return ports.every((p) => out.includes(`:${p} `));
+  });
+  return { stop: () => stopProcess(child) };
+}
