@@ -6,12 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DataRecord, LoaderRecord, TlsLibraryRecord } from '../../collectors/loader/record-decoder.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { Capture, isConn, isData, sentAt, text } from './helpers/capture.ts';
 import { createPodPair, type PodPair, podExec, podSpawn, requireRoot, stopProcess } from './helpers/pods.ts';
-import { makeCertificate, PYTHON, startTlsNginx, type TlsFiles } from './helpers/tls.ts';
+import { makeCertificate, PYTHON, startTlsNginx, systemLibssl, type TlsFiles } from './helpers/tls.ts';
 
 requireRoot();
 
@@ -22,6 +24,7 @@ const CAP = 4096;
 const BIG = 200_000;
 const FIXTURES = new URL('fixtures/', import.meta.url).pathname;
 const NODE = realpathSync(process.execPath);
+const LIBSSL = systemLibssl();
 
 /** Records of one side of one TCP connection, identified by the client's ephemeral port. */
 function side(records: LoaderRecord[], netns: number, clientPort: number) {
@@ -273,6 +276,50 @@ describe('TLS plaintext capture between two pods', () => {
       return mine.filter((r) => r.direction === 'ingress' && r.flags.messageStart).length === N && mine;
     });
     assertPlaintextOnly(server);
+  });
+
+  it('probes a libssl no process used before as soon as one maps it, and detaches when none does', async () => {
+    // A copy of the system libssl is a file of its own (another inode), loaded through LD_LIBRARY_PATH.
+    const lib = join(tls.dir, 'lib');
+    mkdirSync(lib);
+    copyFileSync(realpathSync(LIBSSL), join(lib, 'libssl.so.3'));
+    const copy = join(lib, 'libssl.so.3');
+    const python = podSpawn(pods.a, 'env', [
+      `LD_LIBRARY_PATH=${lib}`,
+      PYTHON,
+      `${FIXTURES}https-client.py`,
+      url(PY_PORT, '/'),
+      '1',
+      tls.cert,
+      '--wait',
+    ]);
+    let output = '';
+    python.stdout!.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    await waitFor('python loaded libssl', () => output.includes('loaded\n'));
+    const attached = await capture!.waitFor('the uprobes on the copy', (rs) =>
+      rs.find(
+        (r): r is TlsLibraryRecord => r.kind === 'tls_library' && r.state === 'attached' && r.path === copy,
+      ),
+    );
+    assert.equal(attached.tgid > 0, true, 'found in the process that mapped it');
+    const exited = new Promise((resolve) => python.once('exit', resolve));
+    python.stdin!.end('go\n');
+    await exited;
+    assert.deepEqual(JSON.parse(output.slice(output.indexOf('{'))).statuses, [200]);
+    const request = await capture!.waitFor('the request, read through the copy', (rs) =>
+      dataOf(rs).find(
+        (r) => r.netnsInode === pods.a.inode && r.tgid === attached.tgid && r.flags.messageStart,
+      ),
+    );
+    assert.equal(request.syscall, 'ssl_write');
+    // No process maps the copy any more: its uprobes go (the loader looks every few seconds).
+    await capture!.waitFor(
+      'the copy detached',
+      (rs) => rs.some((r) => r.kind === 'tls_library' && r.state === 'detached' && r.ino === attached.ino),
+      30_000,
+    );
   });
 
   for (const what of ['binaries', 'pods'] as const) {

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Collector } from '../../collectors/collector.ts';
 import type { Span } from '../../schemas/types.ts';
 import { createPodPair, type PodPair, podExec, requireRoot } from '../bpf/helpers/pods.ts';
-import { makeCertificate, PYTHON, startTlsNginx, type TlsFiles } from '../bpf/helpers/tls.ts';
+import { makeCertificate, PYTHON, startTlsNginx, systemLibssl, type TlsFiles } from '../bpf/helpers/tls.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
 import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { type CliChild, startCli } from './helpers/cli-child.ts';
@@ -24,7 +24,7 @@ requireRoot();
 
 const PORT = testPort();
 const BPF_FIXTURES = new URL('../bpf/fixtures/', import.meta.url).pathname;
-const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
+const LIBSSL = systemLibssl();
 const SECRETS = {
   authorization: `S3CR3Tauth${randomBytes(6).toString('hex')}`,
   cookie: `S3CR3Tcookie${randomBytes(6).toString('hex')}`,

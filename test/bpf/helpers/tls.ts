@@ -4,7 +4,7 @@
  * directory, removed by `remove()`.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL_DIR } from '../../../lib/local-stack/paths.ts';
@@ -13,6 +13,15 @@ import { type Pod, podExec, podSpawn, stopProcess } from './pods.ts';
 
 /** The venv scripts/setup makes, with `requests` from PyPI. */
 export const PYTHON = join(LOCAL_DIR, 'python', 'bin', 'python');
+
+/** The system's libssl (as the dynamic linker finds it, symlinks resolved: how the kernel names it). */
+export function systemLibssl(): string {
+  const line = execFileSync('ldconfig', ['-p'], { encoding: 'utf8' })
+    .split('\n')
+    .find((l) => /^\s*libssl\.so\.3 /.test(l));
+  if (line === undefined) throw new Error('no libssl.so.3 in the dynamic linker cache (ldconfig -p)');
+  return realpathSync(line.slice(line.indexOf('=> ') + 3).trim());
+}
 
 export interface TlsFiles {
   readonly dir: string;
