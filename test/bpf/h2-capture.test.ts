@@ -14,7 +14,7 @@ import { Http2ConnectionDecoder } from '../../protocols/http2/connection-decoder
 import { Http2StreamPairer } from '../../protocols/http2/stream-pairer.ts';
 import type { Http2CapturedEvent, Http2Exchange, Http2StreamEvent } from '../../protocols/http2/types.ts';
 import type { ScenarioSummary } from './fixtures/grpc-service.ts';
-import { Capture } from './helpers/capture.ts';
+import { Capture, isConn } from './helpers/capture.ts';
 import { createPodPair, type PodPair, podExec, podSpawn, requireRoot, stopProcess } from './helpers/pods.ts';
 
 requireRoot();
@@ -103,7 +103,7 @@ describe('HTTP/2 capture between two pods', () => {
     const inodes = new Set([pods.a.inode, pods.b.inode]);
     capture = await Capture.start(
       {},
-      (r) => r.kind !== 'stats' && r.kind !== 'ready' && inodes.has(r.netnsInode),
+      (r) => isConn(r) && inodes.has(r.netnsInode),
     );
     grpcServer = await startInPod(pods, ['server', `0.0.0.0:${GRPC_PORT}`]);
     h2cServer = await startInPod(pods, ['h2c-server', `0.0.0.0:${H2C_PORT}`]);
@@ -219,7 +219,7 @@ describe('HTTP/2 capture between two pods', () => {
     const inodes = new Set([pods.a.inode, pods.b.inode]);
     const late = await Capture.start(
       {},
-      (r) => r.kind !== 'stats' && r.kind !== 'ready' && inodes.has(r.netnsInode),
+      (r) => isConn(r) && inodes.has(r.netnsInode),
     );
     try {
       client.stdin!.write('go\n');
