@@ -101,10 +101,7 @@ describe('HTTP/2 capture between two pods', () => {
   before(async () => {
     pods = createPodPair('h2');
     const inodes = new Set([pods.a.inode, pods.b.inode]);
-    capture = await Capture.start(
-      {},
-      (r) => isConn(r) && inodes.has(r.netnsInode),
-    );
+    capture = await Capture.start({}, (r) => isConn(r) && inodes.has(r.netnsInode));
     grpcServer = await startInPod(pods, ['server', `0.0.0.0:${GRPC_PORT}`]);
     h2cServer = await startInPod(pods, ['h2c-server', `0.0.0.0:${H2C_PORT}`]);
   });
@@ -217,10 +214,7 @@ describe('HTTP/2 capture between two pods', () => {
     assert.ok(output.includes('first\n'), 'the client made its first request');
     // A second loader starts now: for it, the connection predates the capture.
     const inodes = new Set([pods.a.inode, pods.b.inode]);
-    const late = await Capture.start(
-      {},
-      (r) => isConn(r) && inodes.has(r.netnsInode),
-    );
+    const late = await Capture.start({}, (r) => isConn(r) && inodes.has(r.netnsInode));
     try {
       client.stdin!.write('go\n');
       await exited;

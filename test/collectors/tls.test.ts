@@ -23,7 +23,6 @@ import { collectorConfig, RawTopicReader, shippedText, startCollector, testPort 
 requireRoot();
 
 const PORT = testPort();
-const BPF_FIXTURES = new URL('../bpf/fixtures/', import.meta.url).pathname;
 const LIBSSL = systemLibssl();
 const SECRETS = {
   authorization: `S3CR3Tauth${randomBytes(6).toString('hex')}`,
