@@ -56,7 +56,9 @@ static __always_inline void mp_tls_forget_held(__u64 pid_tgid)
 
 /* The held write of an SSL* just tied to connection ci, as the DATA record it would have been:
  * the same classification and copy budget as data.h, from the bytes copied at SSL_write()'s
- * return instead of from user memory. */
+ * return instead of from user memory. HTTP/1.x only: a held write that does not start (or
+ * continue) an HTTP/1.x message is dropped without deciding anything, so that the connection's
+ * next plaintext classifies it (an HTTP/2 preface, whose frames h2.h walks in user memory). */
 static __always_inline void mp_tls_emit_held(struct mp_scratch *s, struct mp_conn_info *ci,
 					     const struct mp_tls_held *held, __u64 pid_tgid,
 					     __s32 fd)
@@ -71,6 +73,10 @@ static __always_inline void mp_tls_emit_held(struct mp_scratch *s, struct mp_con
 	avail = captured < 8 ? captured : 8;
 	word = *(const __u64 *)held->payload & MP_MASK(avail);
 	start = mp_http_message_start(word, avail);
+	if ((!start && ci->state != MP_CONN_L7) || (ci->flags & MP_F_H2)) {
+		mp_count_drop(MP_DROP_TLS_UNBOUND);
+		return;
+	}
 	if (!mp_classify(ci, start, avail, MP_DIR_EGRESS))
 		return;
 	mp_emit_open(ci, pid_tgid, fd);

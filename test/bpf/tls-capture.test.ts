@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { DataRecord, LoaderRecord, TlsLibraryRecord } from '../../collectors/loader/record-decoder.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { Capture, isConn, isData, sentAt, text } from './helpers/capture.ts';
+import { reassemble } from './helpers/h2-reassemble.ts';
 import { createPodPair, type PodPair, podExec, podSpawn, requireRoot, stopProcess } from './helpers/pods.ts';
 import { makeCertificate, PYTHON, startTlsNginx, systemLibssl, type TlsFiles } from './helpers/tls.ts';
 
@@ -20,6 +21,7 @@ requireRoot();
 const PORT = 8443; // nginx, for curl
 const PY_PORT = 8444; // nginx, for Python
 const NODE_PORT = 9443; // the node https server
+const H2_PORT = 9444; // the node HTTP/2 (ALPN h2) server
 const CAP = 4096;
 const BIG = 200_000;
 const FIXTURES = new URL('fixtures/', import.meta.url).pathname;
@@ -53,6 +55,7 @@ describe('TLS plaintext capture between two pods', () => {
   let capture: Capture | undefined;
   let nginx: { stop(): Promise<void> } | undefined;
   let nodeServer: ChildProcess | undefined;
+  let h2Server: ChildProcess | undefined;
   const url = (port: number, path: string) => `https://${pods.b.addr}:${port}${path}`;
 
   before(async () => {
@@ -68,6 +71,7 @@ describe('TLS plaintext capture between two pods', () => {
   });
 
   after(async () => {
+    await stopProcess(h2Server);
     await stopProcess(nodeServer);
     await nginx?.stop();
     await capture?.stop();
@@ -247,6 +251,51 @@ describe('TLS plaintext capture between two pods', () => {
     assert.ok(client.every((r) => r.role === 'client' && r.peerPort === NODE_PORT));
     assert.ok(server.every((r) => r.role === 'server' && r.localPort === NODE_PORT));
     assert.match(text(server.find((r) => r.direction === 'egress')!), /^HTTP\/1\.1 200 OK\r\n/);
+  });
+
+  it('HTTP/2 over TLS (ALPN h2, node both ends): its frames followed and reassembled as in clear text', async () => {
+    h2Server = podSpawn(pods.b, process.execPath, [
+      `${FIXTURES}h2-tls.ts`,
+      'server',
+      `0.0.0.0:${H2_PORT}`,
+      tls.cert,
+      tls.key,
+    ]);
+    await new Promise<void>((resolve, reject) => {
+      let output = '';
+      const onData = (d: Buffer) => {
+        output += d.toString();
+        if (output.includes('ready\n')) resolve();
+      };
+      h2Server!.stdout!.on('data', onData);
+      h2Server!.stderr!.on('data', onData);
+      h2Server!.once('exit', (code) => reject(new Error(`h2 server exited (${code}): ${output}`)));
+    });
+    const N = 3;
+    const out = await podExec(pods.a, process.execPath, [
+      `${FIXTURES}h2-tls.ts`,
+      'client',
+      url(H2_PORT, ''),
+      String(N),
+      tls.cert,
+    ]);
+    assert.deepEqual((JSON.parse(out) as { statuses: number[] }).statuses, Array(N).fill(200));
+    for (const [name, pod] of [
+      ['client', pods.a],
+      ['server', pods.b],
+    ] as const) {
+      const got = await capture!.waitFor(`${N} exchanges on the ${name}`, (rs) => {
+        const r = reassemble(rs, pod.inode, H2_PORT);
+        return r.exchanges.length >= N && r;
+      });
+      assert.deepEqual(
+        got.exchanges.map((x) => `${x.method} ${x.path} ${x.status}`).sort(),
+        Array.from({ length: N }, (_, i) => `GET /hello?i=${i} 200`),
+        name,
+      );
+      assert.equal(got.events.filter((e) => e.kind === 'gap').length, 0, `${name}: no gap`);
+      assertPlaintextOnly(got.records);
+    }
   });
 
   it("python's requests (ssl module, SSL_read_ex/SSL_write_ex) against nginx", async () => {
