@@ -101,9 +101,8 @@ export function checkBpfPermission(statusText?: string): CheckResult {
 const LOADER = join(PROJECT_ROOT, 'bpf', 'build', 'meshpipe-loader');
 
 export function checkBpfBuild(): CheckResult {
-  const loader = LOADER;
-  return existsSync(loader)
-    ? ok('bpf-programs', `built (${loader})`)
+  return existsSync(LOADER)
+    ? ok('bpf-programs', `built (${LOADER})`)
     : fail(
         'bpf-programs',
         'the eBPF programs and loader are not built',

@@ -209,9 +209,10 @@ describe('TLS through the collector', () => {
       '--json',
     ]);
     assert.equal(replay.code, 0, replay.stderr);
-    const spans = (jsonLines(replay.stdout) as Array<{ topic: string; value: Span }>)
-      .filter((l) => l.topic.endsWith('.spans.v1'))
-      .map((l) => l.value);
+    // The spans topic's records: one span, or a batch of them.
+    const spans = (jsonLines(replay.stdout) as Array<{ topic: string; value: Span | { spans: Span[] } }>)
+      .filter((l) => /\.spans\.v\d+$/.test(l.topic))
+      .flatMap((l) => ('spans' in l.value ? l.value.spans : [l.value]));
     for (const kind of ['CLIENT', 'SERVER'] as const) {
       assert.deepEqual(
         spans
