@@ -379,6 +379,12 @@ static void attach(struct mp_tls *t, struct tls_file *f, const char *path, pid_t
 		else
 			f->links[f->nlinks++] = link;
 	}
+	if (err == ENOENT || err == ESRCH) {
+		/* The process whose map_files link this was is gone: the next one to map the file
+		 * makes a notice, and the attach is tried again then. */
+		destroy_links(f);
+		return;
+	}
 	if (err) {
 		destroy_links(f);
 		f->failed = true;
