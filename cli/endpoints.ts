@@ -4,7 +4,7 @@
  */
 import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
 import { ERRORS, MeshpipeError } from '../lib/errors.ts';
-import { ensureStack, stackStatus } from '../lib/local-stack/stack.ts';
+import { ensureStack, type StackService, stackStatus } from '../lib/local-stack/stack.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Progress } from '../lib/progress.ts';
 
@@ -14,7 +14,7 @@ export interface Endpoints {
   /** True when the brokers are the local stack's. */
   local: boolean;
   /** Services this call started (to stop when the command ends). */
-  started: Array<'kafka' | 'redis'>;
+  started: StackService[];
 }
 
 export async function resolveEndpoints(

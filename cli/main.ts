@@ -11,39 +11,10 @@ import { createLogger, type Logger } from '../lib/logger.ts';
 import { createProgress } from '../lib/progress.ts';
 import { type CommandContext, configOverrides, parseCommandArgs, renderHelp } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
+import { commandHelp, findCommand, topHelp } from './help.ts';
 
 function version(): string {
   return (JSON.parse(readFileSync(`${PROJECT_ROOT}/package.json`, 'utf8')) as { version: string }).version;
-}
-
-function topHelp(group?: string): string {
-  const names = Object.keys(COMMANDS).filter((n) => group === undefined || n.startsWith(`${group} `));
-  const width = Math.max(...names.map((n) => n.length)) + 2;
-  const lines = [
-    group === undefined
-      ? 'Usage: meshpipe <command> [options]'
-      : `Usage: meshpipe ${group} <command> [options]`,
-    '',
-    'Sidecar-free service-mesh telemetry: eBPF capture of HTTP traffic into Kafka, stream processors for',
-    'spans, RED metrics and anomalies, sinks for OTLP, Prometheus and alert webhooks.',
-    '',
-    'Commands:',
-    ...names.map((n) => `  ${n.padEnd(width)}${COMMANDS[n]!.summary}`),
-    '',
-    'Every command takes --help; commands that print data take --json.',
-    group === undefined ? 'Start here: meshpipe up --demo' : '',
-  ];
-  return `${lines.join('\n').trimEnd()}\n`;
-}
-
-function findCommand(argv: string[]): { name: string; rest: string[] } | { group: string } | undefined {
-  const [first, second] = argv;
-  if (first === undefined) return undefined;
-  if (second !== undefined && COMMANDS[`${first} ${second}`] !== undefined)
-    return { name: `${first} ${second}`, rest: argv.slice(2) };
-  if (COMMANDS[first] !== undefined) return { name: first, rest: argv.slice(1) };
-  if (Object.keys(COMMANDS).some((n) => n.startsWith(`${first} `))) return { group: first };
-  return undefined;
 }
 
 function reportError(err: unknown, json: boolean, logger: Logger | undefined): number {
@@ -64,6 +35,23 @@ function reportError(err: unknown, json: boolean, logger: Logger | undefined): n
   return EXIT.software;
 }
 
+/** The signals that stop a command: Ctrl-C, a kill, the terminal closing. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** Stops the running command (as a signal does) when its output goes away; unset between commands. */
+let stopCommand: ((why: string) => void) | undefined;
+
+/** `meshpipe help [<command>]`: the same text as `meshpipe <command> --help`. */
+async function help(words: string[]): Promise<number> {
+  const found = findCommand(words);
+  if (words.length === 0) process.stdout.write(topHelp());
+  else if (found === undefined)
+    return reportError(new MeshpipeError(ERRORS.CLI_UNKNOWN_COMMAND, [words.join(' ')]), false, undefined);
+  else if ('group' in found) process.stdout.write(topHelp(found.group));
+  else process.stdout.write(await commandHelp(found.name));
+  return EXIT.ok;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
   if (major < 22 || (major === 22 && minor < 18)) {
@@ -72,10 +60,11 @@ export async function main(argv: string[]): Promise<number> {
     );
     return EXIT.unavailable;
   }
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
     process.stdout.write(topHelp());
     return EXIT.ok;
   }
+  if (argv[0] === 'help') return help(argv.slice(1));
   if (argv[0] === '--version' || argv[0] === '-v') {
     process.stdout.write(`${version()}\n`);
     return EXIT.ok;
@@ -103,14 +92,19 @@ export async function main(argv: string[]): Promise<number> {
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       if (controller.signal.aborted) {
-        // Second Ctrl-C: the user insists.
+        // Second Ctrl-C: the user insists. Commands that started something keep a last resort for this
+        // (process 'exit' handlers: `up` signals its components and services).
         process.exit(130);
       }
       logger?.info({ signal }, 'stopping');
       controller.abort(signal);
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    stopCommand = (why) => {
+      if (controller.signal.aborted) return;
+      logger?.info({ why }, 'stopping');
+      controller.abort(why);
+    };
+    for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
     let loaded: ReturnType<typeof loadConfig> | undefined;
     const json = values.json === true;
     const ctx: CommandContext = {
@@ -134,8 +128,8 @@ export async function main(argv: string[]): Promise<number> {
         ),
     };
     const code = (await definition.run(ctx)) ?? EXIT.ok;
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+    stopCommand = undefined;
     return code;
   } catch (err) {
     return reportError(err, wantsJson, logger);
@@ -143,11 +137,16 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  // `meshpipe tail ... | head`: the reader went away, which is not an error of ours.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
+  // `meshpipe tail ... | head`, or `meshpipe up | tee up.log` where Ctrl-C killed tee first: the reader
+  // went away (EPIPE), or the terminal did (EIO). Not an error of ours, and not a reason to leave on the
+  // spot: the command stops as on a signal, so everything it started is stopped too. Later writes to the
+  // dead stream fail the same way and change nothing.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (stopCommand === undefined) process.exit(process.exitCode ?? 0);
+      stopCommand(`${stream === process.stdout ? 'stdout' : 'stderr'} closed (${err.code ?? err.message})`);
+    });
+  }
   const code = await main(process.argv.slice(2));
   // Let stdout drain before exiting (large --json outputs to a pipe).
   process.exitCode = code;

@@ -4,6 +4,9 @@
  * (punctuate) to its own topic with its own Avro schema — and a unit test for it that passes as
  * generated. Every piece a real processor needs is there to be edited: config spec, state, handler,
  * punctuation, a custom topic and schema, a test on the in-memory context.
+ *
+ * In a meshpipe checkout the files import the modules by relative path; anywhere else (your own project,
+ * with the npm package installed) from `'meshpipe'` and `'meshpipe/testing'`.
  */
 import { dirname, join, relative, sep } from 'node:path';
 import { PROJECT_ROOT } from '../lib/local-stack/paths.ts';
@@ -35,8 +38,24 @@ function imports(lines: Array<[string, string]>): string {
     .join('\n');
 }
 
-export function scaffoldProcessor(options: { name: string; dir: string; testDir: string }): ScaffoldFile[] {
+/** Where the scaffold imports meshpipe from. */
+export type ImportStyle = 'checkout' | 'package';
+
+export function scaffoldProcessor(options: {
+  name: string;
+  dir: string;
+  testDir: string;
+  imports: ImportStyle;
+}): ScaffoldFile[] {
   const { name } = options;
+  const fromPackage = options.imports === 'package';
+  /** The specifier of a meshpipe module for a file at `from`. */
+  const meshpipe = (from: string, target: string) =>
+    fromPackage
+      ? target.startsWith('processors/runtime/test-')
+        ? 'meshpipe/testing'
+        : 'meshpipe'
+      : importPath(from, target);
   const folder = join(options.dir, name);
   const file = (base: string) => join(folder, base);
   const index = file('index.ts');
@@ -59,7 +78,7 @@ export function scaffoldProcessor(options: { name: string; dir: string; testDir:
  * recording with \`meshpipe replay <file> --processor ${index}\`, run it with
  * \`meshpipe process ${index}\`.
  */
-import { defineProcessor } from '${importPath(index, 'processors/runtime/definition.ts')}';
+import { defineProcessor } from '${meshpipe(index, 'processors/runtime/definition.ts')}';
 import { config } from './config.ts';
 import { countTraffic, flushWindow } from './handler.ts';
 import { SUMMARY_TOPIC } from './topics.ts';
@@ -78,7 +97,7 @@ export default defineProcessor({
     },
     {
       path: config,
-      content: `import { type InferFields, s } from '${importPath(config, 'lib/config/spec.ts')}';
+      content: `import { type InferFields, s } from '${meshpipe(config, 'lib/config/spec.ts')}';
 
 /** \`processors.${name}\` in meshpipe.json: validated, documented, and typed from this one spec. */
 export const config = s.object(
@@ -93,7 +112,7 @@ export type Config = InferFields<(typeof config)['fields']>;
     },
     {
       path: topics,
-      content: `import type { TopicDefinition } from '${importPath(topics, 'schemas/topics.ts')}';
+      content: `import type { TopicDefinition } from '${meshpipe(topics, 'schemas/topics.ts')}';
 
 /** Where the summaries go: \`<prefix>.${name}.v1\`, values in ./${name}.avsc. */
 export const SUMMARY_TOPIC = {
@@ -121,10 +140,17 @@ export interface Summary {
     },
     {
       path: handler,
-      content: `${imports([
-        ['type { InputRecord, ProcessorContext }', importPath(handler, 'processors/runtime/definition.ts')],
-        ['type { L7RawEvent }', importPath(handler, 'schemas/types.ts')],
-      ])}
+      content: `${
+        fromPackage
+          ? "import type { InputRecord, L7RawEvent, ProcessorContext } from 'meshpipe';"
+          : imports([
+              [
+                'type { InputRecord, ProcessorContext }',
+                importPath(handler, 'processors/runtime/definition.ts'),
+              ],
+              ['type { L7RawEvent }', importPath(handler, 'schemas/types.ts')],
+            ])
+      }
 import type { Config } from './config.ts';
 import { SUMMARY_TOPIC, type Summary } from './topics.ts';
 
@@ -197,11 +223,15 @@ export function flushWindow(ctx: Context): void {
       path: test,
       content: `import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-${imports([
-  ['{ testProcessor }', testImport(join(PROJECT_ROOT, 'processors/runtime/test-context.ts'))],
-  ['{ rawEvent }', testImport(join(PROJECT_ROOT, 'processors/runtime/test-events.ts'))],
-  ['processor', testImport(index)],
-])}
+${
+  fromPackage
+    ? `import { rawEvent, testProcessor } from 'meshpipe/testing';\nimport processor from '${testImport(index)}';`
+    : imports([
+        ['{ testProcessor }', testImport(join(PROJECT_ROOT, 'processors/runtime/test-context.ts'))],
+        ['{ rawEvent }', testImport(join(PROJECT_ROOT, 'processors/runtime/test-events.ts'))],
+        ['processor', testImport(index)],
+      ])
+}
 
 const REQUEST = 'GET /orders/7 HTTP/1.1\\r\\nHost: orders\\r\\n\\r\\n';
 const RESPONSE = 'HTTP/1.1 200 OK\\r\\nContent-Length: 20\\r\\n\\r\\n';

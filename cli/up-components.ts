@@ -36,10 +36,14 @@ export const UP_OPTIONS: Record<string, OptionSpec> = {
     doc: 'Also run the demo topology (meshpipe demo): three services under steady load.',
   },
   'demo-rate': { type: 'string', value: '<n>', doc: 'Requests per second of the demo load (default 20).' },
+  kubernetes: {
+    type: 'boolean',
+    doc: 'With --demo: run a local kube-apiserver (built by scripts/setup), register the demo pods in it, and let the collector name everything from it (namespaces, Deployments, pods), as in a cluster.',
+  },
   'otlp-endpoint': {
     type: 'string',
     value: '<url>',
-    doc: 'Also run the OTLP traces sink (meshpipe sink otlp) to this OTLP/gRPC receiver, e.g. http://localhost:4317 (default: sinks.otlp.endpoint; empty: off).',
+    doc: 'Also run the OTLP traces sink (meshpipe sink otlp) to this OTLP receiver, e.g. http://localhost:4317 (gRPC; sinks.otlp.protocol for OTLP/HTTP) (default: sinks.otlp.endpoint; empty: off).',
   },
 };
 
@@ -59,6 +63,7 @@ export const UP_COMPONENTS: UpComponent[] = [
     args: ({ values }) => [
       'demo',
       ...(typeof values['demo-rate'] === 'string' ? ['--rate', values['demo-rate']] : []),
+      ...(values.kubernetes === true ? ['--kubernetes'] : []),
     ],
     // It reports every second; silence for this long means it hangs.
     stallMs: 30_000,

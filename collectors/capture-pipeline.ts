@@ -16,6 +16,11 @@ import {
   type SelfFilter,
   selfFilterFromEnvironment,
 } from './identity/identity-resolver.ts';
+import {
+  KubernetesDecorator,
+  kubernetesSource,
+  loadKubeConfig,
+} from './identity/kubernetes/kubernetes-decorator.ts';
 import { NetnsNames } from './identity/netns-names.ts';
 import { ProcessTable } from './identity/process-table.ts';
 import { WorkloadRules } from './identity/workload-rules.ts';
@@ -51,6 +56,8 @@ export interface CapturePipeline {
   readonly netns: NetnsNames;
   /** The TLS libraries the loader probes (empty with collector.tls.enabled off). */
   readonly tls: TlsLibraries;
+  /** Names from the Kubernetes API server; null when `collector.kubernetes` is off (not in a cluster). */
+  readonly kubernetes: KubernetesDecorator | null;
   /** Stops the loader (its last records are processed) and releases watchers. */
   stop(): Promise<void>;
 }
@@ -61,7 +68,25 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
   const self = options.self ?? selfFilterFromEnvironment();
   const processes = new ProcessTable();
   const netns = new NetnsNames();
+  const source = kubernetesSource(c.kubernetes);
+  const kubernetes =
+    source === null
+      ? null
+      : new KubernetesDecorator({
+          kubeConfig: loadKubeConfig(source),
+          nodeName: config.node.name,
+          peerPods: c.kubernetes.peerPods,
+          logger,
+        });
+  if (kubernetes !== null) {
+    kubernetes.start();
+    logger.info(
+      { source: source?.kind, node: config.node.name },
+      'kubernetes decorator on: watching pods, services, replicasets, jobs',
+    );
+  }
   const identity = new IdentityResolver({
+    kubernetes,
     processes,
     netns,
     cgroups: new CgroupDirectory(),
@@ -70,11 +95,21 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
     self,
   });
   const tls = new TlsLibraries(logger);
+  const redaction = compileRedactionPolicy({
+    headers: c.redact.headers,
+    queryParams: c.redact.queryParams,
+    pathSegments: c.redact.pathSegments,
+  });
   const builder = new RawEventBuilder({
     node: config.node.name,
     identity,
-    redaction: compileRedactionPolicy({ headers: c.redact.headers, queryParams: c.redact.queryParams }),
+    redaction,
     shipBodies: c.shipBodies,
+    h2: {
+      dataPrefixBytes: c.h2DataBytes,
+      policy: redaction,
+      redactBinaryMetadata: c.redact.binaryMetadata,
+    },
     maxConnections: c.maxConnections,
     counters,
     emit: options.emit,
@@ -86,6 +121,8 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
   const capture = new Capture({
     loader: {
       capBytes: c.capBytes,
+      // The kernel and the frame readers must agree on how much of a DATA payload is copied.
+      h2DataBytes: c.h2DataBytes,
       ringMb: c.ringMb,
       statsMs: STATS_INTERVAL_MS,
       // The loader and this process run under SCHED_IDLE, so the applications on a shared core
@@ -94,6 +131,9 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
       ...(c.schedIdle ? { schedIdle: true, schedIdlePids: [process.pid] } : {}),
       ...(c.ports.length > 0 ? { ports: c.ports } : {}),
       ...(c.tls.enabled ? { tls: true, tlsBinaries: c.tls.binaries, tlsPods: c.tls.pods } : {}),
+      ...(c.conntrack.enabled
+        ? { conntrack: true, ...(c.conntrack.netns === null ? {} : { conntrackNetns: c.conntrack.netns }) }
+        : {}),
       ...(excludePids.length > 0 ? { excludePids } : {}),
       ...options.loader,
     },
@@ -113,10 +153,12 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
     processes,
     netns,
     tls,
+    kubernetes,
     async stop() {
       clearInterval(reaper);
       await capture.stop();
       netns.close();
+      kubernetes?.stop();
     },
   };
 }

@@ -16,7 +16,16 @@ import { seriesIdOf } from '../processors/runtime/processor-metrics.ts';
 import type { Http1FramerCounters } from '../protocols/http1/framer.ts';
 import type { MetricSample, MetricType } from '../schemas/types.ts';
 import type { CaptureCounters } from './capture-counters.ts';
+import type { Http2CollectorCounters } from './http2-connection.ts';
+import type { LookupCounters } from './identity/kubernetes/cluster-index.ts';
+import type { ReflectorCounters } from './identity/kubernetes/reflector.ts';
 import type { ProcessTableCounters } from './identity/process-table.ts';
+
+export interface KubernetesSnapshot {
+  objects: Record<string, number>;
+  watches: Record<string, ReflectorCounters>;
+  lookups: LookupCounters;
+}
 
 export interface MetricDefinition {
   /** OpenTelemetry name: the MetricSample name. */
@@ -189,7 +198,7 @@ export const COLLECTOR_METRICS = {
     prometheus: 'meshpipe_collector_protocol_events_total',
     type: 'COUNTER',
     unit: '{event}',
-    help: 'Framer counters by protocol and counter (requests, responses, truncatedHeads, resyncs, invalidHeads.<reason>...).',
+    help: 'Protocol decoder counters by protocol and counter: http1 (requests, responses, truncatedHeads, resyncs, invalidHeads.<reason>...), http2 (frames, gaps.<reason>, headerBlocks, unresolvedReferences, hpackErrors.<error>, quietRecords...).',
     labels: ['protocol', 'counter'],
   },
   tlsBinaries: {
@@ -216,6 +225,38 @@ export const COLLECTOR_METRICS = {
     help: 'Process identity lookups, by result (cached, read from /proc, exited: the process was gone).',
     labels: ['result'],
   },
+  kubernetesObjects: {
+    otel: 'meshpipe.collector.kubernetes.objects',
+    prometheus: 'meshpipe_collector_kubernetes_objects',
+    type: 'GAUGE',
+    unit: '{object}',
+    help: 'Kubernetes objects cached by the decorator (slim records), by resource (pods, services, replicasets, jobs).',
+    labels: ['resource'],
+  },
+  kubernetesWatchRestarts: {
+    otel: 'meshpipe.collector.kubernetes.watch.restarts',
+    prometheus: 'meshpipe_collector_kubernetes_watch_restarts_total',
+    type: 'COUNTER',
+    unit: '{restart}',
+    help: 'Kubernetes watches re-established, by resource and reason (closed: the server ended it; gone: 410, relisted; error: failed, retried with backoff).',
+    labels: ['resource', 'reason'],
+  },
+  kubernetesLists: {
+    otel: 'meshpipe.collector.kubernetes.lists',
+    prometheus: 'meshpipe_collector_kubernetes_lists_total',
+    type: 'COUNTER',
+    unit: '{list}',
+    help: 'Full lists of a Kubernetes resource (the first one, then after a 410 or repeated failures).',
+    labels: ['resource'],
+  },
+  kubernetesLookups: {
+    otel: 'meshpipe.collector.kubernetes.lookups',
+    prometheus: 'meshpipe_collector_kubernetes_lookups_total',
+    type: 'COUNTER',
+    unit: '{lookup}',
+    help: 'Kubernetes identity lookups (once per connection), by lookup (pod_uid: a cgroup, pod_ip: a local address, peer: the other end) and result (hit, miss).',
+    labels: ['lookup', 'result'],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 type Name = keyof typeof COLLECTOR_METRICS;
@@ -226,7 +267,11 @@ export interface CollectorSnapshot {
   buffer: { events: number; bytes: number; maxEvents: number; maxBytes: number } | null;
   connections: number;
   framer: Http1FramerCounters;
+  /** HTTP/2 connections' counters, flattened (collectors/http2-connection.ts). */
+  h2: Http2CollectorCounters;
   processLookups: ProcessTableCounters;
+  /** The Kubernetes decorator's caches and watches; null when it is off. */
+  kubernetes: KubernetesSnapshot | null;
   /** The loader's CPU over all its runs, and the running one's memory; null while none runs. */
   loader: { cpuSecondsTotal: number; rssBytes: number } | null;
   /** Files with TLS uprobes attached, by path. */
@@ -295,6 +340,8 @@ export class CollectorMetrics {
         for (const [reason, n] of Object.entries(value as Record<string, number>))
           this.#count('protocol', { protocol: 'http1', counter: `${counter}.${reason}` }, n);
     }
+    for (const [counter, n] of Object.entries(s.h2))
+      this.#count('protocol', { protocol: 'http2', counter }, n);
     // Gone paths must leave the exposition, not stay at their last value.
     (this.#metrics.tlsBinaries as Gauge).reset();
     for (const [path, n] of s.tlsBinaries) this.#set('tlsBinaries', { path }, n);
@@ -304,6 +351,19 @@ export class CollectorMetrics {
     this.#count('processLookups', { result: 'cached' }, p.lookups - p.reads);
     this.#count('processLookups', { result: 'read' }, p.reads - p.exited);
     this.#count('processLookups', { result: 'exited' }, p.exited);
+    const k = s.kubernetes;
+    if (k !== null) {
+      for (const [resource, n] of Object.entries(k.objects)) this.#set('kubernetesObjects', { resource }, n);
+      for (const [resource, w] of Object.entries(k.watches)) {
+        this.#count('kubernetesLists', { resource }, w.lists);
+        for (const [reason, n] of Object.entries(w.restarts))
+          this.#count('kubernetesWatchRestarts', { resource, reason }, n);
+      }
+      for (const [lookup, r] of Object.entries(k.lookups)) {
+        this.#count('kubernetesLookups', { lookup, result: 'hit' }, r.hit);
+        this.#count('kubernetesLookups', { lookup, result: 'miss' }, r.miss);
+      }
+    }
   }
 
   #count(name: Name, labels: Record<string, string>, total: number): void {

@@ -14,8 +14,9 @@ import type { Kafka, Producer } from 'kafkajs';
 import { type ComponentStatus, reportStatus } from '../lib/component-status.ts';
 import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
 import { ERRORS, errorMessage, MeshpipeError } from '../lib/errors.ts';
+import { healthRoutes, PROMETHEUS_TEXT } from '../lib/http/health-routes.ts';
+import { type HttpServer, startHttpServer } from '../lib/http/server.ts';
 import type { Logger } from '../lib/logger.ts';
-import { type MetricsServer, startMetricsServer } from '../lib/metrics-server.ts';
 import { codecFor } from '../schemas/codec.ts';
 import { TOPICS, topicName } from '../schemas/topics.ts';
 import type { L7RawEvent, MetricSample } from '../schemas/types.ts';
@@ -66,7 +67,7 @@ export class Collector {
   readonly #metricsCodec = codecFor<MetricSample>('metric-sample');
   readonly #startedAtNs = BigInt(Date.now()) * 1_000_000n;
   readonly #stream: string;
-  #server: MetricsServer | null = null;
+  #server: HttpServer | null = null;
   #timers: NodeJS.Timeout[] = [];
   #metricsProducer: Producer | null = null;
   #status: ComponentStatus = { state: 'starting', summary: 'starting capture' };
@@ -140,15 +141,16 @@ export class Collector {
     this.#producer.start();
     const c = this.#o.config.collector;
     if (this.#o.metricsServer !== false) {
-      this.#server = await startMetricsServer({
-        host: c.metricsHost,
-        port: c.metricsPort,
-        exposition: () => this.metrics.exposition(),
-        status: () => this.#status,
+      this.#server = await startHttpServer({
+        listen: { host: c.metricsHost, port: c.metricsPort },
+        routes: healthRoutes({
+          metrics: async () => ({ contentType: PROMETHEUS_TEXT, body: await this.metrics.exposition() }),
+          status: () => this.#status,
+        }),
         logger: this.#o.logger,
         listenError: ERRORS.COLLECTOR_METRICS_PORT,
       });
-      this.#o.logger.info({ port: this.#server.port, host: c.metricsHost }, 'serving /metrics and /healthz');
+      this.#o.logger.info({ address: this.#server.address }, 'serving /metrics, /healthz and /readyz');
     }
     this.#timers.push(setInterval(() => this.#updateStatus(), STATUS_INTERVAL_MS));
     this.#timers.push(setInterval(() => void this.#publishMetrics(), c.metricsIntervalMs));
@@ -225,7 +227,9 @@ export class Collector {
       },
       connections: this.#pipeline.builder.connections,
       framer: this.#pipeline.builder.framerCounters(),
+      h2: this.#pipeline.builder.h2Counters(),
       processLookups: this.#pipeline.processes.counters,
+      kubernetes: this.#pipeline.kubernetes?.snapshot() ?? null,
       loader: this.#loaderUsage(),
       tlsBinaries: this.#pipeline.tls.countByPath(),
     };

@@ -45,7 +45,7 @@ export const LOSSY_KERNEL_REASONS: readonly DropReasonName[] = [
 
 export type ConnRecord = Exclude<
   LoaderRecord,
-  { kind: 'stats' } | { kind: 'ready' } | { kind: 'tls_library' }
+  { kind: 'stats' } | { kind: 'ready' } | { kind: 'nat' } | { kind: 'tls_library' }
 >;
 
 export interface LossGateOptions {

@@ -21,7 +21,14 @@ import { keyHash } from '../lib/key-partition.ts';
 import { AvroWriter } from '../schemas/avro-writer.ts';
 import { HEADER_BYTES, MAGIC_BYTE } from '../schemas/codec.ts';
 import { type RegisteredSchema, type SchemaRegistry, schemaRegistry } from '../schemas/registry.ts';
-import type { ConnectionInfo, L7RawEvent, ProcessIdentity, WorkloadIdentity } from '../schemas/types.ts';
+import type {
+  ConnectionInfo,
+  Http2Event,
+  L7RawEvent,
+  PeerWorkload,
+  ProcessIdentity,
+  WorkloadIdentity,
+} from '../schemas/types.ts';
 
 /** Avro int range of the per-event deltas: a window is sealed before an event would leave it. */
 const INT_LIMIT = 2 ** 31 - 1;
@@ -43,8 +50,28 @@ const EVENT_FIELDS = [
   'truncated',
   'redactions',
   'errno',
+  'causalCandidates',
+  'h2',
 ] as const;
 const SEGMENT_FIELDS = ['kind', 'length', 'data', 'endsMessage'] as const;
+const H2_FIELDS = [
+  'kind',
+  'sender',
+  'streamId',
+  'offsetNs',
+  'endStream',
+  'fields',
+  'unresolved',
+  'hpackError',
+  'lost',
+  'promisedStreamId',
+  'length',
+  'grpcMessages',
+  'grpcMessagesExact',
+  'errorCode',
+  'reason',
+] as const;
+const H2_FIELD_FIELDS = ['name', 'value'] as const;
 const BATCH_FIELDS = [
   'node',
   'clockOffsetNs',
@@ -67,6 +94,7 @@ interface AvscType {
 interface ConnectionEntry {
   readonly connection: ConnectionInfo;
   readonly workload: WorkloadIdentity;
+  readonly peer: PeerWorkload | null;
   readonly process: ProcessIdentity;
   readonly bytes: Buffer;
   /** Positive murmur2 of the connection key: the partition is this modulo the partition count. */
@@ -119,6 +147,8 @@ export class RawBatchWriter {
   readonly #syscalls: Map<string, number>;
   readonly #protocols: Map<string, number>;
   readonly #segmentKinds: Map<string, number>;
+  readonly #h2Kinds: Map<string, number>;
+  readonly #h2Senders: Map<string, number>;
   readonly #entries = new WeakMap<ConnectionInfo, ConnectionEntry>();
   #windows: Window[] = [];
   #open: Window | null = null;
@@ -141,12 +171,17 @@ export class RawBatchWriter {
     checkFields(event, EVENT_FIELDS);
     const segment = fieldType(event, 'segments').itemsType!;
     checkFields(segment, SEGMENT_FIELDS);
+    const h2 = fieldType(event, 'h2').itemsType!;
+    checkFields(h2, H2_FIELDS);
+    checkFields(fieldType(h2, 'fields').itemsType!, H2_FIELD_FIELDS);
     this.#connectionType = fieldType(batch, 'connections').itemsType!;
     this.#kinds = enumIndex(event, 'kind');
     this.#directions = enumIndex(event, 'direction');
     this.#syscalls = enumIndex(event, 'syscall');
     this.#protocols = enumIndex(event, 'protocol');
     this.#segmentKinds = enumIndex(segment, 'kind');
+    this.#h2Kinds = enumIndex(h2, 'kind');
+    this.#h2Senders = enumIndex(h2, 'sender');
   }
 
   /** Events accepted and not yet taken. */
@@ -255,6 +290,7 @@ export class RawBatchWriter {
     if (
       cached !== undefined &&
       cached.workload === event.workload &&
+      cached.peer === event.peer &&
       cached.process.pid === p.pid &&
       cached.process.comm === p.comm &&
       cached.process.exe === p.exe &&
@@ -265,8 +301,14 @@ export class RawBatchWriter {
     const entry: ConnectionEntry = {
       connection,
       workload: event.workload,
+      peer: event.peer,
       process: p,
-      bytes: this.#connectionType.toBuffer({ connection, process: p, workload: event.workload }),
+      bytes: this.#connectionType.toBuffer({
+        connection,
+        process: p,
+        workload: event.workload,
+        peer: event.peer,
+      }),
       hash: keyHash(connection.key),
     };
     this.#entries.set(connection, entry);
@@ -307,6 +349,56 @@ export class RawBatchWriter {
       w.nullable(true);
       w.long(ev.errno);
     }
+    const hints = ev.causalCandidates;
+    if (hints.length > 0) {
+      w.long(hints.length);
+      for (let i = 0; i < hints.length; i++) {
+        const h = hints[i]!;
+        if (h === null) w.nullable(false);
+        else {
+          w.nullable(true);
+          w.long(h);
+        }
+      }
+    }
+    w.long(0);
+    const h2 = ev.h2;
+    if (h2.length > 0) {
+      w.long(h2.length);
+      for (let i = 0; i < h2.length; i++) this.#writeH2(w, h2[i]!);
+    }
+    w.long(0);
+  }
+
+  #writeH2(w: AvroWriter, e: Http2Event): void {
+    w.long(index(this.#h2Kinds, e.kind));
+    w.long(index(this.#h2Senders, e.sender));
+    w.long(e.streamId);
+    w.bigLong(e.offsetNs);
+    w.boolean(e.endStream);
+    const fields = e.fields;
+    if (fields.length > 0) {
+      w.long(fields.length);
+      for (let i = 0; i < fields.length; i++) {
+        const f = fields[i]!;
+        nullableString(w, f.name);
+        nullableString(w, f.value);
+      }
+    }
+    w.long(0);
+    w.long(e.unresolved);
+    nullableString(w, e.hpackError);
+    nullableString(w, e.lost);
+    if (e.promisedStreamId === null) w.nullable(false);
+    else {
+      w.nullable(true);
+      w.long(e.promisedStreamId);
+    }
+    w.long(e.length);
+    w.long(e.grpcMessages);
+    w.boolean(e.grpcMessagesExact);
+    w.bigLong(e.errorCode);
+    nullableString(w, e.reason);
   }
 
   /**
@@ -401,6 +493,14 @@ export class RawBatchWriter {
     o.long(0);
     out.push({ partition, value: Buffer.from(o.view()), events: to - from });
     return to;
+  }
+}
+
+function nullableString(w: AvroWriter, value: string | null): void {
+  if (value === null) w.nullable(false);
+  else {
+    w.nullable(true);
+    w.string(value);
   }
 }
 

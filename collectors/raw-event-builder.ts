@@ -2,6 +2,7 @@
  * Loader records in, L7RawEvent records out (schemas/l7-raw-event.avsc): the agent's hot path.
  *
  *   records ─► LossGate (hold until STATS) ─► per connection: identity, HTTP/1 framer ─► events ─► sink
+ *                                                                    └ HTTP/2: http2-connection.ts
  *
  * Per connection (the loader's connection id: one TCP connection of one process, one fd generation) it
  * keeps the framer, which is the minimiser: heads leave redacted, bodies as lengths (or copied bytes
@@ -18,15 +19,24 @@ import type { Segment } from '../protocols/http1/types.ts';
 import type {
   ConnectionInfo,
   ConnectionRole,
+  Http2Event,
   L7RawEvent,
   PayloadSegment,
   ProcessIdentity,
   Syscall,
 } from '../schemas/types.ts';
 import { type CaptureCounters, countDrop, DROP_REASON, DROP_STAGE } from './capture-counters.ts';
+import { CausalityHints } from './causality-hints.ts';
 import { CaptureClock } from './clock.ts';
 import { connectionKey } from './connection-key.ts';
 import { ConnectionTable } from './connection-table.ts';
+import {
+  addHttp2Counters,
+  type Http2CollectorCounters,
+  Http2Connection,
+  type Http2ConnectionOptions,
+  isHttp2Record,
+} from './http2-connection.ts';
 import type { Identity, IdentityResolver } from './identity/identity-resolver.ts';
 import type {
   CloseRecord,
@@ -34,6 +44,7 @@ import type {
   ConnRecordBase,
   DataRecord,
   LoaderRecord,
+  NatRecord,
   OpenRecord,
   ReadyRecord,
   RoleName,
@@ -52,6 +63,8 @@ export interface RawEventBuilderOptions {
   identity: IdentityResolver;
   redaction: RedactionPolicy;
   shipBodies: boolean;
+  /** HTTP/2 connections: the loader's `--h2-data-bytes` and the redaction options of their decoders. */
+  h2?: Http2ConnectionOptions;
   maxConnections: number;
   counters: CaptureCounters;
   emit: RawEventSink;
@@ -69,6 +82,8 @@ export interface RawEventBuilderOptions {
 const RUN_SHIFT = 44n;
 /** CONNECT_FAILED records carry connection id 0 (no connection was made): they get ids of their own. */
 const FAILED_CONNECT_ID_BASE = 1n << 62n;
+/** NAT records whose OPEN has not been released yet, at most (a gate window's worth of connects). */
+const MAX_PENDING_NAT = 65_536;
 
 const SYSCALLS: Record<SyscallName, Syscall> = {
   none: 'OTHER',
@@ -91,10 +106,14 @@ const SYSCALLS: Record<SyscallName, Syscall> = {
 
 const ROLES: Record<RoleName, ConnectionRole> = { client: 'CLIENT', server: 'SERVER', unknown: 'UNKNOWN' };
 const NO_SEGMENTS: PayloadSegment[] = [];
+const NO_HINTS: Array<number | null> = [];
+const NO_H2_EVENTS: Http2Event[] = [];
 
 interface Conn {
   readonly connId: number;
   readonly framer: Http1Framer;
+  /** Set once the kernel marks the connection HTTP/2 (MP_F_H2): its records go there, not to the framer. */
+  h2: Http2Connection | null;
   readonly keyBytes: Buffer;
   identity: Identity;
   connection: ConnectionInfo;
@@ -114,14 +133,20 @@ export class RawEventBuilder {
   readonly #o: RawEventBuilderOptions;
   readonly #counters: CaptureCounters;
   readonly #table: ConnectionTable<Conn>;
+  /** Which server exchanges of each process are open: the causality hints of calls (causality-hints.ts). */
+  #hints = new CausalityHints();
   /** Framer counters of connections that are gone (closed, evicted, or from earlier loader runs). */
   readonly #framerTotals: Http1FramerCounters = newFramerCounters();
+  /** The same for HTTP/2 connections. */
+  readonly #h2Totals: Http2CollectorCounters = {};
   readonly #release = (record: ConnRecord, afterLoss: boolean) => this.#record(record, afterLoss);
   #run = -1;
   #runBase = 0n;
   /** The previous STATS of this loader run: its counters are cumulative, drops are the deltas. */
   #lastStats: StatsRecord | null = null;
   #failedConnects = 0n;
+  /** NAT records waiting for their OPEN (by loader connection id). */
+  readonly #nat = new Map<number, NatRecord>();
   /** Date.now() of the batch being processed: one clock read per batch, not per record. */
   #nowMs = Date.now();
 
@@ -133,7 +158,7 @@ export class RawEventBuilder {
     );
     this.#table = new ConnectionTable<Conn>(options.maxConnections, (conn) => {
       this.#counters.connectionsEvicted++;
-      addFramerCounters(this.#framerTotals, conn.framer.counters);
+      this.#retire(conn);
     });
   }
 
@@ -160,6 +185,11 @@ export class RawEventBuilder {
         case 'tls_library':
           this.#o.tlsLibraries?.apply(r);
           break;
+        case 'nat':
+          // Comes right before its connection's OPEN (loader --conntrack), which the gate may hold.
+          if (this.#nat.size >= MAX_PENDING_NAT) this.#nat.clear();
+          this.#nat.set(r.connId, r);
+          break;
         case 'open':
         case 'connect_failed':
           // A new connection: look its process up now, while it may still exist (see prefetch).
@@ -179,7 +209,8 @@ export class RawEventBuilder {
    */
   endRun(): void {
     this.gate.flush(this.#release);
-    for (const conn of this.#table.clear()) addFramerCounters(this.#framerTotals, conn.framer.counters);
+    for (const conn of this.#table.clear()) this.#retire(conn);
+    this.#hints = new CausalityHints();
   }
 
   /**
@@ -202,7 +233,7 @@ export class RawEventBuilder {
       }
       if (isAlive) continue;
       this.#table.delete(conn.connId);
-      addFramerCounters(this.#framerTotals, conn.framer.counters);
+      this.#retire(conn);
       reaped++;
     }
     this.#counters.connectionsExited += reaped;
@@ -215,6 +246,21 @@ export class RawEventBuilder {
     addFramerCounters(total, this.#framerTotals);
     for (const conn of this.#table.values()) addFramerCounters(total, conn.framer.counters);
     return total;
+  }
+
+  /** HTTP/2 counters over every connection, gone and live (for metrics). */
+  h2Counters(): Http2CollectorCounters {
+    const total: Http2CollectorCounters = { ...this.#h2Totals };
+    for (const conn of this.#table.values()) if (conn.h2 !== null) addHttp2Counters(total, conn.h2);
+    return total;
+  }
+
+  /** A connection leaves: its protocol counters go to the totals. */
+  /** A connection leaves the table (closed, evicted, its process gone, the run ended). */
+  #retire(conn: Conn): void {
+    addFramerCounters(this.#framerTotals, conn.framer.counters);
+    if (conn.h2 !== null) addHttp2Counters(this.#h2Totals, conn.h2);
+    this.#hints.closed(conn.identity.process.pid, conn.connId);
   }
 
   #ready(r: ReadyRecord): void {
@@ -277,17 +323,26 @@ export class RawEventBuilder {
   }
 
   #makeConn(r: ConnRecordBase): Conn {
-    const key = connectionKey(r.localAddr, r.localPort, r.peerAddr, r.peerPort, r.netnsInode);
+    // A connection NATed on its way (a ClusterIP) is keyed, and its peer named, by where it really
+    // went, so both ends share one key (docs/collector.md, "The connection key").
+    const nat = this.#nat.get(r.connId);
+    if (nat !== undefined) this.#nat.delete(r.connId);
+    const peerAddr = nat?.addr ?? r.peerAddr;
+    const peerPort = nat?.port ?? r.peerPort;
+    const key = connectionKey(r.localAddr, r.localPort, peerAddr, peerPort, r.netnsInode);
     const identity = this.#o.identity.resolve({
       tgid: r.tgid,
       netnsInode: r.netnsInode,
       cgroupId: r.cgroupId,
       localPort: r.localPort,
+      localAddress: r.localAddr,
+      peerAddress: peerAddr,
       role: r.role,
     });
     const conn: Conn = {
       connId: r.connId,
       framer: new Http1Framer({ redaction: this.#o.redaction, shipBodies: this.#o.shipBodies }),
+      h2: null,
       keyBytes: Buffer.from(key),
       identity,
       connection: {
@@ -303,6 +358,8 @@ export class RawEventBuilder {
         peerAddress: r.peerAddr,
         peerPort: r.peerPort,
         openedUnixNano: null,
+        translatedPeerAddress: nat?.addr ?? null,
+        translatedPeerPort: nat?.port ?? null,
       },
       lossEpoch: this.gate.epoch,
       lastProcess: null,
@@ -333,13 +390,16 @@ export class RawEventBuilder {
       conn.connection = { ...c, role, roleInferred: r.roleInferred };
     }
     // A pod created just before its first connection may not be named yet when the connection is
-    // first seen (see NetnsNames): look again until it is.
-    if (conn.identity.workload.pod === null && this.#o.identity.podAppeared(r.netnsInode)) {
+    // first seen (see NetnsNames, and the Kubernetes caches): look again until it is.
+    const peerAddress = conn.connection.translatedPeerAddress ?? r.peerAddr;
+    if (this.#o.identity.namesAppeared(conn.identity, r.netnsInode, r.localAddr, peerAddress)) {
       conn.identity = this.#o.identity.resolve({
         tgid: r.tgid,
         netnsInode: r.netnsInode,
         cgroupId: r.cgroupId,
         localPort: r.localPort,
+        localAddress: r.localAddr,
+        peerAddress,
         role: r.role,
       });
       conn.lastProcess = null;
@@ -386,6 +446,7 @@ export class RawEventBuilder {
       seq: 0n,
       process,
       workload: identity.workload,
+      peer: identity.peer,
       connection,
       direction: 'NONE',
       syscall: SYSCALLS[r.syscall],
@@ -395,6 +456,8 @@ export class RawEventBuilder {
       truncated: false,
       redactions: 0,
       errno: null,
+      causalCandidates: NO_HINTS,
+      h2: NO_H2_EVENTS,
     };
   }
 
@@ -422,9 +485,16 @@ export class RawEventBuilder {
     else bytes.egress += r.byteCount;
     if (r.flags.tls) this.#counters.tlsEvents[ingress ? 'ingress' : 'egress']++;
     if (afterLoss) this.#counters.lossHints++;
+    if (conn.h2 !== null || isHttp2Record(r)) {
+      this.#h2Data(conn, r, afterLoss);
+      return;
+    }
 
     const framer = conn.framer;
-    const redactionsBefore = framer.counters.redactions;
+    const fc = framer.counters;
+    const redactionsBefore = fc.redactions;
+    const requestsBefore = fc.requests;
+    const interimBefore = fc.interimResponses;
     const segments = framer.push({
       direction: ingress ? 'ingress' : 'egress',
       role: r.role,
@@ -433,7 +503,7 @@ export class RawEventBuilder {
       chunkTerminator: r.flags.chunkTerminator,
       afterLoss,
     });
-    const redactions = framer.counters.redactions - redactionsBefore;
+    const redactions = fc.redactions - redactionsBefore;
     this.#counters.redactions += redactions;
 
     const connection = this.#withFramerRole(conn);
@@ -441,17 +511,85 @@ export class RawEventBuilder {
     ev.direction = ingress ? 'INGRESS' : 'EGRESS';
     ev.byteCount = BigInt(r.byteCount);
     ev.segments = toPayloadSegments(segments);
+    ev.causalCandidates = this.#causality(
+      conn,
+      connection.role,
+      ingress,
+      afterLoss,
+      fc.requests - requestsBefore,
+      endsOf(segments) - (fc.interimResponses - interimBefore),
+    );
     const f = r.flags;
     ev.truncated = f.truncated || f.readFailed || f.iovLimit;
     ev.redactions = redactions;
     this.#o.emit(ev, conn.keyBytes);
   }
 
-  /** When the kernel could not say the role, the framer may have inferred it from the first message. */
+  /**
+   * Feeds the exchanges this event opened or ended to the causality hints; returns the hints of the
+   * calls it ended (a response read on a CLIENT connection), else none.
+   */
+  #causality(
+    conn: Conn,
+    role: ConnectionRole,
+    ingress: boolean,
+    afterLoss: boolean,
+    started: number,
+    ended: number,
+  ): Array<number | null> {
+    const hints = this.#hints;
+    const pid = conn.identity.process.pid;
+    if (afterLoss) hints.lost(pid);
+    if (role === 'SERVER') {
+      if (ingress) hints.serverRequests(pid, conn.connId, started);
+      else hints.serverResponsesEnded(pid, conn.connId, ended);
+    } else if (role === 'CLIENT') {
+      if (!ingress) hints.clientRequests(pid, conn.connId, started);
+      else if (ended > 0) return hints.clientResponsesEnded(pid, conn.connId, ended);
+    } else if (started > 0 || ended > 0) {
+      // Messages on a connection whose role is not known: the counts of its process cannot be trusted.
+      hints.lost(pid);
+    }
+    return NO_HINTS;
+  }
+
+  /**
+   * A record of an HTTP/2 connection: stream events out, one raw event per record that completed any
+   * (records of control frames only, or of frames continued in the next syscall, carry nothing a span
+   * needs: they are counted as `quietRecords`, not shipped).
+   */
+  #h2Data(conn: Conn, r: DataRecord, afterLoss: boolean): void {
+    // The causality hints count HTTP/1.x exchanges: a process that speaks HTTP/2 has exchanges they
+    // do not follow, so its counts are unknown (null hints: the trace linker falls back to its timer).
+    this.#hints.untracked(conn.identity.process.pid);
+    // Open before the capture, or HTTP/1.x to us until now (an earlier record): the table is unknown.
+    conn.h2 ??= new Http2Connection(
+      r.role,
+      r.flags.preexisting || conn.bytesSeen !== r.byteCount,
+      this.#o.h2 ?? { policy: this.#o.redaction },
+    );
+    const { events, redactions } = conn.h2.data(r, afterLoss);
+    if (events.length === 0) {
+      conn.h2.quietRecords++;
+      return;
+    }
+    this.#counters.redactions += redactions;
+    const connection = this.#withFramerRole(conn);
+    const ev = this.#event('DATA', r, conn.identity, connection, this.#process(conn, r.tid));
+    ev.direction = r.direction === 'ingress' ? 'INGRESS' : 'EGRESS';
+    ev.byteCount = BigInt(r.byteCount);
+    ev.protocol = 'HTTP2';
+    ev.h2 = events;
+    ev.truncated = r.flags.truncated || r.flags.readFailed;
+    ev.redactions = redactions;
+    this.#o.emit(ev, conn.keyBytes);
+  }
+
+  /** When the kernel could not say the role, the framer (or the h2 decoder) may have inferred it. */
   #withFramerRole(conn: Conn): ConnectionInfo {
     const c = conn.connection;
     if (c.role !== 'UNKNOWN') return c;
-    const inferred = conn.framer.role;
+    const inferred = conn.h2 !== null ? conn.h2.role : conn.framer.role;
     if (inferred === 'unknown') return c;
     conn.connection = { ...c, role: ROLES[inferred], roleInferred: true };
     return conn.connection;
@@ -469,7 +607,8 @@ export class RawEventBuilder {
     const framer = conn.framer;
     const redactionsBefore = framer.counters.redactions;
     const rest = framer.close();
-    addFramerCounters(this.#framerTotals, framer.counters);
+    const h2Rest = conn.h2?.close(r.timestampNs) ?? null;
+    this.#retire(conn);
     if (this.#excluded(conn)) return;
     const connection = this.#withFramerRole(conn);
     const process = this.#process(conn, r.tid);
@@ -490,6 +629,10 @@ export class RawEventBuilder {
     this.#counters.redactions += redactions;
     const ev = this.#event('CLOSE', r, conn.identity, connection, process);
     ev.redactions = redactions;
+    if (h2Rest !== null) {
+      ev.protocol = 'HTTP2';
+      ev.h2 = h2Rest;
+    }
     emit(ev, conn.keyBytes);
   }
 
@@ -500,6 +643,8 @@ export class RawEventBuilder {
       netnsInode: r.netnsInode,
       cgroupId: r.cgroupId,
       localPort: r.localPort,
+      localAddress: r.localAddr,
+      peerAddress: r.peerAddr,
       role: 'client',
     });
     if (identity.self) {
@@ -519,6 +664,8 @@ export class RawEventBuilder {
       peerAddress: r.peerAddr,
       peerPort: r.peerPort,
       openedUnixNano: null,
+      translatedPeerAddress: null,
+      translatedPeerPort: null,
     };
     const p = identity.process;
     const process: ProcessIdentity = { ...p, tid: r.tid };
@@ -527,6 +674,13 @@ export class RawEventBuilder {
     ev.errno = r.errno;
     this.#o.emit(ev, Buffer.from(key));
   }
+}
+
+/** Messages the segments end. */
+function endsOf(segments: readonly Segment[]): number {
+  let n = 0;
+  for (let i = 0; i < segments.length; i++) if (segments[i]!.endsMessage) n++;
+  return n;
 }
 
 /** The framer's segments as the schema's PayloadSegment records (bytes as Buffer views, no copies). */

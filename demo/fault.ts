@@ -21,7 +21,7 @@ export interface Fault {
 export const NO_FAULT: Fault = Object.freeze({ latencyMs: 0, jitterMs: 0, errorRate: 0 });
 
 /** Latency above this is a typo, not a fault: a minute would only trip client timeouts. */
-const MAX_LATENCY_MS = 60_000;
+export const MAX_LATENCY_MS = 60_000;
 
 function bad(text: string, why: string): MeshpipeError {
   return new MeshpipeError(ERRORS.DEMO_BAD_FAULT, [text, why]);

@@ -3,6 +3,7 @@
  *
  *   client ──► gateway ──► orders ──► inventory
  *   (load)     :8080       :8080      :8080        every service also serves its admin API on a Unix socket
+ *                                └─gRPC─► :9090    orders reserves stock at inventory over gRPC (h2c)
  *
  * Every pod has its own network namespace and address, so the same port is reused in each. The admin API
  * is on a Unix socket, not TCP, on purpose: the collector captures TCP only, so the demo's own polling
@@ -27,6 +28,11 @@ export const UPSTREAM: Record<ServiceName, ServiceName | undefined> = {
 };
 
 export const SERVICE_PORT = 8080;
+
+/** The gRPC hop: who serves inventory.v1.Inventory on GRPC_PORT, and who calls it. */
+export const GRPC_PORT = 9090;
+export const GRPC_SERVER: ServiceName = 'inventory';
+export const GRPC_CLIENT: ServiceName = 'orders';
 
 /** The admin socket of one service of the demo with this prefix (e.g. /run/meshpipe-demo/mp-orders.admin.sock). */
 export function adminSocketPath(prefix: string, service: ServiceName): string {

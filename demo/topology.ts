@@ -13,9 +13,9 @@
  * and the next startDemo() removes the namespaces that were left (demo/claims.ts). See docs/demo.md.
  */
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { ERRORS, errorMessage, MeshpipeError } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
+import { moduleFile } from '../lib/module-file.ts';
 import { type AdminClient, adminClient } from './admin-client.ts';
 import {
   claimPrefix,
@@ -30,6 +30,9 @@ import {
 import { type Fault, faultSettings, mergeFault, NO_FAULT, parseFaultSetting } from './fault.ts';
 import {
   adminSocketPath,
+  GRPC_CLIENT,
+  GRPC_PORT,
+  GRPC_SERVER,
   isServiceName,
   PODS,
   type PodName,
@@ -83,6 +86,8 @@ export interface DemoPod {
   address: string;
   /** The service port; null for the client pod. */
   port: number | null;
+  /** The gRPC port (inventory.v1.Inventory); null for pods that serve no gRPC. */
+  grpcPort?: number | null;
   /** The service's admin API (a Unix socket, so the demo's own polling is not captured); null for the client. */
   adminSocket: string | null;
   /** The pod's process (service or load generator); null for a client pod without load. */
@@ -122,7 +127,6 @@ export interface DemoDetails {
   pods: DemoPod[];
 }
 
-const SCRIPT_DIR = fileURLToPath(new URL('.', import.meta.url));
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 function badOption(option: string, why: string): MeshpipeError {
@@ -158,12 +162,15 @@ function serviceArgs(
   options: DemoOptions,
   fault: Partial<Fault> | undefined,
   url: (s: ServiceName) => string,
+  address: (s: ServiceName) => string,
 ): string[] {
   const args = ['--port', String(SERVICE_PORT), '--admin-socket', adminSocketPath(prefix, name)];
   args.push('--propagation', options.propagate === false ? 'none' : 'w3c');
   args.push('--pool', String(options.upstreamConnections ?? 4));
   const upstream = UPSTREAM[name];
   if (upstream !== undefined) args.push('--upstream', url(upstream));
+  if (name === GRPC_SERVER) args.push('--grpc-port', String(GRPC_PORT));
+  if (name === GRPC_CLIENT) args.push('--grpc-upstream', `${address(GRPC_SERVER)}:${GRPC_PORT}`);
   if (name === 'inventory' && options.inventoryWork !== undefined)
     args.push('--work', String(options.inventoryWork));
   for (const setting of fault === undefined ? [] : faultSettings(fault)) args.push('--fault', setting);
@@ -251,8 +258,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     // together; allSettled, so that when one fails, the others are tracked (and killed) all the same.
     const started = await Promise.allSettled(
       SERVICES.map(async (name) => {
-        const script = `${SCRIPT_DIR}services/${name}.ts`;
-        const args = serviceArgs(name, prefix, options, faults.get(name), serviceUrl);
+        const script = moduleFile(`./services/${name}.ts`, import.meta.url);
+        const args = serviceArgs(name, prefix, options, faults.get(name), serviceUrl, (s) => pod(s).address);
         return watch(await startInPod({ name, ns: pod(name).ns, script, args, readyTimeoutMs, logger }));
       }),
     );
@@ -268,7 +275,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
             await startInPod({
               name: 'load',
               ns: pod('client').ns,
-              script: `${SCRIPT_DIR}load.ts`,
+              script: moduleFile('./load.ts', import.meta.url),
               args: loadArgs(options, serviceUrl('gateway')),
               readyTimeoutMs,
               logger,
@@ -285,6 +292,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       ns,
       address,
       port: name === 'client' ? null : SERVICE_PORT,
+      grpcPort: name === GRPC_SERVER ? GRPC_PORT : null,
       adminSocket: name === 'client' ? null : adminSocketPath(prefix, name as ServiceName),
       pid: pidOf(name as PodName),
     }));

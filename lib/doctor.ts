@@ -10,12 +10,19 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { MeshpipeConfig } from './config/meshpipe-config.ts';
 import { errorMessage } from './errors.ts';
-import { createKafka } from './kafka.ts';
+import { createKafka, type KafkaClientOptions, kafkaOptionsFrom } from './kafka.ts';
 import { findJava } from './local-stack/java.ts';
 import { kafkaJarsInstalled } from './local-stack/kafka-broker.ts';
-import { KAFKA_VERSION, kafkaLibsDir, PROJECT_ROOT } from './local-stack/paths.ts';
+import {
+  IS_CHECKOUT,
+  KAFKA_VERSION,
+  kafkaLibsDir,
+  LOADER_BINARY,
+  PROJECT_ROOT,
+} from './local-stack/paths.ts';
 import { stackStatus } from './local-stack/stack.ts';
 import type { Logger } from './logger.ts';
+import { maskUrl } from './mask.ts';
 
 export interface CheckResult {
   name: string;
@@ -98,16 +105,17 @@ export function checkBpfPermission(statusText?: string): CheckResult {
   );
 }
 
-const LOADER = join(PROJECT_ROOT, 'bpf', 'build', 'meshpipe-loader');
+/** How to build the loader, in a checkout or in an installed package. */
+function bpfBuildFix(): string {
+  return IS_CHECKOUT
+    ? 'run scripts/setup (or: make -C bpf)'
+    : `make -C ${join(PROJECT_ROOT, 'bpf')} (needs clang, bpftool, libbpf-dev and the kernel's BTF)`;
+}
 
 export function checkBpfBuild(): CheckResult {
-  return existsSync(LOADER)
-    ? ok('bpf-programs', `built (${LOADER})`)
-    : fail(
-        'bpf-programs',
-        'the eBPF programs and loader are not built',
-        'run scripts/setup (or: make -C bpf)',
-      );
+  return existsSync(LOADER_BINARY)
+    ? ok('bpf-programs', `built (${LOADER_BINARY})`)
+    : fail('bpf-programs', 'the eBPF programs and loader are not built', bpfBuildFix());
 }
 
 /** One library of `meshpipe-loader --tls-scan`. */
@@ -156,15 +164,11 @@ export async function checkTls(config: MeshpipeConfig): Promise<CheckResult> {
       'this kernel has no uprobe events: TLS traffic stays opaque',
       'TLS plaintext capture needs a kernel with CONFIG_UPROBES and CONFIG_UPROBE_EVENTS',
     );
-  if (!existsSync(LOADER))
-    return warn(
-      'tls',
-      'cannot look for TLS libraries: the loader is not built',
-      'run scripts/setup (or: make -C bpf)',
-    );
+  if (!existsSync(LOADER_BINARY))
+    return warn('tls', 'cannot look for TLS libraries: the loader is not built', bpfBuildFix());
   let scan: { processes: number; unreadable: number; libraries: TlsLibraryFound[] };
   try {
-    const { stdout } = await promisify(execFile)(LOADER, ['--tls-scan'], {
+    const { stdout } = await promisify(execFile)(LOADER_BINARY, ['--tls-scan'], {
       timeout: 20_000,
       maxBuffer: 16 << 20,
     });
@@ -209,7 +213,9 @@ export function checkKafkaJars(): CheckResult {
     : warn(
         'kafka-jars',
         `Kafka ${KAFKA_VERSION} jars not installed`,
-        'run scripts/setup (needed only for the local Kafka broker)',
+        IS_CHECKOUT
+          ? 'run scripts/setup (needed only for the local Kafka broker)'
+          : 'the npm package brings no local Kafka: set MESHPIPE_KAFKA_BROKERS (or --brokers) to your cluster',
       );
 }
 
@@ -235,19 +241,26 @@ export async function checkKafka(config: MeshpipeConfig, logger: Logger): Promis
       return warn(
         'kafka',
         'no brokers configured and the local broker is not running',
-        '`meshpipe up` starts it (or `meshpipe stack start`); or set MESHPIPE_KAFKA_BROKERS',
+        IS_CHECKOUT
+          ? '`meshpipe up` starts it (or `meshpipe stack start`); or set MESHPIPE_KAFKA_BROKERS'
+          : 'set MESHPIPE_KAFKA_BROKERS (or --brokers) to your cluster',
       );
     }
     brokers = [`127.0.0.1:${status.kafka.port}`];
   }
-  const kafka = createKafka({
-    brokers,
+  let options: KafkaClientOptions;
+  try {
+    options = kafkaOptionsFrom(config, logger, brokers);
+  } catch (err) {
+    // A TLS file that cannot be read: the message names the key.
+    return fail('kafka', errorMessage(err), 'fix the configuration key it names');
+  }
+  const admin = createKafka({
+    ...options,
     clientId: 'meshpipe-doctor',
-    logger,
     retries: 0,
     connectionTimeout: 2000,
-  });
-  const admin = kafka.admin();
+  }).admin();
   try {
     const cluster = await withTimeout(
       (async () => {
@@ -320,11 +333,11 @@ export async function checkRedis(config: MeshpipeConfig): Promise<CheckResult> {
   }
   try {
     await pingRedis(url);
-    return ok('redis', `${url.replace(/\/\/[^@]*@/, '//***@')} answers PING`);
+    return ok('redis', `${maskUrl(url)} answers PING`);
   } catch (err) {
     return fail(
       'redis',
-      `${url.replace(/\/\/[^@]*@/, '//***@')}: ${errorMessage(err)}`,
+      `${maskUrl(url)}: ${errorMessage(err)}`,
       'check redis.url / MESHPIPE_REDIS_URL and that Redis is up',
     );
   }

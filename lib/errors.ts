@@ -43,7 +43,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_CONFIG_UNKNOWN_KEY',
     'unknown configuration key "%s"%s',
     EXIT.config,
-    'remove the key or fix its spelling; `meshpipe config --help` lists every key',
+    'remove the key or fix its spelling; `meshpipe config` lists every key (docs/configuration.md)',
   ),
   CONFIG_INVALID_VALUE: spec('MESHPIPE_ERR_CONFIG_INVALID_VALUE', 'invalid value for "%s": %s', EXIT.config),
   CONFIG_FILE_UNREADABLE: spec(
@@ -78,13 +78,25 @@ export const ERRORS = {
     'MESHPIPE_ERR_SETUP_KAFKA_JARS_MISSING',
     'the Kafka %s broker jars are not installed under %s',
     EXIT.unavailable,
-    'run scripts/setup (downloads them from Maven Central), or point meshpipe at a Kafka cluster with --brokers',
+    'run scripts/setup in a meshpipe checkout (downloads them from Maven Central), or point meshpipe at a Kafka cluster with --brokers / MESHPIPE_KAFKA_BROKERS (the npm package brings no broker of its own)',
   ),
   SETUP_REDIS_MISSING: spec(
     'MESHPIPE_ERR_SETUP_REDIS_MISSING',
     'redis-server was not found',
     EXIT.unavailable,
     'run scripts/setup (installs Debian redis-server), or set MESHPIPE_REDIS_URL',
+  ),
+  SETUP_KUBE_APISERVER_MISSING: spec(
+    'MESHPIPE_ERR_SETUP_KUBE_APISERVER_MISSING',
+    'kube-apiserver and etcd are not built (looked in %s)',
+    EXIT.unavailable,
+    'run scripts/setup (it builds them from Go modules with scripts/build-kubernetes-tools; needs Go)',
+  ),
+  SETUP_SCHEMA_REGISTRY_MISSING: spec(
+    'MESHPIPE_ERR_SETUP_SCHEMA_REGISTRY_MISSING',
+    'the local Schema Registry (Apicurio Registry %s) is not built: %s is missing',
+    EXIT.unavailable,
+    'run scripts/setup (builds it from Maven Central), or point kafka.schemaRegistry.url at your own registry',
   ),
   STACK_START_FAILED: spec(
     'MESHPIPE_ERR_STACK_START_FAILED',
@@ -105,6 +117,12 @@ export const ERRORS = {
     'topic %s does not exist',
     EXIT.unavailable,
     'run `meshpipe topics` to create the meshpipe topics',
+  ),
+  KAFKA_LAG_PAST_RETENTION: spec(
+    'MESHPIPE_ERR_KAFKA_LAG_PAST_RETENTION',
+    '%s lost %s records of %s: it fell behind by more than the topic keeps (retention.ms), and they were deleted before it read them',
+    EXIT.failure,
+    "counted in the reader's records.lost metric; raise the topic's retention.ms or give the reader more instances (partitions)",
   ),
   KAFKA_TOPIC_MISMATCH: spec(
     'MESHPIPE_ERR_KAFKA_TOPIC_MISMATCH',
@@ -139,6 +157,32 @@ export const ERRORS = {
     'MESHPIPE_ERR_SCHEMA_INCOMPATIBLE',
     'schema %s cannot read records written with schema %s: %s',
     EXIT.dataError,
+  ),
+
+  // The Schema Registry (kafka.schemaRegistry, schemas/schema-registry-*.ts)
+  SCHEMA_REGISTRY_UNAVAILABLE: spec(
+    'MESHPIPE_ERR_SCHEMA_REGISTRY_UNAVAILABLE',
+    'the Schema Registry at %s cannot be reached: %s',
+    EXIT.unavailable,
+    'check kafka.schemaRegistry.url (the Confluent-compatible API, e.g. http://host:8081 or http://apicurio:8080/apis/ccompat/v7) and its TLS settings; records are not dead-lettered meanwhile, they wait in Kafka',
+  ),
+  SCHEMA_REGISTRY_REFUSED: spec(
+    'MESHPIPE_ERR_SCHEMA_REGISTRY_REFUSED',
+    'the Schema Registry at %s refused %s: HTTP %s %s',
+    EXIT.config,
+    'check that kafka.schemaRegistry.url is the Confluent-compatible API of the registry',
+  ),
+  SCHEMA_REGISTRY_INCOMPATIBLE: spec(
+    'MESHPIPE_ERR_SCHEMA_REGISTRY_INCOMPATIBLE',
+    'the Schema Registry refused %s as incompatible: %s',
+    EXIT.config,
+    "the subject holds a schema that this build's cannot evolve from under its compatibility level (BACKWARD): an incompatible change needs a new topic version (.v2); or another application writes a different schema to the same topic",
+  ),
+  SCHEMA_REGISTRY_NOT_REGISTERED: spec(
+    'MESHPIPE_ERR_SCHEMA_REGISTRY_NOT_REGISTERED',
+    'schema %s is not registered under subject %s, and kafka.schemaRegistry.autoRegister is off',
+    EXIT.config,
+    "register the schemas once with `meshpipe topics` run by a registry user allowed to (it registers every topic's schema), or turn kafka.schemaRegistry.autoRegister on",
   ),
 
   // The demo topology (demo/)
@@ -217,7 +261,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_OTLP_ENDPOINT_MISSING',
     'no OTLP endpoint is configured',
     EXIT.config,
-    'pass --endpoint http://collector:4317, or set sinks.otlp.endpoint / MESHPIPE_OTLP_ENDPOINT',
+    'pass --endpoint http://collector:4317, or set sinks.otlp.endpoint / MESHPIPE_OTLP_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT',
   ),
   OTLP_INVALID_SPAN: spec(
     'MESHPIPE_ERR_OTLP_INVALID_SPAN',
@@ -235,7 +279,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_OTLP_REJECTED',
     'the OTLP receiver rejected the batch with %s: %s',
     EXIT.dataError,
-    'the spans are in the dead-letter topic; UNAUTHENTICATED/PERMISSION_DENIED: check sinks.otlp.headers, UNIMPLEMENTED: the endpoint is not an OTLP/gRPC receiver',
+    'the spans are in the dead-letter topic; UNAUTHENTICATED/PERMISSION_DENIED: check sinks.otlp.headers, UNIMPLEMENTED or HTTP 404: the endpoint is not an OTLP receiver of sinks.otlp.protocol',
   ),
   OTLP_BATCH_TOO_LARGE: spec(
     'MESHPIPE_ERR_OTLP_BATCH_TOO_LARGE',
@@ -256,6 +300,12 @@ export const ERRORS = {
     'metric sample %s cannot be exposed: %s',
     EXIT.dataError,
     'the sample is in the dead-letter topic; the component that produced it has a bug, please report it',
+  ),
+  SINK_LISTEN_FAILED: spec(
+    'MESHPIPE_ERR_SINK_LISTEN_FAILED',
+    'the sink cannot serve /metrics, /healthz and /readyz on %s: %s',
+    EXIT.unavailable,
+    'another process uses the address: set sinks.<name>.listen (`--listen host:port`) to a free one, port 0 for any, or empty to serve nothing',
   ),
   PROMETHEUS_LISTEN_FAILED: spec(
     'MESHPIPE_ERR_PROMETHEUS_LISTEN_FAILED',
@@ -366,7 +416,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_LOADER_BINARY_MISSING',
     'cannot start the eBPF loader %s: %s',
     EXIT.unavailable,
-    'build it with `make -C bpf` (needs clang, bpftool and libbpf-dev)',
+    "build it: `make -C bpf` in a meshpipe checkout, `make -C node_modules/meshpipe/bpf` in a project that installed the npm package (it needs clang, bpftool, libbpf-dev and the kernel's BTF)",
   ),
   LOADER_USAGE: spec(
     'MESHPIPE_ERR_LOADER_USAGE',
@@ -455,6 +505,12 @@ export const ERRORS = {
     'alert receiver "%s" has no signing key: %s',
     EXIT.config,
     'every request is signed: set sinks.alerts.receivers[].secretEnv to the name of an environment variable that holds the key (or `secret`, inline)',
+  ),
+  ALERTS_SECRET_INVALID: spec(
+    'MESHPIPE_ERR_ALERTS_SECRET_INVALID',
+    'the signing key of alert receiver "%s" does not fit its signature scheme: %s',
+    EXIT.config,
+    'with "signatures": ["standard-webhooks"] the key is whsec_ followed by the base64 of 24-64 random bytes: `echo whsec_$(openssl rand -base64 32)`',
   ),
   ALERTS_REDIS_UNAVAILABLE: spec(
     'MESHPIPE_ERR_ALERTS_REDIS_UNAVAILABLE',

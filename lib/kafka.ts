@@ -17,6 +17,7 @@ import kafkajs, {
 import { TOPICS, type TopicDefinition, topicName } from '../schemas/topics.ts';
 import type { MeshpipeConfig } from './config/meshpipe-config.ts';
 import { ERRORS, errorMessage, MeshpipeError } from './errors.ts';
+import { type KafkaTlsOptions, kafkaTlsOptions } from './kafka-tls.ts';
 import type { Logger } from './logger.ts';
 
 // Every consumer created through this module reads committed records only, for real: kafkajs's own
@@ -50,7 +51,8 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
 export interface KafkaClientOptions {
   brokers: string[];
   clientId: string;
-  ssl?: boolean;
+  /** TLS (lib/kafka-tls.ts); absent: plaintext. */
+  tls?: KafkaTlsOptions;
   sasl?: SASLOptions;
   logger: Logger;
   /** Connection timeout per attempt, ms. */
@@ -82,10 +84,11 @@ export function kafkaOptionsFrom(
   brokers?: string[],
 ): KafkaClientOptions {
   const k = config.kafka;
+  const tls = kafkaTlsOptions(k);
   const options: KafkaClientOptions = {
     brokers: brokers ?? k.brokers,
     clientId: k.clientId,
-    ssl: k.ssl,
+    ...(tls === undefined ? {} : { tls }),
     logger,
   };
   if (k.saslMechanism !== 'none') {
@@ -103,7 +106,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
   const config: KafkaConfig = {
     clientId: options.clientId,
     brokers: options.brokers,
-    ssl: options.ssl ?? false,
+    ssl: options.tls ?? false,
     connectionTimeout: options.connectionTimeout ?? 3000,
     requestTimeout: 30000,
     retry: { retries: options.retries ?? 8, initialRetryTime: 200, maxRetryTime: 5000 },
@@ -175,13 +178,15 @@ export async function ensureTopics(
     try {
       await admin.createTopics({ topics, waitForLeaders: true });
     } catch (err) {
-      // Another instance may have created some of them meanwhile: verification below decides.
-      if (!/already exists/i.test(errorMessage(err))) throw err;
+      // Another instance may have created some of them meanwhile, or (a busy broker) the metadata
+      // kafkajs polls for leaders does not show a new topic yet, which it does not retry: verification
+      // below decides.
+      if (!/already exists|does not host this topic-partition/i.test(errorMessage(err))) throw err;
     }
   }
 
   const names = wanted.map((w) => w.name);
-  const metadata = await admin.fetchTopicMetadata({ topics: names });
+  const metadata = await fetchMetadataOnceVisible(admin, names);
   const configs = await admin.describeConfigs({
     includeSynonyms: false,
     resources: names.map((name) => ({
@@ -217,6 +222,18 @@ export async function ensureTopics(
     });
   }
   return statuses;
+}
+
+/** Topic metadata, waiting (bounded) for topics just created to become visible. */
+async function fetchMetadataOnceVisible(admin: Admin, topics: string[]) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await admin.fetchTopicMetadata({ topics });
+    } catch (err) {
+      if (attempt >= 20 || !/does not host this topic-partition/i.test(errorMessage(err))) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }
 
 /** Connects an admin client or throws KAFKA_UNREACHABLE with the brokers in the message. */

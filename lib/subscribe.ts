@@ -15,11 +15,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer } from 'kafkajs';
+import { schemaRegistry } from '../schemas/registry.ts';
+import { connectSchemaRegistry, type SchemaRegistrySettings } from '../schemas/schema-registry-connection.ts';
 import { topicCodec } from '../schemas/topic-codec.ts';
 import type { TopicValues } from '../schemas/topic-values.ts';
 import { TOPICS, type TopicId, topicName } from '../schemas/topics.ts';
 import { loadConfig } from './config/load.ts';
-import { createKafka } from './kafka.ts';
+import { createKafka, kafkaOptionsFrom } from './kafka.ts';
 import { stackStatus } from './local-stack/stack.ts';
 import { createLogger, type Logger } from './logger.ts';
 
@@ -47,6 +49,8 @@ export interface SubscribeOptions {
   /** Topic prefix; default: kafka.topicPrefix (`meshpipe`). */
   topicPrefix?: string;
   logger?: Logger;
+  /** Schema Registry of the topics; default: kafka.schemaRegistry (none: schema ids are fingerprints). */
+  schemaRegistry?: SchemaRegistrySettings;
   /** Called for records that cannot be decoded; they are skipped either way. */
   onDecodeError?: (error: Error, where: { topic: string; partition: number; offset: string }) => void;
 }
@@ -65,26 +69,26 @@ export async function subscribe<K extends TopicId>(
   options: SubscribeOptions = {},
 ): Promise<Subscription> {
   const logger = options.logger ?? createLogger({ component: 'subscribe' });
-  let brokers = options.brokers;
-  let prefix = options.topicPrefix;
-  if (brokers === undefined || prefix === undefined) {
-    const { config } = loadConfig();
-    prefix ??= config.kafka.topicPrefix;
-    if (brokers === undefined) {
-      brokers = config.kafka.brokers;
-      if (brokers.length === 0) {
-        const status = await stackStatus();
-        if (!status.kafka.running)
-          throw new Error('no Kafka configured (MESHPIPE_KAFKA_BROKERS) and the local broker is not running');
-        brokers = [`127.0.0.1:${status.kafka.port}`];
-      }
-    }
+  // TLS and SASL settings come from the configuration (kafka.*) whatever the options say.
+  const { config } = loadConfig();
+  const prefix = options.topicPrefix ?? config.kafka.topicPrefix;
+  const registrySettings = options.schemaRegistry ?? config.kafka.schemaRegistry;
+  let brokers = options.brokers ?? config.kafka.brokers;
+  if (brokers.length === 0) {
+    const status = await stackStatus();
+    if (!status.kafka.running)
+      throw new Error('no Kafka configured (MESHPIPE_KAFKA_BROKERS) and the local broker is not running');
+    brokers = [`127.0.0.1:${status.kafka.port}`];
   }
+  await connectSchemaRegistry({ settings: registrySettings, topicPrefix: prefix });
   const definition = TOPICS[topic];
   const name = topicName(definition, prefix);
   const values = topicCodec<TopicValues[K]>(definition);
   const groupId = options.groupId ?? `meshpipe-subscriber-${randomUUID()}`;
-  const kafka = createKafka({ brokers, clientId: `meshpipe-subscribe-${topic}`, logger });
+  const kafka = createKafka({
+    ...kafkaOptionsFrom(config, logger, brokers),
+    clientId: `meshpipe-subscribe-${topic}`,
+  });
   const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
 
   let markReady: () => void = () => {};
@@ -98,6 +102,8 @@ export async function subscribe<K extends TopicId>(
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
       if (message.value === null) return;
+      // Outside the try: a Schema Registry that cannot be reached is retried, not a record to skip.
+      await schemaRegistry().resolveIds([message]);
       let decoded: Array<TopicValues[K]>;
       try {
         decoded = values.decodeRecord(message.value);

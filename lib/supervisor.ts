@@ -150,6 +150,16 @@ export class Supervisor {
     return [...this.#entries.values()].map((e) => ({ ...e.state }));
   }
 
+  /**
+   * Signals every running child at once, synchronously, and restarts none: the last resort of a
+   * supervisor that is exiting without stop() having finished (a second Ctrl-C). SIGTERM lets each
+   * child stop cleanly on its own (the demo removes its namespaces).
+   */
+  signalAllNow(signal: NodeJS.Signals = 'SIGTERM'): void {
+    this.#stopping = true;
+    for (const entry of this.#entries.values()) entry.child?.kill(signal);
+  }
+
   /** SIGTERM every child, wait up to graceMs, then SIGKILL what is left. */
   async stop(graceMs = 15_000): Promise<void> {
     this.#stopping = true;

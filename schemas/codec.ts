@@ -5,9 +5,12 @@
  *
  * Reading resolves the writer's schema (found by id) against the reader's: a consumer built with v1 of
  * a record reads records written with a later version that added defaulted fields, and the reverse.
+ * Before avsc reads a body, its lengths and counts are checked against its size with the writer's
+ * schema (record-bounds.ts): a hostile record is a decode error, not an exhausted heap.
  */
 import type { Resolver } from 'avsc';
 import { ERRORS, MeshpipeError } from '../lib/errors.ts';
+import { boundsCheckOf } from './record-bounds.ts';
 import { type RegisteredSchema, type SchemaRegistry, schemaRegistry } from './registry.ts';
 
 export const MAGIC_BYTE = 0;
@@ -89,10 +92,12 @@ export function codecFor<T>(
   function resolverFor(writerId: number): Resolver | null {
     let resolver = resolvers.get(writerId);
     if (resolver !== undefined) return resolver;
-    if (writerId === reader.id) {
+    const writer = writerId === reader.id ? reader : registry.byId(writerId);
+    // The reader's own schema under another id (its fingerprint, when a Schema Registry assigned it
+    // one, or the reverse) needs no resolution.
+    if (writer === reader) {
       resolver = null;
     } else {
-      const writer = registry.byId(writerId);
       try {
         resolver = reader.type.createResolver(writer.type);
       } catch (err) {
@@ -113,7 +118,7 @@ export function codecFor<T>(
     decode(bytes: Uint8Array): T {
       const id = schemaIdOfRecord(bytes);
       const resolver = resolverFor(id);
-      return decodeBody(bytes, id, reader, resolver) as T;
+      return decodeBody(bytes, id, reader, resolver, resolver === null ? reader : registry.byId(id)) as T;
     },
   };
 }
@@ -123,10 +128,12 @@ function decodeBody(
   id: number,
   type: RegisteredSchema,
   resolver: Resolver | null,
+  writer: RegisteredSchema,
 ): unknown {
   const buf = asBuffer(bytes);
   let result: { value: unknown; offset: number };
   try {
+    boundsCheckOf(writer.type)(buf, HEADER_BYTES);
     result =
       resolver === null ? type.type.decode(buf, HEADER_BYTES) : type.type.decode(buf, HEADER_BYTES, resolver);
   } catch (err) {
@@ -160,7 +167,7 @@ export function decodeAny(
 ): { schema: RegisteredSchema; value: unknown } {
   const id = schemaIdOfRecord(bytes);
   const schema = registry.byId(id);
-  return { schema, value: decodeBody(bytes, id, schema, null) };
+  return { schema, value: decodeBody(bytes, id, schema, null, schema) };
 }
 
 /**

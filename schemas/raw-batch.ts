@@ -51,6 +51,7 @@ export function expandRawBatch(batch: L7RawBatch): L7RawEvent[] {
       seq: baseSeq + BigInt(e.seqDelta),
       process,
       workload: entry.workload,
+      peer: entry.peer,
       connection: entry.connection,
       direction: e.direction,
       syscall: e.syscall,
@@ -60,6 +61,8 @@ export function expandRawBatch(batch: L7RawBatch): L7RawEvent[] {
       truncated: e.truncated,
       redactions: e.redactions,
       errno: e.errno,
+      causalCandidates: e.causalCandidates,
+      h2: e.h2,
     };
   }
   return out;
@@ -68,7 +71,7 @@ export function expandRawBatch(batch: L7RawBatch): L7RawEvent[] {
 /** What must be equal for events to share one connection entry: everything but the thread. */
 function entryKey(ev: L7RawEvent): string {
   const { tid: _tid, ...process } = ev.process;
-  return JSON.stringify([ev.connection, process, ev.workload], (_k, v) =>
+  return JSON.stringify([ev.connection, process, ev.workload, ev.peer], (_k, v) =>
     typeof v === 'bigint' ? `${v}n` : v,
   );
 }
@@ -111,7 +114,12 @@ export function packRawBatches(events: readonly L7RawEvent[], maxEvents = 2000):
     if (index === undefined) {
       index = batch.connections.length;
       entries.set(key, index);
-      batch.connections.push({ connection: ev.connection, process: ev.process, workload: ev.workload });
+      batch.connections.push({
+        connection: ev.connection,
+        process: ev.process,
+        workload: ev.workload,
+        peer: ev.peer,
+      });
     }
     if (ev.byteCount > BigInt(INT_MAX) || ev.segments.some((s) => s.length > BigInt(INT_MAX)))
       throw new MeshpipeError(ERRORS.SCHEMA_ENCODE_FAILED, [
@@ -137,6 +145,8 @@ export function packRawBatches(events: readonly L7RawEvent[], maxEvents = 2000):
       truncated: ev.truncated,
       redactions: ev.redactions,
       errno: ev.errno,
+      causalCandidates: ev.causalCandidates,
+      h2: ev.h2,
     });
   }
   return batches;

@@ -106,6 +106,8 @@ export interface RawBatchConnection {
   process: ProcessIdentity;
   /** Who the process is, as in L7RawEvent.workload. */
   workload: WorkloadIdentity;
+  /** The other end, as in L7RawEvent.peer. */
+  peer: null | PeerWorkload;
 }
 
 export interface RawBatchSegment {
@@ -146,6 +148,10 @@ export interface RawBatchEvent {
   redactions: number;
   /** As in L7RawEvent.errno. */
   errno: null | number;
+  /** As in L7RawEvent.causalCandidates. */
+  causalCandidates: (null | number)[];
+  /** As in L7RawEvent.h2. */
+  h2: Http2Event[];
 }
 
 /** The records of topic meshpipe.l7.raw.v2: the raw L7 events one collector captured for one partition (an event's partition is the one its connection key hashes to, so both ends of a TCP connection still meet without a shuffle), in a compact form. What is constant for a connection — its tuple, process, workload — is written once per batch in `connections`; each event names its entry by index and carries only what changes per syscall, with times and sequence numbers relative to the batch's bases. Readers expand every event into a complete `L7RawEvent` (schemas/l7-raw-event.avsc): `timeUnixNano = baseMonotonicNs + monotonicDeltaNs + clockOffsetNs`, `monotonicNs = baseMonotonicNs + monotonicDeltaNs`, `seq = baseSeq + seqDelta`, `process` = the entry's process with the event's `tid`. Readers also accept single `L7RawEvent` records on the topic (written by tools, replays and tests). */
@@ -196,8 +202,14 @@ export interface WorkloadIdentity {
   namespace: null | string;
   /** Workload (Deployment, DaemonSet, or the configured mapping) the pod belongs to, when known. */
   workload: null | string;
-  /** Service name shown in traces and metrics: from the workload mapping, else the workload, else the pod, else the process comm. */
+  /** Service name shown in traces and metrics. In Kubernetes: the pod's `resource.opentelemetry.io/service.name` annotation, else its `app.kubernetes.io/name` label, else the owner workload's name, else the pod name. Elsewhere: from the workload mapping, else the workload, else the pod, else the process comm. */
   service: string;
+  /** Kubernetes pod UID (k8s.pod.uid), when the pod is known from the API server. */
+  podUid: null | string;
+  /** Kubernetes container name (k8s.container.name), when the process's container is known. */
+  container: null | string;
+  /** Kind of `workload` in Kubernetes: Deployment, ReplicaSet, StatefulSet, DaemonSet, Job or CronJob (k8s.<kind>.name); null when not from Kubernetes. */
+  workloadKind: null | string;
 }
 
 export const ConnectionRole = {
@@ -238,6 +250,23 @@ export interface ConnectionInfo {
   peerPort: number;
   /** When connect/accept returned, if seen. */
   openedUnixNano: null | bigint;
+  /** For a CLIENT connection whose destination was translated on its way (Kubernetes ClusterIP DNAT): the address the connection really reached, from conntrack at connect time; the key is built with it, so both ends share one key. Null when not translated or not looked up. */
+  translatedPeerAddress: null | string;
+  /** The port the connection really reached (see translatedPeerAddress). */
+  translatedPeerPort: null | number;
+}
+
+export interface PeerWorkload {
+  /** The peer's service name (same rules as WorkloadIdentity.service), or the Service name for a ClusterIP. */
+  service: string;
+  /** The peer's Kubernetes namespace. */
+  namespace: null | string;
+  /** The peer pod's name; null for a ClusterIP not yet translated. */
+  pod: null | string;
+  /** The peer pod's workload name. */
+  workload: null | string;
+  /** Kind of the peer's workload (Deployment, StatefulSet...). */
+  workloadKind: null | string;
 }
 
 export const Direction = {
@@ -270,6 +299,7 @@ export type Syscall = (typeof Syscall)[keyof typeof Syscall];
 export const L7Protocol = {
   UNKNOWN: 'UNKNOWN',
   HTTP1: 'HTTP1',
+  HTTP2: 'HTTP2',
 } as const;
 export type L7Protocol = (typeof L7Protocol)[keyof typeof L7Protocol];
 
@@ -291,6 +321,62 @@ export interface PayloadSegment {
   endsMessage: boolean;
 }
 
+export const Http2EventKind = {
+  HEADERS: 'HEADERS',
+  DATA: 'DATA',
+  RST_STREAM: 'RST_STREAM',
+  GOAWAY: 'GOAWAY',
+  GAP: 'GAP',
+} as const;
+export type Http2EventKind = (typeof Http2EventKind)[keyof typeof Http2EventKind];
+
+export const Http2EventSender = {
+  CLIENT: 'CLIENT',
+  SERVER: 'SERVER',
+  UNKNOWN: 'UNKNOWN',
+} as const;
+export type Http2EventSender = (typeof Http2EventSender)[keyof typeof Http2EventSender];
+
+export interface Http2HeaderField {
+  /** Field name (lowercase in HTTP/2); null when it refers to a table entry the collector never saw (a connection first seen mid-way, or after a gap). */
+  name: null | string;
+  /** Field value after redaction; null when unresolved like the name. */
+  value: null | string;
+}
+
+export interface Http2Event {
+  /** HEADERS: a header block (HEADERS or PUSH_PROMISE with its CONTINUATIONs): a request or response head, or trailers. DATA: one DATA frame (its length, not its bytes). RST_STREAM, GOAWAY: those frames. GAP: the capture lost frames in the event's direction (a header block may have been among them). */
+  kind: Http2EventKind;
+  /** Which end of the connection sent it: CLIENT (requests) or SERVER (responses), from the connection's role or the first decoded pseudo-header; UNKNOWN until one of them is known. */
+  sender: Http2EventSender;
+  /** HEADERS, DATA, RST_STREAM: the stream. GOAWAY: the last stream id its sender processes. GAP: 0. */
+  streamId: number;
+  /** The event's time minus the raw event's (0, or negative for a header block whose first frame came in an earlier syscall: its time is that frame's). */
+  offsetNs: bigint;
+  /** HEADERS, DATA: the frame carried END_STREAM (the sender's half of the stream is done). */
+  endStream: boolean;
+  /** HEADERS: the decoded fields in order, pseudo-headers included, values redacted. Empty when the block was lost. */
+  fields: Http2HeaderField[];
+  /** HEADERS: fields whose name or value could not be resolved (see `fields`), never guessed. */
+  unresolved: number;
+  /** HEADERS: the block was malformed (index-zero, index-out-of-range, truncated, a Huffman error...): `fields` holds what came before the error. */
+  hpackError: null | string;
+  /** HEADERS: the block could not be decoded at all: capture-gap, oversize, bad-continuation. */
+  lost: null | string;
+  /** HEADERS from a PUSH_PROMISE: the stream the server promised (the fields are its request). */
+  promisedStreamId: null | number;
+  /** DATA: payload bytes on the wire (padding included). */
+  length: number;
+  /** DATA of a gRPC stream: messages whose 5-byte prefix starts in this frame. */
+  grpcMessages: number;
+  /** DATA: false once a message prefix of this stream and direction fell in bytes the kernel did not copy (counts are then lower bounds). */
+  grpcMessagesExact: boolean;
+  /** RST_STREAM, GOAWAY: the HTTP/2 error code (RFC 9113 §7: 0 NO_ERROR, 8 CANCEL...). */
+  errorCode: bigint;
+  /** GAP: why frames were lost (truncated, events-lost, length-mismatch, frame-start-mismatch, bad-preface, connection-closed). */
+  reason: null | string;
+}
+
 /** One observation of a TCP connection made by a node collector: a data syscall (read/write/send/recv...) or a connection lifecycle step. Topic meshpipe.l7.raw.v2 carries these in compact batches (l7-raw-batch.avsc), partitioned by the normalised connection tuple so both directions and both ends of one TCP connection land on the same partition; readers see one event at a time. */
 export interface L7RawEvent {
   /** DATA: bytes moved by one syscall. OPEN: the connection became known as an L7 connection (carries the connect/accept time). CLOSE: close() of a connection that carried L7 traffic. CONNECT_FAILED: connect() failed (errno set). */
@@ -309,15 +395,17 @@ export interface L7RawEvent {
   workload: WorkloadIdentity;
   /** The TCP connection the event belongs to. */
   connection: ConnectionInfo;
+  /** Who the other end is, as the collector's Kubernetes decorator knows it from the peer address (a pod IP anywhere in the cluster, or a Service ClusterIP); null when unknown. The span assembler prefers the other end's own capture when it has one. */
+  peer: null | PeerWorkload;
   /** EGRESS: the process sent bytes (write/send). INGRESS: it received them (read/recv). NONE for lifecycle events. */
   direction: Direction;
   /** The syscall that produced the event. SSL_READ and SSL_WRITE are not syscalls: the event carries the plaintext of a TLS connection, read through uprobes on OpenSSL's SSL_read/SSL_read_ex and SSL_write/SSL_write_ex (the connection's own syscalls carry ciphertext and are not reported). */
   syscall: Syscall;
   /** Bytes the syscall transferred (its return value); 0 for lifecycle events. */
   byteCount: bigint;
-  /** L7 protocol detected on the connection. */
+  /** L7 protocol detected on the connection. HTTP1: the event's bytes are described by `segments`. HTTP2 (h2c, gRPC): by `h2`, the stream events the collector decoded from its frames. */
   protocol: L7Protocol;
-  /** How the event's bytes divide into L7 message parts, in wire order; the lengths add up to byteCount. Heads are shipped (redacted); bodies are shipped as lengths only unless body capture is configured. */
+  /** HTTP1: how the event's bytes divide into L7 message parts, in wire order; the lengths add up to byteCount (empty for HTTP2: see `h2`). Heads are shipped (redacted); bodies are shipped as lengths only unless body capture is configured. */
   segments: PayloadSegment[];
   /** True when the kernel copied fewer bytes than it was asked to (capture cap reached or the user buffer could not be read) so some head bytes may be missing. */
   truncated: boolean;
@@ -325,6 +413,10 @@ export interface L7RawEvent {
   redactions: number;
   /** For CONNECT_FAILED: the error number connect() returned (e.g. 111 ECONNREFUSED). */
   errno: null | number;
+  /** For an event that ends calls of the process (the last byte of a response read on a CLIENT connection): per call it ends, in order, the number of server exchanges of the same process that were open both when the call started and when it ended — its possible causes, which the trace linker waits for instead of a timer (docs/tracing.md); null where the collector cannot know (a loss, traffic it does not follow). Empty for other events. */
+  causalCandidates: (null | number)[];
+  /** Protocol HTTP2: what the collector decoded from the frames of this syscall (and, on CLOSE, from frames the close cut short), per stream, in wire order (protocols/http2/README.md). Header blocks leave the node HPACK-decoded and redacted (the HTTP/1.x policy, never-indexed values and gRPC `*-bin` metadata); raw header blocks and DATA payloads never do. `segments` is empty for these events. Empty for other protocols. */
+  h2: Http2Event[];
 }
 
 export const MetricType = {
@@ -428,6 +520,12 @@ export interface SpanEndpoint {
   address: string;
   /** This side's TCP port. */
   port: number;
+  /** Kubernetes pod UID (k8s.pod.uid), when known. */
+  podUid: null | string;
+  /** Kubernetes container name (k8s.container.name), when known. */
+  container: null | string;
+  /** Kind of `workload` in Kubernetes (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob): the resource attribute k8s.<kind>.name carries the workload name. */
+  workloadKind: null | string;
 }
 
 export interface PeerEndpoint {
@@ -441,6 +539,10 @@ export interface PeerEndpoint {
   address: string;
   /** Peer TCP port. */
   port: number;
+  /** The peer's workload name, when known. */
+  workload: null | string;
+  /** Kind of the peer's workload (Deployment, StatefulSet...), when known. */
+  workloadKind: null | string;
 }
 
 export interface HttpExchange {
@@ -452,7 +554,7 @@ export interface HttpExchange {
   path: string;
   /** Low-cardinality route template (http.route), e.g. `/users/{id}`. */
   route: null | string;
-  /** HTTP version (network.protocol.version), e.g. `1.1`. */
+  /** HTTP version (network.protocol.version), e.g. `1.1`, `2`. */
   protocolVersion: string;
   /** Response status code (http.response.status_code); null when no response was seen. */
   statusCode: null | number;
@@ -485,7 +587,24 @@ export interface LinkInfo {
   confidence: number;
 }
 
-/** One side of one HTTP exchange, as a trace span: SERVER spans come from the process that answered, CLIENT spans from the process that asked. Topic meshpipe.spans.v2 carries these in batches (span-batch.avsc), partitioned by trace id; readers see one span at a time. Field meanings follow the OpenTelemetry trace model and HTTP semantic conventions. */
+export interface RpcCall {
+  /** rpc.system: `grpc`. */
+  system: string;
+  /** rpc.service: the full service name from `:path`, e.g. `inventory.v1.Inventory`; null when the path is not `/{service}/{method}`. */
+  service: null | string;
+  /** rpc.method, e.g. `Reserve`. */
+  method: null | string;
+  /** rpc.grpc.status_code (0 OK .. 16 UNAUTHENTICATED), from the trailers or a trailers-only response; null when none was seen (a reset stream, a call still open). */
+  grpcStatusCode: null | number;
+  /** Messages the client sent (length-prefixed gRPC messages counted in the DATA frames). */
+  requestMessages: number;
+  /** Messages the server sent. */
+  responseMessages: number;
+  /** Both counts are exact: every message prefix was among the bytes the kernel copied (otherwise they are lower bounds). */
+  messagesExact: boolean;
+}
+
+/** One side of one HTTP exchange (HTTP/1.x or HTTP/2, gRPC calls included), as a trace span: SERVER spans come from the process that answered, CLIENT spans from the process that asked. Topic meshpipe.spans.v2 carries these in batches (span-batch.avsc), partitioned by trace id; readers see one span at a time. Field meanings follow the OpenTelemetry trace model and HTTP semantic conventions. */
 export interface Span {
   /** W3C trace id, 32 lowercase hex characters. */
   traceId: string;
@@ -495,7 +614,7 @@ export interface Span {
   parentSpanId: null | string;
   /** W3C tracestate carried by the request, if any. */
   traceState: null | string;
-  /** Span name per the HTTP semantic conventions: `{method} {http.route}` when a route is known, else `{method}`. */
+  /** Span name per the HTTP semantic conventions: `{method} {http.route}` when a route is known, else `{method}`; for gRPC, `{rpc.service}/{rpc.method}` (RPC conventions). */
   name: string;
   /** SERVER or CLIENT. */
   kind: SpanKind;
@@ -503,7 +622,7 @@ export interface Span {
   startTimeUnixNano: bigint;
   /** End: the last byte of the response seen by this side, nanoseconds since the Unix epoch. */
   endTimeUnixNano: bigint;
-  /** UNSET for success, ERROR per the HTTP conventions (5xx for SERVER spans; 4xx and 5xx, or no response, for CLIENT spans). */
+  /** UNSET for success, ERROR per the HTTP conventions (5xx for SERVER spans; 4xx and 5xx, or no response, for CLIENT spans), or for gRPC per the RPC conventions (SERVER: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS; CLIENT: any status but OK; both: a reset stream). */
   status: SpanStatus;
   /** Why the status is ERROR, when not evident from the status code. */
   statusMessage: null | string;
@@ -513,11 +632,11 @@ export interface Span {
   peer: PeerEndpoint;
   /** The HTTP exchange (semantic conventions in parentheses). */
   http: HttpExchange;
-  /** error.type: the status code as a string for error responses, or a reason such as `connection_closed`, `timeout`, `ECONNREFUSED` when the exchange failed without one; null on success. */
+  /** error.type: the status code as a string for error responses (gRPC: the status name, e.g. `UNAVAILABLE`), or a reason such as `connection_closed`, `timeout`, `ECONNREFUSED`, an HTTP/2 error code of a reset stream (`CANCEL`, `REFUSED_STREAM`...) when the exchange failed without one; null on success. */
   errorType: null | string;
   /** True when the exchange was closed without being seen whole (timeout, connection closed, events lost). */
   incomplete: boolean;
-  /** Why the exchange is incomplete: `timeout`, `connection_closed`, `no_request` (capture started mid-exchange), `truncated` (a head cut by the copy cap), `response_lost` (events lost before the response), `interrupted` or `unknown_bytes` (a message ended by lost or unframeable bytes), `connect_failed` (connect() failed; see errorType). docs/tracing.md explains each. */
+  /** Why the exchange is incomplete: `timeout`, `connection_closed`, `no_request` (capture started mid-exchange), `truncated` (a head cut by the copy cap), `response_lost` (events lost before the response), `interrupted` or `unknown_bytes` (a message ended by lost or unframeable bytes), `connect_failed` (connect() failed; see errorType), `capture_gap` (HTTP/2: the capture lost frames of the connection while the stream was open). docs/tracing.md explains each. */
   incompleteReason: null | string;
   /** How the parent of this span was found. */
   link: LinkInfo;
@@ -525,6 +644,8 @@ export interface Span {
   connectionKey: string;
   /** Additional string attributes (configured captured headers as `http.request.header.<name>`...). */
   attributes: Record<string, string>;
+  /** The remote procedure call the exchange was, for gRPC (an HTTP/2 exchange with content-type application/grpc*; OpenTelemetry RPC semantic conventions in parentheses); null for plain HTTP. The span's name is then `{rpc.service}/{rpc.method}` and its status follows the gRPC rules (docs/tracing.md). */
+  rpc: null | RpcCall;
 }
 
 /** The records of topic meshpipe.spans.linking.v2 (internal): many trace-linking events in one Kafka record, all of one partition (the one its node hashes to, as a record keyed by the node would have). Readers also accept single `TraceLinkingEvent` records. */
@@ -556,4 +677,6 @@ export interface TraceLinkingEvent {
   traceId: null | string;
   /** RESOLVE_REQUEST: the node whose linker asked, and which the RESOLVED answer is keyed by. */
   replyTo: null | string;
+  /** SPAN records of CLIENT spans: how many server exchanges of the same process contained the call, as the collector counted them (L7RawEvent.causalCandidates). Once the linker holds that many containing SERVER spans it decides the call's parent at once instead of after causalityWaitMs; null when not known. */
+  causalCandidates: null | number;
 }

@@ -190,7 +190,7 @@ export async function startCollectorProcess(options: {
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`meshpipe collect exited with ${child.exitCode}: ${stderr}`);
     try {
-      if ((await fetch(`${base}/healthz`)).status === 200) break;
+      if ((await fetch(`${base}/readyz`)).status === 200) break;
     } catch {
       // not listening yet
     }

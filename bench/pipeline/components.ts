@@ -68,7 +68,7 @@ async function waitHealthy(name: string, child: ChildProcess, port: number): Pro
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} while starting`);
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200) return;
+      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) return;
     } catch {
       // not listening yet
     }

@@ -40,12 +40,7 @@ import {
 } from '../overhead/topology.ts';
 import { type ComponentOptions, startOtlpSink, startProcessor } from './components.ts';
 
-export interface Receiver {
-  endpoint: string;
-  child: { pid?: number };
-  send(message: object): void;
-  stats(): Promise<{ spans: number; latenciesMs: Record<string, number[]> }>;
-}
+import type { Receiver } from './receiver-process.ts';
 
 export interface EndToEndOptions {
   brokers: string[];
@@ -61,6 +56,8 @@ export interface EndToEndOptions {
   /** Processor and sink settings variants (a meshpipe.json each); the first is the headline. */
   variants: Array<{ name: string; what: string; config: object }>;
   logger: Logger;
+  /** Pods with the application already answering (bench/overhead's), and its load generator; else made here. */
+  topology?: { binary: string; pods: Pods };
 }
 
 const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
@@ -233,9 +230,9 @@ export interface EndToEndRate {
 
 /** Every rate: the sidecar pair, then meshpipe (each variant), on the same pods, one after the other. */
 export async function measureEndToEnd(o: EndToEndOptions): Promise<EndToEndRate[]> {
-  const binary = buildLoadgen();
-  const pods = createPods();
-  const app = await startApp(pods.server.ns);
+  const binary = o.topology?.binary ?? buildLoadgen();
+  const pods = o.topology?.pods ?? createPods();
+  const app = o.topology === undefined ? await startApp(pods.server.ns) : null;
   const dir = mkdtempSync(join(tmpdir(), 'meshpipe-bench-e2e-'));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const out: EndToEndRate[] = [];
@@ -252,7 +249,7 @@ export async function measureEndToEnd(o: EndToEndOptions): Promise<EndToEndRate[
       }
     }
   } finally {
-    await app.stop();
+    await app?.stop();
   }
   return out;
 }

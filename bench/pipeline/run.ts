@@ -9,6 +9,8 @@
  *   node bench/pipeline/run.ts --no-e2e    (throughput only, no root needed)
  *   node bench/pipeline/run.ts --e2e-only [--e2e-rates 1000,5000] [--out file]
  *                                          (CPU per observed request beside a sidecar pair: end-to-end.ts)
+ *   node bench/pipeline/run.ts --kafka-clients ...   (first, the Kafka client comparison on the same
+ *                                          broker: kafka-clients.ts, its options too)
  *
  * Throughput (per component, each a real `meshpipe process <name>` / `meshpipe sink otlp` process):
  *   the workload is bench/span-assembler's recorded-shape stream (workload.ts: keep-alive HTTP/1.1
@@ -26,7 +28,7 @@
  *
  * Results: bench/results/pipeline.json.
  */
-import { type ChildProcess, execFile, execFileSync, fork } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,10 +44,12 @@ import { TOPICS, topicName } from '../../schemas/topics.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
 import { benchBrokers, benchTopics, machineFacts } from '../environment.ts';
 import { cpuSecondsOf, type MemoryUsage, memorySampler } from '../overhead/proc-stats.ts';
-import { installSignalHandlers, onCleanup } from '../overhead/topology.ts';
-import { keepAliveWorkload, WORKLOAD_T0 } from '../span-assembler/workload.ts';
+import { installSignalHandlers } from '../overhead/topology.ts';
+import { collectorBatches, keepAliveWorkload, WORKLOAD_T0 } from '../span-assembler/workload.ts';
 import { type Component, type ComponentOptions, startOtlpSink, startProcessor } from './components.ts';
 import { measureEndToEnd } from './end-to-end.ts';
+import { parseOptions, runKafkaClients } from './kafka-clients.ts';
+import { type Receiver, startReceiver } from './receiver-process.ts';
 
 const execFileAsync = promisify(execFile);
 const argv = process.argv.slice(2);
@@ -63,7 +67,6 @@ const SIZE = QUICK
   : { connections: 2000, exchangesPerConnection: 30 };
 const E2E_SECONDS = QUICK ? 8 : 20;
 const BASELINE_CONSUMER = fileURLToPath(new URL('./baseline-consumer.ts', import.meta.url));
-const RECEIVER = fileURLToPath(new URL('./receiver.ts', import.meta.url));
 const RESULTS =
   flagValue('out') ??
   fileURLToPath(new URL(`../results/${E2E_ONLY ? 'end-to-end' : 'pipeline'}.json`, import.meta.url));
@@ -72,18 +75,15 @@ const PROMISE_EVENTS_PER_SECOND = 100_000;
 const logger = createLogger({ component: 'bench/pipeline', level: 'warn' });
 const round = (n: number, d = 0) => Math.round(n * 10 ** d) / 10 ** d;
 
-/** One produce request of the collector: batch records, one per partition, and their event count. */
+/** One produce request of the collectors: batch records, one per partition and node, and their event count. */
 interface Request {
   messages: Array<{ partition: number; value: Buffer }>;
   events: number;
 }
 
-/** Events per collector request: what a collector sends after a linger at about 100K events/s. */
-const EVENTS_PER_REQUEST = 2000;
-
 /**
- * The workload, re-timed so that its last event is now, as the collector writes it: batch records of
- * the raw topic (schemas/l7-raw-batch.avsc), one per partition per request.
+ * The workload, re-timed so that its last event is now, as the collectors write it: every 20 ms, each
+ * node's events as batch records of the raw topic (schemas/l7-raw-batch.avsc), one per partition.
  */
 function buildMessages() {
   const workload = keepAliveWorkload(SIZE);
@@ -92,9 +92,11 @@ function buildMessages() {
   const codec = topicCodec<L7RawEvent>(TOPICS.raw);
   for (const ev of workload.events) ev.timeUnixNano += shift;
   const requests: Request[] = [];
-  for (let i = 0; i < workload.events.length; i += EVENTS_PER_REQUEST) {
-    const events = workload.events.slice(i, i + EVENTS_PER_REQUEST);
-    requests.push({ messages: batchRecordsOf(codec, events, TOPICS.raw.partitions), events: events.length });
+  for (const group of collectorBatches(workload.events)) {
+    requests.push({
+      messages: batchRecordsOf(codec, group.events, TOPICS.raw.partitions),
+      events: group.events.length,
+    });
   }
   const bytes = requests.reduce((a, r) => a + r.messages.reduce((b, m) => b + m.value.length, 0), 0);
   return {
@@ -247,48 +249,12 @@ const sumConsumed = (cs: Component[]) => async () => {
   return total;
 };
 
-interface Receiver {
-  child: ChildProcess;
-  endpoint: string;
-  stats(): Promise<{
-    spans: number;
-    firstArrivalMs: number | null;
-    lastArrivalMs: number | null;
-    latenciesMs: Record<string, number[]>;
-  }>;
-  send(m: object): void;
-  stop(): void;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const child = fork(RECEIVER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  onCleanup(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { ready?: number }) =>
-      m.ready === undefined ? reject(new Error('receiver')) : resolve(m.ready),
-    );
-    child.once('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
-  });
-  return {
-    child,
-    endpoint: `http://127.0.0.1:${port}`,
-    stats: () =>
-      new Promise((resolve) => {
-        child.once('message', (m: { stats: Awaited<ReturnType<Receiver['stats']>> }) => resolve(m.stats));
-        child.send({ cmd: 'stats' });
-      }),
-    send: (m) => child.send(m),
-    stop: () => child.send({ cmd: 'stop' }),
-  };
-}
-
 async function main(): Promise<void> {
   const startedAt = Date.now();
   if (E2E && process.getuid?.() !== 0)
     throw new Error('run as root (the end-to-end part captures with eBPF), or pass --no-e2e');
   const brokers = await benchBrokers(logger);
+  if (argv.includes('--kafka-clients')) await runKafkaClients({ ...parseOptions(argv), brokers });
   const run = `bench-pipeline-${randomBytes(3).toString('hex')}`;
   const prefixes = { baseline: `${run}-base`, one: `${run}-x1`, two: `${run}-x2`, e2e: `${run}-e2e` };
   const kafka = createKafka({ brokers, clientId: 'bench-pipeline', logger });

@@ -21,8 +21,11 @@ export interface ProfileSummary {
   functions: Array<{ fn: string; percent: number }>;
 }
 
+/** An area of a profile: a name, and whether a function (its script's url, its name) belongs to it. */
+export type ProfileArea = [string, (url: string, fn: string) => boolean];
+
 /** Areas by where the code lives; the first that matches wins. */
-const AREAS: Array<[string, (url: string, fn: string) => boolean]> = [
+export const AREAS: ProfileArea[] = [
   ['garbage collection', (_u, f) => f === '(garbage collector)'],
   ['idle (waiting on the broker)', (_u, f) => f === '(idle)'],
   [
@@ -60,7 +63,14 @@ const AREAS: Array<[string, (url: string, fn: string) => boolean]> = [
   ],
 ];
 
-export function summarizeProfile(file: string, top = 15): ProfileSummary {
+/** Areas left out of the shares: time not spent on the work measured. */
+const NOT_BUSY = ['idle (waiting on the broker)', 'profiler (node:inspector)'];
+
+export function summarizeProfile(
+  file: string,
+  top = 15,
+  areaList: readonly ProfileArea[] = AREAS,
+): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
@@ -74,9 +84,9 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
   for (const [id, us] of selfUs) {
     const { functionName, url, lineNumber } = byNode.get(id)!.callFrame;
     const fn = functionName === '' ? '(anonymous)' : functionName;
-    const area = AREAS.find(([, match]) => match(url, fn))?.[0] ?? 'other';
+    const area = areaList.find(([, match]) => match(url, fn))?.[0] ?? 'other';
     areas.set(area, (areas.get(area) ?? 0) + us);
-    if (area === 'idle (waiting on the broker)') continue;
+    if (NOT_BUSY.includes(area)) continue;
     busy += us;
     const where = url === '' ? fn : `${fn} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
     fns.set(where, (fns.get(where) ?? 0) + us);
@@ -84,7 +94,7 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
   const pct = (us: number) => Math.round((1000 * us) / busy) / 10;
   return {
     areas: [...areas]
-      .filter(([area]) => area !== 'idle (waiting on the broker)')
+      .filter(([area]) => !NOT_BUSY.includes(area))
       .sort((a, b) => b[1] - a[1])
       .map(([area, us]) => ({ area, percent: pct(us) })),
     functions: [...fns]

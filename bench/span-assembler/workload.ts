@@ -28,6 +28,8 @@ export interface WorkloadOptions {
   exchangesPerConnection?: number;
   /** Time between two exchanges on one connection (default 50 ms, jittered): 5 s of traffic per connection. */
   gapMs?: number;
+  /** All five services on one node (default: three nodes, so calls cross nodes). */
+  singleNode?: boolean;
   seed?: number;
 }
 
@@ -126,7 +128,11 @@ class Side {
         namespace: 'shop',
         workload: this.local.name,
         service: this.local.name,
+        podUid: null,
+        container: null,
+        workloadKind: 'Deployment',
       },
+      peer: null,
       connection: {
         key: this.key,
         id: this.connId,
@@ -140,6 +146,8 @@ class Side {
         peerAddress: this.peer.address,
         peerPort: this.peerPort,
         openedUnixNano: null,
+        translatedPeerAddress: null,
+        translatedPeerPort: null,
       },
       direction: dir === undefined ? 'NONE' : ingress ? 'INGRESS' : 'EGRESS',
       syscall:
@@ -150,6 +158,8 @@ class Side {
       truncated: false,
       redactions: 0,
       errno: null,
+      causalCandidates: [],
+      h2: [],
     };
   }
 }
@@ -166,12 +176,13 @@ export function keepAliveWorkload(options: WorkloadOptions = {}): Workload {
   const connections = options.connections ?? 200;
   const perConnection = options.exchangesPerConnection ?? 100;
   const gapNs = BigInt(options.gapMs ?? 50) * MS;
+  const services = options.singleNode === true ? SERVICES.map((s) => ({ ...s, node: 'node-a' })) : SERVICES;
   const events: L7RawEvent[] = [];
   let dataEvents = 0;
   for (let c = 0; c < connections; c++) {
-    const from = SERVICES[c % SERVICES.length]!;
+    const from = services[c % services.length]!;
     const external = c % 10 === 9;
-    const to = external ? EXTERNAL : SERVICES[(c + 1 + (c % 3)) % SERVICES.length]!;
+    const to = external ? EXTERNAL : services[(c + 1 + (c % 3)) % services.length]!;
     const clientPort = 40_000 + c;
     const serverPort = external ? 443 : 8080;
     const client = new Side('CLIENT', from, clientPort, to, serverPort);
@@ -226,4 +237,33 @@ export function keepAliveWorkload(options: WorkloadOptions = {}): Workload {
   events.sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
   const exchanges = connections * perConnection;
   return { events, exchanges, connections, dataEventsPerExchange: dataEvents / exchanges };
+}
+
+/**
+ * The events as collectors ship them: each node's collector sends what it captured every linger
+ * (`windowMs`), so a partition receives, per window, one batch of each node's events, in capture order
+ * within it. Returns the groups in that order, each with the index of its first event in `events`.
+ */
+export function collectorBatches(
+  events: readonly L7RawEvent[],
+  windowMs = 20,
+): Array<{ first: number; events: L7RawEvent[] }> {
+  const windowNs = BigInt(windowMs) * MS;
+  const out: Array<{ first: number; events: L7RawEvent[] }> = [];
+  let i = 0;
+  while (i < events.length) {
+    const window = events[i]!.timeUnixNano / windowNs;
+    const byNode = new Map<string, { first: number; events: L7RawEvent[] }>();
+    for (; i < events.length && events[i]!.timeUnixNano / windowNs === window; i++) {
+      const ev = events[i]!;
+      let group = byNode.get(ev.node);
+      if (group === undefined) {
+        group = { first: i, events: [] };
+        byNode.set(ev.node, group);
+      }
+      group.events.push(ev);
+    }
+    out.push(...byNode.values());
+  }
+  return out;
 }

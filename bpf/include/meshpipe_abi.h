@@ -59,8 +59,8 @@
  * Enumerations. Values are wire format: never renumber, only append.
  */
 
-/* What a record is. DATA/OPEN/CLOSE/CONNECT_FAILED come from the kernel; STATS, READY and
- * TLS_LIBRARY are written by the loader into the same stream. */
+/* What a record is. DATA/OPEN/CLOSE/CONNECT_FAILED come from the kernel; STATS, READY, NAT
+ * and TLS_LIBRARY are written by the loader into the same stream. */
 enum mp_record_kind {
 	MP_REC_DATA = 1,
 	MP_REC_OPEN = 2,
@@ -68,7 +68,8 @@ enum mp_record_kind {
 	MP_REC_CONNECT_FAILED = 4,
 	MP_REC_STATS = 5,
 	MP_REC_READY = 6,
-	MP_REC_TLS_LIBRARY = 7,
+	MP_REC_NAT = 7,
+	MP_REC_TLS_LIBRARY = 8,
 };
 
 /* The syscall a record was produced by. MP_SYS_NONE marks records not tied to a syscall
@@ -291,6 +292,20 @@ struct mp_ready_record {
 	__u64 realtime_ns;
 };
 
+/* MP_REC_NAT: written by the loader (--conntrack) right before the OPEN of a CLIENT connection
+ * whose destination conntrack says was translated on its way (DNAT: a Kubernetes ClusterIP),
+ * with the address the connection really reached (loader/conntrack.h). */
+struct mp_nat_record {
+	__u16 kind;
+	__u16 family;  /* enum mp_family */
+	__u32 _pad0;
+	__u64 conn_id; /* the OPEN's conn_id */
+	__u8 addr[16]; /* as in struct mp_conn_tuple */
+	__u16 port;    /* host byte order */
+	__u16 _pad1;
+	__u32 _pad2;
+};
+
 /* MP_REC_TLS_LIBRARY: written by the loader when it attaches to a TLS library (a libssl, or an
  * executable with OpenSSL linked in, such as node), detaches from it, fails, or finds one it does
  * not support. Files are identified as the kernel does (s_dev, i_ino): one per inode. */
@@ -305,9 +320,6 @@ struct mp_tls_library_record {
 	char path[MP_TLS_PATH_MAX]; /* as the process sees it (its mount namespace), NUL-terminated */
 };
 
-/* Kernel -> loader only (never forwarded to the agent): "process tgid maps file (dev, ino) as
- * executable code" for a file the loader has not classified yet, or one that is OpenSSL (so the
- * loader knows who uses it). Sent on exec (the executable) and on mmap(PROT_EXEC) of a file. */
 /* The loader's verdict on a file, written into the kernel's mp_tls_files map (loader -> kernel). */
 enum mp_tls_verdict {
 	MP_TLS_FILE_OTHER = 1,   /* not OpenSSL (or not supported): no more notices about it */
@@ -319,6 +331,9 @@ enum mp_tls_notice_kind {
 	MP_TLS_NOTICE_MMAP = 2, /* the process mapped the file (a shared library) */
 };
 
+/* Kernel -> loader only (never forwarded to the agent): "process tgid maps file (dev, ino) as
+ * executable code" for a file the loader has not classified yet, or one that is OpenSSL (so the
+ * loader knows who uses it). Sent on exec (the executable) and on mmap(PROT_EXEC) of a file. */
 struct mp_tls_notice {
 	__u32 tgid;
 	__u32 kind; /* enum mp_tls_notice_kind */

@@ -19,7 +19,8 @@
  *    bytes above into records flagged MP_F_H2_ELIDED; a record that fills (MP_CAPTURE_MAX
  *    bytes) is emitted and the walk goes on in the next one, so a 40 KiB header block
  *    arrives whole across records whose byte counts add up to the syscall's.
- * The walk is bounded (MP_H2_STEPS pieces, MP_H2_IOV_MAX iovecs). When it cannot follow a
+ * The walk is bounded (MP_H2_STEPS pieces, MP_H2_IOV_MAX iovecs: a 64 KiB read of small frames,
+ * a writev of UIO_MAXIOV iovecs). When it cannot follow a
  * buffer to its end (too many pieces, a read failure, frames past the last iovec read)
  * the record says MP_F_TRUNCATED and the direction is unsynced: user space counts a gap.
  * An unsynced direction — and a connection that predates the capture — synchronises on
@@ -46,16 +47,21 @@
 #define MP_H2_PREFACE_LEN 24
 #define MP_H2_TYPE_DATA 0x0
 #define MP_H2_TYPE_SETTINGS 0x4
-/* Pieces (a frame header, a copy, a skip, an iovec change) walked per buffer. */
-#define MP_H2_STEPS 1024
-/* Frames followed in a whole copy (at least mp_capture_cap / 9 would be needed for a
- * buffer of empty frames; real buffers hold a few dozen). */
-#define MP_H2_FOLLOW_STEPS 512
+/* Pieces (a frame header, a copy, a skip, an iovec change) walked per buffer. A 64 KiB read of
+ * gRPC unary responses at a few thousand calls/s holds ~4K frames (~10K pieces): the walk must
+ * follow it, or the direction loses its frames (bench/grpc-pairing). The step is a global
+ * function, so the verifier checks it once; the loop costs it a few instructions per iteration. */
+#define MP_H2_STEPS 16384
+/* Steps following a whole copy: a frame header is one step, its payload one more, so a buffer
+ * of MP_CAPTURE_MAX bytes needs at most 2 * 8192 / 10 (1-byte payloads) plus a split header: every
+ * copy is followed to its end, whatever it holds. */
+#define MP_H2_FOLLOW_STEPS 2048
 /* Frames checked when synchronising on a buffer. */
 #define MP_H2_CHAIN_FRAMES 64
 /* iovecs walked per buffer (read MP_IOV_MAX at a time): Node's http2 writes a frame header
- * and each payload piece as separate iovecs, many streams' frames in one writev. */
-#define MP_H2_IOV_MAX 256
+ * and each payload piece as separate iovecs, many streams' frames in one writev (up to
+ * UIO_MAXIOV, 1024). */
+#define MP_H2_IOV_MAX 1024
 
 /* PROTOCOL-REGISTRY: the HTTP/2 start rules, mirrored by protocols/http2/detect.ts.
  * The client preface starts "PRI * HT" (RFC 9113 section 3.4). The server's preface is a

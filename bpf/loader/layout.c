@@ -128,6 +128,17 @@ void mp_print_layout(void)
 	FIELD(mp_ready_record, realtime_ns);
 	END_STRUCT();
 
+	BEGIN_STRUCT(mp_nat_record);
+	FIELD(mp_nat_record, kind);
+	FIELD(mp_nat_record, family);
+	FIELD(mp_nat_record, _pad0);
+	FIELD(mp_nat_record, conn_id);
+	FIELD(mp_nat_record, addr);
+	FIELD(mp_nat_record, port);
+	FIELD(mp_nat_record, _pad1);
+	FIELD(mp_nat_record, _pad2);
+	END_STRUCT();
+
 	BEGIN_STRUCT(mp_tls_library_record);
 	FIELD(mp_tls_library_record, kind);
 	FIELD(mp_tls_library_record, state);
@@ -148,6 +159,7 @@ void mp_print_layout(void)
 	ENTRY("CONNECT_FAILED", MP_REC_CONNECT_FAILED);
 	ENTRY("STATS", MP_REC_STATS);
 	ENTRY("READY", MP_REC_READY);
+	ENTRY("NAT", MP_REC_NAT);
 	ENTRY("TLS_LIBRARY", MP_REC_TLS_LIBRARY);
 	END_ENUM();
 

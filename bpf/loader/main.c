@@ -32,6 +32,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "conntrack.h"
 #include "environment.h"
 #include "layout.h"
 #include "meshpipe.skel.h"
@@ -66,6 +67,7 @@ struct mp_loader {
 	uint32_t features;
 	uint64_t ring_records;
 	uint64_t ring_bytes;
+	struct mp_conntrack ct; /* fd -1 without --conntrack */
 	bool stop;
 	int status;
 };
@@ -120,12 +122,30 @@ static void flush_output(struct mp_loader *l)
 	}
 }
 
+/* Before the OPEN of a client connection: where it really went, if conntrack says it was NATed. */
+static void write_nat(struct mp_loader *l, const void *data, size_t size)
+{
+	const struct mp_event_header *h = data;
+	struct mp_nat_record nat = {.kind = MP_REC_NAT};
+
+	if (size < sizeof(struct mp_open_event) || h->kind != MP_REC_OPEN || h->role != MP_ROLE_CLIENT)
+		return;
+	if (!mp_conntrack_translate(&l->ct, h->tuple.family, h->tuple.local_addr, h->tuple.local_port,
+				    h->tuple.peer_addr, h->tuple.peer_port, nat.addr, &nat.port))
+		return;
+	nat.family = h->tuple.family;
+	nat.conn_id = h->conn_id;
+	mp_output_append(&l->out, &nat, sizeof(nat), false);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct mp_loader *l = ctx;
 
 	l->ring_records++;
 	l->ring_bytes += size;
+	if (l->ct.fd >= 0)
+		write_nat(l, data, size);
 	mp_output_append(&l->out, data, size, false);
 	if (mp_output_pending(&l->out) >= MP_FLUSH_THRESHOLD && l->out.nonblocking)
 		flush_output(l);
@@ -394,6 +414,7 @@ static void cleanup(struct mp_loader *l)
 {
 	mp_tls_free(l->tls);
 	ring_buffer__free(l->rb);
+	mp_conntrack_close(&l->ct);
 	/* Destroying the skeleton detaches every program and frees the maps. */
 	meshpipe__destroy(l->skel);
 	mp_output_free(&l->out);
@@ -430,6 +451,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int rc, err;
 
+	l->ct.fd = -1;
 	rc = mp_parse_options(argc, argv, &l->opts);
 	if (rc)
 		return rc < 0 ? MP_EXIT_USAGE : MP_EXIT_OK;
@@ -483,6 +505,14 @@ int main(int argc, char **argv)
 	if (!l->rb) {
 		rc = mp_classify_bpf_error(-errno, false);
 		goto out;
+	}
+	if (l->opts.conntrack) {
+		err = mp_conntrack_open(&l->ct, l->opts.conntrack_netns);
+		if (err) {
+			/* NAT pairing is an improvement, not the capture: go on without it, and say why. */
+			fprintf(stderr, "meshpipe-loader: conntrack unavailable (%s): NAT is not resolved\n",
+				strerror(-err));
+		}
 	}
 	err = mp_output_init(&l->out, STDOUT_FILENO, (size_t)l->opts.output_mb << 20);
 	err = err ?: setup_loop(l);

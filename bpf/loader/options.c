@@ -36,6 +36,9 @@ static const char usage[] =
 	"                     matched against the executable's file name (repeatable)\n"
 	"  --tls-pod GLOB     only read the TLS of processes in network namespaces named GLOB\n"
 	"                     (`ip netns` names, /run/netns; repeatable)\n"
+	"  --conntrack        before the OPEN of a client connection whose destination was NATed\n"
+	"                     (a ClusterIP), a NAT record with the real one, from conntrack (CAP_NET_ADMIN)\n"
+	"  --conntrack-netns FILE  look conntrack up in this network namespace (default: the loader's)\n"
 	"\n"
 	"Resources:\n"
 	"  --poll-ms N        drain the ring buffer every N ms (1..1000, default 10)\n"
@@ -119,7 +122,7 @@ enum {
 	OPT_CAP = 256, OPT_EXCLUDE, OPT_PID, OPT_PORT, OPT_CGROUP, OPT_POLL, OPT_STATS, OPT_RING,
 	OPT_MAX_CONNS, OPT_OUTPUT, OPT_BTF, OPT_NO_ASYNC, OPT_LAYOUT, OPT_VERBOSE, OPT_HELP,
 	OPT_SCHED_IDLE, OPT_SCHED_IDLE_PID, OPT_H2_DATA, OPT_TLS, OPT_TLS_BINARY, OPT_TLS_POD,
-	OPT_TLS_SCAN,
+	OPT_TLS_SCAN, OPT_CONNTRACK, OPT_CONNTRACK_NETNS,
 };
 
 int mp_parse_options(int argc, char **argv, struct mp_options *o)
@@ -147,6 +150,8 @@ int mp_parse_options(int argc, char **argv, struct mp_options *o)
 		{"tls-binary", required_argument, NULL, OPT_TLS_BINARY},
 		{"tls-pod", required_argument, NULL, OPT_TLS_POD},
 		{"tls-scan", no_argument, NULL, OPT_TLS_SCAN},
+		{"conntrack", no_argument, NULL, OPT_CONNTRACK},
+		{"conntrack-netns", required_argument, NULL, OPT_CONNTRACK_NETNS},
 		{0},
 	};
 	uint64_t v;
@@ -230,6 +235,13 @@ int mp_parse_options(int argc, char **argv, struct mp_options *o)
 			break;
 		case OPT_SCHED_IDLE:
 			o->sched_idle = true;
+			break;
+		case OPT_CONNTRACK:
+			o->conntrack = true;
+			break;
+		case OPT_CONNTRACK_NETNS:
+			o->conntrack = true;
+			o->conntrack_netns = optarg;
 			break;
 		case OPT_SCHED_IDLE_PID:
 			rc = parse_u64("--sched-idle-pid", optarg, 1, UINT32_MAX, &v);

@@ -37,6 +37,8 @@ struct mp_options {
 	bool tls_scan;            /* --tls-scan: print the TLS libraries in use as JSON and exit */
 	struct mp_glob_list tls_binaries; /* --tls-binary: only these executables' TLS */
 	struct mp_glob_list tls_pods;     /* --tls-pod: only these network namespaces' TLS */
+	bool conntrack;           /* --conntrack: NAT records for client connections (conntrack.h) */
+	const char *conntrack_netns; /* --conntrack-netns: where the NAT happens (default: ours) */
 	struct mp_u64_list exclude_pids;
 	struct mp_u64_list pids;
 	struct mp_u64_list ports;

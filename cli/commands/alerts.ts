@@ -6,12 +6,15 @@
  * Redis is `redis.url` (MESHPIPE_REDIS_URL), else the local stack's.
  */
 import { reportStatus } from '../../lib/component-status.ts';
+import { loadConfig } from '../../lib/config/load.ts';
 import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { stackStatus } from '../../lib/local-stack/stack.ts';
-import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
+import { maskUrl } from '../../lib/mask.ts';
+import { type CommandDefinition, configOverrides, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 
 /** redis.url, else the local stack's Redis if it runs (these commands never need Kafka for that). */
 async function redisUrlOf(config: MeshpipeConfig): Promise<string> {
@@ -31,14 +34,32 @@ export const sinkAlerts: CommandDefinition = {
   name: 'sink alerts',
   summary:
     'Deliver anomaly transitions to webhooks (generic JSON, Slack, Alertmanager) through BullMQ on Redis.',
-  usage: 'sink alerts [--brokers host:port] [--json]',
+  usage: 'sink alerts [--brokers host:port] [--listen host:port] [--json]',
   description:
     "Consumes meshpipe.anomalies.v1 and enqueues one BullMQ job per receiver and transition (job id <receiver>.<transitionId>: a transition Kafka delivers twice is enqueued once); the Kafka offsets are committed only once the jobs are in Redis. Delivery workers in the same process sign every request, group bursts, retry with backoff and jitter, honour 429 Retry-After, respect each receiver's rate limit and dead-letter what cannot be delivered. Configuration: sinks.alerts (`meshpipe config`); docs/alerts.md.",
-  options: { ...KAFKA_OPTIONS },
+  options: {
+    ...KAFKA_OPTIONS,
+    listen: {
+      type: 'string',
+      value: '<host:port>',
+      doc: 'Serve /metrics, /healthz (liveness) and /readyz (readiness) here (default: sinks.alerts.listen; empty: not served).',
+    },
+  },
   json: true,
-  examples: ['meshpipe sink alerts', 'MESHPIPE_ALERTS_OPS_SECRET=... meshpipe sink alerts --json'],
+  examples: [
+    'meshpipe sink alerts',
+    'MESHPIPE_ALERTS_OPS_SECRET=... meshpipe sink alerts --listen 0.0.0.0:9468 --json',
+  ],
   async run(ctx) {
-    const { config } = ctx.config();
+    const { config } = loadConfig({
+      file: ctx.values.config as string | undefined,
+      overrides: {
+        ...configOverrides(ctx.values),
+        ...(typeof ctx.values.listen === 'string'
+          ? { sinks: { alerts: { listen: ctx.values.listen } } }
+          : {}),
+      },
+    });
     const [{ alertsSink }, { startSink }] = await Promise.all([
       import('../../sinks/alerts/sink.ts'),
       import('../../sinks/runtime/host.ts'),
@@ -46,6 +67,7 @@ export const sinkAlerts: CommandDefinition = {
     const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
     const redisUrl = await redisUrlOf(config);
     const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
+    await useSchemaRegistry(config, ctx.logger);
     const sink = await startSink(alertsSink({ redisUrl }), config.sinks.alerts, {
       kafka,
       brokers: endpoints.brokers,
@@ -163,16 +185,15 @@ export const status: CommandDefinition = {
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
       throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, ['--limit must be an integer from 1 to 1000']);
     }
-    const [{ alertsStatus }, queues, { redactRedisUrl }] = await Promise.all([
+    const [{ alertsStatus }, queues] = await Promise.all([
       import('../../sinks/alerts/alerts-status.ts'),
       import('../../sinks/alerts/alert-queues.ts'),
-      import('../../sinks/alerts/receivers.ts'),
     ]);
     const redisUrl = await redisUrlOf(config);
     const redis = queues.producerConnection(redisUrl, ctx.logger);
     try {
       await queues.ready(redis, redisUrl);
-      const report = await alertsStatus(redis, redactRedisUrl(redisUrl), config.sinks.alerts, { limit });
+      const report = await alertsStatus(redis, maskUrl(redisUrl), config.sinks.alerts, { limit });
       if (ctx.json) {
         ctx.printJson(report);
         return 0;

@@ -8,13 +8,14 @@ import { createCollectorKafka } from '../../collectors/kafka-client.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 
 export const command: CommandDefinition = {
   name: 'collect',
   summary: 'Run the node collector: eBPF capture of HTTP traffic, redacted raw events to Kafka.',
   usage: 'collect [--brokers host:port,...] [--duration s] [--json]',
   description:
-    'Captures every HTTP/1.x exchange on this node with eBPF (needs root, or CAP_BPF + CAP_PERFMON + CAP_SYS_RESOURCE, and read access to /proc), redacts credentials, ships heads and body sizes to the raw topic, and serves its own metrics on collector.metricsPort (/metrics, /healthz). Kafka being down does not stop capture: events are buffered within collector.buffer.*, then dropped and counted. Configuration: the collector.* keys (`meshpipe config`), docs/collector.md.',
+    'Captures every HTTP/1.x exchange on this node with eBPF (needs root, or CAP_BPF + CAP_PERFMON + CAP_SYS_RESOURCE, and read access to /proc), redacts credentials, ships heads and body sizes to the raw topic, and serves its own metrics and health on collector.metricsPort (/metrics, /healthz for liveness, /readyz for readiness). Kafka being down does not stop capture: events are buffered within collector.buffer.*, then dropped and counted. Configuration: the collector.* keys (`meshpipe config`), docs/collector.md.',
   options: {
     ...KAFKA_OPTIONS,
     duration: {
@@ -36,6 +37,7 @@ export const command: CommandDefinition = {
       throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, ['--duration must be a number of seconds']);
     const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
     const kafka = createCollectorKafka(config, ctx.logger, endpoints.brokers);
+    await useSchemaRegistry(config, ctx.logger);
     let lastJson = 0;
     const collector = new Collector({
       config,

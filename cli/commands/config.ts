@@ -1,17 +1,6 @@
-import { meshpipeConfigSpec } from '../../lib/config/meshpipe-config.ts';
 import { redactConfig } from '../../lib/config/redact-config.ts';
-import { documentSpec, type Fields, type ObjectSpec } from '../../lib/config/spec.ts';
 import type { CommandDefinition } from '../command.ts';
-
-function show(value: unknown): string {
-  return Array.isArray(value)
-    ? value.length === 0
-      ? '[]'
-      : value.join(',')
-    : typeof value === 'object'
-      ? JSON.stringify(value)
-      : String(value);
-}
+import { configReference, defaultOf, typeOf } from '../config-reference.ts';
 
 export const command: CommandDefinition = {
   name: 'config',
@@ -19,7 +8,7 @@ export const command: CommandDefinition = {
     'Show every configuration key with its type, default and environment variable; or, with --effective, the validated configuration in use.',
   usage: 'config [--effective] [--json]',
   description:
-    'Configuration comes from a JSON file (./meshpipe.json, --config or $MESHPIPE_CONFIG), environment variables and flags, in that order of precedence (flags win). Unknown keys and bad values are errors naming the key.',
+    'Configuration comes from a JSON file (./meshpipe.json, --config or $MESHPIPE_CONFIG), environment variables and flags, in that order of precedence (flags win). Unknown keys and bad values are errors naming the key. The list includes the built-in processors (processors.<name>.*) and sinks (sinks.<name>.*); docs/configuration.md is the same reference.',
   options: { effective: { type: 'boolean', doc: 'Validate and print the configuration in effect.' } },
   json: true,
   async run(ctx) {
@@ -33,13 +22,14 @@ export const command: CommandDefinition = {
       }
       return 0;
     }
-    const rows = documentSpec(meshpipeConfigSpec as unknown as ObjectSpec<Fields>);
+    const rows = await configReference();
     if (ctx.json) {
       ctx.printJson(rows);
       return 0;
     }
     for (const row of rows) {
-      ctx.out(`${row.key}  (${row.kind}, default ${show(row.default)}${row.env ? `, env ${row.env}` : ''})`);
+      const env = [row.env, ...(row.envAliases ?? [])].filter((n) => n !== undefined).join(', then ');
+      ctx.out(`${row.key}  (${typeOf(row)}, default ${defaultOf(row)}${env === '' ? '' : `, env ${env}`})`);
       ctx.out(`    ${row.doc}`);
     }
     return 0;

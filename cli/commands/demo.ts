@@ -3,6 +3,7 @@
  * Ctrl-C or --duration; and `meshpipe demo fault`, which changes a running demo's faults from another
  * terminal through the services' admin API (the running demo publishes where that is in its claim record).
  */
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { adminClient } from '../../demo/admin-client.ts';
 import { readLivePrefix } from '../../demo/claims.ts';
@@ -14,21 +15,29 @@ import {
   parseFaultSetting,
   parseServiceFault,
 } from '../../demo/fault.ts';
+import { DEMO_NAMESPACE, KubernetesCluster, registerDemoPods } from '../../demo/kubernetes-cluster.ts';
 import { isServiceName, SERVICES, type ServiceName } from '../../demo/layout.ts';
 import { type StatusSummary, statusLine, summarize } from '../../demo/status.ts';
 import { type Demo, type DemoDetails, type DemoStats, startDemo } from '../../demo/topology.ts';
 import { reportStatus } from '../../lib/component-status.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
+import type { LocalKubeApi } from '../../lib/local-stack/kube-apiserver.ts';
+import { STACK_DIR } from '../../lib/local-stack/paths.ts';
 import type { CommandContext, CommandDefinition } from '../command.ts';
+import { startLocalKubernetes } from '../local-kubernetes.ts';
 
 const PREFIX_OPTION = {
   prefix: {
     type: 'string',
     value: '<prefix>',
-    doc: 'Prefix of the namespace and interface names (at most 11 characters).',
-    default: 'mp-',
+    doc: 'Prefix of the namespace and interface names, at most 11 characters (default: $MESHPIPE_DEMO_PREFIX, else mp-).',
   },
 } as const;
+
+/** --prefix, else MESHPIPE_DEMO_PREFIX (so `up --demo` and `demo fault` agree on another prefix), else mp-. */
+function prefixOf(ctx: CommandContext): string {
+  return (ctx.values.prefix as string | undefined) ?? (process.env.MESHPIPE_DEMO_PREFIX || 'mp-');
+}
 
 function numberOption(ctx: CommandContext, name: string, fallback: number): number {
   const raw = ctx.values[name];
@@ -55,15 +64,20 @@ function printWhere(ctx: CommandContext, demo: Demo, rate: number): void {
   ctx.out(`demo is up: prefix ${demo.prefix}, subnet ${demo.subnet} (host ${demo.hostAddress}), ${mode}`);
   for (const pod of demo.pods) {
     const where = pod.port === null ? pod.address : `${pod.address}:${pod.port}`;
+    const grpc = pod.grpcPort == null ? '' : ` gRPC :${pod.grpcPort}`;
     const extra =
-      pod.name === 'client' ? (rate > 0 ? `load ${rate} req/s` : 'no load') : `admin ${pod.adminSocket}`;
+      pod.name === 'client'
+        ? rate > 0
+          ? `load ${rate} req/s`
+          : 'no load'
+        : `admin ${pod.adminSocket}${grpc}`;
     ctx.out(
       `  ${pod.name.padEnd(10)} ${pod.ns.padEnd(18)} ${where.padEnd(17)} ${extra.padEnd(16)} pid ${pod.pid ?? '-'}`,
     );
   }
   const prefixFlag = demo.prefix === 'mp-' ? '' : ` --prefix ${demo.prefix}`;
   ctx.out(`try: curl ${demo.gatewayUrl}/api/orders/42`);
-  ctx.out(`faults: meshpipe demo fault orders latency=200${prefixFlag}   (errors=0.2, none)`);
+  ctx.out(`faults: meshpipe demo fault orders latency=100${prefixFlag}   (errors=0.2, none)`);
   ctx.out('Ctrl-C stops the demo and removes its namespaces.');
 }
 
@@ -98,7 +112,7 @@ export const command: CommandDefinition = {
       type: 'string',
       multiple: true,
       value: '<svc>:<setting>',
-      doc: 'A fault from the start (repeatable): orders:latency=200, orders:latency=200~50, inventory:errors=0.1.',
+      doc: 'A fault from the start (repeatable): orders:latency=100, orders:latency=100~20, inventory:errors=0.1.',
     },
     'no-propagation': { type: 'boolean', doc: 'Services and load send no traceparent headers at all.' },
     duration: {
@@ -112,12 +126,17 @@ export const command: CommandDefinition = {
       value: '<a.b.c.0/24>',
       doc: 'The /24 to use (default: the first free 10.240.N.0/24).',
     },
+    kubernetes: {
+      type: 'boolean',
+      doc: "Register the pods in a Kubernetes API server (Deployments, Pods, Services in namespace shop), so the collector names them as in a cluster. The API server is MESHPIPE_DEMO_KUBECONFIG's (set by `up --demo --kubernetes`), else a local kube-apiserver this command starts (scripts/setup builds it).",
+    },
   },
   json: true,
   examples: [
     'sudo ./meshpipe demo',
-    'sudo ./meshpipe demo --rate 100 --fault orders:latency=200~50 --fault inventory:errors=0.05',
+    'sudo ./meshpipe demo --rate 100 --fault orders:latency=20~5 --fault inventory:errors=0.05',
     'sudo ./meshpipe demo --duration 10 --json | jq .services.orders',
+    'sudo ./meshpipe demo --kubernetes    # then: meshpipe collect with the collector kubeconfig it prints',
   ],
   async run(ctx) {
     const rate = numberOption(ctx, 'rate', 20);
@@ -127,14 +146,31 @@ export const command: CommandDefinition = {
       rate,
       faults: faultsFrom(ctx.values),
       propagate: ctx.values['no-propagation'] !== true,
-      prefix: ctx.values.prefix as string,
+      prefix: prefixOf(ctx),
       ...(typeof ctx.values.subnet === 'string' ? { subnet: ctx.values.subnet } : {}),
       // main.ts turns SIGINT/SIGTERM into ctx.signal; the loop below then stops the demo.
       handleSignals: false,
       logger: ctx.logger,
     });
     let final: DemoStats | undefined;
+    let kube: LocalKubeApi | null = null;
     try {
+      if (ctx.values.kubernetes === true) {
+        ctx.progress.update('registering the pods in Kubernetes');
+        let admin = process.env.MESHPIPE_DEMO_KUBECONFIG;
+        if (admin === undefined || admin === '') {
+          kube = await startLocalKubernetes(join(STACK_DIR, 'demo-kubernetes'));
+          admin = kube.kubeconfigs.admin;
+          ctx.out(`kubernetes: ${kube.url}; the collector's kubeconfig: ${kube.kubeconfigs.collector}`);
+          ctx.out(
+            `  sudo ./meshpipe collect  with MESHPIPE_COLLECTOR_KUBECONFIG=${kube.kubeconfigs.collector}`,
+          );
+        }
+        const { config } = ctx.config();
+        const registered = await registerDemoPods(new KubernetesCluster(admin), demo.pods, config.node.name);
+        if (!ctx.json)
+          for (const r of registered) ctx.out(`  ${DEMO_NAMESPACE}/${r.pod.padEnd(36)} ${r.address}`);
+      }
       ctx.progress.done();
       if (ctx.json) {
         const { prefix, subnet, hostAddress, propagate, gatewayUrl, pods } = demo;
@@ -162,6 +198,7 @@ export const command: CommandDefinition = {
     } finally {
       ctx.progress.update('stopping the demo');
       await demo.stop();
+      await kube?.stop();
       ctx.progress.done(ctx.json ? undefined : `demo stopped; namespaces ${demo.prefix}* removed`);
     }
     if (ctx.json)
@@ -179,7 +216,7 @@ export const fault: CommandDefinition = {
   positionals: { min: 2, max: 3, names: ['service', 'setting'] },
   json: true,
   examples: [
-    'sudo ./meshpipe demo fault orders latency=300',
+    'sudo ./meshpipe demo fault orders latency=100',
     'sudo ./meshpipe demo fault inventory errors=0.2 latency=50~20',
     'sudo ./meshpipe demo fault orders none',
   ],
@@ -193,7 +230,7 @@ export const fault: CommandDefinition = {
     let change: Partial<Fault> = {};
     for (const setting of settings) change = { ...change, ...parseFaultSetting(setting) };
     mergeFault(NO_FAULT, change);
-    const prefix = ctx.values.prefix as string;
+    const prefix = prefixOf(ctx);
     const details = readLivePrefix(prefix)?.details as DemoDetails | undefined;
     const pod = details?.pods.find((p) => p.name === service);
     if (pod === undefined || pod.adminSocket === null)

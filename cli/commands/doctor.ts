@@ -1,3 +1,8 @@
+import { checkKubernetesAccess } from '../../collectors/identity/kubernetes/api-access.ts';
+import {
+  kubernetesSource,
+  loadKubeConfig,
+} from '../../collectors/identity/kubernetes/kubernetes-decorator.ts';
 import { runChecks } from '../../lib/doctor.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 
@@ -6,7 +11,7 @@ const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
 export const command: CommandDefinition = {
   name: 'doctor',
   summary:
-    'Check that this machine can run meshpipe: kernel, BTF, tracefs, BPF permission, Java, Kafka jars, Kafka and Redis.',
+    'Check that this machine can run meshpipe: kernel, BTF, tracefs, BPF permission, Java, Kafka jars, Kafka and Redis; in Kubernetes, API access and RBAC.',
   usage: 'doctor [--brokers host:port] [--json]',
   description:
     'Each failing or warning line carries the fix. Exits 1 when any check fails (warnings do not fail).',
@@ -15,6 +20,9 @@ export const command: CommandDefinition = {
   async run(ctx) {
     const { config } = ctx.config();
     const checks = await runChecks(config, ctx.logger);
+    // In a cluster (or with collector.kubernetes.kubeconfig): API access and the collector's RBAC.
+    const source = kubernetesSource(config.collector.kubernetes);
+    if (source !== null) checks.push(await checkKubernetesAccess(loadKubeConfig(source)));
     const failed = checks.some((c) => c.status === 'fail');
     if (ctx.json) {
       ctx.printJson({ ok: !failed, checks });

@@ -62,7 +62,8 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     load: async () => (await import('./record.ts')).command,
   },
   'sink otlp': {
-    summary: 'Deliver spans to an OTLP/gRPC receiver (Collector, Jaeger, Grafana Tempo), at least once.',
+    summary:
+      'Deliver spans to an OTLP receiver over gRPC or HTTP (Collector, Jaeger, Grafana Tempo), at least once.',
     load: async () => (await import('./sink.ts')).otlp,
   },
   'sink prometheus': {

@@ -1,20 +1,22 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import type { ComponentStatus } from '../../lib/component-status.ts';
 import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { STACK_DIR } from '../../lib/local-stack/paths.ts';
+import { moduleFile } from '../../lib/module-file.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
 import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
 import { ProcessorHost } from '../../processors/runtime/host.ts';
+import { registerProcessorSchemas } from '../../processors/runtime/processor-topics.ts';
 import { type LoadedProcessor, loadProcessor } from '../../processors/runtime/registry.ts';
 import { type CommandContext, type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { type Endpoints, resolveEndpoints } from '../endpoints.ts';
 import { PROCESSOR_STALL_MS } from '../processor-components.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 
-const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+const MAIN = moduleFile('../main.ts', import.meta.url);
 
 function positiveInt(ctx: CommandContext, flag: string, fallback: number, min: number, max: number): number {
   const raw = ctx.values[flag];
@@ -29,7 +31,8 @@ function positiveInt(ctx: CommandContext, flag: string, fallback: number, min: n
 export const command: CommandDefinition = {
   name: 'process',
   summary: 'Run processors on Kafka, exactly once: built-in ones by name, yours by path.',
-  usage: 'process <name|path>... [--instances N] [--metrics-port p] [--stall-timeout s] [--json]',
+  usage:
+    'process <name|path>... [--instances N] [--metrics-port p] [--metrics-host a] [--stall-timeout s] [--json]',
   description:
     'Each processor is its own consumer group (<kafka.topicPrefix>-<name>); instances of one processor share its input partitions. One processor with one instance runs in this process (how a Kubernetes Deployment runs it); several processors or instances run as supervised child processes, each restarted if it exits or stops reporting (a handler stuck in a loop). Configuration: processors.<name> in meshpipe.json (`meshpipe processor list --json` shows the keys). SIGTERM or Ctrl-C finishes the batch in flight, commits it and leaves the group.',
   options: {
@@ -42,7 +45,12 @@ export const command: CommandDefinition = {
     'metrics-port': {
       type: 'string',
       value: '<port>',
-      doc: 'Serve /metrics (Prometheus) and /healthz here; further instances use the following ports.',
+      doc: 'Serve /metrics (Prometheus), /healthz (liveness) and /readyz (readiness) here; further instances use the following ports.',
+    },
+    'metrics-host': {
+      type: 'string',
+      value: '<address>',
+      doc: 'Address the --metrics-port endpoints bind to (default: processors.<name>.runtime.metricsHost, 127.0.0.1); 0.0.0.0 to be scraped from elsewhere.',
     },
     'stall-timeout': {
       type: 'string',
@@ -55,6 +63,7 @@ export const command: CommandDefinition = {
   examples: [
     'meshpipe process span-assembler',
     'meshpipe process ./processors/my-proc/index.ts --metrics-port 9464',
+    'meshpipe process red-metrics --metrics-port 9464 --metrics-host 0.0.0.0',
     'meshpipe process span-assembler --instances 3 --json',
   ],
   async run(ctx) {
@@ -84,6 +93,11 @@ async function runHost(
 ): Promise<number> {
   const { definition } = processor;
   const settings = resolveProcessorSettings(definition, config);
+  // The processor's own topics are registered too: their schemas join the process's registry first.
+  registerProcessorSchemas(definition);
+  await useSchemaRegistry(config, ctx.logger, {
+    topics: [...definition.inputs, ...definition.outputs].filter((t) => typeof t !== 'string'),
+  });
   const supervised = process.env.MESHPIPE_SUPERVISED === '1';
   let lastPrinted = 0;
   const host = new ProcessorHost({
@@ -95,6 +109,7 @@ async function runHost(
     partitionOverrides: config.kafka.partitions,
     logger: ctx.logger,
     ...(metricsPort === undefined ? {} : { metricsPort }),
+    ...(typeof ctx.values['metrics-host'] === 'string' ? { metricsHost: ctx.values['metrics-host'] } : {}),
     onStatus: (status) => {
       if (supervised) return; // the supervisor shows it
       if (!ctx.json) ctx.progress.update(`${definition.name}: ${status.summary}`);
@@ -150,6 +165,8 @@ async function supervise(
         args.push('--metrics-port', String(port));
         port = port === 0 ? 0 : port + 1;
       }
+      if (typeof ctx.values['metrics-host'] === 'string')
+        args.push('--metrics-host', ctx.values['metrics-host']);
       supervisor.start({ name, modulePath: MAIN, args, env, stallMs: options.stallMs });
     }
   }

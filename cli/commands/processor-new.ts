@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
+import { IS_CHECKOUT, PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
 import { BUILTIN_PROCESSORS } from '../../processors/runtime/registry.ts';
 import type { CommandDefinition } from '../command.ts';
 import { scaffoldProcessor } from '../processor-scaffold.ts';
@@ -12,7 +13,7 @@ export const command: CommandDefinition = {
   summary: 'Scaffold a processor that works as generated, with a unit test that passes.',
   usage: 'processor new <name> [--dir processors] [--json]',
   description:
-    'Writes <dir>/<name>/ (definition, config spec, handler, output topic and its Avro schema) and a unit test under test/<dir>/<name>/ (or beside the processor when <dir> is outside the current directory). The generated processor reads raw events and emits per-service summaries per window; docs/adding-a-processor.md walks through changing it. Nothing is overwritten.',
+    "Writes <dir>/<name>/ (definition, config spec, handler, output topic and its Avro schema) and a unit test under test/<dir>/<name>/ (or beside the processor when <dir> is outside the current directory). Inside a meshpipe checkout the files import meshpipe's modules by relative path; anywhere else from 'meshpipe' and 'meshpipe/testing' (npm install meshpipe in that project). The generated processor reads raw events and emits per-service summaries per window; docs/adding-a-processor.md walks through changing it. Nothing is overwritten.",
   options: {
     dir: { type: 'string', value: '<dir>', doc: 'Where processor folders live.', default: 'processors' },
   },
@@ -34,7 +35,12 @@ export const command: CommandDefinition = {
     const inside = !relative(cwd, dir).startsWith('..') && !isAbsolute(relative(cwd, dir));
     // Tests mirror the source tree (CONTRIBUTING.md): processors/x → test/processors/x.
     const testDir = inside ? join(cwd, 'test', relative(cwd, dir), name) : join(dir, name, 'test');
-    const files = scaffoldProcessor({ name, dir, testDir });
+    // Relative imports only inside a meshpipe checkout; anywhere else the npm package's entry points.
+    const inCheckout =
+      IS_CHECKOUT &&
+      !relative(PROJECT_ROOT, dir).startsWith('..') &&
+      !isAbsolute(relative(PROJECT_ROOT, dir));
+    const files = scaffoldProcessor({ name, dir, testDir, imports: inCheckout ? 'checkout' : 'package' });
     for (const f of files) {
       if (existsSync(f.path))
         throw new MeshpipeError(ERRORS.PROCESSOR_SCAFFOLD_EXISTS, [relative(cwd, f.path)]);

@@ -3,7 +3,7 @@
  * an Avro container file of L7RawEvent) — exactly what the collector would produce to Kafka, redacted
  * and minimised, sequence numbers included. `meshpipe replay` feeds a recording to processors.
  */
-import { closeSync, openSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { capturedTotal, droppedTotal, newCaptureCounters } from '../../collectors/capture-counters.ts';
 import { createCapturePipeline } from '../../collectors/capture-pipeline.ts';
@@ -20,11 +20,15 @@ function formatBytes(n: number): string {
 export const command: CommandDefinition = {
   name: 'record',
   summary: 'Save the raw events this node captures to a recording file (for meshpipe replay).',
-  usage: 'record <file> [--duration s] [--json]',
+  usage: 'record <file> [--duration s] [--force] [--json]',
   description:
-    'Captures with eBPF like `meshpipe collect` (same configuration, redaction and minimisation) and writes every raw event to <file>, an Avro object container file of L7RawEvent records (deflate), until Ctrl-C or --duration. Shows progress on stderr; --json prints a summary at the end.',
+    'Captures with eBPF like `meshpipe collect` (same configuration, redaction and minimisation) and writes every raw event to <file>, an Avro object container file of L7RawEvent records (deflate), until Ctrl-C or --duration. The file is created readable by its owner only (0600); an existing file or a symbolic link is not written to (--force replaces a file). Shows progress on stderr; --json prints a summary at the end.',
   options: {
     duration: { type: 'string', value: '<seconds>', doc: 'Stop after this many seconds (default: Ctrl-C).' },
+    force: {
+      type: 'boolean',
+      doc: 'Replace <file> if it exists (the link itself, if it is a symbolic link).',
+    },
   },
   positionals: { min: 1, max: 1, names: ['file'] },
   json: true,
@@ -39,11 +43,15 @@ export const command: CommandDefinition = {
     let writer: ReturnType<typeof createRecordingWriter>;
     let writeError: unknown = null;
     try {
-      // lib/recording.ts reports open errors asynchronously on its stream; find them here, clearly.
-      closeSync(openSync(file, 'w'));
+      // rm does not follow a symbolic link: it removes the link, and the new file is created in its place.
+      if (ctx.values.force === true) rmSync(file, { force: true });
       writer = createRecordingWriter(file);
     } catch (err) {
-      throw new MeshpipeError(ERRORS.COLLECTOR_RECORDING_FAILED, [file, errorMessage(err)]);
+      const why =
+        (err as NodeJS.ErrnoException).code === 'EEXIST'
+          ? 'it exists (a recording never overwrites a file nor follows a symbolic link: remove it, or --force)'
+          : errorMessage(err);
+      throw new MeshpipeError(ERRORS.COLLECTOR_RECORDING_FAILED, [file, why]);
     }
     let seq = 0n;
     let written = 0;

@@ -14,6 +14,7 @@ import type { L7RawEvent } from '../../schemas/types.ts';
 import { type CommandContext, type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { summarizeRecord } from '../render-record.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 
 const RAW_SCHEMA = 'dev.meshpipe.v1.L7RawEvent';
 
@@ -168,6 +169,7 @@ async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
 async function produce(ctx: CommandContext, file: string, config: MeshpipeConfig): Promise<number> {
   const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
   const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
+  await useSchemaRegistry(config, ctx.logger);
   const topic = topicName(TOPICS.raw, config.kafka.topicPrefix);
   const admin = kafka.admin();
   await admin.connect();

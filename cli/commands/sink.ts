@@ -20,6 +20,7 @@ import {
   type OptionSpec,
 } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 
 interface SinkCommandSpec {
   name: keyof MeshpipeConfig['sinks'];
@@ -39,11 +40,22 @@ export function sinkCommand(spec: SinkCommandSpec): CommandDefinition {
     summary: spec.summary,
     usage: `sink ${spec.name} [options] [--json]`,
     description: spec.description,
-    options: { ...KAFKA_OPTIONS, ...spec.options },
+    options: {
+      ...KAFKA_OPTIONS,
+      listen: {
+        type: 'string',
+        value: '<host:port>',
+        doc: `Serve /metrics, /healthz (liveness) and /readyz (readiness) here (default: sinks.${spec.name}.listen; empty: not served).`,
+      },
+      ...spec.options,
+    },
     json: true,
     examples: spec.examples,
     async run(ctx) {
-      const own = spec.overrides(ctx.values);
+      const own = {
+        ...(typeof ctx.values.listen === 'string' ? { listen: ctx.values.listen } : {}),
+        ...spec.overrides(ctx.values),
+      };
       const { config } = loadConfig({
         file: ctx.values.config as string | undefined,
         overrides: {
@@ -54,6 +66,7 @@ export function sinkCommand(spec: SinkCommandSpec): CommandDefinition {
       const definition = await spec.load();
       const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
       const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
+      await useSchemaRegistry(config, ctx.logger);
       const sink = await startSink(definition, config.sinks[spec.name], {
         kafka,
         brokers: endpoints.brokers,
@@ -80,7 +93,8 @@ export function sinkCommand(spec: SinkCommandSpec): CommandDefinition {
 
 export const otlp = sinkCommand({
   name: 'otlp',
-  summary: 'Deliver the spans topic to an OTLP/gRPC receiver (Collector, Jaeger, Grafana Tempo).',
+  summary:
+    'Deliver the spans topic to an OTLP receiver over gRPC or HTTP (Collector, Jaeger, Grafana Tempo).',
   description:
     'At least once: offsets are committed only after the receiver acknowledged a batch; transient failures (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED...) are retried with backoff while consumption pauses, and batches the receiver rejects for good go to the dead-letter topic with the reason. Configuration: sinks.otlp (`meshpipe config`).',
   load: async () => (await import('../../sinks/otlp/sink.ts')).otlpSink,
@@ -88,7 +102,7 @@ export const otlp = sinkCommand({
     endpoint: {
       type: 'string',
       value: '<url>',
-      doc: 'OTLP/gRPC receiver, e.g. http://localhost:4317 (default: sinks.otlp.endpoint, $MESHPIPE_OTLP_ENDPOINT).',
+      doc: 'OTLP receiver, e.g. http://localhost:4317 (gRPC) or http://localhost:4318 with sinks.otlp.protocol http/protobuf (default: sinks.otlp.endpoint, $MESHPIPE_OTLP_ENDPOINT, $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, $OTEL_EXPORTER_OTLP_ENDPOINT).',
     },
   },
   overrides: (values) => (typeof values.endpoint === 'string' ? { endpoint: values.endpoint } : {}),

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ERRORS, errorMessage, isMeshpipeError, MeshpipeError } from '../../lib/errors.ts';
 import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
-import { toJsonSafe } from '../../schemas/codec.ts';
+import { schemaIdOfRecord, toJsonSafe } from '../../schemas/codec.ts';
 import { schemaRegistry } from '../../schemas/registry.ts';
 import { decodeAnyRecord, topicCodec } from '../../schemas/topic-codec.ts';
 import { definitionOf } from '../../schemas/topics.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { summarizeRecord } from '../render-record.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 
 /** The key of a value of a batch record: the key field of the topic it came from. */
 function keyOfValue(topic: string, value: unknown): string | null {
@@ -71,6 +72,7 @@ export const command: CommandDefinition = {
     const { config } = ctx.config();
     const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
     const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
+    await useSchemaRegistry(config, ctx.logger);
     const admin = kafka.admin();
     await admin.connect();
     try {
@@ -109,6 +111,7 @@ export const command: CommandDefinition = {
         const where = { topic, partition, offset: message.offset, timestamp: message.timestamp };
         if (message.value === null) return;
         try {
+          await schemaRegistry().resolveIds([message]);
           // A batch record (the hot topics) prints as its values, one line each, `@offset#index`.
           const { schema, values, batched } = decodeAnyRecord(message.value);
           for (let index = 0; index < values.length && printed < limit; index++) {
@@ -121,7 +124,7 @@ export const command: CommandDefinition = {
                   ...(batched ? { index } : {}),
                   key: batched ? keyOfValue(topic, value) : (message.key?.toString('utf8') ?? null),
                   schema: schema.fullName,
-                  schemaId: schema.id,
+                  schemaId: schemaIdOfRecord(message.value),
                   value: toJsonSafe(value),
                 },
                 { line: true },

@@ -7,13 +7,14 @@ import {
 } from '../../lib/kafka.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 
 export const command: CommandDefinition = {
   name: 'topics',
   summary: 'Create the meshpipe topics that are missing and verify the others against their definitions.',
   usage: 'topics [--fix] [--brokers host:port] [--json]',
   description:
-    'Topic names are <kafka.topicPrefix>.<suffix>; partitions, retention and cleanup policy come from schemas/topics.ts (partitions can be overridden per topic with kafka.partitions). Exits 1 when a topic differs from its definition.',
+    "Topic names are <kafka.topicPrefix>.<suffix>; partitions, retention and cleanup policy come from schemas/topics.ts (partitions can be overridden per topic with kafka.partitions). With kafka.schemaRegistry.url set, every topic's schema is registered under <topic>-value (new subjects get compatibility BACKWARD), also when kafka.schemaRegistry.autoRegister is off. Exits 1 when a topic differs from its definition.",
   options: {
     ...KAFKA_OPTIONS,
     fix: { type: 'boolean', doc: 'Raise partition counts that are lower than the definition.' },
@@ -33,6 +34,8 @@ export const command: CommandDefinition = {
         partitions: config.kafka.partitions,
         fix: ctx.values.fix === true,
       });
+      ctx.progress.update('registering the schemas');
+      const registry = await useSchemaRegistry(config, ctx.logger, { register: true });
       ctx.progress.done();
       const bad = statuses.filter((s) => s.state === 'mismatch');
       if (ctx.json) {
@@ -49,6 +52,7 @@ export const command: CommandDefinition = {
             cleanupPolicy: s.definition.cleanupPolicy,
             problems: s.problems,
           })),
+          schemaRegistry: registry === undefined ? null : { url: registry.url, subjects: registry.subjects },
         });
       } else {
         const width = Math.max(...statuses.map((s) => s.name.length)) + 2;
@@ -56,6 +60,11 @@ export const command: CommandDefinition = {
           ctx.out(
             `${s.name.padEnd(width)}${s.state.padEnd(10)}${String(s.partitions).padStart(3)} partitions  ${s.definition.schema}${s.problems.length > 0 ? `  ! ${s.problems.join('; ')}` : ''}`,
           );
+        }
+        if (registry !== undefined) {
+          ctx.out(`schema registry ${registry.url}:`);
+          for (const r of registry.subjects)
+            ctx.out(`  ${r.subject.padEnd(width + 4)}id ${r.id}  ${r.schema}`);
         }
       }
       return bad.length === 0 ? 0 : 1;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { CONFIG_DEFAULTS_ENV, deepMerge } from '../../lib/config/load.ts';
 import { pingRedis } from '../../lib/doctor.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import {
@@ -12,16 +12,33 @@ import {
 } from '../../lib/kafka.ts';
 import { findJava } from '../../lib/local-stack/java.ts';
 import { kafkaJarsInstalled } from '../../lib/local-stack/kafka-broker.ts';
+import type { LocalKubeApi } from '../../lib/local-stack/kube-apiserver.ts';
 import { KAFKA_VERSION, kafkaLibsDir, STACK_DIR } from '../../lib/local-stack/paths.ts';
 import { canConnect } from '../../lib/local-stack/ports.ts';
-import { stopStack } from '../../lib/local-stack/stack.ts';
+import { signalStackNow, stopStack } from '../../lib/local-stack/stack.ts';
+import { maskUrl } from '../../lib/mask.ts';
+import { moduleFile } from '../../lib/module-file.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
+import { DEMO_CONFIG_DEFAULTS, DEMO_WARMUP_SECONDS } from '../demo-config.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { startLocalKubernetes } from '../local-kubernetes.ts';
 import { formatCost, PipelineCost } from '../pipeline-cost.ts';
+import { useSchemaRegistry } from '../schema-registry.ts';
 import { UP_COMPONENTS, UP_OPTIONS, type UpContext } from '../up-components.ts';
 
-const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
+const MAIN = moduleFile('../main.ts', import.meta.url);
+
+/** The demo's defaults, with any MESHPIPE_CONFIG_DEFAULTS of the user's laid over them. */
+function demoConfigDefaults(): string {
+  const own = process.env[CONFIG_DEFAULTS_ENV];
+  if (own === undefined || own === '') return JSON.stringify(DEMO_CONFIG_DEFAULTS);
+  try {
+    return JSON.stringify(deepMerge(DEMO_CONFIG_DEFAULTS, JSON.parse(own) as Record<string, unknown>));
+  } catch {
+    return own; // not JSON: loadConfig in the children names the problem
+  }
+}
 
 export const command: CommandDefinition = {
   name: 'up',
@@ -29,7 +46,7 @@ export const command: CommandDefinition = {
     'Run the whole pipeline on this machine: Kafka and Redis (local ones unless configured), topics, and every component, with a live status line.',
   usage: 'up [--brokers host:port] [--duration s] [--json] [component flags]',
   description:
-    'Without --brokers / MESHPIPE_KAFKA_BROKERS a single-node KRaft Kafka is started from the jars scripts/setup installed (data under .local/stack/), and without MESHPIPE_REDIS_URL a local Redis. Components run as supervised child processes (restarted if they crash); their logs go to .local/stack/logs/. Ctrl-C stops everything this command started.',
+    'Without --brokers / MESHPIPE_KAFKA_BROKERS a single-node KRaft Kafka is started from the jars scripts/setup installed (data under .local/stack/), and without MESHPIPE_REDIS_URL a local Redis. Components run as supervised child processes (restarted if they crash); their logs go to .local/stack/logs/. With --demo the anomaly detector and red-metrics get short windows (10 s and 2 s, a one-minute warm-up) unless meshpipe.json says otherwise, so a fault shows as an anomaly within a minute or two. Ctrl-C (also SIGTERM, SIGHUP, or its output closing) stops everything this command started.',
   options: {
     ...KAFKA_OPTIONS,
     duration: {
@@ -61,6 +78,14 @@ export const command: CommandDefinition = {
       redis: true,
     });
     const supervisor = new Supervisor({ logger: ctx.logger, logDir: join(STACK_DIR, 'logs') });
+    let kube: LocalKubeApi | null = null;
+    // Whatever ends this process before the orderly stop below has finished (a second Ctrl-C, an
+    // uncaught error), what `up` started must not outlive it.
+    const lastResort = () => {
+      supervisor.signalAllNow();
+      signalStackNow(endpoints.started);
+    };
+    process.on('exit', lastResort);
     try {
       ctx.progress.update('creating topics');
       const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
@@ -78,13 +103,29 @@ export const command: CommandDefinition = {
       } finally {
         await admin.disconnect();
       }
+      await useSchemaRegistry(config, ctx.logger, { register: true });
 
+      if (ctx.values.kubernetes === true) {
+        if (ctx.values.demo !== true)
+          throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, [
+            '--kubernetes goes with --demo (it names the demo pods)',
+          ]);
+        ctx.progress.update('starting a local Kubernetes API server');
+        kube = await startLocalKubernetes(join(STACK_DIR, 'kubernetes'));
+      }
       const upCtx: UpContext = { config, values: ctx.values, endpoints };
       const childEnv: Record<string, string> = {
         MESHPIPE_KAFKA_BROKERS: endpoints.brokers.join(','),
         ...(endpoints.redisUrl !== '' ? { MESHPIPE_REDIS_URL: endpoints.redisUrl } : {}),
       };
       if (typeof ctx.values.config === 'string') childEnv.MESHPIPE_CONFIG = ctx.values.config;
+      if (kube !== null) {
+        // The collector reads the API server as the shipped ClusterRole allows; the demo registers its pods.
+        childEnv.MESHPIPE_COLLECTOR_KUBECONFIG = kube.kubeconfigs.collector;
+        childEnv.MESHPIPE_DEMO_KUBECONFIG = kube.kubeconfigs.admin;
+      }
+      // The demo's short windows (cli/demo-config.ts), under the user's file; the user's own defaults win.
+      if (ctx.values.demo === true) childEnv[CONFIG_DEFAULTS_ENV] = demoConfigDefaults();
       for (const component of UP_COMPONENTS.filter((c) => c.enabled(upCtx))) {
         supervisor.start({
           name: component.name,
@@ -99,8 +140,12 @@ export const command: CommandDefinition = {
       let lastJson = 0;
       const cost = new PipelineCost();
       ctx.progress.done(
-        `meshpipe is up: kafka ${endpoints.brokers.join(',')}${endpoints.local ? ' (local)' : ''}, redis ${endpoints.redisUrl || '(none)'}, ${topicCount} topics; logs in ${join(STACK_DIR, 'logs')}. Ctrl-C stops.`,
+        `meshpipe is up: kafka ${endpoints.brokers.join(',')}${endpoints.local ? ' (local)' : ''}, redis ${maskUrl(endpoints.redisUrl) || '(none)'}, ${topicCount} topics; logs in ${join(STACK_DIR, 'logs')}. Ctrl-C stops.`,
       );
+      if (ctx.values.demo === true)
+        ctx.progress.done(
+          `demo: the anomaly detector learns the demo's normal traffic for about ${DEMO_WARMUP_SECONDS} s once it flows; then try \`meshpipe demo fault orders errors=0.2\` (README, docs/demo.md).`,
+        );
       while (!ctx.signal.aborted && (durationMs === 0 || Date.now() - started < durationMs)) {
         const [kafkaPort] = endpoints.brokers.map((b) => Number(b.split(':').pop()));
         const kafkaHost = endpoints.brokers[0]!.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
@@ -121,7 +166,7 @@ export const command: CommandDefinition = {
               {
                 time: new Date().toISOString(),
                 kafka: { healthy: kafkaOk, brokers: endpoints.brokers, local: endpoints.local },
-                redis: { healthy: redisOk, url: endpoints.redisUrl },
+                redis: { healthy: redisOk, url: maskUrl(endpoints.redisUrl) },
                 topics: topicCount,
                 pipelineCpuMicrosPerRequest:
                   costPerRequest === null ? null : Math.round(costPerRequest * 10) / 10,
@@ -155,10 +200,12 @@ export const command: CommandDefinition = {
     } finally {
       ctx.progress.update('stopping components');
       await supervisor.stop();
+      await kube?.stop();
       if (endpoints.started.length > 0) {
         ctx.progress.update(`stopping ${endpoints.started.join(' and ')}`);
         await stopStack({ only: endpoints.started });
       }
+      process.off('exit', lastResort);
       ctx.progress.done('meshpipe stopped');
     }
     return 0;

@@ -7,9 +7,12 @@
  * process exited before its events reached user space) stays unknown rather than guessed: comm is
  * empty and the service falls back to the pod, else `unknown`.
  */
-import type { ProcessIdentity, WorkloadIdentity } from '../../schemas/types.ts';
+import type { PeerWorkload, ProcessIdentity, WorkloadIdentity } from '../../schemas/types.ts';
+import { isLoopback } from '../connection-key.ts';
 import type { CgroupDirectory } from './cgroup-directory.ts';
 import { containerIdFromCgroupFile, containerIdFromPath } from './container-id.ts';
+import type { KubernetesIdentity } from './kubernetes/cluster-index.ts';
+import type { KubernetesDecorator } from './kubernetes/kubernetes-decorator.ts';
 import type { NetnsNames } from './netns-names.ts';
 import type { ProcessTable } from './process-table.ts';
 import type { WorkloadRules } from './workload-rules.ts';
@@ -21,6 +24,8 @@ export interface Identity {
   /** Everything but `tid`, which each event carries. */
   readonly process: Omit<ProcessIdentity, 'tid'>;
   readonly workload: WorkloadIdentity;
+  /** The other end, when the Kubernetes decorator knows its address (a pod, or a Service's ClusterIP). */
+  readonly peer: PeerWorkload | null;
   /** One of meshpipe's own processes: its traffic is not captured (see `SelfFilter`). */
   readonly self: boolean;
 }
@@ -30,6 +35,9 @@ export interface ConnectionSubject {
   netnsInode: number;
   cgroupId: bigint;
   localPort: number;
+  localAddress: string;
+  /** The address the connection reached: conntrack's translated one when the destination was NATed. */
+  peerAddress: string;
   role: 'client' | 'server' | 'unknown';
 }
 
@@ -61,6 +69,8 @@ export interface IdentityResolverOptions {
   /** Namespace for pods no rule names one for (`collector.namespace`). */
   namespace: string | null;
   self: SelfFilter;
+  /** Names from the Kubernetes API server (collector.kubernetes), or null outside a cluster. */
+  kubernetes?: KubernetesDecorator | null;
 }
 
 /** Bounds of the two caches below (cleared when full: they refill from /proc within a TTL). */
@@ -79,13 +89,24 @@ export class IdentityResolver {
   }
 
   /**
-   * Whether a connection resolved without a pod deserves another look: its namespace is not the
-   * node's and has a name now. Cheap (a map lookup, a rate-limited directory read on a miss), so it can
-   * be asked per event of such connections until the name appears.
+   * Whether a connection's identity deserves another look because its names can have appeared since:
+   * a pod resolved without a name whose namespace has one now (NetnsNames), or, with the Kubernetes
+   * decorator, a connection not named from the API server whose local address now belongs to a pod (the
+   * collector started before its caches filled, or the pod object was created after the process), or
+   * whose peer address now does. Cheap
+   * (map lookups, a rate-limited directory read on a miss), so it can be asked per event of such
+   * connections until the names appear.
    */
-  podAppeared(netnsInode: number): boolean {
+  namesAppeared(identity: Identity, netnsInode: number, localAddress: string, peerAddress: string): boolean {
     const netns = this.#o.netns;
-    return netnsInode !== netns.hostInode && netns.nameOf(netnsInode) !== null;
+    if (netnsInode === netns.hostInode) return false;
+    const kubernetes = this.#o.kubernetes ?? null;
+    if (kubernetes !== null) {
+      const index = kubernetes.index;
+      if (identity.workload.podUid === null && index.hasPodIp(localAddress)) return true;
+      if (identity.peer === null && index.hasPodIp(peerAddress)) return true;
+    }
+    return identity.workload.pod === null && netns.nameOf(netnsInode) !== null;
   }
 
   /**
@@ -102,7 +123,12 @@ export class IdentityResolver {
     if (subject.role === 'server') this.#learnServed(tgid, subject.localPort);
     const info = this.#o.processes.get(tgid);
     const comm = info.comm;
-    const pod = this.#o.netns.nameOf(netnsInode);
+    const kubernetes = this.#o.kubernetes ?? null;
+    const k8s =
+      kubernetes === null
+        ? null
+        : kubernetes.local(info.cgroups, subject.localAddress, netnsInode === this.#o.netns.hostInode);
+    const pod = k8s?.pod ?? this.#o.netns.nameOf(netnsInode);
     const rules = this.#o.rules;
     const names =
       rules.size === 0
@@ -112,7 +138,7 @@ export class IdentityResolver {
             comm,
             serves: (port) => this.#serves(tgid, port),
           });
-    const workload = names?.workload ?? null;
+    const workload = names?.workload ?? k8s?.workload ?? null;
     const self =
       this.#o.self.pids.has(tgid) ||
       (this.#o.self.parentOfOurs !== null && info.ppid === this.#o.self.parentOfOurs);
@@ -127,10 +153,22 @@ export class IdentityResolver {
       workload: {
         netnsInode: BigInt(netnsInode),
         pod,
-        namespace: names?.namespace ?? (pod === null ? null : this.#o.namespace),
+        namespace: names?.namespace ?? k8s?.namespace ?? (pod === null ? null : this.#o.namespace),
         workload,
-        service: names?.service ?? workload ?? pod ?? (comm === null || comm === '' ? UNKNOWN_SERVICE : comm),
+        service:
+          names?.service ??
+          k8s?.service ??
+          workload ??
+          pod ??
+          (comm === null || comm === '' ? UNKNOWN_SERVICE : comm),
+        podUid: k8s?.podUid ?? null,
+        container: k8s?.container ?? null,
+        workloadKind: names?.workload != null ? null : (k8s?.workloadKind ?? null),
       },
+      peer:
+        kubernetes === null || isLoopback(subject.peerAddress)
+          ? null
+          : peerWorkload(kubernetes, subject.peerAddress),
       self,
     };
   }
@@ -162,4 +200,25 @@ export class IdentityResolver {
     const path = this.#o.cgroups.pathOf(cgroupId);
     return path === null ? null : containerIdFromPath(path);
   }
+}
+
+function peerWorkload(kubernetes: KubernetesDecorator, address: string): PeerWorkload | null {
+  const found = kubernetes.peer(address);
+  if (found === null) return null;
+  if (!('pod' in found))
+    return {
+      service: found.service,
+      namespace: found.namespace,
+      pod: null,
+      workload: null,
+      workloadKind: null,
+    };
+  const k: KubernetesIdentity = found;
+  return {
+    service: k.service,
+    namespace: k.namespace,
+    pod: k.pod,
+    workload: k.workload,
+    workloadKind: k.workloadKind,
+  };
 }

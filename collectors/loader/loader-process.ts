@@ -16,20 +16,23 @@
  * a failed start into a typed LoaderError with the fix.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { LOADER_BINARY } from '../../lib/local-stack/paths.ts';
 import { LoaderError, loaderErrorFromExit } from './loader-error.ts';
 import { type LoaderRecord, type ReadyRecord, RecordDecoder, RecordStreamError } from './record-decoder.ts';
 import { LAYOUT } from './record-layout.ts';
 
-export const DEFAULT_LOADER_BINARY = fileURLToPath(
-  new URL('../../bpf/build/meshpipe-loader', import.meta.url),
-);
+export const DEFAULT_LOADER_BINARY = LOADER_BINARY;
 
 export interface LoaderOptions {
   /** Path of meshpipe-loader. Default: bpf/build/meshpipe-loader of this checkout. */
   binary?: string;
   /** Bytes copied per HTTP message and direction (1..8192). Default 4096. */
   capBytes?: number;
+  /**
+   * HTTP/2: bytes of each DATA payload copied from buffers larger than `capBytes` (0..4096). Default 5
+   * (the gRPC message prefix). The collector's frame readers must be given the same number.
+   */
+  h2DataBytes?: number;
   /** Processes never traced. This process is always excluded (its Kafka traffic must not loop back). */
   excludePids?: readonly number[];
   /** Only trace these processes. Default: all. */
@@ -62,6 +65,13 @@ export interface LoaderOptions {
   tlsBinaries?: readonly string[];
   /** Only read the TLS of processes in network namespaces named like these globs. Default: all. */
   tlsPods?: readonly string[];
+  /**
+   * Resolve the real destination of NATed client connections (a ClusterIP) from conntrack, in the
+   * network namespace at `conntrackNetns` (default: the loader's; kube-proxy's DNAT happens in the
+   * node's). Needs CAP_NET_ADMIN; without it the loader says so and goes on.
+   */
+  conntrack?: boolean;
+  conntrackNetns?: string;
   /** Decoded batches buffered ahead of the consumer before reading pauses. Default 64. */
   maxQueuedBatches?: number;
   /** Called with each stderr line of the loader (for the agent's log). */
@@ -85,6 +95,7 @@ export function loaderArguments(options: LoaderOptions): string[] {
     if (value !== undefined) args.push(`--${name}`, String(value));
   };
   flag('cap-bytes', options.capBytes);
+  flag('h2-data-bytes', options.h2DataBytes);
   flag('poll-ms', options.pollMs);
   flag('stats-ms', options.statsMs);
   flag('ring-mb', options.ringMb);
@@ -98,6 +109,8 @@ export function loaderArguments(options: LoaderOptions): string[] {
   for (const cgroup of options.cgroups ?? []) flag('cgroup', cgroup);
   if (options.asyncConnect === false) args.push('--no-async-connect');
   if (options.schedIdle === true) args.push('--sched-idle');
+  if (options.conntrackNetns !== undefined) flag('conntrack-netns', options.conntrackNetns);
+  else if (options.conntrack === true) args.push('--conntrack');
   for (const pid of options.schedIdlePids ?? []) flag('sched-idle-pid', pid);
   if (options.tls === true) {
     args.push('--tls');

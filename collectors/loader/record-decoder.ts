@@ -143,6 +143,15 @@ export interface ReadyRecord {
   readonly realtimeNs: bigint;
 }
 
+/** Written by the loader with --conntrack before the OPEN of a client connection that was NATed. */
+export interface NatRecord {
+  readonly kind: 'nat';
+  readonly connId: number;
+  /** The address and port the connection really reached (conntrack's reply source). */
+  readonly addr: string;
+  readonly port: number;
+}
+
 export type TlsLibraryStateName = 'attached' | 'detached' | 'failed' | 'unsupported';
 
 /** What the loader did with a TLS library it found (a libssl, or an executable with OpenSSL in it). */
@@ -163,6 +172,7 @@ export interface TlsLibraryRecord {
 }
 
 export type LoaderRecord =
+  | NatRecord
   | DataRecord
   | OpenRecord
   | CloseRecord
@@ -231,6 +241,8 @@ const READY = S.mp_ready_record.fields;
 const READY_SIZE = S.mp_ready_record.size;
 const TLS_LIBRARY = S.mp_tls_library_record.fields;
 const TLS_LIBRARY_SIZE = S.mp_tls_library_record.size;
+const NAT = S.mp_nat_record.fields;
+const NAT_SIZE = S.mp_nat_record.size;
 
 const FRAME_HEADER = LAYOUT.constants.FRAME_HEADER_SIZE;
 /** Larger than any record the loader writes (a DATA record with CAPTURE_MAX bytes is ~8.3 KiB). */
@@ -484,6 +496,16 @@ export class RecordDecoder {
         return size === READY_SIZE ? decodeReady(view, off) : null;
       case RecordKind.TLS_LIBRARY:
         return size === TLS_LIBRARY_SIZE ? decodeTlsLibrary(view, bytes, off) : null;
+      case RecordKind.NAT: {
+        if (size !== NAT_SIZE) return null;
+        const family = view.getUint16(off + NAT.family.offset, true) === Family.INET6 ? 6 : 4;
+        return {
+          kind: 'nat',
+          connId: readU64(view, off + NAT.conn_id.offset),
+          addr: this.#address(view, off + NAT.addr.offset, family),
+          port: view.getUint16(off + NAT.port.offset, true),
+        };
+      }
       default:
         return null;
     }

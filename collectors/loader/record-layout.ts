@@ -119,6 +119,19 @@ export const LAYOUT = {
         realtime_ns: { offset: 32, size: 8 },
       },
     },
+    mp_nat_record: {
+      size: 40,
+      fields: {
+        kind: { offset: 0, size: 2 },
+        family: { offset: 2, size: 2 },
+        _pad0: { offset: 4, size: 4 },
+        conn_id: { offset: 8, size: 8 },
+        addr: { offset: 16, size: 16 },
+        port: { offset: 32, size: 2 },
+        _pad1: { offset: 34, size: 2 },
+        _pad2: { offset: 36, size: 4 },
+      },
+    },
     mp_tls_library_record: {
       size: 256,
       fields: {
@@ -141,7 +154,8 @@ export const LAYOUT = {
       CONNECT_FAILED: 4,
       STATS: 5,
       READY: 6,
-      TLS_LIBRARY: 7,
+      NAT: 7,
+      TLS_LIBRARY: 8,
     },
     syscall: {
       NONE: 0,

@@ -1,12 +1,14 @@
 /**
  * inventory: the leaf service. Answers stock for a SKU with a small JSON body after some CPU work
  * (--work hash rounds, default 1000, about a millisecond), so it shows up in latency like a real
- * lookup would; unknown SKUs are 404.
+ * lookup would; unknown SKUs are 404. Over gRPC (--grpc-port) it reserves stock for new orders.
  *
- *   GET /inventory/:sku   200 {sku, stock, warehouse, checksum} or 404
+ *   GET /inventory/:sku                      200 {sku, stock, warehouse, checksum} or 404
+ *   inventory.v1.Inventory/Reserve (gRPC)    {sku, ok, stock} (ok: enough stock), NOT_FOUND unknown SKU
  */
 import { createHash } from 'node:crypto';
 import { skuExists } from './catalog.ts';
+import { GRPC_CODE } from './grpc-inventory.ts';
 import { type Route, runService, sendJson } from './service-kit.ts';
 
 function stockFor(sku: string, rounds: number): { stock: number; checksum: string } {
@@ -29,4 +31,11 @@ await runService({
       },
     },
   ],
+  reserve:
+    ({ work }) =>
+    async ({ sku, quantity }) => {
+      if (!skuExists(sku)) return { code: GRPC_CODE.NOT_FOUND, details: `unknown sku: ${sku}` };
+      const { stock } = stockFor(sku, work);
+      return { code: GRPC_CODE.OK, reply: { sku, ok: stock >= quantity, stock } };
+    },
 });

@@ -2,11 +2,13 @@
  * orders: looks orders up and takes new ones, asking inventory about every SKU it touches.
  *
  *   GET  /orders/:id     200 with stock per item (one inventory call per item), 404 for unknown ids
- *   POST /orders         body {sku, quantity}: 201, 400 for a bad body, 422 for an unknown SKU
+ *   POST /orders         body {sku, quantity}: 201, 400 for a bad body, 422 for an unknown SKU; the stock
+ *                        check over HTTP, then the reservation over gRPC (inventory.v1.Inventory/Reserve)
  *   GET  /orders?limit=n the first n orders, streamed chunked (one chunk per order)
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { findOrder, ORDER_COUNT, orderSummary } from './catalog.ts';
+import { GRPC_CODE } from './grpc-inventory.ts';
 import { type Route, readBody, runService, sendJson, UpstreamError } from './service-kit.ts';
 
 let nextOrderId = ORDER_COUNT + 1;
@@ -54,6 +56,11 @@ const routes: Route[] = [
       const stock = await ctx.call('GET', `/inventory/${encodeURIComponent(wanted.sku)}`);
       if (stock.status === 404) return sendJson(res, 422, { error: 'unknown sku', sku: wanted.sku });
       if (stock.status !== 200) throw new UpstreamError(`inventory answered ${stock.status}`);
+      const reserved = await ctx.reserve(wanted);
+      if (reserved.code === GRPC_CODE.NOT_FOUND)
+        return sendJson(res, 422, { error: 'unknown sku', sku: wanted.sku });
+      if (reserved.code !== GRPC_CODE.OK)
+        throw new UpstreamError(`inventory Reserve failed: ${(reserved as { details: string }).details}`);
       sendJson(res, 201, { id: nextOrderId++, status: 'placed', items: [wanted] });
     },
   },

@@ -3,7 +3,9 @@
  *
  *   incoming request ─► fault (delay, maybe 500/503) ─► route ─► upstream calls through one keep-alive
  *                                                                  Agent (fixed pool), traceparent per call
- *   admin port ─► stats, recent requests, fault changes at runtime
+ *                                                                  (orders: a gRPC call too, grpc-inventory.ts)
+ *   incoming gRPC call (inventory) ─► fault ─► handler
+ *   admin socket ─► stats, recent requests, fault changes at runtime (admin-api.ts)
  *
  * A service is started by demo/topology.ts as `ip netns exec <ns> node demo/services/<name>.ts [flags]`,
  * prints one JSON line `{"type":"ready",...}` on stdout once both ports listen, and with --watch-parent
@@ -13,13 +15,24 @@ import { rmSync } from 'node:fs';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { errorMessage, isMeshpipeError } from '../../lib/errors.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import { startHttpServer } from '../../lib/http/server.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { type Fault, faultDelayMs, injectError, mergeFault, NO_FAULT, parseFaultSetting } from '../fault.ts';
 import { LatencyWindow } from '../latency-window.ts';
 import { SERVICE_PORT, type ServiceName } from '../layout.ts';
 import { outgoingTraceparent, type ServerSpan, serverSpan } from '../trace-context.ts';
-import { REQUEST_HISTORY, type RequestRecord, type ServiceStats } from './admin-api.ts';
+import { adminRoutes, REQUEST_HISTORY, type RequestRecord, type ServiceStats } from './admin-api.ts';
+import {
+  GRPC_CODE,
+  type GrpcOutcome,
+  httpStatusOf,
+  INVENTORY_SERVICE,
+  InventoryClient,
+  type ReserveReply,
+  type ReserveRequest,
+  serveInventory,
+} from './grpc-inventory.ts';
 
 export interface UpstreamResponse {
   status: number;
@@ -39,6 +52,8 @@ export interface RequestContext {
   call(method: string, path: string, body?: Buffer): Promise<UpstreamResponse>;
   /** Calls the upstream service and hands over the response stream, for pass-through. */
   open(method: string, path: string): Promise<http.IncomingMessage>;
+  /** Calls inventory.v1.Inventory/Reserve on the gRPC upstream (traceparent metadata when propagating). */
+  reserve(request: ReserveRequest): Promise<GrpcOutcome<ReserveReply>>;
 }
 
 export interface Route {
@@ -55,6 +70,8 @@ export interface ServiceOptions {
 export interface ServiceDefinition {
   name: ServiceName;
   routes(options: ServiceOptions): Route[];
+  /** The gRPC method the service serves on `--grpc-port` (inventory), without faults: the kit adds them. */
+  reserve?(options: ServiceOptions): (request: ReserveRequest) => Promise<GrpcOutcome<ReserveReply>>;
 }
 
 const MAX_BODY = 1 << 20;
@@ -90,6 +107,8 @@ function parseServiceArgs(argv: string[]) {
       port: { type: 'string', default: String(SERVICE_PORT) },
       'admin-socket': { type: 'string' },
       upstream: { type: 'string' },
+      'grpc-port': { type: 'string' },
+      'grpc-upstream': { type: 'string' },
       propagation: { type: 'string', default: 'w3c' },
       pool: { type: 'string', default: '4' },
       fault: { type: 'string', multiple: true, default: [] },
@@ -108,6 +127,8 @@ function parseServiceArgs(argv: string[]) {
     port: Number(values.port),
     adminSocket: values['admin-socket'],
     upstream: values.upstream,
+    grpcPort: values['grpc-port'] === undefined ? undefined : Number(values['grpc-port']),
+    grpcUpstream: values['grpc-upstream'],
     propagate: values.propagation === 'w3c',
     pool: Number(values.pool),
     fault,
@@ -125,16 +146,13 @@ function matchRoute(routes: Route[], method: string, pathname: string) {
   return undefined;
 }
 
-/** Listens on a TCP port, or on a Unix socket path when `port` is a string. */
-function listen(server: http.Server, port: number | string, host?: string): Promise<void> {
+function listen(server: http.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    const done = () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
-    };
-    if (typeof port === 'string') server.listen(port, done);
-    else server.listen(port, host, done);
+    });
   });
 }
 
@@ -164,6 +182,74 @@ export async function runService(definition: ServiceDefinition, argv = process.a
   // the way a production HTTP client with keep-alive reuses them.
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.pool, maxFreeSockets: opts.pool });
   const routes = definition.routes({ work: opts.work });
+  const grpcUpstream = opts.grpcUpstream === undefined ? undefined : new InventoryClient(opts.grpcUpstream);
+
+  /** A finished request, HTTP or gRPC: latency, counts by status class, history. */
+  function done(record: RequestRecord, started: number, status: number): void {
+    record.status = status;
+    record.durationMs = Math.round((performance.now() - started) * 100) / 100;
+    latency.add(record.durationMs);
+    counts.requests++;
+    const cls = `${Math.floor(status / 100)}xx`;
+    counts.statusClasses[cls] = (counts.statusClasses[cls] ?? 0) + 1;
+    history.push(record);
+    if (history.length > REQUEST_HISTORY) history.shift();
+  }
+
+  async function reserveUpstream(
+    span: ServerSpan | undefined,
+    record: RequestRecord,
+    request: ReserveRequest,
+  ): Promise<GrpcOutcome<ReserveReply>> {
+    if (grpcUpstream === undefined) throw new Error(`${name} has no gRPC upstream`);
+    let traceparent: string | undefined;
+    if (span !== undefined) {
+      traceparent = outgoingTraceparent(span);
+      record.outgoing.push(traceparent);
+    }
+    counts.upstreamCalls++;
+    const outcome = await grpcUpstream.reserve(request, traceparent);
+    if (httpStatusOf(outcome.code) >= 500) counts.upstreamErrors++;
+    return outcome;
+  }
+
+  /** An incoming gRPC call: the same fault, counts and history as an HTTP request. */
+  async function handleGrpc(
+    reserve: (request: ReserveRequest) => Promise<GrpcOutcome<ReserveReply>>,
+    request: ReserveRequest,
+    incoming: string | undefined,
+    peer: string,
+  ): Promise<GrpcOutcome<ReserveReply>> {
+    const started = performance.now();
+    const record: RequestRecord = {
+      at: Date.now(),
+      method: 'POST',
+      path: `/${INVENTORY_SERVICE}/Reserve`,
+      status: 0,
+      durationMs: 0,
+      remote: peer,
+      traceparent: incoming ?? null,
+      outgoing: [],
+    };
+    let outcome: GrpcOutcome<ReserveReply>;
+    try {
+      const delay = faultDelayMs(fault);
+      if (delay > 0) await sleep(delay);
+      if (injectError(fault)) {
+        counts.injectedErrors++;
+        const code = Math.random() < 0.5 ? GRPC_CODE.INTERNAL : GRPC_CODE.UNAVAILABLE;
+        outcome = { code, details: `injected fault (${name})` };
+      } else {
+        outcome = await reserve(request);
+      }
+    } catch (err) {
+      logger.error({ err }, 'gRPC call failed');
+      outcome = { code: GRPC_CODE.INTERNAL, details: errorMessage(err) };
+    }
+    record.grpcStatus = outcome.code;
+    done(record, started, httpStatusOf(outcome.code));
+    return outcome;
+  }
 
   function upstreamRequest(
     method: string,
@@ -215,16 +301,7 @@ export async function runService(definition: ServiceDefinition, argv = process.a
       traceparent: typeof incoming === 'string' ? incoming : null,
       outgoing: [],
     };
-    res.once('close', () => {
-      record.status = res.statusCode;
-      record.durationMs = Math.round((performance.now() - started) * 100) / 100;
-      latency.add(record.durationMs);
-      counts.requests++;
-      const cls = `${Math.floor(res.statusCode / 100)}xx`;
-      counts.statusClasses[cls] = (counts.statusClasses[cls] ?? 0) + 1;
-      history.push(record);
-      if (history.length > REQUEST_HISTORY) history.shift();
-    });
+    res.once('close', () => done(record, started, res.statusCode));
     try {
       const delay = faultDelayMs(fault);
       if (delay > 0) await sleep(delay);
@@ -253,6 +330,7 @@ export async function runService(definition: ServiceDefinition, argv = process.a
           return { status: upstream.statusCode ?? 0, body: await readAll(upstream) };
         },
         open: (method, path) => upstreamRequest(method, path, span, record),
+        reserve: (request) => reserveUpstream(span, record, request),
       };
       await match.route.handle(req, res, ctx);
     } catch (err) {
@@ -287,31 +365,30 @@ export async function runService(definition: ServiceDefinition, argv = process.a
     latency: latency.summary(),
   });
 
-  const admin = http.createServer(async (req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    try {
-      if (req.method === 'GET' && url.pathname === '/stats') return sendJson(res, 200, stats());
-      if (req.method === 'GET' && url.pathname === '/requests') {
-        const limit = Number(url.searchParams.get('limit') ?? REQUEST_HISTORY);
-        return sendJson(res, 200, history.slice(-Math.max(1, limit)));
-      }
-      if (req.method === 'GET' && url.pathname === '/fault') return sendJson(res, 200, fault);
-      if (req.method === 'PUT' && url.pathname === '/fault') {
-        fault = mergeFault(fault, JSON.parse((await readBody(req)).toString('utf8')));
-        logger.info({ fault }, 'fault changed');
-        return sendJson(res, 200, fault);
-      }
-      sendJson(res, 404, { error: { message: `no admin route ${req.method} ${url.pathname}` } });
-    } catch (err) {
-      const code = isMeshpipeError(err) ? err.code : 'BAD_REQUEST';
-      sendJson(res, 400, { error: { code, message: errorMessage(err) } });
-    }
-  });
-
   await listen(server, opts.port, opts.host);
+  if (opts.grpcPort !== undefined) {
+    if (definition.reserve === undefined) throw new Error(`${name} serves no gRPC (--grpc-port)`);
+    const reserve = definition.reserve({ work: opts.work });
+    await serveInventory(opts.host, opts.grpcPort, (request, incoming, peer) =>
+      handleGrpc(reserve, request, incoming, peer),
+    );
+  }
   // A socket left by a demo that was SIGKILLed would make listen() fail with EADDRINUSE.
   rmSync(opts.adminSocket, { force: true });
-  await listen(admin, opts.adminSocket);
+  await startHttpServer({
+    listen: { path: opts.adminSocket },
+    routes: adminRoutes({
+      stats,
+      requests: (limit) => history.slice(-limit),
+      fault: () => fault,
+      setFault(change) {
+        fault = mergeFault(fault, change);
+        logger.info({ fault }, 'fault changed');
+        return fault;
+      },
+    }),
+    logger,
+  });
   process.on('exit', () => rmSync(opts.adminSocket, { force: true }));
   process.stdout.write(
     `${JSON.stringify({ type: 'ready', service: name, pid: process.pid, port: opts.port, adminSocket: opts.adminSocket })}\n`,

@@ -164,14 +164,18 @@ function queryVariable(name: string, label: string, query: string, multi: boolea
   };
 }
 
+// The traces datasource is chosen like the metrics one, from the datasources Grafana has (Tempo by
+// default; provisioned as `meshpipe-traces`), not typed in by uid.
 const traceDatasourceVariable: Json = {
   name: 'trace_datasource_uid',
-  label: 'Traces datasource uid (Tempo or Jaeger)',
-  type: 'textbox',
-  query: TRACES_UID,
-  current: { text: TRACES_UID, value: TRACES_UID },
+  label: 'Traces datasource',
+  type: 'datasource',
+  query: 'tempo',
+  current: { text: 'meshpipe traces', value: TRACES_UID },
   hide: 0,
   options: [],
+  refresh: 1,
+  regex: '',
 };
 
 function dashboard(

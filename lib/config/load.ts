@@ -18,9 +18,13 @@ export interface LoadedConfig {
   file: string | undefined;
 }
 
+/** Defaults of a run laid under the file (a JSON object in the environment): `meshpipe up --demo` sets it. */
+export const CONFIG_DEFAULTS_ENV = 'MESHPIPE_CONFIG_DEFAULTS';
+
 /**
- * Loads and validates the configuration. Precedence: flags > environment > file > defaults. Any problem
- * throws a MeshpipeError naming the dotted key (CONFIG_UNKNOWN_KEY, CONFIG_INVALID_VALUE...).
+ * Loads and validates the configuration. Precedence: flags > environment > file > MESHPIPE_CONFIG_DEFAULTS
+ * > the spec's defaults. Any problem throws a MeshpipeError naming the dotted key (CONFIG_UNKNOWN_KEY,
+ * CONFIG_INVALID_VALUE...).
  */
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
@@ -48,12 +52,30 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     }
   }
 
-  const merged = deepMerge(fromFile, options.overrides ?? {});
+  let defaults: unknown = {};
+  const defaultsText = env[CONFIG_DEFAULTS_ENV];
+  if (defaultsText !== undefined && defaultsText !== '') {
+    try {
+      defaults = JSON.parse(defaultsText);
+    } catch (err) {
+      throw new MeshpipeError(ERRORS.CONFIG_INVALID_VALUE, [
+        `(${CONFIG_DEFAULTS_ENV})`,
+        `not JSON: ${(err as Error).message}`,
+      ]);
+    }
+    if (!isPlainObject(defaults))
+      throw new MeshpipeError(ERRORS.CONFIG_INVALID_VALUE, [
+        `(${CONFIG_DEFAULTS_ENV})`,
+        'must be a JSON object',
+      ]);
+  }
+  // A file that is not an object is reported by the spec below, naming the file's mistake.
+  const base = isPlainObject(fromFile) ? deepMerge(defaults, fromFile) : fromFile;
+  const merged = deepMerge(base, options.overrides ?? {});
   // Flags win over the environment: drop env values for keys a flag set.
   const effectiveEnv = { ...env };
   for (const key of flattenKeys(options.overrides ?? {})) {
-    const envName = envNameOf(key);
-    if (envName !== undefined) delete effectiveEnv[envName];
+    for (const envName of envNamesOf(key)) delete effectiveEnv[envName];
   }
   const config = meshpipeConfigSpec.parseWithEnv(merged, '', effectiveEnv) as MeshpipeConfig;
   return { config, file };
@@ -63,7 +85,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function deepMerge(base: unknown, over: Record<string, unknown>): unknown {
+/** `over` laid on `base`, objects merged key by key (lists and values replaced). */
+export function deepMerge(base: unknown, over: Record<string, unknown>): unknown {
   if (!isPlainObject(base)) return base === undefined || base === null ? over : base;
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
@@ -82,12 +105,12 @@ function flattenKeys(obj: Record<string, unknown>, prefix = ''): string[] {
   return keys;
 }
 
-function envNameOf(dotted: string): string | undefined {
+function envNamesOf(dotted: string): string[] {
   // biome-ignore lint/suspicious/noExplicitAny: walking a heterogeneous spec tree by name
   let node: any = meshpipeConfigSpec;
   for (const part of dotted.split('.')) {
     node = node?.fields?.[part];
-    if (node === undefined) return undefined;
+    if (node === undefined) return [];
   }
-  return node?.env;
+  return [node?.env, ...(node?.envAliases ?? [])].filter((n): n is string => typeof n === 'string');
 }

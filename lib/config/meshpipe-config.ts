@@ -21,6 +21,78 @@ export function checkBroker(value: string): string | undefined {
   return undefined;
 }
 
+/** An http(s) URL without credentials in it (they would end up in logs and process listings). */
+export function checkRegistryUrl(value: string): string | undefined {
+  if (value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `"${value}" is not a URL: use http://host:8081 or https://host/apis/ccompat/v7`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `use an http:// or https:// URL, got ${url.protocol}`;
+  if (url.username !== '' || url.password !== '')
+    return 'credentials in the URL would be logged: set kafka.schemaRegistry.username and password (MESHPIPE_SCHEMA_REGISTRY_PASSWORD) instead';
+  if (url.search !== '' || url.hash !== '') return 'the URL takes no query or fragment';
+  return undefined;
+}
+
+export const schemaRegistrySpec = s.object(
+  {
+    url: s.string({
+      doc: "A Confluent-compatible Schema Registry API (Confluent, Apicurio's /apis/ccompat/v7, Redpanda, Karapace): every topic's schema is registered under `<topic>-value` and records carry the registry's schema ids. Empty: ids are schema fingerprints, no registry needed (README, Schema Registry).",
+      default: '',
+      env: 'MESHPIPE_SCHEMA_REGISTRY_URL',
+      check: checkRegistryUrl,
+    }),
+    username: s.string({
+      doc: 'HTTP basic authentication user (a Confluent Cloud API key...).',
+      default: '',
+      env: 'MESHPIPE_SCHEMA_REGISTRY_USERNAME',
+    }),
+    password: s.string({
+      doc: 'HTTP basic authentication password (prefer the environment variable).',
+      default: '',
+      env: 'MESHPIPE_SCHEMA_REGISTRY_PASSWORD',
+    }),
+    bearerToken: s.string({
+      doc: 'A bearer token sent as `Authorization: Bearer <token>` instead of basic authentication (prefer the environment variable).',
+      default: '',
+      env: 'MESHPIPE_SCHEMA_REGISTRY_BEARER_TOKEN',
+    }),
+    tls: s.object(
+      {
+        ca: s.optionalString({
+          doc: "PEM file of the CA certificates that sign the registry's certificate (default: the system roots).",
+          env: 'MESHPIPE_SCHEMA_REGISTRY_CA',
+        }),
+        cert: s.optionalString({
+          doc: 'PEM client certificate for mutual TLS (with `key`).',
+          env: 'MESHPIPE_SCHEMA_REGISTRY_CERT',
+        }),
+        key: s.optionalString({
+          doc: 'PEM private key of the client certificate (with `cert`).',
+          env: 'MESHPIPE_SCHEMA_REGISTRY_KEY',
+        }),
+      },
+      { doc: 'TLS to the registry (https:// URLs).' },
+    ),
+    autoRegister: s.boolean({
+      doc: 'Register the schemas at start (subjects new to the registry get compatibility BACKWARD). Off: only look them up, and refuse to start when one is missing (register them with `meshpipe topics` as a user allowed to).',
+      default: true,
+      env: 'MESHPIPE_SCHEMA_REGISTRY_AUTO_REGISTER',
+    }),
+    timeoutMs: s.int({
+      doc: 'Deadline of one request to the registry, ms.',
+      default: 10_000,
+      min: 100,
+      max: 120_000,
+    }),
+  },
+  { doc: 'A Schema Registry for the schema ids of every topic (optional).' },
+);
+
 export const kafkaSpec = s.object(
   {
     brokers: s.list(s.string({ doc: 'host:port', default: '', check: checkBroker }), {
@@ -40,7 +112,31 @@ export const kafkaSpec = s.object(
       check: (v) =>
         /^[A-Za-z0-9._-]+$/.test(v) ? undefined : 'only letters, digits, ".", "_" and "-" are allowed',
     }),
-    ssl: s.boolean({ doc: 'Connect with TLS.', default: false, env: 'MESHPIPE_KAFKA_SSL' }),
+    ssl: s.boolean({
+      doc: 'Connect with TLS (brokers verified against the system CAs unless kafka.tls.ca is set). Setting any kafka.tls file turns it on.',
+      default: false,
+      env: 'MESHPIPE_KAFKA_SSL',
+    }),
+    tls: s.object(
+      {
+        ca: s.string({
+          doc: "PEM file of the CA certificates that sign the brokers' certificates (default: the system CAs).",
+          default: '',
+          env: 'MESHPIPE_KAFKA_TLS_CA',
+        }),
+        cert: s.string({
+          doc: "PEM file of this client's certificate (chain), for brokers that authenticate clients by certificate (mTLS); with kafka.tls.key.",
+          default: '',
+          env: 'MESHPIPE_KAFKA_TLS_CERT',
+        }),
+        key: s.string({
+          doc: 'PEM file of the private key of kafka.tls.cert (a path, not the key; keep the file readable by meshpipe only).',
+          default: '',
+          env: 'MESHPIPE_KAFKA_TLS_KEY',
+        }),
+      },
+      { doc: 'TLS files for the Kafka connection (docs/security.md).' },
+    ),
     saslMechanism: s.enumOf(['none', 'plain', 'scram-sha-256', 'scram-sha-512'] as const, {
       doc: 'SASL mechanism.',
       default: 'none',
@@ -62,6 +158,7 @@ export const kafkaSpec = s.object(
       doc: 'Partition count per topic name suffix, overriding the definitions (e.g. {"l7.raw.v2": 24}).',
       default: {},
     }),
+    schemaRegistry: schemaRegistrySpec,
   },
   { doc: 'Kafka connection and topics.' },
 );
@@ -110,6 +207,7 @@ export const nodeSpec = s.object(
     name: s.string({
       doc: 'Node name attached to everything captured here.',
       default: hostname(),
+      defaultDoc: '(the host name)',
       env: 'MESHPIPE_NODE_NAME',
     }),
   },
@@ -144,6 +242,74 @@ export const processorsSpec = s.record(processorSection, {
 /** A glob on names: `*` any run of characters, `?` one character; everything else literal. */
 export function checkGlob(value: string): string | undefined {
   return value.trim() === '' ? 'an empty pattern matches nothing; leave the key out instead' : undefined;
+}
+
+/** A redaction glob (`*` any run, `?` one character) as a regular expression, for configuration checks. */
+function globRegExp(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
+  return new RegExp(`^${body}$`, 'i');
+}
+
+/** Fields spans and message framing are built from: a pattern that would redact one is refused. */
+const NEEDED_HEADERS = [
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'upgrade',
+  'content-type',
+  'user-agent',
+  'traceparent',
+  'tracestate',
+];
+
+/** `^…`, `…$`, `.*`, `\\d`, classes, groups: a regular expression given where a glob is expected. */
+const REGEXP_LIKE = /^\^|\$$|\.[*+]|\\[dwsb.]|\[.*\]|\(.*\)/;
+const REGEXP_HINT = 'patterns are globs, not regular expressions';
+
+const TCHAR_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z?]+$/;
+
+/**
+ * A header name or pattern: tchar (RFC 9110 §5.6.2) plus `*` and `?`. Anything else (a regular
+ * expression, a space) would never match as meant, so it is refused rather than taken literally.
+ */
+export function checkHeaderPattern(value: string): string | undefined {
+  const v = value.trim();
+  if (v === '') return 'an empty name matches nothing; leave it out';
+  if (REGEXP_LIKE.test(v))
+    return `"${value}" looks like a regular expression: ${REGEXP_HINT} (* any run of characters, ? one: x-*-token)`;
+  if (!TCHAR_PATTERN.test(v))
+    return `"${value}" is not a header name or pattern: use the name's letters, digits and -, with * for any run of characters and ? for one (e.g. x-*-token)`;
+  const needed = NEEDED_HEADERS.filter((h) => globRegExp(v).test(h));
+  if (needed.length > 0)
+    return `"${value}" would redact ${needed.join(', ')}, which framing and spans are built from`;
+  return undefined;
+}
+
+/** A query parameter name or pattern: what a parameter name can hold, plus `*` and `?`. */
+export function checkParamPattern(value: string): string | undefined {
+  const v = value.trim();
+  if (v === '') return 'an empty name matches nothing; leave it out';
+  if (REGEXP_LIKE.test(v))
+    return `"${value}" looks like a regular expression: ${REGEXP_HINT} (* any run of characters, ? one: x-amz-*)`;
+  if (/[\s&=#]/.test(v))
+    return `"${value}" is not a parameter name or pattern: use the name, with * for any run of characters and ? for one (e.g. x-amz-*)`;
+  return undefined;
+}
+
+/** A path segment pattern: no `/` (a pattern is matched against one segment), `*` and `?` allowed. */
+export function checkSegmentPattern(value: string): string | undefined {
+  const v = value.trim();
+  if (v === '') return 'an empty pattern matches nothing; leave it out';
+  if (REGEXP_LIKE.test(v))
+    return `"${value}" looks like a regular expression: ${REGEXP_HINT} (* any run of characters, ? one: sk_live_*)`;
+  if (/[\s/#]/.test(v))
+    return `"${value}" is not a path segment pattern: one segment, with * for any run of characters and ? for one (e.g. sk_live_*)`;
+  if (/^\**$/.test(v)) return `"${value}" would redact every path segment`;
+  return undefined;
 }
 
 /**
@@ -190,6 +356,12 @@ export const collectorSpec = s.object(
       min: 64,
       max: 8192,
     }),
+    h2DataBytes: s.int({
+      doc: 'HTTP/2 (h2c, gRPC): bytes of each DATA frame payload the kernel copies from buffers larger than capBytes (header blocks and frame headers are always copied whole). 5 is the gRPC message prefix, enough to count messages; bodies are never shipped.',
+      default: 5,
+      min: 0,
+      max: 4096,
+    }),
     shipBodies: s.boolean({
       doc: 'Ship the copied body bytes (within capBytes) in raw events. Off: bodies leave the node as lengths only. Bodies are not redacted.',
       default: false,
@@ -197,13 +369,27 @@ export const collectorSpec = s.object(
     }),
     redact: s.object(
       {
-        headers: s.list(s.string({ doc: 'header name', default: '', check: (v) => checkGlob(v) }), {
-          doc: 'Header fields whose values are redacted, in addition to Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key and X-Auth-Token (always redacted). Case-insensitive.',
+        headers: s.list(s.string({ doc: 'header name or pattern', default: '', check: checkHeaderPattern }), {
+          doc: 'Header fields whose values are redacted, by name or pattern (`*` any run, `?` one character: `x-*-token`), case-insensitive; in addition to the defaults, always redacted (docs/collector.md: Authorization, Cookie, Set-Cookie, `*token*`, `*secret*`, `*password*`, `*api-key*`, `*signature*`...).',
           default: [],
         }),
-        queryParams: s.list(s.string({ doc: 'parameter name', default: '', check: (v) => checkGlob(v) }), {
-          doc: 'Query parameters whose values are redacted, in addition to token, api_key, access_token and password (always redacted). Case-insensitive.',
-          default: [],
+        queryParams: s.list(
+          s.string({ doc: 'parameter name or pattern', default: '', check: checkParamPattern }),
+          {
+            doc: 'Query and fragment parameters whose values are redacted, by name or pattern, case-insensitive; in addition to the defaults, always redacted (token, access_token, code, key, client_secret, `*token*`, `*secret*`...).',
+            default: [],
+          },
+        ),
+        pathSegments: s.list(
+          s.string({ doc: 'path segment pattern', default: '', check: checkSegmentPattern }),
+          {
+            doc: 'Patterns of URL path segments to redact (`sk_live_*`), case-insensitive; in addition to segments that look like e-mail addresses, JWTs, long hex or random tokens (always redacted).',
+            default: [],
+          },
+        ),
+        binaryMetadata: s.boolean({
+          doc: 'HTTP/2: redact the values of gRPC binary metadata (`*-bin` keys: base64 of arbitrary bytes, often tokens or serialized credentials). HTTP/2 values the sender marked never-indexed are always redacted, as are the headers above.',
+          default: true,
         }),
       },
       { doc: 'What the collector redacts before anything leaves the node.' },
@@ -224,6 +410,37 @@ export const collectorSpec = s.object(
     namespace: s.optionalString({
       doc: 'Namespace reported for pods that no workload rule gives one (the local stand-in for a Kubernetes namespace).',
     }),
+    conntrack: s.object(
+      {
+        enabled: s.boolean({
+          doc: 'Key a client connection NATed on its way (a Kubernetes ClusterIP) by where it really went, from conntrack at connect time, so both ends share one key. Needs CAP_NET_ADMIN in the namespace where the NAT happens.',
+          default: true,
+          env: 'MESHPIPE_COLLECTOR_CONNTRACK',
+        }),
+        netns: s.optionalString({
+          doc: "The network namespace where the NAT happens, as a file (/run/netns/<name>, /proc/<pid>/ns/net); default the collector's own (a DaemonSet on the host network sees kube-proxy's).",
+        }),
+      },
+      { doc: 'Service NAT resolution (docs/collector.md, "The connection key").' },
+    ),
+    kubernetes: s.object(
+      {
+        enabled: s.enumOf(['auto', 'on', 'off'] as const, {
+          doc: 'Names from the Kubernetes API server (pods, workloads, services; docs/collector.md). auto: on when a service-account token is mounted (in a cluster) or a kubeconfig is given.',
+          default: 'auto',
+          env: 'MESHPIPE_COLLECTOR_KUBERNETES',
+        }),
+        kubeconfig: s.optionalString({
+          doc: 'A kubeconfig file to reach the API server with, instead of the in-cluster service account.',
+          env: 'MESHPIPE_COLLECTOR_KUBECONFIG',
+        }),
+        peerPods: s.boolean({
+          doc: "Watch every pod of the cluster, so peers on other nodes are named by their IP. false: only this node's pods (for very large clusters; peers are then named through Services).",
+          default: true,
+        }),
+      },
+      { doc: 'The Kubernetes decorator of the collector.' },
+    ),
     maxConnections: s.int({
       doc: 'Connections the agent tracks at once; beyond, the least recently used is evicted (counted).',
       default: 16384,
@@ -282,14 +499,14 @@ export const collectorSpec = s.object(
       { doc: 'The idempotent Kafka producer of raw events.' },
     ),
     metricsPort: s.int({
-      doc: "Port of the collector's /metrics and /healthz (0: any free port).",
+      doc: "Port of the collector's /metrics, /healthz (liveness) and /readyz (readiness); 0: any free port.",
       default: 9470,
       min: 0,
       max: 65535,
       env: 'MESHPIPE_COLLECTOR_METRICS_PORT',
     }),
     metricsHost: s.string({
-      doc: 'Address /metrics binds to; 0.0.0.0 to let a Prometheus elsewhere scrape it.',
+      doc: 'Address /metrics, /healthz and /readyz bind to; 0.0.0.0 to let a Prometheus and the kubelet elsewhere reach them.',
       default: '127.0.0.1',
       env: 'MESHPIPE_COLLECTOR_METRICS_HOST',
     }),

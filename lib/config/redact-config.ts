@@ -1,20 +1,16 @@
 /**
  * A printable copy of the configuration: `meshpipe config --effective` shows what is in effect without
- * showing credentials. Masked: passwords, secrets and tokens by key name, every value of a `headers`
- * map (they carry Authorization and API keys), and the password part of URLs (redis://user:pw@host).
- * Names of environment variables that hold secrets (`secretEnv`) are not secrets and stay visible.
+ * showing credentials. Masked: passwords, secrets, tokens, API keys and signatures by key name, every
+ * value of a `headers` map (they carry Authorization and API keys), and every URL the way lib/mask.ts
+ * prints URLs (userinfo password, path past its first segment, parameter values). Names of environment
+ * variables that hold secrets (`secretEnv`) are not secrets and stay visible.
  */
-const SECRET_KEY = /password|secret|token|apikey|api_key/i;
-const NOT_SECRET = new Set(['secretEnv']);
-export const MASK = '***';
+import { MASK, maskUrl } from '../mask.ts';
 
-function maskUrl(value: string): string {
-  // Only URLs with userinfo carry a password; anything else passes through untouched.
-  return value.replace(
-    /^([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*):([^/@\s]*)@/i,
-    (_m, scheme: string, user: string) => `${scheme}${user}:${MASK}@`,
-  );
-}
+export { MASK };
+
+const SECRET_KEY = /password|secret|token|api.?key|signature|credential/i;
+const NOT_SECRET = new Set(['secretEnv']);
 
 export function redactConfig(value: unknown, key = ''): unknown {
   if (typeof value === 'string') {

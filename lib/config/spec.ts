@@ -12,9 +12,20 @@ export interface SpecBase<T> {
   readonly doc: string;
   /** Environment variable that overrides the value (documented, parsed like the field). */
   readonly env?: string;
+  /**
+   * Standard variables also read, after `env`, first set wins (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+   * then OTEL_EXPORTER_OTLP_ENDPOINT): tools' own conventions map onto meshpipe's keys.
+   */
+  readonly envAliases?: readonly string[];
   /** Phantom field carrying the value type. */
   readonly _type?: T;
   readonly default: T;
+  /** How the documentation shows a default that depends on the machine (e.g. the host name). */
+  readonly defaultDoc?: string;
+  /** The allowed values of an enum (or of a list's items), for the documentation. */
+  readonly values?: readonly string[];
+  /** The spec of a list's items or a record's values, for the documentation. */
+  readonly element?: SpecBase<unknown>;
   /** Parses a JSON value (or a string from the environment) into T, or returns an error text. */
   parse(value: unknown, key: string, fromEnv: boolean): T;
 }
@@ -26,7 +37,10 @@ export type InferFields<F extends Fields> = { [K in keyof F]: Infer<F[K]> };
 interface Common<T> {
   doc: string;
   default: T;
+  /** How the documentation shows a default that depends on the machine (e.g. the host name). */
+  defaultDoc?: string;
   env?: string;
+  envAliases?: readonly string[];
   /** Extra validation: return an error text for a bad value. */
   check?: (value: T) => string | undefined;
 }
@@ -60,7 +74,9 @@ function leaf<T>(
     kind,
     doc: options.doc,
     default: options.default,
+    ...(options.defaultDoc === undefined ? {} : { defaultDoc: options.defaultDoc }),
     ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.envAliases === undefined ? {} : { envAliases: options.envAliases }),
     parse(value, key, fromEnv) {
       const parsed = parseValue(value, fromEnv);
       if (parsed instanceof ParseFailure) throw invalid(key, parsed.why);
@@ -90,11 +106,12 @@ export const s = {
   },
 
   enumOf<const V extends string>(values: readonly V[], options: Common<V>): SpecBase<V> {
-    return leaf('enum', options, (v) =>
+    const spec = leaf('enum', options, (v) =>
       typeof v === 'string' && (values as readonly string[]).includes(v)
         ? (v as V)
         : fail(`expected one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${describe(v)}`),
     );
+    return { ...spec, values };
   },
 
   int(options: Common<number> & { min?: number; max?: number }): SpecBase<number> {
@@ -140,7 +157,10 @@ export const s = {
       kind: `list<${item.kind}>`,
       doc: options.doc,
       default: options.default,
+      ...(item.values === undefined ? {} : { values: item.values }),
+      element: item,
       ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.envAliases === undefined ? {} : { envAliases: options.envAliases }),
       parse(value, key, fromEnv) {
         let items: unknown[];
         if (fromEnv && typeof value === 'string') {
@@ -170,6 +190,7 @@ export const s = {
       kind: `record<${value.kind}>`,
       doc: options.doc,
       default: options.default,
+      element: value,
       parse(input, key) {
         if (input === null || typeof input !== 'object' || Array.isArray(input)) {
           throw invalid(key, `expected an object, got ${describe(input)}`);
@@ -183,20 +204,33 @@ export const s = {
     };
   },
 
-  /** A section with known keys: unknown keys are errors that name the key and suggest the closest one. */
-  object<F extends Fields>(fields: F, options: { doc: string }): ObjectSpec<F> {
-    return new ObjectSpec(fields, options.doc);
+  /**
+   * A section with known keys: unknown keys are errors that name the key and suggest the closest one.
+   * `finish` sees the parsed section and which environment variable set each field, for rules that
+   * span fields (throw `invalid(...)` to refuse a combination).
+   */
+  object<F extends Fields>(
+    fields: F,
+    options: { doc: string; finish?: FinishSection<InferFields<F>> },
+  ): ObjectSpec<F> {
+    return new ObjectSpec(fields, options.doc, options.finish);
   },
 };
+
+/** Field name → the environment variable its value came from, for the fields the environment set. */
+export type EnvSources = Readonly<Record<string, string>>;
+export type FinishSection<T> = (value: T, key: string, sources: EnvSources) => T;
 
 export class ObjectSpec<F extends Fields> implements SpecBase<InferFields<F>> {
   readonly kind = 'object';
   readonly fields: F;
   readonly doc: string;
+  readonly #finish: FinishSection<InferFields<F>> | undefined;
 
-  constructor(fields: F, doc: string) {
+  constructor(fields: F, doc: string, finish?: FinishSection<InferFields<F>>) {
     this.fields = fields;
     this.doc = doc;
+    this.#finish = finish;
   }
 
   get default(): InferFields<F> {
@@ -230,6 +264,7 @@ export class ObjectSpec<F extends Fields> implements SpecBase<InferFields<F>> {
       }
     }
     const out: Record<string, unknown> = {};
+    const sources: Record<string, string> = {};
     for (const [name, field] of Object.entries(this.fields)) {
       const full = key === '' ? name : `${key}.${name}`;
       const fromFile = (input as Record<string, unknown>)[name];
@@ -237,16 +272,20 @@ export class ObjectSpec<F extends Fields> implements SpecBase<InferFields<F>> {
         out[name] = field.parseWithEnv(fromFile, full, env);
         continue;
       }
-      const envValue = field.env === undefined ? undefined : env[field.env];
-      if (envValue !== undefined && envValue !== '') {
-        out[name] = field.parse(envValue, `${full} (from ${field.env})`, true);
+      const envName = [field.env, ...(field.envAliases ?? [])].find(
+        (n) => n !== undefined && env[n] !== undefined && env[n] !== '',
+      );
+      if (envName !== undefined) {
+        out[name] = field.parse(env[envName], `${full} (from ${envName})`, true);
+        sources[name] = envName;
       } else if (fromFile !== undefined) {
         out[name] = field.parse(fromFile, full, false);
       } else {
         out[name] = field.default;
       }
     }
-    return out as InferFields<F>;
+    const parsed = out as InferFields<F>;
+    return this.#finish === undefined ? parsed : this.#finish(parsed, key, sources);
   }
 }
 
@@ -282,11 +321,20 @@ export interface DocRow {
   key: string;
   kind: string;
   default: unknown;
+  /** Set when the default depends on the machine: what to show instead of it. */
+  defaultDoc?: string;
+  /** The allowed values, for enums and lists of them. */
+  values?: readonly string[];
   env?: string;
+  /** Standard variables also read, after `env` (OTEL_EXPORTER_OTLP_...). */
+  envAliases?: readonly string[];
   doc: string;
 }
 
-/** Flattens a spec into documentation rows (dotted keys). */
+/**
+ * Flattens a spec into documentation rows (dotted keys). The fields of objects inside lists and records
+ * follow their row: `sinks.alerts.receivers[].url`, `...slo.objectives.<name>.availability`.
+ */
 export function documentSpec(spec: ObjectSpec<Fields>, prefix = ''): DocRow[] {
   const rows: DocRow[] = [];
   for (const [name, field] of Object.entries(spec.fields)) {
@@ -298,9 +346,16 @@ export function documentSpec(spec: ObjectSpec<Fields>, prefix = ''): DocRow[] {
         key,
         kind: field.kind,
         default: field.default,
+        ...(field.defaultDoc === undefined ? {} : { defaultDoc: field.defaultDoc }),
+        ...(field.values === undefined ? {} : { values: field.values }),
         ...(field.env === undefined ? {} : { env: field.env }),
+        ...(field.envAliases === undefined ? {} : { envAliases: field.envAliases }),
         doc: field.doc,
       });
+      if (field.element instanceof ObjectSpec)
+        rows.push(
+          ...documentSpec(field.element, field.kind.startsWith('list') ? `${key}[]` : `${key}.<name>`),
+        );
     }
   }
   return rows;

@@ -19,6 +19,8 @@ export const KAFKA_MARKER = 'kafka.Kafka';
 export interface KafkaBrokerState {
   pid: number;
   port: number;
+  /** The TLS listener's port, when the broker was started with `tls`. */
+  tlsPort?: number;
   controllerPort: number;
   version: string;
   logFile: string;
@@ -31,9 +33,19 @@ export interface StartKafkaOptions {
   version?: string;
   /** Called with progress text while waiting. */
   progress?: (text: string) => void;
+  /** Where its configuration, data and log go (default: the local stack's, .local/stack/kafka). */
+  dir?: string;
+  /**
+   * A second listener speaking TLS (mutual: clients must present a certificate the truststore
+   * trusts), from PEM files: `keystore` holds the broker's private key (PKCS#8) and certificate chain,
+   * `truststore` the CA certificates. For brokers started by tests and by users who try TLS locally.
+   */
+  tls?: { keystore: string; truststore: string };
+  /** Further broker properties, added last (they override the ones above). */
+  properties?: Record<string, string>;
 }
 
-const dir = join(STACK_DIR, 'kafka');
+const STACK_KAFKA_DIR = join(STACK_DIR, 'kafka');
 
 export function kafkaJarsInstalled(version: string = KAFKA_VERSION): boolean {
   const libs = kafkaLibsDir(version);
@@ -41,17 +53,33 @@ export function kafkaJarsInstalled(version: string = KAFKA_VERSION): boolean {
   return readdirSync(libs).some((f) => f.startsWith('kafka_') && f.includes(version) && f.endsWith('.jar'));
 }
 
-function serverProperties(port: number, controllerPort: number, dataDir: string): string {
+function serverProperties(
+  port: number,
+  controllerPort: number,
+  dataDir: string,
+  tls: { port: number; keystore: string; truststore: string } | undefined,
+  extra: Record<string, string>,
+): string {
+  const ssl = tls === undefined ? '' : `,SSL://127.0.0.1:${tls.port}`;
+  const tlsProperties =
+    tls === undefined
+      ? ''
+      : `ssl.keystore.type=PEM
+ssl.keystore.location=${tls.keystore}
+ssl.truststore.type=PEM
+ssl.truststore.location=${tls.truststore}
+ssl.client.auth=required
+`;
   return `# Written by meshpipe on every start of the local broker (ports may change between runs).
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:${controllerPort}
-listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}
-advertised.listeners=PLAINTEXT://127.0.0.1:${port}
+listeners=PLAINTEXT://127.0.0.1:${port}${ssl},CONTROLLER://127.0.0.1:${controllerPort}
+advertised.listeners=PLAINTEXT://127.0.0.1:${port}${ssl}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs=${dataDir}
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT
+${tlsProperties}log.dirs=${dataDir}
 num.partitions=1
 # Topics are created explicitly (meshpipe topics): a typo in a topic name must not create a topic.
 auto.create.topics.enable=false
@@ -65,7 +93,9 @@ transaction.state.log.num.partitions=6
 # No reason to wait for more members in a local single-node setup: consumers join at once.
 group.initial.rebalance.delay.ms=0
 log.retention.check.interval.ms=60000
-`;
+${Object.entries(extra)
+  .map(([k, v]) => `${k}=${v}\n`)
+  .join('')}`;
 }
 
 const LOG4J = `log4j.rootLogger=WARN, stdout
@@ -98,10 +128,15 @@ export async function startKafka(options: StartKafkaOptions): Promise<KafkaBroke
   if (!kafkaJarsInstalled(version)) {
     throw new MeshpipeError(ERRORS.SETUP_KAFKA_JARS_MISSING, [version, kafkaLibsDir(version)]);
   }
+  const dir = options.dir ?? STACK_KAFKA_DIR;
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir, { recursive: true });
   const port = await choosePort(options.preferredPort);
   const controllerPort = await choosePort(options.preferredPort + 1, [port]);
+  const tls =
+    options.tls === undefined
+      ? undefined
+      : { ...options.tls, port: await choosePort(options.preferredPort + 2, [port, controllerPort]) };
   if (port !== options.preferredPort) {
     options.logger.info({ preferred: options.preferredPort, port }, 'kafka port taken, using another');
   }
@@ -109,7 +144,10 @@ export async function startKafka(options: StartKafkaOptions): Promise<KafkaBroke
   const log4jFile = join(dir, 'log4j.properties');
   const log4j2File = join(dir, 'log4j2.properties');
   const logFile = join(dir, 'kafka.log');
-  writeFileSync(propertiesFile, serverProperties(port, controllerPort, dataDir));
+  writeFileSync(
+    propertiesFile,
+    serverProperties(port, controllerPort, dataDir, tls, options.properties ?? {}),
+  );
   writeFileSync(log4jFile, LOG4J);
   writeFileSync(log4j2File, LOG4J2);
   const classpath = `${kafkaLibsDir(version)}/*`;
@@ -158,7 +196,14 @@ export async function startKafka(options: StartKafkaOptions): Promise<KafkaBroke
     logFile,
     dir,
   );
-  const state: KafkaBrokerState = { pid, port, controllerPort, version, logFile };
+  const state: KafkaBrokerState = {
+    pid,
+    port,
+    ...(tls === undefined ? {} : { tlsPort: tls.port }),
+    controllerPort,
+    version,
+    logFile,
+  };
   const deadline = Date.now() + 120_000;
   const started = Date.now();
   while (Date.now() < deadline) {

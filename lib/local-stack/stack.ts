@@ -1,6 +1,7 @@
 /**
  * The local stack: a single-node KRaft Kafka and a Redis, shared by `meshpipe up`, the tests and the
- * benchmarks. A stack that is already up is reused; `stop` stops what the state file records.
+ * benchmarks, and on request a Schema Registry (Apicurio, for `kafka.schemaRegistry` and the tests of
+ * it). A stack that is already up is reused; `stop` stops what the state file records.
  *
  * The state file (.local/stack/state.json) records pids and ports. Starting is serialised by a lock file
  * so that two commands (or two test files) starting at once end up sharing one stack.
@@ -13,15 +14,28 @@ import { STACK_DIR, STACK_STATE_FILE } from './paths.ts';
 import { canConnect } from './ports.ts';
 import { isOurProcess } from './processes.ts';
 import { isRedisAlive, type RedisState, startRedis, stopRedis } from './redis-server.ts';
+import {
+  isSchemaRegistryAlive,
+  type SchemaRegistryState,
+  schemaRegistryAnswers,
+  schemaRegistryUrl,
+  startSchemaRegistry,
+  stopSchemaRegistry,
+} from './schema-registry.ts';
+
+export type StackService = 'kafka' | 'redis' | 'schemaRegistry';
 
 export interface StackState {
   kafka?: KafkaBrokerState;
   redis?: RedisState;
+  schemaRegistry?: SchemaRegistryState;
 }
 
 export interface StackEndpoints {
   kafkaBrokers: string[];
   redisUrl: string;
+  /** The Confluent-compatible API of the local Schema Registry, '' when it does not run. */
+  schemaRegistryUrl: string;
 }
 
 export interface EnsureStackOptions {
@@ -31,14 +45,17 @@ export interface EnsureStackOptions {
   preferredKafkaPort?: number;
   preferredRedisPort?: number;
   kafkaHeapMb?: number;
+  /** Also start the Schema Registry (default: no). */
+  schemaRegistry?: boolean;
+  preferredSchemaRegistryPort?: number;
   progress?: (text: string) => void;
 }
 
 export interface EnsureStackResult {
   endpoints: StackEndpoints;
   /** Services this call started (the caller may stop them when done). */
-  started: Array<'kafka' | 'redis'>;
-  reused: Array<'kafka' | 'redis'>;
+  started: StackService[];
+  reused: StackService[];
 }
 
 export function readStackState(): StackState {
@@ -58,6 +75,7 @@ export function endpointsOf(state: StackState): StackEndpoints {
   return {
     kafkaBrokers: state.kafka === undefined ? [] : [`127.0.0.1:${state.kafka.port}`],
     redisUrl: state.redis === undefined ? '' : `redis://127.0.0.1:${state.redis.port}`,
+    schemaRegistryUrl: state.schemaRegistry === undefined ? '' : schemaRegistryUrl(state.schemaRegistry),
   };
 }
 
@@ -134,18 +152,44 @@ export function ensureStack(options: EnsureStackOptions): Promise<EnsureStackRes
         options.logger.info({ port: state.redis.port, redisPid: state.redis.pid }, 'redis started');
       }
     }
+    if (options.schemaRegistry === true) {
+      if (
+        isSchemaRegistryAlive(state.schemaRegistry) &&
+        (await schemaRegistryAnswers(state.schemaRegistry!.port))
+      ) {
+        reused.push('schemaRegistry');
+      } else {
+        options.progress?.('starting the Schema Registry');
+        state.schemaRegistry = await startSchemaRegistry({
+          preferredPort: options.preferredSchemaRegistryPort ?? 8081,
+          logger: options.logger,
+          ...(options.progress === undefined ? {} : { progress: options.progress }),
+        });
+        writeStackState(state);
+        started.push('schemaRegistry');
+        options.logger.info(
+          { url: schemaRegistryUrl(state.schemaRegistry), pid: state.schemaRegistry.pid },
+          'schema registry started',
+        );
+      }
+    }
     return { endpoints: endpointsOf(state), started, reused };
   });
 }
 
-/** Stops the named services (default: both) if this stack runs them. Returns what was stopped. */
-export function stopStack(
-  options: { only?: Array<'kafka' | 'redis'> } = {},
-): Promise<Array<'kafka' | 'redis'>> {
+/** Stops the named services (default: all) if this stack runs them. Returns what was stopped. */
+export function stopStack(options: { only?: StackService[] } = {}): Promise<StackService[]> {
   return withLock(async () => {
     const state = readStackState();
-    const which = options.only ?? ['kafka', 'redis'];
-    const stopped: Array<'kafka' | 'redis'> = [];
+    const which = options.only ?? ['kafka', 'redis', 'schemaRegistry'];
+    const stopped: StackService[] = [];
+    if (which.includes('schemaRegistry') && state.schemaRegistry !== undefined) {
+      if (isSchemaRegistryAlive(state.schemaRegistry)) {
+        await stopSchemaRegistry(state.schemaRegistry);
+        stopped.push('schemaRegistry');
+      }
+      delete state.schemaRegistry;
+    }
     if (which.includes('redis') && state.redis !== undefined) {
       if (isRedisAlive(state.redis)) {
         await stopRedis(state.redis);
@@ -165,17 +209,54 @@ export function stopStack(
   });
 }
 
+/**
+ * The last resort of a command that is exiting without having stopped what it started (a second
+ * Ctrl-C, an uncaught error): SIGTERM, synchronously, to the named services. Each shuts down cleanly by
+ * itself (Kafka's controlled shutdown, Redis' save) after this process is gone.
+ */
+export function signalStackNow(only: ReadonlyArray<StackService>): void {
+  const state = readStackState();
+  const targets = [
+    only.includes('kafka') && isKafkaAlive(state.kafka) ? state.kafka!.pid : undefined,
+    only.includes('redis') && isRedisAlive(state.redis) ? state.redis!.pid : undefined,
+    only.includes('schemaRegistry') && isSchemaRegistryAlive(state.schemaRegistry)
+      ? state.schemaRegistry!.pid
+      : undefined,
+  ];
+  for (const pid of targets) {
+    if (pid === undefined) continue;
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 export interface StackStatus {
   kafka: { running: boolean; port?: number; pid?: number; version?: string; logFile?: string };
   redis: { running: boolean; port?: number; pid?: number; logFile?: string };
+  schemaRegistry: {
+    running: boolean;
+    url?: string;
+    port?: number;
+    pid?: number;
+    version?: string;
+    logFile?: string;
+  };
 }
 
 export async function stackStatus(): Promise<StackStatus> {
   const state = readStackState();
   const kafkaUp = isKafkaAlive(state.kafka) && (await canConnect(state.kafka!.port));
   const redisUp = isRedisAlive(state.redis) && (await canConnect(state.redis!.port));
+  const registryUp =
+    isSchemaRegistryAlive(state.schemaRegistry) && (await schemaRegistryAnswers(state.schemaRegistry!.port));
   return {
     kafka: kafkaUp ? { running: true, ...state.kafka! } : { running: false },
     redis: redisUp ? { running: true, ...state.redis! } : { running: false },
+    schemaRegistry: registryUp
+      ? { running: true, url: schemaRegistryUrl(state.schemaRegistry!), ...state.schemaRegistry! }
+      : { running: false },
   };
 }

@@ -128,6 +128,10 @@ export const detectorConfigSpec = s.object(
       doc: "The histogram the detector watches: red-metrics' server-side request duration, i.e. what each service itself answered.",
       default: 'http.server.request.duration',
     }),
+    rpcMetric: s.string({
+      doc: "The gRPC histogram watched beside `metric`: red-metrics' `rpc.server.duration` (milliseconds; its routes are `{rpc.service}/{rpc.method}`, errors the calls the server failed by the gRPC rules). Empty: HTTP only.",
+      default: 'rpc.server.duration',
+    }),
     windowMs: s.int({
       doc: "Length of one evaluation window, ms. Choose several red-metrics flush intervals: a cumulative sample's delta is counted in the window its time falls in.",
       default: 60_000,

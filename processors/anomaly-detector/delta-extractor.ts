@@ -31,7 +31,24 @@ export const LABELS = {
   method: 'http.request.method',
   status: 'http.response.status_code',
   errorType: 'error.type',
+  rpcService: 'rpc.service',
+  rpcMethod: 'rpc.method',
 } as const;
+
+/** Units the detector's histograms may come in, per second (it evaluates latency in seconds). */
+const PER_SECOND: Readonly<Record<string, number>> = { s: 1, ms: 1000 };
+
+/**
+ * The route a sample's series is of: HTTP method and `http.route`, or for gRPC (rpc.server.duration) the
+ * call `{rpc.service}/{rpc.method}`, which names a route as precisely (the method is part of it).
+ */
+function routeOf(sample: MetricSample, rpc: boolean): { route: string | null; method: string | null } {
+  const l = sample.labels;
+  if (!rpc) return { route: l[LABELS.route] || null, method: l[LABELS.method] || null };
+  const service = l[LABELS.rpcService] ?? '';
+  const method = l[LABELS.rpcMethod] ?? '';
+  return { route: service === '' && method === '' ? null : `${service}/${method}`, method: null };
+}
 
 const NS_PER_MS = 1_000_000n;
 
@@ -40,7 +57,8 @@ export function processSample(
   ctx: ProcessorContext<DetectorConfig, DetectorState>,
 ): void {
   const { config } = ctx;
-  if (sample.name !== config.metric) return; // the metrics topic carries every pipeline metric too
+  const rpc = config.rpcMetric !== '' && sample.name === config.rpcMetric;
+  if (sample.name !== config.metric && !rpc) return; // the metrics topic carries every pipeline metric too
   const histogram = sample.histogram;
   if (sample.type !== 'HISTOGRAM' || histogram === null) {
     ctx.count('samples_not_histogram');
@@ -95,24 +113,25 @@ export function processSample(
     const count = histogram.count - (base?.count ?? 0n);
     if (count > 0n || cursor.heartbeatWindowMs !== window) {
       cursor.heartbeatWindowMs = window;
+      // Cursors keep the sample's own unit (they are compared with its next sample); deltas are in seconds.
+      const per = PER_SECOND[sample.unit] ?? 1;
       const delta: WindowDelta = {
         service,
-        route: sample.labels[LABELS.route] || null,
-        method: sample.labels[LABELS.method] || null,
-        statusCode: statusCodeOf(sample.labels[LABELS.status]),
+        ...routeOf(sample, rpc),
+        statusCode: rpc ? 0 : statusCodeOf(sample.labels[LABELS.status]),
         errorType: sample.labels[LABELS.errorType] || null,
         stream: sample.stream,
         startUnixNano: from,
         endUnixNano: sample.timeUnixNano,
         count,
-        sum: histogram.sum - (base?.sum ?? 0),
-        bounds: histogram.bounds,
+        sum: (histogram.sum - (base?.sum ?? 0)) / per,
+        bounds: per === 1 ? histogram.bounds : histogram.bounds.map((b) => b / per),
         bucketCounts: cumulative.map((c, i) => c - (base?.buckets[i] ?? 0n)),
         exemplars: sample.exemplars
           .filter((e) => e.timeUnixNano > from && e.timeUnixNano <= sample.timeUnixNano)
           .sort((a, b) => b.value - a.value)
           .slice(0, config.maxExampleTraces)
-          .map((e) => ({ traceId: e.traceId, value: e.value })),
+          .map((e) => ({ traceId: e.traceId, value: e.value / per })),
       };
       ctx.emit(DELTAS_TOPIC, service, delta);
       ctx.count(count > 0n ? 'deltas' : 'heartbeats');

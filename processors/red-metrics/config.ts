@@ -30,6 +30,12 @@ export const redMetricsConfigSpec = s.object(
       min: 10,
       max: 1_000_000,
     }),
+    maxSeries: s.int({
+      doc: 'Series per stream (input partition) across all services, overflow series included. The per-service limit alone does not bound them: a service name falls back to the process name, so every new process is a new budget. Past it, new label sets of any service are counted in one global overflow series (`service.name="__overflow__"`, `http.route="__overflow__"`, `otel.metric.overflow="true"`; edges: `client` and `server` `"__overflow__"`).',
+      default: 20_000,
+      min: 20,
+      max: 10_000_000,
+    }),
     exemplars: s.boolean({
       doc: 'Attach exemplars (trace id, span id, value, time) to histogram samples: the latest span of every bucket.',
       default: true,

@@ -58,6 +58,11 @@ export const runtimeSpec = s.object(
       min: 200,
       max: 600_000,
     }),
+    metricsHost: s.string({
+      doc: 'Address the /metrics, /healthz and /readyz of `meshpipe process --metrics-port` bind to (`--metrics-host` wins): 127.0.0.1 keeps them local; 0.0.0.0 lets a Prometheus and the kubelet elsewhere reach them.',
+      default: '127.0.0.1',
+      check: (v) => (v.trim() === '' ? 'must not be empty' : undefined),
+    }),
   },
   { doc: 'How the host runs the processor (consumer group, transactions, metrics).' },
 );

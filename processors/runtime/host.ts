@@ -32,9 +32,11 @@ import { hostname } from 'node:os';
 import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafkajs';
 import { type ComponentStatus, reportStatus } from '../../lib/component-status.ts';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
+import { healthRoutes, PROMETHEUS_TEXT } from '../../lib/http/health-routes.ts';
+import { type HttpServer, startHttpServer } from '../../lib/http/server.ts';
 import { ensureTopics, partitioner } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { type MetricsServer, startMetricsServer } from '../../lib/metrics-server.ts';
+import { schemaRegistry } from '../../schemas/registry.ts';
 import { AssignedTask } from './assigned-task.ts';
 import { changelogMessages, restoreState } from './changelog.ts';
 import type { ProcessorSettings } from './config.ts';
@@ -52,6 +54,7 @@ import {
 import { type OutgoingRecord, PartitionTask, punctuateIntervalMs } from './partition-task.ts';
 import { ProcessorMetrics } from './processor-metrics.ts';
 import { ProcessorTopics } from './processor-topics.ts';
+import { RetentionLoss } from './retention-loss.ts';
 import { taskAssigner } from './task-assigner.ts';
 
 export interface HostOptions {
@@ -65,8 +68,10 @@ export interface HostOptions {
   logger: Logger;
   /** Names this instance in metric streams (default `<host name>-<pid>`). */
   instanceId?: string;
-  /** Serve /metrics and /healthz here (0: any free port). */
+  /** Serve /metrics, /healthz and /readyz on this port (0: any free port)... */
   metricsPort?: number;
+  /** ...bound to this address (default: the processor's runtime.metricsHost, 127.0.0.1). */
+  metricsHost?: string;
   /** Called with every status report (also sent to a supervisor, when there is one). */
   onStatus?: (status: ComponentStatus) => void;
 }
@@ -100,7 +105,7 @@ export class ProcessorHost {
   #admin: Admin | undefined;
   #consumer: Consumer | undefined;
   #metricsProducer: Producer | undefined;
-  #metricsServer: MetricsServer | undefined;
+  #metricsServer: HttpServer | undefined;
   #timers: NodeJS.Timeout[] = [];
   #stopping = false;
   /** Aborts restores in flight when the host stops. */
@@ -109,7 +114,8 @@ export class ProcessorHost {
   #fail!: (err: Error) => void;
   #failure: Error | undefined;
   readonly #startedAtNs = BigInt(Date.now()) * 1_000_000n;
-  #lastTotals = { consumed: 0, produced: 0, deadLetters: 0, at: Date.now() };
+  #lastTotals = { consumed: 0, produced: 0, deadLetters: 0, lost: 0, at: Date.now() };
+  readonly #retention: RetentionLoss;
   #status: ComponentStatus = { state: 'starting', summary: 'starting' };
 
   constructor(options: HostOptions) {
@@ -120,6 +126,13 @@ export class ProcessorHost {
     this.#logger = options.logger.child({ processor: options.definition.name });
     this.#topics = new ProcessorTopics(options.definition, options.topicPrefix);
     this.metrics = new ProcessorMetrics(options.definition.name);
+    this.#retention = new RetentionLoss({
+      logStartOffsets: async (topic) =>
+        new Map((await this.#admin!.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.low)])),
+      onLoss: (topic, _partition, records) => this.metrics.lost(topic, records, 'retention'),
+      reader: `processor ${options.definition.name}`,
+      logger: this.#logger,
+    });
     this.failed = new Promise<Error>((resolve) => {
       this.#fail = (err) => {
         if (this.#failure !== undefined) return;
@@ -143,15 +156,19 @@ export class ProcessorHost {
     await producer.connect();
 
     if (this.#options.metricsPort !== undefined) {
-      this.#metricsServer = await startMetricsServer({
-        // A processor pod is scraped from elsewhere in the cluster: all interfaces, as before.
-        host: '0.0.0.0',
-        port: this.#options.metricsPort,
-        exposition: () => this.metrics.exposition(),
-        status: () => this.#status,
+      this.#metricsServer = await startHttpServer({
+        // Local unless configured: a cluster's manifests bind 0.0.0.0 so Prometheus can scrape the pod.
+        listen: {
+          host: this.#options.metricsHost ?? settings.runtime.metricsHost,
+          port: this.#options.metricsPort,
+        },
+        routes: healthRoutes({
+          metrics: async () => ({ contentType: PROMETHEUS_TEXT, body: await this.metrics.exposition() }),
+          status: () => this.#status,
+        }),
         logger: this.#logger,
       });
-      this.#logger.info({ port: this.#metricsServer.port }, 'serving /metrics and /healthz');
+      this.#logger.info({ address: this.#metricsServer.address }, 'serving /metrics, /healthz and /readyz');
     }
 
     const r = settings.runtime;
@@ -462,7 +479,8 @@ export class ProcessorHost {
           continue;
         }
         const start = this.#options.settings.startFrom === 'earliest' ? low : high;
-        if (offset >= 0n) {
+        if (offset < low) this.#retention.startsAbove(name, p, offset, start);
+        else if (offset >= 0n) {
           this.#logger.warn(
             {
               topic: name,
@@ -521,12 +539,17 @@ export class ProcessorHost {
   }
 
   async #processBatch(task: AssignedTask, batch: EachBatchPayload['batch']): Promise<boolean> {
+    // Schema ids new to this process, from the Schema Registry (when there is one) before decoding.
+    await schemaRegistry().resolveIds(batch.messages);
     if (task.status !== 'running') return false;
     const topic = batch.topic;
     const position = task.positions.get(topic)!;
     const last = BigInt(batch.lastOffset());
     // A batch entirely below the position was committed already (see the comment at the top).
     if (last < position) return true;
+    // Past where this task expected to go on: retention may have deleted what it had not read.
+    const first = BigInt(batch.messages[0]?.offset ?? last);
+    if (first > position) this.#retention.jumped(topic, batch.partition, position, first);
     const records: SourceRecord[] = [];
     for (const message of batch.messages) {
       if (BigInt(message.offset) < position) continue;
@@ -725,13 +748,15 @@ export class ProcessorHost {
     const seconds = Math.max(0.001, (now - this.#lastTotals.at) / 1000);
     const inRate = (totals.consumed - this.#lastTotals.consumed) / seconds;
     const outRate = (totals.produced - this.#lastTotals.produced) / seconds;
+    // Records lost since the last report make the status yellow (the count stays in the summary).
+    const lostNow = totals.lost - this.#lastTotals.lost;
     this.#lastTotals = { ...totals, at: now };
     const tasks = [...this.#tasks.values()];
     const running = tasks.filter((t) => t.status === 'running').length;
     const lag = tasks.reduce((sum, t) => sum + t.totalLag(), 0);
     this.metrics.partitions(running);
     const waiting = this.#assigned.size - running;
-    let state: ComponentStatus['state'] = 'ok';
+    let state: ComponentStatus['state'] = lostNow > 0 ? 'degraded' : 'ok';
     let prefix = '';
     if (this.#failure !== undefined) state = 'failed';
     else if (!this.#joined) {
@@ -743,7 +768,7 @@ export class ProcessorHost {
     }
     this.#report({
       state,
-      summary: `${prefix}in ${rate(inRate)}/s out ${rate(outRate)}/s dlq ${totals.deadLetters} lag ${lag}`,
+      summary: `${prefix}in ${rate(inRate)}/s out ${rate(outRate)}/s dlq ${totals.deadLetters} lag ${lag}${totals.lost > 0 ? ` lost ${totals.lost} (retention)` : ''}`,
       // ctx.count totals as `event.<name>` (meshpipe up's status line reads span-assembler's
       // `event.requests_observed`).
       counters: { ...totals, lag, partitions: running, ...prefixed('event.', this.metrics.events()) },

@@ -57,6 +57,14 @@ export const PROCESSOR_METRICS = {
     help: 'Records sent to the dead-letter topic, by source topic and error code.',
     labels: [...PROCESSOR, 'topic', 'code'],
   },
+  lost: {
+    otel: 'meshpipe.processor.records.lost',
+    prometheus: 'meshpipe_processor_records_lost_total',
+    type: 'COUNTER',
+    unit: '{record}',
+    help: 'Input records never processed, by reason: retention (deleted before the processor read them: it fell behind by more than the topic keeps).',
+    labels: [...PROCESSOR, 'topic', 'reason'],
+  },
   handlerDuration: {
     otel: 'meshpipe.processor.handler.duration',
     prometheus: 'meshpipe_processor_handler_duration_seconds',
@@ -155,6 +163,7 @@ export interface Totals {
   consumed: number;
   produced: number;
   deadLetters: number;
+  lost: number;
 }
 
 export function seriesIdOf(name: string, labels: Record<string, string>): string {
@@ -169,7 +178,7 @@ export class ProcessorMetrics {
   readonly registry = new Registry();
   readonly processor: string;
   readonly #metrics: Record<Name, Counter | Gauge | Histogram>;
-  readonly #totals: Totals = { consumed: 0, produced: 0, deadLetters: 0 };
+  readonly #totals: Totals = { consumed: 0, produced: 0, deadLetters: 0, lost: 0 };
   readonly #events = new Map<string, number>();
 
   constructor(processor: string) {
@@ -226,6 +235,12 @@ export class ProcessorMetrics {
     if (work.punctuateFailures > 0)
       this.#counter('punctuateFailures').inc({ processor }, work.punctuateFailures);
     if (transaction) this.#counter('transactions').inc({ processor, outcome: 'committed' });
+  }
+
+  /** Input records that will never be processed (retention deleted them first). */
+  lost(topic: string, records: number, reason: 'retention'): void {
+    this.#counter('lost').inc({ processor: this.processor, topic, reason }, records);
+    this.#totals.lost += records;
   }
 
   aborted(): void {

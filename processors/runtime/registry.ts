@@ -8,15 +8,13 @@
  * runs it (unless `processors.<name>.enabled` is false) and `meshpipe processor list` shows it.
  */
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
+import { moduleFile } from '../../lib/module-file.ts';
 import { HOST_KEYS } from './config.ts';
 import type { AnyProcessorDefinition } from './definition.ts';
 import { ProcessorTopics } from './processor-topics.ts';
-
-/** processors/ of this checkout. */
-export const PROCESSORS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * The built-in processors, in pipeline order. A name is listed once its module exists; until then
@@ -39,7 +37,7 @@ export interface LoadedProcessor {
 }
 
 export function builtinModulePath(name: string): string {
-  return join(PROCESSORS_DIR, name, 'index.ts');
+  return moduleFile(`../${name}/index.ts`, import.meta.url);
 }
 
 /** Built-in processors whose module is present. */

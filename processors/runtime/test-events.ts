@@ -53,7 +53,17 @@ export function rawEvent(options: RawEventOptions = {}): L7RawEvent {
       cgroupId: 1n,
       containerId: null,
     },
-    workload: { netnsInode: 4026531840n, pod: null, namespace: null, workload: null, service },
+    workload: {
+      netnsInode: 4026531840n,
+      pod: null,
+      namespace: null,
+      workload: null,
+      service,
+      podUid: null,
+      container: null,
+      workloadKind: null,
+    },
+    peer: null,
     connection: {
       key: options.connectionKey ?? '10.0.0.1:40000|10.0.0.2:8080',
       id: 1n,
@@ -67,6 +77,8 @@ export function rawEvent(options: RawEventOptions = {}): L7RawEvent {
       peerAddress: peer[0] as string,
       peerPort: peer[1] as number,
       openedUnixNano: null,
+      translatedPeerAddress: null,
+      translatedPeerPort: null,
     },
     direction: kind === 'DATA' ? (options.direction ?? 'EGRESS') : 'NONE',
     syscall: kind === 'DATA' ? (options.direction === 'INGRESS' ? 'READ' : 'WRITE') : 'CLOSE',
@@ -76,5 +88,7 @@ export function rawEvent(options: RawEventOptions = {}): L7RawEvent {
     truncated: false,
     redactions: 0,
     errno: null,
+    causalCandidates: [],
+    h2: [],
   };
 }

@@ -11,7 +11,16 @@
  * Users add rules for their own id shapes (`{"^v\\d+$": "{version}"}`); user rules are tried first,
  * then the built-in ones. Every rule looks at one path segment at a time, which keeps the result
  * bounded by the path's shape and the rules cheap (anchored regular expressions on short strings).
+ *
+ * A route is a label of metrics, anomalies and alert texts, so it never carries what the collector's
+ * redaction removes (protocols/http1/redact.ts), even from a path that was not redacted (an older
+ * collector, another source of spans): matrix parameters (`;jsessionid=…`) are dropped, a segment that
+ * no rule templates but that looks like a secret or personal data (an e-mail address, a random token:
+ * protocols/http1/secret-shapes.ts) becomes `{redacted}`, and so does the redaction marker itself.
  */
+
+import { REDACTION_MARKER } from '../../protocols/http1/redact.ts';
+import { looksSecretText } from '../../protocols/http1/secret-shapes.ts';
 
 export interface RouteRule {
   /** Matched against one whole path segment, as sent on the wire (not percent-decoded). */
@@ -101,10 +110,17 @@ export function compileRouteTemplater(options: RouteTemplaterOptions = {}): Rout
   };
 }
 
-function templateSegment(segment: string, rules: readonly RouteRule[]): string {
+/** What a segment that looks secret (or was redacted) becomes. */
+export const REDACTED_SEGMENT = '{redacted}';
+
+function templateSegment(raw: string, rules: readonly RouteRule[]): string {
+  // Matrix parameters (RFC 3986 §3.3) are parameters, not part of a route.
+  const semicolon = raw.indexOf(';');
+  const segment = semicolon === -1 ? raw : raw.slice(0, semicolon);
   if (segment === '') return segment;
+  if (segment === REDACTION_MARKER) return REDACTED_SEGMENT;
   for (const rule of rules) if (rule.pattern.test(segment)) return rule.replacement;
-  return segment;
+  return looksSecretText(segment) ? REDACTED_SEGMENT : segment;
 }
 
 /** Returns an error text when a rules object does not compile (for config validation). */

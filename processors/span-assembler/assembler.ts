@@ -2,10 +2,12 @@
  * The span assembler's handlers: raw L7 events of one partition in, spans out to the trace linker.
  *
  * Per connection key (state `c:<key>`), per capture side (node, pid, connection id, generation): the
- * side's segments go through protocols/http1 (side-reader.ts), every exchange becomes one span for
- * that side (span-builder.ts), and the two ends of the connection meet here:
+ * side's segments go through protocols/http1 (side-reader.ts), or, on an HTTP/2 connection, its stream
+ * events through protocols/http2 (h2-side.ts); every exchange becomes one span for that side
+ * (span-builder.ts, http2-span-builder.ts), and the two ends of the connection meet here:
  * - a SERVER span without a traceparent takes as parent the CLIENT request at the other end of the
- *   same TCP connection (same method and path, the oldest not yet claimed, plausible in time): that
+ *   same TCP connection (same method and path, the oldest not yet claimed, plausible in time; over
+ *   HTTP/2 the request of the same stream id): that
  *   request's span id is deterministic, so it is known as soon as the client's request was seen, long
  *   before the client's span ends;
  * - either end takes the other end's identity as its peer (service, pod, namespace).
@@ -27,6 +29,7 @@ import { deterministicSpanId } from '../shared/span-ids.ts';
 import { parseTraceparent } from '../shared/trace-context.ts';
 import type { AssemblerConfig } from './config.ts';
 import { errnoName } from './errno.ts';
+import { type H2EventsOp, h2HasOpen, h2HeldSpan, h2RequestSpanId, runH2Side } from './h2-side.ts';
 import { runSide, type SideOp, type SideRun, sideHasOpen, upgradeSide } from './side-reader.ts';
 import { buildConnectFailedSpan, buildExchangeSpan, type PeerIdentity } from './span-builder.ts';
 import { type ConnState, connStateKey, type Dir, type HeldSpan, type SideState } from './state.ts';
@@ -34,6 +37,7 @@ import { type ConnState, connStateKey, type Dir, type HeldSpan, type SideState }
 export type AssemblerContext = ProcessorContext<AssemblerConfig, ConnState>;
 
 const MS = 1_000_000n;
+const NO_HINTS: ReadonlyArray<number | null> = [];
 /** Link confidence of a TCP_CONNECTION parent: same connection, same method and path, in order. */
 export const TCP_LINK_CONFIDENCE = 0.95;
 /** ... when older requests of the client were skipped over (events lost on one side). */
@@ -72,6 +76,10 @@ function newSide(ev: L7RawEvent, nowMs: number): SideState {
     namespace: ev.workload.namespace,
     pod: ev.workload.pod,
     workload: ev.workload.workload,
+    podUid: ev.workload.podUid,
+    container: ev.workload.container,
+    workloadKind: ev.workload.workloadKind,
+    peerWorkload: ev.peer,
     role: ev.connection.role,
     roleInferred: ev.connection.roleInferred,
     localAddress: ev.connection.localAddress,
@@ -124,7 +132,15 @@ function peerOf(conn: ConnState, side: SideState): SideState | null {
 }
 
 function identityOf(s: SideState | null): PeerIdentity | null {
-  return s === null ? null : { service: s.service, pod: s.pod, namespace: s.namespace };
+  return s === null
+    ? null
+    : {
+        service: s.service,
+        pod: s.pod,
+        namespace: s.namespace,
+        workload: s.workload,
+        workloadKind: s.workloadKind ?? null,
+      };
 }
 
 function kindOf(side: SideState, dir: Dir, message: 'request' | 'response'): SpanKind {
@@ -181,9 +197,10 @@ interface ParentMatch {
 function claimParent(
   conn: ConnState,
   server: SideState,
-  req: { method: string; path: string; startNs: bigint },
+  req: { method: string; path: string; startNs: bigint; streamId?: number | null },
   cfg: AssemblerConfig,
 ): ParentMatch | null {
+  if (req.streamId != null) return claimStream(conn, server, req, req.streamId, cfg);
   let best: { index: number; side: SideState } | null = null;
   for (const side of conn.sides) {
     if (side.role !== 'CLIENT' || !opposite(server, side)) continue;
@@ -209,7 +226,42 @@ function claimParent(
   };
 }
 
-function emitSpan(ctx: AssemblerContext, span: Span, parentNode: string | null): void {
+/**
+ * HTTP/2: the CLIENT request on the same stream at the other end. Stream ids are never reused on a
+ * connection (RFC 9113 §5.1.1), so the match is exact and takes that request alone: other streams stay
+ * open concurrently and are claimed by their own server spans, in whatever order those end.
+ */
+function claimStream(
+  conn: ConnState,
+  server: SideState,
+  req: { method: string; path: string; startNs: bigint },
+  streamId: number,
+  cfg: AssemblerConfig,
+): ParentMatch | null {
+  for (const side of conn.sides) {
+    if (side.role !== 'CLIENT' || !opposite(server, side)) continue;
+    const tolerance = side.node === server.node ? 0n : BigInt(cfg.clockSkewMs) * MS;
+    const i = side.recent.findIndex(
+      (rec) =>
+        rec.streamId === streamId &&
+        rec.method === req.method &&
+        rec.path === req.path &&
+        rec.startNs <= req.startNs + tolerance,
+    );
+    if (i === -1) continue;
+    const rec = side.recent[i]!;
+    side.recent.splice(i, 1);
+    return { spanId: rec.spanId, node: side.node, side, confidence: TCP_LINK_CONFIDENCE };
+  }
+  return null;
+}
+
+function emitSpan(
+  ctx: AssemblerContext,
+  span: Span,
+  parentNode: string | null,
+  causalCandidates: number | null = null,
+): void {
   const value: TraceLinkingEvent = {
     kind: 'SPAN',
     node: span.local.node,
@@ -218,6 +270,7 @@ function emitSpan(ctx: AssemblerContext, span: Span, parentNode: string | null):
     spanId: null,
     traceId: null,
     replyTo: null,
+    causalCandidates,
   };
   ctx.emit('linking', span.local.node, value);
   ctx.count('spans');
@@ -253,7 +306,8 @@ function tryPlace(conn: ConnState, h: HeldSpan, ctx: AssemblerContext, force: bo
     }
   }
   const peer = side === undefined ? null : peerOf(conn, side);
-  if (peer !== null && h.span.peer.service === null) fillPeer(h.span, peer);
+  // The captured other end wins over what the collector knew of the peer address (a ClusterIP, say).
+  if (peer !== null) fillPeer(h.span, peer);
   const waitParent = h.needsParent && conn.peer !== 'absent';
   const waitPeer = peer === null && conn.peer === 'unknown';
   if (!force && (waitParent || waitPeer)) return false;
@@ -261,7 +315,7 @@ function tryPlace(conn: ConnState, h: HeldSpan, ctx: AssemblerContext, force: bo
     if (h.needsParent) ctx.count(peer === null ? 'tcp_parent_peer_not_captured' : 'tcp_parent_not_found');
     if (peer === null && conn.peer === 'unknown') conn.peer = 'absent';
   }
-  emitSpan(ctx, h.span, h.parentNode);
+  emitSpan(ctx, h.span, h.parentNode, h.causalCandidates);
   return true;
 }
 
@@ -272,6 +326,8 @@ function fillPeer(span: Span, peer: SideState): void {
     service: id?.service ?? null,
     pod: id?.pod ?? null,
     namespace: id?.namespace ?? null,
+    workload: id?.workload ?? null,
+    workloadKind: id?.workloadKind ?? null,
   };
 }
 
@@ -279,13 +335,30 @@ function place(conn: ConnState, h: HeldSpan, ctx: AssemblerContext): void {
   if (!tryPlace(conn, h, ctx, false)) {
     conn.held.push(h);
     ctx.count('spans_held');
+    if (conn.held.length > ctx.config.maxHeldSpans) {
+      // A connection carrying thousands of calls a second (HTTP/2) must not grow its state past what
+      // the changelog takes: the oldest goes out now, with what is known.
+      ctx.count('held_overflow');
+      tryPlace(conn, conn.held.shift()!, ctx, true);
+    }
   }
 }
 
-/** Turns the exchanges of one run into spans. */
-function exchangesToSpans(conn: ConnState, side: SideState, run: SideRun, ctx: AssemblerContext): void {
+/**
+ * Turns the exchanges of one run into spans. `hints` are the collector's causality hints of the calls
+ * the run's event ended (L7RawEvent.causalCandidates): one per exchange ended by a response, in order,
+ * for the CLIENT spans the trace linker decides causality for.
+ */
+function exchangesToSpans(
+  conn: ConnState,
+  side: SideState,
+  run: SideRun,
+  ctx: AssemblerContext,
+  hints: ReadonlyArray<number | null> = NO_HINTS,
+): void {
   const cfg = ctx.config;
   const templater = templaterFor(cfg);
+  let hint = 0;
   for (const { exchange: x, dir, tid, ordinal } of run.exchanges) {
     ctx.count('exchanges');
     const first = (x.request ?? x.response)!;
@@ -299,6 +372,7 @@ function exchangesToSpans(conn: ConnState, side: SideState, run: SideRun, ctx: A
     }
     const span = buildExchangeSpan(x, side, { spanId, kind, tid }, conn.key, templater, null);
     if (span.incompleteReason !== null) ctx.count(`incomplete.${span.incompleteReason}`);
+    const candidates = x.response === undefined ? null : (hints[hint++] ?? null);
     const h: HeldSpan = {
       span,
       sideId: side.id,
@@ -307,6 +381,7 @@ function exchangesToSpans(conn: ConnState, side: SideState, run: SideRun, ctx: A
       claimed: false,
       parentNode: null,
       heldAtMs: ctx.now(),
+      causalCandidates: kind === 'CLIENT' ? candidates : null,
     };
     applyTraceContext(h, x);
     place(conn, h, ctx);
@@ -338,8 +413,56 @@ function applyTraceContext(h: HeldSpan, x: Http1Exchange): void {
   }
 }
 
+/** Runs ops on an HTTP/2 side: its exchanges become spans, its CLIENT requests are remembered. */
+function advanceH2(
+  conn: ConnState,
+  side: SideState,
+  ops: Array<H2EventsOp | SideOp>,
+  ctx: AssemblerContext,
+): void {
+  const run = runH2Side(side, ops);
+  if (run.gaps > 0) ctx.count('h2_gaps', run.gaps);
+  if (run.unattributed > 0) ctx.count('h2_unattributed_blocks', run.unattributed);
+  if (run.late > 0) ctx.count('h2_late_events', run.late);
+  if (side.role === 'CLIENT') {
+    for (const r of run.requests) {
+      side.recent.push({
+        ordinal: r.streamId,
+        spanId: h2RequestSpanId(conn.key, side, 'CLIENT', r.streamId, r.traceparent),
+        method: r.method,
+        path: r.path,
+        startNs: r.startNs,
+        streamId: r.streamId,
+      });
+    }
+    pruneRecent(side, ctx.config);
+  }
+  const templater = templaterFor(ctx.config);
+  for (const x of run.exchanges) {
+    ctx.count('exchanges');
+    ctx.count('h2_exchanges');
+    if (x.request === null) ctx.count('orphan_responses');
+    const h = h2HeldSpan(conn.key, side, x, templater, ctx.now());
+    if (h.span.incompleteReason !== null) ctx.count(`incomplete.${h.span.incompleteReason}`);
+    place(conn, h, ctx);
+  }
+  if ((side.h2?.streams.length ?? 0) > ctx.config.maxLogEntries) {
+    // As for HTTP/1.x: more open streams than a side may hold (about 1 KB of state each) end now.
+    ctx.count('side_log_overflow');
+    advanceH2(conn, side, [{ op: 'expire', now: side.lastNs, timeout: 0n }], ctx);
+  }
+}
+
 /** Runs ops on a side and turns everything they produced into spans and remembered requests. */
-function advance(conn: ConnState, side: SideState, ops: SideOp[], ctx: AssemblerContext): void {
+function advance(
+  conn: ConnState,
+  side: SideState,
+  ops: SideOp[],
+  ctx: AssemblerContext,
+  hints: ReadonlyArray<number | null> = NO_HINTS,
+): void {
+  // Timeouts and the close end HTTP/2 streams too (its data ops are `h2` ops: processRawEvent).
+  if (side.h2 != null) advanceH2(conn, side, ops, ctx);
   const run = runSide(side, ops);
   inferRole(side, run);
   if (run.invalidHeads > 0) ctx.count('parse_errors', run.invalidHeads);
@@ -358,7 +481,7 @@ function advance(conn: ConnState, side: SideState, ops: SideOp[], ctx: Assembler
     });
   }
   pruneRecent(side, ctx.config);
-  exchangesToSpans(conn, side, run, ctx);
+  exchangesToSpans(conn, side, run, ctx, hints);
   if (run.pending > ctx.config.maxLogEntries) {
     // A deep pipeline, or responses piling up unanswered: end what is open rather than grow without bound.
     ctx.count('side_log_overflow');
@@ -372,7 +495,7 @@ function pruneRecent(side: SideState, cfg: AssemblerConfig): void {
   const horizon = side.lastNs - (BigInt(cfg.exchangeTimeoutMs) + BigInt(cfg.clockSkewMs)) * MS;
   let drop = 0;
   while (drop < side.recent.length && side.recent[drop]!.startNs < horizon) drop++;
-  drop = Math.max(drop, side.recent.length - cfg.recentRequests);
+  drop = Math.max(drop, side.recent.length - (side.h2 == null ? cfg.recentRequests : cfg.recentStreams));
   if (drop > 0) side.recent.splice(0, drop);
 }
 
@@ -425,6 +548,18 @@ export function processRawEvent(record: InputRecord<L7RawEvent>, ctx: AssemblerC
       }
       const dir: Dir = ev.direction === 'INGRESS' ? 'ingress' : 'egress';
       if (ev.direction === 'NONE') ctx.count('data_without_direction');
+      if (ev.protocol === 'HTTP2') {
+        advanceH2(
+          conn,
+          side,
+          [
+            { op: 'expire', now: ev.timeUnixNano, timeout: timeoutNs },
+            { op: 'h2', ts: ev.timeUnixNano, dir, tid: ev.process.tid, events: ev.h2 },
+          ],
+          ctx,
+        );
+        break;
+      }
       advance(
         conn,
         side,
@@ -433,11 +568,22 @@ export function processRawEvent(record: InputRecord<L7RawEvent>, ctx: AssemblerC
           { op: 'data', ts: ev.timeUnixNano, dir, tid: ev.process.tid, segments: toSegments(ev) },
         ],
         ctx,
+        ev.causalCandidates,
       );
       break;
     }
     case 'CLOSE':
       if (!side.closed) {
+        // Frames the close cut short (HTTP/2: gaps) come first.
+        if (ev.h2.length > 0) {
+          const dir: Dir = 'egress';
+          advanceH2(
+            conn,
+            side,
+            [{ op: 'h2', ts: ev.timeUnixNano, dir, tid: ev.process.tid, events: ev.h2 }],
+            ctx,
+          );
+        }
         advance(conn, side, [{ op: 'close', at: ev.timeUnixNano }], ctx);
         side.closed = true;
       }
@@ -488,13 +634,13 @@ export function punctuateAssembler(ctx: AssemblerContext): void {
       if (idleMs >= cfg.idleSideMs) {
         // Idle this long: a CLOSE was lost, or a keep-alive connection rests. End what is open and
         // forget the side; should it speak again, it starts afresh (a new epoch, so new span ids).
-        if (sideHasOpen(side)) {
+        if (sideHasOpen(side) || h2HasOpen(side)) {
           advance(conn, side, [{ op: 'expire', now: side.lastNs + BigInt(idleMs) * MS, timeout: 0n }], ctx);
         }
         forget.add(side.id);
         ctx.count('sides_idle_forgotten');
         changed = true;
-      } else if (sideHasOpen(side) && idleMs >= cfg.exchangeTimeoutMs) {
+      } else if ((sideHasOpen(side) || h2HasOpen(side)) && idleMs >= cfg.exchangeTimeoutMs) {
         // The node's clock moved on by as much as ours since its last event on this side.
         advance(
           conn,

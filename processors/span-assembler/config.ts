@@ -28,13 +28,23 @@ export const assemblerConfigSpec = s.object(
       min: 1_000,
     }),
     maxLogEntries: s.int({
-      doc: "Most HTTP messages a capture side holds unpaired: requests waiting for their response (a deep pipeline) and responses waiting for their request. Past it the side's open exchanges are flushed as incomplete (reason `timeout`) and counted as `side_log_overflow`. (The name is from when a side kept its events.)",
+      doc: "Most HTTP messages a capture side holds unpaired: requests waiting for their response (a deep pipeline) and responses waiting for their request; on HTTP/2, open streams. Past it the side's open exchanges are flushed as incomplete (reason `timeout`) and counted as `side_log_overflow`. (The name is from when a side kept its events.)",
       default: 512,
       min: 8,
     }),
     recentRequests: s.int({
       doc: 'Requests remembered per capture side so that the other end of the connection can name them as parents.',
       default: 64,
+      min: 1,
+    }),
+    recentStreams: s.int({
+      doc: 'The same for an HTTP/2 side, whose requests are concurrent streams (a gRPC client may have hundreds in flight on one connection): a request still waiting for its server span when more than this many came after it can no longer be its parent over the connection.',
+      default: 1024,
+      min: 1,
+    }),
+    maxHeldSpans: s.int({
+      doc: 'Finished spans held per connection while they wait for the other end (pairWaitMs): past it the oldest goes out at once with what is known (counted as `held_overflow`). Bounds the state of a connection that carries thousands of calls a second (a held span is about 1.3 KB of state; the changelog takes 1 MB per connection).',
+      default: 256,
       min: 1,
     }),
     routeRules: s.record(s.string({ doc: 'Replacement, e.g. `{version}`.', default: '' }), {

@@ -25,6 +25,11 @@ export default defineProcessor<typeof assemblerConfigSpec.fields, ConnState, 'ra
   // Binary state of a declared type (state.avsc): the JSON codec's tree of tagged values was the
   // largest single cost of the handler. A changelog written with JSON before still restores (legacy).
   stateCodec: avroStateCodec<ConnState>(new URL('./state.avsc', import.meta.url), {
+    // Values written by the versions before (the Kubernetes fields, then HTTP/2 sides) still restore.
+    history: [
+      new URL('./history/state-first.avsc', import.meta.url),
+      new URL('./history/state-k8s.avsc', import.meta.url),
+    ],
     legacy: jsonStateCodec<ConnState>(),
   }),
   process(record, ctx) {

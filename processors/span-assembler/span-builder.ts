@@ -53,6 +53,8 @@ export interface PeerIdentity {
   service: string | null;
   pod: string | null;
   namespace: string | null;
+  workload: string | null;
+  workloadKind: string | null;
 }
 
 export interface SpanIdentity {
@@ -76,16 +78,27 @@ export function localEndpoint(side: SideState, tid: number): Span['local'] {
     containerId: side.containerId,
     address: side.localAddress,
     port: side.localPort,
+    // `?? null`: sides restored from state written before these fields existed.
+    podUid: side.podUid ?? null,
+    container: side.container ?? null,
+    workloadKind: side.workloadKind ?? null,
   };
 }
 
+/**
+ * The other end: its own capture when the caller has it (`peer`), else what the collector's Kubernetes
+ * decorator knew from the peer address (a pod, or a Service's ClusterIP), else just the address.
+ */
 export function peerEndpoint(side: SideState, peer: PeerIdentity | null): Span['peer'] {
+  const known = peer ?? side.peerWorkload ?? null;
   return {
-    service: peer?.service ?? null,
-    pod: peer?.pod ?? null,
-    namespace: peer?.namespace ?? null,
+    service: known?.service ?? null,
+    pod: known?.pod ?? null,
+    namespace: known?.namespace ?? null,
     address: side.peerAddress,
     port: side.peerPort,
+    workload: known?.workload ?? null,
+    workloadKind: known?.workloadKind ?? null,
   };
 }
 
@@ -184,6 +197,7 @@ export function buildExchangeSpan(
     link: { method: 'NONE', confidence: 0 },
     connectionKey,
     attributes,
+    rpc: null,
   };
 }
 
@@ -230,5 +244,6 @@ export function buildConnectFailedSpan(
     link: { method: 'NONE', confidence: 0 },
     connectionKey,
     attributes: {},
+    rpc: null,
   };
 }

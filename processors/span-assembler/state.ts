@@ -8,7 +8,8 @@
  * at the other end without a shuffle.
  */
 import type { Http1PairerState, Http1ReaderState } from '../../protocols/http1/index.ts';
-import type { Span } from '../../schemas/types.ts';
+import type { Http2PairerState } from '../../protocols/http2/index.ts';
+import type { PeerWorkload, Span } from '../../schemas/types.ts';
 
 export type Dir = 'egress' | 'ingress';
 export type SideRole = 'CLIENT' | 'SERVER' | 'UNKNOWN';
@@ -25,6 +26,11 @@ export interface RequestRecord {
   /** url.path, or the whole target when it has no path (CONNECT's authority-form). */
   path: string;
   startNs: bigint;
+  /**
+   * HTTP/2: the request's stream. Both ends of a connection number its streams alike, so the SERVER side
+   * claims exactly this request, whatever order concurrent streams end in (see h2-side.ts).
+   */
+  streamId?: number | null;
 }
 
 /** One end of one connection as one collector captured it: node, process, connection id/generation. */
@@ -44,6 +50,12 @@ export interface SideState {
   namespace: string | null;
   pod: string | null;
   workload: string | null;
+  /** Kubernetes identity (k8s.pod.uid, k8s.container.name, the workload's kind); null elsewhere. */
+  podUid: string | null;
+  container: string | null;
+  workloadKind: string | null;
+  /** The other end as the collector's Kubernetes decorator named it by address: used when it is not captured. */
+  peerWorkload: PeerWorkload | null;
   role: SideRole;
   roleInferred: boolean;
   localAddress: string;
@@ -59,6 +71,8 @@ export interface SideState {
     ingress: Http1ReaderState | null;
     pairer: Http1PairerState | null;
   };
+  /** An HTTP/2 side: its stream pairer's plain-data state (protocols/http2), absent before its first event. */
+  h2?: Http2PairerState | null;
   /** Requests read on this side: the next one's ordinal (part of its span id). */
   requests: number;
   /** Requests that left the pairer in an exchange (they leave in order): the next exchange's ordinal. */
@@ -82,12 +96,14 @@ export interface HeldSpan {
   /** SERVER spans with a request and no traceparent wait for the CLIENT request to name as parent. */
   needsParent: boolean;
   /** SERVER spans: the request, to find the CLIENT request it is the arrival of (until `claimed`). */
-  request: { method: string; path: string; startNs: bigint } | null;
+  request: { method: string; path: string; startNs: bigint; streamId?: number | null } | null;
   /** The CLIENT request at the other end was found (and claimed, so no later request takes it). */
   claimed: boolean;
   /** Node of the CLIENT span named as parent, once found (the linker may have to ask that node). */
   parentNode: string | null;
   heldAtMs: number;
+  /** CLIENT spans: the collector's count of the call's possible causes (L7RawEvent.causalCandidates). */
+  causalCandidates: number | null;
 }
 
 export interface ConnState {

@@ -36,36 +36,127 @@ export function containsCall(s: ServerSummary, c: ClientCall): boolean {
   return s.startNs <= c.startNs && c.endNs <= s.endNs;
 }
 
+// The pools the evidence narrows the candidates to: all of them, those on the call's thread, and those
+// that reused the call's connection among either.
+const ALL = 0;
+const THREAD = 1;
+const REUSED = 2;
+const THREAD_REUSED = 3;
+
+/**
+ * The choice made as the containing server spans are found, one at a time, without collecting them: a
+ * CLIENT span of a busy process has many candidates, and this runs once per CLIENT span. It keeps, per
+ * pool, how many candidates it holds and the best of them (recency, then the tighter span, then the
+ * id: a total order, so replays choose alike). Reusable: `reset` starts a new call.
+ *
+ * Times are numbers: offsets (ns) from any origin common to the call's candidates, exact below 2^53.
+ */
+export class CausalChooser<R> {
+  #tid = 0;
+  #connectionKey = '';
+  readonly #count = [0, 0, 0, 0];
+  readonly #start = [0, 0, 0, 0];
+  readonly #end = [0, 0, 0, 0];
+  readonly #spanId = ['', '', '', ''];
+  readonly #ref: Array<R | undefined> = [undefined, undefined, undefined, undefined];
+  readonly #index = [0, 0, 0, 0];
+
+  reset(tid: number, connectionKey: string): void {
+    this.#tid = tid;
+    this.#connectionKey = connectionKey;
+    this.#count.fill(0);
+    this.#ref.fill(undefined);
+  }
+
+  /** How many containing server spans were added. */
+  get containing(): number {
+    return this.#count[ALL]!;
+  }
+
+  /** A server span that contains the call; `ref` and `index` (where it is) come back with the choice. */
+  add(
+    startNs: number,
+    endNs: number,
+    spanId: string,
+    tid: number,
+    childConns: readonly string[],
+    ref: R,
+    index: number,
+  ): void {
+    const sameThread = this.#tid !== 0 && tid === this.#tid;
+    const reused = childConns.includes(this.#connectionKey);
+    this.#offer(ALL, startNs, endNs, spanId, ref, index);
+    if (sameThread) this.#offer(THREAD, startNs, endNs, spanId, ref, index);
+    if (reused) this.#offer(REUSED, startNs, endNs, spanId, ref, index);
+    if (sameThread && reused) this.#offer(THREAD_REUSED, startNs, endNs, spanId, ref, index);
+  }
+
+  #offer(pool: number, startNs: number, endNs: number, spanId: string, ref: R, index: number): void {
+    const n = this.#count[pool]!;
+    this.#count[pool] = n + 1;
+    if (n > 0) {
+      const start = this.#start[pool]!;
+      const end = this.#end[pool]!;
+      const better =
+        startNs !== start ? startNs > start : endNs !== end ? endNs < end : spanId < this.#spanId[pool]!;
+      if (!better) return;
+    }
+    this.#start[pool] = startNs;
+    this.#end[pool] = endNs;
+    this.#spanId[pool] = spanId;
+    this.#ref[pool] = ref;
+    this.#index[pool] = index;
+  }
+
+  /** The cause and the confidence in it, or null when no server span contained the call. */
+  choice(): (CausalChoice & { ref: R; index: number }) | null {
+    const containing = this.#count[ALL]!;
+    if (containing === 0) return null;
+    let pool = ALL;
+    let reused = REUSED;
+    const thread = this.#count[THREAD]!;
+    if (thread > 0 && thread < containing) {
+      pool = THREAD;
+      reused = THREAD_REUSED;
+    }
+    const r = this.#count[reused]!;
+    if (r > 0 && r < this.#count[pool]!) pool = reused;
+    const size = this.#count[pool]!;
+    let confidence: number;
+    if (containing === 1) confidence = CONFIDENCE_SOLE;
+    else if (size === 1) confidence = CONFIDENCE_NARROWED;
+    else confidence = Math.round((CONFIDENCE_SOLE / size) * 1000) / 1000;
+    return {
+      spanId: this.#spanId[pool]!,
+      confidence,
+      containing,
+      ref: this.#ref[pool] as R,
+      index: this.#index[pool]!,
+    };
+  }
+}
+
 export function chooseCausalParent(
   call: ClientCall,
   candidates: readonly ServerSummary[],
 ): CausalChoice | null {
-  const containing = candidates.filter((s) => containsCall(s, call));
-  if (containing.length === 0) return null;
-  let pool = containing;
-  if (call.tid !== 0) {
-    const sameThread = pool.filter((s) => s.tid === call.tid);
-    if (sameThread.length > 0 && sameThread.length < pool.length) pool = sameThread;
+  const chooser = new CausalChooser<null>();
+  chooser.reset(call.tid, call.connectionKey);
+  for (let i = 0; i < candidates.length; i++) {
+    const s = candidates[i]!;
+    if (!containsCall(s, call)) continue;
+    chooser.add(
+      Number(s.startNs - call.startNs),
+      Number(s.endNs - call.startNs),
+      s.spanId,
+      s.tid,
+      s.childConns,
+      null,
+      i,
+    );
   }
-  const reused = pool.filter((s) => s.childConns.includes(call.connectionKey));
-  if (reused.length > 0 && reused.length < pool.length) pool = reused;
-  // Recency, then the tighter span, then the id: a total order, so replays choose alike.
-  const best = [...pool].sort((a, b) =>
-    a.startNs !== b.startNs
-      ? a.startNs > b.startNs
-        ? -1
-        : 1
-      : a.endNs !== b.endNs
-        ? a.endNs < b.endNs
-          ? -1
-          : 1
-        : a.spanId < b.spanId
-          ? -1
-          : 1,
-  )[0]!;
-  let confidence: number;
-  if (containing.length === 1) confidence = CONFIDENCE_SOLE;
-  else if (pool.length === 1) confidence = CONFIDENCE_NARROWED;
-  else confidence = Math.round((CONFIDENCE_SOLE / pool.length) * 1000) / 1000;
-  return { spanId: best.spanId, confidence, containing: containing.length };
+  const choice = chooser.choice();
+  return choice === null
+    ? null
+    : { spanId: choice.spanId, confidence: choice.confidence, containing: choice.containing };
 }

@@ -14,11 +14,14 @@ import { codecFor } from '../../schemas/codec.ts';
 import type { Span, TraceLinkingEvent } from '../../schemas/types.ts';
 import type { InputRecord, ProcessorContext } from '../runtime/definition.ts';
 import { deterministicSpanId, traceIdForRoot } from '../shared/span-ids.ts';
-import { chooseCausalParent } from './causality.ts';
+import { CausalChooser } from './causality.ts';
 import type { LinkerConfig } from './config.ts';
 import {
+  type ArrivalsEntry,
+  arrivalsKey,
+  arrivalsPartKey,
+  BUCKET_WINDOW,
   type BucketEntry,
-  bucketKey,
   bucketWidthNs,
   type LinkerState,
   MAX_BUCKET_SERVERS,
@@ -26,9 +29,11 @@ import {
   MAX_WAITING_CHILDREN,
   META_KEY,
   type MetaEntry,
+  type ProcessIndexEntry,
+  type ProcessKeys,
+  processKeys,
   type RemoteEntry,
   remoteKey,
-  type ServerSummary,
   type SpanEntry,
   slotOf,
   spanKey,
@@ -36,6 +41,7 @@ import {
   tierMaxNs,
   tierOf,
   WHEEL_PART_KEYS,
+  WHEEL_SLOT_MS,
   type WheelEntry,
   wheelKey,
   wheelPartKey,
@@ -44,6 +50,8 @@ import {
 export type LinkerContext = ProcessorContext<LinkerConfig, LinkerState>;
 
 const MS = 1_000_000n;
+/** An offset no search compares above: the stand-in for "no bound known" in a bucket's olderReach. */
+const NO_BOUND = Number.MAX_SAFE_INTEGER;
 
 let spanCodec: ReturnType<typeof codecFor<Span>> | undefined;
 function decodeSpan(bytes: Buffer): Span {
@@ -51,11 +59,59 @@ function decodeSpan(bytes: Buffer): Span {
   return spanCodec.decode(bytes);
 }
 
-function summaryOf(bucket: BucketEntry, i: number): ServerSummary {
-  const [spanId, startOffsetNs, durationNs, tid, headerTrace, childConns] = bucket.servers[i]!;
-  const startNs = bucket.baseNs + BigInt(startOffsetNs);
-  return { spanId, startNs, endNs: startNs + BigInt(durationNs), tid, headerTrace, childConns };
+/**
+ * The decoded span of an entry that waits, kept beside it while the entry lives in memory, so a span
+ * is decoded once (when it arrives), not again when it is emitted. Keyed by the entry object: after a
+ * restore or an aborted transaction the store hands out new objects, which miss here, and their span
+ * is decoded from the bytes the entry holds. The decoded span is never changed before it is emitted
+ * (the linker's changes are in the entry), so it is always what the bytes say.
+ */
+const decodedSpans = new WeakMap<SpanEntry, Span>();
+
+/** Per config: each tier's bucket width and longest span (ns), computed once, not per search. */
+interface Tiers {
+  width: bigint[];
+  maxNs: bigint[];
 }
+const tiersByConfig = new WeakMap<LinkerConfig, Tiers>();
+function tiersOf(cfg: LinkerConfig): Tiers {
+  let tiers = tiersByConfig.get(cfg);
+  if (tiers === undefined) {
+    const maxSpanNs = BigInt(cfg.maxServerSpanMs) * MS;
+    const all = Array.from({ length: TIER_MAX_NS.length + 1 }, (_, tier) => tier);
+    tiers = {
+      width: all.map((tier) => bucketWidthNs(tier, maxSpanNs)),
+      maxNs: all.map((tier) => tierMaxNs(tier, maxSpanNs)),
+    };
+    tiersByConfig.set(cfg, tiers);
+  }
+  return tiers;
+}
+
+/** `ns - baseNs` as a number, rounded up to NO_BOUND when it is too far to be exact (an upper bound). */
+function offsetAtMost(ns: bigint, baseNs: bigint): number {
+  const d = ns - baseNs;
+  return d < BigInt(NO_BOUND) ? Number(d) : NO_BOUND;
+}
+
+/** Handlers run one at a time: one chooser serves every search. Its refs: [bucket key, row index]. */
+const chooser = new CausalChooser<string>();
+
+type SlotKind = 'w' | 'a';
+const SLOT_KEYS: Record<
+  SlotKind,
+  { head: (slot: number) => string; part: (slot: number, part: number) => string }
+> = {
+  w: { head: wheelKey, part: wheelPartKey },
+  a: { head: arrivalsKey, part: arrivalsPartKey },
+};
+
+type SlotList = WheelEntry | ArrivalsEntry;
+/** The part each kind of slot list was last appended to (checked against the store before use). */
+const tails: Record<
+  SlotKind,
+  { state: LinkerContext['state']; slot: number; key: string; list: SlotList } | undefined
+> = { w: undefined, a: undefined };
 
 /** One call's view of the partition state, with the bookkeeping that must be written back once. */
 class Linker {
@@ -76,12 +132,12 @@ class Linker {
   }
 
   /** Stores a span entry, scheduling its deadline when it is new or moved. */
-  put(e: SpanEntry): void {
+  put(e: SpanEntry, key = spanKey(e.spanId)): void {
     if (e.scheduledMs !== e.deadlineMs) {
-      this.schedule(spanKey(e.spanId), e.deadlineMs);
+      this.schedule(key, e.deadlineMs);
       e.scheduledMs = e.deadlineMs;
     }
-    this.ctx.state.set(spanKey(e.spanId), e);
+    this.ctx.state.set(key, e);
   }
 
   #meta: MetaEntry | undefined;
@@ -90,7 +146,8 @@ class Linker {
   meta(): MetaEntry {
     if (this.#meta === undefined) {
       const m = this.ctx.state.get(META_KEY);
-      this.#meta = m?.t === 'meta' ? m : { t: 'meta', pending: 0, wheelFrom: null };
+      this.#meta =
+        m?.t === 'meta' ? m : { t: 'meta', pending: 0, wheelFrom: null, arrivalFrom: null, arrivalTo: null };
     }
     return this.#meta;
   }
@@ -118,40 +175,75 @@ class Linker {
       this.#metaDirty = true;
     }
     if (slot < m.wheelFrom) slot = m.wheelFrom;
-    const got = this.ctx.state.get(wheelKey(slot));
-    const head: WheelEntry = got?.t === 'wheel' ? got : { t: 'wheel', keys: [] };
-    const parts = head.parts ?? 0;
-    if (parts === 0 && head.keys.length < WHEEL_PART_KEYS) {
-      head.keys.push(key);
-      this.ctx.state.set(wheelKey(slot), head);
-      return;
-    }
-    // The slot continues in its last part, or in a new one when that is full.
-    const lastGot = parts === 0 ? undefined : this.ctx.state.get(wheelPartKey(slot, parts));
-    let last: WheelEntry | undefined = lastGot?.t === 'wheel' ? lastGot : undefined;
-    let part = parts;
-    if (last === undefined || last.keys.length >= WHEEL_PART_KEYS) {
-      part = parts + 1;
-      head.parts = part;
-      this.ctx.state.set(wheelKey(slot), head);
-      last = { t: 'wheel', keys: [] };
-    }
-    last.keys.push(key);
-    this.ctx.state.set(wheelPartKey(slot, part), last);
+    this.#append('w', slot, key);
   }
 
-  /** Every key listed in a wheel slot, its parts deleted. */
-  #takeSlot(slot: number): string[] {
-    const head = this.ctx.state.get(wheelKey(slot));
-    if (head?.t !== 'wheel') return [];
-    this.ctx.state.delete(wheelKey(slot));
-    const keys = [...head.keys];
-    for (let part = 1; part <= (head.parts ?? 0); part++) {
-      const p = this.ctx.state.get(wheelPartKey(slot, part));
-      this.ctx.state.delete(wheelPartKey(slot, part));
-      if (p?.t === 'wheel') keys.push(...p.keys);
+  /**
+   * Adds `key` to a slot list (the wheel's or the arrivals'), in its last part, or in a new part when
+   * that one is full; returns true when the list was new.
+   */
+  #append(kind: SlotKind, slot: number, key: string): boolean {
+    // Appends go to one slot after another: the last part written is usually the one to write again.
+    const tail = tails[kind];
+    if (
+      tail !== undefined &&
+      tail.slot === slot &&
+      tail.state === this.ctx.state &&
+      tail.list.keys.length < WHEEL_PART_KEYS &&
+      // Still the stored value (an aborted call or transaction leaves another object, or none).
+      this.ctx.state.get(tail.key) === tail.list
+    ) {
+      tail.list.keys.push(key);
+      this.ctx.state.set(tail.key, tail.list);
+      return false;
     }
-    return keys;
+    const keys = SLOT_KEYS[kind];
+    const t = kind === 'w' ? 'wheel' : 'arrivals';
+    const headKey = keys.head(slot);
+    const got = this.ctx.state.get(headKey);
+    const created = got?.t !== t;
+    const head = (created ? { t, keys: [] } : got) as SlotList;
+    const parts = head.parts ?? 0;
+    let listKey = headKey;
+    let list = head;
+    if (parts > 0 || head.keys.length >= WHEEL_PART_KEYS) {
+      const lastGot = parts === 0 ? undefined : this.ctx.state.get(keys.part(slot, parts));
+      list = (lastGot?.t === t ? lastGot : undefined) as SlotList;
+      listKey = keys.part(slot, parts);
+      if (list === undefined || list.keys.length >= WHEEL_PART_KEYS) {
+        head.parts = parts + 1;
+        this.ctx.state.set(headKey, head);
+        list = { t, keys: [] } as SlotList;
+        listKey = keys.part(slot, parts + 1);
+      }
+    }
+    list.keys.push(key);
+    this.ctx.state.set(listKey, list);
+    tails[kind] = { state: this.ctx.state, slot, key: listKey, list };
+    return created;
+  }
+
+  /** Every key listed in a slot list, or undefined when there is none; with `take`, its parts deleted. */
+  #readSlot(kind: SlotKind, slot: number, take: boolean): string[] | undefined {
+    const keys = SLOT_KEYS[kind];
+    const head = this.ctx.state.get(keys.head(slot));
+    if (head?.t !== (kind === 'w' ? 'wheel' : 'arrivals')) return undefined;
+    if (take) this.ctx.state.delete(keys.head(slot));
+    const parts = head.parts ?? 0;
+    if (parts === 0) return take ? head.keys : [...head.keys];
+    const out = [...head.keys];
+    for (let part = 1; part <= parts; part++) {
+      const p = this.ctx.state.get(keys.part(slot, part));
+      if (take) this.ctx.state.delete(keys.part(slot, part));
+      if (p?.t === 'wheel' || p?.t === 'arrivals') for (const k of p.keys) out.push(k);
+    }
+    return out;
+  }
+
+  /** Replaces a slot list with `list` (deleted when empty). */
+  #rewriteSlot(kind: SlotKind, slot: number, list: string[]): void {
+    this.#readSlot(kind, slot, true);
+    for (const key of list) this.#append(kind, slot, key);
   }
 
   stub(spanId: string, node: string): SpanEntry {
@@ -160,17 +252,31 @@ class Linker {
       spanId,
       status: 'expected',
       span: null,
+      parentSpanId: null,
+      link: null,
+      attributes: {},
       traceId: null,
       headerTrace: null,
       kind: null,
       node,
       pid: 0,
-      fingerprint: null,
+      startNs: null,
       children: [],
       askedBy: [],
       arrivedMs: this.now,
       deadlineMs: this.now + this.cfg.resolveTimeoutMs + this.cfg.retainMs,
+      scheduledMs: null,
     };
+  }
+
+  /** The decoded span of an entry that holds one (decoded once, see decodedSpans). */
+  #decoded(e: SpanEntry): Span {
+    let span = decodedSpans.get(e);
+    if (span === undefined) {
+      span = decodeSpan(e.span!);
+      decodedSpans.set(e, span);
+    }
+    return span;
   }
 
   // --- SPAN --------------------------------------------------------------------------------------
@@ -181,38 +287,50 @@ class Linker {
       return;
     }
     const span = decodeSpan(ev.span);
-    const fingerprint = `${span.kind}|${span.local.node}|${span.local.pid}|${span.startTimeUnixNano}`;
-    let existing = this.span(span.spanId);
+    let spanId = span.spanId;
+    let existing = this.span(spanId);
+    const attributes: Record<string, string> = {};
     if (existing !== undefined && existing.status !== 'expected') {
-      if (existing.fingerprint === fingerprint) {
+      if (
+        existing.kind === span.kind &&
+        existing.node === span.local.node &&
+        existing.pid === span.local.pid &&
+        existing.startNs === span.startTimeUnixNano
+      ) {
         // The same span twice (a replayed input): the first one stands.
         this.ctx.count('duplicate_spans');
         return;
       }
       // Another span with the id: a client that retried with the same traceparent, whose parent-id
       // names both calls. It keeps the header's id as an attribute and gets one derived from it.
-      span.attributes['meshpipe.span_id.original'] = span.spanId;
-      span.spanId = deterministicSpanId([span.spanId, fingerprint]);
+      attributes['meshpipe.span_id.original'] = spanId;
+      const fingerprint = `${span.kind}|${span.local.node}|${span.local.pid}|${span.startTimeUnixNano}`;
+      spanId = deterministicSpanId([spanId, fingerprint]);
       this.ctx.count('span_ids_reused');
-      existing = this.span(span.spanId);
+      existing = this.span(spanId);
     }
     this.ctx.count('spans_in');
     const e: SpanEntry = {
       t: 'span',
-      spanId: span.spanId,
+      spanId,
       status: 'causality',
-      span,
+      span: ev.span,
+      parentSpanId: span.parentSpanId,
+      link: span.link,
+      attributes,
       traceId: null,
       headerTrace: span.traceId === '' ? null : span.traceId,
       kind: span.kind,
       node: span.local.node,
       pid: span.local.pid,
-      fingerprint,
+      startNs: span.startTimeUnixNano,
       children: existing?.children ?? [],
       askedBy: existing?.askedBy ?? [],
       arrivedMs: this.now,
       deadlineMs: this.now + this.cfg.causalityWaitMs,
+      scheduledMs: null,
     };
+    decodedSpans.set(e, span);
     this.#pendingDelta++;
     if (span.kind === 'SERVER') {
       this.#index(span, e.headerTrace);
@@ -229,44 +347,138 @@ class Linker {
     } else {
       this.put(e);
     }
+    if (e.status === 'causality' || e.status === 'parent') this.#listArrival(e);
   }
 
-  get #maxSpanNs(): bigint {
-    return BigInt(this.cfg.maxServerSpanMs) * MS;
+  /** Lists a waiting span in the slot it arrived in, for the memory bound (ArrivalsEntry). */
+  #listArrival(e: SpanEntry): void {
+    const slot = slotOf(e.arrivedMs);
+    if (this.#append('a', slot, e.spanId)) {
+      // Looked at again when its spans must be done waiting: a cause found, then a parent's trace id.
+      this.schedule(arrivalsKey(slot), this.#arrivalsDueMs(slot));
+    }
+    const m = this.meta();
+    if (m.arrivalFrom === null || slot < m.arrivalFrom) {
+      m.arrivalFrom = slot;
+      this.#metaDirty = true;
+    }
+    if (m.arrivalTo === null || slot > m.arrivalTo) {
+      m.arrivalTo = slot;
+      this.#metaDirty = true;
+    }
   }
 
-  /** Where a SERVER span of `durationNs` starting at `startNs` is indexed. */
-  #slotOf(node: string, pid: number, startNs: bigint, durationNs: bigint): { key: string; baseNs: bigint } {
+  #arrivalsDueMs(slot: number): number {
+    return (slot + 1) * WHEEL_SLOT_MS + this.cfg.causalityWaitMs + this.cfg.resolveTimeoutMs;
+  }
+
+  /**
+   * Keeps in an arrival list only the spans of it that still wait; returns them. The list goes when none
+   * does (and the oldest arrival slot moves on past it).
+   */
+  #pruneArrivals(slot: number): SpanEntry[] {
+    const ids = this.#readSlot('a', slot, false);
+    const waiting: SpanEntry[] = [];
+    if (ids !== undefined) {
+      const keep = new Set<string>();
+      for (const id of ids) {
+        const e = this.span(id);
+        if (e === undefined || (e.status !== 'causality' && e.status !== 'parent')) continue;
+        // A later span with the id is listed in its own slot; one that came again within the slot
+        // (a retry's derived id, replayed) is listed twice in it.
+        if (slotOf(e.arrivedMs) !== slot || keep.has(id)) continue;
+        waiting.push(e);
+        keep.add(id);
+      }
+      if (keep.size < ids.length) this.#rewriteSlot('a', slot, [...keep]);
+    }
+    if (waiting.length === 0) {
+      const m = this.meta();
+      if (m.arrivalFrom === slot) {
+        if (m.arrivalTo === null || slot >= m.arrivalTo) {
+          m.arrivalFrom = null;
+          m.arrivalTo = null;
+        } else m.arrivalFrom = slot + 1;
+        this.#metaDirty = true;
+      }
+    }
+    return waiting;
+  }
+
+  /** Where a SERVER span starting at `startNs` of `durationNs` is indexed: tier, bucket index and base. */
+  #bucketOf(startNs: bigint, durationNs: bigint): { tier: number; index: number; baseNs: bigint } {
     const tier = tierOf(durationNs);
-    const width = bucketWidthNs(tier, this.#maxSpanNs);
+    const width = tiersOf(this.cfg).width[tier]!;
     const index = startNs / width;
-    return { key: bucketKey(node, pid, tier, index), baseNs: index * width };
+    return { tier, index: Number(index), baseNs: index * width };
   }
 
-  /** Adds a SERVER span to its process's candidate index. */
+  /** Adds a SERVER span to its process's candidate index (and what its process's searches read first). */
   #index(span: Span, headerTrace: string | null): void {
     const d = span.endTimeUnixNano - span.startTimeUnixNano;
     const duration = d > 0n ? d : 0n;
-    const { key, baseNs } = this.#slotOf(span.local.node, span.local.pid, span.startTimeUnixNano, duration);
+    const endNs = d > 0n ? span.endTimeUnixNano : span.startTimeUnixNano;
+    const keys = processKeys(span.local.node, span.local.pid);
+    const { tier, index, baseNs } = this.#bucketOf(span.startTimeUnixNano, duration);
+    const key = keys.bucket(tier, index);
     const got = this.ctx.state.get(key);
-    const bucket: BucketEntry =
-      got?.t === 'bucket' ? got : { t: 'bucket', baseNs, servers: [], touchedMs: this.now };
-    if (bucket.servers.length >= MAX_BUCKET_SERVERS) {
+    if (got?.t === 'bucket' && got.servers.length >= MAX_BUCKET_SERVERS) {
       // Still linked and emitted; only not a candidate cause (state.ts, MAX_BUCKET_SERVERS).
       this.ctx.count('causality_index_full');
       return;
     }
-    if (got === undefined) this.schedule(key, this.now + this.#bucketLifeMs());
-    bucket.servers.push([
-      span.spanId,
-      Number(span.startTimeUnixNano - baseNs),
-      Number(duration),
-      span.local.tid,
-      headerTrace,
-      [],
-    ]);
+    const procKey = keys.process;
+    const procGot = this.ctx.state.get(procKey);
+    let proc: ProcessIndexEntry;
+    if (procGot?.t === 'process') proc = procGot;
+    else {
+      proc = { t: 'process', tiers: TIER_MAX_NS.map(() => null).concat(null), touchedMs: this.now };
+      this.schedule(procKey, this.now + this.#bucketLifeMs());
+    }
+    const reach = proc.tiers[tier] ?? null;
+    const start = Number(span.startTimeUnixNano - baseNs);
+    const end = start + Number(duration);
+    let bucket: BucketEntry;
+    if (got?.t === 'bucket') {
+      bucket = got;
+      if (end > bucket.reach) bucket.reach = end;
+    } else {
+      bucket = {
+        t: 'bucket',
+        baseNs,
+        servers: [],
+        touchedMs: this.now,
+        reach: end,
+        // Every span of the tier ends by the tier's reach: so do those of the buckets before this one.
+        olderReach: reach === null ? -NO_BOUND : offsetAtMost(reach.reachNs, baseNs),
+      };
+      this.schedule(key, this.now + this.#bucketLifeMs());
+    }
+    bucket.servers.push([span.spanId, start, Number(duration), span.local.tid, headerTrace, []]);
     bucket.touchedMs = this.now;
     this.ctx.state.set(key, bucket);
+    if (reach === null) proc.tiers[tier] = { newest: index, reachNs: endNs };
+    else {
+      // A span that came after spans that started later: the buckets it precedes learn how late it ends.
+      if (index < reach.newest)
+        this.#raiseOlderReach(keys, tier, index, Math.min(reach.newest, index + BUCKET_WINDOW), endNs);
+      if (index > reach.newest) reach.newest = index;
+      if (endNs > reach.reachNs) reach.reachNs = endNs;
+    }
+    proc.touchedMs = this.now;
+    this.ctx.state.set(procKey, proc);
+  }
+
+  #raiseOlderReach(keys: ProcessKeys, tier: number, from: number, to: number, endNs: bigint): void {
+    for (let b = from + 1; b <= to; b++) {
+      const key = keys.bucket(tier, b);
+      const got = this.ctx.state.get(key);
+      if (got?.t !== 'bucket') continue;
+      const end = offsetAtMost(endNs, got.baseNs);
+      if (end <= got.olderReach) continue;
+      got.olderReach = end;
+      this.ctx.state.set(key, got);
+    }
   }
 
   /** How long a remote parent is remembered (its answer, for late children). */
@@ -274,96 +486,103 @@ class Linker {
     return this.cfg.resolveTimeoutMs + this.cfg.retainMs;
   }
 
-  /** How long a bucket is kept after its last server span arrived. */
+  /** How long a bucket (and its process's index entry) is kept after its last server span arrived. */
   #bucketLifeMs(): number {
     return this.cfg.retainMs + this.cfg.maxServerSpanMs;
   }
 
   /**
-   * The SERVER spans of a process that contain a call (started before it, ended after it): its possible
-   * causes, found in the buckets of every tier that can hold one. A process serving thousands of
-   * requests a second has thousands of rows to test per call: the test runs on the rows' number
-   * offsets from their bucket's base (exact: a bucket spans seconds), and only the rows that pass
-   * become summaries (with their BigInt times).
+   * Offers the chooser every SERVER span of the call's process that contains it (started before it,
+   * ended after it) — its possible causes — other than the call itself, and, for a call that carries a
+   * traceparent, only those of the same trace. Per tier: a tier whose spans all end before the call
+   * does is skipped; the buckets that can hold a cause (one tier length back) are read newest first, a
+   * bucket whose servers all end too soon is not scanned, and a bucket whose predecessors all end too
+   * soon (olderReach) is the last one read. Rows are tested on their number offsets from their bucket's
+   * base (exact: a bucket spans seconds), with no allocation.
    */
-  #containing(node: string, pid: number, startNs: bigint, endNs: bigint): ServerSummary[] {
-    const out: ServerSummary[] = [];
-    for (let tier = 0; tier <= TIER_MAX_NS.length; tier++) {
-      const width = bucketWidthNs(tier, this.#maxSpanNs);
-      const first = startNs / width;
-      const from = startNs - tierMaxNs(tier, this.#maxSpanNs);
-      const last = from > 0n ? from / width : 0n;
-      for (let b = first; b >= last; b--) {
-        const got = this.ctx.state.get(bucketKey(node, pid, tier, b));
+  #offerCauses(e: SpanEntry, span: Span): void {
+    const keys = processKeys(e.node, e.pid);
+    const proc = this.ctx.state.get(keys.process);
+    if (proc?.t !== 'process') return;
+    const tiers = tiersOf(this.cfg);
+    const startNs = span.startTimeUnixNano;
+    const endNs = span.endTimeUnixNano;
+    for (let tier = 0; tier < proc.tiers.length; tier++) {
+      const reach = proc.tiers[tier];
+      if (reach == null || reach.reachNs < endNs) continue;
+      const width = tiers.width[tier]!;
+      const first = Number(startNs / width);
+      const from = startNs - tiers.maxNs[tier]!;
+      const last = from > 0n ? Number(from / width) : 0;
+      const exits = first - last <= BUCKET_WINDOW;
+      for (let b = Math.min(first, reach.newest); b >= last; b--) {
+        const key = keys.bucket(tier, b);
+        const got = this.ctx.state.get(key);
         if (got?.t !== 'bucket') continue;
         const callStart = Number(startNs - got.baseNs);
         const callEnd = Number(endNs - got.baseNs);
-        const rows = got.servers;
-        for (let i = 0; i < rows.length; i++) {
-          const row = rows[i]!;
-          if (row[1] <= callStart && callEnd <= row[1] + row[2]) out.push(summaryOf(got, i));
+        if (got.reach >= callEnd) {
+          const rows = got.servers;
+          for (let i = 0; i < rows.length; i++) {
+            const row = rows[i]!;
+            const rowStart = row[1];
+            if (rowStart > callStart || callEnd > rowStart + row[2]) continue;
+            if (row[0] === e.spanId || (e.headerTrace !== null && row[4] !== e.headerTrace)) continue;
+            // Offsets from the call's start: common to every bucket.
+            chooser.add(rowStart - callStart, rowStart + row[2] - callStart, row[0], row[3], row[5], key, i);
+          }
         }
+        if (exits && got.olderReach < callEnd) break;
       }
     }
-    return out;
-  }
-
-  #noteChildConnection(node: string, pid: number, parent: ServerSummary, connectionKey: string): void {
-    const { key } = this.#slotOf(node, pid, parent.startNs, parent.endNs - parent.startNs);
-    const got = this.ctx.state.get(key);
-    if (got?.t !== 'bucket') return;
-    const row = got.servers.find((r) => r[0] === parent.spanId);
-    if (row === undefined || row[5].includes(connectionKey) || row[5].length >= MAX_CHILD_CONNECTIONS) return;
-    row[5].push(connectionKey);
-    this.ctx.state.set(key, got);
   }
 
   /** Chooses the cause of a CLIENT span among the SERVER spans of its process (causality.ts). */
-  decideCausality(e: SpanEntry): void {
-    const span = e.span!;
-    const call = {
-      startNs: span.startTimeUnixNano,
-      endNs: span.endTimeUnixNano,
-      tid: span.local.tid,
-      connectionKey: span.connectionKey,
-    };
-    let candidates = this.#containing(e.node, e.pid, call.startNs, call.endNs).filter(
-      (s) => s.spanId !== e.spanId,
-    );
-    // A call that carries a traceparent belongs to that trace: only a cause in the same trace fits.
-    if (e.headerTrace !== null) candidates = candidates.filter((s) => s.headerTrace === e.headerTrace);
-    const choice = chooseCausalParent(call, candidates);
+  decideCausality(e: SpanEntry, key?: string): void {
+    const span = this.#decoded(e);
+    chooser.reset(span.local.tid, span.connectionKey);
+    this.#offerCauses(e, span);
+    const choice = chooser.choice();
     if (choice === null) {
       this.ctx.count('roots.client');
-      span.link = { method: 'NONE', confidence: 0 };
-      this.resolve(e, e.headerTrace ?? traceIdForRoot(e.spanId));
+      e.link = { method: 'NONE', confidence: 0 };
+      this.resolve(e, e.headerTrace ?? traceIdForRoot(e.spanId), key);
       return;
     }
-    span.parentSpanId = choice.spanId;
-    span.link = { method: 'PROCESS_CAUSALITY', confidence: choice.confidence };
+    e.parentSpanId = choice.spanId;
+    e.link = { method: 'PROCESS_CAUSALITY', confidence: choice.confidence };
     this.ctx.count('links.process_causality');
     if (choice.containing > 1) {
-      span.attributes['meshpipe.link.candidates'] = String(choice.containing);
+      e.attributes['meshpipe.link.candidates'] = String(choice.containing);
       this.ctx.count('links.process_causality_ambiguous');
     }
-    const parent = candidates.find((s) => s.spanId === choice.spanId)!;
-    this.#noteChildConnection(e.node, e.pid, parent, call.connectionKey);
-    if (e.headerTrace !== null) this.resolve(e, e.headerTrace);
-    else this.waitForParent(e, choice.spanId, null);
+    this.#noteChildConnection(choice.ref, choice.index, span.connectionKey);
+    if (e.headerTrace !== null) this.resolve(e, e.headerTrace, key);
+    else this.waitForParent(e, choice.spanId, null, key);
+  }
+
+  /** Remembers that the chosen cause made a call on `connectionKey` (row `index` of bucket `key`). */
+  #noteChildConnection(key: string, index: number, connectionKey: string): void {
+    const got = this.ctx.state.get(key);
+    if (got?.t !== 'bucket') return;
+    const conns = got.servers[index]![5];
+    if (conns.includes(connectionKey) || conns.length >= MAX_CHILD_CONNECTIONS) return;
+    conns.push(connectionKey);
+    this.ctx.state.set(key, got);
   }
 
   /** The span's trace id is its parent's: take it if known, else wait for it (asking its node). */
-  waitForParent(e: SpanEntry, parentId: string, parentNode: string | null): void {
+  waitForParent(e: SpanEntry, parentId: string, parentNode: string | null, key?: string): void {
     e.status = 'parent';
     e.deadlineMs = this.now + this.cfg.resolveTimeoutMs;
     if (parentNode === null || parentNode === e.node) {
       const parent = this.span(parentId) ?? this.stub(parentId, e.node);
       if (parent.status === 'resolved' && parent.traceId !== null) {
-        this.resolve(e, parent.traceId);
+        this.resolve(e, parent.traceId, key);
         return;
       }
       if (parent.children.length >= MAX_WAITING_CHILDREN) {
-        this.giveUp(e, 'fanout');
+        this.giveUp(e, 'fanout', key);
         return;
       }
       parent.children.push(e.spanId);
@@ -382,11 +601,11 @@ class Linker {
               askedMs: this.now,
             };
       if (remote.traceId !== null) {
-        this.resolve(e, remote.traceId);
+        this.resolve(e, remote.traceId, key);
         return;
       }
       if (remote.children.length >= MAX_WAITING_CHILDREN) {
-        this.giveUp(e, 'fanout');
+        this.giveUp(e, 'fanout', key);
         return;
       }
       if (got === undefined) {
@@ -399,35 +618,35 @@ class Linker {
           spanId: parentId,
           traceId: null,
           replyTo: e.node,
+          causalCandidates: null,
         } satisfies TraceLinkingEvent);
       }
       remote.children.push(e.spanId);
       if (got === undefined) this.schedule(remoteKey(parentId), this.now + this.#remoteLifeMs());
       this.ctx.state.set(remoteKey(parentId), remote);
     }
-    this.put(e);
+    this.put(e, key);
   }
 
-  /**
-   * Gives `first` its trace id, emits it, and hands the trace id down to every span waiting for it
-   * (local children, and the nodes that asked), breadth-first: a whole chain resolves in one call.
-   */
-  resolve(first: SpanEntry, traceId: string): void {
-    const queue: SpanEntry[] = [first];
-    const traces = new Map<string, string>([[first.spanId, traceId]]);
-    for (let e = queue.shift(); e !== undefined; e = queue.shift()) {
-      if (e.status === 'resolved') continue;
-      const t = traces.get(e.spanId)!;
-      e.status = 'resolved';
-      e.traceId = t;
-      e.deadlineMs = this.now + this.cfg.retainMs;
-      if (e.span !== null) {
-        e.span.traceId = t;
-        this.ctx.emit('spans', t, e.span);
-        this.ctx.count('spans_out');
-        e.span = null;
-        this.#pendingDelta--;
-      }
+  /** Resolves one entry: emits its span (with the linker's changes) and answers the nodes that asked. */
+  #resolveOne(e: SpanEntry, traceId: string): void {
+    e.status = 'resolved';
+    e.traceId = traceId;
+    e.deadlineMs = this.now + this.cfg.retainMs;
+    if (e.span !== null) {
+      const span = this.#decoded(e);
+      decodedSpans.delete(e);
+      span.spanId = e.spanId;
+      span.parentSpanId = e.parentSpanId;
+      span.link = e.link!;
+      for (const name in e.attributes) span.attributes[name] = e.attributes[name]!;
+      span.traceId = traceId;
+      this.ctx.emit('spans', traceId, span);
+      this.ctx.count('spans_out');
+      e.span = null;
+      this.#pendingDelta--;
+    }
+    if (e.askedBy.length > 0) {
       for (const node of e.askedBy) {
         this.ctx.count('resolutions_sent');
         this.ctx.emit('linking', node, {
@@ -436,11 +655,33 @@ class Linker {
           span: null,
           parentNode: null,
           spanId: e.spanId,
-          traceId: t,
+          traceId,
           replyTo: null,
+          causalCandidates: null,
         } satisfies TraceLinkingEvent);
       }
       e.askedBy = [];
+    }
+  }
+
+  /**
+   * Gives `first` its trace id, emits it, and hands the trace id down to every span waiting for it
+   * (local children, and the nodes that asked), breadth-first: a whole chain resolves in one call.
+   */
+  resolve(first: SpanEntry, traceId: string, key?: string): void {
+    if (first.status === 'resolved') return;
+    if (first.children.length === 0) {
+      // Most spans: nothing waits for them.
+      this.#resolveOne(first, traceId);
+      this.put(first, key);
+      return;
+    }
+    const queue: SpanEntry[] = [first];
+    const traces = new Map<string, string>([[first.spanId, traceId]]);
+    for (let e = queue.shift(); e !== undefined; e = queue.shift()) {
+      if (e.status === 'resolved') continue;
+      const t = traces.get(e.spanId)!;
+      this.#resolveOne(e, t);
       for (const childId of e.children) {
         const child = this.span(childId);
         if (child === undefined || child.status === 'resolved') continue;
@@ -453,17 +694,16 @@ class Linker {
   }
 
   /** The parent's trace id did not come in time: the span becomes the root of a trace of its own. */
-  giveUp(e: SpanEntry, reason: string): void {
-    const span = e.span!;
-    if (span.parentSpanId !== null) {
-      span.attributes['meshpipe.link.unresolved_parent'] = span.parentSpanId;
-      span.attributes['meshpipe.link.unresolved_method'] = span.link.method;
+  giveUp(e: SpanEntry, reason: string, key?: string): void {
+    if (e.parentSpanId !== null) {
+      e.attributes['meshpipe.link.unresolved_parent'] = e.parentSpanId;
+      e.attributes['meshpipe.link.unresolved_method'] = e.link!.method;
     }
-    span.attributes['meshpipe.link.unresolved_reason'] = reason;
-    span.parentSpanId = null;
-    span.link = { method: 'NONE', confidence: 0 };
+    e.attributes['meshpipe.link.unresolved_reason'] = reason;
+    e.parentSpanId = null;
+    e.link = { method: 'NONE', confidence: 0 };
     this.ctx.count(`roots.unresolved.${reason}`);
-    this.resolve(e, e.headerTrace ?? traceIdForRoot(e.spanId));
+    this.resolve(e, e.headerTrace ?? traceIdForRoot(e.spanId), key);
   }
 
   // --- RESOLVE_REQUEST / RESOLVED ---------------------------------------------------------------
@@ -485,6 +725,7 @@ class Linker {
         spanId: ev.spanId,
         traceId: e.traceId,
         replyTo: null,
+        causalCandidates: null,
       } satisfies TraceLinkingEvent);
       return;
     }
@@ -517,26 +758,26 @@ class Linker {
 
   // --- time and memory ----------------------------------------------------------------------------
 
-  /** Acts on one due span entry; returns false when the entry was not due. */
-  #due(e: SpanEntry, force: boolean): boolean {
+  /** Acts on one due span entry (stored at `key`); returns false when the entry was not due. */
+  #due(e: SpanEntry, force: boolean, key = spanKey(e.spanId)): boolean {
     if (!force && e.deadlineMs > this.now) return false;
     switch (e.status) {
       case 'causality':
-        this.decideCausality(e);
+        this.decideCausality(e, key);
         return true;
       case 'parent':
-        this.giveUp(e, force ? 'memory' : 'timeout');
+        this.giveUp(e, force ? 'memory' : 'timeout', key);
         return true;
       case 'resolved':
         if (force) return false;
-        this.ctx.state.delete(spanKey(e.spanId));
+        this.ctx.state.delete(key);
         return true;
       default:
         if (force) return false;
         // Expected but never came: waiters time out on their own; questions go unanswered.
         if (e.askedBy.length > 0) this.ctx.count('resolve_requests_unanswered', e.askedBy.length);
         if (e.children.length > 0) this.ctx.count('parents_never_arrived');
-        this.ctx.state.delete(spanKey(e.spanId));
+        this.ctx.state.delete(key);
         return true;
     }
   }
@@ -555,14 +796,14 @@ class Linker {
       m.wheelFrom = last;
       this.#metaDirty = true;
     }
-    const due: { key: string; deadline: number }[] = [];
+    const due: { key: string; entry: SpanEntry; deadline: number }[] = [];
     for (let slot = from; slot <= last; slot++) {
-      for (const key of this.#takeSlot(slot)) {
+      for (const key of this.#readSlot('w', slot, true) ?? []) {
         const v = this.ctx.state.get(key);
         if (v === undefined) continue;
         switch (v.t) {
           case 'span':
-            if (v.deadlineMs <= this.now) due.push({ key: v.spanId, deadline: v.deadlineMs });
+            if (v.deadlineMs <= this.now) due.push({ key, entry: v, deadline: v.deadlineMs });
             // Not due yet in its own slot: listed again. (Listed in an earlier slot, its deadline
             // moved later since, and put() listed it at the new one.)
             else if (slotOf(v.deadlineMs) === slot) this.schedule(key, v.deadlineMs);
@@ -574,39 +815,62 @@ class Linker {
             break;
           }
           case 'bucket':
+          case 'process':
             if (this.now - v.touchedMs >= this.#bucketLifeMs()) this.ctx.state.delete(key);
             else this.schedule(key, v.touchedMs + this.#bucketLifeMs());
             break;
+          case 'arrivals': {
+            const arrivals = Number(key.slice(2));
+            const waiting = this.#pruneArrivals(arrivals);
+            if (waiting.length > 0) {
+              let until = this.#arrivalsDueMs(arrivals);
+              for (const w of waiting) until = Math.max(until, w.deadlineMs + WHEEL_SLOT_MS);
+              this.schedule(key, Math.max(until, this.now + WHEEL_SLOT_MS));
+            }
+            break;
+          }
           default:
             break;
         }
       }
     }
-    // In deadline order (then id), so a replay acts alike; each entry is re-read, as earlier actions
-    // may have resolved it. A span listed in several slots acts once: afterwards it is not due.
-    due.sort((a, b) => a.deadline - b.deadline || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    // In deadline order (then id), so a replay acts alike. Earlier actions may have resolved an entry
+    // (it is then no longer due) but never replace or delete another's: each span's own object is
+    // what it acts on. A span listed in several slots acts once: afterwards it is not due.
+    due.sort((a, b) =>
+      a.deadline !== b.deadline
+        ? a.deadline - b.deadline
+        : a.entry.spanId < b.entry.spanId
+          ? -1
+          : a.entry.spanId > b.entry.spanId
+            ? 1
+            : 0,
+    );
     const seen = new Set<string>();
     for (const d of due) {
-      if (seen.has(d.key)) continue;
-      seen.add(d.key);
-      const e = this.span(d.key);
-      if (e !== undefined) this.#due(e, false);
+      if (seen.has(d.entry.spanId)) continue;
+      seen.add(d.entry.spanId);
+      this.#due(d.entry, false, d.key);
     }
     this.flush();
   }
 
-  /** Over the pending bound: decide the oldest tenth now, with what is known. */
+  /**
+   * Over the pending bound: decide the oldest tenth now, with what is known. The oldest waiting spans
+   * are found in the arrival lists, oldest slot first (a slot's spans all arrived before the next
+   * slot's), which are pruned of the spans no longer waiting as they are read.
+   */
   enforceBound(): void {
     this.flush();
-    if (this.meta().pending <= this.cfg.maxPendingSpans) return;
+    const m = this.meta();
+    if (m.pending <= this.cfg.maxPendingSpans) return;
+    const batch = Math.max(1, Math.ceil(this.cfg.maxPendingSpans / 10));
     const pending: SpanEntry[] = [];
-    for (const key of this.ctx.state.keys()) {
-      if (!key.startsWith('s:')) continue;
-      const e = this.span(key.slice(2));
-      if (e !== undefined && (e.status === 'causality' || e.status === 'parent')) pending.push(e);
+    for (let slot = m.arrivalFrom; slot !== null && m.arrivalTo !== null && slot <= m.arrivalTo; slot++) {
+      for (const e of this.#pruneArrivals(slot)) pending.push(e);
+      if (pending.length >= batch) break;
     }
     pending.sort((a, b) => a.arrivedMs - b.arrivedMs || (a.spanId < b.spanId ? -1 : 1));
-    const batch = Math.max(1, Math.ceil(this.cfg.maxPendingSpans / 10));
     for (const e of pending.slice(0, batch)) {
       const fresh = this.span(e.spanId);
       if (fresh !== undefined && this.#due(fresh, true)) this.ctx.count('forced_by_memory');

@@ -65,6 +65,8 @@ export interface Http1FramerCounters {
   bytes: number;
   requests: number;
   responses: number;
+  /** Responses with a 1xx status (interim: they do not end an exchange). */
+  interimResponses: number;
   /** Heads that failed to parse, by reason (their bytes went out as `unknown`). */
   invalidHeads: Partial<Record<HeadInvalidReason, number>>;
   /** Heads cut before their end: copy cap, lost events, or a new message start. */
@@ -111,6 +113,7 @@ export function newFramerCounters(): Http1FramerCounters {
     bytes: 0,
     requests: 0,
     responses: 0,
+    interimResponses: 0,
     invalidHeads: {},
     truncatedHeads: 0,
     headsTooLarge: 0,
@@ -630,6 +633,8 @@ export class Http1Framer {
         const m = this.#pending.shift();
         if (m === undefined) this.counters.orphanResponses++;
         else method = m;
+      } else {
+        this.counters.interimResponses++;
       }
       framing = responseBodyFraming(head, method);
     }

@@ -92,6 +92,7 @@ export {
   DEFAULT_SENSITIVE_HEADERS,
   DEFAULT_SENSITIVE_QUERY_PARAMS,
   isSensitiveHeaderName,
+  isUrlHeaderName,
   REDACTION_MARKER,
   type RedactionConfig,
   type RedactionPolicy,

@@ -2,31 +2,48 @@
  * Redaction of an HTTP/1.x head before it leaves the node: secrets never leave the node (DESIGN.md).
  *
  * Works on the head's bytes line by line, with index arithmetic and no string conversion of values:
- * - a field whose name is sensitive keeps its name and gets the marker as its value (so the head still
- *   parses, and a reader can see that a credential was present);
+ * - a field whose name is sensitive (a name or a pattern of the policy) keeps its name and gets the
+ *   marker as its value (so the head still parses, and a reader can see that a credential was present);
  * - obs-fold continuation lines of a sensitive field (RFC 9112 §5.2) are dropped: they are its value;
- * - in the request-target, values of sensitive query parameters and the userinfo of an absolute-form
- *   target (RFC 9110 §4.2.4 deprecates it; it is a password when present) become the marker.
+ * - URLs — the request-target, and the values of Referer, Location, Origin and Content-Location — lose
+ *   their userinfo (RFC 9110 §4.2.4 deprecates it; it is a password when present), the values of
+ *   sensitive query and fragment parameters (the fragment carries OAuth implicit-flow tokens), every
+ *   path segment, matrix parameter value (`;jsessionid=…`) or parameter value that looks like a secret
+ *   or personal data whatever its name (secret-shapes.ts: e-mail, JWT, long hex, random token), and
+ *   path segments matching the configured patterns.
  *
  * A head cut by the kernel's copy cap can end inside a line. The rules then are conservative, because a
  * prefix of a secret is still a secret:
  * - trailing partial field line with a complete name: redacted like a complete one if sensitive;
  * - trailing partial field line whose name is not complete (no colon yet): dropped, since we cannot know
  *   whether it is sensitive;
- * - a cut request line: query values are redacted up to the cut;
+ * - a cut URL (request line or URL-valued field): its last, partial path segment or parameter value is
+ *   replaced, since its shape cannot be judged from a prefix;
  * - a complete line that is not a field line (no colon, a name with bytes outside tchar, a bare CR):
  *   dropped, since we cannot tell what it carries;
  * - a query holding bytes a request-target cannot hold: replaced whole, since we cannot split it the
  *   way the server will.
  * Bytes after the head's empty line are not part of a head and are dropped.
  */
+import {
+  type ByteGlob,
+  type ContainsSet,
+  compileByteGlob,
+  compileContainsSet,
+  containedWord,
+  containsAny,
+  isGlob,
+  matchesAny,
+} from './byte-glob.ts';
+import { looksSecret } from './secret-shapes.ts';
 
 /** What replaces a redacted value. Printable ASCII, so the redacted head is still a valid head. */
 export const REDACTION_MARKER = '[REDACTED]';
 
 /**
- * Fields redacted whatever the configuration says (credentials by definition: RFC 9110 §11.6.2,
- * §11.7.2; RFC 6265 §4; and the two de-facto API key fields).
+ * Fields redacted whatever the configuration says: credentials by definition (RFC 9110 §11.6.2,
+ * §11.7.2; RFC 6265 §4), the de-facto API key and token fields of common services, and
+ * Sec-WebSocket-Protocol, where Kubernetes clients send their bearer token.
  */
 export const DEFAULT_SENSITIVE_HEADERS = [
   'authorization',
@@ -35,27 +52,82 @@ export const DEFAULT_SENSITIVE_HEADERS = [
   'set-cookie',
   'x-api-key',
   'x-auth-token',
+  'sec-websocket-protocol',
+  'x-amz-security-token',
+  'x-goog-api-key',
+  'api-key',
+  'x-csrf-token',
+  'private-token',
+  'x-vault-token',
 ] as const;
 
-/** Query parameters redacted whatever the configuration says. */
-export const DEFAULT_SENSITIVE_QUERY_PARAMS = ['token', 'api_key', 'access_token', 'password'] as const;
+/** Field name patterns redacted whatever the configuration says (globs, case-insensitive). */
+export const DEFAULT_SENSITIVE_HEADER_PATTERNS = [
+  '*token*',
+  '*secret*',
+  '*password*',
+  '*api-key*',
+  '*apikey*',
+  '*signature*',
+] as const;
+
+/** Query parameters redacted whatever the configuration says (OAuth 2.0 and cloud signing included). */
+export const DEFAULT_SENSITIVE_QUERY_PARAMS = [
+  'token',
+  'api_key',
+  'access_token',
+  'password',
+  'code',
+  'id_token',
+  'refresh_token',
+  'client_secret',
+  'key',
+  'x-amz-signature',
+  'sig',
+] as const;
+
+/** Query parameter name patterns redacted whatever the configuration says. */
+export const DEFAULT_SENSITIVE_QUERY_PATTERNS = [
+  '*token*',
+  '*secret*',
+  '*password*',
+  '*api-key*',
+  '*api_key*',
+  '*apikey*',
+  '*signature*',
+] as const;
+
+/** Fields whose value is a URL: redacted like the request-target. */
+export const URL_HEADERS = ['referer', 'location', 'origin', 'content-location'] as const;
 
 export interface RedactionConfig {
-  /** Further field names to redact, case-insensitive; added to {@link DEFAULT_SENSITIVE_HEADERS}. */
+  /**
+   * Further field names or patterns (`*`: any run, `?`: one character), case-insensitive; added to
+   * {@link DEFAULT_SENSITIVE_HEADERS} and {@link DEFAULT_SENSITIVE_HEADER_PATTERNS}.
+   */
   readonly headers?: readonly string[];
-  /** Further query parameter names, case-insensitive; added to {@link DEFAULT_SENSITIVE_QUERY_PARAMS}. */
+  /** Further query parameter names or patterns, case-insensitive; added to the defaults. */
   readonly queryParams?: readonly string[];
+  /** Patterns of path segments to redact (a whole segment: `sk_live_*`), besides the secret shapes. */
+  readonly pathSegments?: readonly string[];
   /** Replacement text; default {@link REDACTION_MARKER}. Printable ASCII without spaces at the ends. */
   readonly marker?: string;
 }
 
+/** A set of names: exact ones as lower-cased bytes bucketed by length, `*word*` patterns, other globs. */
+export interface NameSet {
+  readonly exact: ReadonlyMap<number, readonly Uint8Array[]>;
+  readonly contains: ContainsSet;
+  readonly patterns: readonly ByteGlob[];
+}
+
 /** A compiled policy: lower-cased names as bytes, bucketed by length so a lookup is a few compares. */
 export interface RedactionPolicy {
-  readonly headerNames: ReadonlyMap<number, readonly Uint8Array[]>;
-  readonly queryParams: ReadonlyMap<number, readonly Uint8Array[]>;
+  readonly headerNames: NameSet;
+  readonly queryParams: NameSet;
+  readonly urlHeaders: NameSet;
+  readonly pathSegments: readonly ByteGlob[];
   readonly marker: Uint8Array;
-  /** Longest sensitive query parameter name: a longer name cannot match, so it is not decoded. */
-  readonly maxQueryParamLength: number;
 }
 
 export interface RedactionResult {
@@ -94,25 +166,37 @@ function toLowerBytes(name: string): Uint8Array {
   return out;
 }
 
-function bucket(names: Iterable<string>): Map<number, Uint8Array[]> {
-  const map = new Map<number, Uint8Array[]>();
+/** Exact names bucketed by length, and the patterns apart. */
+function nameSet(names: Iterable<string>): NameSet {
+  const exact = new Map<number, Uint8Array[]>();
+  const words: string[] = [];
+  const patterns: ByteGlob[] = [];
   const seen = new Set<string>();
   for (const n of names) {
     const key = n.trim().toLowerCase();
     if (key.length === 0 || seen.has(key)) continue;
     seen.add(key);
+    const word = containedWord(key);
+    if (word !== undefined) {
+      words.push(word);
+      continue;
+    }
+    if (isGlob(key)) {
+      patterns.push(compileByteGlob(key));
+      continue;
+    }
     const bytes = toLowerBytes(key);
-    const list = map.get(bytes.length) ?? [];
+    const list = exact.get(bytes.length) ?? [];
     list.push(bytes);
-    map.set(bytes.length, list);
+    exact.set(bytes.length, list);
   }
-  return map;
+  return { exact, contains: compileContainsSet(words), patterns };
 }
 
 /**
- * Builds a policy from configuration. The defaults are a floor: configuration adds names, it cannot
- * remove one. Throws a RangeError on an unusable marker: that is a configuration error found at
- * startup, not bad traffic.
+ * Builds a policy from configuration. The defaults are a floor: configuration adds names and patterns,
+ * it cannot remove one. Throws a RangeError on an unusable marker: that is a configuration error found
+ * at startup, not bad traffic (the configuration's own checks refuse bad names and patterns earlier).
  */
 export function compileRedactionPolicy(config: RedactionConfig = {}): RedactionPolicy {
   const marker = config.marker ?? REDACTION_MARKER;
@@ -121,12 +205,20 @@ export function compileRedactionPolicy(config: RedactionConfig = {}): RedactionP
   }
   const markerBytes = new Uint8Array(marker.length);
   for (let i = 0; i < marker.length; i++) markerBytes[i] = marker.charCodeAt(i);
-  const queryParams = bucket([...DEFAULT_SENSITIVE_QUERY_PARAMS, ...(config.queryParams ?? [])]);
   return {
-    headerNames: bucket([...DEFAULT_SENSITIVE_HEADERS, ...(config.headers ?? [])]),
-    queryParams,
+    headerNames: nameSet([
+      ...DEFAULT_SENSITIVE_HEADERS,
+      ...DEFAULT_SENSITIVE_HEADER_PATTERNS,
+      ...(config.headers ?? []),
+    ]),
+    queryParams: nameSet([
+      ...DEFAULT_SENSITIVE_QUERY_PARAMS,
+      ...DEFAULT_SENSITIVE_QUERY_PATTERNS,
+      ...(config.queryParams ?? []),
+    ]),
+    urlHeaders: nameSet(URL_HEADERS),
+    pathSegments: (config.pathSegments ?? []).map((p) => compileByteGlob(p.trim())),
     marker: markerBytes,
-    maxQueryParamLength: Math.max(0, ...queryParams.keys()),
   };
 }
 
@@ -137,20 +229,19 @@ function lower(b: number): number {
   return b >= 0x41 && b <= 0x5a ? b + 0x20 : b;
 }
 
-/** Is `buf[start..end)` one of the names, ASCII case-insensitively? */
-function nameMatches(
-  names: ReadonlyMap<number, readonly Uint8Array[]>,
-  buf: Uint8Array,
-  start: number,
-  end: number,
-): boolean {
-  const list = names.get(end - start);
-  if (list === undefined) return false;
-  outer: for (const name of list) {
-    for (let i = 0; i < name.length; i++) if (lower(buf[start + i]!) !== name[i]) continue outer;
-    return true;
+/** Is `buf[start..end)` one of the names, or does it match one of the patterns, ASCII case-insensitively? */
+function nameMatches(names: NameSet, buf: Uint8Array, start: number, end: number): boolean {
+  const list = names.exact.get(end - start);
+  if (list !== undefined) {
+    outer: for (const name of list) {
+      for (let i = 0; i < name.length; i++) if (lower(buf[start + i]!) !== name[i]) continue outer;
+      return true;
+    }
   }
-  return false;
+  return (
+    containsAny(names.contains, buf, start, end) ||
+    (names.patterns.length > 0 && matchesAny(names.patterns, buf, start, end))
+  );
 }
 
 function hexValue(b: number | undefined): number {
@@ -161,10 +252,14 @@ function hexValue(b: number | undefined): number {
   return -1;
 }
 
+/** Parameter names longer than this are not decoded: their values are redacted, unjudged. */
+const MAX_PARAM_NAME = 256;
+/** Where parameter names are decoded; redaction is synchronous, so one buffer serves every head. */
+const PARAM_SCRATCH = new Uint8Array(MAX_PARAM_NAME);
+
 /**
  * A query parameter name, percent-decoded into `scratch` (so "pass%77ord" is "password": an encoded
- * name must not slip past the policy). Returns the decoded length, or -1 when longer than scratch,
- * which is sized one past the longest sensitive name: such a name cannot match.
+ * name must not slip past the policy). Returns the decoded length, or -1 when longer than scratch.
  */
 function decodeName(buf: Uint8Array, start: number, end: number, scratch: Uint8Array): number {
   let n = 0;
@@ -186,23 +281,44 @@ function decodeName(buf: Uint8Array, start: number, end: number, scratch: Uint8A
   return n;
 }
 
-/** Growable output; one allocation in the common case (no marker longer than what it replaces). */
+/**
+ * Growable output; one allocation in the common case (no marker longer than what it replaces). Runs of
+ * input kept as they are (most of a head) are not copied piece by piece: consecutive pushes of one
+ * source extend a pending run, copied once when something else is written.
+ */
 class Output {
   buf: Uint8Array;
   len = 0;
+  #src: Uint8Array | null = null;
+  #from = 0;
+  #to = 0;
   constructor(capacity: number) {
     this.buf = new Uint8Array(Math.max(16, capacity));
   }
   push(src: Uint8Array, start: number, end: number): void {
-    const n = end - start;
-    if (n <= 0) return;
-    this.reserve(n);
-    this.buf.set(src.subarray(start, end), this.len);
-    this.len += n;
+    if (end <= start) return;
+    if (src === this.#src && start === this.#to) {
+      this.#to = end;
+      return;
+    }
+    this.#flush();
+    this.#src = src;
+    this.#from = start;
+    this.#to = end;
   }
   pushByte(b: number): void {
+    this.#flush();
     this.reserve(1);
     this.buf[this.len++] = b;
+  }
+  #flush(): void {
+    const src = this.#src;
+    if (src === null) return;
+    const n = this.#to - this.#from;
+    this.reserve(n);
+    this.buf.set(src.subarray(this.#from, this.#to), this.len);
+    this.len += n;
+    this.#src = null;
   }
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -210,23 +326,26 @@ class Output {
     next.set(this.buf.subarray(0, this.len));
     this.buf = next;
   }
+  /** The bytes written: a view of this output's own buffer (never of the input). */
   result(): Uint8Array {
-    return this.buf.length === this.len ? this.buf : this.buf.slice(0, this.len);
+    this.#flush();
+    return this.buf.length === this.len ? this.buf : this.buf.subarray(0, this.len);
   }
 }
 
+/** State shared by the URL walk of one head: where it writes, what it replaces with. */
+interface UrlContext {
+  readonly policy: RedactionPolicy;
+  readonly out: Output;
+  readonly scratch: Uint8Array;
+}
+
 /**
- * Redacts a request line's target in `buf[start..end)` (terminator excluded) into `out`.
- * Returns the number of values replaced.
+ * Redacts a request line in `buf[start..end)` (terminator excluded) into `out`. Returns the number of
+ * values replaced.
  */
-function redactRequestLine(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  policy: RedactionPolicy,
-  out: Output,
-  scratch: Uint8Array,
-): number {
+function redactRequestLine(buf: Uint8Array, start: number, end: number, ctx: UrlContext): number {
+  const { out, policy } = ctx;
   const sp = buf.indexOf(SP, start);
   if (sp === -1 || sp >= end) {
     // A request line cut inside its method: keep it if it is a token, else it is not judgeable.
@@ -244,17 +363,31 @@ function redactRequestLine(
   }
   const targetStart = sp + 1;
   let targetEnd = buf.indexOf(SP, targetStart);
-  if (targetEnd === -1 || targetEnd > end) targetEnd = end;
+  // No SP after the target: the line was cut inside it (HTTP/0.9 aside, which is treated the same).
+  const cut = targetEnd === -1 || targetEnd >= end;
+  if (cut) targetEnd = end;
   out.push(buf, start, targetStart);
+  const redactions = redactUrl(buf, targetStart, targetEnd, cut, ctx);
+  out.push(buf, targetEnd, end);
+  return redactions;
+}
+
+/**
+ * Redacts the URL in `buf[start..end)` into `ctx.out` (see the file comment); `cut` says that its end is
+ * not its real end. Returns the number of values replaced.
+ */
+function redactUrl(buf: Uint8Array, start: number, end: number, cut: boolean, ctx: UrlContext): number {
+  const { out, policy } = ctx;
+  const marker = policy.marker;
   let redactions = 0;
-  let i = targetStart;
+  let i = start;
 
   // absolute-form with userinfo: scheme "://" userinfo "@" host  (RFC 3986 §3.2.1)
-  const scheme = indexOfSeq(buf, targetStart, targetEnd, 0x3a, 0x2f, 0x2f); // "://"
-  if (scheme !== -1 && isScheme(buf, targetStart, scheme)) {
+  const scheme = indexOfSeq(buf, start, end, 0x3a, 0x2f, 0x2f); // "://"
+  if (scheme !== -1 && isScheme(buf, start, scheme)) {
     const authStart = scheme + 3;
     let authEnd = authStart;
-    while (authEnd < targetEnd) {
+    while (authEnd < end) {
       const b = buf[authEnd];
       if (b === 0x2f || b === 0x3f || b === 0x23) break;
       authEnd++;
@@ -262,66 +395,138 @@ function redactRequestLine(
     const at = buf.lastIndexOf(0x40 /* @ */, authEnd - 1);
     if (at >= authStart) {
       out.push(buf, i, authStart);
-      out.push(policy.marker, 0, policy.marker.length);
+      out.push(marker, 0, marker.length);
       redactions++;
       i = at;
-    } else if (authEnd === targetEnd && end === targetEnd) {
-      // A cut line inside the authority: it may be a userinfo whose "@" was cut off. Drop it.
+    } else if (authEnd === end && cut) {
+      // A cut URL inside the authority: it may be a userinfo whose "@" was cut off. Dropped.
       out.push(buf, i, authStart);
-      out.push(policy.marker, 0, policy.marker.length);
+      out.push(marker, 0, marker.length);
       return redactions + 1;
     }
+    // The authority (host and port) is kept; the path starts after it.
+    out.push(buf, i, authEnd);
+    i = authEnd;
   }
 
-  const q = buf.indexOf(0x3f /* ? */, i);
-  if (q === -1 || q >= targetEnd) {
-    out.push(buf, i, end);
-    return redactions;
-  }
-  out.push(buf, i, q + 1);
-  for (let k = q + 1; k < targetEnd; k++) {
-    const b = buf[k]!;
-    if (b < 0x21 || b > 0x7e) {
-      // A query with bytes a request-target cannot hold (RFC 9112 §3.2) cannot be split into
-      // parameters the way the server will split it: all of it is replaced.
-      out.push(policy.marker, 0, policy.marker.length);
-      out.push(buf, targetEnd, end);
-      return redactions + 1;
+  // The path, segment by segment, up to the query or the fragment.
+  let pathEnd = i;
+  while (pathEnd < end && buf[pathEnd] !== 0x3f && buf[pathEnd] !== 0x23) pathEnd++;
+  redactions += redactPath(buf, i, pathEnd, cut && pathEnd === end, ctx);
+  if (pathEnd >= end) return redactions;
+
+  out.pushByte(buf[pathEnd]!);
+  const q = pathEnd + 1;
+  if (buf[pathEnd] === 0x3f) {
+    for (let k = q; k < end; k++) {
+      const b = buf[k]!;
+      if (b < 0x21 || b > 0x7e) {
+        // A query with bytes a request-target cannot hold (RFC 9112 §3.2) cannot be split into
+        // parameters the way the server will split it: all of it is replaced.
+        out.push(marker, 0, marker.length);
+        return redactions + 1;
+      }
     }
   }
-  let p = q + 1;
-  while (p < targetEnd) {
+  // Query and fragment alike: `&`- or `;`-separated parameters (the fragment carries OAuth tokens).
+  return redactions + redactParams(buf, q, end, cut, ctx);
+}
+
+/** Path segments in `buf[start..end)`: each kept, or replaced if it looks secret or matches a pattern. */
+function redactPath(buf: Uint8Array, start: number, end: number, cut: boolean, ctx: UrlContext): number {
+  const { out, policy } = ctx;
+  let redactions = 0;
+  let copied = start;
+  let s = start;
+  while (s < end) {
+    let e = s;
+    let semicolon = -1;
+    while (e < end && buf[e] !== 0x2f) {
+      if (buf[e] === 0x3b /* ; */ && semicolon === -1) semicolon = e;
+      e++;
+    }
+    const bare = semicolon === -1 ? e : semicolon;
+    const last = cut && e === end;
+    // The segment proper (before any matrix parameters).
+    if (
+      bare > s &&
+      (last ||
+        looksSecret(buf, s, bare) ||
+        (policy.pathSegments.length > 0 && matchesAny(policy.pathSegments, buf, s, bare)))
+    ) {
+      out.push(buf, copied, s);
+      out.push(policy.marker, 0, policy.marker.length);
+      copied = bare;
+      redactions++;
+    }
+    // Matrix parameters (`;jsessionid=…`, RFC 3986 §3.3): names kept, every value replaced.
+    for (let m = semicolon; m !== -1 && m < e; ) {
+      let next = m + 1;
+      let eq = -1;
+      while (next < e && buf[next] !== 0x3b) {
+        if (buf[next] === 0x3d && eq === -1) eq = next;
+        next++;
+      }
+      if (eq !== -1 && eq + 1 < next) {
+        out.push(buf, copied, eq + 1);
+        out.push(policy.marker, 0, policy.marker.length);
+        copied = next;
+        redactions++;
+      }
+      m = next < e ? next : -1;
+    }
+    s = e + 1;
+  }
+  out.push(buf, copied, end);
+  return redactions;
+}
+
+/**
+ * `&`- or `;`-separated parameters in `buf[start..end)`: a value is replaced when its name is
+ * sensitive, or when it looks secret whatever its name (a lone value too); with `cut`, the last one.
+ * A `#` ends the query: the fragment's parameters follow, judged the same way.
+ */
+function redactParams(buf: Uint8Array, start: number, end: number, cut: boolean, ctx: UrlContext): number {
+  const { out, policy, scratch } = ctx;
+  const marker = policy.marker;
+  let redactions = 0;
+  let p = start;
+  while (p < end) {
     let paramEnd = p;
     let eq = -1;
-    while (paramEnd < targetEnd) {
+    while (paramEnd < end) {
       const b = buf[paramEnd];
       // ';' separates parameters for some servers (the old HTML 4 recommendation); treat it so too.
       if (b === 0x26 /* & */ || b === 0x3b /* ; */ || b === 0x23 /* # */) break;
       if (b === 0x3d /* = */ && eq === -1) eq = paramEnd;
       paramEnd++;
     }
+    const last = cut && paramEnd === end;
     if (eq !== -1 && eq + 1 < paramEnd) {
       const n = decodeName(buf, p, eq, scratch);
-      if (n >= 0 && nameMatches(policy.queryParams, scratch, 0, n)) {
+      if (
+        n < 0 ||
+        last ||
+        nameMatches(policy.queryParams, scratch, 0, n) ||
+        looksSecret(buf, eq + 1, paramEnd)
+      ) {
         out.push(buf, p, eq + 1);
-        out.push(policy.marker, 0, policy.marker.length);
+        out.push(marker, 0, marker.length);
         redactions++;
       } else {
         out.push(buf, p, paramEnd);
       }
+    } else if (eq === -1 && looksSecret(buf, p, paramEnd)) {
+      // A value without a name (`?eyJhbGciOi…`). Cut, it may be a name: a name alone says nothing.
+      out.push(marker, 0, marker.length);
+      redactions++;
     } else {
       out.push(buf, p, paramEnd);
     }
-    if (paramEnd >= targetEnd) break;
-    if (buf[paramEnd] === 0x23) {
-      // A fragment is not sent in a request-target (RFC 9112 §3.2), but if it is, keep it as is.
-      out.push(buf, paramEnd, targetEnd);
-      break;
-    }
+    if (paramEnd >= end) break;
     out.pushByte(buf[paramEnd]!);
     p = paramEnd + 1;
   }
-  out.push(buf, targetEnd, end);
   return redactions;
 }
 
@@ -355,24 +560,20 @@ export function redactTarget(
   target: string,
   policy: RedactionPolicy = DEFAULT_REDACTION_POLICY,
 ): { target: string; redactions: number } {
-  const line = new Uint8Array(TARGET_METHOD.length + target.length);
+  // A whole request line (method, target, SP): a line without the SP after its target reads as cut
+  // inside it, and the cut part would be redacted as unjudgeable.
+  const line = new Uint8Array(TARGET_METHOD.length + target.length + 1);
   line.set(TARGET_METHOD);
+  line[line.length - 1] = SP;
   for (let i = 0; i < target.length; i++) {
     const c = target.charCodeAt(i);
     if (c < 0x21 || c > 0x7e) return { target: latin1Marker(policy), redactions: 1 };
     line[TARGET_METHOD.length + i] = c;
   }
   const out = new Output(line.length + 2 * policy.marker.length);
-  const redactions = redactRequestLine(
-    line,
-    0,
-    line.length,
-    policy,
-    out,
-    new Uint8Array(policy.maxQueryParamLength + 1),
-  );
+  const redactions = redactRequestLine(line, 0, line.length, { policy, out, scratch: PARAM_SCRATCH });
   if (redactions === 0) return { target, redactions };
-  const bytes = out.buf.subarray(TARGET_METHOD.length, out.len);
+  const bytes = out.result().subarray(TARGET_METHOD.length, -1);
   let text = '';
   for (const b of bytes) text += String.fromCharCode(b);
   return { target: text, redactions };
@@ -389,13 +590,18 @@ export function isSensitiveHeaderName(
   name: string,
   policy: RedactionPolicy = DEFAULT_REDACTION_POLICY,
 ): boolean {
-  const list = policy.headerNames.get(name.length);
-  if (list === undefined) return false;
-  outer: for (const candidate of list) {
-    for (let i = 0; i < candidate.length; i++) if (lower(name.charCodeAt(i)) !== candidate[i]) continue outer;
-    return true;
-  }
-  return false;
+  return nameMatches(policy.headerNames, asciiBytes(name), 0, name.length);
+}
+
+/** Is `name` (any case) a field whose value is a URL (Referer, Location...), redacted like a target? */
+export function isUrlHeaderName(name: string, policy: RedactionPolicy = DEFAULT_REDACTION_POLICY): boolean {
+  return nameMatches(policy.urlHeaders, asciiBytes(name), 0, name.length);
+}
+
+function asciiBytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i) & 0xff;
+  return bytes;
 }
 
 /**
@@ -410,7 +616,7 @@ export function redactHead(
 ): RedactionResult {
   if (end > head.length) end = head.length;
   const out = new Output(end - start + 2 * policy.marker.length);
-  const scratch = new Uint8Array(policy.maxQueryParamLength + 1);
+  const ctx: UrlContext = { policy, out, scratch: PARAM_SCRATCH };
   let redactions = 0;
   let dropped = 0;
   let pos = start;
@@ -452,7 +658,7 @@ export function redactHead(
       if (isStatusLine(head, pos, contentEnd)) {
         out.push(head, pos, contentEnd);
       } else {
-        redactions += redactRequestLine(head, pos, contentEnd, policy, out, scratch);
+        redactions += redactRequestLine(head, pos, contentEnd, ctx);
       }
       out.push(head, contentEnd, lineEnd);
       pos = lineEnd;
@@ -500,6 +706,16 @@ export function redactHead(
       out.push(policy.marker, 0, policy.marker.length);
       out.push(head, contentEnd, lineEnd);
       redactions++;
+      foldingSensitive = true;
+    } else if (nameMatches(policy.urlHeaders, head, pos, nameEnd)) {
+      let valueStart = colon + 1;
+      while (valueStart < contentEnd && (head[valueStart] === SP || head[valueStart] === HT)) valueStart++;
+      let valueEnd = contentEnd;
+      while (valueEnd > valueStart && (head[valueEnd - 1] === SP || head[valueEnd - 1] === HT)) valueEnd--;
+      out.push(head, pos, valueStart);
+      redactions += redactUrl(head, valueStart, valueEnd, !complete, ctx);
+      out.push(head, valueEnd, lineEnd);
+      // Fold lines would continue the URL past what was judged: dropped.
       foldingSensitive = true;
     } else {
       out.push(head, pos, lineEnd);

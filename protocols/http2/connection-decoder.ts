@@ -84,6 +84,11 @@ export class Http2ConnectionDecoder {
     return this.#sides[direction];
   }
 
+  /** Who sends on a direction: from the role, or learnt from the first decoded pseudo-headers. */
+  senderOf(direction: Direction): Http2Sender {
+    return this.#sender[direction];
+  }
+
   push(tsNs: bigint, ev: Http2CapturedEvent): Http2StreamEvent[] {
     const out: Http2StreamEvent[] = [];
     const side = this.#sides[ev.direction];

@@ -15,6 +15,38 @@
 import { FRAME_FLAG } from './detect.ts';
 import type { Http2Field } from './types.ts';
 
+/** gRPC status codes by number (doc/statuscodes.md of the gRPC project). */
+export const GRPC_STATUS_NAMES: readonly string[] = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+];
+
+/** `UNAVAILABLE` for 14; the number itself for a code outside the table. */
+export function grpcStatusName(code: number): string {
+  return GRPC_STATUS_NAMES[code] ?? String(code);
+}
+
+/**
+ * Codes that make a SERVER span an error (OpenTelemetry RPC conventions, gRPC: the server failed, as
+ * opposed to the caller asking for something it cannot have); a CLIENT span errs on any code but OK.
+ */
+export const GRPC_SERVER_ERROR_CODES: ReadonlySet<number> = new Set([2, 4, 12, 13, 14, 15]);
+
 /** `application/grpc`, `application/grpc+proto`, `application/grpc+json`, ... */
 export function isGrpcContentType(value: string | null | undefined): boolean {
   return value !== null && value !== undefined && /^application\/grpc(?:[+;]|$)/i.test(value);

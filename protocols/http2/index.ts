@@ -35,6 +35,7 @@ export {
   MAX_CHAIN_FRAMES,
   PREFACE_DETECT_BYTES,
 } from './detect.ts';
+export { HTTP2_ERROR_NAMES, http2ErrorName } from './error-codes.ts';
 export {
   DEFAULT_DATA_PREFIX_BYTES,
   type FrameReaderOptions,
@@ -44,7 +45,17 @@ export {
   MAX_DATA_BYTES_KEPT,
   newFrameReaderCounters,
 } from './frame-reader.ts';
-export { GrpcMessageCounter, grpcMessage, grpcStatus, isGrpcContentType, parseGrpcPath } from './grpc.ts';
+export {
+  fieldValue,
+  GRPC_SERVER_ERROR_CODES,
+  GRPC_STATUS_NAMES,
+  GrpcMessageCounter,
+  grpcMessage,
+  grpcStatus,
+  grpcStatusName,
+  isGrpcContentType,
+  parseGrpcPath,
+} from './grpc.ts';
 export {
   DEFAULT_HEADER_TABLE_SIZE,
   HpackDecoder,
@@ -63,7 +74,7 @@ export type * from './types.ts';
 export const HTTP2_PROTOCOL = {
   /** Folder name and metric label. */
   name: 'http2',
-  /** Symbol to add to the `L7Protocol` enum of schemas/l7-raw-event.avsc in phase 2. */
+  /** Symbol of the `L7Protocol` enum of schemas/l7-raw-event.avsc. */
   schemaSymbol: 'HTTP2',
   /** Collector: one decoder per connection (HPACK and redaction happen on the node). */
   createConnectionDecoder: (role: Role, options?: ConnectionDecoderOptions): Http2ConnectionDecoder =>
@@ -71,4 +82,6 @@ export const HTTP2_PROTOCOL = {
   /** Span assembler: one pairer per connection (and capture side). */
   createPairer: (): Http2StreamPairer => new Http2StreamPairer(),
   restorePairer: (state: Http2PairerState): Http2StreamPairer => Http2StreamPairer.fromState(state),
+  /** Span assembler: a pairer working on its state object in place (live partition state). */
+  adoptPairer: (state: Http2PairerState): Http2StreamPairer => Http2StreamPairer.adopt(state),
 } as const;

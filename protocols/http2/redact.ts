@@ -6,7 +6,8 @@
  *   sensitive value, e.g. nghttp2 for authorization and short cookies) is redacted;
  * - gRPC binary metadata (`*-bin`, base64 of arbitrary bytes: tokens, serialized credentials) is
  *   redacted unless configured otherwise (`redactBinaryMetadata: false`);
- * - `:path` is redacted as a request-target (query parameters), `:authority` loses any userinfo;
+ * - `:path`, and fields whose value is a URL (referer, location...), are redacted as a
+ *   request-target (path secrets, query parameters), `:authority` loses any userinfo;
  * - a value whose name could not be resolved (a table reference from before the capture) cannot be
  *   judged, so it is redacted.
  */
@@ -14,6 +15,7 @@
 import {
   DEFAULT_REDACTION_POLICY,
   isSensitiveHeaderName,
+  isUrlHeaderName,
   type RedactionPolicy,
   redactTarget,
 } from '../http1/redact.ts';
@@ -64,7 +66,7 @@ export function redactFields(
       ) {
         v = marker;
         redactions++;
-      } else if (name === ':path') {
+      } else if (name === ':path' || isUrlHeaderName(name, policy)) {
         const r = redactTarget(v, policy);
         v = r.target;
         redactions += r.redactions;

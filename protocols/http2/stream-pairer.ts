@@ -17,6 +17,8 @@
  *
  * State: `toState()` is plain JSON data and `Http2StreamPairer.fromState()` goes on exactly from it,
  * as the span assembler keeps it per connection side in its partition state. Counters are not state.
+ * `Http2StreamPairer.adopt(state)` works on a state object in place instead (no copies): for a caller
+ * that owns the object and stores it back, as the span assembler's live partition state does.
  */
 
 import { fieldValue, grpcMessage, grpcStatus, isGrpcContentType, parseGrpcPath } from './grpc.ts';
@@ -62,6 +64,8 @@ interface Side {
 
 interface OpenStream {
   streamId: number;
+  /** The caller's tag of the event that opened the stream (the span assembler: the thread). */
+  tag: number | null;
   request: Side | null;
   response: Side | null;
   startNs: string;
@@ -83,16 +87,44 @@ export class Http2StreamPairer {
   readonly counters: Http2PairerCounters = newPairerCounters();
   #streams = new Map<number, OpenStream>();
   #ended: number[] = [];
+  /** Adopted state: kept up to date in place (its `streams` array is rebuilt by `toState`). */
+  #adopted: Http2PairerState | null = null;
 
   static fromState(state: Http2PairerState): Http2StreamPairer {
     const p = new Http2StreamPairer();
-    for (const s of state.streams) p.#streams.set(s.streamId, structuredClone(s));
+    for (const s of state.streams) p.#streams.set(s.streamId, structuredClone({ ...s, tag: s.tag ?? null }));
     p.#ended = [...state.ended];
     return p;
   }
 
+  /**
+   * A pairer working on `state` itself: its open streams are the state's objects, changed in place,
+   * and `toState()` returns `state` brought up to date. The caller must not use `state` otherwise.
+   */
+  static adopt(state: Http2PairerState): Http2StreamPairer {
+    const p = new Http2StreamPairer();
+    for (const s of state.streams) {
+      s.tag ??= null;
+      p.#streams.set(s.streamId, s);
+    }
+    p.#ended = state.ended;
+    p.#adopted = state;
+    return p;
+  }
+
   toState(): Http2PairerState {
+    const adopted = this.#adopted;
+    if (adopted !== null) {
+      adopted.streams = [...this.#streams.values()];
+      adopted.ended = this.#ended;
+      return adopted;
+    }
     return { streams: structuredClone([...this.#streams.values()]), ended: [...this.#ended] };
+  }
+
+  /** Nothing open and nothing remembered: the state is empty. */
+  get idle(): boolean {
+    return this.#streams.size === 0 && this.#ended.length === 0;
   }
 
   /** Streams open (seen, not yet emitted). */
@@ -100,7 +132,8 @@ export class Http2StreamPairer {
     return this.#streams.size;
   }
 
-  push(ev: Http2StreamEvent): Http2Exchange[] {
+  /** `tag`: the caller's, for the event (kept with a stream it opens, given back on its exchange). */
+  push(ev: Http2StreamEvent, tag?: number): Http2Exchange[] {
     const out: Http2Exchange[] = [];
     switch (ev.kind) {
       case 'headers': {
@@ -111,7 +144,7 @@ export class Http2StreamPairer {
         }
         if (ev.promisedStreamId !== undefined) {
           // PUSH_PROMISE: the server opens a stream whose request headers are the promise's.
-          const s = this.#open(ev.promisedStreamId, ev.tsNs);
+          const s = this.#open(ev.promisedStreamId, ev.tsNs, tag);
           if (s !== null) {
             s.request = newSide(ev.tsNs);
             addBlock(s.request, ev.fields, ev.unresolved, ev.lost !== null, false);
@@ -119,7 +152,7 @@ export class Http2StreamPairer {
           }
           break;
         }
-        const s = this.#open(ev.streamId, ev.tsNs);
+        const s = this.#open(ev.streamId, ev.tsNs, tag);
         if (s === null) break;
         const side = sideOf(s, sender, ev.tsNs)!;
         addBlock(side, ev.fields, ev.unresolved, ev.lost !== null, sender === 'server');
@@ -189,7 +222,7 @@ export class Http2StreamPairer {
     return out;
   }
 
-  #open(streamId: number, tsNs: bigint): OpenStream | null {
+  #open(streamId: number, tsNs: bigint, tag: number | undefined): OpenStream | null {
     let s = this.#streams.get(streamId);
     if (s !== undefined) return s;
     if (this.#ended.includes(streamId)) {
@@ -198,6 +231,7 @@ export class Http2StreamPairer {
     }
     s = {
       streamId,
+      tag: tag ?? null,
       request: null,
       response: null,
       startNs: tsNs.toString(),
@@ -259,6 +293,7 @@ export class Http2StreamPairer {
     const complete = finalReason === undefined;
     const exchange: Http2Exchange = {
       streamId: s.streamId,
+      ...(s.tag === null ? {} : { tag: s.tag }),
       request,
       response,
       startNs: BigInt(s.startNs),

@@ -152,8 +152,9 @@ export interface Http2GapEvent {
   readonly reason: Http2GapReason;
 }
 
-// PROTOCOL-REGISTRY: what the collector emits per HTTP/2 connection (phase 2: the raw-event schema
-// carries these instead of HTTP/1.x segments for connections of protocol HTTP2).
+// PROTOCOL-REGISTRY: what the collector emits per HTTP/2 connection; mirrored by the `Http2Event` record
+// of schemas/l7-raw-event.avsc (collectors/http2-connection.ts writes it, the span assembler's
+// h2-side.ts reads it back). Keep them in sync.
 export type Http2StreamEvent =
   | Http2HeadersEvent
   | Http2DataEvent
@@ -198,6 +199,8 @@ export type Http2ExchangeIncompleteReason =
 /** A request paired with its response on one stream (RFC 9113 §8.1). */
 export interface Http2Exchange {
   readonly streamId: number;
+  /** The caller's tag of the event that opened the stream (`Http2StreamPairer.push`), when it gave one. */
+  readonly tag?: number;
   readonly request: Http2Message | null;
   readonly response: Http2Message | null;
   readonly startNs: bigint;

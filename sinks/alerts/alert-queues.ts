@@ -5,16 +5,19 @@
  *
  *   <prefix>:alerts-<receiver>:*          BullMQ queue of a receiver: one job per transition
  *   <prefix>:alerts-dead-letters:*        BullMQ queue of dead letters (never processed: a record)
- *   <prefix>:alerts:<receiver>:latest     hash fingerprint → time of the newest transition delivered
+ *   <prefix>:alerts:<receiver>:newest     sorted set fingerprint → time of the newest transition delivered,
+ *                                         bounded: older than keepCompletedMs, and the oldest beyond
+ *                                         maxTrackedAnomalies, are dropped (a hash before: `:latest`)
  *   <prefix>:alerts:<receiver>:active     hash fingerprint → firing alert (Alertmanager receivers: re-sent)
  */
 import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { maskUrl } from '../../lib/mask.ts';
 import type { AlertView } from './alert-view.ts';
 import type { AlertsSinkConfig } from './config.ts';
-import { DEAD_LETTER_QUEUE, redactRedisUrl } from './receivers.ts';
+import { DEAD_LETTER_QUEUE } from './receivers.ts';
 
 export const TRANSITION_JOB = 'transition';
 export const REFRESH_JOB = 'alertmanager-refresh';
@@ -51,13 +54,10 @@ function reportErrors(redis: Redis, url: string, logger: Logger | undefined, rol
   redis.on('error', (err: Error) => {
     if (reported) return;
     reported = true;
-    logger?.warn(
-      { redis: redactRedisUrl(url), role, err: err.message },
-      'Redis connection lost; reconnecting',
-    );
+    logger?.warn({ redis: maskUrl(url), role, err: err.message }, 'Redis connection lost; reconnecting');
   });
   redis.on('ready', () => {
-    if (reported) logger?.info({ redis: redactRedisUrl(url), role }, 'Redis connection back');
+    if (reported) logger?.info({ redis: maskUrl(url), role }, 'Redis connection back');
     reported = false;
   });
   return redis;
@@ -90,7 +90,7 @@ export async function ready(redis: Redis, url: string, timeoutMs = 10_000): Prom
       clearTimeout(timer);
       redis.off('ready', ok);
       reject(
-        new MeshpipeError(ERRORS.ALERTS_REDIS_UNAVAILABLE, [redactRedisUrl(url), errorMessage(err)], {
+        new MeshpipeError(ERRORS.ALERTS_REDIS_UNAVAILABLE, [maskUrl(url), errorMessage(err)], {
           cause: err,
         }),
       );
@@ -117,7 +117,12 @@ export function transitionJobOptions(config: Pick<AlertsSinkConfig, 'attempts' |
   };
 }
 
-export function latestKey(prefix: string, receiver: string): string {
+export function newestKey(prefix: string, receiver: string): string {
+  return `${prefix}:alerts:${receiver}:newest`;
+}
+
+/** The unbounded hash earlier versions kept instead of newestKey; removed when delivery starts. */
+export function legacyLatestKey(prefix: string, receiver: string): string {
   return `${prefix}:alerts:${receiver}:latest`;
 }
 

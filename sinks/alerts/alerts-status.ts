@@ -4,6 +4,7 @@
  * reasons (jobs retrying after a failed attempt, and jobs that failed for good); and the dead letters.
  */
 import type { Redis } from 'ioredis';
+import { maskUrl } from '../../lib/mask.ts';
 import {
   type DeadLetterData,
   type Durability,
@@ -12,7 +13,7 @@ import {
   openQueue,
 } from './alert-queues.ts';
 import type { AlertsSinkConfig } from './config.ts';
-import { queueNameOf, redactUrl } from './receivers.ts';
+import { queueNameOf } from './receivers.ts';
 
 export interface FailureView {
   jobId: string;
@@ -98,7 +99,7 @@ export async function alertsStatus(
       receivers.push({
         name: r.name,
         type: r.type,
-        url: redactUrl(r.url),
+        url: maskUrl(r.url),
         counts: {
           waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
           active: c.active ?? 0,

@@ -8,6 +8,9 @@ import { sinkHostFields } from '../runtime/definition.ts';
 export const RECEIVER_TYPES = ['generic', 'slack', 'alertmanager'] as const;
 export type ReceiverType = (typeof RECEIVER_TYPES)[number];
 export const SEVERITIES = ['INFO', 'WARNING', 'CRITICAL'] as const;
+/** How requests are signed: meshpipe's X-Meshpipe-Signature, Standard Webhooks' webhook-signature. */
+export const SIGNATURE_SCHEMES = ['meshpipe', 'standard-webhooks'] as const;
+export type SignatureScheme = (typeof SIGNATURE_SCHEMES)[number];
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
@@ -19,6 +22,9 @@ const RESERVED_HEADERS = [
   'idempotency-key',
   'x-meshpipe-timestamp',
   'x-meshpipe-signature',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
 ];
 
 const headersSpec: SpecBase<Record<string, string>> = {
@@ -69,6 +75,16 @@ export const receiverSpec = s.object(
           return `"${v}" is not a URL`;
         }
       },
+    }),
+    signatures: s.list(s.enumOf(SIGNATURE_SCHEMES, { doc: 'A signature scheme.', default: 'meshpipe' }), {
+      doc: 'How requests are signed (both at once is fine): `meshpipe` (X-Meshpipe-Timestamp and X-Meshpipe-Signature: v1=<hex>, verifyWebhookSignature in the library) and/or `standard-webhooks` (webhook-id, webhook-timestamp, webhook-signature per standardwebhooks.com, for the stock verifier libraries; the key is then `whsec_` + base64 of 24-64 bytes).',
+      default: ['meshpipe'],
+      check: (v) =>
+        v.length === 0
+          ? 'every request is signed: name at least one scheme'
+          : new Set(v).size !== v.length
+            ? 'a scheme is listed twice'
+            : undefined,
     }),
     secret: s.string({
       doc: 'HMAC-SHA256 signing key, inline. Prefer `secretEnv`: configuration files get copied around, and `meshpipe config --effective` prints what they hold.',
@@ -170,6 +186,12 @@ export const alertsSinkSpec = s.object(
       default: 7 * 86_400_000,
       min: 60_000,
       max: 365 * 86_400_000,
+    }),
+    maxTrackedAnomalies: s.int({
+      doc: 'Anomalies per receiver whose newest delivered transition is remembered (so that a retry overtaken by a newer transition is not sent after it). Entries older than keepCompletedMs are dropped; beyond this many, the oldest are (counted, logged).',
+      default: 100_000,
+      min: 10,
+      max: 100_000_000,
     }),
     keepDeadLetters: s.int({
       doc: 'Dead letters kept (the oldest go first).',

@@ -39,7 +39,8 @@ import {
   addDeadLetter,
   type DeadLetterData,
   deadLetterQueue,
-  latestKey,
+  legacyLatestKey,
+  newestKey,
   openQueue,
   REFRESH_JOB,
   ready,
@@ -67,6 +68,10 @@ export interface DeliveryOptions {
   externalUrl: string;
   /** Re-send interval of firing alerts to Alertmanager. */
   alertmanagerResendMs: number;
+  /** How long a transition can still be delivered (the jobs' idempotency window). */
+  keepCompletedMs: number;
+  /** Fingerprints whose newest transition is remembered at most (see #remember). */
+  maxTrackedAnomalies: number;
   logger: Logger;
 }
 
@@ -76,6 +81,8 @@ export interface DeliveryTotals {
   retried: number;
   deadLettered: number;
   superseded: number;
+  /** Fingerprints forgotten because more than maxTrackedAnomalies were remembered. */
+  forgotten: number;
   lastError: string | null;
 }
 
@@ -102,6 +109,7 @@ export class ReceiverDelivery {
     retried: 0,
     deadLettered: 0,
     superseded: 0,
+    forgotten: 0,
     lastError: null,
   };
   readonly #options: DeliveryOptions;
@@ -149,6 +157,8 @@ export class ReceiverDelivery {
   /** Starts fetching and delivering; returns once the worker is connected. */
   async start(): Promise<void> {
     await this.#worker.waitUntilReady();
+    // Earlier versions remembered fingerprints in a hash that only grew; the sorted set replaces it.
+    await this.#options.connection.del(legacyLatestKey(this.#options.prefix, this.receiver.name));
     await this.#worker.startStalledCheckTimer();
     if (this.receiver.type === 'alertmanager') {
       // One scheduler per queue whatever the number of sink processes: BullMQ keeps a single next job.
@@ -250,7 +260,7 @@ export class ReceiverDelivery {
     // A transition older than one this receiver already got for the same anomaly (a retry overtaken by
     // the next transition) would undo it: a late FIRING after the RESOLVED. It is completed unsent.
     const fingerprints = [...new Set(jobs.map((j) => j.data.alert.fingerprint))];
-    const latest = await connection.hmget(latestKey(prefix, r.name), ...fingerprints);
+    const latest = await connection.zmscore(newestKey(prefix, r.name), ...fingerprints);
     const newest = new Map(fingerprints.map((f, i) => [f, Number(latest[i] ?? Number.NEGATIVE_INFINITY)]));
     const fresh: Array<Job<AlertJobData>> = [];
     for (const job of jobs) {
@@ -306,26 +316,43 @@ export class ReceiverDelivery {
     return sendWebhook({
       url: r.endpoint,
       body,
-      key: r.key,
+      key: r.signatures.includes('meshpipe') ? r.key : null,
+      standardKey: r.standardKey,
       idempotencyKey: requestKey,
       headers: r.headers,
       timeoutMs: r.timeoutMs,
     });
   }
 
-  /** What the receiver now has: the newest transition per fingerprint, and (Alertmanager) what fires. */
+  /**
+   * What the receiver now has: the newest transition per fingerprint, and (Alertmanager) what fires.
+   * Bounded: a transition older than the idempotency window (keepCompletedMs) cannot be delivered any
+   * more, so neither can one it supersedes, and beyond maxTrackedAnomalies the oldest are forgotten.
+   */
   async #remember(items: DeliveryItem[]): Promise<void> {
-    const { connection, prefix } = this.#options;
+    const { connection, prefix, keepCompletedMs, maxTrackedAnomalies } = this.#options;
     const r = this.receiver;
+    const newest = newestKey(prefix, r.name);
     const multi = connection.multi();
     for (const { key, alert } of items) {
-      multi.hset(latestKey(prefix, r.name), alert.fingerprint, String(transitionTimeOf(alert)));
+      multi.zadd(newest, transitionTimeOf(alert), alert.fingerprint);
       if (r.type !== 'alertmanager' || alert.test) continue;
       if (alert.status === 'firing')
         multi.hset(activeKey(prefix, r.name), alert.fingerprint, JSON.stringify({ key, alert }));
       else multi.hdel(activeKey(prefix, r.name), alert.fingerprint);
     }
-    await multi.exec();
+    multi.zremrangebyscore(newest, '-inf', `(${Date.now() - keepCompletedMs}`);
+    multi.zremrangebyrank(newest, 0, -(maxTrackedAnomalies + 1));
+    const results = await multi.exec();
+    const forgotten = Number(results?.at(-1)?.[1] ?? 0);
+    if (forgotten > 0) {
+      if (this.totals.forgotten === 0)
+        this.#logger.warn(
+          { receiver: r.name, maxTrackedAnomalies },
+          'more anomalies than sinks.alerts.maxTrackedAnomalies: the oldest are forgotten (a retry of theirs overtaken by a newer transition would be sent)',
+        );
+      this.totals.forgotten += forgotten;
+    }
   }
 
   async #failed(
@@ -425,6 +452,8 @@ export type DeliverySettings = RetryPolicy & {
   keepDeadLetters: number;
   externalUrl: string;
   alertmanagerResendMs: number;
+  keepCompletedMs: number;
+  maxTrackedAnomalies: number;
 };
 
 /**
@@ -465,6 +494,8 @@ export class AlertDeliveryService {
           keepDeadLetters: settings.keepDeadLetters,
           externalUrl: settings.externalUrl,
           alertmanagerResendMs: settings.alertmanagerResendMs,
+          keepCompletedMs: settings.keepCompletedMs,
+          maxTrackedAnomalies: settings.maxTrackedAnomalies,
           logger: options.logger,
         });
         await delivery.start();

@@ -7,10 +7,13 @@ import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import type { AlertsSinkConfig, ReceiverConfig } from './config.ts';
 import { alertmanagerUrl } from './payloads/alertmanager.ts';
 import { SLACK_MAX_ALERTS } from './payloads/slack.ts';
+import { standardWebhooksKey } from './standard-webhooks.ts';
 
 export interface ResolvedReceiver extends ReceiverConfig {
   /** The HMAC key every request is signed with. */
   key: string;
+  /** The key as Standard Webhooks reads it (the base64 after `whsec_`), when that scheme is on. */
+  standardKey: Buffer | null;
   /** Where requests go. */
   endpoint: string;
   /** BullMQ queue of this receiver. */
@@ -56,9 +59,17 @@ export function resolveReceiver(
       'neither secretEnv nor secret is set',
     ]);
   }
+  let standardKey: Buffer | null = null;
+  if (receiver.signatures.includes('standard-webhooks')) {
+    const decoded = standardWebhooksKey(key);
+    if (!Buffer.isBuffer(decoded))
+      throw new MeshpipeError(ERRORS.ALERTS_SECRET_INVALID, [receiver.name, decoded.problem]);
+    standardKey = decoded;
+  }
   return {
     ...receiver,
     key,
+    standardKey,
     endpoint: receiver.type === 'alertmanager' ? alertmanagerUrl(receiver.url) : receiver.url,
     queue: queueNameOf(receiver.name),
     groupLimit:
@@ -71,30 +82,4 @@ export function resolveReceivers(
   env: Record<string, string | undefined> = process.env,
 ): ResolvedReceiver[] {
   return config.receivers.map((r) => resolveReceiver(r, env));
-}
-
-/**
- * A URL safe to print: webhook URLs often are the credential (Slack's carry a token in the path), so only
- * the origin and the first path segment are shown.
- */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    const [first] = u.pathname.split('/').filter((p) => p !== '');
-    const rest = u.pathname.split('/').filter((p) => p !== '').length > 1 || u.search !== '';
-    return `${u.protocol}//${u.host}${first === undefined ? '/' : `/${first}`}${rest ? '/…' : ''}`;
-  } catch {
-    return '(invalid URL)';
-  }
-}
-
-/** A Redis URL without its password. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid URL)';
-  }
 }

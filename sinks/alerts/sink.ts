@@ -11,13 +11,14 @@
  * section; Redis is `redis.url`, shared with the rest of meshpipe).
  */
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
+import { maskUrl } from '../../lib/mask.ts';
 import { defineSink } from '../runtime/definition.ts';
 import { durabilityOf, producerConnection, ready } from './alert-queues.ts';
 import { alertViewOf } from './alert-view.ts';
 import { alertsSinkSpec } from './config.ts';
 import { AlertDeliveryService } from './delivery.ts';
 import { AlertEnqueuer, type AlertTransition } from './enqueue-exporter.ts';
-import { redactRedisUrl, resolveReceivers } from './receivers.ts';
+import { resolveReceivers } from './receivers.ts';
 
 export interface AlertsSinkDependencies {
   redisUrl: string;
@@ -53,7 +54,7 @@ export function alertsSink(deps: AlertsSinkDependencies) {
         await ready(producer, deps.redisUrl);
         const durability = await durabilityOf(producer);
         const log = durability.appendonly === 'yes' ? logger.info.bind(logger) : logger.warn.bind(logger);
-        log({ redis: redactRedisUrl(deps.redisUrl), ...durability }, `alert queues: ${durability.note}`);
+        log({ redis: maskUrl(deps.redisUrl), ...durability }, `alert queues: ${durability.note}`);
         if (config.deliver) {
           delivery = await AlertDeliveryService.start({
             redisUrl: deps.redisUrl,

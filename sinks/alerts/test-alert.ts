@@ -91,8 +91,10 @@ export async function sendTestAlert(options: {
       { ...transitionJobOptions(config), jobId },
     );
     for (;;) {
+      // The state first, then the job: a job read while it was active and found completed a moment
+      // later would report the attempt and the HTTP status of before (none).
+      const state = await queue.getJobState(jobId);
       const job = await queue.getJob(jobId);
-      const state = job === undefined ? 'unknown' : await job.getState();
       const base = {
         receiver: receiver.name,
         jobId,
@@ -100,10 +102,12 @@ export async function sendTestAlert(options: {
         durationMs: Date.now() - started,
       };
       if (state === 'completed') {
+        const result = job?.returnvalue as { status?: number; attempt?: number } | null | undefined;
         return {
           ...base,
+          attempts: result?.attempt ?? base.attempts,
           outcome: 'delivered',
-          status: job?.returnvalue?.status ?? null,
+          status: result?.status ?? null,
           error: null,
           code: null,
         };
@@ -112,6 +116,7 @@ export async function sendTestAlert(options: {
         const letter = await deadLetters.getJob(jobId);
         return {
           ...base,
+          attempts: letter?.data.attempts ?? base.attempts,
           outcome: 'failed',
           status: letter?.data.status ?? null,
           error: letter?.data.reason ?? job?.failedReason ?? 'failed',

@@ -10,7 +10,9 @@
  *                            a GET, and the signature would go to a host nobody configured)
  *   no answer                retry (refused, reset, DNS, timeout)
  */
+import { maskUrl } from '../../lib/mask.ts';
 import { signWebhook } from './signature.ts';
+import { signStandardWebhook } from './standard-webhooks.ts';
 
 export type DeliveryOutcome =
   | { kind: 'delivered'; status: number; durationMs: number }
@@ -20,9 +22,11 @@ export type DeliveryOutcome =
 export interface WebhookRequest {
   url: string;
   body: string;
-  /** HMAC key. */
-  key: string;
-  /** The Idempotency-Key header. */
+  /** HMAC key of the X-Meshpipe-Signature; null: that scheme is off. */
+  key: string | null;
+  /** HMAC key of the Standard Webhooks signature (decoded); null: that scheme is off. */
+  standardKey?: Buffer | null;
+  /** The Idempotency-Key header (and Standard Webhooks' webhook-id: the same on every retry). */
   idempotencyKey: string;
   headers?: Record<string, string>;
   timeoutMs: number;
@@ -57,7 +61,13 @@ function causeOf(err: unknown): string {
 
 export async function sendWebhook(request: WebhookRequest): Promise<DeliveryOutcome> {
   const started = Date.now();
-  const signature = signWebhook(request.key, request.body, request.nowMs ?? started);
+  const now = request.nowMs ?? started;
+  const signature = {
+    ...(request.key === null ? {} : signWebhook(request.key, request.body, now)),
+    ...(request.standardKey == null
+      ? {}
+      : signStandardWebhook(request.standardKey, request.idempotencyKey, request.body, now)),
+  };
   let response: Response;
   try {
     response = await fetch(request.url, {
@@ -102,7 +112,7 @@ export async function sendWebhook(request: WebhookRequest): Promise<DeliveryOutc
     return {
       kind: 'reject',
       status,
-      error: `HTTP ${status} redirect${location === null ? '' : ` to ${location}`}: configure the final URL`,
+      error: `HTTP ${status} redirect${location === null ? '' : ` to ${maskUrl(location)}`}: configure the final URL`,
       durationMs,
     };
   }

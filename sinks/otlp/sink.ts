@@ -1,30 +1,42 @@
 /**
- * The OTLP traces sink: `meshpipe.spans.v2` to any OTLP/gRPC receiver (OpenTelemetry Collector,
- * Jaeger, Grafana Tempo...). One ReadableSpan per span record, one Resource per process, exact
- * nanosecond timings; delivery guarantees come from the sink host (sinks/runtime/host.ts).
+ * The OTLP traces sink: `meshpipe.spans.v2` to any OTLP receiver (OpenTelemetry Collector, Jaeger,
+ * Grafana Tempo...) over gRPC or HTTP. Each span record is encoded as its OTLP Span message when it is
+ * read (span-encoder.ts), one resource per process, exact nanosecond timings; a batch is framed into
+ * one request (span-serializer.ts) and sent by the OpenTelemetry transports (otlp-exporter.ts);
+ * delivery guarantees come from the sink host (sinks/runtime/host.ts).
  */
-import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { defineSink } from '../runtime/definition.ts';
-import { channelSettings } from './channel.ts';
 import { otlpSinkSpec } from './config.ts';
-import { GrpcSpanExporter } from './grpc-span-exporter.ts';
-import { toReadableSpan } from './readable-span.ts';
+import { OtlpExporter } from './otlp-exporter.ts';
 import { ResourceCache } from './resources.ts';
+import { type EncodedSpan, SpanEncoder } from './span-encoder.ts';
+import { spanSerializer } from './span-serializer.ts';
+import { otlpTransport } from './transport.ts';
 
-const resources = new ResourceCache();
+/** One encoder (and resource cache) per running sink: its config names the extra resource attributes. */
+const encoders = new WeakMap<object, SpanEncoder>();
 
 export const otlpSink = defineSink({
   name: 'otlp',
-  description: 'Spans to an OTLP/gRPC receiver (OpenTelemetry Collector, Jaeger, Grafana Tempo).',
+  description:
+    'Spans to an OTLP receiver over gRPC or HTTP (OpenTelemetry Collector, Jaeger, Grafana Tempo).',
   input: 'spans',
   config: otlpSinkSpec,
   unit: 'spans',
-  prepare: (record): ReadableSpan => toReadableSpan(record.value, resources),
+  prepare: (record, { config }): EncodedSpan => {
+    let encoder = encoders.get(config);
+    if (encoder === undefined) {
+      encoder = new SpanEncoder(new ResourceCache({ extra: config.resourceAttributes }));
+      encoders.set(config, encoder);
+    }
+    return encoder.encode(record.value);
+  },
   createExporter: ({ config }) =>
-    new GrpcSpanExporter({
-      channel: channelSettings(config),
+    new OtlpExporter({
+      transport: otlpTransport(config),
       compression: config.compression,
       timeoutMs: config.timeoutMs,
+      serializer: spanSerializer,
     }),
 });
 

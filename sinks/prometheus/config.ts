@@ -2,19 +2,8 @@
  * `sinks.prometheus`: where /metrics is served and how the view of the metrics topic ages, plus the
  * sink host's consumer settings.
  */
-import { invalid, s } from '../../lib/config/spec.ts';
-import { sinkHostFields } from '../runtime/definition.ts';
-
-/** `host:port`; IPv6 hosts in brackets. */
-const LISTEN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/;
-
-export function parseListen(value: string): { host: string; port: number } | undefined {
-  const m = LISTEN.exec(value.trim());
-  if (m === null) return undefined;
-  const port = Number(m[2]);
-  if (port > 65535) return undefined;
-  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
-}
+import { s } from '../../lib/config/spec.ts';
+import { listenSpec, sinkHostFields } from '../runtime/definition.ts';
 
 const host = sinkHostFields({ batchSize: 2048, lingerMs: 200 });
 
@@ -24,13 +13,6 @@ export const prometheusSinkSpec = s.object(
       doc: 'Whether `meshpipe up` runs this sink.',
       default: true,
       env: 'MESHPIPE_PROMETHEUS_ENABLED',
-    }),
-    listen: s.string({
-      doc: 'Address of /metrics and /healthz, host:port (port 0: any free port). 127.0.0.1 keeps it local; 0.0.0.0:9464 lets a Prometheus elsewhere scrape it.',
-      default: '127.0.0.1:9464',
-      env: 'MESHPIPE_PROMETHEUS_LISTEN',
-      check: (v) =>
-        parseListen(v) === undefined ? `"${v}" is not host:port (e.g. 127.0.0.1:9464)` : undefined,
     }),
     warmupMs: s.int({
       doc: 'After a start, /metrics answers 503 this long, until every producing stream has sent its next sample (red-metrics emits every window, components every metrics interval): a partial sum would look like a counter reset to Prometheus. At least the longest of those intervals.',
@@ -48,11 +30,23 @@ export const prometheusSinkSpec = s.object(
       default: 900_000,
       min: 10_000,
     }),
+    maxSeries: s.int({
+      doc: 'Series this sink holds at most (every metric together): samples of new series beyond it are not exposed and are counted (meshpipe_prometheus_sink_samples_total{result="overflow"}) until series expire. Existing series keep updating.',
+      default: 100_000,
+      min: 100,
+      max: 10_000_000,
+    }),
     exemplars: s.boolean({
       doc: 'Expose exemplars (trace_id, span_id) on histogram buckets in OpenMetrics responses.',
       default: true,
     }),
     ...host,
+    listen: listenSpec({
+      doc: 'Address of /metrics (the metrics topic, for Prometheus), /healthz and /readyz, host:port (port 0: any free port). 127.0.0.1 keeps it local; 0.0.0.0:9464 lets a Prometheus elsewhere scrape it.',
+      default: '127.0.0.1:9464',
+      env: 'MESHPIPE_PROMETHEUS_LISTEN',
+      required: true,
+    }),
     startFrom: s.enumOf(['earliest', 'latest'] as const, {
       doc: 'Where a new consumer group starts. `latest`: samples are cumulative and every live series is re-sent within one window, so history adds nothing. Once offsets are committed, they win.',
       default: 'latest',
@@ -62,9 +56,3 @@ export const prometheusSinkSpec = s.object(
     doc: 'The Prometheus sink (`meshpipe sink prometheus`): the metrics topic — RED metrics, the service graph and pipeline health — on a /metrics endpoint, Prometheus text and OpenMetrics with exemplars.',
   },
 );
-
-export function checkListen(key: string, value: string): { host: string; port: number } {
-  const parsed = parseListen(value);
-  if (parsed === undefined) throw invalid(key, `"${value}" is not host:port`);
-  return parsed;
-}

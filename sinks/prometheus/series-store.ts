@@ -18,6 +18,11 @@
  *   - a stream that stops (an instance that is gone) keeps its last value in the sum, for the same
  *     reason; a series is dropped only once none of its streams reported for `seriesExpiryMs`.
  *
+ * The view is bounded (`maxSeries`, all families together): a sample of a new series beyond it is not
+ * taken in and is counted (`overflow`), while the series already held go on updating; a series that
+ * expires makes room. Producers keep their own cardinality in check (red-metrics' limits); this is the
+ * sink's own guarantee, whatever writes to the topic.
+ *
  * Histograms of different streams may have different bounds (a configuration change): they are merged
  * on the union of the bounds, each stream contributing at every bound the count of its own largest
  * bound not above it — a valid, conservative cumulative histogram.
@@ -67,13 +72,17 @@ export interface Family {
   series: Map<string, Series>;
 }
 
-export type ApplyResult = 'applied' | 'stale' | 'conflict';
+export type ApplyResult = 'applied' | 'stale' | 'conflict' | 'overflow';
 
 export interface SeriesStoreOptions {
   gaugeStaleMs: number;
   seriesExpiryMs: number;
   /** Exemplars kept per series (the exposition picks the newest per bucket among them). */
   exemplarsPerSeries?: number;
+  /** Series held at most, every family together (default 100,000). */
+  maxSeries?: number;
+  /** Streams held at most per series (default 1,000). */
+  maxStreamsPerSeries?: number;
 }
 
 function labelKey(labels: Record<string, string>): string {
@@ -134,16 +143,19 @@ export function mergeHistograms(hists: readonly HistData[]): HistData {
 export class SeriesStore {
   readonly #families = new Map<string, Family>();
   readonly #options: Required<SeriesStoreOptions>;
+  #series = 0;
 
   constructor(options: SeriesStoreOptions) {
-    this.#options = { exemplarsPerSeries: 32, ...options };
+    this.#options = { exemplarsPerSeries: 32, maxSeries: 100_000, maxStreamsPerSeries: 1_000, ...options };
   }
 
   /** Takes one sample into the view. */
   apply(sample: MetricSample, nowMs: number): ApplyResult {
     const name = prometheusName(sample.name, sample.unit, sample.type);
     let family = this.#families.get(name);
+    const full = this.#series >= this.#options.maxSeries;
     if (family === undefined) {
+      if (full) return 'overflow';
       family = {
         name,
         type: sample.type,
@@ -161,10 +173,13 @@ export class SeriesStore {
     const key = labelKey(labels);
     let series = family.series.get(key);
     if (series === undefined) {
+      if (full) return 'overflow';
       series = { labels, key, streams: new Map(), exemplars: [], seenAt: nowMs };
       family.series.set(key, series);
+      this.#series++;
     }
     const entry = series.streams.get(sample.stream);
+    if (entry === undefined && series.streams.size >= this.#options.maxStreamsPerSeries) return 'overflow';
     let past: Contribution | null = entry?.past ?? null;
     if (entry !== undefined) {
       if (sample.startTimeUnixNano < entry.start) return 'stale';
@@ -210,6 +225,7 @@ export class SeriesStore {
       for (const [key, series] of family.series) {
         if (nowMs - series.seenAt > this.#options.seriesExpiryMs) {
           family.series.delete(key);
+          this.#series--;
           dropped++;
         }
       }

@@ -9,7 +9,7 @@
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import type { MetricSample } from '../../schemas/types.ts';
 import { defineSink } from '../runtime/definition.ts';
-import { checkListen, prometheusSinkSpec } from './config.ts';
+import { prometheusSinkSpec } from './config.ts';
 import { MetricsEndpoint } from './metrics-endpoint.ts';
 
 function invalid(sample: MetricSample, why: string): MeshpipeError {
@@ -50,19 +50,16 @@ export const prometheusSink = defineSink({
   config: prometheusSinkSpec,
   unit: 'samples',
   prepare: (record) => checkSample(record.value),
+  // The sink host serves the endpoint's view at sinks.prometheus.listen (sinks/runtime/http-endpoint.ts).
   async createExporter({ config, logger }) {
-    const { host, port } = checkListen('sinks.prometheus.listen', config.listen);
-    const endpoint = new MetricsEndpoint({
-      host,
-      port,
+    return new MetricsEndpoint({
       warmupMs: config.warmupMs,
       gaugeStaleMs: config.gaugeStaleMs,
       seriesExpiryMs: config.seriesExpiryMs,
+      maxSeries: config.maxSeries,
       exemplars: config.exemplars,
       logger,
     });
-    await endpoint.listen();
-    return endpoint;
   },
 });
 

@@ -7,18 +7,36 @@
  *
  *   export default defineSink({
  *     name: 'otlp',
- *     description: 'Spans to an OTLP/gRPC receiver',
+ *     description: 'Spans to an OTLP receiver',
  *     input: 'spans',
  *     config: s.object({ ...sinkHostFields(), endpoint: s.string({...}) }, { doc: '...' }),
- *     prepare: (record) => toReadableSpan(record.value, resources), // throw a MeshpipeError to dead-letter it
- *     createExporter: ({ config }) => new GrpcSpanExporter({ channel: channelSettings(config), ... }),
+ *     prepare: (record) => encoder.encode(record.value), // throw a MeshpipeError to dead-letter it
+ *     createExporter: ({ config }) => new OtlpExporter({ transport: otlpTransport(config), ... }),
  *   });
  */
-import { type Fields, type InferFields, type ObjectSpec, s } from '../../lib/config/spec.ts';
+import { type Fields, type InferFields, type ObjectSpec, type SpecBase, s } from '../../lib/config/spec.ts';
+import { parseListen } from '../../lib/http/server.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { runtimeSpec } from '../../processors/runtime/config.ts';
 import type { InputRecord, TopicRef, ValueOf } from '../../processors/runtime/definition.ts';
 import type { Exporter } from './exporter.ts';
+
+/** `sinks.<name>.listen`: where the sink serves /metrics, /healthz and /readyz; empty: nowhere. */
+export function listenSpec(
+  options: { doc?: string; default?: string; env?: string; required?: boolean } = {},
+): SpecBase<string> {
+  return s.string({
+    doc:
+      options.doc ??
+      "Address of this sink's /metrics (its own delivery health), /healthz (liveness) and /readyz (readiness), host:port (port 0: any free port); empty: not served. 127.0.0.1 keeps them local; 0.0.0.0 lets Prometheus and the kubelet reach them.",
+    default: options.default ?? '',
+    ...(options.env === undefined ? {} : { env: options.env }),
+    check: (v) =>
+      (v === '' && options.required !== true) || parseListen(v) !== undefined
+        ? undefined
+        : `"${v}" is not host:port (e.g. 127.0.0.1:9467)`,
+  });
+}
 
 /**
  * Host settings every sink's config section carries (spread them into its `s.object`). Defaults can be
@@ -28,6 +46,7 @@ import type { Exporter } from './exporter.ts';
 export function sinkHostFields(defaults: { batchSize?: number; lingerMs?: number } = {}) {
   const processorRuntime = runtimeSpec.fields;
   return {
+    listen: listenSpec(),
     startFrom: s.enumOf(['earliest', 'latest'] as const, {
       doc: 'Where a consumer group with no committed offset starts: `earliest` delivers what the topic retains (nothing produced before the first start is lost), `latest` only new records. Once offsets are committed, they win.',
       default: 'earliest',

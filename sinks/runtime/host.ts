@@ -38,12 +38,15 @@ import { connectAdmin, partitioner } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { SourceRecord } from '../../processors/runtime/dead-letter.ts';
 import type { InputRecord, TopicRef, ValueOf } from '../../processors/runtime/definition.ts';
+import { RetentionLoss } from '../../processors/runtime/retention-loss.ts';
+import { schemaRegistry } from '../../schemas/registry.ts';
 import { topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS, type TopicDefinition, topicName } from '../../schemas/topics.ts';
 import { DeadLetterWriter } from './dead-letter-writer.ts';
 import type { SinkContext, SinkDefinition, SinkHostFields } from './definition.ts';
 import { DeliveryPipeline, type Entry } from './delivery-pipeline.ts';
 import type { Exporter } from './exporter.ts';
+import { serveSinkEndpoint } from './http-endpoint.ts';
 import { OffsetLedger, PartitionOwnership } from './offsets.ts';
 import { publishSamples, SinkMetrics } from './sink-metrics.ts';
 import { type SinkSnapshot, sinkStatus } from './status.ts';
@@ -150,8 +153,31 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
     `${component}/${hostname()}-${process.pid}`,
     BigInt(Date.now()) * 1_000_000n,
   );
+  // /metrics, /healthz and /readyz at sinks.<name>.listen, like every component's (http-endpoint.ts).
+  let current: ComponentStatus = { state: 'starting', summary: 'starting' };
+  const http = await serveSinkEndpoint({
+    sink: definition.name,
+    listen: hostConfig.listen,
+    exporter: exporter as Exporter<unknown>,
+    samples: () => metrics.series.samples(),
+    status: () => current,
+    logger,
+  }).catch(async (err: unknown) => {
+    await Promise.allSettled([admin.disconnect(), exporter.shutdown()]);
+    throw err;
+  });
   const ownership = new PartitionOwnership();
   const ledger = new OffsetLedger();
+  // Where each partition goes on (the offset after the last record read); unknown after a (re)join,
+  // where kafkajs resumes at the committed offset.
+  const expectedNext = new Map<number, bigint>();
+  const retention = new RetentionLoss({
+    logStartOffsets: async (t) =>
+      new Map((await admin.fetchTopicOffsets(t)).map((o) => [o.partition, BigInt(o.low)])),
+    onLoss: (_t, _partition, records) => metrics.lost(records, 'retention'),
+    reader: component,
+    logger,
+  });
   const abort = new AbortController();
 
   // Dead letters and metric samples. Not idempotent: a dead letter can be written twice anyway (crash
@@ -218,6 +244,7 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
     // Every rejoin restarts fetching at the committed offsets (a fresh kafkajs OffsetManager), so
     // what is buffered will be read again, and our record of commits starts over.
     ledger.forget([...revoked, ...partitions]);
+    expectedNext.clear();
     for (const p of revoked) metrics.lag(p, undefined);
     pipeline.discard('rebalance');
     logger.info({ partitions, revoked, generation: ownership.generation }, 'partitions assigned');
@@ -226,6 +253,7 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     ownership.revokeAll();
+    expectedNext.clear();
     pipeline.discard('consumer crashed');
     if (payload.restart) {
       logger.warn({ error: payload.error.message }, 'Kafka consumer crashed; kafkajs restarts it');
@@ -289,11 +317,34 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
     return { index: record.index, key: record.key === null ? null : Buffer.from(record.key), value: bytes };
   }
 
+  /** A batch that starts past where the partition was: retention may have deleted unread records. */
+  function noticeJump(partition: number, messages: readonly KafkaMessage[]): void {
+    if (messages.length === 0) return;
+    const first = BigInt(messages[0]!.offset);
+    const expected = expectedNext.get(partition);
+    expectedNext.set(partition, BigInt(messages.at(-1)!.offset) + 1n);
+    if (expected !== undefined) {
+      retention.jumped(topic, partition, expected, first);
+      return;
+    }
+    // The first batch since the (re)join: kafkajs resumed at the committed offset, or jumped from it.
+    void admin
+      .fetchOffsets({ groupId, topics: [topic] })
+      .then(([group]) => {
+        const committed = group?.partitions.find((x) => x.partition === partition)?.offset;
+        if (committed !== undefined) retention.jumped(topic, partition, BigInt(committed), first);
+      })
+      .catch((err) => logger.debug({ err: errorMessage(err) }, 'committed offsets not available'));
+  }
+
   let stopping = false;
   async function eachBatch({ batch }: EachBatchPayload): Promise<void> {
+    // Schema ids new to this process, from the Schema Registry (when there is one) before decoding.
+    await schemaRegistry().resolveIds(batch.messages);
     // The ownership check never fails in practice (kafkajs sequences assignments and fetches); if it
     // did, the records belong to another member, which reads them itself.
     if (stopping || !ownership.owns(batch.partition)) return;
+    noticeJump(batch.partition, batch.messages);
     const entries: Array<Entry<T>> = [];
     let consumed = 0;
     for (const message of batch.messages) consumed += intake(batch.partition, message, entries);
@@ -349,7 +400,8 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
   let lastStatusAt = Date.now();
   function report(): void {
     const now = snapshot();
-    onStatus(sinkStatus(now, lastSnapshot, Date.now() - lastStatusAt, definition.unit ?? 'records'));
+    current = sinkStatus(now, lastSnapshot, Date.now() - lastStatusAt, definition.unit ?? 'records');
+    onStatus(current);
     lastSnapshot = now;
     lastStatusAt = Date.now();
   }
@@ -406,7 +458,7 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
     // An exporter's shutdown may wait for an abandoned request up to its own timeout; the process has
     // nothing left to lose by not waiting (the supervisor allows components 15 s in all).
     await Promise.race([
-      Promise.allSettled([exporter.shutdown(), producer.disconnect(), admin.disconnect()]),
+      Promise.allSettled([exporter.shutdown(), producer.disconnect(), admin.disconnect(), http?.close()]),
       sleep(CLOSE_WAIT_MS, undefined, { ref: false }),
     ]);
   }

@@ -22,6 +22,14 @@ export const SINK_METRICS = {
     help: 'Records read from the input topic, undecodable ones included.',
     labels: SINK,
   },
+  lost: {
+    otel: 'meshpipe.sink.records.lost',
+    prometheus: 'meshpipe_sink_records_lost_total',
+    type: 'COUNTER',
+    unit: '{record}',
+    help: 'Input records never read, by reason: retention (deleted before the sink read them: it fell behind by more than the topic keeps).',
+    labels: [...SINK, 'reason'],
+  },
   exported: {
     otel: 'meshpipe.sink.records.exported',
     prometheus: 'meshpipe_sink_records_exported_total',
@@ -82,6 +90,16 @@ export const SINK_METRICS = {
   },
 } as const satisfies Record<string, MetricDefinition>;
 
+export interface SinkTotals {
+  consumed: number;
+  /** Records retention deleted before they were read. */
+  lost: number;
+  exported: number;
+  deadLettered: number;
+  retried: number;
+  failed: number;
+}
+
 export class SinkMetrics {
   readonly series: MetricSeries;
   readonly #base: Labels;
@@ -94,6 +112,10 @@ export class SinkMetrics {
 
   consumed(n: number): void {
     this.series.add(SINK_METRICS.consumed, this.#base, n);
+  }
+
+  lost(n: number, reason: 'retention'): void {
+    this.series.add(SINK_METRICS.lost, { ...this.#base, reason }, n);
   }
 
   exported(n: number): void {
@@ -127,10 +149,11 @@ export class SinkMetrics {
     this.series.set(SINK_METRICS.paused, this.#base, paused ? 1 : 0);
   }
 
-  totals(): { consumed: number; exported: number; deadLettered: number; retried: number; failed: number } {
+  totals(): SinkTotals {
     const t = (d: MetricDefinition) => this.series.total(d);
     return {
       consumed: t(SINK_METRICS.consumed),
+      lost: t(SINK_METRICS.lost),
       exported: t(SINK_METRICS.exported),
       deadLettered: t(SINK_METRICS.deadLetters),
       retried: t(SINK_METRICS.retries),

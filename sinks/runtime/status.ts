@@ -4,6 +4,7 @@
  * retrying, paused by backpressure, or dead-lettering — so an operator sees a receiver outage at once.
  */
 import type { ComponentStatus } from '../../lib/component-status.ts';
+import type { SinkTotals } from './sink-metrics.ts';
 
 export interface SinkSnapshot {
   /** The consumer joined its group and has an assignment. */
@@ -18,7 +19,7 @@ export interface SinkSnapshot {
   retrying: { attempts: number; sinceMs: number; errorType: string; error: string } | null;
   /** Records not yet committed on owned partitions, as of the last metrics tick (null: not known yet). */
   lag: number | null;
-  totals: { consumed: number; exported: number; deadLettered: number; retried: number; failed: number };
+  totals: SinkTotals;
   /** A fatal error stopped the sink. */
   fatal: string | null;
 }
@@ -51,11 +52,13 @@ export function sinkStatus(
   const deadLetteredNow = now.totals.deadLettered - (previous?.totals.deadLettered ?? 0);
   if (now.totals.deadLettered > 0) parts.push(`${count(now.totals.deadLettered)} dead-lettered`);
   if (now.lag !== null && now.lag > 0) parts.push(`lag ${count(now.lag)}`);
+  const lostNow = now.totals.lost - (previous?.totals.lost ?? 0);
+  if (now.totals.lost > 0) parts.push(`${count(now.totals.lost)} lost (retention)`);
   if (now.retrying !== null) {
     const seconds = Math.round((Date.now() - now.retrying.sinceMs) / 1000);
     parts.push(`retrying ${now.retrying.errorType} for ${seconds}s (${now.retrying.attempts} attempts)`);
   }
   if (now.paused) parts.push('paused');
-  const degraded = now.retrying !== null || now.paused || deadLetteredNow > 0;
+  const degraded = now.retrying !== null || now.paused || deadLetteredNow > 0 || lostNow > 0;
   return { state: degraded ? 'degraded' : 'ok', summary: parts.join(', '), counters };
 }

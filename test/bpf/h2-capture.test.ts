@@ -12,7 +12,15 @@ import { Flag } from '../../collectors/loader/record-layout.ts';
 import type { ScenarioSummary } from './fixtures/grpc-service.ts';
 import { Capture, isConn } from './helpers/capture.ts';
 import { reassemble } from './helpers/h2-reassemble.ts';
-import { createPodPair, type PodPair, podExec, podSpawn, requireRoot, stopProcess } from './helpers/pods.ts';
+import {
+  createPodPair,
+  type PodPair,
+  podExec,
+  podSpawn,
+  requireRoot,
+  startFixture,
+  stopProcess,
+} from './helpers/pods.ts';
 
 requireRoot();
 
@@ -21,25 +29,6 @@ const H2C_PORT = 8082;
 const FIXTURE = new URL('./fixtures/grpc-service.ts', import.meta.url).pathname;
 const PY_CLIENT = new URL('./fixtures/grpc_client.py', import.meta.url).pathname;
 const PYTHON = new URL('../../.local/python/bin/python', import.meta.url).pathname;
-
-async function startInPod(pods: PodPair, args: string[]): Promise<ChildProcess> {
-  const child = podSpawn(pods.b, process.execPath, [FIXTURE, ...args]);
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server not ready: ${output}`)), 15_000);
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      if (output.includes('ready\n')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited (${code}): ${output}`)));
-  });
-  return child;
-}
 
 const lastJson = <T>(stdout: string): T => JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
 
@@ -53,8 +42,8 @@ describe('HTTP/2 capture between two pods', () => {
     pods = createPodPair('h2');
     const inodes = new Set([pods.a.inode, pods.b.inode]);
     capture = await Capture.start({}, (r) => isConn(r) && inodes.has(r.netnsInode));
-    grpcServer = await startInPod(pods, ['server', `0.0.0.0:${GRPC_PORT}`]);
-    h2cServer = await startInPod(pods, ['h2c-server', `0.0.0.0:${H2C_PORT}`]);
+    grpcServer = await startFixture(pods.b, FIXTURE, ['server', `0.0.0.0:${GRPC_PORT}`]);
+    h2cServer = await startFixture(pods.b, FIXTURE, ['h2c-server', `0.0.0.0:${H2C_PORT}`]);
   });
 
   after(async () => {

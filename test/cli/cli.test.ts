@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { COMMANDS } from '../../cli/commands/index.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
@@ -54,6 +57,40 @@ describe('meshpipe CLI', () => {
     const [out] = jsonLines(r.stdout) as Array<{ error: { code: string; message: string } }>;
     assert.equal(out!.error.code, 'MESHPIPE_ERR_CONFIG_INVALID_VALUE');
     assert.match(out!.error.message, /MESHPIPE_KAFKA_BROKERS/);
+  });
+
+  it('config --effective prints no secret: webhook URLs, URL passwords, keys named like secrets', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshpipe-cli-'));
+    const file = join(dir, 'meshpipe.json');
+    const token = 'aZ3kP9qLm2Xv8RtY6wN1bC4d';
+    writeFileSync(
+      file,
+      JSON.stringify({
+        redis: { url: 'redis://default:S3CR3Tredis@redis:6379/0' },
+        kafka: { saslMechanism: 'plain', saslUsername: 'meshpipe', saslPassword: 'S3CR3Tsasl' },
+        sinks: {
+          alerts: {
+            receivers: [
+              {
+                name: 'ops',
+                type: 'slack',
+                url: `https://hooks.slack.com/services/T0123ABCD/B0456EFGH/${token}`,
+                secret: 'S3CR3Tkey',
+              },
+            ],
+          },
+        },
+      }),
+    );
+    for (const json of [[], ['--json']]) {
+      const env = { MESHPIPE_CONFIG: file, MESHPIPE_REDIS_URL: '', MESHPIPE_KAFKA_SASL_PASSWORD: '' };
+      const r = await runCli(['config', '--effective', ...json], { env });
+      assert.equal(r.code, 0, r.stderr);
+      for (const secret of [token, 'S3CR3T'])
+        assert.ok(!r.stdout.includes(secret), `${secret} in ${r.stdout}`);
+      assert.ok(r.stdout.includes('https://hooks.slack.com/services/…'));
+      assert.ok(r.stdout.includes('redis://default:***@redis:6379/0'));
+    }
   });
 
   it('config lists every key and --effective validates', async () => {

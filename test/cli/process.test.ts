@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
+import { canConnect, choosePort } from '../../lib/local-stack/ports.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
 import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -56,6 +58,43 @@ describe('meshpipe process', () => {
     const outputs = await readCounterOutputs(k.kafka, k.admin, k.prefix);
     assert.equal(outputs.size, 10);
     for (const counts of outputs.values()) assert.equal(counts.length, 20);
+  });
+
+  it('--metrics-port serves /metrics, /healthz and /readyz on 127.0.0.1 unless --metrics-host says otherwise', async () => {
+    const env = { ...k.env, MESHPIPE_CONFIG: testConfigFile(['counter']) };
+    // An address of this machine that is not loopback: where a Prometheus elsewhere would connect.
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
+    for (const host of [undefined, '0.0.0.0']) {
+      const port = await choosePort(39_464);
+      const args = ['process', COUNTER_PATH, '--metrics-port', String(port)];
+      const run = startCli(host === undefined ? args : [...args, '--metrics-host', host], env);
+      runs.push(run);
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(
+        '/readyz 200 once processing',
+        async () => (await fetch(`${base}/readyz`)).status === 200,
+        {
+          timeoutMs: 60_000,
+        },
+      );
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      assert.match(
+        await (await fetch(`${base}/metrics`)).text(),
+        /^meshpipe_processor_partitions\{processor="counter"\} /m,
+      );
+      if (external !== undefined) {
+        const reached = await canConnect(port, external);
+        assert.equal(
+          reached,
+          host === '0.0.0.0',
+          `${external}:${port} reachable with --metrics-host ${host ?? '(default)'}`,
+        );
+      }
+      run.child.kill('SIGTERM');
+      assert.equal(await run.exited, 0, run.stderr().slice(-2000));
+    }
   });
 
   it('stops on bad configuration, naming the key', async () => {

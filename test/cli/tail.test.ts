@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { partitioner } from '../../lib/kafka.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { SchemaRegistry } from '../../schemas/registry.ts';
+import { poisonSpan } from '../helpers/avro-hostile.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
 import { EXACT_NS, SPAN } from '../helpers/fixtures.ts';
 import { type TestKafka, testKafka } from '../helpers/kafka.ts';
@@ -26,13 +27,15 @@ describe('meshpipe tail', () => {
     const producer = k.kafka.producer({ createPartitioner: partitioner });
     await producer.connect();
     const codec = codecFor('span');
-    // All on one partition (same key) so the order is known: two good, one corrupt, one good.
+    // All on one partition (same key) so the order is known: two good, one corrupt, one poison (a map
+    // claiming 2^28 entries: it exhausted the heap before the codec's bounds check), one good.
     await producer.send({
       topic: k.topic('spans'),
       messages: [
         { key: 't', value: codec.encode({ ...SPAN, traceId: '1'.repeat(32) }) },
         { key: 't', value: codec.encode({ ...SPAN, traceId: '2'.repeat(32) }) },
         { key: 't', value: Buffer.from('this is not avro') },
+        { key: 't', value: poisonSpan(SPAN) },
         { key: 't', value: codec.encode({ ...SPAN, traceId: '3'.repeat(32) }) },
       ],
     });
@@ -40,7 +43,7 @@ describe('meshpipe tail', () => {
   });
   after(async () => k.cleanup());
 
-  it('decodes records as JSON lines, reports the corrupt one with partition/offset and goes on', async () => {
+  it('decodes records as JSON lines, reports the corrupt and poison ones with partition/offset and goes on', async () => {
     const r = await runCli(['tail', k.topic('spans'), '--from-beginning', '--limit', '3', '--json'], {
       env: k.env,
     });
@@ -53,10 +56,14 @@ describe('meshpipe tail', () => {
     );
     assert.equal(records[0]!.value!.startTimeUnixNano, EXACT_NS.toString(), 'timestamps exact, as strings');
     assert.equal(records[0]!.schema, 'dev.meshpipe.v1.Span');
-    const bad = lines.find((l) => l.error !== undefined)!;
-    assert.equal(bad.error!.code, 'MESHPIPE_ERR_SCHEMA_NOT_WIRE_FORMAT');
-    assert.equal(bad.offset, '2');
+    const [bad, poison] = lines.filter((l) => l.error !== undefined);
+    assert.equal(bad!.error!.code, 'MESHPIPE_ERR_SCHEMA_NOT_WIRE_FORMAT');
+    assert.equal(bad!.offset, '2');
+    assert.equal(poison!.error!.code, 'MESHPIPE_ERR_SCHEMA_DECODE_FAILED');
+    assert.match(poison!.error!.message, /a map of 268435456 items/);
+    assert.equal(poison!.offset, '3');
     assert.match(r.stderr, new RegExp(`${k.topic('spans').replaceAll('.', '\\.')}\\[\\d\\]@2: skipped`));
+    assert.match(r.stderr, new RegExp(`${k.topic('spans').replaceAll('.', '\\.')}\\[\\d\\]@3: skipped`));
   });
 
   it('prints one readable line per record without --json', async () => {

@@ -78,7 +78,7 @@ describe('meshpipe collect, observe, record', () => {
     }
   });
 
-  it('collect: ships to Kafka, serves /metrics and /healthz, publishes its metrics, stops cleanly', async () => {
+  it('collect: ships to Kafka, serves /metrics, /healthz and /readyz, publishes its metrics, stops cleanly', async () => {
     const metricsPort = await choosePort(39_470);
     const collect = startCli(['collect', '--json'], {
       ...env,
@@ -101,6 +101,7 @@ describe('meshpipe collect, observe, record', () => {
         return res.status === 200 && body.state === 'ok' && body;
       });
       assert.match((health as unknown as { summary: string }).summary, /ev\/s, 0 dropped/);
+      assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status, 200);
       const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
       assert.match(metrics, /^meshpipe_collector_events_captured_total\{kind="DATA"\} [1-9]/m);
       assert.match(metrics, /^meshpipe_collector_events_produced_total [1-9]/m);

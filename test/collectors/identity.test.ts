@@ -152,6 +152,10 @@ describe('collector: identity of real processes', () => {
         namespace: 'shop',
         workload: 'orders',
         service: 'orders-api',
+        // Not in a Kubernetes cluster: no pod UID, container name or workload kind.
+        podUid: null,
+        container: null,
+        workloadKind: null,
       },
     );
 

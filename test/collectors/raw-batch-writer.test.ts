@@ -54,6 +54,24 @@ const segment = fc.record({
   endsMessage: fc.boolean(),
 });
 
+const h2Event = fc.record({
+  kind: fc.constantFrom('HEADERS', 'DATA', 'RST_STREAM', 'GOAWAY', 'GAP' as const),
+  sender: fc.constantFrom('CLIENT', 'SERVER', 'UNKNOWN' as const),
+  streamId: int,
+  offsetNs: long,
+  endStream: fc.boolean(),
+  fields: fc.array(fc.record({ name: nullable(text), value: nullable(text) }), { maxLength: 6 }),
+  unresolved: int,
+  hpackError: nullable(text),
+  lost: nullable(text),
+  promisedStreamId: nullable(int),
+  length: int,
+  grpcMessages: int,
+  grpcMessagesExact: fc.boolean(),
+  errorCode: long,
+  reason: nullable(text),
+});
+
 const eventArb: fc.Arbitrary<L7RawEvent> = fc.record({
   kind: fc.constantFrom('DATA', 'OPEN', 'CLOSE', 'CONNECT_FAILED' as const),
   timeUnixNano: long,
@@ -74,7 +92,19 @@ const eventArb: fc.Arbitrary<L7RawEvent> = fc.record({
     namespace: nullable(text),
     workload: nullable(text),
     service: text,
+    podUid: nullable(text),
+    container: nullable(text),
+    workloadKind: nullable(text),
   }),
+  peer: nullable(
+    fc.record({
+      service: text,
+      namespace: nullable(text),
+      pod: nullable(text),
+      workload: nullable(text),
+      workloadKind: nullable(text),
+    }),
+  ),
   connection: fc.record({
     key: text,
     id: long,
@@ -88,15 +118,19 @@ const eventArb: fc.Arbitrary<L7RawEvent> = fc.record({
     peerAddress: text,
     peerPort: int,
     openedUnixNano: nullable(long),
+    translatedPeerAddress: nullable(text),
+    translatedPeerPort: nullable(int),
   }),
   direction: fc.constantFrom('EGRESS', 'INGRESS', 'NONE' as const),
   syscall: fc.constantFrom('READ', 'WRITEV', 'RECVMSG', 'SENDFILE', 'CLOSE', 'OTHER' as const),
   byteCount,
-  protocol: fc.constantFrom('UNKNOWN', 'HTTP1' as const),
+  protocol: fc.constantFrom('UNKNOWN', 'HTTP1', 'HTTP2' as const),
   segments: fc.array(segment, { maxLength: 8 }),
   truncated: fc.boolean(),
   redactions: int,
   errno: nullable(int),
+  causalCandidates: fc.array(nullable(int), { maxLength: 3 }),
+  h2: fc.array(h2Event, { maxLength: 4 }),
 });
 
 /** Events of one node, with times that mostly stay close and sometimes jump (new windows). */

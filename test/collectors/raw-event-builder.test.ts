@@ -205,4 +205,21 @@ describe('RawEventBuilder and the loss gate', () => {
     assert.equal(events[1]!.connection.id, 1n);
     assert.equal(events[1]!.connection.key, '10.0.0.1:40000|10.0.0.2:80');
   });
+
+  it('keys a NATed connection by where it really went (the NAT record before its OPEN)', () => {
+    const nat: LoaderRecord = { kind: 'nat', connId: OPEN.connId, addr: '10.0.0.9', port: 8080 };
+    const { events } = build([
+      READY,
+      nat,
+      OPEN,
+      data(1_000_000_200n, 'GET / HTTP/1.1\r\n\r\n', true),
+      stats(0),
+    ]);
+    for (const e of events) {
+      assert.equal(e.connection.key, '10.0.0.1:40000|10.0.0.9:8080', 'the server side sees this tuple');
+      assert.equal(e.connection.peerAddress, '10.0.0.2', 'what the socket saw stays');
+      assert.equal(e.connection.translatedPeerAddress, '10.0.0.9');
+      assert.equal(e.connection.translatedPeerPort, 8080);
+    }
+  });
 });

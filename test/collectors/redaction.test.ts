@@ -1,7 +1,9 @@
 /**
  * Secrets never leave the node. Real requests carry known secrets in every sensitive header, in the
- * configured extra header, in query parameters (built-in and configured), in userinfo, in a head split
- * over several writes, and across the kernel's copy budget; then every byte of every record on the raw
+ * configured extra header, in query parameters (built-in and configured), in userinfo, in path segments
+ * and values that look like secrets (e-mail, JWT, hex and random tokens), in matrix parameters, in a
+ * Referer, in a redirect's Location, in a head split over several writes, and across the kernel's copy
+ * budget; then every byte of every record on the raw
  * topic is searched for them — and so are a `meshpipe record` file and `meshpipe observe --json`
  * output captured at the same time. Needs root.
  */
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Collector } from '../../collectors/collector.ts';
 import { readRecording } from '../../lib/recording.ts';
+import { looksSecretText } from '../../protocols/http1/secret-shapes.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
 import { createPodPair, type PodPair, podExec, requireRoot, stopProcess } from '../bpf/helpers/pods.ts';
@@ -32,7 +35,11 @@ import {
 requireRoot();
 
 const PORT = testPort();
-const REDACT = { headers: ['X-Custom-Secret'], queryParams: ['sig'] };
+const REDACT = {
+  headers: ['X-Custom-Secret', 'x-*-session'],
+  queryParams: ['sig'],
+  pathSegments: ['sk_live_*'],
+};
 
 /** A secret no traffic could contain by chance. */
 function secret(name: string): string {
@@ -56,7 +63,33 @@ const SECRETS = {
   mixedCase: secret('mixed'),
   straddling: secret('straddle'),
   beyondCap: secret('beyond'),
+  // Issue 14: by shape in paths and values, the new default names and patterns, URL-valued fields.
+  email: secret('email'),
+  emailParam: secret('emailparam'),
+  jwt: secret('jwt'),
+  jsession: secret('jsession'),
+  code: secret('code'),
+  clientSecret: secret('clientsecret'),
+  refreshToken: secret('refresh'),
+  amzSignature: secret('amzsig'),
+  websocket: secret('websocket'),
+  vault: secret('vault'),
+  myToken: secret('mytoken'),
+  shopSession: secret('shopsession'),
+  refererUser: secret('refuser'),
+  refererParam: secret('refparam'),
+  liveKey: secret('livekey'),
+  location: secret('location'),
 };
+
+/** Secrets that look like secrets by their shape alone (no S3CR3T marker can be part of them). */
+const HEX_SECRET = randomBytes(32).toString('hex');
+const TOKEN_SECRET = (() => {
+  for (;;) {
+    const t = randomBytes(18).toString('base64url');
+    if (looksSecretText(t)) return t;
+  }
+})();
 
 /**
  * The secrets found in `bytes`, whole or in part: the S3CR3T prefix, or 8 hex digits of either end of a
@@ -69,6 +102,8 @@ function findSecrets(bytes: Buffer | string): string[] {
     return text.includes(hex.slice(0, 8)) || text.includes(hex.slice(-8));
   });
   if (text.includes('S3CR3T')) found.push('the S3CR3T prefix');
+  for (const shaped of [HEX_SECRET, TOKEN_SECRET])
+    if (text.includes(shaped.slice(0, 10)) || text.includes(shaped.slice(-10))) found.push(shaped);
   return found;
 }
 
@@ -142,6 +177,33 @@ describe('redaction: no secret leaves the node', () => {
       `X-Custom-Secret: ${SECRETS.custom}`,
       url,
     ]);
+    // Secrets by shape in the path and in values, the new default names, patterns (default and
+    // configured), matrix parameters, and a Referer; then a redirect whose Location carries a token.
+    await podExec(pods.a, 'curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-H',
+      `Sec-WebSocket-Protocol: base64url.bearer.authorization.k8s.io.${SECRETS.websocket}`,
+      '-H',
+      `X-Vault-Token: ${SECRETS.vault}`,
+      '-H',
+      `X-My-Token: ${SECRETS.myToken}`,
+      '-H',
+      `X-Shop-Session: ${SECRETS.shopSession}`,
+      '-H',
+      `Referer: https://u:${SECRETS.refererUser}@shop.test/reset/${TOKEN_SECRET}?password=${SECRETS.refererParam}&page=2`,
+      `http://${pods.b.addr}:${PORT}/users/${SECRETS.email}@mail.test/orders;jsessionid=${SECRETS.jsession}` +
+        `/blobs/${HEX_SECRET}/auth/eyJhbGciOiJIUzI1NiJ9.${SECRETS.jwt}.c2ln/charges/sk_live_${SECRETS.liveKey}` +
+        `?code=${SECRETS.code}&client_secret=${SECRETS.clientSecret}&refresh_token=${SECRETS.refreshToken}` +
+        `&X-Amz-Signature=${SECRETS.amzSignature}&next=${SECRETS.emailParam}@mail.test&page=2`,
+    ]);
+    await podExec(pods.a, 'curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      `http://${pods.b.addr}:${PORT}/redirect?password=${SECRETS.location}`,
+    ]);
     // A head split over writes, a secret alone in the middle write.
     const raw = async (writes: string[]) =>
       podExec(pods.a, process.execPath, [
@@ -161,7 +223,7 @@ describe('redaction: no secret leaves the node', () => {
 
     // Everything arrived: 5 requests, each answered, seen on both ends (the server closes; the raw
     // clients exit without close(), which the kernel reports as no CLOSE at all).
-    const events = await reader!.waitFor('all five exchanges on both ends', (rs) => {
+    const events = await reader!.waitFor('all seven exchanges on both ends', (rs) => {
       const serverCloses = rs.events((e) => e.kind === 'CLOSE' && e.connection.role === 'SERVER').length;
       const answersRead = rs.events(
         (e) =>
@@ -169,14 +231,25 @@ describe('redaction: no secret leaves the node', () => {
           e.direction === 'INGRESS' &&
           e.segments.some((x) => x.kind === 'HEAD' && x.data?.length),
       ).length;
-      return serverCloses >= 5 && answersRead >= 5 && rs.events();
+      return serverCloses >= 7 && answersRead >= 7 && rs.events();
     });
     const heads = shippedText(events);
     assert.match(heads, /Authorization: \[REDACTED\]/);
     assert.match(heads, /Set-Cookie: \[REDACTED\]/i);
     assert.match(heads, /X-Custom-Secret: \[REDACTED\]/);
     assert.match(heads, /sig=\[REDACTED\]&page=2/);
-    assert.ok(collector!.counters.redactions >= 14, `${collector!.counters.redactions} redactions`);
+    assert.match(
+      heads,
+      /\/users\/\[REDACTED\]\/orders;jsessionid=\[REDACTED\]\/blobs\/\[REDACTED\]\/auth\/\[REDACTED\]\/charges\/\[REDACTED\]\?code=\[REDACTED\]/,
+    );
+    assert.match(
+      heads,
+      /Referer: https:\/\/\[REDACTED\]@shop\.test\/reset\/\[REDACTED\]\?password=\[REDACTED\]&page=2/,
+    );
+    assert.match(heads, /Location: https:\/\/app\.test\/cb#access_token=\[REDACTED\]&state=1/i);
+    assert.match(heads, /Sec-WebSocket-Protocol: \[REDACTED\]/);
+    assert.match(heads, /X-Shop-Session: \[REDACTED\]/);
+    assert.ok(collector!.counters.redactions >= 34, `${collector!.counters.redactions} redactions`);
 
     for (const r of reader!.records) {
       assert.deepEqual(findSecrets(r.bytes), [], `a secret in record ${r.partition}@${r.offset}`);
@@ -195,7 +268,7 @@ describe('redaction: no secret leaves the node', () => {
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => JSON.parse(l) as { target: string | null; status: number | null; side: string });
-    assert.ok(rows.length >= 10, `${rows.length} exchanges observed`);
+    assert.ok(rows.length >= 14, `${rows.length} exchanges observed`);
     assert.ok(rows.some((r) => r.target?.includes('sig=[REDACTED]&page=2')));
     assert.deepEqual(findSecrets(observed), []);
 

@@ -116,6 +116,29 @@ describe('demo topology, traceparent propagation, no load', () => {
     assert.equal(new Set(parents).size, parents.length, `parent ids repeat: ${parents.join(' ')}`);
   });
 
+  it('orders reserves a new order at inventory over gRPC, with traceparent metadata', async () => {
+    const created = await httpRequest(`${demo.gatewayUrl}/api/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: TRACEPARENT },
+      body: JSON.stringify({ sku: 'sku-4', quantity: 1 }),
+    });
+    assert.equal(created.status, 201);
+    const inventory = demo.pods.find((p) => p.name === 'inventory')!;
+    assert.equal(inventory.grpcPort, 9090);
+    const orders = (await demo.requests('orders', 1))[0]!;
+    assert.equal(orders.method, 'POST');
+    assert.equal(orders.outgoing.length, 2, 'the stock check (HTTP) and the reservation (gRPC)');
+    const [call] = (await demo.requests('inventory')).filter(
+      (r) => r.path === '/inventory.v1.Inventory/Reserve' && r.traceparent === orders.outgoing[1],
+    );
+    assert.ok(call, 'inventory got the reservation with the traceparent orders sent');
+    assert.equal(call.grpcStatus, 0);
+    assert.equal(call.status, 200);
+    const ordersAddress = demo.pods.find((p) => p.name === 'orders')!.address;
+    assert.ok(call.remote.includes(ordersAddress), `from orders: ${call.remote}`);
+    assert.equal(parseTraceparent(call.traceparent!)?.traceId, TRACE_ID);
+  });
+
   it('starts a trace at the gateway when the client sends none', async () => {
     assert.equal((await httpRequest(`${demo.gatewayUrl}/api/orders/9`)).status, 200);
     const gateway = (await demo.requests('gateway', 1))[0]!;

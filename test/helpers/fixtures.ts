@@ -19,7 +19,17 @@ export const RAW_EVENT: L7RawEvent = {
   node: 'node-a',
   seq: 42n,
   process: { pid: 4242, tid: 4243, comm: 'curl', exe: '/usr/bin/curl', cgroupId: 7777n, containerId: null },
-  workload: { netnsInode: 4026532000n, pod: 'client', namespace: null, workload: null, service: 'client' },
+  workload: {
+    netnsInode: 4026532000n,
+    pod: 'client',
+    namespace: null,
+    workload: null,
+    service: 'client',
+    podUid: null,
+    container: null,
+    workloadKind: null,
+  },
+  peer: null,
   connection: {
     key: '10.200.0.1:51234|10.200.0.2:8080',
     id: 99n,
@@ -33,6 +43,8 @@ export const RAW_EVENT: L7RawEvent = {
     peerAddress: '10.200.0.2',
     peerPort: 8080,
     openedUnixNano: EXACT_NS - 1_000_000n,
+    translatedPeerAddress: null,
+    translatedPeerPort: null,
   },
   direction: 'EGRESS',
   syscall: 'WRITE',
@@ -49,6 +61,8 @@ export const RAW_EVENT: L7RawEvent = {
   truncated: false,
   redactions: 1,
   errno: null,
+  causalCandidates: [],
+  h2: [],
 };
 
 export const SPAN: Span = {
@@ -75,8 +89,19 @@ export const SPAN: Span = {
     containerId: null,
     address: '10.200.0.2',
     port: 8080,
+    podUid: null,
+    container: null,
+    workloadKind: null,
   },
-  peer: { service: 'gateway', pod: 'gateway', namespace: null, address: '10.200.0.1', port: 51234 },
+  peer: {
+    service: 'gateway',
+    pod: 'gateway',
+    namespace: null,
+    address: '10.200.0.1',
+    port: 51234,
+    workload: null,
+    workloadKind: null,
+  },
   http: {
     method: 'GET',
     target: '/users/42',
@@ -97,6 +122,7 @@ export const SPAN: Span = {
   link: { method: 'NONE', confidence: 0 },
   connectionKey: '10.200.0.1:51234|10.200.0.2:8080',
   attributes: {},
+  rpc: null,
 };
 
 export const METRIC: MetricSample = {
@@ -179,6 +205,7 @@ export const TRACE_LINKING_EVENT: TraceLinkingEvent = {
   spanId: null,
   traceId: null,
   replyTo: null,
+  causalCandidates: null,
 };
 
 export const FIXTURES = {

@@ -219,6 +219,17 @@ function service(): ServiceClientConstructor {
   return traceService;
 }
 
+/**
+ * Decodes a serialized ExportTraceServiceRequest with the official .proto files: the raw message as
+ * proto-loader gives it (longs as strings, bytes as Buffers, defaults filled in), and the request as the
+ * receiver records it.
+ */
+export function decodeExportRequest(bytes: Uint8Array): { message: unknown; request: ReceivedRequest } {
+  const method = service().service.Export!;
+  const message = method.requestDeserialize(Buffer.from(bytes)) as ExportRequestMsg;
+  return { message, request: decodeRequest(message, new Metadata()) };
+}
+
 export class OtlpReceiver {
   readonly requests: ReceivedRequest[] = [];
   /** Requests answered with a failure status (not recorded in `requests`). */

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { parseCommandArgs } from '../../cli/command.ts';
-import { COMMANDS } from '../../cli/commands/index.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
 import { BUILTIN_PROCESSORS, loadProcessor } from '../../processors/runtime/registry.ts';
 import { TOPICS, type TopicId } from '../../schemas/topics.ts';
+import { assertRealCommand } from '../helpers/meshpipe-command.ts';
+import { withoutPendingKeys } from '../helpers/shipped-config.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are checked structurally
 type K8s = any;
@@ -31,22 +31,14 @@ function load(file: string): K8s[] {
 const manifests = [
   'namespace.yaml',
   'config.yaml',
+  'collector-rbac.yaml',
   'collector.yaml',
   'processors.yaml',
   'sinks.yaml',
   'keda.yaml',
+  'monitoring.yaml',
 ].flatMap((f) => load(join(K8S_DIR, f)).map((doc) => ({ file: f, doc })));
 const workloads = manifests.filter(({ doc }) => doc.kind === 'Deployment' || doc.kind === 'DaemonSet');
-
-/** Checks that `meshpipe <args>` names a command and that its flags parse. */
-async function assertRealCommand(args: string[], where: string): Promise<string> {
-  const name = COMMANDS[`${args[0]} ${args[1]}`] !== undefined ? `${args[0]} ${args[1]}` : args[0]!;
-  const entry = COMMANDS[name];
-  assert.ok(entry, `${where}: "meshpipe ${args.join(' ')}" is not a command`);
-  const definition = await entry.load();
-  parseCommandArgs(definition, args.slice(name.split(' ').length));
-  return name;
-}
 
 describe('Kubernetes manifests', () => {
   it('parse, and every container runs a real meshpipe command with valid flags', async () => {
@@ -62,7 +54,7 @@ describe('Kubernetes manifests', () => {
           `${doc.metadata.name} reads the ConfigMap`,
         );
         assert.ok(
-          c.volumeMounts.some((m: K8s) => m.mountPath === '/etc/meshpipe'),
+          c.volumeMounts.some((m: K8s) => m.mountPath === '/etc/meshpipe/meshpipe.json'),
           `${doc.metadata.name} mounts it`,
         );
       }
@@ -76,11 +68,20 @@ describe('Kubernetes manifests', () => {
   });
 
   it('the shipped meshpipe.json passes meshpipe’s own validation', () => {
-    const config = manifests.find(({ doc }) => doc.kind === 'ConfigMap')!.doc;
+    const config = manifests.find(({ doc }) => doc.metadata.name === 'meshpipe-config')!.doc;
+    const env = manifests.find(({ doc }) => doc.metadata.name === 'meshpipe-kafka')!.doc.data;
     const dir = mkdtempSync(join(tmpdir(), 'meshpipe-k8s-'));
-    writeFileSync(join(dir, 'meshpipe.json'), config.data['meshpipe.json']);
-    const { config: parsed } = loadConfig({ file: join(dir, 'meshpipe.json'), env: {} });
-    assert.ok(parsed.kafka.brokers.length > 0);
+    writeFileSync(
+      join(dir, 'meshpipe.json'),
+      JSON.stringify(withoutPendingKeys(JSON.parse(config.data['meshpipe.json']))),
+    );
+    const { config: parsed } = loadConfig({ file: join(dir, 'meshpipe.json'), env });
+    assert.deepEqual(
+      parsed.kafka.brokers,
+      ['kafka-bootstrap.kafka.svc:9093'],
+      'brokers from the meshpipe-kafka ConfigMap',
+    );
+    assert.equal(parsed.kafka.saslMechanism, 'scram-sha-512');
   });
 
   it('deploys every built-in processor', () => {
@@ -105,6 +106,7 @@ describe('Kubernetes manifests', () => {
     assert.deepEqual([...c.securityContext.capabilities.add].sort(), [
       'BPF',
       'DAC_READ_SEARCH',
+      'NET_ADMIN',
       'PERFMON',
       'SYS_PTRACE',
       'SYS_RESOURCE',
@@ -118,6 +120,17 @@ describe('Kubernetes manifests', () => {
     const scaled = manifests.filter(({ doc }) => doc.kind === 'ScaledObject');
     assert.ok(scaled.length > 0);
     for (const { doc } of scaled) {
+      const target = workloads.find((w) => w.doc.metadata.name === doc.spec.scaleTargetRef.name)!.doc;
+      assert.equal(
+        target.spec.replicas,
+        undefined,
+        `${target.metadata.name}: the ScaledObject owns replicas`,
+      );
+      assert.equal(doc.spec.triggers[0].metadata.bootstrapServers, undefined, 'no second broker list');
+      assert.equal(doc.spec.triggers[0].metadata.bootstrapServersFromEnv, 'MESHPIPE_KAFKA_BROKERS');
+      assert.equal(doc.spec.triggers[0].authenticationRef.name, 'meshpipe-kafka');
+      if (doc.metadata.name === 'meshpipe-red-metrics')
+        assert.ok(doc.spec.minReplicaCount >= 1, 'red-metrics flushes on its clock');
       const name = doc.spec.scaleTargetRef.name.replace(/^meshpipe-/, '');
       assert.ok(BUILTIN_PROCESSORS.includes(name), `${doc.metadata.name} scales an unknown processor`);
       const { definition } = await loadProcessor(name);

@@ -16,7 +16,13 @@ describe('infra/prometheus checked by promtool', () => {
   });
 
   it('every rule file is valid', () => {
-    const r = promtool('check', 'rules', 'rules/meshpipe-red.rules.yml', 'rules/meshpipe-alerts.rules.yml');
+    const r = promtool(
+      'check',
+      'rules',
+      'rules/meshpipe-red.rules.yml',
+      'rules/meshpipe-alerts.rules.yml',
+      'rules/meshpipe-slo-alerts.rules.yml',
+    );
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 

@@ -35,6 +35,45 @@ describe('configuration', () => {
     );
   });
 
+  it('MESHPIPE_CONFIG_DEFAULTS lies under the file: the file, the environment and flags win', () => {
+    const defaults = JSON.stringify({
+      kafka: { topicPrefix: 'demo', clientId: 'from-defaults' },
+      processors: { 'anomaly-detector': { windowMs: 10_000, warmupWindows: 6 } },
+    });
+    const file = fileWith({
+      kafka: { clientId: 'from-file' },
+      processors: { 'anomaly-detector': { windowMs: 60_000 } },
+    });
+    const { config } = loadConfig({
+      file,
+      env: { MESHPIPE_CONFIG_DEFAULTS: defaults, MESHPIPE_LOG_LEVEL: 'warn' },
+    });
+    assert.equal(config.kafka.topicPrefix, 'demo');
+    assert.equal(config.kafka.clientId, 'from-file');
+    assert.deepEqual(config.processors['anomaly-detector'], { windowMs: 60_000, warmupWindows: 6 });
+    const flagged = loadConfig({
+      file,
+      env: { MESHPIPE_CONFIG_DEFAULTS: defaults, MESHPIPE_TOPIC_PREFIX: 'env' },
+      overrides: { kafka: { clientId: 'flag' } },
+    }).config;
+    assert.deepEqual([flagged.kafka.topicPrefix, flagged.kafka.clientId], ['env', 'flag']);
+    for (const bad of ['{not json', '[1]'])
+      assert.throws(
+        () => loadConfig({ env: { MESHPIPE_CONFIG_DEFAULTS: bad }, cwd: tmpdir() }),
+        (err: Error & { code: string }) => {
+          assert.equal(err.code, ERRORS.CONFIG_INVALID_VALUE.code);
+          assert.match(err.message, /MESHPIPE_CONFIG_DEFAULTS/);
+          return true;
+        },
+      );
+    assert.throws(
+      () => loadConfig({ env: { MESHPIPE_CONFIG_DEFAULTS: '{"kafka":{"brokerz":[]}}' }, cwd: tmpdir() }),
+      {
+        code: ERRORS.CONFIG_UNKNOWN_KEY.code,
+      },
+    );
+  });
+
   it('rejects an unknown top-level section', () => {
     assert.throws(() => loadConfig({ file: fileWith({ kafak: {} }), env: {} }), {
       code: ERRORS.CONFIG_UNKNOWN_KEY.code,
@@ -107,6 +146,41 @@ describe('configuration', () => {
       /log\.level.*one of/,
     );
   });
+});
+
+describe('collector.redact: names and patterns', () => {
+  it('takes globs for headers, parameters and path segments', () => {
+    const file = fileWith({
+      collector: {
+        redact: { headers: ['x-*-token'], queryParams: ['x-amz-*'], pathSegments: ['sk_live_*'] },
+      },
+    });
+    const { config } = loadConfig({ file, env: {} });
+    assert.deepEqual(config.collector.redact.headers, ['x-*-token']);
+    assert.deepEqual(config.collector.redact.pathSegments, ['sk_live_*']);
+  });
+
+  const refused: Array<[key: string, value: string, why: RegExp]> = [
+    ['headers', '^x-.*-token$', /collector\.redact\.headers\[0\].*looks like a regular expression/],
+    ['headers', 'X Custom', /collector\.redact\.headers\[0\].*not a header name or pattern/],
+    ['headers', 'content-*', /would redact content-length, content-type/],
+    ['queryParams', 'sig$', /collector\.redact\.queryParams\[0\].*regular expression/],
+    ['pathSegments', 'a/b', /collector\.redact\.pathSegments\[0\].*one segment/],
+    ['pathSegments', '*', /every path segment/],
+  ];
+  for (const [key, value, why] of refused) {
+    it(`refuses ${key} ${JSON.stringify(value)}, naming the key and why (never a silent literal)`, () => {
+      const file = fileWith({ collector: { redact: { [key]: [value] } } });
+      assert.throws(
+        () => loadConfig({ file, env: {} }),
+        (err: Error & { code: string }) => {
+          assert.equal(err.code, ERRORS.CONFIG_INVALID_VALUE.code);
+          assert.match(err.message, why);
+          return true;
+        },
+      );
+    });
+  }
 });
 
 describe('redactConfig (meshpipe config --effective)', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ERRORS, MeshpipeError, meshpipeError } from '../../lib/errors.ts';
 import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
@@ -13,6 +13,16 @@ describe('error registry', () => {
     for (const [name, spec] of Object.entries(ERRORS)) {
       assert.equal(spec.code, `MESHPIPE_ERR_${name}`, `${name} has code ${spec.code}`);
       assert.ok(docs.includes(`\`${spec.code}\``), `${spec.code} is not documented in docs/errors.md`);
+    }
+  });
+
+  it('every docs page a message or hint points at exists', () => {
+    for (const spec of Object.values(ERRORS)) {
+      for (const page of `${spec.message} ${spec.hint ?? ''}`.match(/docs\/[\w./-]+\.md/g) ?? [])
+        assert.ok(
+          existsSync(`${PROJECT_ROOT}/${page}`),
+          `${spec.code} points at ${page}, which does not exist`,
+        );
     }
   });
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ReceivedRecord, subscribe } from '../../lib/index.ts';
+import { type ReceivedRecord, subscribe } from '../../index.ts';
 import { partitioner } from '../../lib/kafka.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { Span } from '../../schemas/types.ts';
+import { poisonSpan } from '../helpers/avro-hostile.ts';
 import { SPAN } from '../helpers/fixtures.ts';
 import { type TestKafka, testKafka, testLogger } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -16,15 +17,19 @@ describe('subscribe()', () => {
   });
   after(async () => k.cleanup());
 
-  it('delivers decoded, typed records and reports undecodable ones', async () => {
+  it('delivers decoded, typed records and reports undecodable ones, poison included, and goes on', async () => {
     const got: Array<ReceivedRecord<Span>> = [];
     const bad: string[] = [];
+    const reasons: string[] = [];
     const sub = await subscribe('spans', (r) => void got.push(r), {
       brokers: k.brokers,
       topicPrefix: k.prefix,
       fromBeginning: true,
       logger: testLogger,
-      onDecodeError: (_err, where) => bad.push(where.offset),
+      onDecodeError: (err, where) => {
+        bad.push(where.offset);
+        reasons.push(err.message);
+      },
     });
     try {
       await sub.ready;
@@ -35,10 +40,16 @@ describe('subscribe()', () => {
         messages: [
           { key: SPAN.traceId, value: codecFor('span').encode(SPAN) },
           { key: SPAN.traceId, value: Buffer.from([0, 0, 0, 0]) },
+          // A map claiming 2^28 entries: it exhausted the heap before the codec's bounds check.
+          { key: SPAN.traceId, value: poisonSpan(SPAN) },
+          { key: SPAN.traceId, value: codecFor('span').encode({ ...SPAN, spanId: '1'.repeat(16) }) },
         ],
       });
       await producer.disconnect();
-      await waitFor('the span and the decode error', () => got.length === 1 && bad.length === 1);
+      await waitFor('the spans and the decode errors', () => got.length === 2 && bad.length === 2);
+      assert.deepEqual(bad, ['1', '2']);
+      assert.match(reasons[1]!, /a map of 268435456 items/);
+      assert.equal(got[1]!.value.spanId, '1'.repeat(16));
       assert.equal(got[0]!.value.local.service, 'orders');
       assert.equal(got[0]!.value.startTimeUnixNano, SPAN.startTimeUnixNano);
       assert.equal(got[0]!.key, SPAN.traceId);

@@ -91,7 +91,11 @@ export class CapturedSide {
         namespace: this.local.namespace ?? null,
         workload: null,
         service: this.local.service,
+        podUid: null,
+        container: null,
+        workloadKind: null,
       },
+      peer: null,
       connection: {
         key: this.key,
         id: o.connId ?? BigInt(this.local.pid * 100_000 + this.local.port),
@@ -105,6 +109,8 @@ export class CapturedSide {
         peerAddress: this.peer.address,
         peerPort: this.peer.port,
         openedUnixNano: null,
+        translatedPeerAddress: null,
+        translatedPeerPort: null,
       },
       direction: fields.direction ?? 'NONE',
       syscall: fields.syscall ?? 'OTHER',
@@ -114,6 +120,8 @@ export class CapturedSide {
       truncated: fields.truncated ?? false,
       redactions: 0,
       errno: fields.errno ?? null,
+      causalCandidates: [],
+      h2: [],
     };
   }
 

@@ -119,11 +119,24 @@ export function podSpawn(pod: Pod, cmd: string, args: string[]): ChildProcess {
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 
 /** Start fixtures/http-server.ts in a pod and wait (bounded) until it listens. */
-export async function startServer(pod: Pod, listeners: string[], timeoutMs = 10_000): Promise<ChildProcess> {
-  const child = podSpawn(pod, process.execPath, [`${FIXTURES}http-server.ts`, ...listeners]);
+export function startServer(pod: Pod, listeners: string[], timeoutMs = 10_000): Promise<ChildProcess> {
+  return startFixture(pod, `${FIXTURES}http-server.ts`, listeners, timeoutMs);
+}
+
+/** Start a Node fixture script in a pod and wait (bounded) until it prints "ready". */
+export async function startFixture(
+  pod: Pod,
+  script: string,
+  args: string[],
+  timeoutMs = 15_000,
+): Promise<ChildProcess> {
+  const child = podSpawn(pod, process.execPath, [script, ...args]);
   let output = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server in ${pod.ns} not ready: ${output}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${script} in ${pod.ns} not ready: ${output}`)),
+      timeoutMs,
+    );
     const onData = (d: Buffer) => {
       output += d.toString();
       if (output.includes('ready\n')) {
@@ -135,7 +148,7 @@ export async function startServer(pod: Pod, listeners: string[], timeoutMs = 10_
     child.stderr!.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`server in ${pod.ns} exited (${code}): ${output}`));
+      reject(new Error(`${script} in ${pod.ns} exited (${code}): ${output}`));
     });
   });
   return child;

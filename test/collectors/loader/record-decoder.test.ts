@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   type DataRecord,
   formatIPv6,
@@ -8,6 +9,7 @@ import {
   RecordDecoder,
   RecordStreamError,
 } from '../../../collectors/loader/record-decoder.ts';
+import { fuzzParameters } from '../../helpers/avro-hostile.ts';
 
 // Frames captured from the real loader on 127.0.0.1 (curl against `python3 -m http.server 18080`,
 // then a curl to the closed port 18081), as [u32 length][record], little-endian.
@@ -58,11 +60,15 @@ const STATS_FRAME = hex(`a0000000 0500 0000 0b000000 e803000000000000 d007000000
  * functions; device 0xfe00000 (254:0), inode 326786. */
 const TLS_LIBRARY_PATH = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const TLS_LIBRARY_FRAME = concat(
-  hex(`00010000 0700 0100 00000000 1f000000 00000000 0000e00f00000000 82fc040000000000`),
+  hex(`00010000 0800 0100 00000000 1f000000 00000000 0000e00f00000000 82fc040000000000`),
   Uint8Array.from(
     Buffer.concat([Buffer.from(TLS_LIBRARY_PATH), Buffer.alloc(224 - TLS_LIBRARY_PATH.length)]),
   ),
 );
+
+/** NAT (hand-made, as bpf/loader/conntrack.c writes it): connection 1 really reached 10.233.0.3:8080. */
+const NAT_FRAME = hex(`28000000 0700 0200 00000000 0100000000000000
+  0ae90003000000000000000000000000 901f 0000 00000000`);
 
 const STREAM = concat(
   READY_FRAME,
@@ -153,6 +159,10 @@ describe('RecordDecoder', () => {
     assert.equal(failed.syscall, 'none');
     assert.equal(failed.peerPort, 18081);
     assert.equal(failed.startedNs, 1094836644624n);
+  });
+
+  it('decodes a NAT record (loader --conntrack)', () => {
+    assert.deepEqual(decodeAll([NAT_FRAME]), [{ kind: 'nat', connId: 1, addr: '10.233.0.3', port: 8080 }]);
   });
 
   it('decodes a STATS record with every drop reason by name', () => {
@@ -292,5 +302,75 @@ describe('RecordDecoder', () => {
     assert.equal(open.family, 6);
     assert.equal(open.localAddr, '::1');
     assert.equal(open.peerAddr, '::1');
+  });
+});
+
+describe('RecordDecoder: fuzzing (MESHPIPE_FUZZ_RUNS, scripts/fuzz)', () => {
+  /** The stream split at `cuts`, pushed chunk by chunk: the records, or the stream error and the records before it. */
+  function outcome(
+    bytes: Uint8Array,
+    cuts: number[],
+  ): { records: LoaderRecord[]; error?: string; tail: number } {
+    const decoder = new RecordDecoder();
+    const records: LoaderRecord[] = [];
+    let from = 0;
+    try {
+      for (const cut of [...cuts, bytes.length]) {
+        records.push(...decoder.push(bytes.subarray(from, Math.max(from, cut))));
+        from = Math.max(from, cut);
+      }
+    } catch (err) {
+      assert.ok(err instanceof RecordStreamError, `only RecordStreamError is thrown: ${String(err)}`);
+      return { records, error: 'stream', tail: 0 };
+    }
+    assert.equal(decoder.counters.records, records.length);
+    return { records, tail: decoder.end() };
+  }
+
+  /** Real frames with bytes overwritten (lengths included), cut anywhere, and random frames appended. */
+  const hostileStream = fc
+    .tuple(
+      fc.array(fc.tuple(fc.nat(STREAM.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
+      fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 4 }),
+      fc.nat(STREAM.length),
+    )
+    .map(([edits, frames, cut]) => {
+      const bytes = concat(STREAM.subarray(0, cut));
+      for (const [at, b] of edits) if (at < bytes.length) bytes[at] = b;
+      const framed = frames.map((f) => {
+        const head = new Uint8Array(4);
+        new DataView(head.buffer).setUint32(0, f.length, true);
+        return concat(head, f);
+      });
+      return concat(bytes, ...framed);
+    });
+
+  it('fuzz: hostile streams decode the same whatever the chunking, and only fail with RecordStreamError', () => {
+    fc.assert(
+      fc.property(
+        hostileStream.chain((bytes) =>
+          fc.tuple(fc.constant(bytes), fc.uniqueArray(fc.nat(bytes.length), { maxLength: 6 })),
+        ),
+        ([bytes, cuts]) => {
+          const whole = outcome(bytes, []);
+          const split = outcome(
+            bytes,
+            cuts.sort((a, b) => a - b),
+          );
+          if (whole.error === undefined) assert.deepStrictEqual(split, whole);
+          else {
+            // push() throws away the records of the chunk it throws in: a split stream has returned
+            // those of its earlier chunks, so it may have more records before the same error.
+            assert.equal(split.error, whole.error);
+            assert.deepStrictEqual(split.records.slice(0, whole.records.length), whole.records);
+          }
+          for (const r of whole.records) {
+            assert.ok(KINDS.includes(r.kind));
+            if (r.kind === 'data') assert.ok(r.captured.length <= MAX_FRAME_SIZE);
+          }
+        },
+      ),
+      fuzzParameters(),
+    );
   });
 });

@@ -137,3 +137,51 @@ test('other metrics on the topic are ignored: client durations, counters, pipeli
   }
   assert.equal(t.state.size, 0);
 });
+
+test('gRPC: rpc.server.duration in ms becomes deltas in seconds, its route the call, errors by error.type', () => {
+  const t = testProcessor(anomalyDetector, { config: { windowMs: 1000 } });
+  const labels = {
+    'service.name': 'orders',
+    'rpc.system': 'grpc',
+    'rpc.service': 'inventory.v1.Inventory',
+    'rpc.method': 'Reserve',
+    'rpc.grpc.status_code': '14',
+    'error.type': 'UNAVAILABLE',
+  };
+  const bounds = SEMCONV_BOUNDS.map((b) => b * 1000);
+  const rpc = (atMs: number, first: number): MetricSample => {
+    const bucketCounts = new Array<bigint>(bounds.length + 1).fill(0n);
+    bucketCounts[0] = BigInt(first);
+    return {
+      ...sample({ atMs, buckets: [] }),
+      name: 'rpc.server.duration',
+      unit: 'ms',
+      labels,
+      seriesId: seriesIdOf('rpc.server.duration', labels),
+      histogram: { count: BigInt(first), sum: first * 3, bounds, bucketCounts },
+      exemplars: [
+        { traceId: 'c'.repeat(32), spanId: 'd'.repeat(16), value: 4, timeUnixNano: BigInt(atMs - 10) * MS },
+      ],
+    };
+  };
+  deltasOf(t, rpc(T0, 2));
+  const [d] = deltasOf(t, rpc(T0 + 500, 5));
+  assert.equal(d!.route, 'inventory.v1.Inventory/Reserve');
+  assert.equal(d!.method, null);
+  assert.equal(d!.statusCode, 0, 'a gRPC code is not an HTTP status class');
+  assert.equal(d!.errorType, 'UNAVAILABLE');
+  assert.equal(d!.count, 3n);
+  assert.deepEqual(d!.bounds, SEMCONV_BOUNDS, 'the same bounds as the HTTP histograms, in seconds');
+  assert.ok(Math.abs(d!.sum - 0.009) < 1e-12, '9 ms');
+  assert.deepEqual(
+    d!.exemplars.map((e) => ({ ...e })),
+    [{ traceId: 'c'.repeat(32), value: 0.004 }],
+  );
+});
+
+test('rpcMetric "" watches HTTP only', () => {
+  const t = testProcessor(anomalyDetector, { config: { windowMs: 1000, rpcMetric: '' } });
+  const name = 'rpc.server.duration';
+  deltasOf(t, sample({ atMs: T0, startMs: T0, buckets: [1], name }));
+  assert.deepEqual(deltasOf(t, sample({ atMs: T0 + 100, startMs: T0, buckets: [5], name })), []);
+});

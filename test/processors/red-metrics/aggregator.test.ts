@@ -250,6 +250,70 @@ describe('red-metrics cardinality, expiry, exemplars, routes', () => {
     assert.equal(edges.length, 1);
   });
 
+  it('keeps at most maxSeries series per partition across services (process names); the rest in one global overflow', () => {
+    const maxSeries = 40;
+    const t = testProcessor(redMetrics, {
+      config: { ...CONFIG, cardinalityLimit: 10, maxSeries },
+      now: T0 + 1_000,
+    });
+    // 500 services (each process name is its own service): a route series and an edge each.
+    const n = 500;
+    for (let i = 0; i < n; i++) {
+      t.process(
+        makeSpan({
+          service: `proc-${i}`,
+          route: '/x',
+          status: i % 5 === 0 ? 503 : 200,
+          durationMs: 1,
+          endMs: T0 + 100,
+          seq: i,
+        }),
+      );
+    }
+    t.setTime(T0 + 12_000);
+    const out = samples(t.punctuate());
+    const routes = find(out, 'http.server.request.duration', {});
+    const edges = find(out, 'traces.service_graph.request', {});
+    const global = (list: MetricSample[]) =>
+      list.filter((x) => x.labels['service.name'] === '__overflow__' || x.labels.client === '__overflow__');
+    assert.ok(routes.length + edges.length <= maxSeries + 3, `${routes.length + edges.length} series`);
+    assert.deepEqual(
+      global(routes)
+        .map((x) => [x.labels['http.route'], x.labels['error.type'] ?? null])
+        .sort(),
+      [
+        ['__overflow__', null],
+        ['__overflow__', '_OTHER'],
+      ],
+    );
+    // The edges all have the client `user` (no peer): its own budget overflows first.
+    assert.equal(global(edges).length, 0);
+    assert.equal(
+      routes.reduce((sum, x) => sum + Number(x.histogram!.count), 0),
+      n,
+      'every request counted',
+    );
+    assert.equal(
+      routes
+        .filter((x) => x.labels['error.type'] !== undefined)
+        .reduce((sum, x) => sum + Number(x.histogram!.count), 0),
+      n / 5,
+      'errors exact',
+    );
+    assert.ok((t.counters().global_overflow_spans ?? 0) > 0);
+    // Idle series expire and give their room back: new services get series of their own again.
+    t.setTime(T0 + 82_000);
+    t.punctuate();
+    t.process(
+      makeSpan({ service: 'late-comer', route: '/y', durationMs: 1, endMs: T0 + 82_500, seq: n + 1 }),
+    );
+    t.setTime(T0 + 92_000);
+    assert.equal(
+      find(samples(t.punctuate()), 'http.server.request.duration', { 'service.name': 'late-comer' }).length,
+      1,
+    );
+  });
+
   it('forgets a series idle for idleSeriesTimeoutMs; if it comes back it restarts with a new start time', () => {
     const t = testProcessor(redMetrics, { config: CONFIG, now: T0 + 1_000 });
     t.process(makeSpan({ service: 's', route: '/a', durationMs: 1, endMs: T0 + 100, seq: 1 }));

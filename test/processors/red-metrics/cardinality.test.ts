@@ -35,6 +35,65 @@ describe('red-metrics cardinality limit under attack', () => {
     await k.cleanup();
   });
 
+  it('1,000 services (a process name each) stay within maxSeries per stream, totals exact', {
+    timeout: 300_000,
+  }, async () => {
+    const MAX = 60;
+    const SERVICES = 1_000;
+    const kk = await testKafka('red-metrics-max-series');
+    await kk.createTopics();
+    let h: ProcessorHost | undefined;
+    let sk: RunningSink | undefined;
+    try {
+      const endMs = Date.now();
+      const spans = Array.from({ length: SERVICES }, (_, i) =>
+        makeSpan({
+          service: `proc-${i}`,
+          route: '/x',
+          status: i % 4 === 0 ? 500 : 200,
+          durationMs: 2,
+          endMs,
+          seq: i,
+        }),
+      );
+      await produceSpans(kk.kafka, kk.topic('spans'), spans);
+      h = redMetricsHost(kk, { ...FAST_RED_METRICS, maxSeries: MAX });
+      await h.start();
+      const address = `127.0.0.1:${await freePort()}`;
+      sk = await prometheusSinkFor(kk, address);
+      const count = (samples: ReturnType<typeof parseExposition>) =>
+        samples.filter((x) => x.name === 'http_server_request_duration_seconds_count');
+      const samples = await waitFor(
+        'every request counted',
+        async () => {
+          const res = await scrape(address);
+          if (res.status !== 200) return false;
+          const parsed = parseExposition(res.body);
+          return count(parsed).reduce((sum, x) => sum + x.value, 0) === SERVICES ? parsed : false;
+        },
+        { timeoutMs: 240_000, intervalMs: 1_000 },
+      );
+      const partitions = TOPICS.spans.partitions;
+      const routes = count(samples);
+      const edges = samples.filter((x) => x.name === 'traces_service_graph_request_total');
+      assert.ok(
+        routes.length + edges.length <= (MAX + 3) * partitions,
+        `${routes.length} route and ${edges.length} edge series (max ${MAX} per stream, ${partitions} streams)`,
+      );
+      const global = routes.filter((x) => x.labels.service_name === '__overflow__');
+      assert.ok(global.length > 0, 'the global overflow series');
+      assert.equal(
+        routes.filter((x) => x.labels.error_type !== undefined).reduce((sum, x) => sum + x.value, 0),
+        SERVICES / 4,
+        'errors exact',
+      );
+    } finally {
+      await h?.stop();
+      await sk?.stop();
+      await kk.cleanup();
+    }
+  });
+
   it(`${ATTACK} distinct paths stay within ${LIMIT} series per service and stream, totals exact`, {
     timeout: 300_000,
   }, async () => {

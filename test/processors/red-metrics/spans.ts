@@ -3,6 +3,7 @@
  * deterministic ids, so tests state exactly what they count.
  */
 import { createHash } from 'node:crypto';
+import { grpcStatusName } from '../../../protocols/http2/grpc.ts';
 import type { Span } from '../../../schemas/types.ts';
 
 export interface SpanOptions {
@@ -24,7 +25,11 @@ export interface SpanOptions {
   /** Makes ids unique and deterministic. */
   seq: number;
   namespace?: string | null;
+  /** A gRPC call: its names and status code (null: none seen, e.g. a reset stream). */
+  grpc?: { service: string; method: string; code: number | null };
 }
+
+const GRPC_SERVER_ERRORS = new Set([2, 4, 12, 13, 14, 15]);
 
 function hex(text: string, length: number): string {
   return createHash('sha256').update(text).digest('hex').slice(0, length);
@@ -36,13 +41,18 @@ export function makeSpan(o: SpanOptions): Span {
   const endNs = BigInt(Math.round(o.endMs * 1000)) * 1000n;
   const startNs = endNs - BigInt(Math.round(o.durationMs * 1e6));
   const path = o.path ?? (o.route ?? '/').replace(/\{id\}/g, String(o.seq));
-  const failed = status === null || status >= (kind === 'SERVER' ? 500 : 400);
+  const grpc = o.grpc;
+  const failed =
+    grpc !== undefined
+      ? grpc.code === null || (kind === 'SERVER' ? GRPC_SERVER_ERRORS.has(grpc.code) : grpc.code !== 0)
+      : status === null || status >= (kind === 'SERVER' ? 500 : 400);
   return {
     traceId: hex(`trace-${o.seq}`, 32),
     spanId: hex(`span-${o.seq}-${kind}`, 16),
     parentSpanId: null,
     traceState: null,
-    name: `${o.method ?? 'GET'} ${o.route ?? ''}`.trim(),
+    name:
+      grpc !== undefined ? `${grpc.service}/${grpc.method}` : `${o.method ?? 'GET'} ${o.route ?? ''}`.trim(),
     kind,
     startTimeUnixNano: startNs,
     endTimeUnixNano: endNs,
@@ -61,6 +71,9 @@ export function makeSpan(o: SpanOptions): Span {
       containerId: null,
       address: '10.240.0.2',
       port: kind === 'SERVER' ? 8080 : 40000,
+      podUid: null,
+      container: null,
+      workloadKind: null,
     },
     peer: {
       service: o.peer ?? null,
@@ -68,6 +81,8 @@ export function makeSpan(o: SpanOptions): Span {
       namespace: null,
       address: '10.240.0.3',
       port: kind === 'SERVER' ? 40000 : 8080,
+      workload: null,
+      workloadKind: null,
     },
     http: {
       method: o.method ?? 'GET',
@@ -86,15 +101,31 @@ export function makeSpan(o: SpanOptions): Span {
     errorType:
       o.errorType !== undefined
         ? o.errorType
-        : status === null
-          ? 'connection_closed'
-          : failed
-            ? String(status)
-            : null,
+        : grpc !== undefined
+          ? failed
+            ? grpcStatusName(grpc.code ?? 2)
+            : null
+          : status === null
+            ? 'connection_closed'
+            : failed
+              ? String(status)
+              : null,
     incomplete: status === null,
     incompleteReason: status === null ? 'connection_closed' : null,
     link: { method: 'NONE', confidence: 0 },
     connectionKey: '10.240.0.2:40000|10.240.0.3:8080',
     attributes: {},
+    rpc:
+      grpc === undefined
+        ? null
+        : {
+            system: 'grpc',
+            service: grpc.service,
+            method: grpc.method,
+            grpcStatusCode: grpc.code,
+            requestMessages: 1,
+            responseMessages: 1,
+            messagesExact: true,
+          },
   };
 }

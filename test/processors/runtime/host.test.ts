@@ -7,6 +7,7 @@ import { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { readPartitionsToEnd } from '../../../processors/runtime/partition-reader.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { DeadLetter, MetricSample } from '../../../schemas/types.ts';
+import { varint } from '../../helpers/avro-hostile.ts';
 import { type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import counter, { COUNTER_INPUT } from './fixtures/counter.ts';
@@ -24,6 +25,12 @@ import {
 const NOT_WIRE_FORMAT = Buffer.from('not avro at all');
 const UNKNOWN_SCHEMA = Buffer.from([0, 0x7f, 0xff, 0xff, 0xfe, 2, 0x61, 2]);
 const TRUNCATED = encodeCounterInput({ key: 'k1', n: 5n }).subarray(0, 7);
+// A record whose `tags` array claims 2^28 items in the last bytes: before the codec's bounds check, avsc
+// allocated them and the process died of an exhausted heap, before committing, on every restart.
+const POISON = Buffer.concat([
+  encodeCounterInput({ key: 'k1', n: 6n }).subarray(0, -1),
+  Buffer.from(varint(2 ** 28)),
+]);
 
 describe('processor host', () => {
   let k: TestKafka;
@@ -45,6 +52,7 @@ describe('processor host', () => {
       { key: 'k1', value: encodeCounterInput({ key: 'k1', n: 2n }) },
       { key: 'k1', value: UNKNOWN_SCHEMA },
       { key: 'k1', value: TRUNCATED },
+      { key: 'k1', value: POISON },
       // The handler counts it, emits, then throws: both must be discarded.
       { key: 'k1', value: encodeCounterInput({ key: 'k1', n: -1n }) },
       { key: 'k1', value: encodeCounterInput({ key: 'k1', n: 3n }) },
@@ -111,11 +119,12 @@ describe('processor host', () => {
         ERRORS.SCHEMA_NOT_WIRE_FORMAT.code,
         ERRORS.SCHEMA_UNKNOWN_ID.code,
         ERRORS.SCHEMA_DECODE_FAILED.code,
+        ERRORS.SCHEMA_DECODE_FAILED.code,
         ERRORS.PROCESSOR_HANDLER_FAILED.code,
       ],
     );
-    const offsets = [1n, 3n, 4n, 5n];
-    const bytes = [NOT_WIRE_FORMAT, UNKNOWN_SCHEMA, TRUNCATED, raw[5]!.value];
+    const offsets = [1n, 3n, 4n, 5n, 6n];
+    const bytes = [NOT_WIRE_FORMAT, UNKNOWN_SCHEMA, TRUNCATED, POISON, raw[6]!.value];
     letters.forEach((letter, i) => {
       assert.equal(letter.value.component, 'counter');
       assert.equal(letter.value.sourceTopic, input);
@@ -127,7 +136,8 @@ describe('processor host', () => {
       assert.equal(letter.headers[DEAD_LETTER_HEADERS.sourcePartition], String(letter.value.sourcePartition));
       assert.equal(letter.headers[DEAD_LETTER_HEADERS.sourceOffset], String(offsets[i]));
     });
-    assert.match(letters[3]!.value.errorMessage, /negative n -1/);
+    assert.match(letters[3]!.value.errorMessage, /an array of 268435456 items with 0 bytes left/);
+    assert.match(letters[4]!.value.errorMessage, /negative n -1/);
 
     // Pipeline health reached the metrics topic, cumulative, under this instance's stream.
     const metricCodec = codecFor<MetricSample>('metric-sample');
@@ -148,7 +158,7 @@ describe('processor host', () => {
       [...latest.values()].find(
         (s) => s.name === name && Object.entries(labels).every(([l, v]) => s.labels[l] === v),
       );
-    assert.equal(find('meshpipe.processor.records.consumed', { topic: input })?.value, 7);
+    assert.equal(find('meshpipe.processor.records.consumed', { topic: input })?.value, 8);
     assert.equal(
       find('meshpipe.processor.dead_letters', { code: ERRORS.PROCESSOR_HANDLER_FAILED.code })?.value,
       1,

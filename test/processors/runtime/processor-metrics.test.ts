@@ -35,7 +35,7 @@ describe('processor metrics', () => {
     assert.equal(consumed.startTimeUnixNano, 123n);
     assert.equal(consumed.timeUnixNano, 1_000_000_000n);
     assert.equal(consumed.seriesId, seriesIdOf(consumed.name, consumed.labels));
-    assert.deepEqual(m.totals(), { consumed: 15, produced: 5, deadLetters: 2 });
+    assert.deepEqual(m.totals(), { consumed: 15, produced: 5, deadLetters: 2, lost: 0 });
   });
 
   it('turns Prometheus cumulative buckets into explicit-bucket histograms', async () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { checkRouteRules, compileRouteTemplater } from '../../../processors/shared/route-template.ts';
+import { compileRedactionPolicy, redactHead } from '../../../protocols/http1/redact.ts';
 
 describe('route templating', () => {
   const route = compileRouteTemplater();
@@ -37,6 +39,14 @@ describe('route templating', () => {
     ['*', '*'],
     ['/users/42/', '/users/{id}/'],
     ['//users//42', '/users/{id}'],
+    // What redaction removes never becomes a route (issue 14).
+    ['/users/alice@example.com/orders', '/users/{redacted}/orders'],
+    ['/users/alice%40example.com', '/users/{redacted}'],
+    ['/reset/AbCdEfGhIjKlMnOpQrStUv', '/reset/{redacted}'],
+    ['/app;jsessionid=0F1E2D3C4B5A/page', '/app/page'],
+    ['/cart;jsessionid=abc;x=1', '/cart'],
+    ['/users/[REDACTED]/orders', '/users/{redacted}/orders'],
+    ['/auth/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl', '/auth/{id}'],
   ];
   for (const [path, want] of cases) {
     test(`${JSON.stringify(path)} → ${want}`, () => assert.equal(route(path), want));
@@ -63,5 +73,34 @@ describe('route templating', () => {
   test('invalid user rules are reported for config validation', () => {
     assert.match(checkRouteRules({ '(': 'x' }) ?? '', /not a valid regular expression/);
     assert.equal(checkRouteRules({ '^v\\d+$': '{v}' }), undefined);
+  });
+
+  test('never emits a path segment the collector would redact (property)', () => {
+    const policy = compileRedactionPolicy();
+    const segment = fc.oneof(
+      fc.constantFrom('users', 'orders', 'v1', 'api', 'items'),
+      fc.nat().map(String),
+      fc.emailAddress(),
+      fc.stringMatching(/^[A-Za-z0-9_-]{20,40}$/),
+      fc.stringMatching(/^[a-z]{2,12}$/),
+      fc
+        .tuple(fc.constantFrom('app', 'cart'), fc.stringMatching(/^[A-Za-z0-9]{4,24}$/))
+        .map(([a, v]) => `${a};jsessionid=${v}`),
+    );
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 6 }), (segments) => {
+        const path = `/${segments.join('/')}`;
+        const redacted = Buffer.from(redactHead(Buffer.from(`GET ${path} HTTP/1.1\r\n\r\n`), policy).bytes)
+          .toString('latin1')
+          .split(' ')[1]!;
+        const removed = path
+          .split(/[/;]/)
+          .filter((part) => part !== '' && !redacted.split(/[/;]/).includes(part));
+        const out = route(path).split('/');
+        for (const part of removed)
+          assert.ok(!out.some((o) => o.includes(part)), `${part} in ${route(path)}`);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

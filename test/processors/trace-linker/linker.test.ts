@@ -69,6 +69,7 @@ function linking(s: Span, parentNode: string | null = null): TraceLinkingEvent {
     spanId: null,
     traceId: null,
     replyTo: null,
+    causalCandidates: null,
   };
 }
 
@@ -219,6 +220,7 @@ describe('trace-linker: waiting, bounded', () => {
       spanId: server.spanId,
       traceId: null,
       replyTo: 'node-b',
+      causalCandidates: null,
     };
     l.t.process(ask, { key: 'node-a' });
     assert.equal(l.t.emitted.length, 0);

@@ -9,6 +9,7 @@ import {
   REDACTION_MARKER,
   redactHead,
 } from '../../../protocols/http1/redact.ts';
+import { looksSecret } from '../../../protocols/http1/secret-shapes.ts';
 import { bytes, REQUEST_WITH_SECRETS, RESPONSE_200_HELLO, SECRET, SIMPLE_GET, text } from './fixtures.ts';
 
 /** Secrets in these tests are built only from these bytes, which nothing else in a fixture uses. */
@@ -200,7 +201,12 @@ describe('redactHead: query parameters and userinfo', () => {
     ],
     ['empty value is left alone', '/p?token=&x=1', '/p?token=&x=1', 0],
     ['name without value', '/p?token&x=1', '/p?token&x=1', 0],
-    ['similar names are not sensitive', '/p?tokens=1&my_token=2', '/p?tokens=1&my_token=2', 0],
+    [
+      'names containing a sensitive word are sensitive (*token*)',
+      '/p?tokens=1&my_token=2&page=3',
+      `/p?tokens=${REDACTION_MARKER}&my_token=${REDACTION_MARKER}&page=3`,
+      2,
+    ],
     ['value containing =', `/p?token=${SECRET}=${SECRET}`, `/p?token=${REDACTION_MARKER}`, 1],
     ['fragment kept', `/p?token=${SECRET}#top`, `/p?token=${REDACTION_MARKER}#top`, 1],
     ['no query', '/p/token=x', '/p/token=x', 0],
@@ -242,6 +248,178 @@ describe('redactHead: query parameters and userinfo', () => {
   test('query parameters are not touched in a status line', () => {
     const wire = 'HTTP/1.1 302 Found ?token=abc\r\n\r\n';
     assert.equal(redact(wire).out, wire);
+  });
+});
+
+const R = REDACTION_MARKER;
+const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+const SLACK_KEY = 'aZ3kP9qLm2Xv8RtY6wN1bC4d';
+const HEX64 = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
+const UUID = '7c1e6a2b-3d4f-4a5b-8c9d-0e1f2a3b4c5d';
+
+describe('redactHead: field name patterns and the well-known fields', () => {
+  const redacted = [
+    'X-My-Token',
+    'X-Service-Secret',
+    'Db-Password',
+    'X-Custom-Api-Key',
+    'X-ApiKey',
+    'X-Hub-Signature-256',
+    'Sec-WebSocket-Protocol',
+    'X-Amz-Security-Token',
+    'X-Goog-Api-Key',
+    'Api-Key',
+    'X-CSRF-Token',
+    'Private-Token',
+    'X-Vault-Token',
+  ];
+  for (const name of redacted) {
+    test(`${name} is redacted by default`, () => {
+      const r = redact(`GET / HTTP/1.1\r\nHost: a\r\n${name}: ${SECRET}\r\n\r\n`);
+      assert.equal(r.out, `GET / HTTP/1.1\r\nHost: a\r\n${name}: ${R}\r\n\r\n`);
+      assertNoSecretBytes(r.bytes, name);
+    });
+  }
+
+  test('ordinary fields stay', () => {
+    const wire = `GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nX-Request-Id: ${UUID}\r\nContent-Type: text/plain\r\nUser-Agent: curl/8\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n`;
+    assert.equal(redact(wire).out, wire);
+  });
+
+  test('a configured pattern is a pattern (x-*-session), never a literal name', () => {
+    const policy = compileRedactionPolicy({ headers: ['x-*-session', 'X-Tenant-?d'] });
+    const r = redact(
+      `GET / HTTP/1.1\r\nX-Shop-Session: ${SECRET}\r\nX-Tenant-Id: ${SECRET}\r\nX-Session: ok\r\nX-*-Session: ok2\r\n\r\n`,
+      policy,
+    );
+    assert.equal(
+      r.out,
+      `GET / HTTP/1.1\r\nX-Shop-Session: ${R}\r\nX-Tenant-Id: ${R}\r\nX-Session: ok\r\nX-*-Session: ${R}\r\n\r\n`,
+    );
+  });
+});
+
+describe('redactHead: URLs (request-target and URL-valued fields)', () => {
+  const targets: Array<[name: string, target: string, expected: string]> = [
+    ['an e-mail address in the path', '/users/alice@example.com/orders', `/users/${R}/orders`],
+    ['a percent-encoded e-mail address', '/users/alice%40example.co.uk', `/users/${R}`],
+    ['a JWT in the path', `/auth/${JWT}/confirm`, `/auth/${R}/confirm`],
+    [
+      'a random token (a Slack webhook)',
+      `/services/T0123ABCD/B0456EFGH/${SLACK_KEY}`,
+      `/services/T0123ABCD/B0456EFGH/${R}`,
+    ],
+    ['a long hex run', `/blobs/${HEX64}`, `/blobs/${R}`],
+    [
+      'matrix parameters: every value',
+      '/app;jsessionid=0F1E2D3C4B5A;v=2/page',
+      `/app;jsessionid=${R};v=${R}/page`,
+    ],
+    ['a configured segment pattern', '/charges/sk_live_4eC39HqL', `/charges/${R}`],
+    [
+      'new default parameters',
+      '/cb?code=abc123&state=xyz&id_token=t1&refresh_token=t2&client_secret=s&key=k&X-Amz-Signature=f00&sig=s2',
+      `/cb?code=${R}&state=xyz&id_token=${R}&refresh_token=${R}&client_secret=${R}&key=${R}&X-Amz-Signature=${R}&sig=${R}`,
+    ],
+    [
+      'a parameter value that looks secret, whatever its name',
+      `/r?next=alice@example.com&t=${JWT}&page=2`,
+      `/r?next=${R}&t=${R}&page=2`,
+    ],
+    ['a lone value that looks secret', `/r?${JWT}`, `/r?${R}`],
+    [
+      'fragment parameters (OAuth implicit flow)',
+      '/cb#access_token=abc123&state=xyz&expires_in=3600',
+      `/cb#access_token=${R}&state=xyz&expires_in=3600`,
+    ],
+    [
+      'an absolute URL: userinfo, path and query',
+      `http://bob:pw@h.test/u/bob@h.test?api_key=1`,
+      `http://${R}@h.test/u/${R}?api_key=${R}`,
+    ],
+  ];
+  for (const [name, target, expected] of targets) {
+    test(`target: ${name}`, () => {
+      const policy = compileRedactionPolicy({ pathSegments: ['sk_live_*'] });
+      assert.equal(
+        redact(`GET ${target} HTTP/1.1\r\nHost: h\r\n\r\n`, policy).out,
+        `GET ${expected} HTTP/1.1\r\nHost: h\r\n\r\n`,
+      );
+    });
+  }
+
+  const kept = [
+    '/orders/12345678901234567890',
+    `/orders/${UUID}`,
+    '/docs/internationalization-and-localization',
+    '/blog/2024-03-15-release-notes-v2',
+    '/api/getUserProfileSettingsForAccount',
+    '/files/report-2026-final.pdf',
+    '/search?q=running+shoes+size+42&sort=price_asc&page=3',
+    '/static/app.3f2a1b.js',
+    '/v2/deadbeefcafe',
+  ];
+  for (const target of kept) {
+    test(`target kept: ${target}`, () => {
+      const wire = `GET ${target} HTTP/1.1\r\nHost: h\r\n\r\n`;
+      assert.equal(redact(wire).out, wire);
+    });
+  }
+
+  test('Referer, Location, Origin and Content-Location go through the same redaction', () => {
+    const r = redact(
+      `HTTP/1.1 302 Found\r\nLocation: https://app.test/cb#access_token=${SECRET}&state=1\r\nContent-Location: /u/${SECRET}@mail.test\r\n\r\n`,
+    );
+    assert.equal(
+      r.out,
+      `HTTP/1.1 302 Found\r\nLocation: https://app.test/cb#access_token=${R}&state=1\r\nContent-Location: /u/${R}\r\n\r\n`,
+    );
+    const q = redact(
+      `GET / HTTP/1.1\r\nReferer:  https://u:${SECRET}@shop.test/reset/${SLACK_KEY}?password=${SECRET}&page=2 \r\nOrigin: https://shop.test\r\n\r\n`,
+    );
+    assert.equal(
+      q.out,
+      `GET / HTTP/1.1\r\nReferer:  https://${R}@shop.test/reset/${R}?password=${R}&page=2 \r\nOrigin: https://shop.test\r\n\r\n`,
+    );
+    assertNoSecretBytes(q.bytes, 'referer');
+  });
+
+  test('fold lines of a URL-valued field are dropped (they would continue an unjudged URL)', () => {
+    const r = redact(`GET / HTTP/1.1\r\nReferer: https://a.test/x?\r\n token=${SECRET}\r\n\r\n`);
+    assert.equal(r.out, 'GET / HTTP/1.1\r\nReferer: https://a.test/x?\r\n\r\n');
+  });
+
+  test('a cut URL loses its last, partial segment or value', () => {
+    assert.equal(redact('GET /users/ali').out, `GET /users/${R}`);
+    assert.equal(redact('GET /r?next=ali').out, `GET /r?next=${R}`);
+    assert.equal(
+      redact('GET / HTTP/1.1\r\nReferer: https://a.test/u/ali').out,
+      `GET / HTTP/1.1\r\nReferer: https://a.test/u/${R}`,
+    );
+  });
+
+  test('shapes: what looks secret and what does not', () => {
+    const yes = [
+      'alice@example.com',
+      'a.b+c@sub.example.org',
+      JWT,
+      HEX64,
+      SLACK_KEY,
+      'AbCdEfGhIjKlMnOpQrStUv',
+      'dGhpcyBpcyBhIHNlY3JldCBrZXk9PQ',
+    ];
+    const no = [
+      UUID,
+      '12345678901234567890',
+      'internationalization',
+      'getUserProfileSettings',
+      '2024-03-15-release-notes-v2',
+      'user@localhost',
+      '@alice',
+      'deadbeefcafebabe',
+    ];
+    for (const v of yes) assert.ok(looksSecret(bytes(v), 0, v.length), v);
+    for (const v of no) assert.ok(!looksSecret(bytes(v), 0, v.length), v);
   });
 });
 
@@ -331,10 +509,21 @@ describe('redactHead: properties', () => {
       .tuple(fc.constantFrom('a', 'page', 'q'), fc.stringMatching(/^[a-z0-9]{0,6}$/))
       .map(([n, v]) => `${n}=${v}`),
   );
+  // Secrets in a URL by shape, not by name: an e-mail address whose local part is the secret.
+  const email = secret.map((v) => `${v}@mail.test`);
+  const segment = fc.oneof(fc.constantFrom('x', 'orders', '42'), email);
+  const urlField = fc
+    .tuple(fc.constantFrom('Referer', 'Location'), fc.array(segment, { maxLength: 3 }), lineEnd)
+    .map(([n, segs, le]) => `${n}: https://h.test/${segs.join('/')}${le}`);
   const head = fc
-    .tuple(fc.array(param, { maxLength: 4 }), fc.array(field, { maxLength: 8 }))
-    .map(([params, fields]) => {
-      const target = params.length === 0 ? '/x' : `/x?${params.join('&')}`;
+    .tuple(
+      fc.array(segment, { maxLength: 3 }),
+      fc.array(param, { maxLength: 4 }),
+      fc.array(fc.oneof(field, urlField), { maxLength: 8 }),
+    )
+    .map(([segments, params, fields]) => {
+      const path = `/${segments.join('/')}`;
+      const target = params.length === 0 ? path : `${path}?${params.join('&')}`;
       return `GET ${target} HTTP/1.1\r\n${fields.join('')}\r\n`;
     });
 

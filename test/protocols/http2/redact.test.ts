@@ -19,6 +19,22 @@ describe('redactFields: the HTTP/1.x policy on decoded HTTP/2 fields', () => {
     ['gRPC binary metadata', f('trace-bin', 'AAEC'), '[REDACTED]'],
     [':path query parameters', f(':path', '/a?token=t&x=1'), '/a?token=[REDACTED]&x=1'],
     [':path with a space (cannot be split like a target)', f(':path', '/a?x=1 token=t'), '[REDACTED]'],
+    [
+      'a path secret (a JWT segment)',
+      f(':path', '/v/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl/x'),
+      '/v/[REDACTED]/x',
+    ],
+    [
+      'a gRPC method path is kept',
+      f(':path', '/inventory.v1.Inventory/Reserve'),
+      '/inventory.v1.Inventory/Reserve',
+    ],
+    ['a header pattern (*token*)', f('x-refresh-token', 'abc'), '[REDACTED]'],
+    [
+      'referer, redacted like a target',
+      f('referer', 'https://a.example/cb?code=x&y=1'),
+      'https://a.example/cb?code=[REDACTED]&y=1',
+    ],
     [':authority with userinfo', f(':authority', 'user:pw@host:443'), '[REDACTED]@host:443'],
     ['a value whose name is unresolved', f(null, 'secret?'), '[REDACTED]'],
     ['an unresolved value stays unresolved', f('x-a', null), null],

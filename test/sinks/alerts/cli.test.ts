@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { choosePort } from '../../../lib/local-stack/ports.ts';
 import { verifyWebhookSignature } from '../../../sinks/alerts/signature.ts';
 import { CLI, runCli } from '../../helpers/cli.ts';
 import { testKafka, testRedisUrl } from '../../helpers/kafka.ts';
@@ -150,17 +151,22 @@ describe('meshpipe alerts', { timeout: 120_000 }, () => {
   it('meshpipe sink alerts runs the sink on its own and stops cleanly on SIGTERM', async () => {
     const k = await testKafka('alerts-cli-sink');
     await k.createTopics();
-    const child = spawn(process.execPath, [CLI, 'sink', 'alerts', '--json'], {
-      env: {
-        ...process.env,
-        ...env,
-        ...k.env,
-        MESHPIPE_LOG_LEVEL: 'warn',
-        // The receiver without a key is another test's; this config has the two that have one.
-        MESHPIPE_CONFIG: configWithout('nokey'),
+    const port = await choosePort(39_468);
+    const child = spawn(
+      process.execPath,
+      [CLI, 'sink', 'alerts', '--listen', `127.0.0.1:${port}`, '--json'],
+      {
+        env: {
+          ...process.env,
+          ...env,
+          ...k.env,
+          MESHPIPE_LOG_LEVEL: 'warn',
+          // The receiver without a key is another test's; this config has the two that have one.
+          MESHPIPE_CONFIG: configWithout('nokey'),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -182,6 +188,15 @@ describe('meshpipe alerts', { timeout: 120_000 }, () => {
       });
       const last = JSON.parse(ok.accepted().at(-1)!.body) as { alerts: Array<{ transitionId: string }> };
       assert.equal(last.alerts[0]!.transitionId, transition.transitionId);
+      // Probes and scraping as for every component (lib/http/health-routes.ts).
+      const base = `http://127.0.0.1:${port}`;
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      assert.equal((await fetch(`${base}/readyz`)).status, 200);
+      await waitFor('the enqueued transition on /metrics', async () =>
+        /^meshpipe_sink_records_exported_total\{[^}]*sink="alerts"[^}]*\} 1$/m.test(
+          await (await fetch(`${base}/metrics`)).text(),
+        ),
+      );
       child.kill('SIGTERM');
       assert.equal(await exited, 0, stderr);
     } finally {

@@ -169,6 +169,32 @@ describe('alerts sink delivery', { timeout: 120_000 }, () => {
     assert.equal(receiver.accepted()[0]!.headers['idempotency-key'], body.requestKey);
   });
 
+  it('remembers the newest transition of at most maxTrackedAnomalies anomalies, none older than keepCompletedMs', async () => {
+    const redis = new Redis(redisUrl);
+    try {
+      // What an earlier version left (an unbounded hash), and a fingerprint past the idempotency window.
+      await redis.hset(`${prefix}:alerts:bounded:latest`, 'fp-old-version', '1');
+      await redis.zadd(`${prefix}:alerts:bounded:newest`, Date.now() - 8 * 86_400_000, 'fp-expired');
+      const config = sinkConfig([{ name: 'bounded', url: receiver.url }], {
+        queuePrefix: prefix,
+        maxTrackedAnomalies: 10,
+      });
+      sinks.push(await startAlertsSink(k, redisUrl, config));
+      const transitions = Array.from({ length: 15 }, () => anomaly());
+      await produceAnomalies(k, transitions);
+      await waitFor('every transition delivered', () => receiver.deliveriesByKey().size === 15);
+      // Remembered once the deliveries are recorded, just after the receiver answered.
+      const newest = transitions.slice(5).map((t) => t.fingerprint);
+      await waitFor('the ten newest remembered, in time order', async () => {
+        const remembered = await redis.zrange(`${prefix}:alerts:bounded:newest`, 0, -1);
+        return remembered.join() === newest.join();
+      });
+      assert.equal(await redis.exists(`${prefix}:alerts:bounded:latest`), 0, 'the old hash is gone');
+    } finally {
+      await redis.quit();
+    }
+  });
+
   it('holds the per-receiver rate limit', async () => {
     const config = sinkConfig(
       [{ name: 'limited', url: receiver.url, rateLimit: { max: 2, durationMs: 1_000 } }],

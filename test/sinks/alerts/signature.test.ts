@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import * as library from '../../../lib/index.ts';
+import * as library from '../../../index.ts';
 import { signatureOf, signWebhook, verifyWebhookSignature } from '../../../sinks/alerts/signature.ts';
 
 const KEY = 'whsec_meshpipe_test';

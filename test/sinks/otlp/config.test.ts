@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../../lib/config/load.ts';
+import { meshpipeConfigSpec } from '../../../lib/config/meshpipe-config.ts';
+import { documentSpec, type Fields, type ObjectSpec } from '../../../lib/config/spec.ts';
 import { isMeshpipeError } from '../../../lib/errors.ts';
-import { channelSettings, type OtlpSinkConfig } from '../../../sinks/otlp/channel.ts';
 import { otlpSinkSpec, parseEndpoint } from '../../../sinks/otlp/config.ts';
+import { type OtlpSinkConfig, otlpTransport } from '../../../sinks/otlp/transport.ts';
 
 function parse(section: unknown, env: Record<string, string> = {}): OtlpSinkConfig {
   return otlpSinkSpec.parseWithEnv(section, 'sinks.otlp', env);
@@ -58,17 +60,31 @@ describe('sinks.otlp configuration', () => {
   });
 });
 
-describe('channel settings', () => {
-  it('http:// is plaintext, https:// and bare host:port are TLS unless insecure', () => {
-    assert.equal(channelSettings(parse({ endpoint: 'http://c:4317' })).tls, false);
-    assert.equal(channelSettings(parse({ endpoint: 'https://c:4317' })).tls, true);
-    assert.equal(channelSettings(parse({ endpoint: 'c:4317' })).tls, true);
-    assert.equal(channelSettings(parse({ endpoint: 'c:4317', insecure: true })).url, 'http://c:4317');
+describe('transport', () => {
+  it('gRPC: http:// is plaintext, https:// and bare host:port are TLS unless insecure', () => {
+    const grpc = (section: unknown) => {
+      const t = otlpTransport(parse(section));
+      assert.equal(t.protocol, 'grpc');
+      return t as Extract<typeof t, { protocol: 'grpc' }>;
+    };
+    assert.equal(grpc({ endpoint: 'http://c:4317' }).tls, false);
+    assert.equal(grpc({ endpoint: 'https://c:4317' }).tls, true);
+    assert.equal(grpc({ endpoint: 'c:4317' }).tls, true);
+    assert.equal(grpc({ endpoint: 'c:4317', insecure: true }).tls, false);
+    assert.equal(grpc({ endpoint: 'c:4317', insecure: true }).address, 'c:4317');
   });
 
-  it('puts headers into the gRPC metadata', () => {
-    const settings = channelSettings(parse({ endpoint: 'http://c:4317', headers: { 'X-Token': 'abc' } }));
-    assert.deepEqual(settings.metadata.get('x-token'), ['abc']);
+  it('puts headers into the gRPC metadata, or the HTTP headers', () => {
+    const grpc = otlpTransport(parse({ endpoint: 'http://c:4317', headers: { 'X-Token': 'abc' } }));
+    assert.ok(grpc.protocol === 'grpc');
+    assert.deepEqual(grpc.metadata.get('x-token'), ['abc']);
+    const http = otlpTransport(
+      parse({ endpoint: 'https://c', protocol: 'http/protobuf', headers: { 'X-Token': 'abc' } }),
+    );
+    assert.ok(http.protocol === 'http/protobuf');
+    assert.deepEqual(http.headers, { 'x-token': 'abc' });
+    assert.equal(http.url, 'https://c/v1/traces');
+    assert.equal(http.tls, true);
   });
 
   it('refuses contradictions and missing pieces with codes', () => {
@@ -88,10 +104,132 @@ describe('channel settings', () => {
     ];
     for (const [what, section, code] of cases) {
       assert.throws(
-        () => channelSettings(parse(section)),
+        () => otlpTransport(parse(section)),
         (err) => isMeshpipeError(err, code as 'CONFIG_INVALID_VALUE'),
         what,
       );
     }
+  });
+});
+
+describe('OpenTelemetry environment variables', () => {
+  const load = (env: Record<string, string>, overrides?: Record<string, unknown>) =>
+    loadConfig({ env, cwd: '/nonexistent', ...(overrides === undefined ? {} : { overrides }) }).config.sinks
+      .otlp;
+
+  it('map onto sinks.otlp: traces-specific variables win over generic ones, meshpipe’s own over both', () => {
+    const otlp = load({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://generic:4317',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces:4317',
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-generic=1',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'Authorization=Bearer%20t0k,x-scope-orgid=acme',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'none',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '2500',
+      OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '3000',
+      OTEL_EXPORTER_OTLP_CERTIFICATE: '/etc/otel/ca.pem',
+      OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: '/etc/otel/client.pem',
+      OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY: '/etc/otel/client-key.pem',
+      OTEL_EXPORTER_OTLP_INSECURE: 'true',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,k8s.cluster.name=eu%2D1',
+    });
+    assert.equal(otlp.endpoint, 'http://traces:4317');
+    assert.equal(otlp.protocol, 'grpc');
+    assert.deepEqual(otlp.headers, { authorization: 'Bearer t0k', 'x-scope-orgid': 'acme' });
+    assert.equal(otlp.compression, 'none');
+    assert.equal(otlp.timeoutMs, 3000);
+    assert.deepEqual(otlp.tls, {
+      ca: '/etc/otel/ca.pem',
+      cert: '/etc/otel/client.pem',
+      key: '/etc/otel/client-key.pem',
+    });
+    assert.equal(otlp.insecure, true);
+    assert.deepEqual(otlp.resourceAttributes, {
+      'deployment.environment.name': 'prod',
+      'k8s.cluster.name': 'eu-1',
+    });
+    const own = load({
+      MESHPIPE_OTLP_ENDPOINT: 'http://own:4317',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces:4317',
+    });
+    assert.equal(own.endpoint, 'http://own:4317');
+    // A flag wins over every variable.
+    const flag = load(
+      { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces:4317' },
+      { sinks: { otlp: { endpoint: 'http://flag:4317' } } },
+    );
+    assert.equal(flag.endpoint, 'http://flag:4317');
+  });
+
+  it('OTLP/HTTP: the generic endpoint is a base URL (+ /v1/traces), the traces endpoint a full URL', () => {
+    const base = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' };
+    assert.equal(
+      load({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).endpoint,
+      'http://collector:4318/v1/traces',
+    );
+    assert.equal(
+      load({ ...base, OTEL_EXPORTER_OTLP_ENDPOINT: 'https://gateway.example.com/otlp/' }).endpoint,
+      'https://gateway.example.com/otlp/v1/traces',
+    );
+    assert.equal(
+      load({ ...base, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://gateway.example.com/custom/traces' })
+        .endpoint,
+      'https://gateway.example.com/custom/traces',
+    );
+    // meshpipe's own key: a URL without a path gets the traces path; one with a path is used as it is.
+    assert.equal(
+      parse({ endpoint: 'http://c:4318', protocol: 'http/protobuf' }).endpoint,
+      'http://c:4318/v1/traces',
+    );
+    assert.equal(
+      parse({ endpoint: 'http://c:4318/x', protocol: 'http/protobuf' }).endpoint,
+      'http://c:4318/x',
+    );
+    assert.equal(
+      load({ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })
+        .protocol,
+      'http/protobuf',
+    );
+  });
+
+  it('names the variable of a bad value', () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [
+        { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' },
+        /sinks\.otlp\.protocol \(from OTEL_EXPORTER_OTLP_PROTOCOL\)/,
+      ],
+      [
+        { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4317/v1/traces' },
+        /sinks\.otlp\.endpoint \(from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT\)/,
+      ],
+      [{ OTEL_EXPORTER_OTLP_TIMEOUT: 'soon' }, /sinks\.otlp\.timeoutMs \(from OTEL_EXPORTER_OTLP_TIMEOUT\)/],
+      [
+        { OTEL_RESOURCE_ATTRIBUTES: 'novalue' },
+        /sinks\.otlp\.resourceAttributes \(from OTEL_RESOURCE_ATTRIBUTES\)/,
+      ],
+      [
+        { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' },
+        /sinks\.otlp\.endpoint/,
+      ],
+    ];
+    for (const [env, key] of cases) {
+      assert.throws(
+        () => load(env),
+        (err) => isMeshpipeError(err, 'CONFIG_INVALID_VALUE') && key.test(err.message),
+        JSON.stringify(env),
+      );
+    }
+  });
+
+  it('`meshpipe config` lists them beside meshpipe’s own variables', () => {
+    const rows = documentSpec(meshpipeConfigSpec as unknown as ObjectSpec<Fields>);
+    const endpoint = rows.find((r) => r.key === 'sinks.otlp.endpoint')!;
+    assert.equal(endpoint.env, 'MESHPIPE_OTLP_ENDPOINT');
+    assert.deepEqual(endpoint.envAliases, [
+      'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+    ]);
+    assert.deepEqual(rows.find((r) => r.key === 'sinks.otlp.resourceAttributes')!.envAliases, [
+      'OTEL_RESOURCE_ATTRIBUTES',
+    ]);
   });
 });

@@ -3,19 +3,20 @@
  * OTLP/gRPC receiver decoding the protobuf with the official .proto files.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { MetricSample, Span } from '../../../schemas/types.ts';
-import { INSTRUMENTATION_SCOPE } from '../../../sinks/otlp/readable-span.ts';
+import { INSTRUMENTATION_SCOPE } from '../../../sinks/otlp/span-encoder.ts';
 import type { RunningSink } from '../../../sinks/runtime/host.ts';
+import { poisonSpan } from '../../helpers/avro-hostile.ts';
 import { GrpcWireTap } from '../../helpers/grpc-wire-tap.ts';
 import type { TestKafka } from '../../helpers/kafka.ts';
 import { OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp-receiver.ts';
+import { makePki } from '../../helpers/pki.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import {
   allCommitted,
@@ -150,6 +151,8 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
     await produce(k.kafka, k.topic('spans'), [
       ...good.slice(0, 3).map((s) => ({ key: s.traceId, value: spanCodec.encode(s) })),
       { key: 'garbage', value: garbage },
+      // A map claiming 2^28 entries: it exhausted the sink's heap before the codec's bounds check.
+      { key: 'poison', value: poisonSpan(good[0]!) },
       { key: 'invalid', value: spanCodec.encode(invalid) },
       ...good.slice(3).map((s) => ({ key: s.traceId, value: spanCodec.encode(s) })),
     ]);
@@ -159,8 +162,12 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
     const letters = await readDeadLetters(k);
     assert.deepEqual(letters.map((l) => l.errorCode).sort(), [
       'MESHPIPE_ERR_OTLP_INVALID_SPAN',
+      'MESHPIPE_ERR_SCHEMA_DECODE_FAILED',
       'MESHPIPE_ERR_SCHEMA_NOT_WIRE_FORMAT',
     ]);
+    const poison = letters.find((l) => l.errorCode === 'MESHPIPE_ERR_SCHEMA_DECODE_FAILED')!;
+    assert.match(poison.errorMessage, /a map of 268435456 items/);
+    assert.deepEqual(poison.sourceKey, Buffer.from('poison'));
     const undecodable = letters.find((l) => l.errorCode === 'MESHPIPE_ERR_SCHEMA_NOT_WIRE_FORMAT')!;
     assert.equal(undecodable.component, 'sink/otlp');
     assert.equal(undecodable.sourceTopic, k.topic('spans'));
@@ -169,7 +176,7 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
     const rejected = letters.find((l) => l.errorCode === 'MESHPIPE_ERR_OTLP_INVALID_SPAN')!;
     assert.match(rejected.errorMessage, /not-a-trace-id/);
     assert.deepEqual(spanCodec.decode(rejected.sourceValue!).spanId, 'ffffffffffffffff');
-    assert.equal(sink.snapshot().totals.deadLettered, 2);
+    assert.equal(sink.snapshot().totals.deadLettered, 3);
   });
 
   it('keeps retrying while the receiver is down, pausing consumption, and delivers everything once it is back', async () => {
@@ -401,53 +408,3 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
     }
   });
 });
-
-/** A throw-away CA, a server certificate for 127.0.0.1 and a client certificate, with openssl. */
-function makePki(dir: string) {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  run(
-    'req',
-    '-x509',
-    ...ec,
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.pem',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=meshpipe-test-ca',
-  );
-  for (const [name, ext] of [
-    ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
-    ['client', 'extendedKeyUsage=clientAuth'],
-  ] as const) {
-    run('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
-    run(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '1',
-      '-extfile',
-      `${name}.ext`,
-    );
-  }
-  return {
-    ca: join(dir, 'ca.pem'),
-    serverCert: join(dir, 'server.pem'),
-    serverKey: join(dir, 'server.key'),
-    clientCert: join(dir, 'client.pem'),
-    clientKey: join(dir, 'client.key'),
-  };
-}

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { choosePort } from '../../../lib/local-stack/ports.ts';
 import { CLI, jsonLines, runCli } from '../../helpers/cli.ts';
 import { type TestKafka, testRedisUrl } from '../../helpers/kafka.ts';
 import { OtlpReceiver } from '../../helpers/otlp-receiver.ts';
@@ -107,7 +108,11 @@ describe('meshpipe sink otlp', { timeout: 240_000 }, () => {
     }
 
     await receiver.restart();
-    const second = start(['sink', 'otlp', '--endpoint', receiver.endpoint, '--json'], env);
+    const port = await choosePort(39_467);
+    const second = start(
+      ['sink', 'otlp', '--endpoint', receiver.endpoint, '--listen', `127.0.0.1:${port}`, '--json'],
+      env,
+    );
     try {
       await waitFor(
         'every span after the restart',
@@ -117,6 +122,16 @@ describe('meshpipe sink otlp', { timeout: 240_000 }, () => {
         },
       );
       await waitFor('all offsets committed', () => allCommitted(k, `${k.prefix}-sink-otlp`));
+      // Probes and scraping as for every component (lib/http/health-routes.ts).
+      const base = `http://127.0.0.1:${port}`;
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      await waitFor('/readyz 200', async () => (await fetch(`${base}/readyz`)).status === 200);
+      await waitFor('the exported spans on /metrics', async () =>
+        new RegExp(
+          `^meshpipe_sink_records_exported_total\\{[^}]*sink="otlp"[^}]*\\} ${spans.length}$`,
+          'm',
+        ).test(await (await fetch(`${base}/metrics`)).text()),
+      );
     } finally {
       second.child.kill('SIGTERM');
     }

@@ -16,6 +16,30 @@ import type { OtlpReceiver } from '../../helpers/otlp-receiver.ts';
 
 export const spanCodec = codecFor<Span>('span');
 
+/** A CLIENT span of another process that failed: the other shape of span the encoder tests use. */
+export const CLIENT_SPAN: Span = {
+  ...SPAN,
+  spanId: '1111111111111111',
+  kind: 'CLIENT',
+  name: 'GET',
+  status: 'ERROR',
+  statusMessage: 'no response',
+  local: { ...SPAN.local, service: 'gateway', pod: 'gateway', pid: 200, address: '10.200.0.1', port: 51234 },
+  peer: {
+    ...SPAN.peer,
+    service: 'orders',
+    pod: 'orders',
+    namespace: null,
+    address: '10.200.0.2',
+    port: 8080,
+  },
+  http: { ...SPAN.http, host: null, statusCode: null, target: '/users/42?verbose=1', route: null },
+  errorType: 'timeout',
+  incomplete: true,
+  incompleteReason: 'timeout',
+  link: { method: 'PROCESS_CAUSALITY', confidence: 0.75 },
+};
+
 const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 
 /** `count` traces of three spans each, with distinct, odd nanosecond timestamps above 2^53. */
@@ -46,7 +70,15 @@ export function makeTraces(count: number, seed = 1): Span[] {
         startTimeUnixNano: t0,
         endTimeUnixNano: t0 + 5_000_001n,
         local: { ...gateway, port: 80 },
-        peer: { service: null, pod: null, namespace: null, address: '10.200.0.9', port: 40000 + (i % 1000) },
+        peer: {
+          service: null,
+          pod: null,
+          namespace: null,
+          address: '10.200.0.9',
+          port: 40000 + (i % 1000),
+          workload: null,
+          workloadKind: null,
+        },
       },
       {
         ...SPAN,

@@ -167,4 +167,24 @@ describe('histograms across streams', () => {
     assert.match(om, /_sum\{[^}]*} 1\.0\n/);
     assert.ok(om.endsWith('# EOF\n'));
   });
+
+  it('holds at most maxSeries series and maxStreamsPerSeries streams; the rest is overflow until series expire', () => {
+    const store = new SeriesStore({ ...options, maxSeries: 3, maxStreamsPerSeries: 2 });
+    const labels = (i: number) => ({ 'service.name': `s${i}` });
+    for (let i = 0; i < 3; i++)
+      assert.equal(store.apply(counter('a/0', 1, 1n * S, 10n * S, labels(i)), 0), 'applied');
+    assert.equal(store.apply(counter('a/0', 1, 1n * S, 10n * S, labels(3)), 0), 'overflow');
+    assert.equal(
+      store.apply(counter('a/0', 2, 1n * S, 20n * S, labels(0)), 0),
+      'applied',
+      'held series update',
+    );
+    assert.equal(store.apply(counter('a/1', 2, 1n * S, 20n * S, labels(0)), 0), 'applied');
+    assert.equal(store.apply(counter('a/2', 2, 1n * S, 20n * S, labels(0)), 0), 'overflow', 'a third stream');
+    assert.equal(store.stats().series, 3);
+    // s1 and s2 expire (s0 was refreshed at 500): room for a new one.
+    store.apply(counter('a/0', 3, 1n * S, 30n * S, labels(0)), 500_000);
+    assert.equal(store.expire(650_000), 2);
+    assert.equal(store.apply(counter('a/0', 1, 1n * S, 40n * S, labels(3)), 650_000), 'applied');
+  });
 });

@@ -1,0 +1,38 @@
+/**
+ * meshpipe as a library (`import ... from 'meshpipe'`): subscribe to its topics, decode and encode their
+ * records, read the topic contract, write processors (the same contract the built-in ones use, run by
+ * `meshpipe process <path>`), and verify the signature of its alert webhooks. Test helpers for
+ * processors are in `meshpipe/testing` (testing.ts).
+ *
+ * This file is the top of the layers (like cli/): it may re-export from any of them.
+ */
+
+export {
+  type Fields,
+  type Infer,
+  type InferFields,
+  type ObjectSpec,
+  type SpecBase,
+  s,
+} from './lib/config/spec.ts';
+export { ERRORS, MeshpipeError } from './lib/errors.ts';
+export { type ReceivedRecord, type SubscribeOptions, type Subscription, subscribe } from './lib/subscribe.ts';
+export {
+  defineProcessor,
+  type InputRecord,
+  type PartitionState,
+  type ProcessorContext,
+  type ProcessorDefinition,
+  type TopicRef,
+} from './processors/runtime/definition.ts';
+export { type Codec, codecFor, decodeAny, toJsonSafe } from './schemas/codec.ts';
+export type { TopicValues } from './schemas/topic-values.ts';
+export { TOPICS, type TopicDefinition, type TopicId, topicName } from './schemas/topics.ts';
+export type * from './schemas/types.ts';
+export {
+  signWebhook,
+  type VerifyFailure,
+  type VerifyOptions,
+  type VerifyResult,
+  verifyWebhookSignature,
+} from './sinks/alerts/signature.ts';
