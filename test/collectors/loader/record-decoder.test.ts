@@ -73,13 +73,14 @@ const NAT_FRAME = hex(`28000000 0700 0200 00000000 0100000000000000
 const STREAM = concat(
   READY_FRAME,
   TLS_LIBRARY_FRAME,
+  NAT_FRAME,
   OPEN_FRAME,
   DATA_FRAME,
   CLOSE_FRAME,
   CONNECT_FAILED_FRAME,
   STATS_FRAME,
 );
-const KINDS = ['ready', 'tls_library', 'open', 'data', 'close', 'connect_failed', 'stats'];
+const KINDS = ['ready', 'tls_library', 'nat', 'open', 'data', 'close', 'connect_failed', 'stats'];
 
 function decodeAll(chunks: Uint8Array[]): LoaderRecord[] {
   const decoder = new RecordDecoder();
