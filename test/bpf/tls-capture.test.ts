@@ -83,7 +83,7 @@ describe('TLS plaintext capture between two pods', () => {
     const out = await podExec(pods.a, 'curl', [
       '-sS',
       '--cacert',
-      tls.cert,
+      tls.ca,
       '-o',
       '/dev/null',
       '-w',
@@ -154,7 +154,7 @@ describe('TLS plaintext capture between two pods', () => {
     const out = await podExec(pods.a, 'curl', [
       '-sS',
       '--cacert',
-      tls.cert,
+      tls.ca,
       '-o',
       '/dev/null',
       '-o',
@@ -224,7 +224,7 @@ describe('TLS plaintext capture between two pods', () => {
       `${FIXTURES}https-client.ts`,
       url(NODE_PORT, '/hello'),
       String(N),
-      tls.cert,
+      tls.ca,
     ]);
     const summary = JSON.parse(out) as { statuses: number[]; localPorts: number[] };
     assert.deepEqual(summary.statuses, Array(N).fill(200));
@@ -277,7 +277,7 @@ describe('TLS plaintext capture between two pods', () => {
       'client',
       url(H2_PORT, ''),
       String(N),
-      tls.cert,
+      tls.ca,
     ]);
     assert.deepEqual((JSON.parse(out) as { statuses: number[] }).statuses, Array(N).fill(200));
     for (const [name, pod] of [
@@ -305,7 +305,7 @@ describe('TLS plaintext capture between two pods', () => {
       `${FIXTURES}https-client.py`,
       url(PY_PORT, '/hello'),
       String(N),
-      tls.cert,
+      tls.ca,
     ]);
     assert.deepEqual((JSON.parse(out) as { statuses: number[] }).statuses, Array(N).fill(200));
     const client = await capture!.waitFor(`${N} answers read by python`, (rs) => {
@@ -339,7 +339,7 @@ describe('TLS plaintext capture between two pods', () => {
       `${FIXTURES}https-client.py`,
       url(PY_PORT, '/'),
       '1',
-      tls.cert,
+      tls.ca,
       '--wait',
     ]);
     let output = '';
@@ -383,7 +383,7 @@ describe('TLS plaintext capture between two pods', () => {
         const out = await podExec(pods.a, 'curl', [
           '-sS',
           '--cacert',
-          tls.cert,
+          tls.ca,
           '-o',
           '/dev/null',
           '-w',

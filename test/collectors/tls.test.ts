@@ -78,7 +78,7 @@ describe('TLS through the collector', () => {
     await podExec(pods.a, 'curl', [
       '-sS',
       '--cacert',
-      tls.cert,
+      tls.ca,
       '-o',
       '/dev/null',
       '-o',
@@ -93,7 +93,7 @@ describe('TLS through the collector', () => {
     const out = await podExec(pods.a, PYTHON, [
       '-c',
       `import requests; s = requests.Session(); s.cookies.set('session', '${SECRETS.cookie}'); ` +
-        `print(s.get('${url('/')}', verify='${tls.cert}').status_code)`,
+        `print(s.get('${url('/')}', verify='${tls.ca}').status_code)`,
     ]);
     assert.equal(out.trim(), '200');
   });

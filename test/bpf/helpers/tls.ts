@@ -1,13 +1,14 @@
 /**
- * TLS for real-kernel tests: a self-signed certificate made with the openssl CLI (for the pods' server
- * address, so clients verify it), and nginx serving HTTPS inside a pod. Everything lives in one temp
- * directory, removed by `remove()`.
+ * TLS for real-kernel tests: a throw-away PKI (test/helpers/pki.ts) whose server certificate is valid for
+ * the pods' server address, so clients verify it against the CA, and nginx serving HTTPS inside a pod.
+ * Everything lives in one temp directory, removed by `remove()`.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOCAL_DIR } from '../../../lib/local-stack/paths.ts';
+import { makePki } from '../../helpers/pki.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { type Pod, podExec, podSpawn, stopProcess } from './pods.ts';
 
@@ -25,38 +26,25 @@ export function systemLibssl(): string {
 
 export interface TlsFiles {
   readonly dir: string;
+  /** The CA clients verify the server with. */
+  readonly ca: string;
+  /** The server's certificate and key. */
   readonly cert: string;
   readonly key: string;
   remove(): void;
 }
 
-/** A key and a self-signed certificate valid for `ip` (and localhost). */
+/** A CA and a server certificate valid for `ip` (and 127.0.0.1, localhost), in a new temp directory. */
 export function makeCertificate(ip: string): TlsFiles {
   const dir = mkdtempSync(join(tmpdir(), 'meshpipe-tls-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=meshpipe-test',
-      '-addext',
-      `subjectAltName=IP:${ip},DNS:localhost`,
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  return { dir, cert, key, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const pki = makePki(dir, { serverIps: [ip] });
+  return {
+    dir,
+    ca: pki.ca,
+    cert: pki.serverCert,
+    key: pki.serverKey,
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /**
