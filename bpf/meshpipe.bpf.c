@@ -8,6 +8,9 @@
  *               count and emits DATA for HTTP/1.x connections   (lib/data.h)
  *   lifecycle   connect/accept set role and generation; close emits CLOSE; failed
  *               handshakes emit CONNECT_FAILED                    (lib/lifecycle.h)
+ *   tls         uprobes on OpenSSL report TLS plaintext as DATA of the connection the
+ *               SSL* is tied to; exec/mmap tell the loader which files to probe
+ *               (lib/tls.h, lib/tls_calls.h). Loaded only with TLS capture on.
  *
  * Tracepoint context: args[] of struct trace_event_raw_sys_enter line up with the
  * per-syscall format (fields at offset 16 + 8 * i), and ret of
@@ -16,6 +19,7 @@
 #include "lib/common.h"
 #include "lib/data.h"
 #include "lib/lifecycle.h"
+#include "lib/tls_calls.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -186,5 +190,68 @@ int mp_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
 	if (mp_track_async_connect)
 		mp_tcp_state_change(ctx);
+	return 0;
+}
+
+/* TLS. The loader attaches these uprobes to each OpenSSL it finds (a libssl, or an executable with
+ * OpenSSL linked in, such as node), once per file for every process mapping it
+ * (bpf/loader/tls-attach.c). int SSL_read(SSL *, void *buf, int num) and SSL_write alike;
+ * int SSL_read_ex(SSL *, void *buf, size_t num, size_t *readbytes) and SSL_write_ex alike. */
+SEC("uprobe")
+int mp_ssl_read(struct pt_regs *ctx)
+{
+	mp_tls_enter(MP_TLS_OP_READ, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0);
+	return 0;
+}
+
+SEC("uprobe")
+int mp_ssl_read_ex(struct pt_regs *ctx)
+{
+	mp_tls_enter(MP_TLS_OP_READ_EX, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM4(ctx));
+	return 0;
+}
+
+SEC("uprobe")
+int mp_ssl_write(struct pt_regs *ctx)
+{
+	mp_tls_enter(MP_TLS_OP_WRITE, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0);
+	return 0;
+}
+
+SEC("uprobe")
+int mp_ssl_write_ex(struct pt_regs *ctx)
+{
+	mp_tls_enter(MP_TLS_OP_WRITE_EX, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM4(ctx));
+	return 0;
+}
+
+/* int SSL_do_handshake(SSL *): no data, but a socket BIO's handshake I/O ties the SSL* early. */
+SEC("uprobe")
+int mp_ssl_do_handshake(struct pt_regs *ctx)
+{
+	mp_tls_enter(MP_TLS_OP_HANDSHAKE, PT_REGS_PARM1(ctx), 0, 0);
+	return 0;
+}
+
+/* The return of all five: the call itself is in the thread's entry. */
+SEC("uretprobe")
+int mp_ssl_return(struct pt_regs *ctx)
+{
+	mp_tls_exit((int)PT_REGS_RC(ctx));
+	return 0;
+}
+
+/* A new program image: its executable may carry OpenSSL (node). */
+SEC("tracepoint/sched/sched_process_exec")
+int mp_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	mp_tls_exec();
+	return 0;
+}
+
+/* mmap(addr, len, prot, flags, fd, off): a shared library being mapped (libssl). */
+MP_ENTER(mmap)
+{
+	mp_tls_mmap(ctx->args[2], ctx->args[4]);
 	return 0;
 }

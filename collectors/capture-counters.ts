@@ -44,6 +44,8 @@ export interface CaptureCounters {
   events: Record<string, number>;
   /** Syscall bytes seen in DATA records, by direction. */
   bytes: { egress: number; ingress: number };
+  /** DATA records of TLS plaintext (read through the uprobes on OpenSSL), by direction. */
+  tlsEvents: { egress: number; ingress: number };
   /** Records or events dropped, keyed `stage/reason`. */
   dropped: Map<string, number>;
   /** Events not captured on purpose, by reason (`self`: meshpipe's own processes). */
@@ -73,6 +75,7 @@ export function newCaptureCounters(): CaptureCounters {
     records: {},
     events: {},
     bytes: { egress: 0, ingress: 0 },
+    tlsEvents: { egress: 0, ingress: 0 },
     dropped: new Map(),
     excluded: {},
     produced: 0,

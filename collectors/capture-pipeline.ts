@@ -26,6 +26,7 @@ import { ProcessTable } from './identity/process-table.ts';
 import { WorkloadRules } from './identity/workload-rules.ts';
 import type { LoaderOptions } from './loader/loader-process.ts';
 import { RawEventBuilder, type RawEventSink } from './raw-event-builder.ts';
+import { TlsLibraries } from './tls-libraries.ts';
 
 /**
  * The loader's STATS interval. STATS records close the loss gate's windows (loss-gate.ts), so this is
@@ -53,6 +54,8 @@ export interface CapturePipeline {
   readonly builder: RawEventBuilder;
   readonly processes: ProcessTable;
   readonly netns: NetnsNames;
+  /** The TLS libraries the loader probes (empty with collector.tls.enabled off). */
+  readonly tls: TlsLibraries;
   /** Names from the Kubernetes API server; null when `collector.kubernetes` is off (not in a cluster). */
   readonly kubernetes: KubernetesDecorator | null;
   /** Stops the loader (its last records are processed) and releases watchers. */
@@ -91,6 +94,7 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
     namespace: c.namespace,
     self,
   });
+  const tls = new TlsLibraries(logger);
   const redaction = compileRedactionPolicy({
     headers: c.redact.headers,
     queryParams: c.redact.queryParams,
@@ -109,6 +113,7 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
     maxConnections: c.maxConnections,
     counters,
     emit: options.emit,
+    tlsLibraries: tls,
   });
   // The kernel drops our own records and the loader's; under `meshpipe up` the supervisor's too (its
   // children are recognised in user space: they restart with new pids).
@@ -125,6 +130,7 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
       // from 2.0x to ~1.2x (mean) and 6x to ~3x (p99) of no capture (bpf/loader/schedule.c).
       ...(c.schedIdle ? { schedIdle: true, schedIdlePids: [process.pid] } : {}),
       ...(c.ports.length > 0 ? { ports: c.ports } : {}),
+      ...(c.tls.enabled ? { tls: true, tlsBinaries: c.tls.binaries, tlsPods: c.tls.pods } : {}),
       ...(c.conntrack.enabled
         ? { conntrack: true, ...(c.conntrack.netns === null ? {} : { conntrackNetns: c.conntrack.netns }) }
         : {}),
@@ -146,6 +152,7 @@ export function createCapturePipeline(options: CapturePipelineOptions): CaptureP
     builder,
     processes,
     netns,
+    tls,
     kubernetes,
     async stop() {
       clearInterval(reaper);

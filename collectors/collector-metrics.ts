@@ -201,6 +201,22 @@ export const COLLECTOR_METRICS = {
     help: 'Protocol decoder counters by protocol and counter: http1 (requests, responses, truncatedHeads, resyncs, invalidHeads.<reason>...), http2 (frames, gaps.<reason>, headerBlocks, unresolvedReferences, hpackErrors.<error>, quietRecords...).',
     labels: ['protocol', 'counter'],
   },
+  tlsBinaries: {
+    otel: 'meshpipe.collector.tls.binaries.attached',
+    prometheus: 'meshpipe_collector_tls_binaries_attached',
+    type: 'GAUGE',
+    unit: '{file}',
+    help: 'Files with TLS uprobes attached (each libssl, each executable with OpenSSL in it such as node), by path: one file probes every process that maps it.',
+    labels: ['path'],
+  },
+  tlsEvents: {
+    otel: 'meshpipe.collector.tls.events',
+    prometheus: 'meshpipe_collector_tls_events_total',
+    type: 'COUNTER',
+    unit: '{event}',
+    help: 'Data records of TLS plaintext read through the uprobes on OpenSSL, by direction (they are also in events_captured{kind="DATA"}).',
+    labels: ['direction'],
+  },
   processLookups: {
     otel: 'meshpipe.collector.process.lookups',
     prometheus: 'meshpipe_collector_process_lookups_total',
@@ -258,6 +274,8 @@ export interface CollectorSnapshot {
   kubernetes: KubernetesSnapshot | null;
   /** The loader's CPU over all its runs, and the running one's memory; null while none runs. */
   loader: { cpuSecondsTotal: number; rssBytes: number } | null;
+  /** Files with TLS uprobes attached, by path. */
+  tlsBinaries: ReadonlyMap<string, number>;
 }
 
 export class CollectorMetrics {
@@ -324,6 +342,11 @@ export class CollectorMetrics {
     }
     for (const [counter, n] of Object.entries(s.h2))
       this.#count('protocol', { protocol: 'http2', counter }, n);
+    // Gone paths must leave the exposition, not stay at their last value.
+    (this.#metrics.tlsBinaries as Gauge).reset();
+    for (const [path, n] of s.tlsBinaries) this.#set('tlsBinaries', { path }, n);
+    this.#count('tlsEvents', { direction: 'egress' }, c.tlsEvents.egress);
+    this.#count('tlsEvents', { direction: 'ingress' }, c.tlsEvents.ingress);
     const p = s.processLookups;
     this.#count('processLookups', { result: 'cached' }, p.lookups - p.reads);
     this.#count('processLookups', { result: 'read' }, p.reads - p.exited);

@@ -231,6 +231,7 @@ export class Collector {
       processLookups: this.#pipeline.processes.counters,
       kubernetes: this.#pipeline.kubernetes?.snapshot() ?? null,
       loader: this.#loaderUsage(),
+      tlsBinaries: this.#pipeline.tls.countByPath(),
     };
   }
 
@@ -283,6 +284,7 @@ export class Collector {
         loaderRestarts: this.counters.loaderRestarts,
         // The loader is this process's child: its CPU is the collector's too (meshpipe up adds it up).
         loaderCpuSeconds: this.#loaderUsage()?.cpuSecondsTotal ?? 0,
+        tlsBinaries: this.#pipeline.tls.list().length,
       },
     };
     reportStatus(this.#status);

@@ -29,7 +29,9 @@ import type { DropReasonName } from './loader/record-layout.ts';
 /**
  * Kernel drop reasons that lose a record of a traced connection. READ_USER can also mean a lost record
  * (an unreadable msghdr skips the syscall); IOV_LIMIT and PENDING_MAP_FULL never do (the record is
- * emitted with a flag, or the drop concerns a connect() outcome, not data).
+ * emitted with a flag, or the drop concerns a connect() outcome, not data). Neither do the TLS reasons:
+ * TLS_UNBOUND is plaintext of an SSL* not tied to a connection yet, and a connection reports nothing
+ * before it is tied; TLS_NOTICE is a library found late.
  */
 export const LOSSY_KERNEL_REASONS: readonly DropReasonName[] = [
   'RINGBUF_FULL',
@@ -41,7 +43,10 @@ export const LOSSY_KERNEL_REASONS: readonly DropReasonName[] = [
   'SCRATCH',
 ];
 
-export type ConnRecord = Exclude<LoaderRecord, { kind: 'stats' } | { kind: 'ready' } | { kind: 'nat' }>;
+export type ConnRecord = Exclude<
+  LoaderRecord,
+  { kind: 'stats' } | { kind: 'ready' } | { kind: 'nat' } | { kind: 'tls_library' }
+>;
 
 export interface LossGateOptions {
   /** Records held at most before a window is released with the hint. Default 100000. */

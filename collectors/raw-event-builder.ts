@@ -52,6 +52,7 @@ import type {
   SyscallName,
 } from './loader/record-decoder.ts';
 import { type ConnRecord, LossGate } from './loss-gate.ts';
+import type { TlsLibraries } from './tls-libraries.ts';
 
 /** Receives every event built, with its Kafka key (the connection key's UTF-8 bytes, shared). */
 export type RawEventSink = (event: L7RawEvent, key: Buffer) => void;
@@ -69,6 +70,8 @@ export interface RawEventBuilderOptions {
   emit: RawEventSink;
   /** Loss-gate window limit (records). */
   maxHeldRecords?: number;
+  /** Where the loader's TLS_LIBRARY records go (TLS capture on). */
+  tlsLibraries?: TlsLibraries;
 }
 
 /**
@@ -97,6 +100,8 @@ const SYSCALLS: Record<SyscallName, Syscall> = {
   accept: 'ACCEPT',
   accept4: 'ACCEPT4',
   close: 'CLOSE',
+  ssl_read: 'SSL_READ',
+  ssl_write: 'SSL_WRITE',
 };
 
 const ROLES: Record<RoleName, ConnectionRole> = { client: 'CLIENT', server: 'SERVER', unknown: 'UNKNOWN' };
@@ -176,6 +181,9 @@ export class RawEventBuilder {
           break;
         case 'ready':
           this.#ready(r);
+          break;
+        case 'tls_library':
+          this.#o.tlsLibraries?.apply(r);
           break;
         case 'nat':
           // Comes right before its connection's OPEN (loader --conntrack), which the gate may hold.
@@ -262,6 +270,7 @@ export class RawEventBuilder {
     this.#run++;
     this.#runBase = BigInt(this.#run) << RUN_SHIFT;
     this.#lastStats = null;
+    this.#o.tlsLibraries?.reset();
     this.gate.reset();
     this.clock.update(r.monotonicNs, r.realtimeNs);
   }
@@ -474,6 +483,7 @@ export class RawEventBuilder {
     const bytes = this.#counters.bytes;
     if (ingress) bytes.ingress += r.byteCount;
     else bytes.egress += r.byteCount;
+    if (r.flags.tls) this.#counters.tlsEvents[ingress ? 'ingress' : 'egress']++;
     if (afterLoss) this.#counters.lossHints++;
     if (conn.h2 !== null || isHttp2Record(r)) {
       this.#h2Data(conn, r, afterLoss);

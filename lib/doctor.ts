@@ -2,10 +2,12 @@
  * `meshpipe doctor`: the facts that decide whether meshpipe can run here, each with the fix when it
  * fails. Checks are independent and cheap; network checks time out quickly.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { release } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { MeshpipeConfig } from './config/meshpipe-config.ts';
 import { errorMessage } from './errors.ts';
 import { createKafka, type KafkaClientOptions, kafkaOptionsFrom } from './kafka.ts';
@@ -28,6 +30,8 @@ export interface CheckResult {
   detail: string;
   /** What to do about a warn/fail. */
   fix?: string;
+  /** The facts behind the detail, for --json (the TLS check's libraries). */
+  data?: unknown;
 }
 
 const ok = (name: string, detail: string): CheckResult => ({ name, status: 'ok', detail });
@@ -101,16 +105,97 @@ export function checkBpfPermission(statusText?: string): CheckResult {
   );
 }
 
+/** How to build the loader, in a checkout or in an installed package. */
+function bpfBuildFix(): string {
+  return IS_CHECKOUT
+    ? 'run scripts/setup (or: make -C bpf)'
+    : `make -C ${join(PROJECT_ROOT, 'bpf')} (needs clang, bpftool, libbpf-dev and the kernel's BTF)`;
+}
+
 export function checkBpfBuild(): CheckResult {
   return existsSync(LOADER_BINARY)
     ? ok('bpf-programs', `built (${LOADER_BINARY})`)
-    : fail(
-        'bpf-programs',
-        'the eBPF programs and loader are not built',
-        IS_CHECKOUT
-          ? 'run scripts/setup (or: make -C bpf)'
-          : `make -C ${join(PROJECT_ROOT, 'bpf')} (needs clang, bpftool, libbpf-dev and the kernel's BTF)`,
-      );
+    : fail('bpf-programs', 'the eBPF programs and loader are not built', bpfBuildFix());
+}
+
+/** One library of `meshpipe-loader --tls-scan`. */
+export interface TlsLibraryFound {
+  path: string;
+  library: 'openssl' | 'boringssl';
+  functions: string[];
+  /** Processes mapping it (0: found on disk only). */
+  processes: number;
+  examples: Array<{ pid: number; comm: string }>;
+}
+
+const TLS_FIX_UNREAD =
+  'BoringSSL, Go crypto/tls and rustls are not read: the TLS of those processes stays opaque (docs/collector.md, "TLS")';
+
+/** The paths the running collector has TLS uprobes on (its /metrics), or null when none answers. */
+async function collectorTlsBinaries(config: MeshpipeConfig): Promise<string[] | null> {
+  const { metricsHost, metricsPort } = config.collector;
+  const host = metricsHost === '0.0.0.0' || metricsHost === '::' ? '127.0.0.1' : metricsHost;
+  try {
+    const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${metricsPort}/metrics`, {
+      signal: AbortSignal.timeout(1500),
+    });
+    if (!res.ok) return null;
+    const paths: string[] = [];
+    for (const m of (await res.text()).matchAll(
+      /^meshpipe_collector_tls_binaries_attached\{path="((?:[^"\\]|\\.)*)"\} (\d+)/gm,
+    ))
+      if (Number(m[2]) > 0) paths.push(m[1]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)));
+    return paths;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * TLS plaintext capture: uprobes available, which TLS libraries the running processes use (the loader
+ * scans /proc exactly as the collector does), and what a collector running on this node has attached.
+ */
+export async function checkTls(config: MeshpipeConfig): Promise<CheckResult> {
+  if (!config.collector.tls.enabled)
+    return ok('tls', 'TLS capture is off (collector.tls.enabled): encrypted traffic is not read');
+  if (!existsSync('/sys/bus/event_source/devices/uprobe/type'))
+    return warn(
+      'tls',
+      'this kernel has no uprobe events: TLS traffic stays opaque',
+      'TLS plaintext capture needs a kernel with CONFIG_UPROBES and CONFIG_UPROBE_EVENTS',
+    );
+  if (!existsSync(LOADER_BINARY))
+    return warn('tls', 'cannot look for TLS libraries: the loader is not built', bpfBuildFix());
+  let scan: { processes: number; unreadable: number; libraries: TlsLibraryFound[] };
+  try {
+    const { stdout } = await promisify(execFile)(LOADER_BINARY, ['--tls-scan'], {
+      timeout: 20_000,
+      maxBuffer: 16 << 20,
+    });
+    scan = JSON.parse(stdout);
+  } catch (err) {
+    return warn('tls', `cannot look for TLS libraries: ${errorMessage(err)}`, 'run meshpipe doctor as root');
+  }
+  const attached = await collectorTlsBinaries(config);
+  const openssl = scan.libraries.filter((l) => l.library === 'openssl');
+  const boringssl = scan.libraries.filter((l) => l.library === 'boringssl');
+  const describe = (l: TlsLibraryFound) =>
+    `${l.path} (${l.processes === 0 ? 'on disk' : `${l.processes} process${l.processes === 1 ? '' : 'es'}`})`;
+  const parts = [
+    `OpenSSL found: ${openssl.map(describe).join(', ') || 'none'}`,
+    attached === null
+      ? `no collector answering on ${config.collector.metricsHost}:${config.collector.metricsPort} to say what it attached`
+      : `collector attached: ${attached.join(', ') || 'nothing yet'}`,
+  ];
+  if (boringssl.length > 0) parts.push(`BoringSSL (not read): ${boringssl.map(describe).join(', ')}`);
+  const data = { found: scan.libraries, attached, processes: scan.processes, unreadable: scan.unreadable };
+  if (boringssl.length > 0) return { ...warn('tls', parts.join('; '), TLS_FIX_UNREAD), data };
+  if (scan.unreadable > 0) {
+    parts.push(`${scan.unreadable} process${scan.unreadable === 1 ? '' : 'es'} not readable`);
+    if (process.getuid?.() !== 0)
+      return { ...warn('tls', parts.join('; '), 'run meshpipe doctor as root to see every process'), data };
+  }
+  return { ...ok('tls', parts.join('; ')), data };
 }
 
 export function checkJava(): CheckResult {
@@ -280,6 +365,6 @@ export async function runChecks(config: MeshpipeConfig, logger: Logger): Promise
     checkJava(),
     checkKafkaJars(),
   ];
-  const remote = await Promise.all([checkKafka(config, logger), checkRedis(config)]);
+  const remote = await Promise.all([checkTls(config), checkKafka(config, logger), checkRedis(config)]);
   return [...local, ...remote];
 }

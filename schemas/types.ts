@@ -291,6 +291,8 @@ export const Syscall = {
   ACCEPT4: 'ACCEPT4',
   CLOSE: 'CLOSE',
   OTHER: 'OTHER',
+  SSL_READ: 'SSL_READ',
+  SSL_WRITE: 'SSL_WRITE',
 } as const;
 export type Syscall = (typeof Syscall)[keyof typeof Syscall];
 
@@ -397,7 +399,7 @@ export interface L7RawEvent {
   peer: null | PeerWorkload;
   /** EGRESS: the process sent bytes (write/send). INGRESS: it received them (read/recv). NONE for lifecycle events. */
   direction: Direction;
-  /** The syscall that produced the event. */
+  /** The syscall that produced the event. SSL_READ and SSL_WRITE are not syscalls: the event carries the plaintext of a TLS connection, read through uprobes on OpenSSL's SSL_read/SSL_read_ex and SSL_write/SSL_write_ex (the connection's own syscalls carry ciphertext and are not reported). */
   syscall: Syscall;
   /** Bytes the syscall transferred (its return value); 0 for lifecycle events. */
   byteCount: bigint;

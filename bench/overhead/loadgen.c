@@ -26,6 +26,10 @@
  * < 0.8% error) and printed as [value_ns, count] pairs so runs can be merged exactly.
  *
  *   loadgen --host 10.0.0.2 --port 8080 --path / --conns 16 --rate 4000 --warmup 2 --duration 10
+ *
+ * --tls speaks HTTPS through OpenSSL (the system libssl, as an HTTPS client on a node would): the
+ * handshake happens when a connection opens, before the schedule starts; the certificate is not
+ * verified (it is the benchmark's own).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -46,6 +50,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #define MAX_CONNS 1024
 #define RBUF 65536
@@ -116,6 +123,7 @@ enum conn_state { IDLE, WAITING };
 
 struct conn {
 	int fd;
+	SSL *ssl;      /* --tls */
 	enum conn_state state;
 	uint64_t due;  /* when the current (WAITING) or next (IDLE) request is due */
 	uint64_t sent; /* when the current request was written */
@@ -131,6 +139,7 @@ static struct sockaddr_in addr;
 static char request[1024];
 static size_t request_len;
 static int epfd;
+static SSL_CTX *tls; /* --tls */
 static uint64_t completed_in_window, sent_total, errors, reconnects, non_2xx, late_sends;
 
 static uint64_t now_ns(void) {
@@ -144,14 +153,38 @@ static void die(const char *what) {
 	exit(1);
 }
 
-static int open_conn(void) {
+static void open_conn(struct conn *c) {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) die("socket");
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) die("connect");
+	c->fd = fd;
+	c->ssl = NULL;
+	if (tls) {
+		/* The handshake while the socket still blocks; I/O is non-blocking after it. */
+		c->ssl = SSL_new(tls);
+		if (c->ssl == NULL || SSL_set_fd(c->ssl, fd) != 1 || SSL_connect(c->ssl) != 1) {
+			ERR_print_errors_fp(stderr);
+			errno = EPROTO;
+			die("TLS handshake");
+		}
+	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	return fd;
+}
+
+/* read() or SSL_read(): the byte count, 0 if it would block, -1 if the connection ended or broke. */
+static ssize_t conn_read(struct conn *c, void *buf, size_t len) {
+	if (c->ssl == NULL) {
+		ssize_t r = read(c->fd, buf, len);
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+		return r > 0 ? r : -1;
+	}
+	int n = SSL_read(c->ssl, buf, (int)len);
+	if (n > 0) return n;
+	int e = SSL_get_error(c->ssl, n);
+	/* A TLS record not complete yet, or one without application data (a session ticket). */
+	return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
 }
 
 static void watch(int i) {
@@ -164,8 +197,9 @@ static void reset_conn(int i) {
 	errors++;
 	reconnects++;
 	epoll_ctl(epfd, EPOLL_CTL_DEL, conns[i].fd, NULL);
+	SSL_free(conns[i].ssl);
 	close(conns[i].fd);
-	conns[i].fd = open_conn();
+	open_conn(&conns[i]);
 	conns[i].state = IDLE;
 	conns[i].have = 0;
 	conns[i].body_left = -1;
@@ -174,7 +208,7 @@ static void reset_conn(int i) {
 
 static void send_request(int i, uint64_t now) {
 	struct conn *c = &conns[i];
-	ssize_t w = write(c->fd, request, request_len);
+	ssize_t w = c->ssl ? SSL_write(c->ssl, request, (int)request_len) : write(c->fd, request, request_len);
 	if (w != (ssize_t)request_len) {
 		reset_conn(i);
 		return;
@@ -210,7 +244,7 @@ int main(int argc, char **argv) {
 	    {"path", required_argument, 0, 'u'},     {"conns", required_argument, 0, 'c'},
 	    {"rate", required_argument, 0, 'r'},     {"warmup", required_argument, 0, 'w'},
 	    {"duration", required_argument, 0, 'd'}, {"host-header", required_argument, 0, 'H'},
-	    {0, 0, 0, 0}};
+	    {"tls", no_argument, 0, 't'},            {0, 0, 0, 0}};
 	for (int o; (o = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
 		switch (o) {
 		case 'h': host = optarg; break;
@@ -221,6 +255,11 @@ int main(int argc, char **argv) {
 		case 'w': warmup = atof(optarg); break;
 		case 'd': duration = atof(optarg); break;
 		case 'H': host_header = optarg; break;
+		case 't':
+			tls = SSL_CTX_new(TLS_client_method());
+			if (tls == NULL) die("SSL_CTX_new");
+			SSL_CTX_set_verify(tls, SSL_VERIFY_NONE, NULL);
+			break;
 		default: fprintf(stderr, "usage: see the comment at the top of loadgen.c\n"); return 2;
 		}
 	}
@@ -242,7 +281,7 @@ int main(int argc, char **argv) {
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0) die("epoll_create1");
 	for (int i = 0; i < nconns; i++) {
-		conns[i].fd = open_conn();
+		open_conn(&conns[i]);
 		conns[i].body_left = -1;
 		watch(i);
 	}
@@ -301,9 +340,9 @@ int main(int argc, char **argv) {
 			int i = (int)events[e].data.u32;
 			struct conn *c = &conns[i];
 			for (;;) {
-				ssize_t r = read(c->fd, c->buf + c->have, RBUF - 1 - c->have);
-				if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-				if (r <= 0) {
+				ssize_t r = conn_read(c, c->buf + c->have, RBUF - 1 - c->have);
+				if (r == 0) break;
+				if (r < 0) {
 					reset_conn(i);
 					index[i]++;
 					c->due = t0 + (uint64_t)(interval * (double)index[i]) + (uint64_t)(1e9 * i / rate);

@@ -21,7 +21,9 @@ export function buildLoadgen(): string {
   const binary = join(BUILD_DIR, `loadgen-${hash}`);
   if (!existsSync(binary)) {
     mkdirSync(BUILD_DIR, { recursive: true });
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', binary, SOURCE], { stdio: 'inherit' });
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-o', binary, SOURCE, '-lssl', '-lcrypto'], {
+      stdio: 'inherit',
+    });
   }
   return binary;
 }
@@ -74,6 +76,8 @@ export interface LoadOptions {
   durationSeconds: number;
   /** CPU list for taskset. */
   cpus: string;
+  /** HTTPS (loadgen --tls). */
+  tls?: boolean;
 }
 
 export async function runLoad(o: LoadOptions): Promise<LoadResult> {
@@ -96,6 +100,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     String(o.warmupSeconds),
     '--duration',
     String(o.durationSeconds),
+    ...(o.tls === true ? ['--tls'] : []),
   ];
   const { stdout } = await execFileAsync('ip', podExecArgs(o.ns, argv), {
     timeout: (o.warmupSeconds + o.durationSeconds + 30) * 1000,

@@ -42,7 +42,8 @@ interface ResultsLike {
   date: string;
   ratios: Array<Record<string, unknown> & { rate: number }>;
   machine: Record<string, unknown>;
-  scenarios: Record<string, { name: string; what: string }>;
+  /** baseline: the scenario a row's ratios are to (S0 for all but S1t, whose is S0t). */
+  scenarios: Record<string, { name: string; what: string; baseline?: string }>;
   rates: number[];
   rows: RowLike[];
   promises: {
@@ -65,18 +66,22 @@ export function markdown(r: ResultsLike): string {
   );
   lines.push('');
   lines.push(
-    '| rate req/s | scenario | achieved req/s | mean ms | p50 ms | p99 ms | p99.9 ms | mean ×S0 (median per rep) | p99 ×S0 (median per rep) | CPU µs/req: app · proxies · collector |',
+    '| rate req/s | scenario | achieved req/s | mean ms | p50 ms | p99 ms | p99.9 ms | mean × baseline (median per rep) | p99 × baseline (median per rep) | CPU µs/req: app · proxies · collector |',
   );
   lines.push('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const rate of r.rates) {
-    const base = r.rows.find((x) => x.scenario === 'S0' && x.rate === rate);
     const ratioRow = r.ratios.find((x) => x.rate === rate);
+    const baselineOf = (scenario: string) => r.scenarios[scenario]?.baseline ?? 'S0';
     const perRep = (scenario: string, key: 'mean' | 'p99') => {
-      const v = (ratioRow?.[`${scenario}/S0`] as { medianPerRep?: Record<string, number> } | undefined)
-        ?.medianPerRep?.[key];
+      const v = (
+        ratioRow?.[`${scenario}/${baselineOf(scenario)}`] as
+          | { medianPerRep?: Record<string, number> }
+          | undefined
+      )?.medianPerRep?.[key];
       return v === undefined || Number.isNaN(v) ? '' : ` (${v.toFixed(2)}x)`;
     };
     for (const row of r.rows.filter((x) => x.rate === rate)) {
+      const base = r.rows.find((x) => x.scenario === baselineOf(row.scenario) && x.rate === rate);
       const c = row.cpuMicrosPerRequest;
       const collector = (c.agent ?? 0) + (c.loader ?? 0);
       const name = `${row.scenario} ${r.scenarios[row.scenario]?.name ?? ''}`.trim();
@@ -145,6 +150,8 @@ const COLORS: Record<string, string> = {
   S1k: '#60a5fa',
   S1o: '#1e3a8a',
   S1ts: '#7c3aed',
+  S0t: '#9ca3af',
+  S1t: '#059669',
 };
 
 function esc(s: string): string {

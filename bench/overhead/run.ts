@@ -17,6 +17,9 @@
  *   S2  a sidecar mesh emulation: client → haproxy (client pod) → nginx proxy (server pod) → app, two
  *       access-logged proxies and three connections per request
  *   S3  one per-node proxy (haproxy in the host's namespace): client → proxy → app
+ *   S0t S0 over HTTPS: the load generator and nginx both through the system libssl
+ *   S1t S0t with the collector reading the TLS plaintext through its uprobes on OpenSSL (both ends);
+ *       its ratios are to S0t (and S0t's to S0: what TLS itself costs here)
  *
  * The load generator is pinned to core 0 and the application to core 1: the instrument and the thing
  * measured stay where they are. The collector and the proxies are not pinned — a DaemonSet and sidecar
@@ -58,6 +61,7 @@ import {
 import { writeReports } from './report.ts';
 import {
   APP_PORT,
+  APP_TLS_PORT,
   CLIENT_SIDECAR_PORT,
   createPods,
   installSignalHandlers,
@@ -86,7 +90,7 @@ const QUICK = argv.includes('--quick');
  * run from its TypeScript sources (as `./meshpipe up` in a checkout does; S1 runs it compiled, as the
  * image does: precompile.ts).
  */
-const SCENARIO_IDS = ['S0', 'S1', 'S2', 'S3', 'S1k', 'S1o', 'S1ts'] as const;
+const SCENARIO_IDS = ['S0', 'S1', 'S2', 'S3', 'S1k', 'S1o', 'S1ts', 'S0t', 'S1t'] as const;
 type ScenarioId = (typeof SCENARIO_IDS)[number];
 const OPTIONS = {
   /** Requests/s; "max" is found by a calibration of S0 first. */
@@ -95,7 +99,7 @@ const OPTIONS = {
   warmupSeconds: Number(flag('warmup') ?? (QUICK ? 1 : 2)),
   durationSeconds: Number(flag('duration') ?? (QUICK ? 2.5 : 6)),
   conns: Number(flag('conns') ?? 16),
-  scenarios: (flag('scenarios') ?? 'S0,S1,S2,S3').split(',') as ScenarioId[],
+  scenarios: (flag('scenarios') ?? 'S0,S1,S2,S3,S0t,S1t').split(',') as ScenarioId[],
   /** Node flags of the collector: what `meshpipe up` runs it with (cli/up-components.ts). */
   collectorNodeFlags: (flag('collector-node-flags') ?? '--max-semi-space-size=2').split(' ').filter(Boolean),
   /** Extra environment for the collector, KEY=VALUE,... (tuning experiments). */
@@ -193,6 +197,8 @@ interface Scenario {
   /** The processes that are the scenario's cost (proxies). */
   proxies: ServerProcess[];
   collector: boolean;
+  /** HTTPS between the load generator and the application. */
+  tls?: boolean;
 }
 
 interface Context {
@@ -218,7 +224,7 @@ async function startCollector(
     env: {
       MESHPIPE_KAFKA_BROKERS: ctx.brokers.join(','),
       MESHPIPE_TOPIC_PREFIX: ctx.topicPrefix,
-      MESHPIPE_COLLECTOR_PORTS: String(APP_PORT),
+      MESHPIPE_COLLECTOR_PORTS: String(scenario.target.port),
       ...OPTIONS.collectorEnv,
     },
     nodeFlags: OPTIONS.collectorNodeFlags,
@@ -326,6 +332,7 @@ async function measureOnce(
       warmupSeconds: OPTIONS.warmupSeconds,
       durationSeconds: OPTIONS.durationSeconds,
       cpus: LOADGEN_CPU,
+      tls: scenario.tls,
     });
     // The window: from the end of the warm-up to the end of the measured seconds.
     await sleep(OPTIONS.warmupSeconds * 1000 + 1);
@@ -543,11 +550,16 @@ function ratio(a: number, b: number): number {
   return b === 0 ? Number.NaN : round(a / b, 2);
 }
 
+/** The scenario each one's ratios are to (S0 when not named here). */
+const BASELINE: Partial<Record<ScenarioId, ScenarioId>> = { S1t: 'S0t' };
+
 function ratios(rows: Row[], rates: number[], runs: Run[]) {
   return rates.map((rate) => {
-    const base = rows.find((r) => r.scenario === 'S0' && r.rate === rate);
-    const out: Record<string, unknown> = { rate, baseSustained: base?.sustained ?? false };
+    const s0 = rows.find((r) => r.scenario === 'S0' && r.rate === rate);
+    const out: Record<string, unknown> = { rate, baseSustained: s0?.sustained ?? false };
     for (const s of SCENARIO_IDS.slice(1)) {
+      const baseId = BASELINE[s] ?? 'S0';
+      const base = rows.find((r) => r.scenario === baseId && r.rate === rate);
       const row = rows.find((r) => r.scenario === s && r.rate === rate);
       if (base === undefined || row === undefined) continue;
       // Per repetition too: how much the ratio moves from one repetition to the next.
@@ -556,7 +568,7 @@ function ratios(rows: Row[], rates: number[], runs: Run[]) {
         .map((r) => {
           const b = runs.find(
             (x) =>
-              x.scenario === 'S0' &&
+              x.scenario === baseId &&
               x.rate === rate &&
               x.rep === r.rep &&
               x.foreignCores <= MAX_FOREIGN_CORES,
@@ -570,7 +582,7 @@ function ratios(rows: Row[], rates: number[], runs: Run[]) {
               };
         })
         .filter((x) => x !== null);
-      out[`${s}/S0`] = {
+      out[`${s}/${baseId}`] = {
         mean: ratio(row.latency.meanMs, base.latency.meanMs),
         p50: ratio(row.latency.p50Ms, base.latency.p50Ms),
         p99: ratio(row.latency.p99Ms, base.latency.p99Ms),
@@ -640,7 +652,7 @@ async function main(): Promise<void> {
   await ensureTopics(admin, allTopicDefinitions(), { prefix: topicPrefix, replicationFactor: -1 });
   const binary = buildLoadgen();
   const pods = createPods();
-  const app = await startApp(pods.server.ns);
+  const app = await startApp(pods.server.ns, { tls: OPTIONS.scenarios.some((s) => s.endsWith('t')) });
   for (const pid of app.pids()) pin(pid, APP_CPU);
   const servers: ServerProcess[] = [app];
   const scenarios = new Map<ScenarioId, Scenario>();
@@ -684,6 +696,25 @@ async function main(): Promise<void> {
     target: direct,
     proxies: [],
     collector: false,
+  });
+  const https = { host: pods.server.address, port: APP_TLS_PORT };
+  scenarios.set('S0t', {
+    id: 'S0t',
+    name: 'bare, HTTPS',
+    what: 'client → app over TLS (both through the system libssl)',
+    target: https,
+    proxies: [],
+    collector: false,
+    tls: true,
+  });
+  scenarios.set('S1t', {
+    id: 'S1t',
+    name: 'meshpipe collector, HTTPS',
+    what: 'S0t with `meshpipe collect` reading the TLS plaintext through its uprobes on OpenSSL (both ends)',
+    target: https,
+    proxies: [],
+    collector: true,
+    tls: true,
   });
   if (OPTIONS.scenarios.includes('S2')) {
     const serverSide = await startServerSidecar(pods.server.ns);
@@ -789,7 +820,9 @@ async function main(): Promise<void> {
       memory:
         'RSS, PSS, USS and anonymous memory from /proc/<pid>/smaps_rollup, peak of 250 ms samples (see bench/overhead/proc-stats.ts)',
     },
-    scenarios: Object.fromEntries(order.map((s) => [s.id, { name: s.name, what: s.what }])),
+    scenarios: Object.fromEntries(
+      order.map((s) => [s.id, { name: s.name, what: s.what, baseline: BASELINE[s.id] ?? 'S0' }]),
+    ),
     rates,
     calibration,
     rows,

@@ -42,6 +42,8 @@ export const PREFIX = 'mpov-';
 const PODS = ['client', 'server'] as const;
 /** Unusual on purpose: the collector captures this port on the whole node, and nothing else may use it. */
 export const APP_PORT = 18480;
+/** The same application over HTTPS (the TLS scenarios). */
+export const APP_TLS_PORT = 18443;
 export const CLIENT_SIDECAR_PORT = 15001;
 export const SERVER_SIDECAR_PORT = 15006;
 export const NODE_PROXY_PORT = 15080;
@@ -217,9 +219,37 @@ events { worker_connections 4096; }`;
 const NGINX_TEMP = (dir: string) =>
   `client_body_temp_path ${dir}/b; proxy_temp_path ${dir}/p; fastcgi_temp_path ${dir}/f; uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s;`;
 
-/** The application: nginx answering 200 with a 1 KiB body, keep-alive connections never closed. */
-export function startApp(ns: string): Promise<ServerProcess> {
+/**
+ * The application: nginx answering 200 with a 1 KiB body, keep-alive connections never closed. With
+ * `tls`, the same on APP_TLS_PORT over HTTPS too (a self-signed P-256 certificate made by the openssl CLI).
+ */
+export function startApp(ns: string, options: { tls?: boolean } = {}): Promise<ServerProcess> {
   const body = 'x'.repeat(BODY_BYTES - 1);
+  const tlsServer = (dir: string) => {
+    if (options.tls !== true) return '';
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=meshpipe-bench',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    return `server { listen ${APP_TLS_PORT} ssl reuseport; ssl_certificate ${dir}/cert.pem; ssl_certificate_key ${dir}/key.pem; default_type text/plain; location / { return 200 "${body}\\n"; } }`;
+  };
   return startServer(
     'app',
     ns,
@@ -231,6 +261,7 @@ http {
   keepalive_requests 1000000000;
   keepalive_timeout 600s;
   server { listen ${APP_PORT} reuseport; default_type text/plain; location / { return 200 "${body}\\n"; } }
+  ${tlsServer(dir)}
 }
 `,
     'nginx.conf',

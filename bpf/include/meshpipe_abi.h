@@ -24,7 +24,7 @@
 #include <linux/types.h>
 #endif
 
-#define MP_ABI_VERSION 1
+#define MP_ABI_VERSION 2
 
 /* ---------------------------------------------------------------------------------------
  * Limits
@@ -59,8 +59,8 @@
  * Enumerations. Values are wire format: never renumber, only append.
  */
 
-/* What a record is. DATA/OPEN/CLOSE/CONNECT_FAILED come from the kernel; STATS and READY
- * are written by the loader into the same stream. */
+/* What a record is. DATA/OPEN/CLOSE/CONNECT_FAILED come from the kernel; STATS, READY, NAT
+ * and TLS_LIBRARY are written by the loader into the same stream. */
 enum mp_record_kind {
 	MP_REC_DATA = 1,
 	MP_REC_OPEN = 2,
@@ -69,6 +69,7 @@ enum mp_record_kind {
 	MP_REC_STATS = 5,
 	MP_REC_READY = 6,
 	MP_REC_NAT = 7,
+	MP_REC_TLS_LIBRARY = 8,
 };
 
 /* The syscall a record was produced by. MP_SYS_NONE marks records not tied to a syscall
@@ -88,6 +89,9 @@ enum mp_syscall {
 	MP_SYS_ACCEPT = 11,
 	MP_SYS_ACCEPT4 = 12,
 	MP_SYS_CLOSE = 13,
+	/* Not syscalls: OpenSSL calls whose plaintext a uprobe read (MP_F_TLS connections). */
+	MP_SYS_SSL_READ = 14,  /* SSL_read, SSL_read_ex */
+	MP_SYS_SSL_WRITE = 15, /* SSL_write, SSL_write_ex */
 };
 
 enum mp_direction {
@@ -120,7 +124,8 @@ enum mp_flags {
 	MP_F_PREEXISTING = 1 << 7,   /* opened before capture: OPEN timestamp is first sight */
 	MP_F_V4_MAPPED = 1 << 8,     /* AF_INET6 socket carrying IPv4: reported as IPv4 */
 	MP_F_ASYNC = 1 << 9,         /* CONNECT_FAILED learnt from the handshake, not connect() */
-	/* HTTP/2 (bits from 12 on: 10 and 11 are left to TLS). Payload layout: bpf/lib/h2.h. */
+	MP_F_TLS = 1 << 10,          /* TLS connection: its data records are OpenSSL's plaintext */
+	/* HTTP/2 (bits from 12 on: 10 and 11 are TLS's). Payload layout: bpf/lib/h2.h. */
 	MP_F_H2 = 1 << 12,            /* the connection carries HTTP/2 (every record of it) */
 	MP_F_H2_ELIDED = 1 << 13,     /* payload: the buffer without DATA payloads past their
 				       * first --h2-data-bytes; byte_count covers what it spans */
@@ -139,7 +144,9 @@ enum mp_drop_reason {
 	MP_DROP_IOV_LIMIT = 6,       /* buffer spanned more iovecs than MP_IOV_MAX */
 	MP_DROP_CONN_MISMATCH = 7,   /* fd closed/reused between syscall enter and exit */
 	MP_DROP_SCRATCH = 8,         /* per-CPU scratch lookup failed (cannot happen) */
-	MP_DROP__MAX = 9,
+	MP_DROP_TLS_UNBOUND = 9,     /* TLS plaintext of an SSL* not yet tied to its socket */
+	MP_DROP_TLS_NOTICE = 10,     /* library-discovery notice lost: a library attaches late */
+	MP_DROP__MAX = 11,
 };
 
 /* Exit status of meshpipe-loader; collectors/loader/loader-process.ts maps each to a
@@ -157,7 +164,28 @@ enum mp_exit_code {
 /* mp_ready_record.features */
 enum mp_feature {
 	MP_FEAT_ASYNC_CONNECT = 1 << 0, /* sock:inet_sock_set_state attached */
+	MP_FEAT_TLS = 1 << 1,           /* TLS plaintext capture on (uprobes on OpenSSL) */
 };
+
+/* mp_tls_library_record.state: what the loader did with a TLS library it found. */
+enum mp_tls_library_state {
+	MP_TLS_ATTACHED = 1,    /* OpenSSL found, uprobes attached (every process mapping the file) */
+	MP_TLS_DETACHED = 2,    /* no process maps it any more: uprobes removed */
+	MP_TLS_FAILED = 3,      /* OpenSSL found, attaching failed (error) */
+	MP_TLS_UNSUPPORTED = 4, /* a TLS library meshpipe does not read (BoringSSL) */
+};
+
+/* mp_tls_library_record.functions: the OpenSSL functions probed. */
+enum mp_tls_function {
+	MP_TLS_FN_SSL_READ = 1 << 0,
+	MP_TLS_FN_SSL_READ_EX = 1 << 1,
+	MP_TLS_FN_SSL_WRITE = 1 << 2,
+	MP_TLS_FN_SSL_WRITE_EX = 1 << 3,
+	MP_TLS_FN_SSL_DO_HANDSHAKE = 1 << 4,
+};
+
+/* Bytes of mp_tls_library_record.path, NUL included; longer paths are cut. */
+#define MP_TLS_PATH_MAX 224
 
 /* ---------------------------------------------------------------------------------------
  * Records. The framed stream is a sequence of [__u32 length][record of `length` bytes],
@@ -276,6 +304,41 @@ struct mp_nat_record {
 	__u16 port;    /* host byte order */
 	__u16 _pad1;
 	__u32 _pad2;
+};
+
+/* MP_REC_TLS_LIBRARY: written by the loader when it attaches to a TLS library (a libssl, or an
+ * executable with OpenSSL linked in, such as node), detaches from it, fails, or finds one it does
+ * not support. Files are identified as the kernel does (s_dev, i_ino): one per inode. */
+struct mp_tls_library_record {
+	__u16 kind;
+	__u16 state;       /* enum mp_tls_library_state */
+	__u32 tgid;        /* a process mapping the file when it was found (0: found on disk) */
+	__u32 functions;   /* enum mp_tls_function bits probed (ATTACHED) or found */
+	__s32 error;       /* positive errno of a failed attach (FAILED), else 0 */
+	__u64 dev;         /* the file's device as the kernel encodes it (major << 20 | minor) */
+	__u64 ino;
+	char path[MP_TLS_PATH_MAX]; /* as the process sees it (its mount namespace), NUL-terminated */
+};
+
+/* The loader's verdict on a file, written into the kernel's mp_tls_files map (loader -> kernel). */
+enum mp_tls_verdict {
+	MP_TLS_FILE_OTHER = 1,   /* not OpenSSL (or not supported): no more notices about it */
+	MP_TLS_FILE_OPENSSL = 2, /* OpenSSL: a notice for every process that maps it */
+};
+
+enum mp_tls_notice_kind {
+	MP_TLS_NOTICE_EXEC = 1, /* the file is the process's new executable */
+	MP_TLS_NOTICE_MMAP = 2, /* the process mapped the file (a shared library) */
+};
+
+/* Kernel -> loader only (never forwarded to the agent): "process tgid maps file (dev, ino) as
+ * executable code" for a file the loader has not classified yet, or one that is OpenSSL (so the
+ * loader knows who uses it). Sent on exec (the executable) and on mmap(PROT_EXEC) of a file. */
+struct mp_tls_notice {
+	__u32 tgid;
+	__u32 kind; /* enum mp_tls_notice_kind */
+	__u64 dev;  /* super_block.s_dev (major << 20 | minor) */
+	__u64 ino;
 };
 
 #endif /* MESHPIPE_ABI_H */

@@ -31,4 +31,11 @@ const volatile __u32 mp_h2_data_bytes = MP_H2_DATA_DEFAULT;
 /* Report asynchronous connect failures (needs sock:inet_sock_set_state). */
 const volatile bool mp_track_async_connect = true;
 
+/* TLS plaintext capture through uprobes on OpenSSL (tls.h, tls_calls.h). Off unless the loader
+ * turns it on; the filters limit it to executables (mp_tls_exes) and network namespaces
+ * (mp_tls_netns) the loader fills. */
+const volatile bool mp_tls_enabled = false;
+const volatile bool mp_tls_filter_exes = false;
+const volatile bool mp_tls_filter_netns = false;
+
 #endif /* MP_CONFIG_H */

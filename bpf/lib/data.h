@@ -31,6 +31,7 @@
 #include "maps/conns.h"
 #include "maps/scratch.h"
 #include "maps/syscall_args.h"
+#include "tls.h"
 
 /* For a connection first seen mid-stream: who writes a request is the client. */
 static __always_inline __u8 mp_infer_role(__u32 start, __u8 dir)
@@ -181,7 +182,13 @@ static __always_inline void mp_data_enter(__u16 syscall, __s32 fd, __u64 buf, __
 	}
 	now = bpf_ktime_get_ns();
 	ci = mp_conn_get(s, pid_tgid >> 32, fd, sk, now);
-	if (!ci || ci->state > MP_CONN_L7)
+	if (!ci)
+		return;
+	/* A TLS connection's syscalls carry ciphertext: its plaintext is reported by the uprobes
+	 * (tls.h), which this syscall may tie to the socket. */
+	if (mp_tls_enabled && mp_tls_on_syscall(s, ci, pid_tgid, fd, syscall))
+		return;
+	if (ci->state > MP_CONN_L7)
 		return;
 	if (kind == MP_BUF_MSGHDR) {
 		struct mp_user_msghdr msg;

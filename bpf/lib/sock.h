@@ -13,17 +13,13 @@
 #include "common.h"
 #include "maps/drops.h"
 
-/* The TCP socket (IPv4/IPv6, incl. v4-mapped) behind fd in the current process, or NULL
- * for anything else: regular files, pipes, UNIX/UDP/raw sockets, MPTCP. */
-static __always_inline struct sock *mp_tcp_sock_from_fd(__s32 fd)
+/* The struct file behind fd in the current process, or NULL. */
+static __always_inline struct file *mp_file_from_fd(__s32 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt;
 	struct file **fds;
 	struct file *file = NULL;
-	struct socket *sock;
-	struct sock *sk;
-	__u16 mode, family, type, protocol;
 
 	if (fd < 0)
 		return NULL;
@@ -34,7 +30,21 @@ static __always_inline struct sock *mp_tcp_sock_from_fd(__s32 fd)
 	if ((__u32)fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return NULL;
+	return file;
+}
+
+/* The TCP socket (IPv4/IPv6, incl. v4-mapped) behind fd in the current process, or NULL
+ * for anything else: regular files, pipes, UNIX/UDP/raw sockets, MPTCP. */
+static __always_inline struct sock *mp_tcp_sock_from_fd(__s32 fd)
+{
+	struct file *file = mp_file_from_fd(fd);
+	struct socket *sock;
+	struct sock *sk;
+	__u16 mode, family, type, protocol;
+
+	if (!file)
 		return NULL;
 	/* S_ISSOCK on the inode: what sock_from_file() checks through f_op, but without
 	 * needing the address of socket_file_ops (a kallsyms lookup at load time). */

@@ -43,9 +43,9 @@ void mp_print_layout(void)
 	printf("{\n  \"abiVersion\": %d,\n", MP_ABI_VERSION);
 	printf("  \"constants\": {\"CAPTURE_DEFAULT\": %d, \"CAPTURE_MAX\": %d, \"IOV_MAX\": %d, "
 	       "\"UNDECIDED_LIMIT\": %d, \"H2_DATA_DEFAULT\": %d, \"H2_DATA_MAX\": %d, "
-	       "\"FRAME_HEADER_SIZE\": %zu},\n",
+	       "\"FRAME_HEADER_SIZE\": %zu, \"TLS_PATH_MAX\": %d},\n",
 	       MP_CAPTURE_DEFAULT, MP_CAPTURE_MAX, MP_IOV_MAX, MP_UNDECIDED_LIMIT, MP_H2_DATA_DEFAULT,
-	       MP_H2_DATA_MAX, sizeof(__u32));
+	       MP_H2_DATA_MAX, sizeof(__u32), MP_TLS_PATH_MAX);
 
 	printf("  \"structs\": {");
 	BEGIN_STRUCT(mp_conn_tuple);
@@ -138,6 +138,17 @@ void mp_print_layout(void)
 	FIELD(mp_nat_record, _pad1);
 	FIELD(mp_nat_record, _pad2);
 	END_STRUCT();
+
+	BEGIN_STRUCT(mp_tls_library_record);
+	FIELD(mp_tls_library_record, kind);
+	FIELD(mp_tls_library_record, state);
+	FIELD(mp_tls_library_record, tgid);
+	FIELD(mp_tls_library_record, functions);
+	FIELD(mp_tls_library_record, error);
+	FIELD(mp_tls_library_record, dev);
+	FIELD(mp_tls_library_record, ino);
+	FIELD(mp_tls_library_record, path);
+	END_STRUCT();
 	printf("\n  },\n");
 
 	printf("  \"enums\": {");
@@ -149,6 +160,7 @@ void mp_print_layout(void)
 	ENTRY("STATS", MP_REC_STATS);
 	ENTRY("READY", MP_REC_READY);
 	ENTRY("NAT", MP_REC_NAT);
+	ENTRY("TLS_LIBRARY", MP_REC_TLS_LIBRARY);
 	END_ENUM();
 
 	BEGIN_ENUM("syscall");
@@ -166,6 +178,8 @@ void mp_print_layout(void)
 	ENTRY("ACCEPT", MP_SYS_ACCEPT);
 	ENTRY("ACCEPT4", MP_SYS_ACCEPT4);
 	ENTRY("CLOSE", MP_SYS_CLOSE);
+	ENTRY("SSL_READ", MP_SYS_SSL_READ);
+	ENTRY("SSL_WRITE", MP_SYS_SSL_WRITE);
 	END_ENUM();
 
 	BEGIN_ENUM("direction");
@@ -196,6 +210,7 @@ void mp_print_layout(void)
 	ENTRY("PREEXISTING", MP_F_PREEXISTING);
 	ENTRY("V4_MAPPED", MP_F_V4_MAPPED);
 	ENTRY("ASYNC", MP_F_ASYNC);
+	ENTRY("TLS", MP_F_TLS);
 	ENTRY("H2", MP_F_H2);
 	ENTRY("H2_ELIDED", MP_F_H2_ELIDED);
 	ENTRY("H2_FRAME_START", MP_F_H2_FRAME_START);
@@ -211,6 +226,8 @@ void mp_print_layout(void)
 	ENTRY("IOV_LIMIT", MP_DROP_IOV_LIMIT);
 	ENTRY("CONN_MISMATCH", MP_DROP_CONN_MISMATCH);
 	ENTRY("SCRATCH", MP_DROP_SCRATCH);
+	ENTRY("TLS_UNBOUND", MP_DROP_TLS_UNBOUND);
+	ENTRY("TLS_NOTICE", MP_DROP_TLS_NOTICE);
 	ENTRY("_MAX", MP_DROP__MAX);
 	END_ENUM();
 
@@ -226,6 +243,22 @@ void mp_print_layout(void)
 
 	BEGIN_ENUM("feature");
 	ENTRY("ASYNC_CONNECT", MP_FEAT_ASYNC_CONNECT);
+	ENTRY("TLS", MP_FEAT_TLS);
+	END_ENUM();
+
+	BEGIN_ENUM("tlsLibraryState");
+	ENTRY("ATTACHED", MP_TLS_ATTACHED);
+	ENTRY("DETACHED", MP_TLS_DETACHED);
+	ENTRY("FAILED", MP_TLS_FAILED);
+	ENTRY("UNSUPPORTED", MP_TLS_UNSUPPORTED);
+	END_ENUM();
+
+	BEGIN_ENUM("tlsFunction");
+	ENTRY("SSL_READ", MP_TLS_FN_SSL_READ);
+	ENTRY("SSL_READ_EX", MP_TLS_FN_SSL_READ_EX);
+	ENTRY("SSL_WRITE", MP_TLS_FN_SSL_WRITE);
+	ENTRY("SSL_WRITE_EX", MP_TLS_FN_SSL_WRITE_EX);
+	ENTRY("SSL_DO_HANDSHAKE", MP_TLS_FN_SSL_DO_HANDSHAKE);
 	END_ENUM();
 	printf("\n  }\n}\n");
 }

@@ -12,8 +12,9 @@
  *                                └──────────────────────────────┘
  *
  * One thread, one epoll set: the ring buffer (forced wake-ups), a signalfd (SIGTERM,
- * SIGINT), stdin (EOF = the agent died), stdout (writable again / reader gone), and a
- * timeout for the periodic drain and stats.
+ * SIGINT), stdin (EOF = the agent died), stdout (writable again / reader gone), the TLS
+ * notice ring (tls-attach.c: a process mapped a file that may be OpenSSL), and a timeout
+ * for the periodic drain and stats.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,11 +40,13 @@
 #include "options.h"
 #include "output.h"
 #include "schedule.h"
+#include "tls-attach.h"
+#include "tls-scan.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "records are written in host order and decoded as little-endian");
 
-enum { EV_RING = 1, EV_SIGNAL, EV_STDIN, EV_STDOUT };
+enum { EV_RING = 1, EV_SIGNAL, EV_STDIN, EV_STDOUT, EV_TLS };
 
 /* Flush early while draining once this much is queued, so one drain of a full ring
  * does not sit in memory until the end of the drain. */
@@ -54,6 +57,7 @@ struct mp_loader {
 	struct meshpipe *skel;
 	struct ring_buffer *rb;
 	struct mp_output out;
+	struct mp_tls *tls; /* NULL when TLS capture is off */
 	int epfd;
 	int sigfd;
 	bool stdout_watched;
@@ -241,6 +245,8 @@ static int configure_and_load(struct mp_loader *l)
 	skel->rodata->mp_filter_ports = o->ports.n > 0;
 	skel->rodata->mp_filter_cgroups = o->cgroups.n > 0;
 	skel->rodata->mp_track_async_connect = async;
+	if (mp_tls_configure(skel, o))
+		l->features |= MP_FEAT_TLS;
 	bpf_map__set_max_entries(skel->maps.mp_events, o->ring_mb << 20);
 	bpf_map__set_max_entries(skel->maps.mp_conns, o->max_conns);
 
@@ -344,6 +350,9 @@ static void handle_event(struct mp_loader *l, const struct epoll_event *ev, bool
 			stop_with(l, MP_EXIT_OK);
 		}
 		break;
+	case EV_TLS:
+		mp_tls_drain(l->tls);
+		break;
 	case EV_STDOUT:
 		if (ev->events & (EPOLLERR | EPOLLHUP)) {
 			fprintf(stderr, "meshpipe-loader: stdout closed by the reader, stopping\n");
@@ -385,6 +394,7 @@ static int run_loop(struct mp_loader *l)
 			}
 			next_drain = now + poll_ns;
 		}
+		mp_tls_tick(l->tls, now);
 		if (now >= next_stats) {
 			write_stats(l);
 			next_stats = now + stats_ns;
@@ -402,6 +412,7 @@ static int run_loop(struct mp_loader *l)
 
 static void cleanup(struct mp_loader *l)
 {
+	mp_tls_free(l->tls);
 	ring_buffer__free(l->rb);
 	mp_conntrack_close(&l->ct);
 	/* Destroying the skeleton detaches every program and frees the maps. */
@@ -448,6 +459,8 @@ int main(int argc, char **argv)
 		mp_print_layout();
 		return MP_EXIT_OK;
 	}
+	if (l->opts.tls_scan)
+		return mp_tls_scan_print();
 	verbose = l->opts.verbose;
 	libbpf_set_print(libbpf_print);
 	apply_sched(&l->opts);
@@ -508,7 +521,19 @@ int main(int argc, char **argv)
 		rc = MP_EXIT_INTERNAL;
 		goto out;
 	}
+	/* The TLS libraries in use now are probed before READY, which promises a complete capture;
+	 * their TLS_LIBRARY records follow it. */
+	if (l->features & MP_FEAT_TLS) {
+		l->tls = mp_tls_start(l->skel, &l->opts);
+		if (!l->tls || epoll_add(l->epfd, mp_tls_notice_fd(l->tls), EPOLLIN, EV_TLS)) {
+			mp_report("cannot start TLS capture", strerror(errno), NULL);
+			rc = MP_EXIT_INTERNAL;
+			goto out;
+		}
+	}
 	write_ready(l);
+	if (l->tls)
+		mp_tls_announce(l->tls, &l->out);
 	flush_output(l);
 	rc = run_loop(l);
 out:

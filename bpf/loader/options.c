@@ -31,6 +31,11 @@ static const char usage[] =
 	"  --port PORT        only trace connections with this local or peer port (repeatable)\n"
 	"  --cgroup ID|PATH   only trace tasks in this cgroup v2, by id or directory (repeatable)\n"
 	"  --no-async-connect do not hook sock:inet_sock_set_state (no async connect failures)\n"
+	"  --tls              capture TLS plaintext with uprobes on OpenSSL (libssl, node)\n"
+	"  --tls-binary GLOB  only read the TLS of executables matching GLOB: a path, or a name\n"
+	"                     matched against the executable's file name (repeatable)\n"
+	"  --tls-pod GLOB     only read the TLS of processes in network namespaces named GLOB\n"
+	"                     (`ip netns` names, /run/netns; repeatable)\n"
 	"  --conntrack        before the OPEN of a client connection whose destination was NATed\n"
 	"                     (a ClusterIP), a NAT record with the real one, from conntrack (CAP_NET_ADMIN)\n"
 	"  --conntrack-netns FILE  look conntrack up in this network namespace (default: the loader's)\n"
@@ -47,6 +52,7 @@ static const char usage[] =
 	"\n"
 	"Other:\n"
 	"  --layout           print the record layout (sizes, offsets, enums) as JSON and exit\n"
+	"  --tls-scan         print the TLS libraries the running processes map, as JSON, and exit\n"
 	"  --verbose          include libbpf's debug output on stderr\n"
 	"  --help             this text\n"
 	"\n"
@@ -80,6 +86,20 @@ static int push(const char *flag, struct mp_u64_list *list, uint64_t v)
 	return 0;
 }
 
+static int push_glob(const char *flag, struct mp_glob_list *list, const char *glob)
+{
+	if (!glob[0]) {
+		fprintf(stderr, "meshpipe-loader: %s needs a non-empty pattern\n", flag);
+		return -1;
+	}
+	if (list->n >= MP_MAX_GLOBS) {
+		fprintf(stderr, "meshpipe-loader: at most %d values for %s\n", MP_MAX_GLOBS, flag);
+		return -1;
+	}
+	list->v[list->n++] = glob;
+	return 0;
+}
+
 /* A cgroup v2 id is the inode number of its directory in the cgroup2 filesystem, which is
  * what bpf_get_current_cgroup_id() returns; accept either form. */
 static int parse_cgroup(const char *s, uint64_t *out)
@@ -101,7 +121,8 @@ static int parse_cgroup(const char *s, uint64_t *out)
 enum {
 	OPT_CAP = 256, OPT_EXCLUDE, OPT_PID, OPT_PORT, OPT_CGROUP, OPT_POLL, OPT_STATS, OPT_RING,
 	OPT_MAX_CONNS, OPT_OUTPUT, OPT_BTF, OPT_NO_ASYNC, OPT_LAYOUT, OPT_VERBOSE, OPT_HELP,
-	OPT_SCHED_IDLE, OPT_SCHED_IDLE_PID, OPT_H2_DATA, OPT_CONNTRACK, OPT_CONNTRACK_NETNS,
+	OPT_SCHED_IDLE, OPT_SCHED_IDLE_PID, OPT_H2_DATA, OPT_TLS, OPT_TLS_BINARY, OPT_TLS_POD,
+	OPT_TLS_SCAN, OPT_CONNTRACK, OPT_CONNTRACK_NETNS,
 };
 
 int mp_parse_options(int argc, char **argv, struct mp_options *o)
@@ -125,6 +146,10 @@ int mp_parse_options(int argc, char **argv, struct mp_options *o)
 		{"help", no_argument, NULL, OPT_HELP},
 		{"sched-idle", no_argument, NULL, OPT_SCHED_IDLE},
 		{"sched-idle-pid", required_argument, NULL, OPT_SCHED_IDLE_PID},
+		{"tls", no_argument, NULL, OPT_TLS},
+		{"tls-binary", required_argument, NULL, OPT_TLS_BINARY},
+		{"tls-pod", required_argument, NULL, OPT_TLS_POD},
+		{"tls-scan", no_argument, NULL, OPT_TLS_SCAN},
 		{"conntrack", no_argument, NULL, OPT_CONNTRACK},
 		{"conntrack-netns", required_argument, NULL, OPT_CONNTRACK_NETNS},
 		{0},
@@ -222,6 +247,18 @@ int mp_parse_options(int argc, char **argv, struct mp_options *o)
 			rc = parse_u64("--sched-idle-pid", optarg, 1, UINT32_MAX, &v);
 			rc = rc ?: push("--sched-idle-pid", &o->sched_idle_pids, v);
 			break;
+		case OPT_TLS:
+			o->tls = true;
+			break;
+		case OPT_TLS_BINARY:
+			rc = push_glob("--tls-binary", &o->tls_binaries, optarg);
+			break;
+		case OPT_TLS_POD:
+			rc = push_glob("--tls-pod", &o->tls_pods, optarg);
+			break;
+		case OPT_TLS_SCAN:
+			o->tls_scan = true;
+			break;
 		case OPT_HELP:
 			printf(usage, MP_CAPTURE_MAX, MP_CAPTURE_DEFAULT, MP_H2_DATA_MAX, MP_H2_DATA_DEFAULT);
 			return 1;
@@ -236,6 +273,10 @@ int mp_parse_options(int argc, char **argv, struct mp_options *o)
 		}
 		if (rc)
 			goto usage_error;
+	}
+	if ((o->tls_binaries.n || o->tls_pods.n) && !o->tls) {
+		fprintf(stderr, "meshpipe-loader: --tls-binary and --tls-pod need --tls\n");
+		goto usage_error;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "meshpipe-loader: unexpected argument '%s'\n", argv[optind]);

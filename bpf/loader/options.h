@@ -13,6 +13,13 @@ struct mp_u64_list {
 	unsigned int n;
 };
 
+#define MP_MAX_GLOBS 64
+
+struct mp_glob_list {
+	const char *v[MP_MAX_GLOBS];
+	unsigned int n;
+};
+
 struct mp_options {
 	uint32_t cap_bytes;       /* --cap-bytes: per-message copy budget */
 	uint32_t h2_data_bytes;   /* --h2-data-bytes: DATA payload bytes copied per frame */
@@ -26,6 +33,10 @@ struct mp_options {
 	bool verbose;             /* --verbose: libbpf debug output */
 	bool layout;              /* --layout: print the ABI layout as JSON and exit */
 	bool sched_idle;          /* --sched-idle: run under SCHED_IDLE */
+	bool tls;                 /* --tls: TLS plaintext capture (uprobes on OpenSSL) */
+	bool tls_scan;            /* --tls-scan: print the TLS libraries in use as JSON and exit */
+	struct mp_glob_list tls_binaries; /* --tls-binary: only these executables' TLS */
+	struct mp_glob_list tls_pods;     /* --tls-pod: only these network namespaces' TLS */
 	bool conntrack;           /* --conntrack: NAT records for client connections (conntrack.h) */
 	const char *conntrack_netns; /* --conntrack-netns: where the NAT happens (default: ours) */
 	struct mp_u64_list exclude_pids;

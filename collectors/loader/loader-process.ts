@@ -59,6 +59,12 @@ export interface LoaderOptions {
   schedIdle?: boolean;
   /** Processes whose every thread the loader puts under SCHED_IDLE too (Node cannot do it itself). */
   schedIdlePids?: readonly number[];
+  /** Capture TLS plaintext with uprobes on OpenSSL (bpf/README.md, "TLS"). Default false. */
+  tls?: boolean;
+  /** Only read the TLS of executables matching these globs (a path, or a file name). Default: all. */
+  tlsBinaries?: readonly string[];
+  /** Only read the TLS of processes in network namespaces named like these globs. Default: all. */
+  tlsPods?: readonly string[];
   /**
    * Resolve the real destination of NATed client connections (a ClusterIP) from conntrack, in the
    * network namespace at `conntrackNetns` (default: the loader's; kube-proxy's DNAT happens in the
@@ -106,6 +112,11 @@ export function loaderArguments(options: LoaderOptions): string[] {
   if (options.conntrackNetns !== undefined) flag('conntrack-netns', options.conntrackNetns);
   else if (options.conntrack === true) args.push('--conntrack');
   for (const pid of options.schedIdlePids ?? []) flag('sched-idle-pid', pid);
+  if (options.tls === true) {
+    args.push('--tls');
+    for (const glob of options.tlsBinaries ?? []) flag('tls-binary', glob);
+    for (const glob of options.tlsPods ?? []) flag('tls-pod', glob);
+  }
   return args;
 }
 

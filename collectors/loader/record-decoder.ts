@@ -23,6 +23,8 @@ import {
   RecordKind,
   Role,
   Syscall,
+  TlsFunction,
+  TlsLibraryState,
 } from './record-layout.ts';
 
 export type SyscallName = Lowercase<AbiSyscallName>;
@@ -51,6 +53,8 @@ export interface RecordFlags {
   readonly v4Mapped: boolean;
   /** CONNECT_FAILED seen on the failed handshake of a non-blocking connect(). */
   readonly async: boolean;
+  /** A TLS connection: its data records are the plaintext OpenSSL read or wrote (syscall ssl_read/ssl_write). */
+  readonly tls: boolean;
 }
 
 /** Fields common to DATA, OPEN, CLOSE and CONNECT_FAILED (`struct mp_event_header`). */
@@ -133,7 +137,7 @@ export interface ReadyRecord {
   readonly captureCap: number;
   readonly ringBytes: number;
   readonly pollMs: number;
-  readonly features: { readonly asyncConnect: boolean };
+  readonly features: { readonly asyncConnect: boolean; readonly tls: boolean };
   /** Sampled together: wall-clock ns of a timestamp t = realtimeNs + (t - monotonicNs). */
   readonly monotonicNs: bigint;
   readonly realtimeNs: bigint;
@@ -148,6 +152,25 @@ export interface NatRecord {
   readonly port: number;
 }
 
+export type TlsLibraryStateName = 'attached' | 'detached' | 'failed' | 'unsupported';
+
+/** What the loader did with a TLS library it found (a libssl, or an executable with OpenSSL in it). */
+export interface TlsLibraryRecord {
+  readonly kind: 'tls_library';
+  readonly state: TlsLibraryStateName;
+  /** A process mapping the file when it was found (0: found on disk). */
+  readonly tgid: number;
+  /** The OpenSSL functions probed (attached) or found, e.g. ['SSL_read', 'SSL_write']. */
+  readonly functions: readonly string[];
+  /** Why attaching failed (errno name), null otherwise. */
+  readonly error: string | null;
+  /** The file as the kernel names it: device (major << 20 | minor) and inode. */
+  readonly dev: number;
+  readonly ino: number;
+  /** Its path as the process that maps it sees it. */
+  readonly path: string;
+}
+
 export type LoaderRecord =
   | NatRecord
   | DataRecord
@@ -155,7 +178,8 @@ export type LoaderRecord =
   | CloseRecord
   | ConnectFailedRecord
   | StatsRecord
-  | ReadyRecord;
+  | ReadyRecord
+  | TlsLibraryRecord;
 
 /** The stream is corrupt beyond repair (an impossible frame length). */
 export class RecordStreamError extends Error {
@@ -215,6 +239,8 @@ const STATS = S.mp_stats_record.fields;
 const STATS_SIZE = S.mp_stats_record.size;
 const READY = S.mp_ready_record.fields;
 const READY_SIZE = S.mp_ready_record.size;
+const TLS_LIBRARY = S.mp_tls_library_record.fields;
+const TLS_LIBRARY_SIZE = S.mp_tls_library_record.size;
 const NAT = S.mp_nat_record.fields;
 const NAT_SIZE = S.mp_nat_record.size;
 
@@ -263,6 +289,7 @@ function flagsOf(bits: number): RecordFlags {
       preexisting: (key & Flag.PREEXISTING) !== 0,
       v4Mapped: (key & Flag.V4_MAPPED) !== 0,
       async: (key & Flag.ASYNC) !== 0,
+      tls: (key & Flag.TLS) !== 0,
     });
     flagCache[key] = flags;
   }
@@ -467,6 +494,8 @@ export class RecordDecoder {
         return size === STATS_SIZE ? decodeStats(view, off) : null;
       case RecordKind.READY:
         return size === READY_SIZE ? decodeReady(view, off) : null;
+      case RecordKind.TLS_LIBRARY:
+        return size === TLS_LIBRARY_SIZE ? decodeTlsLibrary(view, bytes, off) : null;
       case RecordKind.NAT: {
         if (size !== NAT_SIZE) return null;
         const family = view.getUint16(off + NAT.family.offset, true) === Family.INET6 ? 6 : 4;
@@ -572,8 +601,41 @@ function decodeReady(view: DataView, off: number): ReadyRecord {
     captureCap: view.getUint32(off + READY.capture_cap.offset, true),
     ringBytes: view.getUint32(off + READY.ring_bytes.offset, true),
     pollMs: view.getUint32(off + READY.poll_ms.offset, true),
-    features: { asyncConnect: (features & Feature.ASYNC_CONNECT) !== 0 },
+    features: {
+      asyncConnect: (features & Feature.ASYNC_CONNECT) !== 0,
+      tls: (features & Feature.TLS) !== 0,
+    },
     monotonicNs: view.getBigUint64(off + READY.monotonic_ns.offset, true),
     realtimeNs: view.getBigUint64(off + READY.realtime_ns.offset, true),
+  };
+}
+
+const TLS_STATE_NAMES = table<TlsLibraryStateName | 'none'>(
+  TlsLibraryState,
+  (k) => k.toLowerCase() as TlsLibraryStateName,
+  'none',
+);
+const TLS_FUNCTION_NAMES = Object.entries(TlsFunction).map(
+  ([name, bit]) =>
+    [bit, name.replace(/^SSL_(.*)$/, (_, rest: string) => `SSL_${rest.toLowerCase()}`)] as const,
+);
+
+function decodeTlsLibrary(view: DataView, bytes: Uint8Array, off: number): TlsLibraryRecord | null {
+  const state = TLS_STATE_NAMES[view.getUint16(off + TLS_LIBRARY.state.offset, true)] ?? 'none';
+  if (state === 'none') return null;
+  const bits = view.getUint32(off + TLS_LIBRARY.functions.offset, true);
+  const errno = view.getInt32(off + TLS_LIBRARY.error.offset, true);
+  const pathStart = off + TLS_LIBRARY.path.offset;
+  const path = bytes.subarray(pathStart, pathStart + TLS_LIBRARY.path.size);
+  const end = path.indexOf(0);
+  return {
+    kind: 'tls_library',
+    state,
+    tgid: view.getUint32(off + TLS_LIBRARY.tgid.offset, true),
+    functions: TLS_FUNCTION_NAMES.filter(([bit]) => (bits & bit) !== 0).map(([, name]) => name),
+    error: errno === 0 ? null : (ERRNO_NAMES.get(errno) ?? `E${errno}`),
+    dev: readU64(view, off + TLS_LIBRARY.dev.offset),
+    ino: readU64(view, off + TLS_LIBRARY.ino.offset),
+    path: Buffer.from(end < 0 ? path : path.subarray(0, end)).toString('utf8'),
   };
 }

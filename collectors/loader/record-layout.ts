@@ -11,7 +11,7 @@
  */
 
 export const LAYOUT = {
-  abiVersion: 1,
+  abiVersion: 2,
   constants: {
     CAPTURE_DEFAULT: 4096,
     CAPTURE_MAX: 8192,
@@ -20,6 +20,7 @@ export const LAYOUT = {
     H2_DATA_DEFAULT: 5,
     H2_DATA_MAX: 4096,
     FRAME_HEADER_SIZE: 4,
+    TLS_PATH_MAX: 224,
   },
   structs: {
     mp_conn_tuple: {
@@ -88,7 +89,7 @@ export const LAYOUT = {
       },
     },
     mp_stats_record: {
-      size: 144,
+      size: 160,
       fields: {
         kind: { offset: 0, size: 2 },
         _pad0: { offset: 2, size: 2 },
@@ -101,7 +102,7 @@ export const LAYOUT = {
         forwarded_bytes: { offset: 48, size: 8 },
         loader_dropped_records: { offset: 56, size: 8 },
         loader_dropped_bytes: { offset: 64, size: 8 },
-        kernel_drops: { offset: 72, size: 72 },
+        kernel_drops: { offset: 72, size: 88 },
       },
     },
     mp_ready_record: {
@@ -131,6 +132,19 @@ export const LAYOUT = {
         _pad2: { offset: 36, size: 4 },
       },
     },
+    mp_tls_library_record: {
+      size: 256,
+      fields: {
+        kind: { offset: 0, size: 2 },
+        state: { offset: 2, size: 2 },
+        tgid: { offset: 4, size: 4 },
+        functions: { offset: 8, size: 4 },
+        error: { offset: 12, size: 4 },
+        dev: { offset: 16, size: 8 },
+        ino: { offset: 24, size: 8 },
+        path: { offset: 32, size: 224 },
+      },
+    },
   },
   enums: {
     recordKind: {
@@ -141,6 +155,7 @@ export const LAYOUT = {
       STATS: 5,
       READY: 6,
       NAT: 7,
+      TLS_LIBRARY: 8,
     },
     syscall: {
       NONE: 0,
@@ -157,6 +172,8 @@ export const LAYOUT = {
       ACCEPT: 11,
       ACCEPT4: 12,
       CLOSE: 13,
+      SSL_READ: 14,
+      SSL_WRITE: 15,
     },
     direction: { NONE: 0, EGRESS: 1, INGRESS: 2 },
     role: { UNKNOWN: 0, CLIENT: 1, SERVER: 2 },
@@ -172,6 +189,7 @@ export const LAYOUT = {
       PREEXISTING: 128,
       V4_MAPPED: 256,
       ASYNC: 512,
+      TLS: 1024,
       H2: 4096,
       H2_ELIDED: 8192,
       H2_FRAME_START: 16384,
@@ -186,7 +204,9 @@ export const LAYOUT = {
       IOV_LIMIT: 6,
       CONN_MISMATCH: 7,
       SCRATCH: 8,
-      _MAX: 9,
+      TLS_UNBOUND: 9,
+      TLS_NOTICE: 10,
+      _MAX: 11,
     },
     exitCode: {
       OK: 0,
@@ -197,7 +217,9 @@ export const LAYOUT = {
       TRACEFS: 5,
       KERNEL: 6,
     },
-    feature: { ASYNC_CONNECT: 1 },
+    feature: { ASYNC_CONNECT: 1, TLS: 2 },
+    tlsLibraryState: { ATTACHED: 1, DETACHED: 2, FAILED: 3, UNSUPPORTED: 4 },
+    tlsFunction: { SSL_READ: 1, SSL_READ_EX: 2, SSL_WRITE: 4, SSL_WRITE_EX: 8, SSL_DO_HANDSHAKE: 16 },
   },
 } as const;
 
@@ -221,6 +243,10 @@ export const DropReason = LAYOUT.enums.dropReason;
 export const LoaderExitCode = LAYOUT.enums.exitCode;
 /** Bits of the READY record's `features` (`enum mp_feature`). */
 export const Feature = LAYOUT.enums.feature;
+/** What the loader did with a TLS library (`enum mp_tls_library_state`). */
+export const TlsLibraryState = LAYOUT.enums.tlsLibraryState;
+/** Bits of the OpenSSL functions probed (`enum mp_tls_function`). */
+export const TlsFunction = LAYOUT.enums.tlsFunction;
 
 export type DropReasonName = Exclude<keyof typeof DropReason, '_MAX'>;
 export type SyscallName = keyof typeof Syscall;

@@ -523,6 +523,24 @@ export const collectorSpec = s.object(
       max: 1024,
       check: (v) => ((v & (v - 1)) === 0 ? undefined : 'must be a power of two'),
     }),
+    tls: s.object(
+      {
+        enabled: s.boolean({
+          doc: "Read the plaintext of TLS connections through uprobes on OpenSSL (every libssl, and node's built-in OpenSSL); it is framed and redacted exactly like clear-text HTTP. Off: TLS traffic stays opaque (docs/collector.md, TLS).",
+          default: true,
+          env: 'MESHPIPE_COLLECTOR_TLS',
+        }),
+        binaries: s.list(s.string({ doc: 'executable glob', default: '', check: (v) => checkGlob(v) }), {
+          doc: 'Only read the TLS of these executables: globs on the path (a pattern with a /) or on the file name, e.g. ["nginx", "node", "python3*"]. Empty: all.',
+          default: [],
+        }),
+        pods: s.list(s.string({ doc: 'pod glob', default: '', check: (v) => checkGlob(v) }), {
+          doc: 'Only read the TLS of processes in these pods: globs on the pod name (the `ip netns` name of the network namespace). Empty: all.',
+          default: [],
+        }),
+      },
+      { doc: 'TLS plaintext capture (uprobes on OpenSSL).' },
+    ),
     schedIdle: s.boolean({
       doc: "Run the loader and the agent under SCHED_IDLE so applications on a shared core preempt them at once (docs/benchmarks.md). Off: they compete as equals, at the cost of the traced requests' latency.",
       default: true,

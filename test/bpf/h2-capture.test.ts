@@ -8,13 +8,10 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { DataRecord, LoaderRecord } from '../../collectors/loader/record-decoder.ts';
 import { Flag } from '../../collectors/loader/record-layout.ts';
-import { Http2ConnectionDecoder } from '../../protocols/http2/connection-decoder.ts';
-import { Http2StreamPairer } from '../../protocols/http2/stream-pairer.ts';
-import type { Http2CapturedEvent, Http2Exchange, Http2StreamEvent } from '../../protocols/http2/types.ts';
 import type { ScenarioSummary } from './fixtures/grpc-service.ts';
-import { Capture } from './helpers/capture.ts';
+import { Capture, isConn } from './helpers/capture.ts';
+import { reassemble } from './helpers/h2-reassemble.ts';
 import {
   createPodPair,
   type PodPair,
@@ -33,52 +30,6 @@ const FIXTURE = new URL('./fixtures/grpc-service.ts', import.meta.url).pathname;
 const PY_CLIENT = new URL('./fixtures/grpc_client.py', import.meta.url).pathname;
 const PYTHON = new URL('../../.local/python/bin/python', import.meta.url).pathname;
 
-function toEvent(r: DataRecord): Http2CapturedEvent {
-  return {
-    direction: r.direction === 'egress' ? 'egress' : 'ingress',
-    role: r.role,
-    copied: r.captured,
-    byteCount: r.byteCount,
-    elided: (r.flagBits & Flag.H2_ELIDED) !== 0,
-    frameStart: (r.flagBits & Flag.H2_FRAME_START) !== 0,
-    truncated: r.flags.truncated || r.flags.readFailed,
-  };
-}
-
-interface Reassembled {
-  exchanges: Http2Exchange[];
-  events: Http2StreamEvent[];
-  records: DataRecord[];
-}
-
-/** Every connection of one pod to or from `port`, through the connection decoder and the pairer. */
-function reassemble(records: LoaderRecord[], netns: number, port: number): Reassembled {
-  const out: Reassembled = { exchanges: [], events: [], records: [] };
-  const conns = new Map<number, { decoder: Http2ConnectionDecoder; pairer: Http2StreamPairer }>();
-  for (const r of records) {
-    if (r.kind !== 'data' && r.kind !== 'close') continue;
-    if (r.netnsInode !== netns || (r.localPort !== port && r.peerPort !== port)) continue;
-    if ((r.flagBits & Flag.H2) === 0) continue;
-    let c = conns.get(r.connId);
-    if (c === undefined) {
-      c = {
-        decoder: new Http2ConnectionDecoder(r.role, { midway: r.flags.preexisting }),
-        pairer: new Http2StreamPairer(),
-      };
-      conns.set(r.connId, c);
-    }
-    const events =
-      r.kind === 'data' ? c.decoder.push(r.timestampNs, toEvent(r)) : c.decoder.close(r.timestampNs);
-    if (r.kind === 'data') out.records.push(r);
-    for (const e of events) {
-      out.events.push(e);
-      out.exchanges.push(...c.pairer.push(e));
-    }
-    if (r.kind === 'close') out.exchanges.push(...c.pairer.close(r.timestampNs));
-  }
-  return out;
-}
-
 const lastJson = <T>(stdout: string): T => JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
 
 describe('HTTP/2 capture between two pods', () => {
@@ -90,10 +41,7 @@ describe('HTTP/2 capture between two pods', () => {
   before(async () => {
     pods = createPodPair('h2');
     const inodes = new Set([pods.a.inode, pods.b.inode]);
-    capture = await Capture.start(
-      {},
-      (r) => r.kind !== 'stats' && r.kind !== 'ready' && r.kind !== 'nat' && inodes.has(r.netnsInode),
-    );
+    capture = await Capture.start({}, (r) => isConn(r) && inodes.has(r.netnsInode));
     grpcServer = await startFixture(pods.b, FIXTURE, ['server', `0.0.0.0:${GRPC_PORT}`]);
     h2cServer = await startFixture(pods.b, FIXTURE, ['h2c-server', `0.0.0.0:${H2C_PORT}`]);
   });
@@ -206,10 +154,7 @@ describe('HTTP/2 capture between two pods', () => {
     assert.ok(output.includes('first\n'), 'the client made its first request');
     // A second loader starts now: for it, the connection predates the capture.
     const inodes = new Set([pods.a.inode, pods.b.inode]);
-    const late = await Capture.start(
-      {},
-      (r) => r.kind !== 'stats' && r.kind !== 'ready' && r.kind !== 'nat' && inodes.has(r.netnsInode),
-    );
+    const late = await Capture.start({}, (r) => isConn(r) && inodes.has(r.netnsInode));
     try {
       client.stdin!.write('go\n');
       await exited;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { DataRecord, LoaderRecord } from '../../collectors/loader/record-decoder.ts';
-import { Capture, isData, sentAt, text } from './helpers/capture.ts';
+import { Capture, isConn, isData, sentAt, text } from './helpers/capture.ts';
 import {
   createPodPair,
   type PodPair,
@@ -44,10 +44,7 @@ describe('HTTP/1.x capture between two pods', () => {
   before(async () => {
     pods = createPodPair('http');
     const inodes = new Set([pods.a.inode, pods.b.inode]);
-    capture = await Capture.start(
-      { capBytes: CAP },
-      (r) => r.kind !== 'stats' && r.kind !== 'ready' && r.kind !== 'nat' && inodes.has(r.netnsInode),
-    );
+    capture = await Capture.start({ capBytes: CAP }, (r) => isConn(r) && inodes.has(r.netnsInode));
     server = await startServer(pods.b, [`0.0.0.0:${PORT}`]);
   });
 
@@ -122,9 +119,7 @@ describe('HTTP/1.x capture between two pods', () => {
     // OPEN before the first DATA, CLOSE after the last, for each end.
     for (const connId of [clientReq.connId, serverReq.connId]) {
       const conn = await capture!.waitFor(`CLOSE of connection ${connId}`, (rs) => {
-        const mine = rs.filter(
-          (r) => r.kind !== 'stats' && r.kind !== 'ready' && r.kind !== 'nat' && r.connId === connId,
-        );
+        const mine = rs.filter((r) => isConn(r) && r.connId === connId);
         return mine.at(-1)?.kind === 'close' && mine;
       });
       assert.equal(conn[0]!.kind, 'open');

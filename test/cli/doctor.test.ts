@@ -25,6 +25,7 @@ describe('meshpipe doctor', () => {
       'tracefs',
       'bpf-permission',
       'bpf-programs',
+      'tls',
       'java',
       'kafka-jars',
       'kafka',

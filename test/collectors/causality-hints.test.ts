@@ -78,6 +78,7 @@ const FLAGS: RecordFlags = {
   preexisting: false,
   v4Mapped: false,
   async: false,
+  tls: false,
 };
 
 let ts = 1_000_000_000n;
@@ -142,7 +143,7 @@ describe('causality hints through the raw-event builder', () => {
         captureCap: 4096,
         ringBytes: 1 << 23,
         pollMs: 10,
-        features: { asyncConnect: true },
+        features: { asyncConnect: true, tls: false },
         monotonicNs: 1_000_000_000n,
         realtimeNs: 1_796_000_000_000_000_000n,
       },
@@ -173,6 +174,8 @@ describe('causality hints through the raw-event builder', () => {
           IOV_LIMIT: 0,
           CONN_MISMATCH: 0,
           SCRATCH: 0,
+          TLS_UNBOUND: 0,
+          TLS_NOTICE: 0,
         },
       },
     ];

@@ -35,6 +35,7 @@ const FLAGS: RecordFlags = {
   preexisting: false,
   v4Mapped: false,
   async: false,
+  tls: false,
 };
 
 const BASE = {
@@ -65,7 +66,7 @@ const READY: ReadyRecord = {
   captureCap: 4096,
   ringBytes: 1 << 23,
   pollMs: 10,
-  features: { asyncConnect: true },
+  features: { asyncConnect: true, tls: false },
   monotonicNs: 1_000_000_000n,
   realtimeNs: 1_796_000_000_000_000_000n,
 };
@@ -98,6 +99,8 @@ function stats(ringbufDrops: number): StatsRecord {
     IOV_LIMIT: 0,
     CONN_MISMATCH: 0,
     SCRATCH: 0,
+    TLS_UNBOUND: 0,
+    TLS_NOTICE: 0,
   };
   return {
     kind: 'stats',

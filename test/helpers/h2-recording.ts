@@ -78,6 +78,7 @@ export const NO_FLAGS: RecordFlags = {
   preexisting: false,
   v4Mapped: false,
   async: false,
+  tls: false,
 };
 
 /** One end of one recorded connection, as a loader would name it. */
@@ -105,7 +106,7 @@ export const READY: ReadyRecord = {
   captureCap: 4096,
   ringBytes: 1 << 23,
   pollMs: 10,
-  features: { asyncConnect: true },
+  features: { asyncConnect: true, tls: false },
   monotonicNs: 1_000_000_000n,
   realtimeNs: 1_796_000_000_000_000_000n,
 };
@@ -122,6 +123,8 @@ export function statsAt(monotonicNs: bigint): StatsRecord {
     IOV_LIMIT: 0,
     CONN_MISMATCH: 0,
     SCRATCH: 0,
+    TLS_UNBOUND: 0,
+    TLS_NOTICE: 0,
   };
   return {
     kind: 'stats',

@@ -1,6 +1,6 @@
 /**
- * A throw-away PKI made with openssl: a CA, a server certificate for 127.0.0.1 / localhost and a client
- * certificate, EC P-256, valid one day; keys unencrypted PKCS#8 PEM (what Node and Kafka's PEM stores
+ * A throw-away PKI made with openssl: a CA, a server certificate for 127.0.0.1 / localhost (and any
+ * `serverIps`, e.g. a pod's address) and a client certificate, EC P-256, valid one day; keys unencrypted PKCS#8 PEM (what Node and Kafka's PEM stores
  * read). For tests of TLS and mutual TLS against real servers.
  */
 import { execFileSync } from 'node:child_process';
@@ -15,7 +15,7 @@ export interface Pki {
   clientKey: string;
 }
 
-export function makePki(dir: string): Pki {
+export function makePki(dir: string, options: { serverIps?: readonly string[] } = {}): Pki {
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   run(
@@ -32,7 +32,10 @@ export function makePki(dir: string): Pki {
     '/CN=meshpipe-test-ca',
   );
   for (const [name, ext] of [
-    ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    [
+      'server',
+      `subjectAltName=IP:127.0.0.1,DNS:localhost${(options.serverIps ?? []).map((ip) => `,IP:${ip}`).join('')}`,
+    ],
     ['client', 'extendedKeyUsage=clientAuth'],
   ] as const) {
     run('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);

@@ -41,6 +41,14 @@ describe('schema files', () => {
     assert.equal(readFileSync(join(SCHEMAS_DIR, 'types.ts'), 'utf8'), generateSchemaTypes());
   });
 
+  it('reads every earlier version kept in schemas/history/ with the current schema of its record', () => {
+    const registry = schemaRegistry();
+    const earlier = registry.all().filter((e) => !e.current);
+    assert.ok(earlier.some((e) => e.fullName === 'dev.meshpipe.v1.L7RawEvent'));
+    for (const e of earlier)
+      assert.doesNotThrow(() => registry.current(e.fullName).type.createResolver(e.type));
+  });
+
   it('every topic names an existing schema, and names are unique', () => {
     const suffixes = Object.values(TOPICS).map((t) => t.suffix);
     assert.equal(new Set(suffixes).size, suffixes.length);

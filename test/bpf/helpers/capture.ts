@@ -9,6 +9,7 @@ import {
   LoaderProcess,
 } from '../../../collectors/loader/loader-process.ts';
 import type { DataRecord, LoaderRecord, ReadyRecord } from '../../../collectors/loader/record-decoder.ts';
+import type { ConnRecord } from '../../../collectors/loss-gate.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 export class Capture {
@@ -62,6 +63,9 @@ export class Capture {
 }
 
 export const isData = (r: LoaderRecord): r is DataRecord => r.kind === 'data';
+/** A record about a connection (not STATS, READY, NAT or TLS_LIBRARY). */
+export const isConn = (r: LoaderRecord): r is ConnRecord =>
+  r.kind !== 'stats' && r.kind !== 'ready' && r.kind !== 'nat' && r.kind !== 'tls_library';
 export const text = (r: DataRecord) => Buffer.from(r.captured).toString('latin1');
 /** When the bytes crossed the boundary: the syscall entry for egress (the record's time is its exit). */
 export const sentAt = (r: DataRecord) => r.timestampNs - BigInt(r.durationNs);

@@ -14,6 +14,7 @@ import { fuzzParameters } from '../../helpers/avro-hostile.ts';
 // Frames captured from the real loader on 127.0.0.1 (curl against `python3 -m http.server 18080`,
 // then a curl to the closed port 18081), as [u32 length][record], little-endian.
 const hex = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
+const concat = (...parts: Uint8Array[]) => Uint8Array.from(Buffer.concat(parts));
 
 /** READY: ABI 1, loader pid 16001, cap 4096, 8 MiB ring, poll 10 ms, async connect. */
 const READY_FRAME = hex(`28000000 06000100 813e0000 00100000 00008000 0a000000 01000000
@@ -47,19 +48,39 @@ const CONNECT_FAILED_FRAME =
   7f000001000000000000000000000000 7f000001000000000000000000000000 0000 a146 0200 0000
   106b59e9fe000000 6f000000 00000000`);
 
-/** STATS (hand-made): 10 records forwarded, 3 dropped in user space, 7 ring-full and 2 read-user drops. */
-const STATS_FRAME = hex(`90000000 0500 0000 09000000 e803000000000000 d007000000000000
+/** STATS (hand-made): 10 records forwarded, 3 dropped in user space, 7 ring-full, 2 read-user and 4
+ * TLS-unbound drops. */
+const STATS_FRAME = hex(`a0000000 0500 0000 0b000000 e803000000000000 d007000000000000
   0a00000000000000 ee24000000000000 0a00000000000000 ee24000000000000 0300000000000000 2c01000000000000
   0700000000000000 0000000000000000 0000000000000000 0000000000000000 0200000000000000
-  0000000000000000 0100000000000000 0000000000000000 0000000000000000`);
+  0000000000000000 0100000000000000 0000000000000000 0000000000000000 0400000000000000
+  0000000000000000`);
+
+/** TLS_LIBRARY (from the real loader): the system libssl, found on disk (pid 0), attached to all five
+ * functions; device 0xfe00000 (254:0), inode 326786. */
+const TLS_LIBRARY_PATH = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
+const TLS_LIBRARY_FRAME = concat(
+  hex(`00010000 0800 0100 00000000 1f000000 00000000 0000e00f00000000 82fc040000000000`),
+  Uint8Array.from(
+    Buffer.concat([Buffer.from(TLS_LIBRARY_PATH), Buffer.alloc(224 - TLS_LIBRARY_PATH.length)]),
+  ),
+);
 
 /** NAT (hand-made, as bpf/loader/conntrack.c writes it): connection 1 really reached 10.233.0.3:8080. */
 const NAT_FRAME = hex(`28000000 0700 0200 00000000 0100000000000000
   0ae90003000000000000000000000000 901f 0000 00000000`);
 
-const concat = (...parts: Uint8Array[]) => Uint8Array.from(Buffer.concat(parts));
-const STREAM = concat(READY_FRAME, OPEN_FRAME, DATA_FRAME, CLOSE_FRAME, CONNECT_FAILED_FRAME, STATS_FRAME);
-const KINDS = ['ready', 'open', 'data', 'close', 'connect_failed', 'stats'];
+const STREAM = concat(
+  READY_FRAME,
+  TLS_LIBRARY_FRAME,
+  NAT_FRAME,
+  OPEN_FRAME,
+  DATA_FRAME,
+  CLOSE_FRAME,
+  CONNECT_FAILED_FRAME,
+  STATS_FRAME,
+);
+const KINDS = ['ready', 'tls_library', 'nat', 'open', 'data', 'close', 'connect_failed', 'stats'];
 
 function decodeAll(chunks: Uint8Array[]): LoaderRecord[] {
   const decoder = new RecordDecoder();
@@ -78,7 +99,7 @@ describe('RecordDecoder', () => {
       captureCap: 4096,
       ringBytes: 8 << 20,
       pollMs: 10,
-      features: { asyncConnect: true },
+      features: { asyncConnect: true, tls: false },
       monotonicNs: 1094028784165n,
       realtimeNs: 1795674199250168524n,
     });
@@ -167,8 +188,35 @@ describe('RecordDecoder', () => {
         IOV_LIMIT: 1,
         CONN_MISMATCH: 0,
         SCRATCH: 0,
+        TLS_UNBOUND: 4,
+        TLS_NOTICE: 0,
       },
     });
+  });
+
+  it('decodes a TLS_LIBRARY record', () => {
+    const [library] = decodeAll([TLS_LIBRARY_FRAME]);
+    assert.deepStrictEqual(library, {
+      kind: 'tls_library',
+      state: 'attached',
+      tgid: 0,
+      functions: ['SSL_read', 'SSL_read_ex', 'SSL_write', 'SSL_write_ex', 'SSL_do_handshake'],
+      error: null,
+      dev: 0xfe00000,
+      ino: 326786,
+      path: TLS_LIBRARY_PATH,
+    });
+  });
+
+  it('decodes the TLS flag of a connection record', () => {
+    const tls = concat(DATA_FRAME);
+    const view = new DataView(tls.buffer);
+    view.setUint32(4 + 4, view.getUint32(4 + 4, true) | 1024, true);
+    view.setUint16(4 + 2, 15, true); // MP_SYS_SSL_WRITE
+    const [data] = decodeAll([tls]) as [DataRecord];
+    assert.equal(data.flags.tls, true);
+    assert.equal(data.syscall, 'ssl_write');
+    assert.equal((decodeAll([DATA_FRAME]) as [DataRecord])[0].flags.tls, false);
   });
 
   it('decodes a stream split at every byte boundary exactly like the whole stream', () => {
