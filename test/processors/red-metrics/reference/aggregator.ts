@@ -5,6 +5,7 @@
  *   r:<series id>         RouteSeries           one route-level histogram series
  *   e:<edge id>           EdgeSeries            one service-graph edge (its four series)
  *   b:<metric>:<owner>    number                series admitted so far for a service (cardinality)
+ *   b:total               number                series of the partition, every service (maxSeries)
  *
  * A span lands in the window of its end time, as a pending delta of its series. A window closes once
  * the processor's clock is `allowedLatenessMs` past its end: the deltas of every closed window are added
@@ -33,11 +34,14 @@ import {
   mergeHist,
   observe,
 } from './histogram.ts';
+import { RPC_METRICS, rpcObservation } from './rpc-series.ts';
 import {
   edgeObservation,
   type Labels,
   type MetricInfo,
+  OVERFLOW_VALUE,
   RED_METRICS,
+  type RouteObservation,
   routeObservation,
   seriesId,
 } from './series.ts';
@@ -60,7 +64,7 @@ interface SeriesCommon {
 
 interface RouteSeries extends SeriesCommon {
   t: 'route';
-  kind: 'server' | 'client';
+  kind: RouteObservation['kind'];
   cum: Hist;
   /** Deltas of windows not closed yet: [window start ms, delta]. */
   pend: Array<[number, Hist]>;
@@ -85,6 +89,7 @@ export type RedMetricsState = Meta | RouteSeries | EdgeSeries | number;
 type Ctx = ProcessorContext<RedMetricsConfig, RedMetricsState>;
 
 const META = 'meta';
+const TOTAL = 'b:total';
 /** Overflow series outside the budget: two for routes (success, error), one for edges. */
 const ROUTE_OVERFLOW_SLOTS = 2;
 const EDGE_OVERFLOW_SLOTS = 1;
@@ -99,6 +104,11 @@ function templaterFor(config: RedMetricsConfig): RouteTemplater {
     templaters.set(config, t);
   }
   return t;
+}
+
+/** The histogram a route-level series is a series of: HTTP (series.ts) or gRPC (rpc-series.ts). */
+function routeMetric(kind: RouteObservation['kind']): MetricInfo {
+  return kind === 'server' || kind === 'client' ? RED_METRICS[kind] : RPC_METRICS[kind];
 }
 
 function windowStart(ms: number, windowMs: number): number {
@@ -130,8 +140,11 @@ function windowOf(span: Span, m: Meta, ctx: Ctx): { start: number; late: boolean
 }
 
 /**
- * The state key and labels a label set is counted under: its own series if it exists or the owner's
- * budget allows one more, else the owner's overflow series.
+ * The state key and labels a label set is counted under: its own series if it exists or both the
+ * owner's budget and the partition's (maxSeries) allow one more; else the owner's overflow series if it
+ * exists or the partition allows it; else the partition's global overflow series. Every series but the
+ * global overflow ones counts in `b:total`, so a partition holds at most maxSeries of them, however many
+ * services (process names) appear.
  */
 function admit(
   ctx: Ctx,
@@ -141,17 +154,40 @@ function admit(
   reserved: number,
   labels: Labels,
   overflow: Labels,
+  globalOverflow: Labels,
 ): { key: string; labels: Labels; budget: string | null } {
   const key = `${prefix}${seriesIdOf(idName, labels)}`;
   if (ctx.state.has(key)) return { key, labels, budget: budgetKey };
+  const total = (ctx.state.get(TOTAL) as number | undefined) ?? 0;
+  const room = total < ctx.config.maxSeries;
   const used = (ctx.state.get(budgetKey) as number | undefined) ?? 0;
-  if (used < ctx.config.cardinalityLimit - reserved) {
+  if (room && used < ctx.config.cardinalityLimit - reserved) {
     ctx.state.set(budgetKey, used + 1);
+    ctx.state.set(TOTAL, total + 1);
     ctx.count('series_created');
     return { key, labels, budget: budgetKey };
   }
   ctx.count('overflow_spans');
-  return { key: `${prefix}${seriesIdOf(idName, overflow)}`, labels: overflow, budget: null };
+  const overflowKey = `${prefix}${seriesIdOf(idName, overflow)}`;
+  if (ctx.state.has(overflowKey)) return { key: overflowKey, labels: overflow, budget: null };
+  if (room) {
+    ctx.state.set(TOTAL, total + 1);
+    return { key: overflowKey, labels: overflow, budget: null };
+  }
+  ctx.count('global_overflow_spans');
+  return { key: `${prefix}${seriesIdOf(idName, globalOverflow)}`, labels: globalOverflow, budget: null };
+}
+
+/** A global overflow series (outside every budget, `b:total` included). */
+function isGlobalOverflow(series: RouteSeries | EdgeSeries): boolean {
+  return (series.t === 'route' ? series.labels['service.name'] : series.labels.client) === OVERFLOW_VALUE;
+}
+
+/** One less series under a budget key (removed at zero). */
+function release(ctx: Ctx, key: string): void {
+  const used = ((ctx.state.get(key) as number | undefined) ?? 1) - 1;
+  if (used > 0) ctx.state.set(key, used);
+  else ctx.state.delete(key);
 }
 
 function pendingFor<A>(pend: Array<[number, A]>, start: number, empty: () => A): A {
@@ -180,8 +216,8 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
     ? [span.traceId, span.spanId, 0, span.endTimeUnixNano.toString()]
     : null;
 
-  const route = routeObservation(span, templaterFor(config));
-  const metric = RED_METRICS[route.kind];
+  const route = span.rpc !== null ? rpcObservation(span) : routeObservation(span, templaterFor(config));
+  const metric = routeMetric(route.kind);
   const r = admit(
     ctx,
     'r:',
@@ -190,6 +226,7 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
     ROUTE_OVERFLOW_SLOTS,
     route.labels,
     route.overflow,
+    route.globalOverflow,
   );
   const rs = (ctx.state.get(r.key) as RouteSeries | undefined) ?? {
     t: 'route',
@@ -215,6 +252,7 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
     EDGE_OVERFLOW_SLOTS,
     edge.labels,
     edge.overflow,
+    edge.globalOverflow,
   );
   const es = (ctx.state.get(e.key) as EdgeSeries | undefined) ?? {
     t: 'edge',
@@ -283,6 +321,7 @@ function sample(
   value: { counter: number } | { hist: Hist },
 ): MetricSample {
   const hist = 'hist' in value ? value.hist : null;
+  const scale = metric.scale ?? 1;
   return {
     name: metric.name,
     description: metric.description,
@@ -293,9 +332,9 @@ function sample(
     stream,
     startTimeUnixNano: BigInt(start),
     timeUnixNano,
-    value: hist === null ? (value as { counter: number }).counter : hist.s,
-    histogram: hist === null ? null : histogramOf(hist),
-    exemplars: hist === null ? [] : exemplarsOf(hist),
+    value: hist === null ? (value as { counter: number }).counter : hist.s * scale,
+    histogram: hist === null ? null : histogramOf(hist, scale),
+    exemplars: hist === null ? [] : exemplarsOf(hist, scale),
   };
 }
 
@@ -314,17 +353,14 @@ export function closeWindows(ctx: Ctx): void {
     const folded = series.t === 'route' ? fold(series, upTo, mergeHist) : fold(series, upTo, mergeEdge);
     if (series.pend.length === 0 && now - series.seen > ctx.config.idleSeriesTimeoutMs) {
       ctx.state.delete(key);
-      if (series.budget !== null) {
-        const used = ((ctx.state.get(series.budget) as number | undefined) ?? 1) - 1;
-        if (used > 0) ctx.state.set(series.budget, used);
-        else ctx.state.delete(series.budget);
-      }
+      if (series.budget !== null) release(ctx, series.budget);
+      if (!isGlobalOverflow(series)) release(ctx, TOTAL);
       ctx.count('series_expired');
       continue;
     }
     if (folded) ctx.state.set(key, series);
     if (series.t === 'route') {
-      emit(sample(RED_METRICS[series.kind], series.labels, stream, series.start, time, { hist: series.cum }));
+      emit(sample(routeMetric(series.kind), series.labels, stream, series.start, time, { hist: series.cum }));
       continue;
     }
     const { cum, labels, start } = series;

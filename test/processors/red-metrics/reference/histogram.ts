@@ -63,8 +63,11 @@ export function mergeHist(into: Hist, delta: Hist): void {
   into.s += delta.s;
 }
 
-/** The histogram part of a MetricSample. */
-export function histogramOf(h: Hist): {
+/** The histogram part of a MetricSample; `scale` converts from seconds (1000: milliseconds). */
+export function histogramOf(
+  h: Hist,
+  scale = 1,
+): {
   count: bigint;
   sum: number;
   bounds: number[];
@@ -72,17 +75,17 @@ export function histogramOf(h: Hist): {
 } {
   return {
     count: BigInt(h.n),
-    sum: h.s,
-    bounds: [...DURATION_BOUNDS],
+    sum: h.s * scale,
+    bounds: scale === 1 ? [...DURATION_BOUNDS] : DURATION_BOUNDS.map((b) => b * scale),
     bucketCounts: h.b.map((c) => BigInt(c)),
   };
 }
 
-export function exemplarsOf(h: Hist): Exemplar[] {
+export function exemplarsOf(h: Hist, scale = 1): Exemplar[] {
   const out: Exemplar[] = [];
   for (const x of h.x) {
     if (x === null) continue;
-    out.push({ traceId: x[0], spanId: x[1], value: x[2], timeUnixNano: BigInt(x[3]) });
+    out.push({ traceId: x[0], spanId: x[1], value: x[2] * scale, timeUnixNano: BigInt(x[3]) });
   }
   return out;
 }

@@ -1,5 +1,5 @@
 /**
- * red-metrics: linked spans (meshpipe.spans.v1) → RED metrics per service and route
+ * red-metrics: linked spans (meshpipe.spans.v2) → RED metrics per service and route
  * (`http.server.request.duration`, `http.client.request.duration`) and service-graph edges (Grafana
  * Tempo's `traces_service_graph_*`) as cumulative MetricSample records on meshpipe.metrics.v1, one
  * stream per input partition. The rules are in series.ts, the windows and state in aggregator.ts, the

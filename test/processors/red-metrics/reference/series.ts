@@ -4,7 +4,8 @@
  * Route level (OpenTelemetry HTTP metrics, https://opentelemetry.io/docs/specs/semconv/http/http-metrics/):
  *   http.server.request.duration  SERVER spans   service.name, service.namespace, http.request.method,
  *   http.client.request.duration  CLIENT spans   http.route, http.response.status_code, error.type,
- *                                                peer.service (+ server.address on the client side)
+ *                                                peer.service (+ server.address on the client side),
+ *                                                k8s.<kind>.name (the Kubernetes workload, when known)
  * Their `_count` is the request rate; `error.type` is set on errors only, so `{error_type!=""}` selects
  * them. Errors follow the conventions: a SERVER span errs with a 5xx or without a response; a CLIENT
  * span with a 4xx, a 5xx, or without a response (refused, reset, timed out: the reason is error.type).
@@ -26,12 +27,19 @@
 import { seriesIdOf } from '../../../../processors/runtime/processor-metrics.ts';
 import type { RouteTemplater } from '../../../../processors/shared/route-template.ts';
 import type { MetricType, Span } from '../../../../schemas/types.ts';
+import { workloadAttribute } from '../../../../schemas/workload-kind.ts';
+import type { RpcKind } from './rpc-series.ts';
 
 export interface MetricInfo {
   name: string;
   type: MetricType;
   unit: string;
   description: string;
+  /**
+   * Durations are observed in seconds (one set of bucket bounds, DURATION_BOUNDS); a metric whose unit is
+   * another multiplies its samples' bounds, sums and exemplar values by this (`ms`: 1000).
+   */
+  scale?: number;
 }
 
 export const RED_METRICS = {
@@ -82,12 +90,15 @@ export type Labels = Record<string, string>;
 
 /** A span's contribution to one route-level histogram. */
 export interface RouteObservation {
-  kind: 'server' | 'client';
+  /** HTTP (`server`, `client`) or gRPC (`rpcServer`, `rpcClient`: rpc-series.ts). */
+  kind: 'server' | 'client' | RpcKind;
   /** The service whose cardinality budget the series counts against. */
   service: string;
   labels: Labels;
   /** Where the span goes when the budget is spent. */
   overflow: Labels;
+  /** Where it goes when the partition's global budget (every service) is spent. */
+  globalOverflow: Labels;
   seconds: number;
   error: boolean;
 }
@@ -98,6 +109,7 @@ export interface EdgeObservation {
   client: string;
   labels: Labels;
   overflow: Labels;
+  globalOverflow: Labels;
   side: 'client' | 'server';
   /** Whether this span counts the request (and its failure) on the edge. */
   countsRequest: boolean;
@@ -105,8 +117,10 @@ export interface EdgeObservation {
   seconds: number;
 }
 
-/** error.type per the HTTP conventions for the span's kind, or null for a success. */
+/** error.type per the HTTP conventions for the span's kind (gRPC: its status), or null for a success. */
 export function errorTypeOf(span: Span): string | null {
+  // gRPC: the span's status already applied the RPC rules (an error for the side that failed).
+  if (span.rpc !== null) return span.status === 'ERROR' ? (span.errorType ?? '_OTHER') : null;
   const code = span.http.statusCode;
   if (code === null) return span.errorType ?? span.incompleteReason ?? '_OTHER';
   const threshold = span.kind === 'SERVER' ? 500 : 400;
@@ -136,6 +150,9 @@ export function routeObservation(span: Span, templateRoute: RouteTemplater): Rou
   const labels: Labels = { 'service.name': service };
   if (span.local.namespace !== null && span.local.namespace !== '')
     labels['service.namespace'] = span.local.namespace;
+  // The workload in Kubernetes terms (k8s.deployment.name...): as bounded as the service name.
+  const workloadLabel = workloadAttribute(span.local.workloadKind ?? null);
+  if (workloadLabel !== null && span.local.workload !== null) labels[workloadLabel] = span.local.workload;
   labels['http.request.method'] = span.http.method;
   labels['http.route'] = span.http.route ?? templateRoute(span.http.path);
   if (span.http.statusCode !== null) labels['http.response.status_code'] = String(span.http.statusCode);
@@ -150,7 +167,17 @@ export function routeObservation(span: Span, templateRoute: RouteTemplater): Rou
     [OVERFLOW_ATTRIBUTE]: 'true',
   };
   if (errorType !== null) overflow['error.type'] = '_OTHER';
-  return { kind, service, labels, overflow, seconds: durationSeconds(span), error: errorType !== null };
+  // Past the global limit (many services: a service name falls back to the process name), one series.
+  const globalOverflow: Labels = { ...overflow, 'service.name': OVERFLOW_VALUE };
+  return {
+    kind,
+    service,
+    labels,
+    overflow,
+    globalOverflow,
+    seconds: durationSeconds(span),
+    error: errorType !== null,
+  };
 }
 
 export function edgeObservation(span: Span, unknownClient: string): EdgeObservation {
@@ -175,10 +202,12 @@ export function edgeObservation(span: Span, unknownClient: string): EdgeObservat
   const labels: Labels = { client, server };
   if (virtual) labels.connection_type = 'virtual_node';
   const overflow: Labels = { client, server: OVERFLOW_VALUE, [OVERFLOW_ATTRIBUTE]: 'true' };
+  const globalOverflow: Labels = { ...overflow, client: OVERFLOW_VALUE };
   return {
     client,
     labels,
     overflow,
+    globalOverflow,
     side: span.kind === 'CLIENT' ? 'client' : 'server',
     countsRequest,
     failed,
