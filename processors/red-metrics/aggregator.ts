@@ -1,19 +1,12 @@
 /**
- * The red-metrics handlers. State of one input partition (the stream `red-metrics/<partition>`):
- *
- *   meta                  { closed }            end of the last closed window (ms, span end time)
- *   r:<series id>         RouteSeries           one route-level histogram series
- *   e:<edge id>           EdgeSeries            one service-graph edge (its four series)
- *   b:<metric>:<owner>    number                series admitted so far for a service (cardinality)
- *   b:total               number                series of the partition, every service (maxSeries)
- *
- * A span lands in the window of its end time, as a pending delta of its series. A window closes once
- * the processor's clock is `allowedLatenessMs` past its end: the deltas of every closed window are added
- * to the cumulative values, and every live series is emitted with the window end as its time. A span
- * whose window already closed (later than the allowance) joins the first open window instead of being
- * dropped, and one from a clock ahead of ours joins the current window, so nothing waits on a skewed
- * clock. Windows close on the processor's clock, not on span time, so an idle partition still closes
- * its windows and keeps its series alive in the sink.
+ * The red-metrics handlers, on the state of one input partition (the stream `red-metrics/<partition>`,
+ * state.ts). A span lands in the window of its end time, as a pending delta of its series. A window
+ * closes once the processor's clock is `allowedLatenessMs` past its end: the deltas of every closed
+ * window are added to the cumulative values, and every live series is emitted with the window end as
+ * its time. A span whose window already closed (later than the allowance) joins the first open window
+ * instead of being dropped, and one from a clock ahead of ours joins the current window, so nothing
+ * waits on a skewed clock. Windows close on the processor's clock, not on span time, so an idle
+ * partition still closes its windows and keeps its series alive in the sink.
  *
  * Everything is in keyed state that the host writes to the changelog in the transaction of the emitted
  * samples: after a crash, restart or rebalance the cumulative values continue from exactly what was
@@ -22,94 +15,33 @@
 
 import type { MetricSample, Span } from '../../schemas/types.ts';
 import type { InputRecord, ProcessorContext } from '../runtime/definition.ts';
-import { seriesIdOf } from '../runtime/processor-metrics.ts';
-import { compileRouteTemplater, type RouteTemplater } from '../shared/route-template.ts';
 import type { RedMetricsConfig } from './config.ts';
+import { emptyHist, exemplarsOf, histogramOf, mergeHist, observe } from './histogram.ts';
 import {
-  type ExemplarSlot,
-  emptyHist,
-  exemplarsOf,
-  type Hist,
-  histogramOf,
-  mergeHist,
-  observe,
-} from './histogram.ts';
-import { RPC_METRICS, rpcObservation } from './rpc-series.ts';
-import {
-  edgeObservation,
+  durationSeconds,
   type Labels,
   type MetricInfo,
   OVERFLOW_VALUE,
   RED_METRICS,
-  type RouteObservation,
-  routeObservation,
   seriesId,
 } from './series.ts';
+import { routeMetric, type SeriesRef, seriesOf } from './series-index.ts';
+import {
+  type EdgeAgg,
+  type EdgeSeries,
+  type Hist,
+  META_KEY,
+  type Meta,
+  type RedMetricsState,
+  type RouteSeries,
+  TOTAL_KEY,
+} from './state.ts';
 
-interface Meta {
-  t: 'meta';
-  /** End of the last closed window, ms: the start of the first open one. */
-  closed: number;
-}
+export type { RedMetricsState } from './state.ts';
 
-interface SeriesCommon {
-  labels: Labels;
-  /** Budget key this series counts against (null: an overflow series, outside the budget). */
-  budget: string | null;
-  /** When the series started accumulating, ns since the epoch (decimal): the samples' startTimeUnixNano. */
-  start: string;
-  /** Processor time of the last span, ms: for idle expiry. */
-  seen: number;
-}
-
-interface RouteSeries extends SeriesCommon {
-  t: 'route';
-  kind: RouteObservation['kind'];
-  cum: Hist;
-  /** Deltas of windows not closed yet: [window start ms, delta]. */
-  pend: Array<[number, Hist]>;
-}
-
-interface EdgeAgg {
-  /** Requests and failed requests counted on this edge. */
-  n: number;
-  f: number;
-  /** Client- and server-side durations; null until a span of that side was seen. */
-  c: Hist | null;
-  s: Hist | null;
-}
-
-interface EdgeSeries extends SeriesCommon {
-  t: 'edge';
-  cum: EdgeAgg;
-  pend: Array<[number, EdgeAgg]>;
-}
-
-export type RedMetricsState = Meta | RouteSeries | EdgeSeries | number;
 type Ctx = ProcessorContext<RedMetricsConfig, RedMetricsState>;
 
-const META = 'meta';
-const TOTAL = 'b:total';
-/** Overflow series outside the budget: two for routes (success, error), one for edges. */
-const ROUTE_OVERFLOW_SLOTS = 2;
-const EDGE_OVERFLOW_SLOTS = 1;
-const EDGE_ID_NAME = 'traces.service_graph';
-
-// One compiled templater per rules object: handlers are called per span, configs are frozen per run.
-const templaters = new WeakMap<object, RouteTemplater>();
-function templaterFor(config: RedMetricsConfig): RouteTemplater {
-  let t = templaters.get(config);
-  if (t === undefined) {
-    t = compileRouteTemplater({ rules: config.routeRules, maxSegments: config.routeMaxSegments });
-    templaters.set(config, t);
-  }
-  return t;
-}
-
-/** The histogram a route-level series is a series of: HTTP (series.ts) or gRPC (rpc-series.ts). */
-function routeMetric(kind: RouteObservation['kind']): MetricInfo {
-  return kind === 'server' || kind === 'client' ? RED_METRICS[kind] : RPC_METRICS[kind];
-}
+const MS = 1_000_000n;
 
 function windowStart(ms: number, windowMs: number): number {
   return Math.floor(ms / windowMs) * windowMs;
@@ -121,61 +53,60 @@ function closableUpTo(ctx: Ctx): number {
 }
 
 function meta(ctx: Ctx): Meta {
-  const m = ctx.state.get(META) as Meta | undefined;
+  const m = ctx.state.get(META_KEY) as Meta | undefined;
   if (m !== undefined) return m;
   // A new stream: windows before now are closed already; older spans (a replay) count as late.
   const created: Meta = { t: 'meta', closed: closableUpTo(ctx) };
-  ctx.state.set(META, created);
+  ctx.state.set(META_KEY, created);
   return created;
 }
 
-/** The window a span joins, and whether it came after its own window closed. */
-function windowOf(span: Span, m: Meta, ctx: Ctx): { start: number; late: boolean } {
-  const { windowMs } = ctx.config;
-  const endMs = Number(span.endTimeUnixNano / 1_000_000n);
-  let start = Math.min(windowStart(endMs, windowMs), windowStart(ctx.now(), windowMs));
-  if (start < m.closed) return { start: m.closed, late: true };
-  start = Math.max(start, m.closed);
-  return { start, late: false };
+// The window of the last span's end, in ns: consecutive spans mostly end in the same window, and
+// comparing BigInts allocates nothing where dividing them does.
+let lastWindow = { windowMs: 0, fromNs: 0n, toNs: -1n, startMs: 0 };
+
+/** The start (ms) of the window a span's end time falls in. */
+function spanWindowStart(endNs: bigint, windowMs: number): number {
+  const w = lastWindow;
+  if (w.windowMs === windowMs && endNs >= w.fromNs && endNs < w.toNs) return w.startMs;
+  const startMs = windowStart(Number(endNs / MS), windowMs);
+  lastWindow = { windowMs, fromNs: BigInt(startMs) * MS, toNs: BigInt(startMs + windowMs) * MS, startMs };
+  return startMs;
 }
 
 /**
- * The state key and labels a label set is counted under: its own series if it exists or both the
- * owner's budget and the partition's (maxSeries) allow one more; else the owner's overflow series if it
- * exists or the partition allows it; else the partition's global overflow series. Every series but the
- * global overflow ones counts in `b:total`, so a partition holds at most maxSeries of them, however many
- * services (process names) appear.
+ * The series a span counts in: its own if it exists or both its owner's budget and the partition's
+ * (maxSeries) allow one more; else the owner's overflow series if it exists or the partition allows
+ * it; else the partition's global overflow series. Every series but the global overflow ones counts in
+ * `b:total`, so a partition holds at most maxSeries of them, however many services (process names)
+ * appear. Returns its state key and the series (the stored one, or a new one).
  */
-function admit(
+function admit<S extends RouteSeries | EdgeSeries>(
   ctx: Ctx,
-  prefix: string,
-  idName: string,
-  budgetKey: string,
-  reserved: number,
-  labels: Labels,
-  overflow: Labels,
-  globalOverflow: Labels,
-): { key: string; labels: Labels; budget: string | null } {
-  const key = `${prefix}${seriesIdOf(idName, labels)}`;
-  if (ctx.state.has(key)) return { key, labels, budget: budgetKey };
-  const total = (ctx.state.get(TOTAL) as number | undefined) ?? 0;
+  ref: SeriesRef,
+  create: (labels: Labels, budget: string | null) => S,
+): [key: string, series: S] {
+  const own = ctx.state.get(ref.key) as S | undefined;
+  if (own !== undefined) return [ref.key, own];
+  const total = (ctx.state.get(TOTAL_KEY) as number | undefined) ?? 0;
   const room = total < ctx.config.maxSeries;
-  const used = (ctx.state.get(budgetKey) as number | undefined) ?? 0;
-  if (room && used < ctx.config.cardinalityLimit - reserved) {
-    ctx.state.set(budgetKey, used + 1);
-    ctx.state.set(TOTAL, total + 1);
+  const used = (ctx.state.get(ref.budget) as number | undefined) ?? 0;
+  if (room && used < ctx.config.cardinalityLimit - ref.reserved) {
+    ctx.state.set(ref.budget, used + 1);
+    ctx.state.set(TOTAL_KEY, total + 1);
     ctx.count('series_created');
-    return { key, labels, budget: budgetKey };
+    return [ref.key, create(ref.labels, ref.budget)];
   }
   ctx.count('overflow_spans');
-  const overflowKey = `${prefix}${seriesIdOf(idName, overflow)}`;
-  if (ctx.state.has(overflowKey)) return { key: overflowKey, labels: overflow, budget: null };
+  const overflow = ctx.state.get(ref.overflowKey) as S | undefined;
+  if (overflow !== undefined) return [ref.overflowKey, overflow];
   if (room) {
-    ctx.state.set(TOTAL, total + 1);
-    return { key: overflowKey, labels: overflow, budget: null };
+    ctx.state.set(TOTAL_KEY, total + 1);
+    return [ref.overflowKey, create(ref.overflowLabels, null)];
   }
   ctx.count('global_overflow_spans');
-  return { key: `${prefix}${seriesIdOf(idName, globalOverflow)}`, labels: globalOverflow, budget: null };
+  const global = ctx.state.get(ref.globalOverflowKey) as S | undefined;
+  return [ref.globalOverflowKey, global ?? create(ref.globalOverflowLabels, null)];
 }
 
 /** A global overflow series (outside every budget, `b:total` included). */
@@ -191,7 +122,7 @@ function release(ctx: Ctx, key: string): void {
 }
 
 function pendingFor<A>(pend: Array<[number, A]>, start: number, empty: () => A): A {
-  for (const entry of pend) if (entry[0] === start) return entry[1];
+  for (let i = 0; i < pend.length; i++) if (pend[i]![0] === start) return pend[i]![1];
   const delta = empty();
   pend.push([start, delta]);
   return delta;
@@ -202,81 +133,66 @@ function emptyEdge(): EdgeAgg {
 }
 
 function startNs(ctx: Ctx): string {
-  return (BigInt(Math.trunc(ctx.now())) * 1_000_000n).toString();
+  return (BigInt(Math.trunc(ctx.now())) * MS).toString();
 }
 
 export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
   const span = record.value;
   const config = ctx.config;
+  const now = ctx.now();
   const m = meta(ctx);
-  const window = windowOf(span, m, ctx);
   ctx.count('spans');
-  if (window.late) ctx.count('late_spans');
-  const exemplar: ExemplarSlot | null = config.exemplars
-    ? [span.traceId, span.spanId, 0, span.endTimeUnixNano.toString()]
-    : null;
-
-  const route = span.rpc !== null ? rpcObservation(span) : routeObservation(span, templaterFor(config));
-  const metric = routeMetric(route.kind);
-  const r = admit(
-    ctx,
-    'r:',
-    metric.name,
-    `b:${route.kind}:${route.service}`,
-    ROUTE_OVERFLOW_SLOTS,
-    route.labels,
-    route.overflow,
-    route.globalOverflow,
+  // The window of its end time; one that closed already (later than the allowance) gives the first
+  // open window, and a clock ahead of ours the current one.
+  let window = Math.min(
+    spanWindowStart(span.endTimeUnixNano, config.windowMs),
+    windowStart(now, config.windowMs),
   );
-  const rs = (ctx.state.get(r.key) as RouteSeries | undefined) ?? {
+  if (window < m.closed) {
+    window = m.closed;
+    ctx.count('late_spans');
+  }
+  const exemplar = config.exemplars ? span : null;
+  const seconds = durationSeconds(span);
+  const { route, edge } = seriesOf(span, config);
+
+  const [routeKey, rs] = admit<RouteSeries>(ctx, route, (labels, budget) => ({
     t: 'route',
     kind: route.kind,
-    labels: r.labels,
-    budget: r.budget,
+    labels,
+    budget,
     start: startNs(ctx),
     seen: 0,
     cum: emptyHist(),
     pend: [],
-  };
-  if (exemplar !== null) exemplar[2] = route.seconds;
-  observe(pendingFor(rs.pend, window.start, emptyHist), route.seconds, exemplar);
-  rs.seen = ctx.now();
-  ctx.state.set(r.key, rs);
+  }));
+  observe(pendingFor(rs.pend, window, emptyHist), seconds, exemplar);
+  rs.seen = now;
+  ctx.state.set(routeKey, rs);
 
-  const edge = edgeObservation(span, config.unknownClient);
-  const e = admit(
-    ctx,
-    'e:',
-    EDGE_ID_NAME,
-    `b:edge:${edge.client}`,
-    EDGE_OVERFLOW_SLOTS,
-    edge.labels,
-    edge.overflow,
-    edge.globalOverflow,
-  );
-  const es = (ctx.state.get(e.key) as EdgeSeries | undefined) ?? {
+  const [edgeKey, es] = admit<EdgeSeries>(ctx, edge, (labels, budget) => ({
     t: 'edge',
-    labels: e.labels,
-    budget: e.budget,
+    labels,
+    budget,
     start: startNs(ctx),
     seen: 0,
     cum: emptyEdge(),
     pend: [],
-  };
-  const delta = pendingFor(es.pend, window.start, emptyEdge);
+  }));
+  const delta = pendingFor(es.pend, window, emptyEdge);
   if (edge.countsRequest) {
     delta.n++;
     if (edge.failed) delta.f++;
   }
   if (edge.side === 'client') {
     delta.c ??= emptyHist();
-    observe(delta.c, edge.seconds, exemplar);
+    observe(delta.c, seconds, exemplar);
   } else {
     delta.s ??= emptyHist();
-    observe(delta.s, edge.seconds, exemplar);
+    observe(delta.s, seconds, exemplar);
   }
-  es.seen = ctx.now();
-  ctx.state.set(e.key, es);
+  es.seen = now;
+  ctx.state.set(edgeKey, es);
 }
 
 function mergeEdge(into: EdgeAgg, delta: EdgeAgg): void {
@@ -298,18 +214,15 @@ function fold<A>(
   upTo: number,
   merge: (into: A, d: A) => void,
 ): boolean {
+  if (!series.pend.some((entry) => entry[0] < upTo)) return false;
+  // Oldest window first: sums are added in the same order every time, and newer exemplars win.
   const keep: Array<[number, A]> = [];
-  let folded = false;
-  for (const entry of series.pend.sort((a, b) => a[0] - b[0])) {
-    if (entry[0] < upTo) {
-      merge(series.cum, entry[1]);
-      folded = true;
-    } else {
-      keep.push(entry);
-    }
+  for (const entry of [...series.pend].sort((a, b) => a[0] - b[0])) {
+    if (entry[0] < upTo) merge(series.cum, entry[1]);
+    else keep.push(entry);
   }
   series.pend = keep;
-  return folded;
+  return true;
 }
 
 function sample(
@@ -344,7 +257,7 @@ export function closeWindows(ctx: Ctx): void {
   const upTo = closableUpTo(ctx);
   if (upTo <= m.closed) return;
   const stream = `red-metrics/${ctx.partition}`;
-  const time = BigInt(upTo) * 1_000_000n;
+  const time = BigInt(upTo) * MS;
   const now = ctx.now();
   const emit = (s: MetricSample) => ctx.emit('metrics', s.seriesId, s);
   for (const key of ctx.state.keys()) {
@@ -354,7 +267,7 @@ export function closeWindows(ctx: Ctx): void {
     if (series.pend.length === 0 && now - series.seen > ctx.config.idleSeriesTimeoutMs) {
       ctx.state.delete(key);
       if (series.budget !== null) release(ctx, series.budget);
-      if (!isGlobalOverflow(series)) release(ctx, TOTAL);
+      if (!isGlobalOverflow(series)) release(ctx, TOTAL_KEY);
       ctx.count('series_expired');
       continue;
     }
@@ -369,6 +282,6 @@ export function closeWindows(ctx: Ctx): void {
     if (cum.c !== null) emit(sample(RED_METRICS.edgeClient, labels, stream, start, time, { hist: cum.c }));
     if (cum.s !== null) emit(sample(RED_METRICS.edgeServer, labels, stream, start, time, { hist: cum.s }));
   }
-  ctx.state.set(META, { t: 'meta', closed: upTo });
+  ctx.state.set(META_KEY, { t: 'meta', closed: upTo });
   ctx.count('windows_closed');
 }

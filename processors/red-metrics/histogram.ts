@@ -1,6 +1,6 @@
 /**
- * Explicit-bucket histograms as red-metrics keeps them in state: compact (short keys, plain numbers, a
- * JSON changelog record per series) and mergeable, with at most one exemplar per bucket.
+ * Explicit-bucket histograms as red-metrics keeps them in state (`Hist`, state.ts): compact (short keys,
+ * plain numbers) and mergeable, with at most one exemplar per bucket.
  *
  * Bucket boundaries are the OpenTelemetry HTTP semantic conventions' advice for
  * `http.server.request.duration` and `http.client.request.duration`
@@ -8,24 +8,12 @@
  * The service-graph histograms use the same ones, so a route's latency and its edge's compare bucket by
  * bucket.
  */
-import type { Exemplar } from '../../schemas/types.ts';
+import type { Exemplar, Span } from '../../schemas/types.ts';
+import type { ExemplarSlot, Hist } from './state.ts';
 
 export const DURATION_BOUNDS: readonly number[] = [
   0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
 ];
-
-/** One exemplar slot: [trace id, span id, value (s), time (ns, decimal string)]. */
-export type ExemplarSlot = [string, string, number, string];
-
-export interface Hist {
-  /** Observations per bucket (not cumulative); DURATION_BOUNDS.length + 1 entries, the last is +Inf. */
-  b: number[];
-  /** Count and sum of observations. */
-  n: number;
-  s: number;
-  /** The latest exemplar of each bucket, or null. */
-  x: Array<ExemplarSlot | null>;
-}
 
 export function emptyHist(): Hist {
   const size = DURATION_BOUNDS.length + 1;
@@ -37,27 +25,49 @@ export function emptyHist(): Hist {
   };
 }
 
-/** The bucket of a value: the first bound it does not exceed (bounds are inclusive upper bounds). */
+/**
+ * The bucket of a value: the first bound it does not exceed (bounds are inclusive upper bounds), found
+ * by binary search; past every bound, the last (+Inf) bucket. NaN exceeds no bound: the first bucket.
+ */
 export function bucketOf(value: number): number {
-  let i = 0;
-  while (i < DURATION_BOUNDS.length && value > DURATION_BOUNDS[i]!) i++;
-  return i;
+  if (Number.isNaN(value)) return 0;
+  let lo = 0;
+  let hi = DURATION_BOUNDS.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (value > DURATION_BOUNDS[mid]!) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
-export function observe(h: Hist, value: number, exemplar: ExemplarSlot | null): void {
+/**
+ * Counts a value (seconds); with `exemplarOf`, the span becomes its bucket's exemplar (the slot is
+ * rewritten in place, so a span allocates nothing once every bucket had one).
+ */
+export function observe(h: Hist, value: number, exemplarOf: Span | null): void {
   const i = bucketOf(value);
   h.b[i]!++;
   h.n++;
   h.s += value;
-  if (exemplar !== null) h.x[i] = exemplar;
+  if (exemplarOf === null) return;
+  const slot = h.x[i];
+  if (slot == null) {
+    h.x[i] = [exemplarOf.traceId, exemplarOf.spanId, value, exemplarOf.endTimeUnixNano];
+    return;
+  }
+  slot[0] = exemplarOf.traceId;
+  slot[1] = exemplarOf.spanId;
+  slot[2] = value;
+  slot[3] = exemplarOf.endTimeUnixNano;
 }
 
-/** Adds `delta` into `into`; the delta's exemplars are newer, so they win. */
+/** Adds `delta` into `into`; the delta's exemplars are newer, so they win (copied: slots change in place). */
 export function mergeHist(into: Hist, delta: Hist): void {
   for (let i = 0; i < into.b.length; i++) {
     into.b[i]! += delta.b[i] ?? 0;
     const x = delta.x[i];
-    if (x !== null && x !== undefined) into.x[i] = x;
+    if (x !== null && x !== undefined) into.x[i] = [x[0], x[1], x[2], x[3]];
   }
   into.n += delta.n;
   into.s += delta.s;
@@ -85,6 +95,7 @@ export function exemplarsOf(h: Hist, scale = 1): Exemplar[] {
   const out: Exemplar[] = [];
   for (const x of h.x) {
     if (x === null) continue;
+    // BigInt(): a slot restored from state written before times were bigints holds a decimal string.
     out.push({ traceId: x[0], spanId: x[1], value: x[2] * scale, timeUnixNano: BigInt(x[3]) });
   }
   return out;
