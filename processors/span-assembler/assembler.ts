@@ -29,7 +29,14 @@ import { deterministicSpanId } from '../shared/span-ids.ts';
 import { parseTraceparent } from '../shared/trace-context.ts';
 import type { AssemblerConfig } from './config.ts';
 import { errnoName } from './errno.ts';
-import { type H2EventsOp, h2HasOpen, h2HeldSpan, h2RequestSpanId, runH2Side } from './h2-side.ts';
+import {
+  type H2EventsOp,
+  type H2OverflowOp,
+  h2HasOpen,
+  h2HeldSpan,
+  h2RequestSpanId,
+  runH2Side,
+} from './h2-side.ts';
 import { runSide, type SideOp, type SideRun, sideHasOpen, upgradeSide } from './side-reader.ts';
 import { buildConnectFailedSpan, buildExchangeSpan, type PeerIdentity } from './span-builder.ts';
 import { type ConnState, connStateKey, type Dir, type HeldSpan, type SideState } from './state.ts';
@@ -417,7 +424,7 @@ function applyTraceContext(h: HeldSpan, x: Http1Exchange): void {
 function advanceH2(
   conn: ConnState,
   side: SideState,
-  ops: Array<H2EventsOp | SideOp>,
+  ops: Array<H2EventsOp | H2OverflowOp | SideOp>,
   ctx: AssemblerContext,
 ): void {
   const run = runH2Side(side, ops);
@@ -446,10 +453,13 @@ function advanceH2(
     if (h.span.incompleteReason !== null) ctx.count(`incomplete.${h.span.incompleteReason}`);
     place(conn, h, ctx);
   }
-  if ((side.h2?.streams.length ?? 0) > ctx.config.maxLogEntries) {
-    // As for HTTP/1.x: more open streams than a side may hold (about 1 KB of state each) end now.
+  const excess = (side.h2?.streams.length ?? 0) - ctx.config.maxLogEntries;
+  if (excess > 0) {
+    // More open streams than a side may hold (about 1 KB of state each): the oldest beyond the bound
+    // end now, the others go on (a gRPC client may have hundreds in flight on one connection).
     ctx.count('side_log_overflow');
-    advanceH2(conn, side, [{ op: 'expire', now: side.lastNs, timeout: 0n }], ctx);
+    ctx.count('h2_streams_overflowed', excess);
+    advanceH2(conn, side, [{ op: 'h2-overflow', count: excess }], ctx);
   }
 }
 

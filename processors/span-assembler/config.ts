@@ -28,7 +28,7 @@ export const assemblerConfigSpec = s.object(
       min: 1_000,
     }),
     maxLogEntries: s.int({
-      doc: "Most HTTP messages a capture side holds unpaired: requests waiting for their response (a deep pipeline) and responses waiting for their request; on HTTP/2, open streams. Past it the side's open exchanges are flushed as incomplete (reason `timeout`) and counted as `side_log_overflow`. (The name is from when a side kept its events.)",
+      doc: "Most HTTP messages a capture side holds unpaired: requests waiting for their response (a deep pipeline) and responses waiting for their request; on HTTP/2, open streams. Past it the side's open exchanges are flushed as incomplete (reason `timeout`) and counted as `side_log_overflow` (on HTTP/2 only the oldest streams beyond it, counted as `h2_streams_overflowed`). (The name is from when a side kept its events.)",
       default: 512,
       min: 8,
     }),

@@ -41,6 +41,12 @@ export interface H2EventsOp {
   events: readonly Http2Event[];
 }
 
+/** More streams open on the side than it may hold: the `count` oldest end now, as timeouts. */
+export interface H2OverflowOp {
+  op: 'h2-overflow';
+  count: number;
+}
+
 /** A request a side sent or received, when its header block was seen. */
 export interface H2Request {
   streamId: number;
@@ -174,7 +180,7 @@ function toStreamEvent(e: Http2Event, ts: bigint, dir: Dir, sender: Http2Sender)
 }
 
 /** Applies `ops` to the side's HTTP/2 pairer (HTTP/1.x `data` ops are not its); updates the side. */
-export function runH2Side(side: SideState, ops: ReadonlyArray<H2EventsOp | SideOp>): H2Run {
+export function runH2Side(side: SideState, ops: ReadonlyArray<H2EventsOp | H2OverflowOp | SideOp>): H2Run {
   const run: H2Run = { exchanges: [], requests: [], unattributed: 0, late: 0, gaps: 0 };
   let state = side.h2;
   if (state == null) {
@@ -212,6 +218,9 @@ export function runH2Side(side: SideState, ops: ReadonlyArray<H2EventsOp | SideO
         break;
       case 'expire':
         for (const x of pairer.expire(op.now, op.timeout)) out.push(x);
+        break;
+      case 'h2-overflow':
+        for (const x of pairer.expireOldest(op.count)) out.push(x);
         break;
       case 'close':
         for (const x of pairer.close(op.at)) out.push(x);

@@ -214,6 +214,19 @@ export class Http2StreamPairer {
   }
 
   /** Streams with nothing new for `timeoutNs` by `nowNs` leave as `timeout`. */
+  /**
+   * Ends the `count` open streams with the lowest ids as `timeout`: the oldest, since an end opens its
+   * streams in increasing id order. For a bound on open streams: concurrent calls sent in one syscall
+   * share one time, so a time cut would end all of them.
+   */
+  expireOldest(count: number): Http2Exchange[] {
+    const out: Http2Exchange[] = [];
+    if (count <= 0) return out;
+    const ids = [...this.#streams.keys()].sort((a, b) => a - b).slice(0, count);
+    for (const id of ids) this.#emit(this.#streams.get(id)!, 'timeout', undefined, out);
+    return out;
+  }
+
   expire(nowNs: bigint, timeoutNs: bigint): Http2Exchange[] {
     const out: Http2Exchange[] = [];
     for (const s of [...this.#streams.values()]) {

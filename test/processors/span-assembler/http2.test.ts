@@ -166,6 +166,32 @@ describe('HTTP/2 spans from real traffic', () => {
     }
   });
 
+  test('600 calls in flight on one connection: every call paired when they fit maxLogEntries; past it only the oldest end early', async () => {
+    const proxy = await recordingProxy(grpcPort);
+    const summary = await runScenario(`127.0.0.1:${proxy.port}`, 'burst');
+    await new Promise((r) => setTimeout(r, 100));
+    await proxy.close();
+    const n = summary.calls.length;
+    assert.ok(
+      summary.calls.every((c) => c.code === 0),
+      'every call succeeded for the client',
+    );
+    const events = bothEnds(proxy.chunks);
+    // Room for every stream: each call is a CLIENT and a SERVER span, complete and paired.
+    const roomy = runChain(events, { assembler: { maxLogEntries: 1024 } });
+    assert.equal(roomy.spans.length, 2 * n);
+    assert.ok(
+      roomy.spans.every((s) => s.rpc?.grpcStatusCode === 0 && !s.incomplete),
+      'every span complete with its status',
+    );
+    assert.equal(roomy.outputs.filter((o) => o.topic.endsWith('.dlq.v1')).length, 0, 'nothing dead-lettered');
+    // The default bound (512 open streams a side): at most the excess ends early, not every open call.
+    const bounded = runChain(events);
+    assert.equal(bounded.spans.length, 2 * n, 'a span for every call on each side, none lost');
+    const complete = bounded.spans.filter((s) => !s.incomplete && s.rpc?.grpcStatusCode === 0).length;
+    assert.ok(complete >= 2 * 512, `${complete} of ${2 * n} spans complete`);
+  });
+
   test('Node http2 (h2c): plain requests are HTTP spans, version 2, query redacted', async () => {
     const h2c = await startH2cServer('127.0.0.1:0');
     const port = (h2c.address() as { port: number }).port;
