@@ -39,6 +39,38 @@ describe('protocols/http2 public surface', () => {
     assert.equal(restored.openStreams, 0);
   });
 
+  test('expireOldest ends the lowest stream ids only, even when every stream opened at one instant', () => {
+    const pairer = http2.HTTP2_PROTOCOL.createPairer();
+    for (const streamId of [5, 1, 3]) {
+      pairer.push({
+        kind: 'headers',
+        tsNs: 10n,
+        direction: 'egress',
+        sender: 'client',
+        streamId,
+        endStream: true,
+        fields: [
+          { name: ':method', value: 'POST' },
+          { name: ':path', value: `/s/${streamId}` },
+        ],
+        unresolved: 0,
+        hpackError: null,
+        lost: null,
+        redactions: 0,
+      });
+    }
+    const ended = pairer.expireOldest(2);
+    assert.deepEqual(
+      ended.map((x) => [x.streamId, x.complete, x.incompleteReason]),
+      [
+        [1, false, 'timeout'],
+        [3, false, 'timeout'],
+      ],
+    );
+    assert.equal(pairer.openStreams, 1);
+    assert.deepEqual(pairer.expireOldest(0), []);
+  });
+
   test('every registry place carries the marker, in the folder and in the kernel', () => {
     for (const file of ['detect.ts', 'types.ts', 'frame-reader.ts', 'stream-pairer.ts', 'index.ts']) {
       const src = readFileSync(new URL(`../../../protocols/http2/${file}`, import.meta.url), 'utf8');
