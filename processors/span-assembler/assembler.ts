@@ -207,7 +207,7 @@ function claimParent(
   req: { method: string; path: string; startNs: bigint; streamId?: number | null },
   cfg: AssemblerConfig,
 ): ParentMatch | null {
-  if (req.streamId != null) return claimStream(conn, server, req, req.streamId, cfg);
+  if (req.streamId != null) return claimStream(conn, server, req, req.streamId);
   let best: { index: number; side: SideState } | null = null;
   for (const side of conn.sides) {
     if (side.role !== 'CLIENT' || !opposite(server, side)) continue;
@@ -236,24 +236,20 @@ function claimParent(
 /**
  * HTTP/2: the CLIENT request on the same stream at the other end. Stream ids are never reused on a
  * connection (RFC 9113 §5.1.1), so the match is exact and takes that request alone: other streams stay
- * open concurrently and are claimed by their own server spans, in whatever order those end.
+ * open concurrently and are claimed by their own server spans, in whatever order those end. No time
+ * condition: the stream id says it all, and the times of the two ends' syscalls need not be in order
+ * (a write is stamped when it returns, and the reader on another core may have returned first).
  */
 function claimStream(
   conn: ConnState,
   server: SideState,
-  req: { method: string; path: string; startNs: bigint },
+  req: { method: string; path: string },
   streamId: number,
-  cfg: AssemblerConfig,
 ): ParentMatch | null {
   for (const side of conn.sides) {
     if (side.role !== 'CLIENT' || !opposite(server, side)) continue;
-    const tolerance = side.node === server.node ? 0n : BigInt(cfg.clockSkewMs) * MS;
     const i = side.recent.findIndex(
-      (rec) =>
-        rec.streamId === streamId &&
-        rec.method === req.method &&
-        rec.path === req.path &&
-        rec.startNs <= req.startNs + tolerance,
+      (rec) => rec.streamId === streamId && rec.method === req.method && rec.path === req.path,
     );
     if (i === -1) continue;
     const rec = side.recent[i]!;
