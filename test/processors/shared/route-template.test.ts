@@ -80,7 +80,9 @@ describe('route templating', () => {
     const segment = fc.oneof(
       fc.constantFrom('users', 'orders', 'v1', 'api', 'items'),
       fc.nat().map(String),
-      fc.emailAddress(),
+      // As a path segment (RFC 3986 pchar): an address whose local part holds '?' or '#' would end the
+      // path there, a different property than this one.
+      fc.emailAddress().filter((e) => !/[?#%]/.test(e)),
       fc.stringMatching(/^[A-Za-z0-9_-]{20,40}$/),
       fc.stringMatching(/^[a-z]{2,12}$/),
       fc
