@@ -361,7 +361,8 @@ class Linker {
     if (count < 0) return false;
     if (count === 0 || this.#causesArrived(e, span) >= count) {
       this.ctx.count('causality.decided_on_arrival');
-      this.decideCausality(e);
+      // With count 0 nothing was searched; else the search that counted the causes is the one to choose from.
+      this.decideCausality(e, undefined, count > 0);
       return true;
     }
     e.causes = { count, untilMs: e.deadlineMs };
@@ -565,10 +566,13 @@ class Linker {
   }
 
   /** Chooses the cause of a CLIENT span among the SERVER spans of its process (causality.ts). */
-  decideCausality(e: SpanEntry, key?: string): void {
+  decideCausality(e: SpanEntry, key?: string, offered = false): void {
     const span = this.#decoded(e);
-    chooser.reset(span.local.tid, span.connectionKey);
-    this.#offerCauses(e, span);
+    // `offered`: the chooser already holds this span's candidates (#causesArrived just counted them).
+    if (!offered) {
+      chooser.reset(span.local.tid, span.connectionKey);
+      this.#offerCauses(e, span);
+    }
     const choice = chooser.choice();
     if (choice === null) {
       this.ctx.count('roots.client');
@@ -799,9 +803,10 @@ class Linker {
             return false;
           }
           this.ctx.count('causality.decided_on_causes');
-        } else if (causes != null) {
-          this.ctx.count('causality.decided_by_timer');
+          this.decideCausality(e, key, true);
+          return true;
         }
+        if (causes != null) this.ctx.count('causality.decided_by_timer');
         this.decideCausality(e, key);
         return true;
       }
