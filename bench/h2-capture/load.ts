@@ -1,24 +1,38 @@
 /**
- * Load for bench/h2-capture, run inside the client namespace: N calls with C in flight on one
- * connection, gRPC unary (grpc-js) or HTTP/1.x keep-alive GETs (C connections). Prints one JSON line:
- * calls, wall seconds, and this process's CPU seconds (the kernel time of the capture's programs is
- * charged to the syscalls that run them, i.e. to the traced processes).
+ * Load for bench/h2-capture, run inside the client namespace: N calls with at most C in flight on one
+ * connection, gRPC unary (grpc-js) or HTTP/1.x keep-alive GETs (C connections), started at most `rate`
+ * calls a second (0: as fast as they complete). Prints one JSON line: calls, wall seconds, and this
+ * process's CPU seconds (the kernel time of the capture's programs is charged to the syscalls that run
+ * them, i.e. to the traced processes).
  *
- *   node load.ts grpc|http1 <host:port> <n> <concurrency>
+ *   node load.ts grpc|http1 <host:port> <n> <concurrency> [rate]
  */
 import { Agent, get } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { loadInventory } from '../../test/bpf/fixtures/grpc-service.ts';
 
-const [mode, address, nText, cText] = process.argv.slice(2) as [string, string, string, string];
+const [mode, address, nText, cText, rateText] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string?,
+];
 const n = Number(nText);
 const concurrency = Number(cText);
+const rate = Number(rateText ?? 0);
 
 async function pool(call: () => Promise<void>): Promise<void> {
   let started = 0;
+  const t0 = performance.now();
   const worker = async () => {
     while (started < n) {
-      started++;
+      const index = started++;
+      // Paced: call i starts no earlier than i/rate seconds in, so both protocols meet the collector at
+      // the same call rate (closed-loop HTTP/1.x runs 3-4x faster than gRPC and would overrun it).
+      const wait = rate > 0 ? t0 + (index * 1000) / rate - performance.now() : 0;
+      if (wait > 1) await sleep(wait);
       await call();
     }
   };
