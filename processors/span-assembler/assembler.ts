@@ -47,6 +47,14 @@ const MS = 1_000_000n;
 const NO_HINTS: ReadonlyArray<number | null> = [];
 /** Link confidence of a TCP_CONNECTION parent: same connection, same method and path, in order. */
 export const TCP_LINK_CONFIDENCE = 0.95;
+/**
+ * How much earlier than the CLIENT request a SERVER request on the same node may seem to start. Syscalls
+ * are stamped when they return, and the reader the write woke can return first: on the other core at
+ * once, or on the writer's own core when the wake-up preempts the writer, which then returns only after
+ * the reader's time slice (milliseconds under load). Requests on an HTTP/1.x connection are sequential
+ * and the oldest match wins, so the slack only matters when the true match was lost.
+ */
+const SAME_NODE_RETURN_SLACK = 20n * MS;
 /** ... when older requests of the client were skipped over (events lost on one side). */
 export const TCP_LINK_CONFIDENCE_AFTER_LOSS = 0.75;
 
@@ -196,8 +204,8 @@ interface ParentMatch {
 /**
  * The CLIENT request at the other end of the connection that a SERVER request is the arrival of: on
  * an opposite side, the oldest remembered request with the same method and path that started no later
- * than the server saw it (give or take the clock skew between two nodes) and not longer ago than an
- * exchange can last. HTTP/1.1 keeps requests in order on a connection, so the oldest match is the one;
+ * than the server saw it (give or take the clock skew between two nodes, or the order in which two
+ * syscalls on one node return) and not longer ago than an exchange can last. HTTP/1.1 keeps requests in order on a connection, so the oldest match is the one;
  * older requests that do not match mean events were lost (their server half will never come): they
  * are dropped with the match, and lower its confidence.
  */
@@ -211,7 +219,7 @@ function claimParent(
   let best: { index: number; side: SideState } | null = null;
   for (const side of conn.sides) {
     if (side.role !== 'CLIENT' || !opposite(server, side)) continue;
-    const tolerance = side.node === server.node ? 0n : BigInt(cfg.clockSkewMs) * MS;
+    const tolerance = side.node === server.node ? SAME_NODE_RETURN_SLACK : BigInt(cfg.clockSkewMs) * MS;
     const maxGap = BigInt(cfg.exchangeTimeoutMs) * MS + tolerance;
     for (let i = 0; i < side.recent.length; i++) {
       const rec = side.recent[i]!;

@@ -18,7 +18,7 @@ export const assemblerConfigSpec = s.object(
       min: 0,
     }),
     clockSkewMs: s.int({
-      doc: 'Largest clock difference assumed between two nodes when matching a SERVER request to the CLIENT request at the other end of the connection (timestamps of one node are exact with each other).',
+      doc: 'Largest clock difference assumed between two nodes when matching a SERVER request to the CLIENT request at the other end of the connection (on one node a fixed 20 ms covers the order in which the syscalls of the two ends return).',
       default: 500,
       min: 0,
     }),

@@ -172,6 +172,31 @@ describe('span-assembler: connections carrying many exchanges', () => {
     }
   });
 
+  test('one node: a server read stamped before the client write it read still links (another core returned first)', () => {
+    // Syscalls are stamped when they return. On one node the reader, woken on the other core, can return
+    // before the writer's write does: the server's request then starts a few µs before the client's.
+    const c = new Connection(GATEWAY, { ...ORDERS, node: GATEWAY.node });
+    const events: L7RawEvent[] = [];
+    for (let i = 0; i < 20; i++) {
+      const at = T0 + BigInt(i) * 10n * MS;
+      events.push(
+        c.client.data(at, 'egress', GET_ITEM(i)),
+        c.server.data(at - 20n * US, 'ingress', GET_ITEM(i)),
+        c.server.data(at + MS, 'egress', RESPONSE_200_B),
+        c.client.data(at + MS + 100n * US, 'ingress', RESPONSE_200_B),
+      );
+    }
+    const { spans, ctx } = assembleAll(byTime(events));
+    const clients = new Map(spans.filter((s) => s.kind === 'CLIENT').map((s) => [s.spanId, s]));
+    const servers = spans.filter((s) => s.kind === 'SERVER');
+    assert.equal(servers.length, 20);
+    for (const server of servers) {
+      assert.equal(clients.get(server.parentSpanId!)?.http.target, server.http.target);
+      assert.equal(server.link.method, 'TCP_CONNECTION');
+    }
+    assert.equal(ctx.counter('tcp_parent_not_found'), 0);
+  });
+
   test('pipelining: three requests in one write, three responses in one write', () => {
     const c = new Connection(GATEWAY, ORDERS);
     const requests = GET_A + GET_B + GET_C;
