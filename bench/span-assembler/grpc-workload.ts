@@ -12,25 +12,11 @@
  */
 import { seededRandom } from '../../lib/seeded-random.ts';
 import type { Http2Event, Http2HeaderField, L7RawEvent } from '../../schemas/types.ts';
-import { WORKLOAD_T0, type Workload } from './workload.ts';
+import type { Workload } from './workload.ts';
+import { hex, SERVICES, type Service, WORKLOAD_T0, WorkloadEnd } from './workload-end.ts';
 
 const MS = 1_000_000n;
 const US = 1_000n;
-
-interface Service {
-  name: string;
-  node: string;
-  pid: number;
-  address: string;
-}
-
-const SERVICES: Service[] = [
-  { name: 'gateway', node: 'node-a', pid: 1100, address: '10.0.1.10' },
-  { name: 'orders', node: 'node-b', pid: 2100, address: '10.0.2.10' },
-  { name: 'inventory', node: 'node-a', pid: 3100, address: '10.0.1.11' },
-  { name: 'users', node: 'node-c', pid: 4100, address: '10.0.3.10' },
-  { name: 'payments', node: 'node-b', pid: 5100, address: '10.0.2.11' },
-];
 
 const field = (name: string, value: string): Http2HeaderField => ({ name, value });
 
@@ -60,27 +46,10 @@ function h2(
   };
 }
 
-class Side {
-  readonly role: 'CLIENT' | 'SERVER';
-  readonly local: Service;
-  readonly localPort: number;
-  readonly peer: Service;
-  readonly peerPort: number;
-  readonly key: string;
-  readonly connId: bigint;
-  readonly tid: number;
-  seq = 0n;
-
+/** One end of a gRPC connection: HTTP/2 stream events decoded on the node, one syscall per message. */
+class Side extends WorkloadEnd {
   constructor(role: 'CLIENT' | 'SERVER', local: Service, localPort: number, peer: Service, peerPort: number) {
-    this.role = role;
-    this.local = local;
-    this.localPort = localPort;
-    this.peer = peer;
-    this.peerPort = peerPort;
-    const ends = [`${local.address}:${localPort}`, `${peer.address}:${peerPort}`].sort();
-    this.key = `${ends[0]}|${ends[1]}`;
-    this.connId = BigInt(local.pid) * 100_000n + BigInt(localPort);
-    this.tid = local.pid;
+    super(role, local, localPort, peer, peerPort, { tid: local.pid, workloadKind: null });
   }
 
   event(
@@ -90,66 +59,17 @@ class Side {
     byteCount = 0,
     events: Http2Event[] = [],
   ): L7RawEvent {
-    return {
+    if (kind === 'OPEN') return this.open(ts);
+    return this.rawEvent({
       kind,
-      timeUnixNano: ts,
-      monotonicNs: ts - WORKLOAD_T0 + 1_000_000_000n,
-      node: this.local.node,
-      seq: this.seq++,
-      process: {
-        pid: this.local.pid,
-        tid: this.tid,
-        comm: this.local.name,
-        exe: `/usr/bin/${this.local.name}`,
-        cgroupId: BigInt(this.local.pid),
-        containerId: `c0ffee${this.local.pid}`,
-      },
-      workload: {
-        netnsInode: 4026531840n + BigInt(this.local.pid),
-        pod: `${this.local.name}-7d9f8b6c5-x2x9q`,
-        namespace: 'shop',
-        podUid: null,
-        container: null,
-        workload: this.local.name,
-        workloadKind: null,
-        service: this.local.name,
-      },
-      connection: {
-        key: this.key,
-        id: this.connId,
-        fd: 12,
-        generation: 1,
-        role: this.role,
-        roleInferred: false,
-        family: 'IPV4',
-        localAddress: this.local.address,
-        localPort: this.localPort,
-        peerAddress: this.peer.address,
-        peerPort: this.peerPort,
-        translatedPeerAddress: null,
-        translatedPeerPort: null,
-        openedUnixNano: null,
-      },
-      peer: null,
-      direction: egress === undefined ? 'NONE' : egress ? 'EGRESS' : 'INGRESS',
-      syscall:
-        kind === 'OPEN' ? (this.role === 'CLIENT' ? 'CONNECT' : 'ACCEPT4') : egress ? 'WRITEV' : 'READ',
+      ts,
+      egress,
+      syscall: egress ? 'WRITEV' : 'READ',
       byteCount: BigInt(byteCount),
-      protocol: kind === 'OPEN' ? 'HTTP1' : 'HTTP2',
-      segments: [],
-      truncated: false,
-      redactions: 0,
-      errno: null,
-      causalCandidates: [],
+      protocol: 'HTTP2',
       h2: events,
-    };
+    });
   }
-}
-
-function hex(rand: () => number, n: number): string {
-  let s = '';
-  for (let i = 0; i < n; i++) s += Math.floor(rand() * 16).toString(16);
-  return s;
 }
 
 /** Unary gRPC calls, `callsPerConnection` per connection, `inFlight` of them overlapping. */

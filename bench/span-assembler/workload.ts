@@ -15,11 +15,12 @@ import { seededRandom } from '../../lib/seeded-random.ts';
 import { Http1Framer } from '../../protocols/http1/framer.ts';
 import type { CapturedEvent, Direction } from '../../protocols/http1/types.ts';
 import type { L7RawEvent, PayloadSegment } from '../../schemas/types.ts';
+import { hex, SERVICES, type Service, WORKLOAD_T0, WorkloadEnd } from './workload-end.ts';
 
 const MS = 1_000_000n;
 const US = 1_000n;
-/** Where the recorded clock starts (ns since the epoch). */
-export const WORKLOAD_T0 = 1_796_000_000_000_000_000n;
+
+export { WORKLOAD_T0 };
 
 export interface WorkloadOptions {
   /** Keep-alive connections (default 200). */
@@ -41,133 +42,52 @@ export interface Workload {
   dataEventsPerExchange: number;
 }
 
-interface Service {
-  name: string;
-  node: string;
-  pid: number;
-  address: string;
-}
-
-const SERVICES: Service[] = [
-  { name: 'gateway', node: 'node-a', pid: 1100, address: '10.0.1.10' },
-  { name: 'orders', node: 'node-b', pid: 2100, address: '10.0.2.10' },
-  { name: 'inventory', node: 'node-a', pid: 3100, address: '10.0.1.11' },
-  { name: 'users', node: 'node-c', pid: 4100, address: '10.0.3.10' },
-  { name: 'payments', node: 'node-b', pid: 5100, address: '10.0.2.11' },
-];
 const EXTERNAL: Service = { name: 'api.example.com', node: 'outside', pid: 1, address: '203.0.113.7' };
 
 const latin1 = (s: string) => new Uint8Array(Buffer.from(s, 'latin1'));
 
-/** One end of one connection as its node's collector captures it. */
-class Side {
+/** One end of an HTTP/1.x connection: its bytes go through the collector's own framer. */
+class Side extends WorkloadEnd {
   readonly framer = new Http1Framer();
-  readonly role: 'CLIENT' | 'SERVER';
-  readonly local: Service;
-  readonly localPort: number;
-  readonly peer: Service;
-  readonly peerPort: number;
-  readonly key: string;
-  readonly connId: bigint;
-  readonly tid: number;
-  seq = 0n;
 
   constructor(role: 'CLIENT' | 'SERVER', local: Service, localPort: number, peer: Service, peerPort: number) {
-    this.role = role;
-    this.local = local;
-    this.localPort = localPort;
-    this.peer = peer;
-    this.peerPort = peerPort;
-    const ends = [`${local.address}:${localPort}`, `${peer.address}:${peerPort}`].sort();
-    this.key = `${ends[0]}|${ends[1]}`;
-    this.connId = BigInt(local.pid) * 100_000n + BigInt(localPort);
-    this.tid = local.pid + 1 + (localPort % 8);
+    super(role, local, localPort, peer, peerPort, {
+      tid: local.pid + 1 + (localPort % 8),
+      workloadKind: 'Deployment',
+    });
   }
 
   event(kind: 'OPEN' | 'DATA', ts: bigint, dir?: Direction, wire?: string): L7RawEvent {
-    let segments: PayloadSegment[] = [];
-    let byteCount = 0n;
-    if (dir !== undefined && wire !== undefined) {
-      const buf = latin1(wire);
-      // The kernel copies a buffer that starts a message (up to its cap); body buffers travel as counts.
-      const startsMessage = /^(GET|POST|PUT|DELETE) |^HTTP\/1\.1 /.test(wire);
-      const copied = startsMessage ? buf.slice(0, Math.min(buf.length, 1024)) : new Uint8Array(0);
-      const captured: CapturedEvent = {
-        direction: dir,
-        role: this.role === 'CLIENT' ? 'client' : 'server',
-        copied,
-        byteCount: buf.length,
-        chunkTerminator: !startsMessage && wire.endsWith('\r\n0\r\n\r\n'),
-      };
-      segments = this.framer.push(captured).map((s) => ({
-        kind: s.kind === 'head' ? 'HEAD' : s.kind === 'body' ? 'BODY' : 'UNKNOWN',
-        length: BigInt(s.length),
-        data: s.data === null ? null : Buffer.from(s.data),
-        endsMessage: s.endsMessage,
-      }));
-      byteCount = BigInt(buf.length);
-    }
+    if (kind === 'OPEN') return this.open(ts);
+    if (dir === undefined || wire === undefined) throw new Error('a DATA event needs a direction and bytes');
+    const buf = latin1(wire);
+    // The kernel copies a buffer that starts a message (up to its cap); body buffers travel as counts.
+    const startsMessage = /^(GET|POST|PUT|DELETE) |^HTTP\/1\.1 /.test(wire);
+    const copied = startsMessage ? buf.slice(0, Math.min(buf.length, 1024)) : new Uint8Array(0);
+    const captured: CapturedEvent = {
+      direction: dir,
+      role: this.role === 'CLIENT' ? 'client' : 'server',
+      copied,
+      byteCount: buf.length,
+      chunkTerminator: !startsMessage && wire.endsWith('\r\n0\r\n\r\n'),
+    };
+    const segments: PayloadSegment[] = this.framer.push(captured).map((s) => ({
+      kind: s.kind === 'head' ? 'HEAD' : s.kind === 'body' ? 'BODY' : 'UNKNOWN',
+      length: BigInt(s.length),
+      data: s.data === null ? null : Buffer.from(s.data),
+      endsMessage: s.endsMessage,
+    }));
     const ingress = dir === 'ingress';
-    return {
+    return this.rawEvent({
       kind,
-      timeUnixNano: ts,
-      monotonicNs: ts - WORKLOAD_T0 + 1_000_000_000n,
-      node: this.local.node,
-      seq: this.seq++,
-      process: {
-        pid: this.local.pid,
-        tid: this.tid,
-        comm: this.local.name,
-        exe: `/usr/bin/${this.local.name}`,
-        cgroupId: BigInt(this.local.pid),
-        containerId: `c0ffee${this.local.pid}`,
-      },
-      workload: {
-        netnsInode: 4026531840n + BigInt(this.local.pid),
-        pod: `${this.local.name}-7d9f8b6c5-x2x9q`,
-        namespace: 'shop',
-        workload: this.local.name,
-        service: this.local.name,
-        podUid: null,
-        container: null,
-        workloadKind: 'Deployment',
-      },
-      peer: null,
-      connection: {
-        key: this.key,
-        id: this.connId,
-        fd: 12,
-        generation: 1,
-        role: this.role,
-        roleInferred: false,
-        family: 'IPV4',
-        localAddress: this.local.address,
-        localPort: this.localPort,
-        peerAddress: this.peer.address,
-        peerPort: this.peerPort,
-        openedUnixNano: null,
-        translatedPeerAddress: null,
-        translatedPeerPort: null,
-      },
-      direction: dir === undefined ? 'NONE' : ingress ? 'INGRESS' : 'EGRESS',
-      syscall:
-        kind === 'OPEN' ? (this.role === 'CLIENT' ? 'CONNECT' : 'ACCEPT4') : ingress ? 'READ' : 'WRITE',
-      byteCount,
+      ts,
+      egress: !ingress,
+      syscall: ingress ? 'READ' : 'WRITE',
+      byteCount: BigInt(buf.length),
       protocol: 'HTTP1',
       segments,
-      truncated: false,
-      redactions: 0,
-      errno: null,
-      causalCandidates: [],
-      h2: [],
-    };
+    });
   }
-}
-
-function hex(rand: () => number, n: number): string {
-  let s = '';
-  for (let i = 0; i < n; i++) s += Math.floor(rand() * 16).toString(16);
-  return s;
 }
 
 /** The events of a keep-alive workload, in time order (as one raw partition would hold them, interleaved). */
