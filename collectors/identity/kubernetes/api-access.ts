@@ -4,8 +4,9 @@
  * SelfSubjectAccessReview per resource and verb, which every authenticated identity may create, so a
  * missing permission is named precisely instead of surfacing as a watch that keeps failing.
  */
-import { AuthorizationV1Api, type KubeConfig, VersionApi } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { CheckResult } from '../../../lib/doctor.ts';
+import { kubernetesClient } from './client-library.ts';
 import { WATCHED_RESOURCES } from './kubernetes-decorator.ts';
 
 const NAME = 'kubernetes-api';
@@ -21,7 +22,7 @@ export async function checkKubernetesAccess(kubeConfig: KubeConfig, timeoutMs = 
     ]);
   let version: string;
   try {
-    version = (await deadline(kubeConfig.makeApiClient(VersionApi).getCode())).gitVersion;
+    version = (await deadline(kubeConfig.makeApiClient(kubernetesClient().VersionApi).getCode())).gitVersion;
   } catch (err) {
     return {
       name: NAME,
@@ -30,7 +31,7 @@ export async function checkKubernetesAccess(kubeConfig: KubeConfig, timeoutMs = 
       fix: 'in a cluster: the collector needs its service-account token (automountServiceAccountToken: true); elsewhere set collector.kubernetes.kubeconfig, or collector.kubernetes.enabled=off',
     };
   }
-  const auth = kubeConfig.makeApiClient(AuthorizationV1Api);
+  const auth = kubeConfig.makeApiClient(kubernetesClient().AuthorizationV1Api);
   const missing: string[] = [];
   for (const r of WATCHED_RESOURCES) {
     for (const verb of ['list', 'watch']) {

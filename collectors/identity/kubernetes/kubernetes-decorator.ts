@@ -14,9 +14,10 @@
  * those (docs/deploying.md).
  */
 import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../../../lib/logger.ts';
 import { podCgroupFromFile } from './cgroup-pod.ts';
+import { kubernetesClient } from './client-library.ts';
 import {
   ClusterIndex,
   type KubernetesIdentity,
@@ -50,7 +51,7 @@ export function kubernetesSource(
 export function loadKubeConfig(
   source: { kind: 'in-cluster' } | { kind: 'kubeconfig'; path: string },
 ): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new (kubernetesClient().KubeConfig)();
   if (source.kind === 'in-cluster') kc.loadFromCluster();
   else kc.loadFromFile(source.path);
   return kc;

@@ -12,7 +12,8 @@
  * Objects are reduced to what the decorator uses before they are stored (kube-objects.ts); the raw JSON
  * is dropped at once. Counters say how many restarts and relists happened and why.
  */
-import { type KubeConfig, KubernetesObjectApi, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObjectApi, Watch } from '@kubernetes/client-node';
+import { kubernetesClient } from './client-library.ts';
 
 export interface ReflectorStore<T> {
   replace(items: T[]): void;
@@ -76,8 +77,9 @@ export class Reflector<T> {
 
   constructor(options: ReflectorOptions<T>) {
     this.#o = options;
-    this.#api = KubernetesObjectApi.makeApiClient(options.kubeConfig);
-    this.#watch = new Watch(options.kubeConfig);
+    const client = kubernetesClient();
+    this.#api = client.KubernetesObjectApi.makeApiClient(options.kubeConfig);
+    this.#watch = new client.Watch(options.kubeConfig);
     // The client gives up on a watch silent for requestTimeoutMs (30 s by default), but a quiet
     // resource sends nothing but a bookmark about once a minute: wait for the server's own timeout.
     // (The field is TypeScript-private in the client, with no option to set it.)
