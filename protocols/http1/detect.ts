@@ -15,7 +15,7 @@
  * when its bytes were copied, but does not reset the copy budget.
  */
 
-import { indexOfByte } from './parse-head.ts';
+import { indexOfByte, TCHAR } from './parse-head.ts';
 import type { MessageKind } from './types.ts';
 
 // PROTOCOL-REGISTRY: the message-start rule. The in-kernel detector (bpf/lib/http.h,
@@ -168,16 +168,6 @@ export function detectMessageStart(buf: Uint8Array, at = 0, end: number = buf.le
   }
   return undecided ? MESSAGE_START.needsMore : MESSAGE_START.none;
 }
-
-/** tchar (RFC 9110 §5.6.2): the bytes of a method token. */
-const TCHAR: Uint8Array = (() => {
-  const t = new Uint8Array(256);
-  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
-  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
-  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
-  for (const ch of "!#$%&'*+-.^_`|~") t[ch.charCodeAt(0)] = 1;
-  return t;
-})();
 
 const HTTP_VERSION_PREFIX = ascii('HTTP/1.');
 const CR = 0x0d;

@@ -84,8 +84,8 @@ const COLON = 0x3a;
 
 const NEEDS_MORE: HeadParseResult = Object.freeze({ state: 'needs-more' });
 
-/** tchar (RFC 9110 §5.6.2): the bytes allowed in a method and a field name. */
-const TCHAR: Uint8Array = (() => {
+/** tchar (RFC 9110 §5.6.2): the bytes allowed in a method and a field name (1 = allowed). */
+export const TCHAR: Uint8Array = (() => {
   const t = new Uint8Array(256);
   for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
   for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
