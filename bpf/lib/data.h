@@ -41,6 +41,21 @@ static __always_inline __u8 mp_infer_role(__u32 start, __u8 dir)
 	return (dir == MP_DIR_EGRESS) != response ? MP_ROLE_CLIENT : MP_ROLE_SERVER;
 }
 
+/* Whether a buffer in direction dir of connection ci starts a message: the classification list,
+ * or, on a connection already HTTP/1.x and in the direction that carries its requests, a request
+ * line with any method (http.h). Classification stays with the list: a token and a space open too
+ * many other protocols' first buffers to decide what a connection is. */
+static __always_inline __u32 mp_message_start(const struct mp_conn_info *ci, __u64 word, __u32 avail,
+					      __u8 dir)
+{
+	__u32 start = mp_http_message_start(word, avail);
+
+	if (!start && ci->state == MP_CONN_L7 && !(ci->flags & MP_F_H2) &&
+	    (dir == MP_DIR_EGRESS) == (ci->role == MP_ROLE_CLIENT) && mp_http_token_method(word, avail))
+		start = MP_F_MSG_START;
+	return start;
+}
+
 /* Decide what a buffer means for the connection's state. Returns false if nothing is
  * to be emitted. `start` is the result of mp_http_message_start(). */
 static __always_inline bool mp_classify(struct mp_conn_info *ci, __u32 start, __u32 avail,
@@ -86,7 +101,7 @@ static __always_inline void mp_handle_data(struct mp_scratch *s, struct mp_conn_
 		if (nr) {
 			__u64 word = mp_peek(s, len, &avail);
 
-			start = mp_http_message_start(word, avail);
+			start = mp_message_start(ci, word, avail, dir);
 			if (!start && ci->state == MP_CONN_UNDECIDED)
 				mp_h2_detect(s, ci, word, avail, nr, len, dir);
 		}

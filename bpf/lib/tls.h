@@ -37,7 +37,10 @@
 #include "maps/tls_procs.h"
 #include "maps/tls_threads.h"
 
-/* data.h: what a buffer means for the connection's state (data.h includes this file first). */
+/* data.h: whether a buffer starts a message, and what it means for the connection's state
+ * (data.h includes this file first). */
+static __always_inline __u32 mp_message_start(const struct mp_conn_info *ci, __u64 word, __u32 avail,
+					      __u8 dir);
 static __always_inline bool mp_classify(struct mp_conn_info *ci, __u32 start, __u32 avail,
 					__u8 dir);
 
@@ -72,7 +75,7 @@ static __always_inline void mp_tls_emit_held(struct mp_scratch *s, struct mp_con
 		captured = MP_CAPTURE_MAX;
 	avail = captured < 8 ? captured : 8;
 	word = *(const __u64 *)held->payload & MP_MASK(avail);
-	start = mp_http_message_start(word, avail);
+	start = mp_message_start(ci, word, avail, MP_DIR_EGRESS);
 	if ((!start && ci->state != MP_CONN_L7) || (ci->flags & MP_F_H2)) {
 		mp_count_drop(MP_DROP_TLS_UNBOUND);
 		return;

@@ -21,13 +21,21 @@ import {
 } from './body-framing.ts';
 import {
   detectMessageStart,
+  detectStreamMessageStart,
   endsWithChunkTerminator,
   findMessageStartAtLine,
   MESSAGE_START,
   type MessageStart,
   messageStartKind,
 } from './detect.ts';
-import { findHeadEnd, type HeadInvalidReason, parseHead } from './parse-head.ts';
+import {
+  findHeadEnd,
+  HEAD_INVALID_REASON,
+  type HeadInvalidReason,
+  indexOfByte,
+  MAX_LEADING_EMPTY_LINES,
+  parseHead,
+} from './parse-head.ts';
 import { DEFAULT_REDACTION_POLICY, type RedactionPolicy, redactHead } from './redact.ts';
 import type { CapturedEvent, Direction, MessageKind, Role, Segment, SegmentKind } from './types.ts';
 
@@ -73,6 +81,18 @@ export interface Http1FramerCounters {
   truncatedHeads: number;
   /** Heads longer than the buffer limit. */
   headsTooLarge: number;
+  /**
+   * Heads over a parse limit (more than 128 fields, a line over 8 KiB): shipped cut at the limit, so
+   * their message becomes an incomplete span (`truncated`) instead of vanishing. Counted in
+   * `truncatedHeads` too.
+   */
+  headsOverLimit: number;
+  /**
+   * Request directions stopped by a request a strict server rejects (a head that does not parse, or
+   * broken chunk framing): such a server answers 400 and closes, so nothing after it in that direction
+   * is framed (a smuggled request behind it was never run). Its bytes go out as `unknown`.
+   */
+  rejectedRequests: number;
   /** Bodies that a new message start interrupted (events were lost, or a guessed framing was wrong). */
   interruptedBodies: number;
   /** Times the framer found a message start again after losing sync. */
@@ -117,6 +137,8 @@ export function newFramerCounters(): Http1FramerCounters {
     invalidHeads: {},
     truncatedHeads: 0,
     headsTooLarge: 0,
+    headsOverLimit: 0,
+    rejectedRequests: 0,
     interruptedBodies: 0,
     resyncs: 0,
     unframedStarts: 0,
@@ -158,6 +180,11 @@ const MODE = {
   tunnel: 5,
   /** Sync lost: bytes are `unknown` until a message start is found. */
   lost: 6,
+  /**
+   * A request a strict server rejects was sent (see `rejectedRequests`): bytes are `unknown` until the
+   * connection closes, with no resynchronisation.
+   */
+  rejected: 7,
 } as const;
 type Mode = (typeof MODE)[keyof typeof MODE];
 
@@ -183,6 +210,31 @@ const SEMICOLON = 0x3b;
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
+/** Parse failures that mean "larger than we read", not "malformed": the head is shipped cut. */
+const OVER_LIMIT: ReadonlySet<HeadInvalidReason> = new Set([
+  HEAD_INVALID_REASON.tooManyHeaders,
+  HEAD_INVALID_REASON.lineTooLong,
+  HEAD_INVALID_REASON.headTooLarge,
+]);
+
+/**
+ * The offset after the empty lines (CRLF or bare LF) at `buf[start]`, at most
+ * {@link MAX_LEADING_EMPTY_LINES} + 1 of them (more is left for the parser to reject); -1 when the
+ * bytes end on a CR that may still be followed by its LF.
+ */
+function emptyLinesEnd(buf: Uint8Array, start: number, end: number): number {
+  let i = start;
+  for (let n = 0; n <= MAX_LEADING_EMPTY_LINES && i < end; n++) {
+    const b = buf[i];
+    if (b === LF) i++;
+    else if (b !== CR) break;
+    else if (i + 1 >= end) return -1;
+    else if (buf[i + 1] === LF) i += 2;
+    else break;
+  }
+  return i;
+}
+
 /** Per-direction stream state. */
 class DirectionState {
   mode: Mode = MODE.idle;
@@ -201,6 +253,15 @@ class DirectionState {
   blind = false;
   /** A head given up on from the other direction's event (tunnel switch); shipped with our next event. */
   pendingFlush: Uint8Array | null = null;
+  /**
+   * The current message was found by searching copied bytes after a loss of sync, not at a boundary
+   * the framer followed or at the start of a buffer: if it does not parse, it may be body bytes that
+   * looked like a start, so it is no proof of a request a server rejected. Set by a resync, cleared
+   * when the next message starts at a boundary the framer followed.
+   */
+  foundBySearch = false;
+  /** A resync just chose where the next message starts (keeps `foundBySearch` for it). */
+  resynced = false;
 
   resetBody(): void {
     this.remaining = 0;
@@ -338,6 +399,10 @@ export class Http1Framer {
           this.#emitUnknown(byteCount - pos, true);
           pos = byteCount;
           break;
+        case MODE.rejected:
+          this.#emitUnknown(byteCount - pos, false);
+          pos = byteCount;
+          break;
         default:
           pos = this.#lost(st, pos);
       }
@@ -372,6 +437,8 @@ export class Http1Framer {
     }
     st.mode = MODE.idle;
     st.pendingFlush = null;
+    st.foundBySearch = false;
+    st.resynced = false;
     st.releaseHead();
     st.resetBody();
     return out;
@@ -385,7 +452,7 @@ export class Http1Framer {
 
   /** A decided message start of an acceptable kind at `at` in the copied bytes, or null. */
   #startAt(at: number): MessageKind | null {
-    return this.#accepted(detectMessageStart(this.#copied, at, this.#copiedLen));
+    return this.#accepted(detectStreamMessageStart(this.#copied, at, this.#copiedLen));
   }
 
   /** The kind of a detection if it is a decided start of the kind this direction carries, else null. */
@@ -406,14 +473,26 @@ export class Http1Framer {
   }
 
   /**
-   * A copied buffer that starts with a message start begins a message, whatever we thought we were
+   * A copied buffer that starts with a listed message start begins a message, whatever we thought we were
    * in: the kernel copies exactly such buffers, and when we disagree it is almost always because
    * events were lost (or a response was framed without its request). Tunnels are exempt: their bytes
-   * are another protocol and may look like anything.
+   * are another protocol and may look like anything; so is a rejected request direction, whose server
+   * runs nothing more on this connection.
    */
   #checkEventStart(st: DirectionState): void {
-    if (this.#copiedLen === 0 || st.mode === MODE.idle || st.mode === MODE.tunnel) return;
-    const kind = this.#startAt(0);
+    const mode = st.mode;
+    if (this.#copiedLen === 0 || mode === MODE.idle || mode === MODE.tunnel || mode === MODE.rejected) return;
+    // Empty lines buffered at a boundary are the start of this very head, not a head to give up.
+    if (
+      mode === MODE.head &&
+      st.kind === null &&
+      st.headBuf !== null &&
+      emptyLinesEnd(st.headBuf, 0, st.headLen) === st.headLen
+    )
+      return;
+    // The listed starts only: a request line with any method is evidence at a boundary, but the tail of
+    // a split start line ("T /b HTTP/1.1") is one too, and must not interrupt the head it continues.
+    const kind = this.#accepted(detectMessageStart(this.#copied, 0, this.#copiedLen));
     if (kind === null) return;
     if (st.mode === MODE.head) {
       this.#giveUpHead(st, 0, null, 0, 0);
@@ -457,7 +536,14 @@ export class Http1Framer {
       st.mode = MODE.lost;
       return pos;
     }
-    const detected = detectMessageStart(this.#copied, pos, this.#copiedLen);
+    if (st.resynced) st.resynced = false;
+    else st.foundBySearch = false;
+    // Empty lines before a start line are part of the next head (RFC 9112 §2.2: a server SHOULD
+    // ignore at least one; parse-head.ts does), so a stray CRLF after a message keeps the framer in
+    // step even when the next start line only arrives in a later event.
+    const at = emptyLinesEnd(this.#copied, pos, this.#copiedLen);
+    const detected =
+      at === -1 ? MESSAGE_START.needsMore : detectStreamMessageStart(this.#copied, at, this.#copiedLen);
     const kind = this.#accepted(detected);
     if (kind !== null) {
       this.#inferRole(kind);
@@ -466,7 +552,8 @@ export class Http1Framer {
       return pos;
     }
     if (detected === MESSAGE_START.needsMore && this.#copiedLen === this.#byteCount) {
-      // A prefix of a start ("GE") at the very end of the event: the head continues in the next one.
+      // A prefix of a start ("GE", or empty lines) at the very end of the event: the head continues
+      // in the next one.
       st.mode = MODE.head;
       st.kind = null;
       return pos;
@@ -482,14 +569,14 @@ export class Http1Framer {
       // Resynchronise on the next line that starts a message (a start right here counts too).
       if ((pos === 0 || this.#copied[pos - 1] === LF) && this.#startAt(pos) !== null) {
         this.counters.resyncs++;
-        st.mode = MODE.idle;
+        this.#resyncAt(st, pos);
         return pos;
       }
       const at = findMessageStartAtLine(this.#copied, pos, copiedLen, this.#expectedKind(this.#direction));
       if (at !== -1) {
         this.#emitUnknown(at - pos, false);
         this.counters.resyncs++;
-        st.mode = MODE.idle;
+        this.#resyncAt(st, at);
         return at;
       }
       this.#emitUnknown(copiedLen - pos, false);
@@ -497,6 +584,13 @@ export class Http1Framer {
     }
     this.#emitUnknown(this.#byteCount - pos, false);
     return this.#byteCount;
+  }
+
+  /** Sync found again at `at`: a message starts there (idle finds it); noted when it is mid-buffer. */
+  #resyncAt(st: DirectionState, at: number): void {
+    st.mode = MODE.idle;
+    st.foundBySearch = at > 0;
+    st.resynced = true;
   }
 
   #head(st: DirectionState, pos: number): number {
@@ -539,7 +633,11 @@ export class Http1Framer {
     st.append(this.#copied, pos, pos + take, max);
     const buf = st.headBuf!;
     if (st.kind === null) {
-      const detected = detectMessageStart(buf, 0, st.headLen);
+      const at = emptyLinesEnd(buf, 0, st.headLen);
+      const detected =
+        at === -1 || at === st.headLen
+          ? MESSAGE_START.needsMore
+          : detectStreamMessageStart(buf, at, st.headLen);
       const kind = messageStartKind(detected);
       const expected = this.#expectedKind(this.#direction);
       if (
@@ -601,14 +699,38 @@ export class Http1Framer {
 
   /** A whole head is in `src[start..end)`; `length` of its bytes are in this event. */
   #completeHead(st: DirectionState, src: Uint8Array, start: number, end: number, length: number): void {
-    const parsed = parseHead(src, start, end);
+    let parsed = parseHead(src, start, end);
     const expected = this.#expectedKind(this.#direction);
+    if (parsed.state === 'invalid' && OVER_LIMIT.has(parsed.reason)) {
+      // More fields or a longer line than we read: the message is real (servers take larger heads),
+      // so it is shipped cut at the limit and becomes an incomplete span, like a head the copy cap cut.
+      // Its framing fields may lie past the cut, so the framer follows no body after it.
+      this.counters.headsOverLimit++;
+      const cut = parseHead(src, start, end, { allowTruncated: true });
+      if (cut.state === 'complete' && (expected === null || cut.head.kind === expected)) {
+        if (cut.head.kind === 'request') this.#pushPending(cut.head.method ?? '');
+        this.#giveUpHead(st, length, src, start, end);
+        st.mode = MODE.lost;
+        return;
+      }
+      parsed = cut;
+    }
     if (parsed.state !== 'complete' || (expected !== null && parsed.head.kind !== expected)) {
       const reason = parsed.state === 'invalid' ? parsed.reason : 'bad-start-line';
       this.counters.invalidHeads[reason] = (this.counters.invalidHeads[reason] ?? 0) + 1;
-      this.#emitUnknown(length, false);
-      st.releaseHead();
-      st.mode = MODE.lost;
+      // A request head that does not parse is one a strict server answers with 400 and a close; when
+      // the framer was in step, nothing after it on this connection is a request that server ran.
+      if (
+        this.#expectedKind(this.#direction) === 'request' &&
+        parsed.state === 'invalid' &&
+        !st.foundBySearch
+      ) {
+        this.#rejectHead(st, src, start, end, length);
+      } else {
+        this.#emitUnknown(length, false);
+        st.releaseHead();
+        st.mode = MODE.lost;
+      }
       return;
     }
     const head = parsed.head;
@@ -617,12 +739,7 @@ export class Http1Framer {
     st.resetBody();
     let framing: BodyFraming;
     if (head.kind === 'request') {
-      this.counters.requests++;
-      if (this.#pending.length >= this.#maxPending) {
-        this.#pending.shift();
-        this.counters.pendingOverflow++;
-      }
-      this.#pending.push(head.method ?? '');
+      this.#pushPending(head.method ?? '');
       framing = requestBodyFraming(head);
     } else {
       this.counters.responses++;
@@ -665,6 +782,50 @@ export class Http1Framer {
         this.#out.push(segment('head', length, data, false));
         st.mode = MODE.lost;
     }
+  }
+
+  /** A request the framer saw a head of: its method frames the response that answers it. */
+  #pushPending(method: string): void {
+    this.counters.requests++;
+    if (this.#pending.length >= this.#maxPending) {
+      this.#pending.shift();
+      this.counters.pendingOverflow++;
+    }
+    this.#pending.push(method);
+  }
+
+  /**
+   * A request head a strict server rejects, in `src[start..end)`. Its request line, when it has a
+   * valid one, is shipped as a cut head: the 400 the server answered pairs with it, so the span shows
+   * which request was refused (incomplete, `truncated`). The fields, where the fault is, go out as
+   * `unknown` with the rest of the head; then the direction is rejected.
+   */
+  #rejectHead(st: DirectionState, src: Uint8Array, start: number, end: number, length: number): void {
+    const lineStart = emptyLinesEnd(src, start, end);
+    const lf = lineStart === -1 ? -1 : indexOfByte(src, LF, lineStart, end);
+    // With its CRLF the line is whole (the redactor keeps its last parameter); a bare LF is left out.
+    const cut = lf > lineStart && src[lf - 1] === CR ? lf + 1 : lf;
+    const line = cut === -1 ? null : parseHead(src, start, cut, { allowTruncated: true });
+    st.releaseHead();
+    if (
+      line !== null &&
+      line.state === 'complete' &&
+      line.head.kind === 'request' &&
+      line.head.target !== null
+    ) {
+      this.#out.push(segment('head', length, this.#redact(src, start, cut), false));
+      this.#pushPending(line.head.method ?? '');
+    } else {
+      this.#emitUnknown(length, false);
+    }
+    this.#reject(st);
+  }
+
+  /** See `rejectedRequests`. */
+  #reject(st: DirectionState): void {
+    this.counters.rejectedRequests++;
+    st.resetBody();
+    st.mode = MODE.rejected;
   }
 
   /** Both directions stop being HTTP/1.x (RFC 9110 §7.8 after 101; §9.3.6 after CONNECT 2xx). */
@@ -712,7 +873,8 @@ export class Http1Framer {
    * "0" CRLF, trailer section, CRLF. Size lines are read byte by byte in copied bytes; chunk data is
    * skipped by count, copied or not. When a gap swallows a size line the body goes blind and only a
    * terminator at the end of a buffer (kernel flag, or our own test on a fully copied buffer) ends it.
-   * Bare LF is accepted where CRLF is expected (RFC 9112 §2.2).
+   * Bare LF is accepted where CRLF is expected (RFC 9112 §2.2) in responses; in requests it is broken
+   * framing, as strict servers read it ("0\n\n" ending a body early is a smuggling probe).
    */
   #chunkedBody(st: DirectionState, pos: number): number {
     const start = pos;
@@ -740,6 +902,7 @@ export class Http1Framer {
             } else if (b === CR) {
               st.chunkState = CHUNK.sizeLf;
             } else if (b === LF) {
+              if (this.#strictLineEnds()) return this.#invalidChunk(st, start, pos);
               this.#afterSizeLine(st);
             } else if (b === SEMICOLON || b === SP || b === HT) {
               // chunk-ext, with the BWS RFC 9112 §7.1.1 allows before it.
@@ -752,8 +915,10 @@ export class Http1Framer {
           }
           case CHUNK.ext:
             if (b === CR) st.chunkState = CHUNK.sizeLf;
-            else if (b === LF) this.#afterSizeLine(st);
-            else if (++st.chunkLineBytes > MAX_CHUNK_LINE_BYTES) return this.#invalidChunk(st, start, pos);
+            else if (b === LF) {
+              if (this.#strictLineEnds()) return this.#invalidChunk(st, start, pos);
+              this.#afterSizeLine(st);
+            } else if (++st.chunkLineBytes > MAX_CHUNK_LINE_BYTES) return this.#invalidChunk(st, start, pos);
             pos++;
             continue;
           case CHUNK.sizeLf:
@@ -763,7 +928,7 @@ export class Http1Framer {
             continue;
           case CHUNK.dataCr:
             if (b === CR) st.chunkState = CHUNK.dataLf;
-            else if (b === LF) st.chunkState = CHUNK.size;
+            else if (b === LF && !this.#strictLineEnds()) st.chunkState = CHUNK.size;
             else return this.#invalidChunk(st, start, pos);
             pos++;
             continue;
@@ -773,6 +938,7 @@ export class Http1Framer {
             pos++;
             continue;
           case CHUNK.trailerStart:
+            if (b === LF && this.#strictLineEnds()) return this.#invalidChunk(st, start, pos);
             pos++;
             if (b === LF) return this.#endChunked(st, start, pos);
             st.chunkState = b === CR ? CHUNK.trailerLf : CHUNK.trailerLine;
@@ -847,8 +1013,15 @@ export class Http1Framer {
     this.counters.invalidChunked++;
     if (pos > start) this.#out.push(segment('body', pos - start, this.#bodyData(start, pos - start), false));
     st.resetBody();
-    st.mode = MODE.lost;
+    // A strict server stops reading a request whose chunk framing breaks (and closes).
+    if (this.#strictLineEnds() && !st.foundBySearch) this.#reject(st);
+    else st.mode = MODE.lost;
     return pos;
+  }
+
+  /** This event carries requests, which are read the way strict servers read them (parse-head.ts). */
+  #strictLineEnds(): boolean {
+    return this.#expectedKind(this.#direction) === 'request';
   }
 
   #emitUnknown(length: number, tunnel: boolean): void {

@@ -7,9 +7,13 @@
  * - `invalid`: a complete line breaks the grammar, or a limit was exceeded; `reason` says which.
  *
  * Lines are validated as soon as they are complete, so garbage is rejected early instead of being
- * buffered up to the limit. The parser is lenient only where RFC 9112 allows a recipient to be (bare LF
- * line ends, empty lines before a request line, obs-fold) and strict where leniency enables request
- * smuggling (whitespace before the colon, conflicting Content-Length).
+ * buffered up to the limit. A request head is read the way strict servers read it (Node's llhttp in
+ * its default mode, which answers 400 and closes): bare-LF line ends, obs-fold and control bytes in a
+ * field value are rejected, because a lenient reading of them is how smuggled requests hide. A
+ * response head keeps the leniency RFC 9112 allows a recipient (bare LF, §2.2; obs-fold joined with
+ * SP, §5.2), as clients do; control bytes other than HTAB are rejected in both (RFC 9110 §5.5). Both
+ * accept empty lines before the start line (§2.2) and reject whitespace before a colon and
+ * conflicting Content-Length (smuggling vectors).
  */
 
 import type { MessageKind, ParsedHead } from './types.ts';
@@ -33,6 +37,9 @@ export const HEAD_INVALID_REASON = {
   badMethod: 'bad-method',
   badTarget: 'bad-target',
   bareCr: 'bare-cr',
+  bareLf: 'bare-lf',
+  obsFold: 'obs-fold',
+  badFieldValue: 'bad-field-value',
   leadingWhitespace: 'leading-whitespace',
   missingColon: 'missing-colon',
   badFieldName: 'bad-field-name',
@@ -55,7 +62,10 @@ export interface ParseHeadOptions {
   /**
    * Accept a head cut before its empty line (the kernel's copy cap, lost events): parse the complete
    * lines and the trailing partial one, and return `complete` with `head.truncated` set instead of
-   * `needs-more`. The span assembler uses this on heads the collector gave up on.
+   * `needs-more`. The limits cut the head too instead of rejecting it: a start line longer than
+   * `maxLineBytes` is read as far as the limit, and the fields stop before a line that is too long,
+   * the one past `maxHeaderCount`, or the bytes past `maxHeadBytes`. The span assembler uses this on
+   * heads the collector gave up on.
    */
   readonly allowTruncated?: boolean;
   /** Default {@link MAX_HEADER_COUNT}. */
@@ -74,8 +84,8 @@ const COLON = 0x3a;
 
 const NEEDS_MORE: HeadParseResult = Object.freeze({ state: 'needs-more' });
 
-/** tchar (RFC 9110 §5.6.2): the bytes allowed in a method and a field name. */
-const TCHAR: Uint8Array = (() => {
+/** tchar (RFC 9110 §5.6.2): the bytes allowed in a method and a field name (1 = allowed). */
+export const TCHAR: Uint8Array = (() => {
   const t = new Uint8Array(256);
   for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
   for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
@@ -357,8 +367,16 @@ export function parseHead(
 
   // The start line.
   let lf = indexOfByte(buf, LF, pos, end);
+  if (lf !== -1 && allowTruncated && (buf[lf - 1] === CR ? lf - 1 : lf) - pos > maxLineBytes) {
+    // A start line over the limit: read as far as the limit, as a cut line.
+    lf = -1;
+    end = pos + maxLineBytes;
+  }
   if (lf === -1) {
-    if (end - pos > maxLineBytes) return invalid(HEAD_INVALID_REASON.lineTooLong);
+    if (end - pos > maxLineBytes) {
+      if (!allowTruncated) return invalid(HEAD_INVALID_REASON.lineTooLong);
+      end = pos + maxLineBytes;
+    }
     if (!allowTruncated) {
       // Reject what can already be seen not to be a start line, so garbage is not buffered.
       const early = parseStartLine(buf, pos, stripCr(buf, pos, end), true, head);
@@ -377,11 +395,18 @@ export function parseHead(
     if (hasBareCr(buf, pos, lineEnd)) return invalid(HEAD_INVALID_REASON.bareCr);
     const r = parseStartLine(buf, pos, lineEnd, false, head);
     if (r !== null) return invalid(r);
+    // A server reads requests strictly (see the file comment); a client tolerates a sloppy response.
+    const strict = head.kind === 'request';
+    if (strict && lineEnd === lf) return invalid(HEAD_INVALID_REASON.bareLf);
     pos = lf + 1;
 
     // Field lines until the empty line (RFC 9112 §5).
     for (;;) {
-      if (pos - start > maxHeadBytes) return invalid(HEAD_INVALID_REASON.headTooLarge);
+      if (pos - start > maxHeadBytes) {
+        if (!allowTruncated) return invalid(HEAD_INVALID_REASON.headTooLarge);
+        truncated = true;
+        break;
+      }
       if (pos >= end) {
         if (!allowTruncated) return NEEDS_MORE;
         truncated = true;
@@ -389,6 +414,7 @@ export function parseHead(
       }
       const b = buf[pos];
       if (b === LF) {
+        if (strict) return invalid(HEAD_INVALID_REASON.bareLf);
         consumed = pos + 1 - start;
         break;
       }
@@ -405,14 +431,25 @@ export function parseHead(
       lf = indexOfByte(buf, LF, pos, end);
       const complete = lf !== -1;
       const lineEnd = complete ? (buf[lf - 1] === CR ? lf - 1 : lf) : stripCr(buf, pos, end);
-      if (lineEnd - pos > maxLineBytes) return invalid(HEAD_INVALID_REASON.lineTooLong);
+      if (lineEnd - pos > maxLineBytes) {
+        if (!allowTruncated) return invalid(HEAD_INVALID_REASON.lineTooLong);
+        truncated = true;
+        break;
+      }
       if (!complete && !allowTruncated) return NEEDS_MORE;
-      if (hasBareCr(buf, pos, lineEnd)) return invalid(HEAD_INVALID_REASON.bareCr);
+      if (strict && complete && lineEnd === lf) return invalid(HEAD_INVALID_REASON.bareLf);
+      const ctl = controlByteAt(buf, pos, lineEnd);
+      if (ctl !== -1) {
+        if (buf[ctl] === CR || hasBareCr(buf, ctl + 1, lineEnd)) return invalid(HEAD_INVALID_REASON.bareCr);
+        return invalid(HEAD_INVALID_REASON.badFieldValue);
+      }
       if (isOws(b)) {
-        // obs-fold (RFC 9112 §5.2): a recipient may replace it with SP. It cannot open the field section
-        // (§2.2 says to reject whitespace between the start line and the first field).
+        // obs-fold (RFC 9112 §5.2): a recipient may replace it with SP (a server rejects it: strict). It
+        // cannot open the field section (§2.2 says to reject whitespace between the start line and the
+        // first field).
         const last = headers[headers.length - 1];
         if (last === undefined) return invalid(HEAD_INVALID_REASON.leadingWhitespace);
+        if (strict) return invalid(HEAD_INVALID_REASON.obsFold);
         const extra = trimmed(buf, pos, lineEnd);
         if (extra.length > 0) last[1] = last[1].length > 0 ? last[1] + ' ' + extra : extra;
       } else {
@@ -434,7 +471,11 @@ export function parseHead(
             );
           }
         }
-        if (headers.length >= maxHeaderCount) return invalid(HEAD_INVALID_REASON.tooManyHeaders);
+        if (headers.length >= maxHeaderCount) {
+          if (!allowTruncated) return invalid(HEAD_INVALID_REASON.tooManyHeaders);
+          truncated = true;
+          break;
+        }
         const name = latin1(buf, pos, colon);
         headers.push([name, trimmed(buf, colon + 1, lineEnd)]);
         lowerNames.push(name.toLowerCase());
@@ -518,6 +559,19 @@ function stripCr(buf: Uint8Array, start: number, end: number): number {
 
 function hasBareCr(buf: Uint8Array, start: number, end: number): boolean {
   return indexOfByte(buf, CR, start, end) !== -1;
+}
+
+/**
+ * The first control byte in `buf[start..end)` other than HTAB (CR included, DEL too), or -1: RFC 9110
+ * §5.5 field values are VCHAR, obs-text, SP and HTAB. The one pass over a field line the bare-CR test
+ * made before, with a wider condition.
+ */
+function controlByteAt(buf: Uint8Array, start: number, end: number): number {
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if ((b < SP && b !== HT) || b === 0x7f) return i;
+  }
+  return -1;
 }
 
 function trimmed(buf: Uint8Array, start: number, end: number): string {

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
+  DETECTED_METHODS,
   detectMessageStart,
+  detectStreamMessageStart,
+  detectTokenRequestLine,
+  EXTENSION_METHODS,
   endsWithChunkTerminator,
   findMessageStartAtLine,
   HTTP1_METHODS,
@@ -39,7 +44,10 @@ describe('detectMessageStart', () => {
     ['status line without reason', 'HTTP/1.1 204', MESSAGE_START.response],
     ['lower-case method is not a method (RFC 9110 §9.1)', 'get / HTTP/1.1\r\n', MESSAGE_START.none],
     ['method without space', 'GETX / HTTP/1.1\r\n', MESSAGE_START.none],
-    ['unknown method', 'PROPFIND / HTTP/1.1\r\n', MESSAGE_START.none],
+    ['extension method PURGE', 'PURGE /cache HTTP/1.1\r\n', MESSAGE_START.request],
+    ['extension method M-SEARCH (9 bytes with its space)', 'M-SEARCH * HTTP/1.1\r\n', MESSAGE_START.request],
+    ['unlisted method', 'BREW /pot HTTP/1.1\r\n', MESSAGE_START.none],
+    ['a listed method cut before its space', 'PROPPATC', MESSAGE_START.needsMore],
     ['HTTP/2 status line', 'HTTP/2 200\r\n', MESSAGE_START.none],
     ['status code not digits', 'HTTP/1.1 2x0 OK\r\n', MESSAGE_START.none],
     ['HTTP/1.1 without SP', 'HTTP/1.1200 OK', MESSAGE_START.none],
@@ -59,18 +67,31 @@ describe('detectMessageStart', () => {
   }
 
   test('every listed method followed by a space is a request start', () => {
-    for (const m of HTTP1_METHODS)
+    for (const m of DETECTED_METHODS)
       assert.equal(detectMessageStart(bytes(`${m} /`)), MESSAGE_START.request, m);
   });
 
-  test('the method list is the one the kernel is built with', () => {
-    // Changing it means changing the in-kernel detector too (PROTOCOL-REGISTRY in detect.ts).
-    assert.deepEqual(
-      [...HTTP1_METHODS],
-      ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'],
+  test('the method lists are the ones the kernel is built with (bpf/lib/http.h)', () => {
+    // Changing a list means changing the in-kernel detector too (PROTOCOL-REGISTRY in detect.ts). The
+    // kernel matches at most 8 bytes: a method of 8 or more is compared on its first 8.
+    const source = readFileSync(new URL('../../../bpf/lib/http.h', import.meta.url), 'utf8');
+    const body = source.slice(
+      source.indexOf('mp_http_message_start(__u64'),
+      source.indexOf("'H', 'T', 'T', 'P'"),
     );
+    const [standard, extension] = body.split('Extension methods').map((part) =>
+      [...part.matchAll(/MP_M(\d)\(w, avail((?:, '[^']')+)\)/g)].map((m) =>
+        [...m[2]!.matchAll(/'([^'])'/g)]
+          .map((c) => c[1])
+          .join('')
+          .trim(),
+      ),
+    );
+    const inKernel = (m: string) => (m.length >= 8 ? m.slice(0, 8) : m);
+    assert.deepEqual(standard!.sort(), HTTP1_METHODS.map(inKernel).sort());
+    assert.deepEqual(extension!.sort(), EXTENSION_METHODS.map(inKernel).sort());
     assert.equal(RESPONSE_DETECT_BYTES, 12);
-    assert.equal(REQUEST_DETECT_MAX_BYTES, 8);
+    assert.equal(REQUEST_DETECT_MAX_BYTES, 'PROPPATCH '.length);
   });
 
   test('detects at an offset and respects the end bound', () => {
@@ -94,6 +115,58 @@ describe('detectMessageStart', () => {
         const partial = detectMessageStart(buf, 0, end);
         const full = detectMessageStart(buf, 0, buf.length);
         if (partial !== MESSAGE_START.needsMore) assert.equal(full, partial);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('detectTokenRequestLine and detectStreamMessageStart: any method on an HTTP connection', () => {
+  const cases: Array<[name: string, wire: string, expected: number]> = [
+    ['an unlisted method with a whole request line', 'BREW /pot HTTP/1.1\r\n', MESSAGE_START.request],
+    ['a lower-case token (RFC 9110 §9.1: still a method)', 'purge /x HTTP/1.1\r\n', MESSAGE_START.request],
+    ['a bare-LF line end (the parser decides on it)', 'BREW /pot HTTP/1.0\n', MESSAGE_START.request],
+    ['a word and a space in a body', 'hello world and more\r\n', MESSAGE_START.none],
+    ['a version other than 1.x', 'BREW /pot HTTP/2.0\r\n', MESSAGE_START.none],
+    ['two spaces', 'BREW  /pot HTTP/1.1\r\n', MESSAGE_START.none],
+    ['a control byte in the target', 'BREW /p\x01t HTTP/1.1\r\n', MESSAGE_START.none],
+    ['trailing bytes after the version', 'BREW /pot HTTP/1.1x\r\n', MESSAGE_START.none],
+    ['a CR first (an empty line)', '\r\nBREW / HTTP/1.1\r\n', MESSAGE_START.none],
+    ['cut in the method', 'BRE', MESSAGE_START.needsMore],
+    ['cut in the target', 'BREW /po', MESSAGE_START.needsMore],
+    ['cut in the version', 'BREW /pot HTTP/1', MESSAGE_START.needsMore],
+    ['cut before the line end', 'BREW /pot HTTP/1.1', MESSAGE_START.needsMore],
+  ];
+  for (const [name, wire, expected] of cases) {
+    test(name, () => assert.equal(detectTokenRequestLine(bytes(wire)), expected));
+  }
+
+  test('the listed starts keep their answer; an unlisted method needs its whole line', () => {
+    assert.equal(detectStreamMessageStart(bytes('GET /')), MESSAGE_START.request);
+    assert.equal(detectStreamMessageStart(bytes(RESPONSE_200_HELLO)), MESSAGE_START.response);
+    assert.equal(detectStreamMessageStart(bytes('BREW /')), MESSAGE_START.needsMore);
+    assert.equal(detectStreamMessageStart(bytes('BREW / HTTP/1.1\r\n')), MESSAGE_START.request);
+    assert.equal(detectStreamMessageStart(bytes(TLS_CLIENT_HELLO)), MESSAGE_START.none);
+  });
+
+  test('property: never throws, and a decided answer does not change with more bytes', () => {
+    const line = fc.oneof(
+      fc.uint8Array({ maxLength: 40 }),
+      fc
+        .tuple(
+          fc.stringMatching(/^[A-Za-z-]{1,10}$/),
+          fc.stringMatching(/^\/[a-z]{0,8}$/),
+          fc.constantFrom('1.0', '1.1', '2.0'),
+        )
+        .map(([m, t, v]) => bytes(`${m} ${t} HTTP/${v}\r\n`)),
+    );
+    fc.assert(
+      fc.property(line, fc.nat(40), (buf, cut) => {
+        const end = Math.min(cut, buf.length);
+        for (const detect of [detectTokenRequestLine, detectStreamMessageStart]) {
+          const partial = detect(buf, 0, end);
+          if (partial !== MESSAGE_START.needsMore) assert.equal(detect(buf, 0, buf.length), partial);
+        }
       }),
       { numRuns: 2000 },
     );

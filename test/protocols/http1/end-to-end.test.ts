@@ -176,6 +176,45 @@ describe('end to end: framer → readers → pairer', () => {
       ],
       ['GET /a -> 200 complete', 'GET /b -> - incomplete:connection-closed'],
     ],
+    [
+      'issue 14: extension and unlisted methods become exchanges',
+      [
+        fullEvent('egress', 'PURGE /cache/a HTTP/1.1\r\n\r\n'),
+        fullEvent('ingress', RESPONSE_200_A),
+        fullEvent('egress', 'BREW /pot HTTP/1.1\r\n\r\n'),
+        fullEvent('ingress', "HTTP/1.1 418 I'm a teapot\r\nContent-Length: 0\r\n\r\n"),
+      ],
+      ['PURGE /cache/a -> 200 complete', 'BREW /pot -> 418 complete'],
+    ],
+    [
+      'issue 14: a stray CRLF, then the next start line split across writes',
+      [
+        fullEvent('egress', POST_JSON + '\r\n'),
+        fullEvent('ingress', RESPONSE_201_CREATED),
+        fullEvent('egress', 'G'),
+        fullEvent('egress', GET_B.slice(1)),
+        fullEvent('ingress', RESPONSE_200_B),
+      ],
+      ['POST /api/orders -> 201 complete', 'GET /b -> 200 complete'],
+    ],
+    [
+      'issue 14: a smuggling probe gives the 400 the server sent, never the hidden request',
+      [
+        fullEvent('egress', 'GET /a HTTP/1.1\r\nHost: x\nContent-Length: 0\r\n\r\n' + GET_B),
+        fullEvent('ingress', 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'),
+      ],
+      ['GET /a -> 400 incomplete:request-incomplete'],
+    ],
+    [
+      'issue 14: a head over the field limit is an incomplete exchange, not a missing one',
+      [
+        fullEvent('egress', 'GET /many HTTP/1.1\r\n' + 'X-F: 1\r\n'.repeat(200) + '\r\n'),
+        fullEvent('ingress', RESPONSE_200_A),
+        fullEvent('egress', GET_B),
+        fullEvent('ingress', RESPONSE_200_B),
+      ],
+      ['GET /many -> 200 incomplete:request-incomplete', 'GET /b -> 200 complete'],
+    ],
   ];
   for (const [name, events, expected] of cases) {
     test(name, () => {

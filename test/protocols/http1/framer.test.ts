@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { Http1Framer } from '../../../protocols/http1/framer.ts';
-import { parseHead } from '../../../protocols/http1/parse-head.ts';
+import { MAX_HEADER_COUNT, MAX_LINE_BYTES, parseHead } from '../../../protocols/http1/parse-head.ts';
 import { REDACTION_MARKER, redactHead } from '../../../protocols/http1/redact.ts';
 import type { CapturedEvent, Direction, Role, Segment } from '../../../protocols/http1/types.ts';
 import { capture, newKernelModel, splitAt } from './capture-model.ts';
@@ -121,6 +121,9 @@ interface Scenario {
 // --- scenarios ------------------------------------------------------------------------------------
 
 const RESP_HELLO_HEAD = headLen(RESPONSE_200_HELLO);
+const BARE_LF_PROBE = 'GET /a HTTP/1.1\r\nHost: x\nX: y\r\n\r\n';
+const OBS_FOLD_PROBE = 'GET /a HTTP/1.1\r\nX: a\r\n b\r\n\r\n';
+const LENIENT_RESPONSE_HEAD = 'HTTP/1.1 200 OK\nX: a\n b\nContent-Length: 1\n\n';
 
 const scenarios: Scenario[] = [
   {
@@ -501,15 +504,176 @@ const scenarios: Scenario[] = [
     check: (_, f) => assert.equal(f.counters.interruptedBodies, 1),
   },
   {
-    name: 'extra CRLF after a POST body (RFC 9112 §2.2) then the next request',
+    name: 'extra CRLF after a POST body (RFC 9112 §2.2): part of the next head',
     events: [full('egress', POST_JSON + '\r\n' + GET_A)],
-    expect: [[H(POST_JSON_HEAD.length), B(27, true), U(2), H(GET_A.length, true)]],
+    expect: [[H(POST_JSON_HEAD.length), B(27, true), H(GET_A.length + 2, true)]],
+    check: (segs, f) => {
+      assert.deepEqual(headData(segs), [POST_JSON_HEAD, '\r\n' + GET_A]);
+      assert.equal(f.counters.unknownBytes, 0);
+      assert.equal(f.counters.requests, 2);
+    },
   },
   {
-    name: 'invalid head: counted, shipped as unknown, resync on the next start',
-    events: [full('egress', 'GET / HTTP/1.1\r\nHost : smuggle\r\n\r\n'), full('egress', GET_A)],
-    expect: [[U(34)], [H(GET_A.length, true)]],
-    check: (_, f) => assert.deepEqual(f.counters.invalidHeads, { 'whitespace-before-colon': 1 }),
+    name: 'stray CRLF, then the next start line split across events ("\\r\\nGE" + "T /b ...")',
+    events: [full('egress', POST_JSON + '\r\nGE'), full('egress', GET_B.slice(2))],
+    expect: [[H(POST_JSON_HEAD.length), B(27, true), Hpart(4)], [H(GET_B.length - 2, true)]],
+    check: (segs, f) => {
+      assert.deepEqual(headData(segs), [POST_JSON_HEAD, '\r\n' + GET_B]);
+      assert.equal(f.counters.resyncs, 0);
+      assert.equal(f.counters.unknownBytes, 0);
+    },
+  },
+  {
+    name: 'stray CRLF alone, then "GE", then the rest: still in step',
+    events: [full('egress', POST_JSON + '\r\n'), full('egress', 'GE'), full('egress', GET_B.slice(2))],
+    expect: [[H(POST_JSON_HEAD.length), B(27, true), Hpart(2)], [Hpart(2)], [H(GET_B.length - 2, true)]],
+    check: (segs, f) => {
+      assert.deepEqual(headData(segs), [POST_JSON_HEAD, '\r\n' + GET_B]);
+      assert.equal(f.counters.unknownBytes, 0);
+    },
+  },
+  {
+    name: 'stray CRLF alone, then a whole request: the empty line is not a head given up',
+    events: [full('egress', GET_A), full('egress', '\r\n'), full('egress', GET_B)],
+    expect: [[H(GET_A.length, true)], [Hpart(2)], [H(GET_B.length, true)]],
+    check: (segs, f) => {
+      assert.deepEqual(headData(segs), [GET_A, '\r\n' + GET_B]);
+      assert.equal(f.counters.truncatedHeads, 0);
+    },
+  },
+  {
+    name: 'stray bare-LF empty line split from a CR-less prefix: "\\r" + "\\nGET ..."',
+    events: [full('egress', GET_A + '\r'), full('egress', '\n' + GET_B)],
+    expect: [[H(GET_A.length, true), Hpart(1)], [H(GET_B.length + 1, true)]],
+  },
+  {
+    name: 'invalid request head: its request line pairs with the 400; nothing after it is framed (the server closed)',
+    events: [
+      full('egress', 'GET / HTTP/1.1\r\nHost : smuggle\r\n\r\n'),
+      full('egress', GET_A),
+      full('ingress', 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'),
+    ],
+    expect: [[H(34)], [U(GET_A.length)], [H(47)]],
+    check: (segs, f) => {
+      assert.deepEqual(
+        headData(segs)[0],
+        'GET / HTTP/1.1\r\n',
+        'the request line only: the fields are where the fault is',
+      );
+      assert.deepEqual(f.counters.invalidHeads, { 'whitespace-before-colon': 1 });
+      assert.equal(f.counters.rejectedRequests, 1);
+      assert.equal(f.counters.requests, 1);
+      assert.equal(f.counters.orphanResponses, 0, 'the 400 answers the rejected request');
+    },
+  },
+  {
+    name: 'smuggling probe: a bare LF hides a second request in the same write',
+    events: [full('egress', BARE_LF_PROBE + GET_B)],
+    expect: [[H(BARE_LF_PROBE.length), U(GET_B.length)]],
+    check: (segs, f) => {
+      assert.deepEqual(headData(segs), ['GET /a HTTP/1.1\r\n']);
+      assert.deepEqual(f.counters.invalidHeads, { 'bare-lf': 1 });
+      assert.equal(f.counters.requests, 1, 'the probe; never the request behind it');
+    },
+  },
+  {
+    name: 'a bare LF ending the request line: the line goes without it',
+    events: [full('egress', 'GET /a?q=1 HTTP/1.1\nHost: x\r\n\r\n' + GET_B)],
+    expect: [[H(31), U(GET_B.length)]],
+    check: (segs, f) => {
+      assert.equal(
+        parseHead(segs[0]![0]!.data!, 0, segs[0]![0]!.data!.length, { allowTruncated: true }).state,
+        'complete',
+      );
+      assert.deepEqual(f.counters.invalidHeads, { 'bare-lf': 1 });
+    },
+  },
+  {
+    name: 'a request head with no valid request line goes out unknown, and the direction is rejected',
+    events: [full('egress', 'GET /a HTTP/9.9\r\nHost: x\r\n\r\n'), full('egress', GET_B)],
+    expect: [[U(28)], [U(GET_B.length)]],
+    check: (_, f) => assert.deepEqual(f.counters.invalidHeads, { 'bad-version': 1 }),
+  },
+  {
+    name: 'smuggling probe: obs-fold in a request',
+    events: [full('egress', OBS_FOLD_PROBE), full('egress', GET_B)],
+    expect: [[H(OBS_FOLD_PROBE.length)], [U(GET_B.length)]],
+    check: (_, f) => assert.deepEqual(f.counters.invalidHeads, { 'obs-fold': 1 }),
+  },
+  {
+    name: 'smuggling probe: "0\\n\\n" ends no chunked request body, and the request behind it is not framed',
+    events: [full('egress', CHUNKED_POST_HEAD + '0\n\n' + GET_B)],
+    expect: [[H(CHUNKED_POST_HEAD.length), B(1), U(2 + GET_B.length)]],
+    check: (_, f) => {
+      assert.equal(f.counters.invalidChunked, 1);
+      assert.equal(f.counters.rejectedRequests, 1);
+      assert.equal(f.counters.requests, 1, 'the POST was run (its handler answers before its body ends)');
+    },
+  },
+  {
+    name: 'a response is read leniently: bare LF ends, obs-fold',
+    events: [full('egress', GET_A), full('ingress', LENIENT_RESPONSE_HEAD + 'z')],
+    expect: [[H(GET_A.length, true)], [H(LENIENT_RESPONSE_HEAD.length), B(1, true)]],
+  },
+  {
+    name: 'invalid response head: lost, resync on the next start',
+    events: [
+      full('egress', GET_A),
+      full('ingress', 'HTTP/1.1 200 OK\r\nX : y\r\n\r\n'),
+      full('egress', GET_B),
+      full('ingress', RESPONSE_200_B),
+    ],
+    expect: [
+      [H(GET_A.length, true)],
+      [U(26)],
+      [H(GET_B.length, true)],
+      [H(headLen(RESPONSE_200_B)), B(2, true)],
+    ],
+    check: (_, f) => assert.equal(f.counters.rejectedRequests, 0),
+  },
+  {
+    name: 'an invalid request head found by searching after a loss is no proof of a rejection',
+    events: [
+      gap('egress', 10),
+      full('egress', 'xx\r\nGET / HTTP/1.1\r\nX : y\r\n\r\n'),
+      full('egress', GET_A),
+    ],
+    expect: [[U(10)], [U(29)], [H(GET_A.length, true)]],
+    check: (_, f) => assert.equal(f.counters.rejectedRequests, 0),
+  },
+  {
+    name: 'extension methods at a boundary: PURGE, QUERY with a body, PROPPATCH, M-SEARCH',
+    events: [
+      full('egress', 'PURGE /cache/a HTTP/1.1\r\n\r\n'),
+      full('egress', 'QUERY /q HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc'),
+      full('egress', 'PROPPATCH /d HTTP/1.1\r\n\r\n'),
+      full('egress', 'M-SEARCH * HTTP/1.1\r\n\r\n'),
+    ],
+    expect: [[H(27, true)], [H(40), B(3, true)], [H(25, true)], [H(23, true)]],
+    check: (_, f) => assert.equal(f.counters.requests, 4),
+  },
+  {
+    name: 'any token method on a connection known to be HTTP, after a write split inside it',
+    events: [
+      full('egress', GET_A),
+      full('egress', 'BREW /pot HTTP/1.1\r\n\r\nFO'),
+      full('egress', 'O-BAR /x HTTP/1.1\r\n\r\n'),
+    ],
+    expect: [[H(GET_A.length, true)], [H(22, true), Hpart(2)], [H(21, true)]],
+    check: (segs, f) => {
+      assert.deepEqual(headData(segs).slice(1), [
+        'BREW /pot HTTP/1.1\r\n\r\n',
+        'FOO-BAR /x HTTP/1.1\r\n\r\n',
+      ]);
+      assert.equal(f.counters.requests, 3);
+      assert.equal(f.counters.unframedStarts, 0);
+    },
+  },
+  {
+    name: 'after a loss, a request line with any method is found again; a body line with a word and a space is not',
+    events: [gap('egress', 10), full('egress', 'hello world\r\nBREW /r HTTP/1.1\r\n\r\n')],
+    expect: [[U(10)], [U(13), H(20, true)]],
+    check: (_, f) => assert.equal(f.counters.resyncs, 1),
   },
   {
     name: 'request with Transfer-Encoding not ending in chunked: framing unknown (RFC 9112 §6.3 item 4)',
@@ -584,6 +748,30 @@ describe('Http1Framer: options and limits', () => {
     assert.equal(text(body.data), POST_JSON_BODY.slice(0, 5));
     assert.notEqual(body.data!.buffer, events[0]!.copied.buffer, 'a copy, not a view of the ring buffer');
     assert.equal(segs[1]![0]!.data, null);
+  });
+
+  test('a head over a parse limit (129 fields, an 8 KiB line) is shipped cut, not dropped', () => {
+    const many = 'GET /many HTTP/1.1\r\n' + 'X-F: 1\r\n'.repeat(MAX_HEADER_COUNT + 1) + '\r\n';
+    const long = 'GET /long HTTP/1.1\r\nX-Big: ' + 'v'.repeat(MAX_LINE_BYTES) + '\r\n\r\n';
+    for (const wire of [many, long]) {
+      const framer = new Http1Framer();
+      const segs = feed(framer, [
+        toEvent(full('egress', wire), 'client'),
+        toEvent(full('ingress', RESPONSE_200_A), 'client'),
+        toEvent(full('egress', GET_B), 'client'),
+      ]);
+      assert.deepEqual(
+        segs.map((s) => s.map(shape)),
+        [[H(wire.length)], [H(headLen(RESPONSE_200_A)), B(1, true)], [H(GET_B.length, true)]],
+      );
+      const shipped = parseHead(segs[0]![0]!.data!, 0, segs[0]![0]!.data!.length, { allowTruncated: true });
+      assert.ok(shipped.state === 'complete' && shipped.head.truncated && shipped.head.method === 'GET');
+      assert.equal(framer.counters.headsOverLimit, 1);
+      assert.equal(framer.counters.truncatedHeads, 1);
+      assert.deepEqual(framer.counters.invalidHeads, {});
+      assert.equal(framer.counters.orphanResponses, 0, 'the request is pending: its response pairs with it');
+      assert.equal(framer.counters.requests, 2);
+    }
   });
 
   test('a head larger than the buffer limit is given up and counted', () => {

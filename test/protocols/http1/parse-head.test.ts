@@ -111,7 +111,18 @@ describe('parseHead: complete heads', () => {
     ],
     ['status line without reason phrase or its SP', 'HTTP/1.1 200\r\n\r\n', { statusCode: 200, reason: '' }],
     ['empty reason phrase', 'HTTP/1.1 200 \r\n\r\n', { statusCode: 200, reason: '' }],
-    ['bare LF line ends (RFC 9112 §2.2)', 'GET / HTTP/1.1\nHost: x\n\n', { method: 'GET', headBytes: 24 }],
+    [
+      'bare LF line ends in a response (RFC 9112 §2.2: a client may accept them)',
+      'HTTP/1.1 200 OK\nContent-Length: 0\n\n',
+      { statusCode: 200, contentLength: 0, headBytes: 35 },
+    ],
+    [
+      'a bare-LF empty line before a request line is still an empty line (RFC 9112 §2.2)',
+      '\nGET / HTTP/1.1\r\n\r\n',
+      { method: 'GET', headBytes: 19 },
+    ],
+    ['HTAB and obs-text in a value', 'GET / HTTP/1.1\r\nX: a\tb\xe9\r\n\r\n', { method: 'GET' }],
+    ['an extension method', 'M-SEARCH * HTTP/1.1\r\n\r\n', { method: 'M-SEARCH', path: '*' }],
     [
       'leading empty line before the request line',
       '\r\nGET / HTTP/1.1\r\n\r\n',
@@ -167,8 +178,8 @@ describe('parseHead: complete heads', () => {
     assert.equal(headerValue(head, 'missing'), undefined);
   });
 
-  test('obs-fold is joined with a space (RFC 9112 §5.2)', () => {
-    const { head } = complete('GET / HTTP/1.1\r\nX-Long: one\r\n  two\r\n\ttwo-b\r\n\r\n');
+  test('obs-fold in a response is joined with a space (RFC 9112 §5.2)', () => {
+    const { head } = complete('HTTP/1.1 200 OK\r\nX-Long: one\r\n  two\r\n\ttwo-b\r\n\r\n');
     assert.deepEqual(head.headers, [['X-Long', 'one two two-b']]);
   });
 
@@ -229,6 +240,32 @@ describe('parseHead: invalid heads', () => {
       'POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n',
       HEAD_INVALID_REASON.badContentLength,
     ],
+    // Requests are read as strict servers read them (Node's llhttp answers each of these with a 400).
+    ['bare LF ending the request line', 'GET / HTTP/1.1\nHost: x\r\n\r\n', HEAD_INVALID_REASON.bareLf],
+    [
+      'bare LF ending a request field line',
+      'GET / HTTP/1.1\r\nHost: x\nX: y\r\n\r\n',
+      HEAD_INVALID_REASON.bareLf,
+    ],
+    ['bare LF as the empty line of a request', 'GET / HTTP/1.1\r\nHost: x\r\n\n', HEAD_INVALID_REASON.bareLf],
+    ['obs-fold in a request', 'GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n', HEAD_INVALID_REASON.obsFold],
+    [
+      'control byte in a request value',
+      'GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n',
+      HEAD_INVALID_REASON.badFieldValue,
+    ],
+    ['NUL in a request value', 'GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n', HEAD_INVALID_REASON.badFieldValue],
+    ['DEL in a request value', 'GET / HTTP/1.1\r\nX: a\x7fb\r\n\r\n', HEAD_INVALID_REASON.badFieldValue],
+    [
+      'NUL in a response value (RFC 9110 §5.5)',
+      'HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n',
+      HEAD_INVALID_REASON.badFieldValue,
+    ],
+    [
+      'bare CR after another control byte',
+      'GET / HTTP/1.1\r\nX: \x01a\rb\r\n\r\n',
+      HEAD_INVALID_REASON.bareCr,
+    ],
     [
       'too many empty lines first',
       '\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n',
@@ -257,6 +294,25 @@ describe('parseHead: invalid heads', () => {
     assert.deepEqual(parseHead(bytes(line)), { state: 'invalid', reason: HEAD_INVALID_REASON.lineTooLong });
   });
 
+  test('with allowTruncated the limits cut the head instead of rejecting it', () => {
+    const many = 'GET /many HTTP/1.1\r\n' + 'X: 1\r\n'.repeat(MAX_HEADER_COUNT + 5) + '\r\n';
+    const cut = complete(many, { allowTruncated: true }).head;
+    assert.equal(cut.truncated, true);
+    assert.equal(cut.path, '/many');
+    assert.equal(cut.headers.length, MAX_HEADER_COUNT);
+
+    const longField = 'GET /long HTTP/1.1\r\nHost: x\r\nX-Big: ' + 'v'.repeat(MAX_LINE_BYTES) + '\r\n\r\n';
+    const field = complete(longField, { allowTruncated: true }).head;
+    assert.equal(field.truncated, true);
+    assert.deepEqual(field.headers, [['Host', 'x']]);
+
+    const longTarget = 'GET /' + 'a'.repeat(MAX_LINE_BYTES) + ' HTTP/1.1\r\nHost: x\r\n\r\n';
+    const target = complete(longTarget, { allowTruncated: true }).head;
+    assert.equal(target.truncated, true);
+    assert.equal(target.method, 'GET');
+    assert.equal(target.target!.length, MAX_LINE_BYTES - 4);
+  });
+
   test('head too large', () => {
     const wire = 'GET / HTTP/1.1\r\n' + 'X-Pad: aaaaaaaaaa\r\n'.repeat(100) + '\r\n';
     assert.deepEqual(parseHead(bytes(wire), 0, wire.length, { maxHeadBytes: 1000, maxHeaderCount: 1000 }), {
@@ -278,7 +334,7 @@ describe('parseHead: needs more', () => {
     RESPONSE_200_HELLO.slice(0, RESPONSE_200_HELLO.indexOf('\r\n\r\n') + 4),
     REQUEST_WITH_SECRETS,
     UPGRADE_WEBSOCKET,
-    'GET / HTTP/1.1\nHost: x\n\n',
+    'HTTP/1.1 204 No Content\nServer: x\n\n',
   ];
   for (const wire of heads) {
     test(`every proper prefix needs more: ${JSON.stringify(wire.slice(0, 24))}`, () => {
