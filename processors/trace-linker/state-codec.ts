@@ -64,8 +64,14 @@ function fromJsonRelease(value: LinkerState): LinkerState {
   return value;
 }
 
+/**
+ * Earlier versions of state.avsc, oldest first (none yet): a value one of them wrote is read by schema
+ * resolution, so a changed type keeps its predecessor here (history/, new fields with defaults).
+ */
+const HISTORY: readonly URL[] = [];
+
 export function linkerStateCodec(): StateCodec<LinkerState> {
-  const avro = avroStateCodec<StoredValue>(new URL('./state.avsc', import.meta.url));
+  const avro = avroStateCodec<StoredValue>(new URL('./state.avsc', import.meta.url), { history: HISTORY });
   const json = jsonStateCodec<LinkerState>();
   const wrappers = new Map<
     Tag,
