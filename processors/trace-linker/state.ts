@@ -1,6 +1,8 @@
 /**
- * The trace linker's partition state, plain data. A partition holds the state of the nodes whose name
- * hashes to it (the linking topic is keyed by node), so every key carries what it is about:
+ * The trace linker's partition state, plain typed data, kept live between records (index.ts) and written
+ * to the changelog as Avro of the declared type state.avsc (state-codec.ts): the types below and that
+ * file change together. A partition holds the state of the nodes whose name hashes to it (the linking
+ * topic is keyed by node), so every key carries what it is about:
  *
  * - `s:<spanId>`: a span of one of this partition's nodes (`SpanEntry`), or a stub for one that has not
  *   arrived yet but is already waited for (by a local child, or a question from another node);
