@@ -17,9 +17,11 @@
  *                     each span (the host's) — the ratios' denominator;
  *   pass-through      (trace-linker) a handler that decodes each span and emits it, no state: the least
  *                     a linker costs in this runtime, so `handler` − `pass-through` is the linking;
- *   handler           the handler on decoded records, state changes not encoded (the changelog codec is
- *                     being replaced: its cost is the next line's difference);
- *   handler+changelog the same, each unit's changed state keys encoded with the processor's state codec.
+ *   handler           the handler on decoded records, state changes not encoded (the changelog codec's
+ *                     cost is the next line's difference);
+ *   handler+changelog the same, each unit's changed state keys encoded with the processor's state codec;
+ *   handler+json-changelog  (a processor with a codec of its own) the same with the default JSON state
+ *                     codec instead: what its declared type saves, in the same run.
  *
  * With `--before`, the implementations these replaced (kept as the equivalence tests' oracle under
  * test/processors/<name>/reference) run too, in the same run: `before: handler...`.
@@ -40,6 +42,7 @@ import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
 import type { AnyProcessorDefinition, InputRecord, StateCodec } from '../../processors/runtime/definition.ts';
 import { PartitionTask } from '../../processors/runtime/partition-task.ts';
 import { ProcessorTopics } from '../../processors/runtime/processor-topics.ts';
+import { jsonStateCodec } from '../../processors/runtime/state-codec.ts';
 import traceLinker from '../../processors/trace-linker/index.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
@@ -101,7 +104,7 @@ export interface ProcessorResult {
   outputDigest: string;
   /** With `before`: whether the implementation replaced emitted exactly the same records. */
   sameOutputsAsBefore?: boolean;
-  /** Changelog records and bytes (default JSON codec) per span, per implementation. */
+  /** Changelog records and bytes (each implementation's state codec) per span. */
   changelog: Array<{ implementation: 'current' | 'before'; records: number; bytesPerSpan: number }>;
   counters: Record<string, number>;
   scenarios: Scenario[];
@@ -277,6 +280,8 @@ const WHAT: Record<ProcessorName, Record<string, string>> = {
     handler:
       'trace-linker handler on decoded records (span decode and output encode included), state not encoded',
     'handler+changelog': 'the handler, and the changed state keys of each unit encoded with its state codec',
+    'handler+json-changelog':
+      'the handler, the changed state keys encoded with the default JSON state codec instead of its own',
   },
   'red-metrics': {
     avro: 'Avro decode of each span (the host does it before the handler)',
@@ -373,6 +378,10 @@ export async function benchHandlers(options: BenchOptions = {}): Promise<Process
           runs.push([`${prefix}handler`, check({ ...d, stateCodec: NOT_ENCODED }, `${prefix}handler`)]);
         }
         runs.push([`${prefix}handler+changelog`, check(d, `${prefix}handler+changelog`)]);
+        if (prefix === '' && d.stateCodec !== undefined) {
+          const json = { ...d, stateCodec: jsonStateCodec() };
+          runs.push(['handler+json-changelog', check(json, 'handler+json-changelog')]);
+        }
       }
       const times: Record<string, Timing[]> = {};
       for (let r = 0; r < reps; r++) {

@@ -13,7 +13,7 @@ export const HANDLER_AREAS: ProfileArea[] = [
   // Stopping the profiler (it serialises the profile while it still samples).
   ['profiler (node:inspector)', (u) => u.startsWith('node:inspector')],
   [
-    'state codec (changelog encode)',
+    'state store and JSON state codec',
     (u) => u.includes('runtime/state-codec') || u.includes('runtime/state-store'),
   ],
   ['trace-linker', (u) => u.includes('/processors/trace-linker/')],

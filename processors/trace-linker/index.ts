@@ -8,6 +8,7 @@ import { defineProcessor } from '../runtime/definition.ts';
 import { linkerConfigSpec } from './config.ts';
 import { processLinkingEvent, punctuateLinker } from './linker.ts';
 import type { LinkerState } from './state.ts';
+import { linkerStateCodec } from './state-codec.ts';
 
 export default defineProcessor<typeof linkerConfigSpec.fields, LinkerState, 'linking'>({
   name: 'trace-linker',
@@ -21,6 +22,9 @@ export default defineProcessor<typeof linkerConfigSpec.fields, LinkerState, 'lin
   // thousand servers each), and decoding them per read was over half of the linker's CPU at 8K
   // requests/s per process (bench/pipeline). Every change is followed by state.set (linker.ts).
   stateAccess: 'live',
+  // Binary values of a declared type (state.avsc, state-codec.ts); a changelog written as JSON by the
+  // releases before still restores.
+  stateCodec: linkerStateCodec(),
   process(record, ctx) {
     processLinkingEvent(record, ctx);
   },

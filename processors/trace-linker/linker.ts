@@ -482,7 +482,14 @@ class Linker {
       };
       this.schedule(key, this.now + this.#bucketLifeMs());
     }
-    bucket.servers.push([span.spanId, start, Number(duration), span.local.tid, headerTrace, []]);
+    bucket.servers.push({
+      spanId: span.spanId,
+      startOffsetNs: start,
+      durationNs: Number(duration),
+      tid: span.local.tid,
+      headerTrace,
+      childConns: [],
+    });
     bucket.touchedMs = this.now;
     this.ctx.state.set(key, bucket);
     if (reach === null) proc.tiers[tier] = { newest: index, reachNs: endNs };
@@ -553,11 +560,21 @@ class Linker {
           const rows = got.servers;
           for (let i = 0; i < rows.length; i++) {
             const row = rows[i]!;
-            const rowStart = row[1];
-            if (rowStart > callStart || callEnd > rowStart + row[2]) continue;
-            if (row[0] === e.spanId || (e.headerTrace !== null && row[4] !== e.headerTrace)) continue;
+            const rowStart = row.startOffsetNs;
+            const rowEnd = rowStart + row.durationNs;
+            if (rowStart > callStart || callEnd > rowEnd) continue;
+            if (row.spanId === e.spanId || (e.headerTrace !== null && row.headerTrace !== e.headerTrace))
+              continue;
             // Offsets from the call's start: common to every bucket.
-            chooser.add(rowStart - callStart, rowStart + row[2] - callStart, row[0], row[3], row[5], key, i);
+            chooser.add(
+              rowStart - callStart,
+              rowEnd - callStart,
+              row.spanId,
+              row.tid,
+              row.childConns,
+              key,
+              i,
+            );
           }
         }
         if (exits && got.olderReach < callEnd) break;
@@ -596,7 +613,7 @@ class Linker {
   #noteChildConnection(key: string, index: number, connectionKey: string): void {
     const got = this.ctx.state.get(key);
     if (got?.t !== 'bucket') return;
-    const conns = got.servers[index]![5];
+    const conns = got.servers[index]!.childConns;
     if (conns.includes(connectionKey) || conns.length >= MAX_CHILD_CONNECTIONS) return;
     conns.push(connectionKey);
     this.ctx.state.set(key, got);

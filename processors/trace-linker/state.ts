@@ -1,6 +1,8 @@
 /**
- * The trace linker's partition state, plain data. A partition holds the state of the nodes whose name
- * hashes to it (the linking topic is keyed by node), so every key carries what it is about:
+ * The trace linker's partition state, plain typed data, kept live between records (index.ts) and written
+ * to the changelog as Avro of the declared type state.avsc (state-codec.ts): the types below and that
+ * file change together. A partition holds the state of the nodes whose name hashes to it (the linking
+ * topic is keyed by node), so every key carries what it is about:
  *
  * - `s:<spanId>`: a span of one of this partition's nodes (`SpanEntry`), or a stub for one that has not
  *   arrived yet but is already waited for (by a local child, or a question from another node);
@@ -102,23 +104,24 @@ export interface ServerSummary {
 }
 
 /**
- * A bucket stores its summaries as compact tuples (offsets from the bucket start as plain numbers,
- * exact below 2^53 ns): buckets are read on every CLIENT decision, so their encoded size matters.
+ * One SERVER span of a bucket: its times as offsets from the bucket's start, plain numbers (exact below
+ * 2^53 ns), so a search compares numbers, not BigInts. Buckets are read on every CLIENT decision.
  */
-export type StoredSummary = [
-  spanId: string,
-  startOffsetNs: number,
-  durationNs: number,
-  tid: number,
-  headerTrace: string | null,
-  childConns: string[],
-];
+export interface ServerRow {
+  spanId: string;
+  startOffsetNs: number;
+  durationNs: number;
+  tid: number;
+  headerTrace: string | null;
+  /** Connection keys of the CLIENT calls already attributed to it (connection reuse is a hint). */
+  childConns: string[];
+}
 
 export interface BucketEntry {
   t: 'bucket';
   /** Start of the bucket, ns on the node's clock. */
   baseNs: bigint;
-  servers: StoredSummary[];
+  servers: ServerRow[];
   touchedMs: number;
   /** The latest end of its servers, as an offset from `baseNs` (a search skips a bucket that ends too soon). */
   reach: number;

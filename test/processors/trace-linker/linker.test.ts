@@ -1,7 +1,6 @@
 /** trace-linker handlers on hand-built spans: causality choices, boundaries, timeouts, bounds. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
 import { testProcessor } from '../../../processors/runtime/test-context.ts';
 import { chooseCausalParent } from '../../../processors/trace-linker/causality.ts';
 import traceLinker from '../../../processors/trace-linker/index.ts';
@@ -347,10 +346,10 @@ describe('trace-linker: waiting, bounded', () => {
 
   /** The largest state value, encoded as the changelog holds it. */
   function largestValue(l: ReturnType<typeof linker>): { key: string; bytes: number } {
-    const codec = jsonStateCodec<unknown>();
+    const codec = traceLinker.stateCodec!;
     let largest = { key: '', bytes: 0 };
     for (const key of l.t.state.keys()) {
-      const bytes = codec.encode(l.t.state.get(key)).length;
+      const bytes = codec.encode(l.t.state.get(key)!).length;
       if (bytes > largest.bytes) largest = { key, bytes };
     }
     return largest;
