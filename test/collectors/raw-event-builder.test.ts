@@ -101,6 +101,7 @@ function stats(ringbufDrops: number): StatsRecord {
     SCRATCH: 0,
     TLS_UNBOUND: 0,
     TLS_NOTICE: 0,
+    READ_PAYLOAD: 0,
   };
   return {
     kind: 'stats',
