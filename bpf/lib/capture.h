@@ -36,6 +36,7 @@ static __always_inline void mp_iov_flat(struct mp_scratch *s, __u64 buf, __u32 l
 	s->cur.vlen = 1;
 	s->cur.first = 0;
 	s->cur.nr = 1;
+	s->cur.pos = 0;
 }
 
 /* Makes iovecs [first, first + MP_IOV_MAX) of the syscall (as many as it has) the window in
@@ -79,6 +80,7 @@ static __always_inline __u32 mp_load_iov(struct mp_scratch *s, const struct mp_s
 	s->cur.vlen = a->vlen;
 	s->cur.first = 0;
 	s->cur.nr = 0;
+	s->cur.pos = 0;
 	return mp_iov_window(s, 0);
 }
 
@@ -168,6 +170,8 @@ __noinline __u32 mp_copy_payload(struct mp_scratch *s, __u32 want)
 			break;
 		if (!mp_iov_window(s, first))
 			return off | MP_COPY_READ_FAILED;
+		/* Every iovec before this window was copied whole: the window starts at off. */
+		s->cur.pos = off;
 		off = mp_copy_window(s, off, want);
 		if (off & MP_COPY_READ_FAILED)
 			return off;
@@ -228,17 +232,24 @@ __noinline int mp_tail_window(struct mp_scratch *s, __u32 len)
 
 /* Does the data (its first `len` bytes, across iovecs) end a chunked body? Only the iovecs
  * that overlap the last min(len, 8) bytes are read: writev([chunk, "\r\n", "0\r\n\r\n"]) is
- * how bodies end, after any number of chunks in the same writev. */
+ * how bodies end, after any number of chunks in the same writev. The walk goes on from the
+ * window the copy stopped in (s->cur.pos is where it starts), unless the tail begins before it. */
 __noinline bool mp_ends_chunked_body(struct mp_scratch *s, __u32 len)
 {
+	__u32 start = 0;
+
 	if (!s)
 		return false;
-	s->cur.pos = 0;
+	if (s->cur.nr && s->cur.pos + 8 <= len)
+		start = s->cur.first / MP_IOV_MAX;
+	else
+		s->cur.pos = 0;
 	s->cur.tail = 0;
-	for (int w = 0; w < MP_IOV_WINDOWS; w++) {
+	for (int i = 0; i < MP_IOV_WINDOWS; i++) {
+		__u32 w = start + i;
 		int r;
 
-		if (!mp_iov_window(s, w * MP_IOV_MAX))
+		if (w >= MP_IOV_WINDOWS || !mp_iov_window(s, w * MP_IOV_MAX))
 			return false;
 		r = mp_tail_window(s, len);
 		if (r == MP_TAIL_DONE)
