@@ -261,6 +261,7 @@ export type DropReasonName = Exclude<keyof typeof DropReason, '_MAX'>;
 export function isTruncationReason(reason: DropReasonName): boolean {
   return (LAYOUT.constants.DROP_TRUNCATIONS & (1 << DropReason[reason])) !== 0;
 }
+
 export type SyscallName = keyof typeof Syscall;
 
 /** Offset of `field` in `struct name`. */
