@@ -3,7 +3,7 @@
  * and after a change to bpf/), measured side by side in one run (root: the eBPF loader).
  *
  *   sudo node bench/iovec-capture/run.ts --baseline <other>/bpf/build/meshpipe-loader
- *        [--iovecs 2,8,21,61] [--writes 20000] [--reps 3]
+ *        [--iovecs 2,8,21,61] [--writes 5000] [--reps 3]
  *
  * A Node server on loopback answers one HTTP/1.x request, then writes `--writes` responses on the same
  * connection, each one writev (the socket corked around a head and iovecs-1 body pieces of 100 bytes:
@@ -29,7 +29,7 @@ const { values } = parseArgs({
   options: {
     baseline: { type: 'string' },
     iovecs: { type: 'string', default: '2,8,21,61' },
-    writes: { type: 'string', default: '20000' },
+    writes: { type: 'string', default: '5000' },
     reps: { type: 'string', default: '3' },
   },
 });
