@@ -11,6 +11,10 @@
  *
  * exactly (plus what sits in the buffer while it is not quiescent). Kernel and loader drops are records
  * that never reached the agent, so they are counted as records by reason, next to that equation.
+ *
+ * Truncations are not drops: the record or event arrived, with fewer payload bytes than the capture
+ * wanted (the kernel could not read a buffer, or a head was longer than the copy budget). They are
+ * counted apart, by stage and reason, so that `dropped` means lost and nothing else.
  */
 
 /** Where a drop happened. */
@@ -37,6 +41,12 @@ export const DROP_REASON = {
   shutdown: 'shutdown',
 } as const;
 
+/** Why a record arrived shortened (kernel reasons are the ABI's truncation reasons, lower-cased). */
+export const TRUNCATION_REASON = {
+  /** A head longer than the kernel's copy budget (`collector.capBytes`): shipped cut, as far as copied. */
+  headOverCapture: 'head_over_capture',
+} as const;
+
 export interface CaptureCounters {
   /** Loader records received, by kind (data, open, close, connect_failed, stats, ready). */
   records: Record<string, number>;
@@ -46,8 +56,10 @@ export interface CaptureCounters {
   bytes: { egress: number; ingress: number };
   /** DATA records of TLS plaintext (read through the uprobes on OpenSSL), by direction. */
   tlsEvents: { egress: number; ingress: number };
-  /** Records or events dropped, keyed `stage/reason`. */
+  /** Records or events lost, keyed `stage/reason`. */
   dropped: Map<string, number>;
+  /** Records or heads that arrived shortened (not lost), keyed `stage/reason`: stage kernel or agent. */
+  truncated: Map<string, number>;
   /** Events not captured on purpose, by reason (`self`: meshpipe's own processes). */
   excluded: Record<string, number>;
   /** Raw events accepted by Kafka. */
@@ -77,6 +89,7 @@ export function newCaptureCounters(): CaptureCounters {
     bytes: { egress: 0, ingress: 0 },
     tlsEvents: { egress: 0, ingress: 0 },
     dropped: new Map(),
+    truncated: new Map(),
     excluded: {},
     produced: 0,
     produceErrors: {},
@@ -92,18 +105,35 @@ export function newCaptureCounters(): CaptureCounters {
 }
 
 export function countDrop(counters: CaptureCounters, stage: DropStage, reason: string, n = 1): void {
+  add(counters.dropped, stage, reason, n);
+}
+
+export function countTruncation(counters: CaptureCounters, stage: DropStage, reason: string, n = 1): void {
+  add(counters.truncated, stage, reason, n);
+}
+
+function add(map: Map<string, number>, stage: DropStage, reason: string, n: number): void {
   if (n <= 0) return;
   const key = `${stage}/${reason}`;
-  counters.dropped.set(key, (counters.dropped.get(key) ?? 0) + n);
+  map.set(key, (map.get(key) ?? 0) + n);
 }
 
 /** Drops of one stage (all stages when omitted). */
 export function droppedTotal(counters: CaptureCounters, stages?: readonly DropStage[]): number {
-  let total = 0;
-  for (const [key, n] of counters.dropped) {
-    if (stages === undefined || stages.includes(key.slice(0, key.indexOf('/')) as DropStage)) total += n;
+  return total(counters.dropped, stages);
+}
+
+/** Truncations of all stages. */
+export function truncatedTotal(counters: CaptureCounters): number {
+  return total(counters.truncated);
+}
+
+function total(map: Map<string, number>, stages?: readonly DropStage[]): number {
+  let sum = 0;
+  for (const [key, n] of map) {
+    if (stages === undefined || stages.includes(key.slice(0, key.indexOf('/')) as DropStage)) sum += n;
   }
-  return total;
+  return sum;
 }
 
 export function capturedTotal(counters: CaptureCounters): number {

@@ -69,7 +69,15 @@ export const COLLECTOR_METRICS = {
     prometheus: 'meshpipe_collector_dropped_total',
     type: 'COUNTER',
     unit: '{record}',
-    help: 'Records or events lost, by stage (kernel, loader, agent, kafka) and reason. Kernel reasons are enum mp_drop_reason; see docs/collector.md.',
+    help: 'Records or events lost, by stage (kernel, loader, agent, kafka) and reason. Kernel reasons are the losses of enum mp_drop_reason; truncations are in meshpipe_collector_truncated_total. See docs/collector.md.',
+    labels: ['stage', 'reason'],
+  },
+  truncated: {
+    otel: 'meshpipe.collector.truncated',
+    prometheus: 'meshpipe_collector_truncated_total',
+    type: 'COUNTER',
+    unit: '{record}',
+    help: 'Records that arrived shortened, not lost, by stage and reason: kernel iov_limit and read_payload (the record is flagged, its payload incomplete), agent head_over_capture (a head longer than collector.capBytes, shipped cut). See docs/collector.md.',
     labels: ['stage', 'reason'],
   },
   excluded: {
@@ -313,6 +321,10 @@ export class CollectorMetrics {
     for (const [key, n] of c.dropped) {
       const slash = key.indexOf('/');
       this.#count('dropped', { stage: key.slice(0, slash), reason: key.slice(slash + 1) }, n);
+    }
+    for (const [key, n] of c.truncated) {
+      const slash = key.indexOf('/');
+      this.#count('truncated', { stage: key.slice(0, slash), reason: key.slice(slash + 1) }, n);
     }
     for (const [reason, n] of Object.entries(c.excluded)) this.#count('excluded', { reason }, n);
     this.#count('produced', {}, c.produced);

@@ -28,6 +28,7 @@ import {
   DROP_STAGE,
   droppedTotal,
   newCaptureCounters,
+  truncatedTotal,
 } from './capture-counters.ts';
 import { type CapturePipeline, createCapturePipeline } from './capture-pipeline.ts';
 import { CollectorMetrics, type CollectorSnapshot } from './collector-metrics.ts';
@@ -52,6 +53,8 @@ export interface CollectorTotals {
   produced: number;
   buffered: number;
   dropped: number;
+  /** Records that arrived shortened (all stages): not lost, not part of the equation. */
+  truncated: number;
 }
 
 const STATUS_INTERVAL_MS = 1000;
@@ -122,6 +125,7 @@ export class Collector {
       produced: this.counters.produced,
       buffered: this.writer.size,
       dropped: droppedTotal(this.counters, [DROP_STAGE.agent, DROP_STAGE.kafka]),
+      truncated: truncatedTotal(this.counters),
     };
   }
 
@@ -253,12 +257,14 @@ export class Collector {
     const now = Date.now();
     const captured = capturedTotal(this.counters);
     const dropped = droppedTotal(this.counters);
+    const truncated = truncatedTotal(this.counters);
     const seconds = Math.max(0.001, (now - this.#rate.at) / 1000);
     const rate = (captured - this.#rate.captured) / seconds;
     const newDrops = dropped - this.#rate.dropped;
     this.#rate = { at: now, captured, dropped };
     const capture = this.#pipeline.capture;
     const parts = [`${formatRate(rate)} ev/s`, `${formatCount(dropped)} dropped`];
+    if (truncated > 0) parts.push(`${formatCount(truncated)} truncated`);
     let state: ComponentStatus['state'] = 'ok';
     if (this.#stopped) {
       state = 'failed';
@@ -270,6 +276,7 @@ export class Collector {
       state = 'degraded';
       parts.push(`kafka: ${this.#producer.lastError ?? 'connecting'}`);
     } else if (newDrops > 0) {
+      // Losses only: a truncated record arrived (flagged), so truncations never degrade the status.
       state = 'degraded';
     }
     this.#status = {
@@ -279,6 +286,7 @@ export class Collector {
         captured,
         produced: this.counters.produced,
         dropped,
+        truncated,
         buffered: this.writer.size,
         connections: this.#pipeline.builder.connections,
         loaderRestarts: this.counters.loaderRestarts,

@@ -27,11 +27,11 @@ import type { LoaderRecord, StatsRecord } from './loader/record-decoder.ts';
 import type { DropReasonName } from './loader/record-layout.ts';
 
 /**
- * Kernel drop reasons that lose a record of a traced connection. READ_USER can also mean a lost record
- * (an unreadable msghdr skips the syscall); IOV_LIMIT and PENDING_MAP_FULL never do (the record is
- * emitted with a flag, or the drop concerns a connect() outcome, not data). Neither do the TLS reasons:
- * TLS_UNBOUND is plaintext of an SSL* not tied to a connection yet, and a connection reports nothing
- * before it is tied; TLS_NOTICE is a library found late.
+ * Kernel drop reasons that lose a record of a traced connection (READ_USER: an unreadable msghdr skips
+ * the syscall). The truncations (IOV_LIMIT, READ_PAYLOAD) never do: the record is emitted with a flag.
+ * Nor do the losses that concern no data record of a traced connection: PENDING_MAP_FULL (a connect()
+ * outcome), TLS_UNBOUND (plaintext of an SSL* not tied to a connection yet, and a connection reports
+ * nothing before it is tied) and TLS_NOTICE (a library found late).
  */
 export const LOSSY_KERNEL_REASONS: readonly DropReasonName[] = [
   'RINGBUF_FULL',

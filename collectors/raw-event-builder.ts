@@ -25,7 +25,14 @@ import type {
   ProcessIdentity,
   Syscall,
 } from '../schemas/types.ts';
-import { type CaptureCounters, countDrop, DROP_REASON, DROP_STAGE } from './capture-counters.ts';
+import {
+  type CaptureCounters,
+  countDrop,
+  countTruncation,
+  DROP_REASON,
+  DROP_STAGE,
+  TRUNCATION_REASON,
+} from './capture-counters.ts';
 import { CausalityHints } from './causality-hints.ts';
 import { CaptureClock } from './clock.ts';
 import { connectionKey } from './connection-key.ts';
@@ -51,6 +58,7 @@ import type {
   StatsRecord,
   SyscallName,
 } from './loader/record-decoder.ts';
+import { type DropReasonName, isTruncationReason } from './loader/record-layout.ts';
 import { type ConnRecord, LossGate } from './loss-gate.ts';
 import type { TlsLibraries } from './tls-libraries.ts';
 
@@ -281,7 +289,7 @@ export class RawEventBuilder {
     this.gate.close(r, this.#release);
   }
 
-  /** Kernel and loader drops since the previous STATS of this run, by reason. */
+  /** Kernel and loader drops (and kernel truncations) since the previous STATS of this run, by reason. */
   #countDrops(r: StatsRecord): void {
     const last = this.#lastStats;
     this.#lastStats = r;
@@ -293,9 +301,10 @@ export class RawEventBuilder {
       DROP_REASON.loaderOutputFull,
       r.loaderDroppedRecords - (last?.loaderDroppedRecords ?? 0),
     );
-    for (const [reason, n] of Object.entries(r.kernelDrops)) {
-      const before = last?.kernelDrops[reason as keyof StatsRecord['kernelDrops']] ?? 0;
-      countDrop(c, DROP_STAGE.kernel, reason.toLowerCase(), n - before);
+    for (const [reason, n] of Object.entries(r.kernelDrops) as Array<[DropReasonName, number]>) {
+      const delta = n - (last?.kernelDrops[reason] ?? 0);
+      if (isTruncationReason(reason)) countTruncation(c, DROP_STAGE.kernel, reason.toLowerCase(), delta);
+      else countDrop(c, DROP_STAGE.kernel, reason.toLowerCase(), delta);
     }
   }
 
@@ -495,6 +504,7 @@ export class RawEventBuilder {
     const redactionsBefore = fc.redactions;
     const requestsBefore = fc.requests;
     const interimBefore = fc.interimResponses;
+    const cutBefore = fc.headsCutByCapture;
     const segments = framer.push({
       direction: ingress ? 'ingress' : 'egress',
       role: r.role,
@@ -505,6 +515,12 @@ export class RawEventBuilder {
     });
     const redactions = fc.redactions - redactionsBefore;
     this.#counters.redactions += redactions;
+    countTruncation(
+      this.#counters,
+      DROP_STAGE.agent,
+      TRUNCATION_REASON.headOverCapture,
+      fc.headsCutByCapture - cutBefore,
+    );
 
     const connection = this.#withFramerRole(conn);
     const ev = this.#event('DATA', r, conn.identity, connection, this.#process(conn, r.tid));

@@ -8,6 +8,8 @@ export interface Progress {
   done(text?: string): void;
 }
 
+const ANSI_SGR = /\x1b\[[0-9;]*m/g;
+
 export function createProgress(
   options: { stream?: NodeJS.WriteStream; quietMs?: number; enabled?: boolean } = {},
 ): Progress {
@@ -22,7 +24,9 @@ export function createProgress(
     update(text) {
       if (tty) {
         const columns = stream.columns ?? 120;
-        stream.write(`\r\x1b[2K${text.length > columns - 1 ? `${text.slice(0, columns - 2)}…` : text}`);
+        // Colour codes take no columns; a line too long for the terminal is cut without them.
+        const plain = text.replace(ANSI_SGR, '');
+        stream.write(`\r\x1b[2K${plain.length > columns - 1 ? `${plain.slice(0, columns - 2)}…` : text}`);
         drawn = true;
         return;
       }

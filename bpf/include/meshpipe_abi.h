@@ -24,7 +24,7 @@
 #include <linux/types.h>
 #endif
 
-#define MP_ABI_VERSION 2
+#define MP_ABI_VERSION 3
 
 /* ---------------------------------------------------------------------------------------
  * Limits
@@ -40,9 +40,15 @@
  * independent masks, and per-CPU map values are limited to 32 KiB. */
 #define MP_CAPTURE_MAX 8192
 
-/* iovecs walked per readv/writev/sendmsg/recvmsg. Bytes in later iovecs are neither
- * captured nor checked for the chunked terminator (MP_F_IOV_LIMIT is set instead). */
+/* iovecs read from user memory at a time (one probe read of the array per window). */
 #define MP_IOV_MAX 8
+
+/* iovecs walked per readv/writev/sendmsg/recvmsg, window after window: the kernel's own limit
+ * (UIO_MAXIOV), so a syscall that succeeded is walked whole. Node writes a response's head and
+ * body chunks in one writev (2-30 iovecs; a chunked body is 3 iovecs per chunk). Bytes past
+ * this many iovecs would be neither captured nor checked for the chunked terminator
+ * (MP_F_IOV_LIMIT and MP_DROP_IOV_LIMIT). */
+#define MP_IOV_WALK_MAX 1024
 
 /* Data buffers seen on a connection that predates the capture before we give up
  * looking for an HTTP/1.x message start and treat it as opaque. Such a connection may
@@ -119,7 +125,7 @@ enum mp_flags {
 	MP_F_TRUNCATED = 1 << 2,     /* captured < byte_count: the rest was not copied */
 	MP_F_CHUNK_END = 1 << 3,     /* uncopied tail ends with the chunked terminator */
 	MP_F_READ_FAILED = 1 << 4,   /* copying from user memory failed: payload absent */
-	MP_F_IOV_LIMIT = 1 << 5,     /* data spans more than MP_IOV_MAX iovecs */
+	MP_F_IOV_LIMIT = 1 << 5,     /* data spans more than MP_IOV_WALK_MAX iovecs */
 	MP_F_ROLE_INFERRED = 1 << 6, /* role guessed from the first HTTP message seen */
 	MP_F_PREEXISTING = 1 << 7,   /* opened before capture: OPEN timestamp is first sight */
 	MP_F_V4_MAPPED = 1 << 8,     /* AF_INET6 socket carrying IPv4: reported as IPv4 */
@@ -132,22 +138,32 @@ enum mp_flags {
 	MP_F_H2_FRAME_START = 1 << 14, /* payload begins at a frame boundary (kernel in sync) */
 };
 
-/* Why something was not captured. Indexes of the per-CPU counter array (mp_drops) and of
- * mp_stats_record.kernel_drops. Every reason is a counter, never a log line. */
+/* Why something was not captured, or not whole. Indexes of the per-CPU counter array
+ * (mp_drops) and of mp_stats_record.kernel_drops. Every reason is a counter, never a log line.
+ *
+ * Two kinds, told apart by MP_DROP_TRUNCATIONS: a loss (a record, a syscall or a connection
+ * that user space never hears of) and a truncation (the record is emitted, flagged
+ * MP_F_IOV_LIMIT or MP_F_READ_FAILED, with fewer payload bytes than the copy budget wanted).
+ * User space counts them apart (meshpipe_collector_dropped_total / _truncated_total), and only
+ * losses make the collector's status degraded. */
 enum mp_drop_reason {
-	MP_DROP_RINGBUF_FULL = 0,    /* ring buffer full: the loader is behind; record lost */
-	MP_DROP_CONN_MAP_FULL = 1,   /* conn-info insert failed: connection not traced */
-	MP_DROP_ARGS_MAP_FULL = 2,   /* syscall-args stash full: one syscall not traced */
-	MP_DROP_PENDING_MAP_FULL = 3, /* pending-connect map full: async failure unseen */
-	MP_DROP_READ_USER = 4,       /* reading user memory failed (payload, iovec, msghdr) */
-	MP_DROP_READ_KERNEL = 5,     /* reading kernel memory failed (socket walk) */
-	MP_DROP_IOV_LIMIT = 6,       /* buffer spanned more iovecs than MP_IOV_MAX */
-	MP_DROP_CONN_MISMATCH = 7,   /* fd closed/reused between syscall enter and exit */
-	MP_DROP_SCRATCH = 8,         /* per-CPU scratch lookup failed (cannot happen) */
-	MP_DROP_TLS_UNBOUND = 9,     /* TLS plaintext of an SSL* not yet tied to its socket */
-	MP_DROP_TLS_NOTICE = 10,     /* library-discovery notice lost: a library attaches late */
-	MP_DROP__MAX = 11,
+	MP_DROP_RINGBUF_FULL = 0,    /* loss: ring buffer full, the loader is behind */
+	MP_DROP_CONN_MAP_FULL = 1,   /* loss: conn-info insert failed, connection not traced */
+	MP_DROP_ARGS_MAP_FULL = 2,   /* loss: syscall-args stash full, one syscall not traced */
+	MP_DROP_PENDING_MAP_FULL = 3, /* loss: pending-connect map full, async failure unseen */
+	MP_DROP_READ_USER = 4,       /* loss: a msghdr or sockaddr unreadable, syscall skipped */
+	MP_DROP_READ_KERNEL = 5,     /* loss: reading kernel memory failed (socket walk) */
+	MP_DROP_IOV_LIMIT = 6,       /* truncation: more iovecs than MP_IOV_WALK_MAX */
+	MP_DROP_CONN_MISMATCH = 7,   /* loss: fd closed/reused between syscall enter and exit */
+	MP_DROP_SCRATCH = 8,         /* loss: per-CPU scratch lookup failed (cannot happen) */
+	MP_DROP_TLS_UNBOUND = 9,     /* loss: TLS plaintext of an SSL* not yet tied to its socket */
+	MP_DROP_TLS_NOTICE = 10,     /* loss: library-discovery notice lost, a library attaches late */
+	MP_DROP_READ_PAYLOAD = 11,   /* truncation: payload bytes or the iovec array unreadable */
+	MP_DROP__MAX = 12,
 };
+
+/* The reasons that are truncations (bit i: reason i); every other reason is a loss. */
+#define MP_DROP_TRUNCATIONS ((1u << MP_DROP_IOV_LIMIT) | (1u << MP_DROP_READ_PAYLOAD))
 
 /* Exit status of meshpipe-loader; collectors/loader/loader-process.ts maps each to a
  * typed error with the fix. */

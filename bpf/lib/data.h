@@ -130,7 +130,7 @@ static __always_inline void mp_handle_data(struct mp_scratch *s, struct mp_conn_
 	ci->budget[idx] -= want;
 	ci->bytes[idx] += len;
 	if (nr && want) {
-		__u32 copy = mp_copy_payload(s, nr, want);
+		__u32 copy = mp_copy_payload(s, want);
 
 		captured = copy & MP_COPY_BYTES_MASK;
 		if (copy & MP_COPY_READ_FAILED)
@@ -140,7 +140,7 @@ static __always_inline void mp_handle_data(struct mp_scratch *s, struct mp_conn_
 	}
 	if (captured < len) {
 		flags |= MP_F_TRUNCATED;
-		if (nr && mp_ends_chunked_body(s, nr, len))
+		if (nr && mp_ends_chunked_body(s, len))
 			flags |= MP_F_CHUNK_END;
 	}
 
@@ -209,6 +209,7 @@ static __always_inline void mp_data_enter(__u16 syscall, __s32 fd, __u64 buf, __
 		struct mp_user_msghdr msg;
 
 		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)buf)) {
+			/* The syscall is not traced at all: a loss, unlike an unreadable payload. */
 			mp_count_drop(MP_DROP_READ_USER);
 			return;
 		}

@@ -132,7 +132,7 @@ static __always_inline bool mp_h2_iov_ready(struct mp_scratch *s, struct mp_h2_w
 		return false;
 	if (bpf_probe_read_user(s->iov, n * sizeof(struct mp_iov),
 				(void *)(w->iov_user + (__u64)w->iov * sizeof(struct mp_iov)))) {
-		mp_count_drop(MP_DROP_READ_USER);
+		mp_count_drop(MP_DROP_READ_PAYLOAD);
 		return false;
 	}
 	w->window = n;
@@ -191,7 +191,7 @@ __noinline int mp_h2_step(struct mp_scratch *s)
 		if (n == 0 || n > MP_H2_FRAME_HEADER)
 			return MP_H2_STOP;
 		if (bpf_probe_read_user(hdr, n, (void *)(v->base + w->ioff))) {
-			mp_count_drop(MP_DROP_READ_USER);
+			mp_count_drop(MP_DROP_READ_PAYLOAD);
 			return MP_H2_STOP;
 		}
 		out = w->out;
@@ -223,7 +223,7 @@ __noinline int mp_h2_step(struct mp_scratch *s)
 			return MP_H2_STOP;
 		if (bpf_probe_read_user(&s->payload[out & (MP_CAPTURE_MAX - 1)], n,
 					(void *)(v->base + w->ioff))) {
-			mp_count_drop(MP_DROP_READ_USER);
+			mp_count_drop(MP_DROP_READ_PAYLOAD);
 			return MP_H2_STOP;
 		}
 		w->out = out + n;
@@ -489,7 +489,7 @@ static __always_inline void mp_h2_handle(struct mp_scratch *s, struct mp_conn_in
 	if (len <= mp_capture_cap && nr && a->vlen <= MP_IOV_MAX) {
 		if (s->h2.st.left == 0 && s->h2.st.have == 0)
 			flags |= MP_F_H2_FRAME_START;
-		copy = mp_copy_payload(s, nr, len);
+		copy = mp_copy_payload(s, len);
 		captured = copy & MP_COPY_BYTES_MASK;
 		if (copy & (MP_COPY_READ_FAILED | MP_COPY_IOV_LIMIT) || captured != len) {
 			flags |= MP_F_TRUNCATED | MP_F_READ_FAILED;

@@ -118,11 +118,10 @@ static __always_inline void mp_tls_hold(struct mp_tls_thread *t, __u64 pid_tgid,
 	if (want && !bpf_probe_read_user(h->payload, want, (void *)t->buf))
 		h->captured = want;
 	else if (want)
-		mp_count_drop(MP_DROP_READ_USER);
+		mp_count_drop(MP_DROP_READ_PAYLOAD);
 	if (h->captured < len) {
-		area->data.iov[0].base = t->buf;
-		area->data.iov[0].len = len;
-		h->chunk_end = mp_ends_chunked_body(&area->data, 1, len);
+		mp_iov_flat(&area->data, t->buf, len);
+		h->chunk_end = mp_ends_chunked_body(&area->data, len);
 	}
 	/* One held write per thread: an earlier one still waiting is lost. */
 	if (bpf_map_lookup_elem(&mp_tls_held, &pid_tgid))

@@ -42,10 +42,12 @@ void mp_print_layout(void)
 
 	printf("{\n  \"abiVersion\": %d,\n", MP_ABI_VERSION);
 	printf("  \"constants\": {\"CAPTURE_DEFAULT\": %d, \"CAPTURE_MAX\": %d, \"IOV_MAX\": %d, "
-	       "\"UNDECIDED_LIMIT\": %d, \"H2_DATA_DEFAULT\": %d, \"H2_DATA_MAX\": %d, "
-	       "\"FRAME_HEADER_SIZE\": %zu, \"TLS_PATH_MAX\": %d},\n",
-	       MP_CAPTURE_DEFAULT, MP_CAPTURE_MAX, MP_IOV_MAX, MP_UNDECIDED_LIMIT, MP_H2_DATA_DEFAULT,
-	       MP_H2_DATA_MAX, sizeof(__u32), MP_TLS_PATH_MAX);
+	       "\"IOV_WALK_MAX\": %d, \"UNDECIDED_LIMIT\": %d, \"H2_DATA_DEFAULT\": %d, "
+	       "\"H2_DATA_MAX\": %d, \"FRAME_HEADER_SIZE\": %zu, \"TLS_PATH_MAX\": %d, "
+	       "\"DROP_TRUNCATIONS\": %u},\n",
+	       MP_CAPTURE_DEFAULT, MP_CAPTURE_MAX, MP_IOV_MAX, MP_IOV_WALK_MAX, MP_UNDECIDED_LIMIT,
+	       MP_H2_DATA_DEFAULT, MP_H2_DATA_MAX, sizeof(__u32), MP_TLS_PATH_MAX,
+	       MP_DROP_TRUNCATIONS);
 
 	printf("  \"structs\": {");
 	BEGIN_STRUCT(mp_conn_tuple);
@@ -228,6 +230,7 @@ void mp_print_layout(void)
 	ENTRY("SCRATCH", MP_DROP_SCRATCH);
 	ENTRY("TLS_UNBOUND", MP_DROP_TLS_UNBOUND);
 	ENTRY("TLS_NOTICE", MP_DROP_TLS_NOTICE);
+	ENTRY("READ_PAYLOAD", MP_DROP_READ_PAYLOAD);
 	ENTRY("_MAX", MP_DROP__MAX);
 	END_ENUM();
 

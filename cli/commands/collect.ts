@@ -71,7 +71,7 @@ export const command: CommandDefinition = {
     await collector.stop();
     const totals = collector.totals();
     ctx.progress.done(
-      `collector stopped: ${totals.captured} events captured, ${totals.produced} produced, ${totals.dropped} dropped`,
+      `collector stopped: ${totals.captured} events captured, ${totals.produced} produced, ${totals.dropped} dropped${totals.truncated > 0 ? `, ${totals.truncated} truncated (delivered shortened)` : ''}`,
     );
     if (ctx.json) ctx.printJson({ stopped: true, ...totals }, { line: true });
     return 0;

@@ -5,7 +5,12 @@
  */
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { capturedTotal, droppedTotal, newCaptureCounters } from '../../collectors/capture-counters.ts';
+import {
+  capturedTotal,
+  droppedTotal,
+  newCaptureCounters,
+  truncatedTotal,
+} from '../../collectors/capture-counters.ts';
 import { createCapturePipeline } from '../../collectors/capture-pipeline.ts';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import { createRecordingWriter } from '../../lib/recording.ts';
@@ -99,9 +104,12 @@ export const command: CommandDefinition = {
       events,
       captured: capturedTotal(counters),
       dropped: droppedTotal(counters),
+      truncated: truncatedTotal(counters),
       seconds: (Date.now() - started) / 1000,
     };
-    ctx.progress.done(`recorded ${events} events to ${file} (${summary.dropped} dropped before the file)`);
+    ctx.progress.done(
+      `recorded ${events} events to ${file} (${summary.dropped} dropped before the file, ${summary.truncated} truncated)`,
+    );
     if (ctx.json) ctx.printJson(summary);
     return 0;
   },

@@ -25,6 +25,7 @@ import { resolveEndpoints } from '../endpoints.ts';
 import { startLocalKubernetes } from '../local-kubernetes.ts';
 import { formatCost, PipelineCost } from '../pipeline-cost.ts';
 import { useSchemaRegistry } from '../schema-registry.ts';
+import { colourWanted, componentPart } from '../status-line.ts';
 import { UP_COMPONENTS, UP_OPTIONS, type UpContext } from '../up-components.ts';
 
 const MAIN = moduleFile('../main.ts', import.meta.url);
@@ -139,6 +140,7 @@ export const command: CommandDefinition = {
       const started = Date.now();
       let lastJson = 0;
       const cost = new PipelineCost();
+      const colour = colourWanted(process.stderr);
       ctx.progress.done(
         `meshpipe is up: kafka ${endpoints.brokers.join(',')}${endpoints.local ? ' (local)' : ''}, redis ${maskUrl(endpoints.redisUrl) || '(none)'}, ${topicCount} topics; logs in ${join(STACK_DIR, 'logs')}. Ctrl-C stops.`,
       );
@@ -185,10 +187,7 @@ export const command: CommandDefinition = {
             `kafka ${kafkaOk ? '✓' : '✗'}`,
             `redis ${redisOk === null ? '-' : redisOk ? '✓' : '✗'}`,
             `topics ${topicCount}`,
-            ...components.map(
-              (c) =>
-                `${c.name} ${c.status.state === 'ok' ? '✓' : c.status.state === 'failed' ? '✗' : '…'} ${c.status.summary}`,
-            ),
+            ...components.map((c) => componentPart(c.name, c.status, colour)),
           ];
           const costText = formatCost(costPerRequest);
           if (costText !== null) parts.push(costText);

@@ -11,16 +11,19 @@
  */
 
 export const LAYOUT = {
-  abiVersion: 2,
+  abiVersion: 3,
   constants: {
     CAPTURE_DEFAULT: 4096,
     CAPTURE_MAX: 8192,
     IOV_MAX: 8,
+    IOV_WALK_MAX: 1024,
     UNDECIDED_LIMIT: 128,
     H2_DATA_DEFAULT: 5,
     H2_DATA_MAX: 4096,
     FRAME_HEADER_SIZE: 4,
     TLS_PATH_MAX: 224,
+    /** Drop reasons that are truncations (bit i: reason i): the record came, shortened. The rest are losses. */
+    DROP_TRUNCATIONS: 2112,
   },
   structs: {
     mp_conn_tuple: {
@@ -89,7 +92,7 @@ export const LAYOUT = {
       },
     },
     mp_stats_record: {
-      size: 160,
+      size: 168,
       fields: {
         kind: { offset: 0, size: 2 },
         _pad0: { offset: 2, size: 2 },
@@ -102,7 +105,7 @@ export const LAYOUT = {
         forwarded_bytes: { offset: 48, size: 8 },
         loader_dropped_records: { offset: 56, size: 8 },
         loader_dropped_bytes: { offset: 64, size: 8 },
-        kernel_drops: { offset: 72, size: 88 },
+        kernel_drops: { offset: 72, size: 96 },
       },
     },
     mp_ready_record: {
@@ -206,7 +209,8 @@ export const LAYOUT = {
       SCRATCH: 8,
       TLS_UNBOUND: 9,
       TLS_NOTICE: 10,
-      _MAX: 11,
+      READ_PAYLOAD: 11,
+      _MAX: 12,
     },
     exitCode: {
       OK: 0,
@@ -249,6 +253,15 @@ export const TlsLibraryState = LAYOUT.enums.tlsLibraryState;
 export const TlsFunction = LAYOUT.enums.tlsFunction;
 
 export type DropReasonName = Exclude<keyof typeof DropReason, '_MAX'>;
+
+/**
+ * Is a kernel drop reason a truncation (the record was emitted, flagged, with fewer payload bytes than
+ * the copy budget wanted: IOV_LIMIT, READ_PAYLOAD) rather than a loss (`MP_DROP_TRUNCATIONS`)?
+ */
+export function isTruncationReason(reason: DropReasonName): boolean {
+  return (LAYOUT.constants.DROP_TRUNCATIONS & (1 << DropReason[reason])) !== 0;
+}
+
 export type SyscallName = keyof typeof Syscall;
 
 /** Offset of `field` in `struct name`. */

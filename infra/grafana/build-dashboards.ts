@@ -762,7 +762,7 @@ function pipeline(): Json {
         {
           title: 'Dropped per second by stage and reason',
           description:
-            'meshpipe_collector_dropped_total: kernel (ring buffer, maps), loader, agent (buffer full) and kafka (produce failed). 0 while the collector runs and nothing is lost.',
+            'meshpipe_collector_dropped_total: kernel (ring buffer, maps), loader, agent (buffer full) and kafka (produce failed). 0 while the collector runs and nothing is lost. Beside it, meshpipe_collector_truncated_total: records that arrived shortened, not lost (a head over collector.capBytes, unreadable user memory).',
           type: 'timeseries',
           w: 8,
           unit: 'ops',
@@ -773,6 +773,13 @@ function pipeline(): Json {
                 captured,
               ),
               legend: '{{stage}} {{reason}}',
+            },
+            {
+              expr: orZero(
+                `sum by (stage, reason) (rate(meshpipe_collector_truncated_total${RATE}))`,
+                captured,
+              ),
+              legend: 'truncated: {{stage}} {{reason}}',
             },
           ],
         },

@@ -79,6 +79,8 @@ export interface Http1FramerCounters {
   invalidHeads: Partial<Record<HeadInvalidReason, number>>;
   /** Heads cut before their end: copy cap, lost events, or a new message start. */
   truncatedHeads: number;
+  /** Of those, heads cut by the kernel's copy budget: a truncated capture, nothing lost. */
+  headsCutByCapture: number;
   /** Heads longer than the buffer limit. */
   headsTooLarge: number;
   /**
@@ -136,6 +138,7 @@ export function newFramerCounters(): Http1FramerCounters {
     interimResponses: 0,
     invalidHeads: {},
     truncatedHeads: 0,
+    headsCutByCapture: 0,
     headsTooLarge: 0,
     headsOverLimit: 0,
     rejectedRequests: 0,
@@ -598,6 +601,7 @@ export class Http1Framer {
     const max = this.#maxHeadBytes;
     if (pos >= copiedLen) {
       // Uncopied bytes while a head is open: the kernel's budget ran out inside the head.
+      this.counters.headsCutByCapture++;
       this.#giveUpHead(st, 0, null, 0, 0);
       st.mode = MODE.lost;
       return pos;
@@ -618,6 +622,7 @@ export class Http1Framer {
       }
       if (copiedLen < this.#byteCount) {
         // Cut by the copy cap inside this very event.
+        this.counters.headsCutByCapture++;
         this.#giveUpHead(st, available, this.#copied, pos, copiedLen);
         st.mode = MODE.lost;
         return copiedLen;
@@ -669,6 +674,7 @@ export class Http1Framer {
       return pos + take;
     }
     if (copiedLen < this.#byteCount) {
+      this.counters.headsCutByCapture++;
       this.#giveUpHead(st, take, null, 0, 0);
       st.mode = MODE.lost;
       return copiedLen;

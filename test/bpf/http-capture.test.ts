@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import type { DataRecord, LoaderRecord } from '../../collectors/loader/record-decoder.ts';
+import type { DataRecord, LoaderRecord, StatsRecord } from '../../collectors/loader/record-decoder.ts';
 import { Capture, isConn, isData, sentAt, text } from './helpers/capture.ts';
 import {
   createPodPair,
@@ -44,7 +44,10 @@ describe('HTTP/1.x capture between two pods', () => {
   before(async () => {
     pods = createPodPair('http');
     const inodes = new Set([pods.a.inode, pods.b.inode]);
-    capture = await Capture.start({ capBytes: CAP }, (r) => isConn(r) && inodes.has(r.netnsInode));
+    capture = await Capture.start(
+      { capBytes: CAP },
+      (r) => r.kind === 'stats' || (isConn(r) && inodes.has(r.netnsInode)),
+    );
     server = await startServer(pods.b, [`0.0.0.0:${PORT}`]);
   });
 
@@ -212,6 +215,58 @@ describe('HTTP/1.x capture between two pods', () => {
       assert.ok(beyond.length > 0, 'records past the budget carry lengths only');
       assert.ok(beyond.every((r) => r.flags.truncated && !r.flags.messageStart));
     }
+  });
+
+  it("copies Node's writev of a head and 19 body pieces (21 iovecs) whole, and counts no iovec limit", async () => {
+    const PARTS = 19;
+    const SIZE = 100;
+    const out = await podExec(pods.a, 'curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{size_header} %{local_port}',
+      `http://${pods.b.addr}:${PORT}/writev?parts=${PARTS}&size=${SIZE}`,
+    ]);
+    const [headerSize, port] = out.split(' ').map(Number) as [number, number];
+    const total = headerSize + PARTS * SIZE;
+    const sent = await capture!.waitFor('the response writev', (rs) =>
+      side(rs, pods.b.inode, port).find((r) => r.direction === 'egress' && r.syscall === 'writev'),
+    );
+    assert.equal(sent.byteCount, total, 'head and body in one syscall');
+    assert.equal(sent.captured.length, total, 'every iovec copied');
+    assert.equal(sent.flags.iovLimit, false);
+    assert.equal(sent.flags.truncated, false);
+    assert.match(text(sent), /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(text(sent).slice(headerSize), bodyPattern(PARTS * SIZE));
+
+    const index = capture!.records.indexOf(sent);
+    const stats = await capture!.waitFor('a STATS record after it', (rs) =>
+      rs.slice(index).find((r): r is StatsRecord => r.kind === 'stats'),
+    );
+    // UIO_MAXIOV bounds every successful writev, and the walk goes that far: never counted, whoever wrote.
+    assert.equal(stats.kernelDrops.IOV_LIMIT, 0);
+  });
+
+  it('finds the chunked terminator at the end of a writev of 25 iovecs', async () => {
+    const out = await podExec(pods.a, 'curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{size_download} %{local_port}',
+      `http://${pods.b.addr}:${PORT}/chunked?chunks=6&size=3000&corked=1`,
+    ]);
+    const [size, port] = out.split(' ').map(Number) as [number, number];
+    assert.equal(size, 18_000);
+    const sent = await capture!.waitFor('the corked chunked response', (rs) =>
+      side(rs, pods.b.inode, port).find((r) => r.direction === 'egress' && r.flags.messageStart),
+    );
+    assert.equal(sent.syscall, 'writev');
+    assert.ok(sent.byteCount > 18_000, 'head, chunks and terminator in one syscall');
+    assert.equal(sent.captured.length, CAP, 'the budget copied across the iovecs');
+    assert.equal(sent.flags.chunkTerminator, true, 'the last of 25 iovecs ends the body');
+    assert.equal(sent.flags.iovLimit, false);
   });
 
   it('flags the end of a chunked body without copying it', async () => {

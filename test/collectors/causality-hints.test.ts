@@ -176,6 +176,7 @@ describe('causality hints through the raw-event builder', () => {
           SCRATCH: 0,
           TLS_UNBOUND: 0,
           TLS_NOTICE: 0,
+          READ_PAYLOAD: 0,
         },
       },
     ];

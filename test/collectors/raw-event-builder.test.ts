@@ -87,7 +87,7 @@ function data(ts: bigint, text: string, messageStart = false): DataRecord {
 }
 
 let statsAt = 1_000_000_000n;
-function stats(ringbufDrops: number): StatsRecord {
+function stats(ringbufDrops: number, truncations: Partial<StatsRecord['kernelDrops']> = {}): StatsRecord {
   statsAt += 1_000_000n;
   const kernelDrops = {
     RINGBUF_FULL: ringbufDrops,
@@ -101,6 +101,8 @@ function stats(ringbufDrops: number): StatsRecord {
     SCRATCH: 0,
     TLS_UNBOUND: 0,
     TLS_NOTICE: 0,
+    READ_PAYLOAD: 0,
+    ...truncations,
   };
   return {
     kind: 'stats',
@@ -193,6 +195,26 @@ describe('RawEventBuilder and the loss gate', () => {
     const text = shipped(events);
     assert.doesNotMatch(text, /SECRET/);
     assert.doesNotMatch(text, /hellocd/);
+  });
+
+  it('counts the kernel truncation reasons apart from its losses, and gives no loss hint for them', () => {
+    const { events, counters } = build([
+      READY,
+      OPEN,
+      data(1_000_000_200n, PART1, true),
+      stats(0, { IOV_LIMIT: 2, READ_PAYLOAD: 1 }),
+      data(1_000_000_300n, PART2_LOST),
+      data(1_000_000_400n, PART3),
+      stats(1, { IOV_LIMIT: 5, READ_PAYLOAD: 1 }),
+    ]);
+    assert.deepEqual(Object.fromEntries(counters.truncated), {
+      'kernel/iov_limit': 5,
+      'kernel/read_payload': 1,
+    });
+    assert.deepEqual(Object.fromEntries(counters.dropped), { 'kernel/ringbuf_full': 1 });
+    // The first window's truncations are no loss: its head goes on into the second window whole.
+    assert.match(shipped(events), /^GET \/ HTTP\/1\.1\r\nX-Note: hello/);
+    assert.equal(counters.lossHints, 2, 'the two records of the lossy window only');
   });
 
   it('turns timestamps into exact Unix nanoseconds and numbers connections per loader run', () => {

@@ -125,6 +125,7 @@ export function statsAt(monotonicNs: bigint): StatsRecord {
     SCRATCH: 0,
     TLS_UNBOUND: 0,
     TLS_NOTICE: 0,
+    READ_PAYLOAD: 0,
   };
   return {
     kind: 'stats',

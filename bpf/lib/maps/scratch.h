@@ -23,6 +23,18 @@ struct mp_iov {
 	__u64 len;
 };
 
+/* Which iovecs of the current syscall s->iov holds (bpf/lib/capture.h): a window of at most
+ * MP_IOV_MAX, [first, first + nr), of the user array at `user` (0: a flat buffer in iov[0]). */
+struct mp_iov_cursor {
+	__u64 user;
+	__u32 vlen;  /* iovecs of the syscall */
+	__u32 first;
+	__u32 nr;
+	__u32 _pad0;
+	__u64 tail;  /* mp_ends_chunked_body(): the last bytes gathered so far */
+	__u64 pos;   /* ... and the buffer offset of iovec `first` */
+};
+
 /* Where the HTTP/2 walk of one buffer is (bpf/lib/h2.h). */
 struct mp_h2_walk {
 	struct mp_h2_dir st;  /* the direction's frame position, written back at the end */
@@ -41,6 +53,7 @@ struct mp_h2_walk {
 
 struct mp_scratch {
 	struct mp_iov iov[MP_IOV_MAX];
+	struct mp_iov_cursor cur;
 	struct mp_h2_walk h2;
 	struct mp_conn_info conn;
 	struct mp_data_event data;

@@ -49,12 +49,12 @@ const CONNECT_FAILED_FRAME =
   106b59e9fe000000 6f000000 00000000`);
 
 /** STATS (hand-made): 10 records forwarded, 3 dropped in user space, 7 ring-full, 2 read-user and 4
- * TLS-unbound drops. */
-const STATS_FRAME = hex(`a0000000 0500 0000 0b000000 e803000000000000 d007000000000000
+ * TLS-unbound drops; 1 iov-limit and 5 read-payload truncations. */
+const STATS_FRAME = hex(`a8000000 0500 0000 0c000000 e803000000000000 d007000000000000
   0a00000000000000 ee24000000000000 0a00000000000000 ee24000000000000 0300000000000000 2c01000000000000
   0700000000000000 0000000000000000 0000000000000000 0000000000000000 0200000000000000
   0000000000000000 0100000000000000 0000000000000000 0000000000000000 0400000000000000
-  0000000000000000`);
+  0000000000000000 0500000000000000`);
 
 /** TLS_LIBRARY (from the real loader): the system libssl, found on disk (pid 0), attached to all five
  * functions; device 0xfe00000 (254:0), inode 326786. */
@@ -190,6 +190,7 @@ describe('RecordDecoder', () => {
         SCRATCH: 0,
         TLS_UNBOUND: 4,
         TLS_NOTICE: 0,
+        READ_PAYLOAD: 5,
       },
     });
   });
