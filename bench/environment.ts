@@ -7,8 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { gunzipSync } from 'node:zlib';
-import type { Admin } from 'kafkajs';
-import { createKafka } from '../lib/kafka.ts';
+import { createKafka, type KafkaAdmin } from '../lib/kafka.ts';
 import { ensureStack } from '../lib/local-stack/stack.ts';
 import type { Logger } from '../lib/logger.ts';
 
@@ -70,12 +69,12 @@ export async function benchTopics(
   run: string,
   clientId: string,
   logger: Logger,
-): Promise<{ admin: Admin; drop: () => Promise<void> }> {
+): Promise<{ admin: KafkaAdmin; drop: () => Promise<void> }> {
   const admin = createKafka({ brokers, clientId, logger }).admin();
   await admin.connect();
   const drop = async () => {
     const mine = (await admin.listTopics()).filter((t) => t.startsWith(run));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 30_000 }).catch(() => {});
+    if (mine.length > 0) await admin.deleteTopics(mine).catch(() => {});
     await admin.disconnect().catch(() => {});
   };
   return { admin, drop };

@@ -150,6 +150,6 @@ if (import.meta.main) {
   const code = await main(process.argv.slice(2));
   // Let stdout drain before exiting (large --json outputs to a pipe).
   process.exitCode = code;
-  // kafkajs and friends can leave sockets behind; once the command is done, nothing else needs to run.
+  // Clients (Kafka, Redis, gRPC) can leave sockets or threads behind; once the command is done, nothing else needs to run.
   setTimeout(() => process.exit(code), 50).unref();
 }

@@ -10,12 +10,12 @@
  * Kafka; when Kafka is slow or down the buffer fills, then refuses, and the drops are counted.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka, Producer } from 'kafkajs';
 import { type ComponentStatus, reportStatus } from '../lib/component-status.ts';
 import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
 import { ERRORS, errorMessage, MeshpipeError } from '../lib/errors.ts';
 import { healthRoutes, PROMETHEUS_TEXT } from '../lib/http/health-routes.ts';
 import { type HttpServer, startHttpServer } from '../lib/http/server.ts';
+import type { KafkaClient, KafkaProducer } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import { codecFor } from '../schemas/codec.ts';
 import { TOPICS, topicName } from '../schemas/topics.ts';
@@ -40,7 +40,7 @@ import { RawEventProducer } from './raw-event-producer.ts';
 export interface CollectorOptions {
   config: MeshpipeConfig;
   /** Kafka client for the configured (or resolved) brokers. */
-  kafka: Kafka;
+  kafka: KafkaClient;
   logger: Logger;
   /** Serve /metrics (default true). */
   metricsServer?: boolean;
@@ -72,7 +72,7 @@ export class Collector {
   readonly #stream: string;
   #server: HttpServer | null = null;
   #timers: NodeJS.Timeout[] = [];
-  #metricsProducer: Producer | null = null;
+  #metricsProducer: KafkaProducer | null = null;
   #status: ComponentStatus = { state: 'starting', summary: 'starting capture' };
   #rate = { at: Date.now(), captured: 0, dropped: 0 };
   #loaderCpu = { pid: 0, base: 0, last: 0 };
@@ -304,14 +304,14 @@ export class Collector {
     const prefix = this.#o.config.kafka.topicPrefix;
     try {
       if (this.#metricsProducer === null) {
-        const producer = this.#o.kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 2 } });
+        // Cumulative samples: a lost one is replaced by the next; no need to retry for long.
+        const producer = this.#o.kafka.producer({ idempotent: false, deliveryTimeoutMs: 10_000 });
         await producer.connect();
         this.#metricsProducer = producer;
       }
       const samples = await this.metrics.samples(this.#stream, this.#startedAtNs, Date.now());
       await this.#metricsProducer.send({
         topic: topicName(TOPICS.metrics, prefix),
-        acks: -1,
         messages: samples.map((s) => ({ key: s.seriesId, value: this.#metricsCodec.encode(s) })),
       });
     } catch (err) {

@@ -4,11 +4,11 @@
  *
  *   RawBatchWriter ──take (after lingerMs): one batch record per partition──► producer.send ──► topic
  *
- * One request at a time (the idempotent producer allows one in flight per partition anyway; kafkajs
- * splits a request per broker), each holding every pending event: a record per partition, so the
- * client's cost is per request, not per event. A request that still fails after its retries drops its
- * events and counts them (`kafka/produce_failed`), then the producer is replaced: a new producer id
- * means fresh sequence numbers, so the broker does not reject what follows as out of order after a gap.
+ * One send at a time, each holding every pending event: a record per partition, so the client's cost
+ * is per send, not per event. A send that is not acknowledged within its delivery timeout (the client
+ * retries until then: `collector.producer.retries` × 2 s) drops its events and counts them
+ * (`kafka/produce_failed`), then the producer is replaced: a new producer id means fresh sequence
+ * numbers, so nothing that follows can be refused as out of order after the gap.
  * While Kafka is unreachable the loop reconnects with backoff and the writer fills and then refuses
  * events (counted by the capture side): memory stays bounded and capture never waits.
  *
@@ -17,15 +17,15 @@
  * The partition count is read from the broker when connecting, and again every minute.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
 import type { CollectorConfig } from '../lib/config/meshpipe-config.ts';
 import { errorMessage } from '../lib/errors.ts';
+import { findKafkaError, type KafkaClient, type KafkaProducer } from '../lib/kafka.ts';
 import type { Logger } from '../lib/logger.ts';
 import { type CaptureCounters, countDrop, DROP_REASON, DROP_STAGE } from './capture-counters.ts';
 import type { RawBatchRecord, RawBatchWriter } from './raw-batch-writer.ts';
 
 export interface RawEventProducerOptions {
-  kafka: Kafka;
+  kafka: KafkaClient;
   topic: string;
   settings: CollectorConfig['producer'];
   writer: RawBatchWriter;
@@ -33,11 +33,14 @@ export interface RawEventProducerOptions {
   logger: Logger;
 }
 
-const COMPRESSION = {
-  none: CompressionTypes.None,
-  gzip: CompressionTypes.GZIP,
-  zstd: CompressionTypes.ZSTD,
-} as const;
+/** How long a send may keep being retried, per configured retry. */
+const DELIVERY_MS_PER_RETRY = 2_000;
+
+/**
+ * What the client may hold: one send at a time, whose records are at most a batch record per
+ * partition; a larger send waits for room, it does not fail.
+ */
+const CLIENT_BUFFER_BYTES = 16 * 1_048_576;
 
 /** How often the raw topic's partition count is read again. */
 const PARTITIONS_REFRESH_MS = 60_000;
@@ -48,7 +51,7 @@ const RECONNECT_MAX_MS = 10_000;
 export class RawEventProducer {
   readonly #o: RawEventProducerOptions;
   readonly #stop = new AbortController();
-  #producer: Producer | null = null;
+  #producer: KafkaProducer | null = null;
   #loop: Promise<void> | null = null;
   #inFlight: { events: number; abandoned: boolean } | null = null;
   #lastError: string | null = null;
@@ -147,8 +150,7 @@ export class RawEventProducer {
     const admin = this.#o.kafka.admin();
     try {
       await admin.connect();
-      const metadata = await admin.fetchTopicMetadata({ topics: [this.#o.topic] });
-      const count = metadata.topics[0]?.partitions.length ?? 0;
+      const count = (await admin.partitionCounts([this.#o.topic])).get(this.#o.topic) ?? 0;
       if (count > 0) {
         if (this.#partitions !== 0 && count !== this.#partitions)
           this.#o.logger.warn(
@@ -167,11 +169,18 @@ export class RawEventProducer {
 
   async #connect(): Promise<boolean> {
     const { settings, kafka } = this.#o;
+    // A batch record is at most maxBatchBytes (raw-batch-writer.ts), plus its framing.
+    const largest = Math.max(1_000_000, settings.maxBatchBytes + 4096);
     const producer = kafka.producer({
       idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      retry: { retries: settings.retries, initialRetryTime: 100, maxRetryTime: 2000 },
+      compression: settings.compression,
+      // The collector lingers itself (lingerMs) and sends every record at once: 1 ms lets the client
+      // put them in one request per broker.
+      lingerMs: 1,
+      deliveryTimeoutMs: settings.retries * DELIVERY_MS_PER_RETRY,
+      bufferBytes: CLIENT_BUFFER_BYTES,
+      maxBatchBytes: largest,
+      maxMessageBytes: largest,
     });
     try {
       await producer.connect();
@@ -194,8 +203,6 @@ export class RawEventProducer {
     try {
       await producer.send({
         topic: this.#o.topic,
-        acks: -1,
-        compression: COMPRESSION[this.#o.settings.compression],
         messages: records.map((r) => ({ partition: r.partition, key: null, value: r.value })),
       });
       if (!inFlight.abandoned) this.#o.counters.produced += events;
@@ -213,7 +220,8 @@ export class RawEventProducer {
   }
 
   #failed(err: unknown, what: 'connect' | 'produce'): void {
-    const name = err instanceof Error ? err.name : 'Error';
+    // librdkafka's name of the error (ERR__MSG_TIMED_OUT: not acknowledged within the delivery timeout).
+    const name = findKafkaError(err)?.type ?? (err instanceof Error ? err.name : 'Error');
     const errors = this.#o.counters.produceErrors;
     if (what === 'produce') errors[name] = (errors[name] ?? 0) + 1;
     const message = errorMessage(err);

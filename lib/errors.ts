@@ -98,6 +98,12 @@ export const ERRORS = {
     EXIT.unavailable,
     'run scripts/setup (builds it from Maven Central), or point kafka.schemaRegistry.url at your own registry',
   ),
+  SETUP_KAFKA_CLIENT_MISSING: spec(
+    'MESHPIPE_ERR_SETUP_KAFKA_CLIENT_MISSING',
+    'the Kafka client (@confluentinc/kafka-javascript, librdkafka) is not usable: %s',
+    EXIT.unavailable,
+    'run scripts/setup: it builds the client from its bundled librdkafka sources (a few minutes once; needs the Debian packages it installs, libzstd-dev among them)',
+  ),
   STACK_START_FAILED: spec(
     'MESHPIPE_ERR_STACK_START_FAILED',
     '%s did not start: %s',
@@ -111,6 +117,12 @@ export const ERRORS = {
     'cannot reach Kafka at %s: %s',
     EXIT.unavailable,
     'check kafka.brokers / MESHPIPE_KAFKA_BROKERS, or unset it to use the local broker',
+  ),
+  KAFKA_GROUP_INSTANCE_FENCED: spec(
+    'MESHPIPE_ERR_KAFKA_GROUP_INSTANCE_FENCED',
+    "another consumer joined group %s with this instance's id %s, so this one was fenced out of the group",
+    EXIT.unavailable,
+    'two processes used one static member id: give each its own (MESHPIPE_INSTANCE_ID, or one host per instance) — docs/processor-runtime.md "Scaling, rebalances and isolation"',
   ),
   KAFKA_TOPIC_MISSING: spec(
     'MESHPIPE_ERR_KAFKA_TOPIC_MISSING',

@@ -14,7 +14,6 @@
  * value at a time, and a record's offset is committed once all its values were handled.
  */
 import { randomUUID } from 'node:crypto';
-import type { Consumer } from 'kafkajs';
 import { schemaRegistry } from '../schemas/registry.ts';
 import { connectSchemaRegistry, type SchemaRegistrySettings } from '../schemas/schema-registry-connection.ts';
 import { topicCodec } from '../schemas/topic-codec.ts';
@@ -89,46 +88,56 @@ export async function subscribe<K extends TopicId>(
     ...kafkaOptionsFrom(config, logger, brokers),
     clientId: `meshpipe-subscribe-${topic}`,
   });
-  const consumer: Consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250 });
-
   let markReady: () => void = () => {};
   const ready = new Promise<void>((r) => {
     markReady = r;
   });
-  consumer.on(consumer.events.GROUP_JOIN, () => markReady());
 
-  await consumer.connect();
-  await consumer.subscribe({ topic: name, fromBeginning: options.fromBeginning === true });
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      if (message.value === null) return;
-      // Outside the try: a Schema Registry that cannot be reached is retried, not a record to skip.
-      await schemaRegistry().resolveIds([message]);
-      let decoded: Array<TopicValues[K]>;
-      try {
-        decoded = values.decodeRecord(message.value);
-      } catch (err) {
-        const where = { topic: name, partition, offset: message.offset };
-        if (options.onDecodeError !== undefined) options.onDecodeError(err as Error, where);
-        else logger.warn({ err, ...where }, 'skipping a record that does not decode');
-        return;
+  const consumer = kafka.consumer({
+    groupId,
+    topics: [name],
+    fromBeginning: options.fromBeginning === true,
+    maxWaitMs: 250,
+    onAssigned: () => {
+      markReady();
+      return undefined;
+    },
+    eachBatch: async ({ partition, records }) => {
+      for (const message of records) {
+        if (message.value === null) continue;
+        // Outside the try: a Schema Registry that cannot be reached is retried, not a record to skip.
+        await schemaRegistry().resolveIds([message]);
+        let decoded: Array<TopicValues[K]>;
+        try {
+          decoded = values.decodeRecord(message.value);
+        } catch (err) {
+          const where = { topic: name, partition, offset: message.offset };
+          if (options.onDecodeError !== undefined) options.onDecodeError(err as Error, where);
+          else logger.warn({ err, ...where }, 'skipping a record that does not decode');
+          continue;
+        }
+        const batched = values.batchSchema !== null;
+        const key = message.key === null ? null : message.key.toString('utf8');
+        for (let index = 0; index < decoded.length; index++) {
+          const value = decoded[index]!;
+          await handler({
+            topic: name,
+            partition,
+            offset: message.offset,
+            index,
+            timestamp: message.timestamp,
+            key: batched ? values.keyOf(value) : key,
+            value,
+          });
+        }
       }
-      const batched = values.batchSchema !== null;
-      const key = message.key === null ? null : message.key.toString('utf8');
-      for (let index = 0; index < decoded.length; index++) {
-        const value = decoded[index]!;
-        await handler({
-          topic: name,
-          partition,
-          offset: message.offset,
-          index,
-          timestamp: Number(message.timestamp),
-          key: batched ? values.keyOf(value) : key,
-          value,
-        });
-      }
+      // At least once: the batch's offsets are committed after its handler calls returned.
+      const last = records.at(-1);
+      if (last !== undefined)
+        await consumer.commit([{ topic: name, partition, offset: BigInt(last.offset) + 1n }]);
     },
   });
+  await consumer.connect();
   return {
     topic: name,
     groupId,

@@ -242,7 +242,7 @@ async function main(): Promise<void> {
     await nginx.stop();
     pods.remove();
     const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-    if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 30_000 }).catch(() => {});
+    if (mine.length > 0) await admin.deleteTopics(mine).catch(() => {});
     await admin.disconnect();
     rmSync(profileDir, { recursive: true, force: true });
   }

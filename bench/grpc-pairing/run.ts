@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { allTopicDefinitions, createKafka, ensureTopics } from '../../lib/kafka.ts';
+import { allTopicDefinitions, createKafka, ensureTopics, type GroupConsumer } from '../../lib/kafka.ts';
 import { choosePort } from '../../lib/local-stack/ports.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { codecFor } from '../../schemas/codec.ts';
@@ -78,8 +78,8 @@ const env = {
 const pods = createPods();
 const children: ChildProcess[] = [];
 const kafka = createKafka({ brokers, clientId: 'bench-grpc-pairing', logger });
-const consumer = kafka.consumer({ groupId: `${prefix}-reader`, maxWaitTimeInMs: 200 });
 const spans: Span[] = [];
+let consumer: GroupConsumer | undefined;
 
 try {
   children.push(
@@ -114,15 +114,19 @@ try {
 
   const linking = topicCodec<TraceLinkingEvent>(TOPICS.linking);
   const spanCodec = codecFor<Span>('span');
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topicName(TOPICS.linking, prefix)], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      for (const ev of linking.decodeRecord(message.value!)) {
-        if (ev.kind === 'SPAN' && ev.span !== null) spans.push(spanCodec.decode(ev.span));
-      }
+  consumer = kafka.consumer({
+    groupId: `${prefix}-reader`,
+    topics: [topicName(TOPICS.linking, prefix)],
+    fromBeginning: true,
+    maxWaitMs: 200,
+    eachBatch: async ({ records }) => {
+      for (const message of records)
+        for (const ev of linking.decodeRecord(message.value!)) {
+          if (ev.kind === 'SPAN' && ev.span !== null) spans.push(spanCodec.decode(ev.span));
+        }
     },
   });
+  await consumer.connect();
 
   const before = await collector.metrics();
   const { stdout } = await promisify(execFile)(
@@ -211,7 +215,7 @@ try {
   writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
   await collector.stop();
 } finally {
-  await consumer.disconnect().catch(() => {});
+  await consumer?.disconnect().catch(() => {});
   for (const c of children) c.kill('SIGTERM');
   pods.remove();
   await topics.drop();

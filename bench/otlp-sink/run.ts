@@ -27,8 +27,7 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { CompressionTypes } from 'kafkajs';
-import { createKafka, ensureTopics, partitioner } from '../../lib/kafka.ts';
+import { createKafka, ensureTopics } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
@@ -235,14 +234,12 @@ async function main(): Promise<void> {
     const messages = spans.map((s) => ({ key: s.traceId, value: codec.encode(s) }));
     const avgRecordBytes = round(messages.reduce((a, m) => a + m.value.length, 0) / messages.length);
     const producer = createKafka({ brokers, clientId: 'bench-otlp-sink', logger }).producer({
-      createPartitioner: partitioner,
+      compression: 'gzip',
     });
     await producer.connect();
     for (let i = 0; i < messages.length; i += 2000)
       await producer.send({
         topic: topicName(TOPICS.spans, run),
-        acks: -1,
-        compression: CompressionTypes.GZIP,
         messages: messages.slice(i, i + 2000),
       });
     await producer.disconnect();

@@ -1,5 +1,5 @@
 /**
- * The baseline of the pipeline benchmark's consumers: plain kafkajs, a consumer group reading a topic
+ * The baseline of the pipeline benchmark's consumers: meshpipe's Kafka adapter alone, a consumer group reading a topic
  * from the beginning (read_committed and 1 MiB per partition per fetch, like the processor host),
  * counting records and doing nothing else — or, with `decode`, decoding each record into the raw events
  * it carries (schemas/topic-codec.ts), the least any meshpipe processor does per event. In a process of
@@ -20,29 +20,30 @@ const decode = mode === 'decode';
 const codec = topicCodec(TOPICS.raw);
 const logger = createLogger({ component: 'bench/pipeline/baseline', level: 'warn' });
 const kafka = createKafka({ brokers: brokers!.split(','), clientId: 'bench-pipeline-baseline', logger });
-const consumer = kafka.consumer({
-  groupId: `bench-pipeline-baseline-${process.pid}-${Date.now()}`,
-  readUncommitted: false,
-  maxBytesPerPartition: 1_048_576,
-  maxWaitTimeInMs: 100,
-});
-await consumer.connect();
-await consumer.subscribe({ topic: topic!, fromBeginning: true });
 let records = 0;
 let events = 0;
 let first = 0;
 let last = 0;
+let resolveDone: () => void = () => {};
 const done = new Promise<void>((resolve) => {
-  void consumer.run({
-    eachBatch: async ({ batch }) => {
-      if (first === 0) first = performance.now();
-      if (decode) for (const m of batch.messages) events += codec.decodeRecord(m.value!).length;
-      records += batch.messages.length;
-      last = performance.now();
-      if ((decode ? events : records) >= expected) resolve();
-    },
-  });
+  resolveDone = resolve;
 });
+const consumer = kafka.consumer({
+  groupId: `bench-pipeline-baseline-${process.pid}-${Date.now()}`,
+  topics: [topic!],
+  fromBeginning: true,
+  readCommitted: true,
+  maxBytesPerPartition: 1_048_576,
+  maxWaitMs: 100,
+  eachBatch: async (batch) => {
+    if (first === 0) first = performance.now();
+    if (decode) for (const m of batch.records) events += codec.decodeRecord(m.value!).length;
+    records += batch.records.length;
+    last = performance.now();
+    if ((decode ? events : records) >= expected) resolveDone();
+  },
+});
+await consumer.connect();
 const timeout = setTimeout(() => {
   console.error(`baseline consumer: only ${decode ? events : records} of ${expected} within 120 s`);
   process.exit(1);

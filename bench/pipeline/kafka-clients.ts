@@ -32,9 +32,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Admin } from 'kafkajs';
-import { createKafka } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { benchBrokers, benchTopics, machineFacts } from '../environment.ts';
+import { benchBrokers, machineFacts } from '../environment.ts';
 import { busyProcesses, type MemoryUsage, memoryOf, memorySampler } from '../overhead/proc-stats.ts';
 import { installSignalHandlers, onCleanup } from '../overhead/topology.ts';
 import { CHECKS, type CheckOutcome } from './kafka-clients/checks.ts';
@@ -46,6 +45,7 @@ import {
   type LoopMode,
 } from './kafka-clients/driver.ts';
 import { ensureClient, type InstallRecord } from './kafka-clients/install.ts';
+import { createKafka } from './kafka-clients/kafkajs-driver.ts';
 import {
   buildPools,
   createTopic,
@@ -249,7 +249,14 @@ export async function runKafkaClients(options: Options): Promise<void> {
   // 2. The broker, topics and backlogs.
   const brokers = options.brokers ?? (await benchBrokers(logger));
   const run = `bench-kc-${randomBytes(3).toString('hex')}`;
-  const { admin, drop } = await benchTopics(brokers, run, 'bench-kafka-clients', logger);
+  // The comparison's own topics and backlogs are made with kafkajs, as when it was first run.
+  const admin = createKafka({ brokers, clientId: 'bench-kafka-clients' }).admin();
+  await admin.connect();
+  const drop = async () => {
+    const mine = (await admin.listTopics()).filter((t) => t.startsWith(run));
+    if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 30_000 }).catch(() => {});
+    await admin.disconnect().catch(() => {});
+  };
   // Standalone: Ctrl-C drops these topics. Called by run.ts (brokers given), whose own handler stays.
   if (options.brokers === undefined) installSignalHandlers(drop);
   const dir = mkdtempSync(join(tmpdir(), 'meshpipe-bench-kc-'));
@@ -308,7 +315,7 @@ async function measure(
   }
 
   // consume: backlogs written once by kafkajs (the same bytes for every reader)
-  const kafka = createKafka({ brokers, clientId: 'bench-kafka-clients', logger });
+  const kafka = createKafka({ brokers, clientId: 'bench-kafka-clients' });
   const backlog = async (
     topic: string,
     size: RecordSize,

@@ -35,8 +35,14 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type Admin, CompressionTypes, type Kafka } from 'kafkajs';
-import { allTopicDefinitions, createKafka, ensureTopics } from '../../lib/kafka.ts';
+import {
+  allTopicDefinitions,
+  type Compression,
+  createKafka,
+  ensureTopics,
+  type KafkaAdmin,
+  type KafkaClient,
+} from '../../lib/kafka.ts';
 import { readStackState } from '../../lib/local-stack/stack.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { batchRecordsOf, topicCodec } from '../../schemas/topic-codec.ts';
@@ -110,19 +116,19 @@ function buildMessages() {
   };
 }
 
-/** kafkajs producing the collector's requests; returns events per second. */
+/** The adapter's producer sending the collector's requests; returns events per second. */
 async function produce(
-  kafka: Kafka,
+  kafka: KafkaClient,
   topic: string,
   requests: Request[],
-  compression: CompressionTypes,
+  compression: Compression,
 ): Promise<number> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer({ idempotent: true, compression });
   await producer.connect();
   const started = performance.now();
   let events = 0;
   for (const r of requests) {
-    await producer.send({ topic, acks: -1, compression, messages: r.messages });
+    await producer.send({ topic, messages: r.messages });
     events += r.events;
   }
   const seconds = (performance.now() - started) / 1000;
@@ -144,15 +150,14 @@ async function baselineConsume(brokers: string[], topic: string, expected: numbe
 }
 
 async function groupStable(
-  admin: Admin,
+  admin: KafkaAdmin,
   groupId: string,
   members: number,
   timeoutMs = 60_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const { groups } = await admin.describeGroups([groupId]);
-    const g = groups[0];
+    const g = await admin.describeGroup(groupId).catch(() => undefined);
     if (g !== undefined && g.state === 'Stable' && g.members.length === members) return;
     await sleep(200);
   }
@@ -293,8 +298,8 @@ async function e2eOnly(brokers: string[], prefix: string, startedAt: number): Pr
 }
 
 async function stagesAndE2e(
-  kafka: Kafka,
-  admin: Admin,
+  kafka: KafkaClient,
+  admin: KafkaAdmin,
   brokers: string[],
   prefixes: Record<'baseline' | 'one' | 'two' | 'e2e', string>,
   startedAt: number,
@@ -311,7 +316,7 @@ async function stagesAndE2e(
   );
 
   // 1. Baselines: plain kafkajs.
-  const producePlain = await produce(kafka, raw(prefixes.baseline), w.requests, CompressionTypes.None);
+  const producePlain = await produce(kafka, raw(prefixes.baseline), w.requests, 'none');
   const consumePlain = await baselineConsume(brokers, raw(prefixes.baseline), records, false);
   const consumeDecode = await baselineConsume(brokers, raw(prefixes.baseline), n, true);
   console.log(
@@ -322,7 +327,7 @@ async function stagesAndE2e(
   const stages: StageFigures[] = [];
   // On a backlog (the stream produced first, gzip like the collector's), measured from the moment the
   // group is stable: a consumer racing a producer would measure the producer.
-  const produceZstd = await produce(kafka, raw(prefixes.one), w.requests, CompressionTypes.ZSTD);
+  const produceZstd = await produce(kafka, raw(prefixes.one), w.requests, 'zstd');
   const spawned1 = performance.now();
   const sa1 = await startProcessor('span-assembler', options(prefixes.one));
   await groupStable(admin, `${prefixes.one}-span-assembler`, 1);
@@ -362,7 +367,7 @@ async function stagesAndE2e(
   // The same backlog, measured from the first commit: the two instances start together, and the
   // rebalance when the second joins the first is part of the figure (a small backlog could be gone
   // before the group is stable).
-  await produce(kafka, raw(prefixes.two), w.requests, CompressionTypes.ZSTD);
+  await produce(kafka, raw(prefixes.two), w.requests, 'zstd');
   const spawned2 = performance.now();
   const sa2 = await Promise.all([
     startProcessor('span-assembler', options(prefixes.two)),

@@ -27,8 +27,13 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Admin, Kafka } from 'kafkajs';
-import { allTopicDefinitions, createKafka, ensureTopics, partitioner } from '../../lib/kafka.ts';
+import {
+  allTopicDefinitions,
+  createKafka,
+  ensureTopics,
+  type KafkaAdmin,
+  type KafkaClient,
+} from '../../lib/kafka.ts';
 import { ensureStack } from '../../lib/local-stack/stack.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
@@ -64,9 +69,9 @@ interface ChildResult {
 }
 
 const SCENARIOS = {
-  consume: 'kafkajs consumer (eachBatch), nothing else: the transport ceiling',
+  consume: "the Kafka adapter's consumer (lib/kafka/), nothing else: the transport ceiling",
   'consume-produce':
-    'kafkajs consumer, Avro decode + encode per record, batch produced, offsets auto-committed',
+    'the same consumer, Avro decode + encode per record, batch produced, offsets committed per batch',
   host: 'span-assembler in the processor host: EOS transactions, changelog state, spans to linking',
 } as const;
 type ScenarioName = keyof typeof SCENARIOS;
@@ -94,40 +99,46 @@ async function until(done: () => boolean, timeoutMs: number, what: string): Prom
   }
 }
 
-/** A plain kafkajs consumer over the raw topic; with `produceTo`, decode + encode + produce per batch. */
+/** A plain consumer over the raw topic; with `produceTo`, decode + encode + produce per batch. */
 async function plainConsumer(
-  kafka: Kafka,
+  kafka: KafkaClient,
   topic: string,
   total: number,
   groupId: string,
   produceTo: string | null,
 ): Promise<{ seconds: number; produced: number }> {
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 1_048_576 });
-  const producer = produceTo === null ? null : kafka.producer({ createPartitioner: partitioner });
-  await consumer.connect();
-  await producer?.connect();
+  const producer = produceTo === null ? null : kafka.producer();
   let seen = 0;
   let produced = 0;
   let first: number | undefined;
   let last = 0;
+  const consumer = kafka.consumer({
+    groupId,
+    topics: [topic],
+    fromBeginning: true,
+    maxWaitMs: 100,
+    maxBytesPerPartition: 1_048_576,
+    concurrency: 4,
+    eachBatch: async (batch) => {
+      first ??= performance.now();
+      if (producer !== null && produceTo !== null) {
+        const messages = batch.records.map((m) => ({
+          key: m.key,
+          value: rawCodec.encode(rawCodec.decode(m.value!)),
+        }));
+        await producer.send({ topic: produceTo, messages });
+        produced += messages.length;
+      }
+      seen += batch.records.length;
+      last = performance.now();
+      await consumer.commit([
+        { topic, partition: batch.partition, offset: BigInt(batch.records.at(-1)!.offset) + 1n },
+      ]);
+    },
+  });
+  await producer?.connect();
+  await consumer.connect();
   try {
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({
-      partitionsConsumedConcurrently: 4,
-      eachBatch: async ({ batch }) => {
-        first ??= performance.now();
-        if (producer !== null && produceTo !== null) {
-          const messages = batch.messages.map((m) => ({
-            key: m.key,
-            value: rawCodec.encode(rawCodec.decode(m.value!)),
-          }));
-          await producer.send({ topic: produceTo, messages });
-          produced += messages.length;
-        }
-        seen += batch.messages.length;
-        last = performance.now();
-      },
-    });
     await until(() => seen >= total, 600_000, `${groupId} to read ${total} records`);
   } finally {
     await consumer.disconnect();
@@ -137,7 +148,7 @@ async function plainConsumer(
 }
 
 /** span-assembler run by the processor host until it has committed every raw record. */
-async function hostRun(kafka: Kafka, prefix: string, total: number): Promise<ChildResult> {
+async function hostRun(kafka: KafkaClient, prefix: string, total: number): Promise<ChildResult> {
   const definition = spanAssembler as unknown as AnyProcessorDefinition;
   let first: number | undefined;
   // The handler as it is, plus the time of the first record (group join and restore are left out).
@@ -178,9 +189,9 @@ async function hostRun(kafka: Kafka, prefix: string, total: number): Promise<Chi
   return { seconds: (last - first!) / 1000, produced: host.metrics.totals().produced };
 }
 
-async function offsetsOf(admin: Admin, topic: string): Promise<number> {
-  const offsets = await admin.fetchTopicOffsets(topic).catch(() => []);
-  return offsets.reduce((sum, o) => sum + Number(BigInt(o.high) - BigInt(o.low)), 0);
+async function offsetsOf(admin: KafkaAdmin, topic: string): Promise<number> {
+  const offsets = await admin.topicOffsets(topic).catch(() => []);
+  return offsets.reduce((sum, o) => sum + Number(o.high - o.low), 0);
 }
 
 /** One scenario, run in this process (the child side of `runChild`). */
@@ -227,8 +238,12 @@ async function runChild(
 }
 
 /** The workload onto a raw topic, keyed by connection (before any scenario starts reading it). */
-async function produceRaw(kafka: Kafka, topic: string, messages: Array<{ key: string; value: Buffer }>) {
-  const producer = kafka.producer({ createPartitioner: partitioner, idempotent: true });
+async function produceRaw(
+  kafka: KafkaClient,
+  topic: string,
+  messages: Array<{ key: string; value: Buffer }>,
+) {
+  const producer = kafka.producer({ idempotent: true });
   await producer.connect();
   try {
     for (let i = 0; i < messages.length; i += 5_000) {
@@ -239,10 +254,10 @@ async function produceRaw(kafka: Kafka, topic: string, messages: Array<{ key: st
   }
 }
 
-async function cleanup(admin: Admin, prefix: string): Promise<void> {
+async function cleanup(admin: KafkaAdmin, prefix: string): Promise<void> {
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
-  if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 }).catch(() => {});
-  const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
+  if (topics.length > 0) await admin.deleteTopics(topics).catch(() => {});
+  const groups = (await admin.listGroups()).filter((g) => g.startsWith(prefix));
   if (groups.length > 0) await admin.deleteGroups(groups).catch(() => {});
 }
 
@@ -258,7 +273,7 @@ export async function benchHost(
     await ensureTopics(admin, allTopicDefinitions(), { prefix, replicationFactor: -1 });
     const raw = topicName(TOPICS.raw, prefix);
     const sink = `${prefix}.bench-sink.v1`;
-    await admin.createTopics({ topics: [{ topic: sink, numPartitions: TOPICS.raw.partitions }] });
+    await admin.createTopics([{ topic: sink, numPartitions: TOPICS.raw.partitions }]);
 
     // Three times the handler bench's connections: long enough a run for a steady rate.
     const workload = keepAliveWorkload(

@@ -4,8 +4,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Collector } from '../../collectors/collector.ts';
-import { createCollectorKafka } from '../../collectors/kafka-client.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
+import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { useSchemaRegistry } from '../schema-registry.ts';
@@ -36,7 +36,7 @@ export const command: CommandDefinition = {
     if (!Number.isFinite(durationMs) || durationMs < 0)
       throw new MeshpipeError(ERRORS.CLI_BAD_ARGUMENTS, ['--duration must be a number of seconds']);
     const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
-    const kafka = createCollectorKafka(config, ctx.logger, endpoints.brokers);
+    const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
     await useSchemaRegistry(config, ctx.logger);
     let lastJson = 0;
     const collector = new Collector({

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComponentStatus } from '../../lib/component-status.ts';
 import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
+import { claimInstanceSlot } from '../../lib/instance-slot.ts';
 import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { STACK_DIR } from '../../lib/local-stack/paths.ts';
 import { moduleFile } from '../../lib/module-file.ts';
@@ -100,10 +101,13 @@ async function runHost(
   });
   const supervised = process.env.MESHPIPE_SUPERVISED === '1';
   let lastPrinted = 0;
+  // A static member of the group: restarted, it takes its partitions back at once (lib/instance-slot.ts).
+  const slot = claimInstanceSlot(`${config.kafka.topicPrefix}-${definition.name}`);
   const host = new ProcessorHost({
     definition,
     settings,
     kafka: createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers)),
+    groupInstanceId: slot.id,
     topicPrefix: config.kafka.topicPrefix,
     replicationFactor: config.kafka.replicationFactor,
     partitionOverrides: config.kafka.partitions,
@@ -131,10 +135,11 @@ async function runHost(
     await host.start();
   } catch (err) {
     await host.stop();
+    slot.release();
     throw err;
   }
   ctx.logger.info(
-    { processor: definition.name, group: host.groupId, instance: host.instanceId },
+    { processor: definition.name, group: host.groupId, instance: host.instanceId, member: slot.id },
     'processing',
   );
   const failure = await Promise.race([
@@ -142,6 +147,7 @@ async function runHost(
     new Promise<undefined>((resolve) => stopped.signal.addEventListener('abort', () => resolve(undefined))),
   ]);
   await host.stop();
+  slot.release();
   ctx.progress.done();
   if (failure !== undefined) throw failure;
   return 0;

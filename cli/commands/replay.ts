@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
-import type { Kafka } from 'kafkajs';
 import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
-import { createKafka, kafkaOptionsFrom, partitioner } from '../../lib/kafka.ts';
+import { connectAdmin, createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { readRecording } from '../../lib/recording.ts';
 import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
 import { type InMemoryOutput, InMemoryPipeline } from '../../processors/runtime/in-memory-runner.ts';
@@ -155,40 +154,25 @@ async function printEvents(ctx: CommandContext, file: string): Promise<number> {
   return 0;
 }
 
-async function partitionCount(kafka: Kafka, topic: string): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-    return metadata.topics[0]!.partitions.length;
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 async function produce(ctx: CommandContext, file: string, config: MeshpipeConfig): Promise<number> {
   const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
   const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
   await useSchemaRegistry(config, ctx.logger);
   const topic = topicName(TOPICS.raw, config.kafka.topicPrefix);
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = await connectAdmin(kafka);
+  let partitions: number;
   try {
-    if (!(await admin.listTopics()).includes(topic))
-      throw new MeshpipeError(ERRORS.KAFKA_TOPIC_MISSING, [topic]);
+    const count = (await admin.partitionCounts([topic])).get(topic);
+    if (count === undefined) throw new MeshpipeError(ERRORS.KAFKA_TOPIC_MISSING, [topic]);
+    partitions = count;
   } finally {
     await admin.disconnect();
   }
   // Idempotent: a retried batch is not written twice. In batch records per partition, like the
   // collector's: the events of one connection land on the partition of its key, in order.
-  const producer = kafka.producer({
-    idempotent: true,
-    createPartitioner: partitioner,
-    retry: { retries: Number.MAX_SAFE_INTEGER },
-  });
+  const producer = kafka.producer({ idempotent: true });
   await producer.connect();
   const codec = topicCodec<L7RawEvent>(TOPICS.raw);
-  const partitions = await partitionCount(kafka, topic);
   const started = Date.now();
   let count = 0;
   try {

@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ERRORS, errorMessage, isMeshpipeError, MeshpipeError } from '../../lib/errors.ts';
-import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
+import type { ConsumedRecord } from '../../lib/kafka.ts';
+import { connectAdmin, createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { schemaIdOfRecord, toJsonSafe } from '../../schemas/codec.ts';
 import { schemaRegistry } from '../../schemas/registry.ts';
 import { decodeAnyRecord, topicCodec } from '../../schemas/topic-codec.ts';
@@ -31,7 +31,7 @@ export const command: CommandDefinition = {
   summary: 'Decode and print the records of a meshpipe topic (any schema this build knows).',
   usage: 'tail <topic> [--from-beginning] [--limit N] [--idle-timeout s] [--json]',
   description:
-    'Reads with its own throw-away consumer group (it never moves other consumers\' offsets) and read_committed isolation. Records that do not decode are reported with their partition and offset on stderr (and as {"error":...} lines with --json) and skipped. The hot topics carry batches of values per record: each value is printed on its own line (`@offset#index`; `index` in --json), and --limit counts values.',
+    'Reads every partition of the topic directly, without a consumer group (it never moves anyone\'s offsets), with read_committed isolation. Records that do not decode are reported with their partition and offset on stderr (and as {"error":...} lines with --json) and skipped. The hot topics carry batches of values per record: each value is printed on its own line (`@offset#index`; `index` in --json), and --limit counts values.',
   options: {
     ...KAFKA_OPTIONS,
     'from-beginning': {
@@ -73,88 +73,83 @@ export const command: CommandDefinition = {
     const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
     const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
     await useSchemaRegistry(config, ctx.logger);
-    const admin = kafka.admin();
-    await admin.connect();
+    const admin = await connectAdmin(kafka);
+    let partitions: number;
     try {
-      const topics = await admin.listTopics();
-      if (!topics.includes(topic)) throw new MeshpipeError(ERRORS.KAFKA_TOPIC_MISSING, [topic]);
+      const count = (await admin.partitionCounts([topic])).get(topic);
+      if (count === undefined) throw new MeshpipeError(ERRORS.KAFKA_TOPIC_MISSING, [topic]);
+      partitions = count;
     } finally {
       await admin.disconnect();
     }
 
-    const consumer = kafka.consumer({
-      groupId: `meshpipe-tail-${randomUUID()}`,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
-      maxWaitTimeInMs: 250,
-    });
+    const consumer = kafka.assignedConsumer({ maxWaitMs: 250 });
     let printed = 0;
     let failed = 0;
-    let lastActivity = Date.now();
-    let finish: () => void = () => {};
-    const finished = new Promise<void>((resolvePromise) => {
-      finish = resolvePromise;
-    });
-    ctx.signal.addEventListener('abort', () => finish(), { once: true });
+    let stopped = false;
+    ctx.signal.addEventListener(
+      'abort',
+      () => {
+        stopped = true;
+      },
+      { once: true },
+    );
 
     await consumer.connect();
-    // The consumer only reports being ready after joining its group; the idle clock starts then.
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    const from = ctx.values['from-beginning'] === true ? 'beginning' : 'end';
+    consumer.assign(Array.from({ length: partitions }, (_, partition) => ({ topic, partition, from })));
+    // The idle clock starts once the partitions are assigned.
+    let lastActivity = Date.now();
+    const print = async (message: ConsumedRecord) => {
       lastActivity = Date.now();
-    });
-    await consumer.subscribe({ topic, fromBeginning: ctx.values['from-beginning'] === true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        if (printed >= limit) return;
-        lastActivity = Date.now();
-        const where = { topic, partition, offset: message.offset, timestamp: message.timestamp };
-        if (message.value === null) return;
-        try {
-          await schemaRegistry().resolveIds([message]);
-          // A batch record (the hot topics) prints as its values, one line each, `@offset#index`.
-          const { schema, values, batched } = decodeAnyRecord(message.value);
-          for (let index = 0; index < values.length && printed < limit; index++) {
-            const value = values[index];
-            printed++;
-            if (ctx.json) {
-              ctx.printJson(
-                {
-                  ...where,
-                  ...(batched ? { index } : {}),
-                  key: batched ? keyOfValue(topic, value) : (message.key?.toString('utf8') ?? null),
-                  schema: schema.fullName,
-                  schemaId: schemaIdOfRecord(message.value),
-                  value: toJsonSafe(value),
-                },
-                { line: true },
-              );
-            } else {
-              const at = batched ? `${message.offset}#${index}` : message.offset;
-              ctx.out(`${topic}[${partition}]@${at} ${summarizeRecord(schema.fullName, value)}`);
-            }
+      const { partition } = message;
+      const where = { topic, partition, offset: message.offset, timestamp: String(message.timestamp) };
+      if (message.value === null) return;
+      try {
+        await schemaRegistry().resolveIds([message]);
+        // A batch record (the hot topics) prints as its values, one line each, `@offset#index`.
+        const { schema, values, batched } = decodeAnyRecord(message.value);
+        for (let index = 0; index < values.length && printed < limit; index++) {
+          const value = values[index];
+          printed++;
+          if (ctx.json) {
+            ctx.printJson(
+              {
+                ...where,
+                ...(batched ? { index } : {}),
+                key: batched ? keyOfValue(topic, value) : (message.key?.toString('utf8') ?? null),
+                schema: schema.fullName,
+                schemaId: schemaIdOfRecord(message.value),
+                value: toJsonSafe(value),
+              },
+              { line: true },
+            );
+          } else {
+            const at = batched ? `${message.offset}#${index}` : message.offset;
+            ctx.out(`${topic}[${partition}]@${at} ${summarizeRecord(schema.fullName, value)}`);
           }
-        } catch (err) {
-          failed++;
-          const code = isMeshpipeError(err) ? err.code : 'MESHPIPE_ERR_SCHEMA_DECODE_FAILED';
-          process.stderr.write(
-            `meshpipe tail: ${topic}[${partition}]@${message.offset}: skipped, ${errorMessage(err)} [${code}]\n`,
-          );
-          if (ctx.json)
-            ctx.printJson({ ...where, error: { code, message: errorMessage(err) } }, { line: true });
         }
-        if (printed >= limit) finish();
-      },
-    });
-    const idleTimer =
-      idleMs > 0
-        ? setInterval(() => {
-            if (Date.now() - lastActivity >= idleMs) finish();
-          }, 100)
-        : undefined;
-    await finished;
-    if (idleTimer !== undefined) clearInterval(idleTimer);
-    await consumer.disconnect();
+      } catch (err) {
+        failed++;
+        const code = isMeshpipeError(err) ? err.code : 'MESHPIPE_ERR_SCHEMA_DECODE_FAILED';
+        process.stderr.write(
+          `meshpipe tail: ${topic}[${partition}]@${message.offset}: skipped, ${errorMessage(err)} [${code}]\n`,
+        );
+        if (ctx.json)
+          ctx.printJson({ ...where, error: { code, message: errorMessage(err) } }, { line: true });
+      }
+    };
+    try {
+      while (!stopped && printed < limit && (idleMs === 0 || Date.now() - lastActivity < idleMs)) {
+        const poll = await consumer.poll(1000);
+        for (const record of poll.records) {
+          if (printed >= limit) break;
+          await print(record);
+        }
+      }
+    } finally {
+      await consumer.disconnect();
+    }
     ctx.logger.debug({ printed, failed }, 'tail finished');
     return 0;
   },

@@ -8,14 +8,21 @@
  * changes of aborted transactions. Restoring a partition is reading its changelog partition to the end
  * and applying every record in order (later values of a key win, as compaction would decide).
  */
-import type { Admin, Kafka, Message } from 'kafkajs';
+import {
+  type KafkaAdmin,
+  type KafkaClient,
+  type OutgoingMessage,
+  readPartitionsToEnd,
+} from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { readPartitionsToEnd } from './partition-reader.ts';
 import type { StateChange, StateStore } from './state-store.ts';
 
 /** The changelog records of a transaction's state changes. */
-export function changelogMessages(changes: ReadonlyMap<string, StateChange>, partition: number): Message[] {
-  const messages: Message[] = [];
+export function changelogMessages(
+  changes: ReadonlyMap<string, StateChange>,
+  partition: number,
+): OutgoingMessage[] {
+  const messages: OutgoingMessage[] = [];
   for (const [key, value] of changes) messages.push({ key, value, partition });
   return messages;
 }
@@ -31,11 +38,10 @@ export interface RestoreResult {
  * completes its open transaction, so the changelog is stable up to its end while this reads it.
  */
 export async function restoreState(options: {
-  kafka: Kafka;
-  admin: Admin;
+  kafka: KafkaClient;
+  admin: KafkaAdmin;
   topic: string;
   stores: ReadonlyMap<number, StateStore<unknown>>;
-  groupPrefix: string;
   logger: Logger;
   signal?: AbortSignal;
 }): Promise<RestoreResult> {
@@ -45,8 +51,6 @@ export async function restoreState(options: {
     admin: options.admin,
     topic: options.topic,
     partitions: [...options.stores.keys()],
-    groupPrefix: options.groupPrefix,
-    logger: options.logger,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     onRecord(partition, message) {
       if (message.key === null) {

@@ -1,40 +1,51 @@
 /**
  * The processor host: runs any AnyProcessorDefinition on Kafka, with exactly-once output.
  *
- *          consumer group `<prefix>-<name>` (read_committed, sticky task assignment)
- *                       │ eachBatch, one partition at a time per task
+ *          consumer group `<prefix>-<name>` (read_committed, range assignment, static membership)
+ *                       │ one partition's batch at a time per task, up to `concurrency` at once
  *                       ▼
  *   task N: decode → handler(record, ctx) per record, in offset order      (partition-task.ts)
  *                       │ unit of work: outputs, dead letters, state changes
  *                       ▼
  *   transactional producer `<group>-<input>-N`: outputs + dead letters + changelog records
- *                       + sendOffsets(next offset) → commit                 (partition-producer.ts)
+ *                       + the next offset with the group's metadata → commit  (partition-producer.ts)
  *
- * Rebalances. kafkajs finishes every batch in flight before it rejoins, and tells us the new assignment
- * in GROUP_JOIN, synchronously, before it fetches again. There the host pauses the newly assigned
- * partitions, then (asynchronously) initialises their transactional producers — which fences the
- * previous owner and settles its open transaction — restores their state from the changelog, reads the
- * committed offsets (stable now), seeks to them and resumes. Revoked tasks finish their queued job and
- * are dropped with their state. Tasks kept across a rebalance keep their state and position; kafkajs may
- * re-fetch from an older committed offset (a transaction's offset commit becomes visible a moment after
- * it commits), so records below a task's position are skipped. A new member id means this instance was
- * expelled from the group: every task is treated as lost and rebuilt.
+ * Rebalances are eager (lib/kafka/group-consumer.ts): before the group rebalances, every partition is
+ * revoked, and the host lets each task finish the job in flight (its transaction commits under the
+ * generation that fetched it) before the consumer rejoins. The new assignment then comes before
+ * anything is fetched for it: tasks kept across the rebalance keep their state and continue from
+ * their own position; new ones are assigned paused, and (asynchronously) initialise their
+ * transactional producers — which fences the previous owner and settles its open transaction —
+ * restore their state from the changelog, read the committed offsets (stable now), seek to them and
+ * resume. Tasks not assigned again are dropped with their state. An assignment the group took away
+ * (this instance was expelled: its session expired) is lost: every task is dropped without waiting,
+ * since another instance may own its partition already.
  *
  * Failures (docs/processor-runtime.md, "When a transaction fails"). A transaction that fails before its
  * commit is aborted, the task's state rolls back to the last commit, its producer is re-initialised and
  * the batch is fetched again after a back-off — unless the broker refused the records themselves (too
  * large, invalid): the same batch would fail forever, so it runs again one record per transaction and
- * the record whose transaction is refused is dead-lettered. A failed commit request leaves the outcome
- * unknown: the task is rebuilt from the changelog and committed offsets. A fenced producer means
- * another instance owns the partition: the task is dropped until an assignment gives it back.
+ * the record whose transaction is refused is dead-lettered. A commit whose outcome is unknown: the task
+ * is rebuilt from the changelog and committed offsets. A fenced producer means another instance owns
+ * the partition: the task is dropped until an assignment gives it back.
  */
 import { hostname } from 'node:os';
-import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafkajs';
 import { type ComponentStatus, reportStatus } from '../../lib/component-status.ts';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import { healthRoutes, PROMETHEUS_TEXT } from '../../lib/http/health-routes.ts';
 import { type HttpServer, startHttpServer } from '../../lib/http/server.ts';
-import { ensureTopics, partitioner } from '../../lib/kafka.ts';
+import {
+  type AssignmentPlan,
+  type ConsumedBatch,
+  type ConsumedRecord,
+  ensureTopics,
+  type GroupConsumer,
+  type KafkaAdmin,
+  type KafkaClient,
+  type KafkaError,
+  type KafkaProducer,
+  type PartitionRef,
+} from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { schemaRegistry } from '../../schemas/registry.ts';
 import { AssignedTask } from './assigned-task.ts';
@@ -48,19 +59,18 @@ import {
   isFenced,
   isOutcomeUnknown,
   isRejected,
+  kafkaErrorType,
   PartitionProducer,
-  protocolErrorType,
 } from './partition-producer.ts';
 import { type OutgoingRecord, PartitionTask, punctuateIntervalMs } from './partition-task.ts';
 import { ProcessorMetrics } from './processor-metrics.ts';
 import { ProcessorTopics } from './processor-topics.ts';
 import { RetentionLoss } from './retention-loss.ts';
-import { taskAssigner } from './task-assigner.ts';
 
 export interface HostOptions {
   definition: AnyProcessorDefinition;
   settings: ProcessorSettings;
-  kafka: Kafka;
+  kafka: KafkaClient;
   topicPrefix: string;
   /** For topics the host creates (outputs, changelog): kafka.replicationFactor and kafka.partitions. */
   replicationFactor: number;
@@ -68,6 +78,11 @@ export interface HostOptions {
   logger: Logger;
   /** Names this instance in metric streams (default `<host name>-<pid>`). */
   instanceId?: string;
+  /**
+   * This instance's static member id in the group (`group.instance.id`), stable across its restarts:
+   * a restarted instance takes its partitions back at once. Absent: a dynamic member.
+   */
+  groupInstanceId?: string;
   /** Serve /metrics, /healthz and /readyz on this port (0: any free port)... */
   metricsPort?: number;
   /** ...bound to this address (default: the processor's runtime.metricsHost, 127.0.0.1). */
@@ -94,7 +109,6 @@ export class ProcessorHost {
   #assigned = new Set<number>();
   /** When a partition may be rebuilt after its producer was fenced (waiting for the group to settle). */
   readonly #notBefore = new Map<number, number>();
-  #memberId: string | undefined;
   #joined = false;
   #partitions = 0;
   #changelog = '';
@@ -102,9 +116,9 @@ export class ProcessorHost {
   readonly #limits = new TopicSizeLimits();
   /** Partition counts of the outputs: batched outputs are packed per partition (output-batches.ts). */
   readonly #outputPartitions = new Map<string, number>();
-  #admin: Admin | undefined;
-  #consumer: Consumer | undefined;
-  #metricsProducer: Producer | undefined;
+  #admin: KafkaAdmin | undefined;
+  #consumer: GroupConsumer | undefined;
+  #metricsProducer: KafkaProducer | undefined;
   #metricsServer: HttpServer | undefined;
   #timers: NodeJS.Timeout[] = [];
   #stopping = false;
@@ -128,7 +142,7 @@ export class ProcessorHost {
     this.metrics = new ProcessorMetrics(options.definition.name);
     this.#retention = new RetentionLoss({
       logStartOffsets: async (topic) =>
-        new Map((await this.#admin!.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.low)])),
+        new Map((await this.#admin!.topicOffsets(topic)).map((o) => [o.partition, o.low])),
       onLoss: (topic, _partition, records) => this.metrics.lost(topic, records, 'retention'),
       reader: `processor ${options.definition.name}`,
       logger: this.#logger,
@@ -144,6 +158,19 @@ export class ProcessorHost {
 
   /** Creates missing topics, joins the group and starts processing; resolves once the consumer runs. */
   async start(): Promise<void> {
+    // Alive while connecting (a supervisor kills a child that stays silent, --stall-timeout): the
+    // admin, producer and consumer each take a few round trips to the brokers before the first tick.
+    const connecting = () => this.#report({ state: 'starting', summary: 'connecting to Kafka' });
+    connecting();
+    const timer = setInterval(connecting, STATUS_INTERVAL_MS);
+    try {
+      await this.#connect();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  async #connect(): Promise<void> {
     const { kafka, settings } = this.#options;
     const admin = kafka.admin();
     this.#admin = admin;
@@ -151,7 +178,7 @@ export class ProcessorHost {
     await this.#ensureTopics(admin);
 
     // Samples are cumulative: a duplicate after a retry changes nothing, so plain at-least-once will do.
-    const producer = kafka.producer({ createPartitioner: partitioner });
+    const producer = kafka.producer();
     this.#metricsProducer = producer;
     await producer.connect();
 
@@ -174,39 +201,27 @@ export class ProcessorHost {
     const r = settings.runtime;
     const consumer = kafka.consumer({
       groupId: this.groupId,
-      sessionTimeout: r.sessionTimeoutMs,
-      heartbeatInterval: r.heartbeatIntervalMs,
-      rebalanceTimeout: r.rebalanceTimeoutMs,
-      maxWaitTimeInMs: r.maxWaitMs,
+      ...(this.#options.groupInstanceId === undefined
+        ? {}
+        : { groupInstanceId: this.#options.groupInstanceId }),
+      topics: this.#topics.inputs.map((t) => t.name),
+      // Where a partition goes when its position falls out of range (retention deleted records not yet
+      // processed): like Kafka Streams, the oldest record left, unless the processor starts from the
+      // latest. Assignments seek explicitly (#startPositions).
+      fromBeginning: settings.startFrom === 'earliest',
+      sessionTimeoutMs: r.sessionTimeoutMs,
+      heartbeatIntervalMs: r.heartbeatIntervalMs,
+      rebalanceTimeoutMs: r.rebalanceTimeoutMs,
+      maxWaitMs: r.maxWaitMs,
       maxBytesPerPartition: r.maxBatchBytes,
-      readUncommitted: false,
-      partitionAssigners: [taskAssigner(() => [...this.#tasks.keys()])],
+      concurrency: r.concurrency,
+      onAssigned: (partitions) => this.#onAssigned(partitions),
+      onRevoked: (_partitions, lost) => this.#onRevoked(lost),
+      eachBatch: (batch) => this.#eachBatch(batch),
+      onFatal: (err) => this.#onFatal(err),
     });
     this.#consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) =>
-      this.#onGroupJoin(payload.memberId, payload.memberAssignment),
-    );
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (payload.restart || this.#stopping) return;
-      this.#fail(
-        new MeshpipeError(ERRORS.PROCESSOR_CRASHED, [this.definition.name, errorMessage(payload.error)]),
-      );
-    });
     await consumer.connect();
-    // Where kafkajs goes by itself when a position falls out of range (retention deleted records not
-    // yet processed): like Kafka Streams, the oldest record left, unless the processor starts from the
-    // latest. Normal starts seek explicitly (#startPositions).
-    await consumer.subscribe({
-      topics: this.#topics.inputs.map((t) => t.name),
-      fromBeginning: settings.startFrom === 'earliest',
-    });
-    await consumer.run({
-      autoCommit: false,
-      // Offsets are resolved only once their transaction committed (or they were skipped as done).
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: r.concurrency,
-      eachBatch: (payload) => this.#eachBatch(payload),
-    });
 
     this.#timers.push(
       setInterval(() => this.#tick(), STATUS_INTERVAL_MS),
@@ -222,9 +237,10 @@ export class ProcessorHost {
     this.#stopped.abort();
     for (const timer of this.#timers) clearInterval(timer);
     for (const task of this.#tasks.values()) task.stopPunctuation();
-    // kafkajs lets the current batch finish (its transaction commits), then leaves the group.
+    // The batches in flight finish (their transactions commit), then the consumer closes and leaves
+    // the group, so the partitions move to the other instances at once.
     await this.#consumer
-      ?.disconnect()
+      ?.disconnect({ leave: this.#failure === undefined })
       .catch((err) => this.#logger.warn({ err }, 'disconnecting the consumer'));
     await Promise.all([...this.#tasks.values()].map((task) => this.#close(task, 'stopped')));
     await this.#publishMetrics().catch(() => {});
@@ -237,7 +253,7 @@ export class ProcessorHost {
     return this.#status;
   }
 
-  async #ensureTopics(admin: Admin): Promise<void> {
+  async #ensureTopics(admin: KafkaAdmin): Promise<void> {
     const { topicPrefix: prefix, replicationFactor } = this.#options;
     const partitions = this.#options.partitionOverrides ?? {};
     const definitions = [
@@ -255,8 +271,8 @@ export class ProcessorHost {
       this.#logger.warn({ topic: s.name, problems: s.problems }, 'topic differs from its definition');
     }
     const inputs = this.#topics.inputs.map((t) => t.name);
-    const metadata = await admin.fetchTopicMetadata({ topics: inputs });
-    const counts = inputs.map((name) => metadata.topics.find((t) => t.name === name)?.partitions.length ?? 0);
+    const known = await admin.partitionCounts(inputs);
+    const counts = inputs.map((name) => known.get(name) ?? 0);
     if (new Set(counts).size > 1) {
       throw new MeshpipeError(ERRORS.PROCESSOR_INPUTS_NOT_COPARTITIONED, [
         this.definition.name,
@@ -285,10 +301,8 @@ export class ProcessorHost {
     const outputs = this.#topics.outputs.map((t) => t.name);
     const written = [...outputs, this.#topics.dlq.name, this.#changelog];
     await this.#limits.learn(this.#admin!, written, this.#logger);
-    if (outputs.length > 0) {
-      const metadata = await this.#admin!.fetchTopicMetadata({ topics: outputs });
-      for (const t of metadata.topics) this.#outputPartitions.set(t.name, t.partitions.length);
-    }
+    for (const [name, count] of await this.#admin!.partitionCounts(outputs))
+      this.#outputPartitions.set(name, count);
   }
 
   /** The unit of work's records as written: outputs to batched topics packed per partition. */
@@ -306,21 +320,14 @@ export class ProcessorHost {
 
   // ---- assignment ------------------------------------------------------------------------------
 
-  /** GROUP_JOIN: called synchronously by kafkajs after every (re)join, before the next fetch. */
-  #onGroupJoin(memberId: string, assignment: Record<string, number[]>): void {
-    if (this.#stopping) return;
-    const assigned = new Set<number>();
-    for (const topic of this.#topics.inputs) for (const p of assignment[topic.name] ?? []) assigned.add(p);
-    if (this.#memberId !== undefined && memberId !== this.#memberId) {
-      // Expelled and rejoined (a session timeout, a consumer restart): another instance may have owned
-      // our partitions meanwhile, so nothing we hold can be trusted.
-      this.#logger.warn(
-        { memberId, previous: this.#memberId },
-        'rejoined the group as a new member; rebuilding every task',
-      );
-      for (const task of [...this.#tasks.values()]) void this.#close(task, 'lost');
-    }
-    this.#memberId = memberId;
+  /**
+   * A new assignment, before anything is fetched for it (lib/kafka/group-consumer.ts): tasks kept
+   * continue from their own positions, new ones start paused and are built (#startTasks), tasks not
+   * assigned again are dropped.
+   */
+  #onAssigned(partitions: readonly PartitionRef[]): AssignmentPlan | undefined {
+    if (this.#stopping) return undefined;
+    const assigned = new Set(partitions.map((p) => p.partition));
     this.#joined = true;
     this.#assigned = assigned;
     for (const task of [...this.#tasks.values()]) {
@@ -329,36 +336,78 @@ export class ProcessorHost {
     const added = [...assigned].filter((p) => !this.#tasks.has(p));
     for (const p of added) this.#notBefore.delete(p);
     this.#logger.info({ assigned: [...assigned].sort((a, b) => a - b), added }, 'partitions assigned');
-    if (added.length > 0) {
-      this.#pause(added);
-      void this.#startTasks(added);
+    const offsets: Array<PartitionRef & { offset: bigint }> = [];
+    const paused: number[] = [...added];
+    const interval = punctuateIntervalMs(this.definition, this.#options.settings.config);
+    for (const task of this.#tasks.values()) {
+      if (task.status !== 'running') {
+        // Restoring or waiting to retry: it seeks and resumes by itself when it is ready.
+        paused.push(task.partition);
+        continue;
+      }
+      for (const [topic, offset] of task.positions)
+        offsets.push({ topic, partition: task.partition, offset });
+      if (interval !== undefined) task.startPunctuation(interval, () => this.#punctuate(task));
     }
+    if (added.length > 0) void this.#startTasks(added);
+    return { offsets, paused: this.#inputPartitions(paused) };
+  }
+
+  /**
+   * Before the group rebalances: every task finishes the job in flight (its transaction commits in the
+   * generation that fetched it) and pauses its punctuations until the new assignment. Lost partitions
+   * (the group expelled this instance) may be another's already: every task is dropped at once.
+   */
+  async #onRevoked(lost: boolean): Promise<void> {
+    this.#assigned = new Set();
+    const tasks = [...this.#tasks.values()];
+    if (lost) {
+      if (tasks.length > 0) {
+        this.#logger.warn(
+          { partitions: tasks.map((t) => t.partition) },
+          'the group took the partitions away (this instance was expelled); rebuilding every task',
+        );
+      }
+      for (const task of tasks) void this.#close(task, 'lost');
+      return;
+    }
+    for (const task of tasks) task.stopPunctuation();
+    await Promise.all(tasks.map((task) => task.drained()));
+  }
+
+  /** The consumer stopped for good. */
+  #onFatal(err: KafkaError): void {
+    if (this.#stopping) return;
+    const error =
+      err.type === 'ERR_FENCED_INSTANCE_ID' || /fenced instance|FENCED_INSTANCE_ID/i.test(err.message)
+        ? new MeshpipeError(
+            ERRORS.KAFKA_GROUP_INSTANCE_FENCED,
+            [this.groupId, this.#options.groupInstanceId ?? '?'],
+            {
+              cause: err,
+            },
+          )
+        : new MeshpipeError(ERRORS.PROCESSOR_CRASHED, [this.definition.name, errorMessage(err)], {
+            cause: err,
+          });
+    this.#fail(error);
+  }
+
+  /** Partition N of every input. */
+  #inputPartitions(partitions: readonly number[]): PartitionRef[] {
+    return this.#topics.inputs.flatMap((t) => partitions.map((partition) => ({ topic: t.name, partition })));
   }
 
   #pause(partitions: number[]): void {
-    try {
-      this.#consumer?.pause(this.#topics.inputs.map((t) => ({ topic: t.name, partitions })));
-    } catch (err) {
-      // Only while kafkajs restarts its consumer; the next GROUP_JOIN pauses again.
-      this.#logger.debug({ err }, 'pause');
-    }
+    this.#consumer?.pause(this.#inputPartitions(partitions));
   }
 
   #seek(topic: string, partition: number, offset: bigint): void {
-    try {
-      this.#consumer?.seek({ topic, partition, offset: offset.toString() });
-    } catch (err) {
-      // As for pause: a consumer restart ends in a GROUP_JOIN with a new member id, which rebuilds it.
-      this.#logger.debug({ err }, 'seek');
-    }
+    this.#consumer?.seek(topic, partition, offset);
   }
 
   #resume(partitions: number[]): void {
-    try {
-      this.#consumer?.resume(this.#topics.inputs.map((t) => ({ topic: t.name, partitions })));
-    } catch (err) {
-      this.#logger.debug({ err }, 'resume');
-    }
+    this.#consumer?.resume(this.#inputPartitions(partitions));
   }
 
   /** Fences, restores, seeks and resumes newly assigned partitions. */
@@ -381,7 +430,6 @@ export class ProcessorHost {
         transactionTimeoutMs: settings.runtime.transactionTimeoutMs,
         logger: this.#logger.child({ partition }),
         limits: this.#limits,
-        onRetry: (request, error) => this.metrics.transactionRetry(request, error),
       });
       const task = new AssignedTask(partition, core, producer);
       this.#tasks.set(partition, task);
@@ -403,7 +451,6 @@ export class ProcessorHost {
         admin: this.#admin!,
         topic: this.#changelog,
         stores: new Map(restoring.map((t) => [t.partition, t.core.state as never])),
-        groupPrefix: `${this.groupId}-restore`,
         logger: this.#logger,
         signal: this.#stopped.signal,
       });
@@ -464,16 +511,14 @@ export class ProcessorHost {
   async #startPositions(partitions: number[]): Promise<Map<string, Map<number, bigint>>> {
     const admin = this.#admin!;
     const names = this.#topics.inputs.map((t) => t.name);
-    const committed = await admin.fetchOffsets({ groupId: this.groupId, topics: names });
+    const committed = await admin.committedOffsets(this.groupId, names);
     const out = new Map<string, Map<number, bigint>>();
     for (const name of names) {
       const byPartition = new Map<number, bigint>();
-      const offsets = committed.find((t) => t.topic === name)?.partitions ?? [];
-      const bounds = await admin.fetchTopicOffsets(name);
+      const bounds = await admin.topicOffsets(name);
       for (const p of partitions) {
-        const offset = BigInt(offsets.find((o) => o.partition === p)?.offset ?? '-1');
-        const b = bounds.find((o) => o.partition === p)!;
-        const [low, high] = [BigInt(b.low), BigInt(b.high)];
+        const offset = committed.get(name)?.get(p) ?? -1n;
+        const { low, high } = bounds.find((o) => o.partition === p)!;
         if (offset >= low && offset <= high) {
           byPartition.set(p, offset);
           continue;
@@ -486,8 +531,8 @@ export class ProcessorHost {
               topic: name,
               partition: p,
               committed: String(offset),
-              low: b.low,
-              high: b.high,
+              low: String(low),
+              high: String(high),
               start: String(start),
             },
             'committed offset is outside the partition; starting per startFrom',
@@ -530,37 +575,37 @@ export class ProcessorHost {
 
   // ---- processing ------------------------------------------------------------------------------
 
-  async #eachBatch({ batch, resolveOffset }: EachBatchPayload): Promise<void> {
+  async #eachBatch(batch: ConsumedBatch): Promise<void> {
     const task = this.#tasks.get(batch.partition);
-    // Not ours, or not ready: leave the offset unresolved; a task resumes from its own position.
+    // Not ours, or not ready: a task seeks to its own position before it resumes.
     if (task === undefined || task.status !== 'running') return;
-    const done = await task.run(() => this.#processBatch(task, batch));
-    if (done) resolveOffset(batch.lastOffset());
+    await task.run(() => this.#processBatch(task, batch));
   }
 
-  async #processBatch(task: AssignedTask, batch: EachBatchPayload['batch']): Promise<boolean> {
+  async #processBatch(task: AssignedTask, batch: ConsumedBatch): Promise<boolean> {
     // Schema ids new to this process, from the Schema Registry (when there is one) before decoding.
-    await schemaRegistry().resolveIds(batch.messages);
+    await schemaRegistry().resolveIds(batch.records);
     if (task.status !== 'running') return false;
     const topic = batch.topic;
     const position = task.positions.get(topic)!;
-    const last = BigInt(batch.lastOffset());
-    // A batch entirely below the position was committed already (see the comment at the top).
+    const last = BigInt(batch.records.at(-1)!.offset);
+    // A batch entirely below the position was committed already.
     if (last < position) return true;
     // Past where this task expected to go on: retention may have deleted what it had not read.
-    const first = BigInt(batch.messages[0]?.offset ?? last);
+    const first = BigInt(batch.records[0]?.offset ?? last);
     if (first > position) this.#retention.jumped(topic, batch.partition, position, first);
     const records: SourceRecord[] = [];
-    for (const message of batch.messages) {
+    for (const message of batch.records) {
       if (BigInt(message.offset) < position) continue;
-      const record = sourceRecord(topic, batch.partition, message);
+      const record = sourceRecord(message);
       records.push(record);
       task.core.process(record);
     }
     const next = last + 1n;
     const result = await this.#commit(task, new Map([[topic, next]]));
-    if (result.kind === 'rejected') return this.#isolate(task, topic, records, next, result.error);
-    if (result.kind === 'committed') this.#lag(task, topic, batch.highWatermark);
+    if (result.kind === 'rejected') return this.#isolate(task, topic, records, result.error);
+    if (result.kind === 'committed' && batch.highWatermark !== undefined)
+      this.#lag(task, topic, batch.highWatermark);
     return result.kind === 'committed';
   }
 
@@ -576,16 +621,16 @@ export class ProcessorHost {
     task: AssignedTask,
     topic: string,
     records: readonly SourceRecord[],
-    next: bigint,
     error: unknown,
   ): Promise<boolean> {
     const code = ERRORS.PROCESSOR_OUTPUT_REJECTED.code;
+    const type = kafkaErrorType(error);
     this.#logger.warn(
-      { code, partition: task.partition, error: protocolErrorType(error), records: records.length },
+      { code, partition: task.partition, error: type, records: records.length },
       'the broker refused a transaction for what a record holds; committing its batch record by record to set that record aside',
     );
-    const type = protocolErrorType(error);
-    if (type === 'MESSAGE_TOO_LARGE' || type === 'RECORD_LIST_TOO_LARGE') await this.#learnLimits();
+    // A topic's limit may have been lowered: read them again (the producer re-initialised next uses them).
+    if (type === 'ERR_MSG_SIZE_TOO_LARGE' || type === 'ERR_RECORD_LIST_TOO_LARGE') await this.#learnLimits();
     if (!(await this.#reinit(task))) return false;
     for (const record of records) {
       if (task.status !== 'running') return false;
@@ -601,12 +646,6 @@ export class ProcessorHost {
           return false;
         }
       }
-      if (result.kind !== 'committed') return false;
-    }
-    // Records kafkajs does not deliver (control records, aborted transactions) may end the batch.
-    if (task.positions.get(topic)! < next) {
-      const result = await this.#commit(task, new Map([[topic, next]]));
-      if (result.kind === 'rejected') this.#retry(task, result.error);
       if (result.kind !== 'committed') return false;
     }
     return true;
@@ -640,7 +679,7 @@ export class ProcessorHost {
       await task.producer.commit(
         this.#recordsToWrite(work.records),
         { topic: this.#changelog, messages: changelogMessages(work.changes, task.partition) },
-        next === undefined ? undefined : { groupId: this.groupId, partition: task.partition, next },
+        next === undefined ? undefined : { consumer: this.#consumer!, partition: task.partition, next },
       );
     } catch (err) {
       task.core.abort();
@@ -663,8 +702,8 @@ export class ProcessorHost {
     return COMMITTED;
   }
 
-  #lag(task: AssignedTask, topic: string, highWatermark: string): void {
-    task.lag.set(topic, Math.max(0, Number(BigInt(highWatermark) - task.positions.get(topic)!)));
+  #lag(task: AssignedTask, topic: string, highWatermark: bigint): void {
+    task.lag.set(topic, Math.max(0, Number(highWatermark - task.positions.get(topic)!)));
     this.metrics.lag(topic, task.partition, task.lag.get(topic)!);
   }
 
@@ -789,12 +828,12 @@ export class ProcessorHost {
       const tasks = [...this.#tasks.values()].filter((t) => t.status === 'running');
       if (tasks.length > 0 && this.#admin !== undefined && !this.#stopping) {
         for (const input of this.#topics.inputs) {
-          const offsets = await this.#admin.fetchTopicOffsets(input.name);
+          const offsets = await this.#admin.topicOffsets(input.name);
           for (const task of tasks) {
             const high = offsets.find((o) => o.partition === task.partition)?.high;
             const position = task.positions.get(input.name);
             if (high === undefined || position === undefined) continue;
-            task.lag.set(input.name, Math.max(0, Number(BigInt(high) - position)));
+            task.lag.set(input.name, Math.max(0, Number(high - position)));
             this.metrics.lag(input.name, task.partition, task.lag.get(input.name)!);
           }
         }
@@ -830,27 +869,14 @@ function rate(perSecond: number): string {
   return perSecond >= 10 || perSecond === 0 ? String(Math.round(perSecond)) : perSecond.toFixed(1);
 }
 
-function headerString(value: IHeaders[string]): string {
-  if (value === undefined) return '';
-  if (Array.isArray(value)) return value.map((v) => v.toString()).join(',');
-  return value.toString();
-}
-
-function sourceRecord(
-  topic: string,
-  partition: number,
-  message: EachBatchPayload['batch']['messages'][number],
-): SourceRecord {
-  const headers: Record<string, string> = {};
-  // A repeated header arrives as a list: its values are joined with commas, as HTTP does.
-  for (const [name, value] of Object.entries(message.headers ?? {})) headers[name] = headerString(value);
+function sourceRecord(message: ConsumedRecord): SourceRecord {
   return {
-    topic,
-    partition,
+    topic: message.topic,
+    partition: message.partition,
     offset: message.offset,
     key: message.key,
     value: message.value,
-    timestampMs: Number(message.timestamp),
-    headers,
+    timestampMs: message.timestamp,
+    headers: message.headers,
   };
 }

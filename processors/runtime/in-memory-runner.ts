@@ -1,6 +1,6 @@
 /**
  * Runs processors without Kafka, for `meshpipe replay --processor`: records are partitioned by key
- * exactly as producers partition them on Kafka (murmur2, lib/kafka.ts), every partition has its own
+ * exactly as producers partition them on Kafka (murmur2, lib/key-partition.ts), every partition has its own
  * task and state (partition-task.ts, the code the Kafka host runs), and time is the recording's time —
  * `ctx.now()` is the timestamp of the record being processed, and punctuations fire when the recorded
  * clock passes their due time, so windows and timeouts behave as they did live.
@@ -10,7 +10,7 @@
  * ./my-proc/index.ts` replays the whole path.
  */
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
-import { partitioner } from '../../lib/kafka.ts';
+import { partitionOfKey } from '../../lib/key-partition.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { TopicDefinition } from '../../schemas/topics.ts';
 import type { SourceRecord } from './dead-letter.ts';
@@ -69,7 +69,6 @@ export class InMemoryPipeline {
   readonly #onOutput: (output: InMemoryOutput) => void;
   readonly #offsets = new Map<string, number>();
   readonly #roundRobin = new Map<string, number>();
-  readonly #partition = partitioner();
   readonly #stats: InMemoryStats = { delivered: 0, outputs: 0, deadLetters: 0 };
   #clock: number | undefined;
 
@@ -220,17 +219,7 @@ export class InMemoryPipeline {
       this.#roundRobin.set(topic, n + 1);
       return n % count;
     }
-    return this.#partition({
-      topic,
-      partitionMetadata: Array.from({ length: count }, (_, partitionId) => ({
-        partitionId,
-        leader: 0,
-        replicas: [0],
-        isr: [0],
-        partitionErrorCode: 0,
-      })),
-      message: { key, value: null },
-    });
+    return partitionOfKey(key, count);
   }
 
   #nextOffset(topic: string, partition: number): number {

@@ -1,19 +1,18 @@
 /**
  * How large a record may be: the broker checks every record batch it is sent against the topic's
  * `max.message.bytes` (the broker's `message.max.bytes` unless the topic overrides it; 1 MiB + 12 by
- * default) and answers MESSAGE_TOO_LARGE, which no retry cures. kafkajs puts everything one produce
- * request holds for a partition into one batch, so the limit bounds both a single record and what one
- * send may carry to a partition.
+ * default) and answers MESSAGE_TOO_LARGE, which no retry cures. The limit bounds both a single record
+ * and the batch a producer builds of a partition's records.
  *
- * The host learns each topic's limit at start (describeConfigs). A record is measured when it is made —
+ * The host learns each topic's limit at start (DescribeConfigs). A record is measured when it is made —
  * an emit, a state value, a dead letter — so one that can never be written fails the handler call that
- * made it (partition-task.ts), and a transaction's records are sent in chunks that each fit
- * (partition-producer.ts).
+ * made it (partition-task.ts), and a task's producer builds batches no larger than the smallest limit
+ * of the topics it writes (partition-producer.ts).
  *
  * Sizes are upper bounds of the v2 record format (https://kafka.apache.org/documentation/#recordbatch),
  * uncompressed: 61 bytes of batch header, and per record its fields with the varints at full width.
  */
-import type { Admin } from 'kafkajs';
+import type { KafkaAdmin } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
 
 /** The v2 record batch header (baseOffset through the record count). */
@@ -52,12 +51,18 @@ export interface MessageSizeLimits {
   topic(name: string): number;
   /** The same for the processor's changelog. */
   changelog(): number;
+  /** The smallest limit of the topics written (the largest batch a producer may build). */
+  smallest(): number;
+  /** The largest limit of the topics written (the largest single record a producer may send). */
+  largest(): number;
 }
 
 /** Limits of a run without a broker (replay, unit tests): the default for every topic. */
 export const DEFAULT_LIMITS: MessageSizeLimits = {
   topic: () => DEFAULT_MAX_MESSAGE_BYTES,
   changelog: () => DEFAULT_MAX_MESSAGE_BYTES,
+  smallest: () => DEFAULT_MAX_MESSAGE_BYTES,
+  largest: () => DEFAULT_MAX_MESSAGE_BYTES,
 };
 
 /** Limits read from the brokers, per topic; the default for topics not read (or not readable). */
@@ -77,6 +82,14 @@ export class TopicSizeLimits implements MessageSizeLimits {
     return this.topic(this.#changelog);
   }
 
+  smallest(): number {
+    return Math.min(DEFAULT_MAX_MESSAGE_BYTES, ...this.#limits.values());
+  }
+
+  largest(): number {
+    return Math.max(DEFAULT_MAX_MESSAGE_BYTES, ...this.#limits.values());
+  }
+
   set(name: string, bytes: number): void {
     this.#limits.set(name, bytes);
   }
@@ -85,20 +98,12 @@ export class TopicSizeLimits implements MessageSizeLimits {
    * Reads `max.message.bytes` of `topics`. A topic whose configuration cannot be read (no
    * DescribeConfigs permission, say) keeps the default, which is logged once.
    */
-  async learn(admin: Admin, topics: readonly string[], logger: Logger): Promise<void> {
+  async learn(admin: KafkaAdmin, topics: readonly string[], logger: Logger): Promise<void> {
     try {
-      const { resources } = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: [...new Set(topics)].map((name) => ({
-          type: 2 /* ConfigResourceTypes.TOPIC (not a named export kafkajs's CommonJS build gives ESM) */,
-          name,
-          configNames: ['max.message.bytes'],
-        })),
-      });
-      for (const r of resources) {
-        const value = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
-        if (r.errorCode === 0 && Number.isSafeInteger(value) && value > RECORD_BATCH_OVERHEAD)
-          this.#limits.set(r.resourceName, value);
+      const configs = await admin.describeConfigs(topics, ['max.message.bytes']);
+      for (const [topic, entries] of configs) {
+        const value = Number(entries.get('max.message.bytes'));
+        if (Number.isSafeInteger(value) && value > RECORD_BATCH_OVERHEAD) this.#limits.set(topic, value);
       }
     } catch (err) {
       logger.warn(

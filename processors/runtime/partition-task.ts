@@ -187,7 +187,7 @@ export class PartitionTask<C = unknown, S = unknown> {
   #process(source: SourceRecord): string | undefined | typeof REBUILD {
     const input = this.#options.topics.input(source.topic);
     if (input === undefined) {
-      // kafkajs only delivers subscribed topics: this is a bug in the caller, not a bad record.
+      // The consumer only delivers subscribed topics: this is a bug in the caller, not a bad record.
       throw new Error(`${source.topic} is not an input of processor ${this.#definition.name}`);
     }
     let values: unknown[];

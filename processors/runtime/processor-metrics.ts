@@ -90,14 +90,6 @@ export const PROCESSOR_METRICS = {
     help: 'Kafka transactions, by outcome (committed, aborted).',
     labels: [...PROCESSOR, 'outcome'],
   },
-  transactionRetries: {
-    otel: 'meshpipe.processor.transaction.retries',
-    prometheus: 'meshpipe_processor_transaction_retries_total',
-    type: 'COUNTER',
-    unit: '{request}',
-    help: 'Transaction requests retried inside a transaction (not aborting it), by request and error.',
-    labels: [...PROCESSOR, 'request', 'error'],
-  },
   stateKeys: {
     otel: 'meshpipe.processor.state.keys',
     prometheus: 'meshpipe_processor_state_keys',
@@ -245,10 +237,6 @@ export class ProcessorMetrics {
 
   aborted(): void {
     this.#counter('transactions').inc({ processor: this.processor, outcome: 'aborted' });
-  }
-
-  transactionRetry(request: string, error: string): void {
-    this.#counter('transactionRetries').inc({ processor: this.processor, request, error });
   }
 
   handlerCall(kind: 'process' | 'punctuate', seconds: number): void {

@@ -5,8 +5,8 @@
  * write — acknowledged by all in-sync replicas — before it commits the source offsets: a dead letter
  * may be written twice (crash between the two), never lost.
  */
-import type { Producer } from 'kafkajs';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
+import type { KafkaProducer } from '../../lib/kafka.ts';
 import { deadLetterOf, type FailedItem, type SourceRecord } from '../../processors/runtime/dead-letter.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { DeadLetter } from '../../schemas/types.ts';
@@ -14,11 +14,11 @@ import type { DeadLetter } from '../../schemas/types.ts';
 const codec = codecFor<DeadLetter>('dead-letter');
 
 export class DeadLetterWriter {
-  readonly #producer: Producer;
+  readonly #producer: KafkaProducer;
   readonly #topic: string;
   readonly #component: string;
 
-  constructor(producer: Producer, topic: string, component: string) {
+  constructor(producer: KafkaProducer, topic: string, component: string) {
     this.#producer = producer;
     this.#topic = topic;
     this.#component = component;
@@ -33,7 +33,6 @@ export class DeadLetterWriter {
     try {
       await this.#producer.send({
         topic: this.#topic,
-        acks: -1,
         messages: letters.map(({ source, error, item }) => {
           const letter = deadLetterOf(this.#component, source, error, now, item);
           return { key: letter.key, value: codec.encode(letter.value), headers: letter.headers };

@@ -13,15 +13,15 @@
  * - Duplicate window: a record can reach the receiver more than once, by at most one batch per event —
  *   (1) the process dies between the receiver's acknowledgement and the commit; (2) an attempt whose
  *   answer was lost (timeout, connection reset) had in fact been accepted, and is retried; (3) a
- *   rebalance: kafkajs re-reads every assigned partition from its committed offset after a rejoin, so
+ *   rebalance: every assigned partition is read again from its committed offset after a rejoin, so
  *   the batch that was in flight during the rebalance is read and delivered again. Duplicates carry
  *   the same ids (span ids are deterministic), so receivers and tests can detect them.
  * - Rebalance safety: on every new assignment everything buffered but not in flight is dropped (it will
  *   be read again by whoever owns it now), and an in-flight batch commits only partitions this member
  *   still owns (offsets.ts explains why the broker does not check that for us).
  * - Backpressure: when `maxBufferedRecords` wait in memory (the receiver is slow or down and retries
- *   pile up), the input topic is paused (kafkajs pause: fetching stops, heartbeats go on, the group
- *   stays stable) and resumed at half. Kafka keeps what we do not read.
+ *   pile up), the input topic is paused (fetching stops, heartbeats go on, the group stays stable) and
+ *   resumed at half. Kafka keeps what we do not read.
  * - A batch the receiver rejects for good is dead-lettered record by record with the error, and the
  *   sink moves on: nothing blocks forever, nothing is dropped silently.
  * - Shutdown: intake stops, the open batch is flushed and delivered and committed within
@@ -29,12 +29,19 @@
  */
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { type ComponentStatus, reportStatus } from '../../lib/component-status.ts';
 import type { InferFields } from '../../lib/config/spec.ts';
 import { invalid } from '../../lib/config/spec.ts';
 import { ERRORS, errorMessage, isMeshpipeError, MeshpipeError } from '../../lib/errors.ts';
-import { connectAdmin, partitioner } from '../../lib/kafka.ts';
+import {
+  type ConsumedBatch,
+  type ConsumedRecord,
+  connectAdmin,
+  type GroupConsumer,
+  type KafkaAdmin,
+  type KafkaClient,
+  type KafkaProducer,
+} from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { SourceRecord } from '../../processors/runtime/dead-letter.ts';
 import type { InputRecord, TopicRef, ValueOf } from '../../processors/runtime/definition.ts';
@@ -52,7 +59,7 @@ import { publishSamples, SinkMetrics } from './sink-metrics.ts';
 import { type SinkSnapshot, sinkStatus } from './status.ts';
 
 export interface SinkHostOptions {
-  kafka: Kafka;
+  kafka: KafkaClient;
   /** The bootstrap servers of `kafka`, for error messages. */
   brokers?: readonly string[];
   /** Prefix of every topic name (`kafka.topicPrefix`). */
@@ -91,15 +98,6 @@ function definitionOfRef(ref: TopicRef): TopicDefinition {
   return typeof ref === 'string' ? TOPICS[ref] : ref;
 }
 
-function headersOf(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    out[name] = (Array.isArray(value) ? value : [value]).map((v) => v.toString()).join(',');
-  }
-  return out;
-}
-
 function asMeshpipeError(err: unknown, sink: string): MeshpipeError {
   if (isMeshpipeError(err)) return err;
   return new MeshpipeError(ERRORS.SINK_RECORD_FAILED, [sink, errorMessage(err)], { cause: err });
@@ -132,9 +130,9 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
   const exporter: Exporter<T> = await definition.createExporter(ctx);
 
   const { kafka } = options;
-  let admin: Admin;
+  let admin: KafkaAdmin;
   try {
-    admin = await connectAdmin(kafka, options.brokers ?? ['(configured brokers)']);
+    admin = await connectAdmin(kafka, options.brokers ?? kafka.brokers);
   } catch (err) {
     await exporter.shutdown().catch(() => {});
     throw err;
@@ -169,11 +167,10 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
   const ownership = new PartitionOwnership();
   const ledger = new OffsetLedger();
   // Where each partition goes on (the offset after the last record read); unknown after a (re)join,
-  // where kafkajs resumes at the committed offset.
+  // where the consumer resumes at the committed offset.
   const expectedNext = new Map<number, bigint>();
   const retention = new RetentionLoss({
-    logStartOffsets: async (t) =>
-      new Map((await admin.fetchTopicOffsets(t)).map((o) => [o.partition, BigInt(o.low)])),
+    logStartOffsets: async (t) => new Map((await admin.topicOffsets(t)).map((o) => [o.partition, o.low])),
     onLoss: (_t, _partition, records) => metrics.lost(records, 'retention'),
     reader: component,
     logger,
@@ -182,18 +179,37 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
 
   // Dead letters and metric samples. Not idempotent: a dead letter can be written twice anyway (crash
   // between the write and the commit), and the metrics are cumulative values, last one wins.
-  const producer: Producer = kafka.producer({ createPartitioner: partitioner });
-  const consumer: Consumer = kafka.consumer({
+  const producer: KafkaProducer = kafka.producer({ idempotent: false });
+  const consumer: GroupConsumer = kafka.consumer({
     groupId,
-    sessionTimeout: runtime.sessionTimeoutMs,
-    heartbeatInterval: runtime.heartbeatIntervalMs,
-    maxWaitTimeInMs: runtime.maxWaitMs,
-    // One fetch brings at most this much (or one producer batch): what backpressure can overshoot by.
-    maxBytes: runtime.maxBatchBytes,
+    topics: [topic],
+    fromBeginning: hostConfig.startFrom === 'earliest',
+    sessionTimeoutMs: runtime.sessionTimeoutMs,
+    heartbeatIntervalMs: runtime.heartbeatIntervalMs,
+    maxWaitMs: runtime.maxWaitMs,
+    // What one poll brings at most, and so what backpressure can overshoot by.
     maxBytesPerPartition: runtime.maxBatchBytes,
-    // read_committed (kafkajs default): processors write their outputs in transactions; aborted
-    // records must never reach a receiver.
-    readUncommitted: false,
+    maxBytes: Math.max(runtime.maxBatchBytes, 1_048_576),
+    // Backpressure pauses between polls: one poll brings at most this much beyond the buffer's limit.
+    maxRecordsPerPoll: Math.max(hostConfig.batchSize, 30),
+    // read_committed: processors write their outputs in transactions; aborted records must never
+    // reach a receiver.
+    readCommitted: true,
+    onAssigned: (partitions) => {
+      onAssigned(partitions.map((p) => p.partition));
+      return undefined;
+    },
+    onRevoked: () => {
+      // Everything buffered will be read again by whoever owns the partitions next (perhaps us).
+      pipeline.discard('rebalance');
+    },
+    eachBatch: (batch) => eachBatch(batch),
+    onFatal: (err) => {
+      ownership.revokeAll();
+      expectedNext.clear();
+      pipeline.discard('consumer failed');
+      fail(err);
+    },
   });
 
   async function commit(entries: ReadonlyArray<Entry<T>>): Promise<void> {
@@ -205,7 +221,9 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
       logger.info({ partitions: notOwned }, 'not committing partitions this member no longer owns');
     if (commits.length === 0) return;
     try {
-      await consumer.commitOffsets(commits.map((c) => ({ topic, ...c })));
+      await consumer.commit(
+        commits.map((c) => ({ topic, partition: c.partition, offset: BigInt(c.offset) })),
+      );
       ledger.record(commits);
     } catch (err) {
       // A rebalance raced the commit: whoever owns the partitions now reads these records again
@@ -223,8 +241,8 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
     retry: { ...hostConfig.retry, multiplier: 2, maxRetryAfterMs: MAX_RETRY_AFTER_MS },
     deadLetters: new DeadLetterWriter(producer, dlqTopic, component),
     commit,
-    pause: () => consumer.pause([{ topic }]),
-    resume: () => consumer.resume([{ topic }]),
+    pause: () => consumer.pause(ownership.partitions.map((partition) => ({ topic, partition }))),
+    resume: () => consumer.resume(ownership.partitions.map((partition) => ({ topic, partition }))),
     metrics,
     logger,
     signal: abort.signal,
@@ -238,11 +256,10 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
   });
   ready.catch(() => {}); // observed through `done`
 
-  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-    const partitions = payload.memberAssignment[topic] ?? [];
+  function onAssigned(partitions: number[]): void {
     const revoked = ownership.assign(partitions);
-    // Every rejoin restarts fetching at the committed offsets (a fresh kafkajs OffsetManager), so
-    // what is buffered will be read again, and our record of commits starts over.
+    // Every rejoin restarts fetching at the committed offsets, so what is buffered will be read
+    // again, and our record of commits starts over.
     ledger.forget([...revoked, ...partitions]);
     expectedNext.clear();
     for (const p of revoked) metrics.lag(p, undefined);
@@ -250,28 +267,20 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
     logger.info({ partitions, revoked, generation: ownership.generation }, 'partitions assigned');
     markReady();
     pipeline.applyBackpressure();
-  });
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    ownership.revokeAll();
-    expectedNext.clear();
-    pipeline.discard('consumer crashed');
-    if (payload.restart) {
-      logger.warn({ error: payload.error.message }, 'Kafka consumer crashed; kafkajs restarts it');
-    } else {
-      fail(payload.error);
-    }
-  });
+    // Ready now, not at the next status tick (/readyz reads the last status).
+    report();
+  }
 
   /** The entries of one record: one per value (a batch record holds many: schemas/topics.ts). */
-  function intake(partition: number, message: KafkaMessage, into: Array<Entry<T>>): number {
+  function intake(partition: number, message: ConsumedRecord, into: Array<Entry<T>>): number {
     const source: SourceRecord = {
       topic,
       partition,
       offset: message.offset,
-      timestampMs: Number(message.timestamp),
+      timestampMs: message.timestamp,
       key: message.key,
       value: message.value,
-      headers: headersOf(message.headers),
+      headers: message.headers,
     };
     let decoded: Array<ValueOf<I>>;
     try {
@@ -318,7 +327,7 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
   }
 
   /** A batch that starts past where the partition was: retention may have deleted unread records. */
-  function noticeJump(partition: number, messages: readonly KafkaMessage[]): void {
+  function noticeJump(partition: number, messages: readonly ConsumedRecord[]): void {
     if (messages.length === 0) return;
     const first = BigInt(messages[0]!.offset);
     const expected = expectedNext.get(partition);
@@ -327,27 +336,27 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
       retention.jumped(topic, partition, expected, first);
       return;
     }
-    // The first batch since the (re)join: kafkajs resumed at the committed offset, or jumped from it.
+    // The first batch since the (re)join: the consumer resumed at the committed offset, or jumped from it.
     void admin
-      .fetchOffsets({ groupId, topics: [topic] })
-      .then(([group]) => {
-        const committed = group?.partitions.find((x) => x.partition === partition)?.offset;
-        if (committed !== undefined) retention.jumped(topic, partition, BigInt(committed), first);
+      .committedOffsets(groupId, [topic])
+      .then((offsets) => {
+        const committed = offsets.get(topic)?.get(partition);
+        if (committed !== undefined) retention.jumped(topic, partition, committed, first);
       })
       .catch((err) => logger.debug({ err: errorMessage(err) }, 'committed offsets not available'));
   }
 
   let stopping = false;
-  async function eachBatch({ batch }: EachBatchPayload): Promise<void> {
+  async function eachBatch(batch: ConsumedBatch): Promise<void> {
     // Schema ids new to this process, from the Schema Registry (when there is one) before decoding.
-    await schemaRegistry().resolveIds(batch.messages);
-    // The ownership check never fails in practice (kafkajs sequences assignments and fetches); if it
+    await schemaRegistry().resolveIds(batch.records);
+    // The ownership check never fails in practice (assignments change between polls only); if it
     // did, the records belong to another member, which reads them itself.
     if (stopping || !ownership.owns(batch.partition)) return;
-    noticeJump(batch.partition, batch.messages);
+    noticeJump(batch.partition, batch.records);
     const entries: Array<Entry<T>> = [];
     let consumed = 0;
-    for (const message of batch.messages) consumed += intake(batch.partition, message, entries);
+    for (const message of batch.records) consumed += intake(batch.partition, message, entries);
     for (const entry of entries) pipeline.add(entry);
     metrics.consumed(consumed);
     pipeline.applyBackpressure();
@@ -357,18 +366,18 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
   async function refreshLag(): Promise<void> {
     const owned = ownership.partitions;
     if (owned.length === 0) return;
-    const [[group], high] = await Promise.all([
-      admin.fetchOffsets({ groupId, topics: [topic] }),
-      admin.fetchTopicOffsets(topic),
+    const [group, high] = await Promise.all([
+      admin.committedOffsets(groupId, [topic]),
+      admin.topicOffsets(topic),
     ]);
     let total = 0;
     for (const p of owned) {
       const h = high.find((x) => x.partition === p);
       if (h === undefined) continue;
-      const committed = group?.partitions.find((x) => x.partition === p)?.offset ?? '-1';
+      const committed = group.get(topic)?.get(p);
       // No commit yet: a new group starts at the earliest retained record (or the latest).
-      const from = committed === '-1' ? (hostConfig.startFrom === 'earliest' ? h.low : h.high) : committed;
-      const partitionLag = Math.max(0, Number(BigInt(h.high) - BigInt(from)));
+      const from = committed ?? (hostConfig.startFrom === 'earliest' ? h.low : h.high);
+      const partitionLag = Math.max(0, Number(h.high - from));
       metrics.lag(p, partitionLag);
       total += partitionLag;
     }
@@ -451,8 +460,8 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
       logger.info({ records: left }, 'stopping with records not delivered; they will be redelivered');
     await publishMetrics();
     report();
-    // After disconnect kafkajs ignores commits (it is not running), so a late acknowledgement of an
-    // abandoned batch cannot commit anything: those records are redelivered.
+    // After disconnect a late acknowledgement of an abandoned batch cannot commit anything (the
+    // consumer is gone): those records are redelivered.
     await consumer.disconnect().catch(() => {});
     ownership.revokeAll();
     // An exporter's shutdown may wait for an abandoned request up to its own timeout; the process has
@@ -473,14 +482,6 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
 
   await producer.connect();
   await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: hostConfig.startFrom === 'earliest' });
-  await consumer.run({
-    autoCommit: false,
-    // kafkajs advances its fetch position past each handed-over batch; commits are ours alone.
-    eachBatchAutoResolve: true,
-    partitionsConsumedConcurrently: 1,
-    eachBatch,
-  });
   loop = pipeline.run().catch((err: Error) => fail(err));
   logger.info({ topic, groupId }, 'sink started');
   report();

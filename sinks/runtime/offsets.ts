@@ -31,7 +31,7 @@ export class PartitionOwnership {
     return this.#owned.has(partition);
   }
 
-  /** A new assignment (kafkajs GROUP_JOIN); returns the partitions that were revoked. */
+  /** A new assignment (the consumer's onAssigned); returns the partitions that were revoked. */
   assign(partitions: readonly number[]): number[] {
     const next = new Set(partitions);
     const revoked = [...this.#owned].filter((p) => !next.has(p));

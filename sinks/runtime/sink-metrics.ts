@@ -5,7 +5,8 @@
  * With the processors' counters this closes the loss accounting end to end (DESIGN.md): every record
  * consumed is exported, dead-lettered, or still uncommitted (and then redelivered).
  */
-import type { Producer } from 'kafkajs';
+
+import type { KafkaProducer } from '../../lib/kafka.ts';
 import type { MetricDefinition } from '../../processors/runtime/processor-metrics.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { MetricSample } from '../../schemas/types.ts';
@@ -166,7 +167,7 @@ const metricCodec = codecFor<MetricSample>('metric-sample');
 
 /** Produces every series' current sample, keyed by series id (the metrics topic's key). */
 export async function publishSamples(
-  producer: Producer,
+  producer: KafkaProducer,
   topic: string,
   samples: readonly MetricSample[],
 ): Promise<void> {

@@ -3,15 +3,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { readPartitionsToEnd } from '../../lib/kafka.ts';
 import { partitionOfKey } from '../../lib/key-partition.ts';
 import { createRecordingWriter } from '../../lib/recording.ts';
-import { readPartitionsToEnd } from '../../processors/runtime/partition-reader.ts';
 import { rawEvent } from '../../processors/runtime/test-events.ts';
 import { topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
-import { type TestKafka, testKafka, testLogger } from '../helpers/kafka.ts';
+import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 
 const REQUESTS = new URL('../processors/runtime/fixtures/requests.ts', import.meta.url).pathname;
 const GET = 'GET /orders/7 HTTP/1.1\r\nHost: orders\r\n\r\n';
@@ -104,8 +104,6 @@ describe('meshpipe replay', () => {
       admin: k.admin,
       topic: k.topic('raw'),
       partitions: [0, 1, 2, 3, 4, 5],
-      groupPrefix: `${k.prefix}-check`,
-      logger: testLogger,
       onRecord: (p, m) => {
         for (const event of codec.decodeRecord(m.value!)) {
           assert.equal(p, partitionOfKey(event.connection.key, 6));

@@ -94,7 +94,7 @@ describe('meshpipe with a Schema Registry', { timeout: 300_000 }, () => {
   ): Promise<void> {
     const producer = k.kafka.producer();
     await producer.connect();
-    await producer.send({ topic, acks: -1, messages: records });
+    await producer.send({ topic, messages: records });
     await producer.disconnect();
   }
 

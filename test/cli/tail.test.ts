@@ -3,7 +3,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { partitioner } from '../../lib/kafka.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { SchemaRegistry } from '../../schemas/registry.ts';
 import { poisonSpan } from '../helpers/avro-hostile.ts';
@@ -24,7 +23,7 @@ describe('meshpipe tail', () => {
   before(async () => {
     k = await testKafka('tail');
     await k.createTopics();
-    const producer = k.kafka.producer({ createPartitioner: partitioner });
+    const producer = k.kafka.producer();
     await producer.connect();
     const codec = codecFor('span');
     // All on one partition (same key) so the order is known: two good, one corrupt, one poison (a map
@@ -93,8 +92,8 @@ describe('meshpipe tail', () => {
     const registry = new SchemaRegistry();
     registry.register(schema as never, { file: 'hits', current: true });
     const topic = `${k.prefix}.hits.v1`;
-    await k.admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    const producer = k.kafka.producer({ createPartitioner: partitioner });
+    await k.admin.createTopics([{ topic, numPartitions: 1 }]);
+    const producer = k.kafka.producer();
     await producer.connect();
     await producer.send({
       topic,

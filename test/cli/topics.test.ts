@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+// kafkajs, an independent client, checks what `meshpipe topics` (meshpipe's own adapter) created.
+import { type Admin, Kafka as Kafkajs, logLevel } from 'kafkajs';
 import { TOPICS } from '../../schemas/topics.ts';
 import { runCli } from '../helpers/cli.ts';
 import { type TestKafka, testKafka } from '../helpers/kafka.ts';
@@ -11,10 +13,16 @@ interface TopicsOutput {
 
 describe('meshpipe topics', () => {
   let k: TestKafka;
+  let independent: Admin;
   before(async () => {
     k = await testKafka('topics');
+    independent = new Kafkajs({ brokers: k.brokers, logLevel: logLevel.NOTHING }).admin();
+    await independent.connect();
   });
-  after(async () => k.cleanup());
+  after(async () => {
+    await independent.disconnect();
+    await k.cleanup();
+  });
 
   it('creates every topic with its definition, then verifies them', async () => {
     const first = await runCli(['topics', '--json'], { env: k.env });
@@ -23,9 +31,9 @@ describe('meshpipe topics', () => {
     assert.equal(created.topics.length, Object.keys(TOPICS).length);
     assert.ok(created.topics.every((t) => t.state === 'created'));
 
-    const metadata = await k.admin.fetchTopicMetadata({ topics: [k.topic('raw')] });
+    const metadata = await independent.fetchTopicMetadata({ topics: [k.topic('raw')] });
     assert.equal(metadata.topics[0]!.partitions.length, TOPICS.raw.partitions);
-    const configs = await k.admin.describeConfigs({
+    const configs = await independent.describeConfigs({
       includeSynonyms: false,
       resources: [{ type: 2, name: k.topic('dlq'), configNames: ['retention.ms', 'cleanup.policy'] }],
     });
@@ -41,11 +49,8 @@ describe('meshpipe topics', () => {
   });
 
   it('reports a topic with too few partitions (exit 1) and --fix raises them', async () => {
-    await k.admin.deleteTopics({ topics: [k.topic('spans')] });
-    await k.admin.createTopics({
-      topics: [{ topic: k.topic('spans'), numPartitions: 2 }],
-      waitForLeaders: true,
-    });
+    await k.admin.deleteTopics([k.topic('spans')]);
+    await k.admin.createTopics([{ topic: k.topic('spans'), numPartitions: 2 }]);
     const r = await runCli(['topics', '--json'], { env: k.env });
     assert.equal(r.code, 1);
     const spans = (JSON.parse(r.stdout) as TopicsOutput).topics.find((t) => t.name === k.topic('spans'))!;
@@ -54,7 +59,7 @@ describe('meshpipe topics', () => {
 
     const fixed = await runCli(['topics', '--fix', '--json'], { env: k.env });
     assert.equal(fixed.code, 0, fixed.stdout);
-    const metadata = await k.admin.fetchTopicMetadata({ topics: [k.topic('spans')] });
+    const metadata = await independent.fetchTopicMetadata({ topics: [k.topic('spans')] });
     assert.equal(metadata.topics[0]!.partitions.length, TOPICS.spans.partitions);
   });
 

@@ -16,7 +16,7 @@ import { codecFor } from '../../schemas/codec.ts';
 import type { L7RawEvent, MetricSample } from '../../schemas/types.ts';
 import { createPodPair, type PodPair, podExec, requireRoot, stopProcess } from '../bpf/helpers/pods.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
+import { follow, type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { runCliAs, startCli } from './helpers/cli-child.ts';
 import { RawTopicReader, startHttpServer, testPort } from './helpers/harness.ts';
@@ -110,11 +110,10 @@ describe('meshpipe collect, observe, record', () => {
 
       // The same figures on the metrics topic, as the processors publish their pipeline health.
       const codec = codecFor<MetricSample>('metric-sample');
-      const consumer = k.kafka.consumer({ groupId: `collector-metrics-${PORT}`, maxWaitTimeInMs: 100 });
       const samples: MetricSample[] = [];
-      await consumer.connect();
-      await consumer.subscribe({ topic: k.topic('metrics'), fromBeginning: true });
-      await consumer.run({
+      const consumer = await follow(k.kafka, {
+        groupId: `collector-metrics-${PORT}`,
+        topics: [k.topic('metrics')],
         eachMessage: async ({ message }) => void samples.push(codec.decode(message.value!)),
       });
       try {
@@ -124,7 +123,7 @@ describe('meshpipe collect, observe, record', () => {
         assert.equal(produced.stream, 'collector/cli-node');
         assert.equal(produced.type, 'COUNTER');
       } finally {
-        await consumer.disconnect();
+        await consumer.stop();
       }
       assert.equal(await collect.stop(), 0, collect.stderr());
       stopped = true;

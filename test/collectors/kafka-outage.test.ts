@@ -16,10 +16,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, Kafka } from 'kafkajs';
 import { droppedTotal } from '../../collectors/capture-counters.ts';
 import type { Collector } from '../../collectors/collector.ts';
-import { allTopicDefinitions, createKafka, ensureTopics } from '../../lib/kafka.ts';
+import {
+  allTopicDefinitions,
+  createKafka,
+  ensureTopics,
+  type KafkaAdmin,
+  type KafkaClient,
+} from '../../lib/kafka.ts';
 import { choosePort } from '../../lib/local-stack/ports.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
 import { createPodPair, type PodPair, requireRoot, runClient, stopProcess } from '../bpf/helpers/pods.ts';
@@ -44,8 +49,8 @@ describe('collector: Kafka stopped during capture (a dedicated broker)', () => {
   let dir: string;
   let env: Record<string, string>;
   let brokers: string[];
-  let kafka: Kafka;
-  let admin: Admin | undefined;
+  let kafka: KafkaClient;
+  let admin: KafkaAdmin | undefined;
   let pods: PodPair;
   let server: ChildProcess | undefined;
   let collector: Collector | undefined;

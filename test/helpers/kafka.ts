@@ -4,8 +4,14 @@
  * never see each other's records, and its topics are deleted afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import type { Admin, Kafka } from 'kafkajs';
-import { allTopicDefinitions, createKafka, ensureTopics } from '../../lib/kafka.ts';
+import {
+  allTopicDefinitions,
+  type ConsumedRecord,
+  createKafka,
+  ensureTopics,
+  type KafkaAdmin,
+  type KafkaClient,
+} from '../../lib/kafka.ts';
 import { ensureStack } from '../../lib/local-stack/stack.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { TOPICS, type TopicDefinition, type TopicId, topicName } from '../../schemas/topics.ts';
@@ -43,8 +49,9 @@ export interface TestKafka {
   brokers: string[];
   /** Unique topic prefix of this test. */
   prefix: string;
-  kafka: Kafka;
-  admin: Admin;
+  /** meshpipe's Kafka adapter (lib/kafka.ts). */
+  kafka: KafkaClient;
+  admin: KafkaAdmin;
   /** Full name of a meshpipe topic under this test's prefix. */
   topic(id: TopicId): string;
   /** Creates topics (all meshpipe topics by default) under the prefix. */
@@ -73,10 +80,40 @@ export async function testKafka(name: string): Promise<TestKafka> {
     async cleanup() {
       try {
         const mine = (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`));
-        if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 10_000 });
+        if (mine.length > 0) await admin.deleteTopics(mine);
       } finally {
         await admin.disconnect();
       }
     },
   };
+}
+
+export interface Following {
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads topics as they are written, from their beginning (read_committed), with a consumer group of
+ * its own, handing every record to `eachMessage` until stopped.
+ */
+export async function follow(
+  kafka: KafkaClient,
+  options: {
+    groupId: string;
+    topics: readonly string[];
+    eachMessage(payload: { topic: string; partition: number; message: ConsumedRecord }): void | Promise<void>;
+  },
+): Promise<Following> {
+  const consumer = kafka.consumer({
+    groupId: options.groupId,
+    topics: options.topics,
+    fromBeginning: true,
+    maxWaitMs: 100,
+    eachBatch: async (batch) => {
+      for (const message of batch.records)
+        await options.eachMessage({ topic: batch.topic, partition: batch.partition, message });
+    },
+  });
+  await consumer.connect();
+  return { stop: () => consumer.disconnect() };
 }

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../lib/config/load.ts';
 import { ERRORS } from '../../lib/errors.ts';
-import { connectAdmin, createKafka, kafkaOptionsFrom, partitioner } from '../../lib/kafka.ts';
+import { connectAdmin, createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
@@ -64,7 +64,7 @@ describe('Kafka over TLS with a client certificate', () => {
     // The library path: the same configuration keys, from the environment.
     const { config } = loadConfig({ env: env(mutual()), cwd: dir });
     const kafka = createKafka(kafkaOptionsFrom(config, testLogger));
-    const producer = kafka.producer({ createPartitioner: partitioner });
+    const producer = kafka.producer();
     await producer.connect();
     await producer.send({
       topic: topicName(TOPICS.spans, prefix),
@@ -84,7 +84,7 @@ describe('Kafka over TLS with a client certificate', () => {
   /** Connects an admin client with these settings and no retries: the error, or undefined. */
   async function connectWith(tls: Record<string, string>): Promise<Error | undefined> {
     const { config } = loadConfig({ env: env(tls), cwd: dir });
-    const kafka = createKafka({ ...kafkaOptionsFrom(config, testLogger), retries: 0 });
+    const kafka = createKafka({ ...kafkaOptionsFrom(config, testLogger), connectionTimeout: 5_000 });
     try {
       const admin = await connectAdmin(kafka, config.kafka.brokers);
       await admin.disconnect();

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type ReceivedRecord, subscribe } from '../../index.ts';
-import { partitioner } from '../../lib/kafka.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { Span } from '../../schemas/types.ts';
 import { poisonSpan } from '../helpers/avro-hostile.ts';
@@ -33,7 +32,7 @@ describe('subscribe()', () => {
     });
     try {
       await sub.ready;
-      const producer = k.kafka.producer({ createPartitioner: partitioner });
+      const producer = k.kafka.producer();
       await producer.connect();
       await producer.send({
         topic: k.topic('spans'),

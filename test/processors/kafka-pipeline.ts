@@ -3,7 +3,7 @@
  * reader of the spans topic. Shared by the recorded-stream test and the end-to-end capture test.
  */
 import assert from 'node:assert/strict';
-import type { Kafka } from 'kafkajs';
+import type { KafkaClient } from '../../lib/kafka.ts';
 import { partitionOfKey } from '../../lib/key-partition.ts';
 import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
 import type { ProcessorDefinition } from '../../processors/runtime/definition.ts';
@@ -13,11 +13,11 @@ import traceLinker from '../../processors/trace-linker/index.ts';
 import { topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { Span } from '../../schemas/types.ts';
-import { type TestKafka, testLogger } from '../helpers/kafka.ts';
+import { follow, type TestKafka, testLogger } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /** Starts the two processors on `prefix`, with waits short enough for a test. */
-export async function runHosts(kafka: Kafka, prefix: string): Promise<ProcessorHost[]> {
+export async function runHosts(kafka: KafkaClient, prefix: string): Promise<ProcessorHost[]> {
   const configs: [ProcessorDefinition, Record<string, unknown>][] = [
     [spanAssembler as unknown as ProcessorDefinition, { pairWaitMs: 500, punctuateMs: 100 }],
     [traceLinker as unknown as ProcessorDefinition, { causalityWaitMs: 1_500, punctuateMs: 100 }],
@@ -45,31 +45,25 @@ export async function collectSpans(
 ): Promise<Span[]> {
   const codec = topicCodec<Span>(TOPICS.spans);
   const spans: Span[] = [];
-  const consumer = k.kafka.consumer({
+  const partitions = (await k.admin.partitionCounts([k.topic('spans')])).get(k.topic('spans'))!;
+  const consumer = await follow(k.kafka, {
     groupId: `${k.prefix}-spans-reader`,
-    maxWaitTimeInMs: 100,
-    readUncommitted: false,
+    topics: [k.topic('spans')],
+    eachMessage: async ({ partition, message }) => {
+      for (const span of codec.decodeRecord(message.value!)) {
+        assert.equal(
+          partitionOfKey(span.traceId, partitions),
+          partition,
+          'spans are partitioned by trace id',
+        );
+        spans.push(span);
+      }
+    },
   });
-  const partitions = (await k.admin.fetchTopicMetadata({ topics: [k.topic('spans')] })).topics[0]!.partitions
-    .length;
-  await consumer.connect();
   try {
-    await consumer.subscribe({ topics: [k.topic('spans')], fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
-        for (const span of codec.decodeRecord(message.value!)) {
-          assert.equal(
-            partitionOfKey(span.traceId, partitions),
-            partition,
-            'spans are partitioned by trace id',
-          );
-          spans.push(span);
-        }
-      },
-    });
     await waitFor('the spans of both chains', () => until(spans), { timeoutMs, intervalMs: 250 });
   } finally {
-    await consumer.disconnect();
+    await consumer.stop();
   }
   return spans;
 }

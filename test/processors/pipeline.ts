@@ -4,7 +4,9 @@
  * partition has its own state, the linker's trace-id questions and answers travel back through the
  * linking topic, and the clock is the record clock. What the spans topic receives is returned.
  */
-import { partitioner } from '../../lib/kafka.ts';
+
+// kafkajs's Java-compatible partitioner: an independent reference for where a key lands.
+import { Partitioners } from 'kafkajs';
 import { createLogger } from '../../lib/logger.ts';
 import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
 import type { ProcessorDefinition } from '../../processors/runtime/definition.ts';
@@ -25,7 +27,7 @@ export interface ChainResult {
 
 /** The partition a key lands on among `count` (Kafka's murmur2 partitioner, as the producers use). */
 export function partitionOf(key: string, count: number): number {
-  return partitioner()({
+  return Partitioners.DefaultPartitioner()({
     topic: 't',
     partitionMetadata: Array.from({ length: count }, (_, partitionId) => ({
       partitionId,

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { partitioner } from '../../lib/kafka.ts';
 import { toJsonSafe } from '../../schemas/codec.ts';
 import { topicCodec } from '../../schemas/topic-codec.ts';
 import {
@@ -11,7 +10,7 @@ import {
   valueSchemaOf,
 } from '../../schemas/topics.ts';
 import { FIXTURES } from '../helpers/fixtures.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
+import { follow, type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('codec through a real Kafka broker', () => {
@@ -23,7 +22,7 @@ describe('codec through a real Kafka broker', () => {
   after(async () => k.cleanup());
 
   it('every topic carries its records byte-exact, and they decode to what was sent', async () => {
-    const producer = k.kafka.producer({ idempotent: true, createPartitioner: partitioner });
+    const producer = k.kafka.producer();
     await producer.connect();
     const sent = new Map<string, unknown[]>();
     for (const [id, definition] of Object.entries(TOPICS) as Array<[string, TopicDefinition]>) {
@@ -43,10 +42,9 @@ describe('codec through a real Kafka broker', () => {
     await producer.disconnect();
 
     const received = new Map<string, unknown[]>();
-    const consumer = k.kafka.consumer({ groupId: `${k.prefix}-reader`, maxWaitTimeInMs: 100 });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [...sent.keys()], fromBeginning: true });
-    await consumer.run({
+    const consumer = await follow(k.kafka, {
+      groupId: `${k.prefix}-reader`,
+      topics: [...sent.keys()],
       eachMessage: async ({ topic, message }) => {
         const codec = topicCodec(definitionOf(topic)!);
         received.set(topic, [...(received.get(topic) ?? []), ...codec.decodeRecord(message.value!)]);
@@ -57,7 +55,7 @@ describe('codec through a real Kafka broker', () => {
       () => [...sent].every(([topic, values]) => received.get(topic)?.length === values.length),
       { timeoutMs: 30_000 },
     );
-    await consumer.disconnect();
+    await consumer.stop();
     for (const [topic, values] of sent)
       assert.deepEqual(toJsonSafe(received.get(topic)), toJsonSafe(values), topic);
   });

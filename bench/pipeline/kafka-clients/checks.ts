@@ -11,9 +11,7 @@ import { fork } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type Admin, type Kafka, Partitioners } from 'kafkajs';
-import { createKafka } from '../../../lib/kafka.ts';
 import { createLogger } from '../../../lib/logger.ts';
-import { assignTasks, taskAssigner } from '../../../processors/runtime/task-assigner.ts';
 import {
   type CkConsumer,
   confluentDriver,
@@ -22,7 +20,7 @@ import {
   loadConfluent,
 } from './confluent-driver.ts';
 import type { ClientName } from './driver.ts';
-import { kafkajsDriver } from './kafkajs-driver.ts';
+import { createKafka, kafkajsDriver } from './kafkajs-driver.ts';
 import {
   loadPlatformatic,
   type PltConsumer,
@@ -30,6 +28,7 @@ import {
   TRANSACTIONAL_OPTIONS,
 } from './platformatic-driver.ts';
 import { createTopic } from './scenarios.ts';
+import { assignTasks, taskAssigner } from './task-assigner.ts';
 
 export const CHECKS = [
   'read-committed-same-producer',

@@ -1,15 +1,35 @@
 /**
- * kafkajs as meshpipe uses it today: lib/kafka.ts's client (with its read_committed fix installed), the
- * collector's producer settings (idempotent, one request in flight), and the processor host's
- * transactional producer (processors/runtime/partition-producer.ts, EOS v1).
+ * kafkajs as meshpipe used it before lib/kafka/ (issue 11): the collector's producer settings
+ * (idempotent, one request in flight), and the processor host's transactional loop (one transaction
+ * per batch, offsets sent with it, EOS v1). meshpipe no longer uses kafkajs; this driver keeps the
+ * comparison reproducible.
  *
  * kafkajs has gzip built in; lz4 and snappy need codec packages. zstd comes from node:zlib, registered
- * by lib/kafka.ts for every meshpipe client — no native work of ours.
+ * here (as meshpipe did) — no native work.
  */
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
-import { createKafka, partitioner } from '../../../lib/kafka.ts';
-import { createLogger } from '../../../lib/logger.ts';
-import { PartitionProducer } from '../../../processors/runtime/partition-producer.ts';
+import { promisify } from 'node:util';
+import { zstdCompress, zstdDecompress } from 'node:zlib';
+import kafkajs, { CompressionTypes, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+
+const compress = promisify(zstdCompress);
+const decompress = promisify(zstdDecompress);
+kafkajs.CompressionCodecs[CompressionTypes.ZSTD] = () => ({
+  compress: (encoder: { buffer: Buffer }) => compress(encoder.buffer),
+  decompress: (buffer: Buffer) => decompress(buffer),
+});
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+const partitioner = Partitioners.DefaultPartitioner;
+
+/** A kafkajs client, quiet but for errors. */
+export function createKafka(options: { brokers: string[]; clientId: string; logger?: unknown }): Kafka {
+  return new Kafka({
+    brokers: options.brokers,
+    clientId: options.clientId,
+    logLevel: logLevel.ERROR,
+    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
+  });
+}
+
 import {
   type ConsumeCase,
   type Driver,
@@ -27,10 +47,8 @@ const CODECS = {
   lz4: CompressionTypes.LZ4,
 } as const;
 
-const logger = createLogger({ component: 'bench/kafka-clients/kafkajs', level: 'error' });
-
 export function kafkajsDriver(brokers: string[]): Driver & { kafka: Kafka } {
-  const kafka = createKafka({ brokers, clientId: 'bench-kafka-clients', logger });
+  const kafka = createKafka({ brokers, clientId: 'bench-kafka-clients' });
   return {
     kafka,
     compressions: ['none', 'gzip', 'zstd'],
@@ -80,13 +98,13 @@ export function kafkajsDriver(brokers: string[]): Driver & { kafka: Kafka } {
     },
 
     async loop(c: LoopCase, window: Window) {
-      const producer = new PartitionProducer({
-        kafka,
+      const producer = kafka.producer({
         transactionalId: `${c.groupId}-${c.input}-0`,
-        transactionTimeoutMs: 30_000,
-        logger,
+        transactionTimeout: 30_000,
+        maxInFlightRequests: 1,
+        idempotent: true,
       });
-      await producer.init();
+      await producer.connect();
       const consumer = kafka.consumer({
         groupId: c.groupId,
         readUncommitted: false,
@@ -108,15 +126,21 @@ export function kafkajsDriver(brokers: string[]): Driver & { kafka: Kafka } {
               const chunk = messages.slice(i, i + c.batchSize);
               const last = chunk.at(-1)!;
               try {
-                await producer.commit(
-                  chunk.map((m) => ({ topic: c.output, key: m.key, value: m.value!, headers: {} })),
-                  undefined,
-                  {
-                    groupId: c.groupId,
-                    partition: batch.partition,
-                    next: new Map([[c.input, BigInt(last.offset) + 1n]]),
-                  },
-                );
+                const txn = await producer.transaction();
+                await txn.send({
+                  topic: c.output,
+                  messages: chunk.map((m) => ({ key: m.key, value: m.value })),
+                });
+                await txn.sendOffsets({
+                  consumerGroupId: c.groupId,
+                  topics: [
+                    {
+                      topic: c.input,
+                      partitions: [{ partition: batch.partition, offset: String(BigInt(last.offset) + 1n) }],
+                    },
+                  ],
+                });
+                await txn.commit();
               } catch (err) {
                 reject(err);
                 return;
@@ -134,7 +158,7 @@ export function kafkajsDriver(brokers: string[]): Driver & { kafka: Kafka } {
         });
       });
       await consumer.disconnect();
-      await producer.close();
+      await producer.disconnect();
       return transactions;
     },
 
@@ -151,19 +175,19 @@ export function kafkajsDriver(brokers: string[]): Driver & { kafka: Kafka } {
       const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
       await consumer.run({ eachBatch: async () => {} });
       await joined;
-      const transactional: PartitionProducer[] = [];
+      const transactional: Producer[] = [];
       for (let i = 0; i < c.transactionalProducers; i++) {
-        const p = new PartitionProducer({
-          kafka,
+        const p = kafka.producer({
           transactionalId: `${c.transactionalIdPrefix}-${i}`,
-          transactionTimeoutMs: 30_000,
-          logger,
+          transactionTimeout: 30_000,
+          maxInFlightRequests: 1,
+          idempotent: true,
         });
-        await p.init();
+        await p.connect();
         transactional.push(p);
       }
       return async () => {
-        await Promise.all(transactional.map((p) => p.close()));
+        await Promise.all(transactional.map((p) => p.disconnect()));
         await consumer.disconnect();
         await producer.disconnect();
       };

@@ -9,15 +9,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Consumer, Kafka } from 'kafkajs';
 import { Collector } from '../../../collectors/collector.ts';
-import { createCollectorKafka } from '../../../collectors/kafka-client.ts';
 import { type MeshpipeConfig, meshpipeConfigSpec } from '../../../lib/config/meshpipe-config.ts';
+import { createKafka, type KafkaClient, kafkaOptionsFrom } from '../../../lib/kafka.ts';
 import { topicCodec } from '../../../schemas/topic-codec.ts';
 import { TOPICS } from '../../../schemas/topics.ts';
 import type { L7RawEvent } from '../../../schemas/types.ts';
 import { type Pod, podExec, podSpawn, stopProcess } from '../../bpf/helpers/pods.ts';
-import { testLogger } from '../../helpers/kafka.ts';
+import { type Following, follow, testLogger } from '../../helpers/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
@@ -50,8 +49,8 @@ export function collectorConfig(options: {
 /** An in-process collector; stop it with `collector.stop()`. */
 export async function startCollector(
   config: MeshpipeConfig,
-): Promise<{ collector: Collector; kafka: Kafka }> {
-  const kafka = createCollectorKafka(config, testLogger);
+): Promise<{ collector: Collector; kafka: KafkaClient }> {
+  const kafka = createKafka(kafkaOptionsFrom(config, testLogger));
   const collector = new Collector({ config, kafka, logger: testLogger });
   await collector.start();
   return { collector, kafka };
@@ -72,21 +71,16 @@ export interface RawRecord {
 /** Reads a raw topic from the beginning, in the background, keeping every record. */
 export class RawTopicReader {
   readonly records: RawRecord[] = [];
-  readonly #consumer: Consumer;
+  #consumer: Following | undefined;
   #failure: Error | null = null;
 
-  private constructor(consumer: Consumer) {
-    this.#consumer = consumer;
-  }
-
-  static async start(kafka: Kafka, topic: string): Promise<RawTopicReader> {
+  static async start(kafka: KafkaClient, topic: string): Promise<RawTopicReader> {
     const codec = topicCodec<L7RawEvent>(TOPICS.raw);
-    const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
-    const reader = new RawTopicReader(consumer);
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      eachMessage: async ({ partition, message }) => {
+    const reader = new RawTopicReader();
+    reader.#consumer = await follow(kafka, {
+      groupId: `test-reader-${randomUUID()}`,
+      topics: [topic],
+      eachMessage: ({ partition, message }) => {
         try {
           const events = codec.decodeRecord(message.value!);
           for (let index = 0; index < events.length; index++) {
@@ -134,7 +128,7 @@ export class RawTopicReader {
   }
 
   async stop(): Promise<void> {
-    await this.#consumer.disconnect();
+    await this.#consumer?.stop();
   }
 }
 

@@ -12,8 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { Consumer, Producer } from 'kafkajs';
-import { partitioner } from '../../../lib/kafka.ts';
+import type { KafkaProducer } from '../../../lib/kafka.ts';
 import anomalyDetector from '../../../processors/anomaly-detector/index.ts';
 import { resolveProcessorSettings } from '../../../processors/runtime/config.ts';
 import type { ProcessorDefinition } from '../../../processors/runtime/definition.ts';
@@ -21,7 +20,14 @@ import { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { Anomaly, MetricSample } from '../../../schemas/types.ts';
 import type { RunningSink } from '../../../sinks/runtime/host.ts';
-import { type TestKafka, testKafka, testLogger, testRedisUrl } from '../../helpers/kafka.ts';
+import {
+  type Following,
+  follow,
+  type TestKafka,
+  testKafka,
+  testLogger,
+  testRedisUrl,
+} from '../../helpers/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { dropPrefix, sinkConfig, startAlertsSink, uniquePrefix } from '../../sinks/alerts/helpers.ts';
 import { WebhookReceiver } from '../../sinks/alerts/webhook-receiver.ts';
@@ -47,8 +53,8 @@ const metricCodec = codecFor<MetricSample>('metric-sample');
 const anomalyCodec = codecFor<Anomaly>('anomaly');
 
 let k: TestKafka;
-let producer: Producer;
-let consumer: Consumer;
+let producer: KafkaProducer;
+let consumer: Following;
 let sink: RunningSink;
 let redisUrl: string;
 const receiver = new WebhookReceiver();
@@ -69,15 +75,8 @@ function startHost(): ProcessorHost {
 before(async () => {
   k = await testKafka('anomaly-detector');
   await k.createTopics();
-  producer = k.kafka.producer({ createPartitioner: partitioner, idempotent: true });
+  producer = k.kafka.producer();
   await producer.connect();
-  consumer = k.kafka.consumer({
-    groupId: `${k.prefix}-reader`,
-    maxWaitTimeInMs: 100,
-    readUncommitted: false,
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [k.topic('anomalies')], fromBeginning: true });
   redisUrl = await testRedisUrl();
   await receiver.up();
   sink = await startAlertsSink(
@@ -85,7 +84,9 @@ before(async () => {
     redisUrl,
     sinkConfig([{ name: 'ops', url: receiver.url }], { queuePrefix }),
   );
-  await consumer.run({
+  consumer = await follow(k.kafka, {
+    groupId: `${k.prefix}-reader`,
+    topics: [k.topic('anomalies')],
     eachMessage: async ({ message }) => {
       const a = anomalyCodec.decode(message.value!);
       assert.equal(message.key?.toString(), a.fingerprint);
@@ -98,7 +99,7 @@ after(async () => {
   await sink?.stop();
   await receiver.down();
   if (redisUrl !== undefined) await dropPrefix(redisUrl, queuePrefix);
-  await consumer?.disconnect();
+  await consumer?.stop();
   await producer?.disconnect();
   await k?.cleanup();
 });

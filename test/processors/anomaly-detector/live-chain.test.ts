@@ -13,7 +13,6 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Consumer } from 'kafkajs';
 import type { Collector } from '../../../collectors/collector.ts';
 import { type Demo, startDemo } from '../../../demo/topology.ts';
 import anomalyDetector from '../../../processors/anomaly-detector/index.ts';
@@ -23,7 +22,7 @@ import { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { Anomaly } from '../../../schemas/types.ts';
 import { collectorConfig, startCollector } from '../../collectors/helpers/harness.ts';
-import { type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
+import { type Following, follow, type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { runHosts } from '../kafka-pipeline.ts';
 import { redMetricsHost } from '../red-metrics/harness.ts';
@@ -53,7 +52,7 @@ describe('anomalies on the live chain', {
   let k: TestKafka;
   let demo: Demo | undefined;
   let collector: Collector | undefined;
-  let consumer: Consumer | undefined;
+  let consumer: Following | undefined;
   const hosts: ProcessorHost[] = [];
   const anomalies: Anomaly[] = [];
 
@@ -78,10 +77,9 @@ describe('anomalies on the live chain', {
     hosts.push(detector);
     await detector.start();
     const codec = codecFor<Anomaly>('anomaly');
-    consumer = k.kafka.consumer({ groupId: `${k.prefix}-reader`, maxWaitTimeInMs: 100 });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [k.topic('anomalies')], fromBeginning: true });
-    await consumer.run({
+    consumer = await follow(k.kafka, {
+      groupId: `${k.prefix}-reader`,
+      topics: [k.topic('anomalies')],
       eachMessage: async ({ message }) => {
         anomalies.push(codec.decode(message.value!));
       },
@@ -92,7 +90,7 @@ describe('anomalies on the live chain', {
   after(async () => {
     await demo?.stop();
     await collector?.stop();
-    await consumer?.disconnect();
+    await consumer?.stop();
     await Promise.allSettled(hosts.map((h) => h.stop()));
     await k?.cleanup();
   });

@@ -5,7 +5,7 @@
  * semantic conventions alone (not with red-metrics' code), so tests compare against an independent
  * ground truth.
  */
-import type { Kafka } from 'kafkajs';
+import type { KafkaClient } from '../../../lib/kafka.ts';
 import { seededRandom } from '../../../lib/seeded-random.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { Span } from '../../../schemas/types.ts';
@@ -154,7 +154,7 @@ export function demoSpans(
 }
 
 /** Produces spans to the spans topic, keyed by trace id as the trace linker does. */
-export async function produceSpans(kafka: Kafka, topic: string, spans: readonly Span[]): Promise<void> {
+export async function produceSpans(kafka: KafkaClient, topic: string, spans: readonly Span[]): Promise<void> {
   const codec = codecFor<Span>('span');
   const producer = kafka.producer();
   await producer.connect();

@@ -8,15 +8,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Admin, Kafka } from 'kafkajs';
-import { partitioner } from '../../../lib/kafka.ts';
-import { readPartitionsToEnd } from '../../../processors/runtime/partition-reader.ts';
+import { type KafkaAdmin, type KafkaClient, readPartitionsToEnd } from '../../../lib/kafka.ts';
 import { registerProcessorSchemas } from '../../../processors/runtime/processor-topics.ts';
 import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import { topicName } from '../../../schemas/topics.ts';
 import { CLI } from '../../helpers/cli.ts';
-import { testLogger } from '../../helpers/kafka.ts';
 import counter, { COUNTER_INPUT, COUNTER_OUTPUT, type CounterInput } from './fixtures/counter.ts';
 
 export const COUNTER_PATH = new URL('./fixtures/counter.ts', import.meta.url).pathname;
@@ -63,16 +60,12 @@ export function counterInputs(keys: number, perKey: number, from = 1): CounterIn
 }
 
 export async function produceCounterInputs(
-  kafka: Kafka,
+  kafka: KafkaClient,
   prefix: string,
   inputs: readonly CounterInput[],
   options: { batch?: number; pauseMs?: number; raw?: Array<{ key: string; value: Buffer }> } = {},
 ): Promise<void> {
-  const producer = kafka.producer({
-    idempotent: true,
-    createPartitioner: partitioner,
-    retry: { retries: Number.MAX_SAFE_INTEGER },
-  });
+  const producer = kafka.producer();
   await producer.connect();
   try {
     const topic = counterTopics(prefix).input;
@@ -94,8 +87,8 @@ export function encodeCounterInput(value: CounterInput): Buffer {
 
 /** The counter's outputs, read_committed: the counts of each key in output order. */
 export async function readCounterOutputs(
-  kafka: Kafka,
-  admin: Admin,
+  kafka: KafkaClient,
+  admin: KafkaAdmin,
   prefix: string,
 ): Promise<Map<string, bigint[]>> {
   const byKey = new Map<string, bigint[]>();
@@ -104,8 +97,6 @@ export async function readCounterOutputs(
     admin,
     topic: counterTopics(prefix).output,
     partitions: Array.from({ length: COUNTER_OUTPUT.partitions }, (_, i) => i),
-    groupPrefix: `${prefix}-check`,
-    logger: testLogger,
     onRecord(_partition, message) {
       const v = outputCodec.decode(message.value!);
       byKey.set(v.key, [...(byKey.get(v.key) ?? []), v.count]);
@@ -116,8 +107,8 @@ export async function readCounterOutputs(
 
 /** The counter's committed state, from its changelog (latest value per key). */
 export async function readCounterState(
-  kafka: Kafka,
-  admin: Admin,
+  kafka: KafkaClient,
+  admin: KafkaAdmin,
   prefix: string,
 ): Promise<Map<string, bigint>> {
   const codec = jsonStateCodec<bigint>();
@@ -127,8 +118,6 @@ export async function readCounterState(
     admin,
     topic: counterTopics(prefix).changelog,
     partitions: Array.from({ length: COUNTER_INPUT.partitions }, (_, i) => i),
-    groupPrefix: `${prefix}-check`,
-    logger: testLogger,
     onRecord(_partition, message) {
       if (message.value === null) state.delete(message.key!.toString());
       else state.set(message.key!.toString(), codec.decode(message.value));
@@ -138,16 +127,16 @@ export async function readCounterState(
 }
 
 /** Whether the group's committed offsets reached the end of every partition of `topic`. */
-export async function caughtUp(admin: Admin, groupId: string, topic: string): Promise<boolean> {
+export async function caughtUp(admin: KafkaAdmin, groupId: string, topic: string): Promise<boolean> {
   const [ends, committed] = await Promise.all([
-    admin.fetchTopicOffsets(topic),
-    admin.fetchOffsets({ groupId, topics: [topic] }),
+    admin.topicOffsets(topic),
+    admin.committedOffsets(groupId, [topic]),
   ]);
-  const mine = committed.find((t) => t.topic === topic)?.partitions ?? [];
+  const mine = committed.get(topic) ?? new Map<number, bigint>();
   return ends.every((e) => {
-    const offset = BigInt(mine.find((c) => c.partition === e.partition)?.offset ?? '-1');
+    const offset = mine.get(e.partition) ?? -1n;
     // A partition that never had a record has nothing to commit.
-    return offset >= BigInt(e.high) || (offset < 0n && e.high === e.low);
+    return offset >= e.high || (offset < 0n && e.high === e.low);
   });
 }
 

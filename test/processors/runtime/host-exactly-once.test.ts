@@ -23,8 +23,8 @@ const PER_KEY = 75; // 3000 records
 /** Sum of the group's committed offsets on the input. */
 async function committed(k: TestKafka): Promise<number> {
   const { group, input } = counterTopics(k.prefix);
-  const [offsets] = await k.admin.fetchOffsets({ groupId: group, topics: [input] });
-  return (offsets?.partitions ?? []).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+  const offsets = (await k.admin.committedOffsets(group, [input])).get(input)!;
+  return [...offsets.values()].reduce((sum, offset) => sum + Number(offset), 0);
 }
 
 describe('processor host: exactly once through crashes', () => {
@@ -61,6 +61,15 @@ describe('processor host: exactly once through crashes', () => {
     const last = startCli(['process', COUNTER_PATH], env);
     runs.push(last);
     const { group, input } = counterTopics(k.prefix);
+    // The earlier instances may have got through the whole input before their kill: the last one must
+    // be up (restored, its signal handlers installed) before it is asked to stop.
+    await waitFor(
+      'the last instance processing',
+      () => /partitions restored and processing/.test(last.stderr()),
+      {
+        timeoutMs: 60_000,
+      },
+    );
     await waitFor('the input consumed to its end', () => caughtUp(k.admin, group, input), {
       timeoutMs: 90_000,
       intervalMs: 200,

@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ERRORS } from '../../../lib/errors.ts';
+import { readPartitionsToEnd } from '../../../lib/kafka.ts';
 import { resolveProcessorSettings } from '../../../processors/runtime/config.ts';
 import { ProcessorHost } from '../../../processors/runtime/host.ts';
-import { readPartitionsToEnd } from '../../../processors/runtime/partition-reader.ts';
 import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { DeadLetter } from '../../../schemas/types.ts';
@@ -45,16 +45,12 @@ describe('processor host: records the broker refuses', () => {
     const small = (topic: string, numPartitions: number) => ({
       topic,
       numPartitions,
-      configEntries: [
-        { name: 'cleanup.policy', value: 'compact' },
-        { name: 'retention.ms', value: '-1' },
-        { name: 'max.message.bytes', value: String(LIMIT) },
-      ],
+      config: { 'cleanup.policy': 'compact', 'retention.ms': '-1', 'max.message.bytes': String(LIMIT) },
     });
-    await k.admin.createTopics({
-      topics: [small(output(), SIZER_OUTPUT.partitions), small(changelog(), COUNTER_INPUT.partitions)],
-      waitForLeaders: true,
-    });
+    await k.admin.createTopics([
+      small(output(), SIZER_OUTPUT.partitions),
+      small(changelog(), COUNTER_INPUT.partitions),
+    ]);
   });
   after(async () => {
     await host?.stop();
@@ -94,8 +90,6 @@ describe('processor host: records the broker refuses', () => {
       admin: k.admin,
       topic: output(),
       partitions: [0, 1],
-      groupPrefix: `${k.prefix}-check`,
-      logger: testLogger,
       onRecord: (_p, m) => outputs.push(outputCodec.decode(m.value!).n),
     });
     assert.deepEqual(
@@ -111,8 +105,6 @@ describe('processor host: records the broker refuses', () => {
       admin: k.admin,
       topic: k.topic('dlq'),
       partitions: [0],
-      groupPrefix: `${k.prefix}-check`,
-      logger: testLogger,
       onRecord: (_p, m) => letters.push(dlqCodec.decode(m.value!)),
     });
     assert.deepEqual(
@@ -134,8 +126,6 @@ describe('processor host: records the broker refuses', () => {
       admin: k.admin,
       topic: changelog(),
       partitions: [0, 1, 2, 3],
-      groupPrefix: `${k.prefix}-check`,
-      logger: testLogger,
       onRecord: (_p, m) =>
         m.value === null
           ? state.delete(m.key!.toString())

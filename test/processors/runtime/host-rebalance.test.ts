@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { readPartitionsToEnd } from '../../../processors/runtime/partition-reader.ts';
+import { readPartitionsToEnd } from '../../../lib/kafka.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { MetricSample } from '../../../schemas/types.ts';
-import { type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
+import { type TestKafka, testKafka } from '../../helpers/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { COUNTER_INPUT } from './fixtures/counter.ts';
 import {
@@ -88,8 +88,6 @@ describe('processor host: rebalance across two instances', () => {
       admin: k.admin,
       topic: k.topic('metrics'),
       partitions: [0, 1, 2],
-      groupPrefix: `${k.prefix}-check`,
-      logger: testLogger,
       onRecord(_p, m) {
         const s = codec.decode(m.value!);
         if (s.name === 'meshpipe.processor.records.consumed') consumed.set(s.stream, s.value);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ERRORS } from '../../../lib/errors.ts';
+import { readPartitionsToEnd } from '../../../lib/kafka.ts';
 import { resolveProcessorSettings } from '../../../processors/runtime/config.ts';
 import { DEAD_LETTER_HEADERS } from '../../../processors/runtime/dead-letter.ts';
 import { ProcessorHost } from '../../../processors/runtime/host.ts';
-import { readPartitionsToEnd } from '../../../processors/runtime/partition-reader.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { DeadLetter, MetricSample } from '../../../schemas/types.ts';
 import { varint } from '../../helpers/avro-hostile.ts';
@@ -105,8 +105,6 @@ describe('processor host', () => {
       admin: k.admin,
       topic: k.topic('dlq'),
       partitions: [0],
-      groupPrefix: `${k.prefix}-check`,
-      logger: testLogger,
       onRecord(_p, m) {
         const headers: Record<string, string> = {};
         for (const [name, v] of Object.entries(m.headers ?? {})) headers[name] = String(v);
@@ -147,8 +145,6 @@ describe('processor host', () => {
       admin: k.admin,
       topic: k.topic('metrics'),
       partitions: [0, 1, 2],
-      groupPrefix: `${k.prefix}-check`,
-      logger: testLogger,
       onRecord(_p, m) {
         const sample = metricCodec.decode(m.value!);
         latest.set(sample.seriesId, sample);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+// kafkajs's Java-compatible partitioner: an independent reference for where a key lands.
+import { Partitioners } from 'kafkajs';
 import { s } from '../../../lib/config/spec.ts';
-import { partitioner } from '../../../lib/kafka.ts';
 import { createLogger } from '../../../lib/logger.ts';
 import { defineProcessor } from '../../../processors/runtime/definition.ts';
 import { type InMemoryOutput, InMemoryPipeline } from '../../../processors/runtime/in-memory-runner.ts';
@@ -41,7 +42,7 @@ function pipeline(stages: Array<{ definition: typeof counter | typeof doubler; c
 describe('in-memory runner', () => {
   it('partitions by key as Kafka producers do', () => {
     const { p, outputs } = pipeline([{ definition: counter, config: { step: 1, tickMs: 3_600_000 } }]);
-    const partition = partitioner();
+    const partition = Partitioners.DefaultPartitioner();
     const metadata = [0, 1, 2].map((partitionId) => ({
       partitionId,
       leader: 0,

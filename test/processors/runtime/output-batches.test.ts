@@ -29,7 +29,7 @@ function pack(records: OutgoingRecord[], limit = 1_000_000) {
   return packOutputs(records, {
     batchedOutput: (name) => (name === spans.name ? spans : undefined),
     partitions: () => PARTITIONS,
-    limits: { topic: () => limit, changelog: () => limit },
+    limits: { topic: () => limit, changelog: () => limit, smallest: () => limit, largest: () => limit },
   });
 }
 

@@ -170,6 +170,8 @@ function sizerTask(stateAccess: 'copy' | 'live', dlqLimit = 2_000): PartitionTas
     limits: {
       topic: (name) => (name === topics.dlq.name ? dlqLimit : 2_000),
       changelog: () => 2_000,
+      smallest: () => Math.min(dlqLimit, 2_000),
+      largest: () => Math.max(dlqLimit, 2_000),
     },
   });
 }
@@ -229,7 +231,7 @@ describe('partition task: records too large for their topic', () => {
       topics: new ProcessorTopics(router, 'meshpipe'),
       now: () => 0,
       logger: createLogger({ component: 'test', level: 'silent' }),
-      limits: { topic: () => 2_000, changelog: () => 100 }, // 'ticked' = true takes 107
+      limits: { topic: () => 2_000, changelog: () => 100, smallest: () => 100, largest: () => 2_000 }, // 'ticked' = true takes 107
     });
     const error = t.punctuate();
     assert.equal(error?.code, ERRORS.PROCESSOR_PUNCTUATE_FAILED.code);

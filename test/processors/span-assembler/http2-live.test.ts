@@ -15,7 +15,6 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import type { Consumer } from 'kafkajs';
 import type { Collector } from '../../../collectors/collector.ts';
 import { type Demo, startDemo } from '../../../demo/topology.ts';
 import type { ProcessorHost } from '../../../processors/runtime/host.ts';
@@ -37,7 +36,7 @@ import {
   startCollector,
   testPort,
 } from '../../collectors/helpers/harness.ts';
-import { type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
+import { type Following, follow, type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { collectSpans, runHosts } from '../kafka-pipeline.ts';
 import { redMetricsHost } from '../red-metrics/harness.ts';
@@ -60,14 +59,13 @@ const byStream = (a: Span, b: Span) =>
 /** Keeps the latest sample of every (series, stream) of the metrics topic. */
 class MetricsReader {
   readonly latest = new Map<string, MetricSample>();
-  #consumer: Consumer | undefined;
+  #consumer: Following | undefined;
 
   async start(k: TestKafka): Promise<void> {
     const codec = topicCodec<MetricSample>(TOPICS.metrics);
-    this.#consumer = k.kafka.consumer({ groupId: `${k.prefix}-metrics-reader`, maxWaitTimeInMs: 100 });
-    await this.#consumer.connect();
-    await this.#consumer.subscribe({ topics: [k.topic('metrics')], fromBeginning: true });
-    await this.#consumer.run({
+    this.#consumer = await follow(k.kafka, {
+      groupId: `${k.prefix}-metrics-reader`,
+      topics: [k.topic('metrics')],
       eachMessage: async ({ message }) => {
         for (const s of codec.decodeRecord(message.value!)) this.latest.set(`${s.seriesId}/${s.stream}`, s);
       },
@@ -85,7 +83,7 @@ class MetricsReader {
   }
 
   async stop(): Promise<void> {
-    await this.#consumer?.disconnect();
+    await this.#consumer?.stop();
   }
 }
 

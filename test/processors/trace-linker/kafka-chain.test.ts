@@ -10,7 +10,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { partitioner } from '../../../lib/kafka.ts';
 import type { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { L7RawEvent, Span } from '../../../schemas/types.ts';
@@ -37,7 +36,7 @@ describe('span-assembler → trace-linker on Kafka', () => {
       ...threeServiceChain({ nodes }).events,
       ...threeServiceChain({ nodes, traceparent: true, instance: 1, offset: 50_000_000n }).events,
     ].sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : 1));
-    const producer = k.kafka.producer({ idempotent: true, createPartitioner: partitioner });
+    const producer = k.kafka.producer();
     await producer.connect();
     const raw = codecFor<L7RawEvent>('l7-raw-event');
     await producer.send({

@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { partitioner } from '../../../lib/kafka.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { Anomaly } from '../../../schemas/types.ts';
 import { type AlertsSinkConfig, alertsSinkSpec } from '../../../sinks/alerts/config.ts';
@@ -62,7 +61,7 @@ export function anomaly(overrides: Partial<Anomaly> & { atMs?: number } = {}): A
 const anomalyCodec = codecFor<Anomaly>('anomaly');
 
 export async function produceAnomalies(k: TestKafka, anomalies: readonly Anomaly[]): Promise<void> {
-  const producer = k.kafka.producer({ createPartitioner: partitioner, idempotent: true });
+  const producer = k.kafka.producer();
   await producer.connect();
   try {
     await producer.send({

@@ -14,7 +14,7 @@ import { INSTRUMENTATION_SCOPE } from '../../../sinks/otlp/span-encoder.ts';
 import type { RunningSink } from '../../../sinks/runtime/host.ts';
 import { poisonSpan } from '../../helpers/avro-hostile.ts';
 import { GrpcWireTap } from '../../helpers/grpc-wire-tap.ts';
-import type { TestKafka } from '../../helpers/kafka.ts';
+import { follow, type TestKafka } from '../../helpers/kafka.ts';
 import { OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp-receiver.ts';
 import { makePki } from '../../helpers/pki.ts';
 import { waitFor } from '../../helpers/wait.ts';
@@ -314,10 +314,9 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
 
     const metricCodec = codecFor<MetricSample>('metric-sample');
     const samples: MetricSample[] = [];
-    const consumer = k.kafka.consumer({ groupId: `${k.prefix}-metrics-reader`, maxWaitTimeInMs: 100 });
-    await consumer.connect();
-    await consumer.subscribe({ topic: k.topic('metrics'), fromBeginning: true });
-    await consumer.run({
+    const consumer = await follow(k.kafka, {
+      groupId: `${k.prefix}-metrics-reader`,
+      topics: [k.topic('metrics')],
       eachMessage: async ({ message }) => void samples.push(metricCodec.decode(message.value!)),
     });
     try {
@@ -335,7 +334,7 @@ describe('OTLP sink', { timeout: 180_000 }, () => {
         samples.some((s) => s.name === 'meshpipe.sink.consumer.lag' && s.labels.partition !== undefined),
       );
     } finally {
-      await consumer.disconnect();
+      await consumer.stop();
     }
 
     // A stop while the receiver is down: the buffered batch is abandoned after shutdownTimeoutMs and

@@ -3,8 +3,7 @@
  * to `orders`, and the SERVER span at `orders`), produced to the spans topic of a test Kafka, plus
  * helpers to read back what the sink committed and dead-lettered.
  */
-import type { Kafka } from 'kafkajs';
-import { partitioner } from '../../../lib/kafka.ts';
+import { type KafkaClient, readPartitionsToEnd } from '../../../lib/kafka.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import { TOPICS } from '../../../schemas/topics.ts';
 import type { DeadLetter, Span } from '../../../schemas/types.ts';
@@ -108,16 +107,16 @@ export function makeTraces(count: number, seed = 1): Span[] {
 
 /** Produces in sends of `chunk` messages (small sends make small record batches on the broker). */
 export async function produce(
-  kafka: Kafka,
+  kafka: KafkaClient,
   topic: string,
   messages: Array<{ key: string; value: Buffer }>,
   chunk = 500,
 ): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: partitioner });
+  const producer = kafka.producer();
   await producer.connect();
   try {
     for (let i = 0; i < messages.length; i += chunk)
-      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + chunk) });
+      await producer.send({ topic, messages: messages.slice(i, i + chunk) });
   } finally {
     await producer.disconnect();
   }
@@ -167,17 +166,14 @@ export async function startOtlpSink(
 
 /** Committed offset per partition of a group ('-1': none). */
 export async function committed(k: TestKafka, groupId: string): Promise<Map<number, string>> {
-  const [topic] = await k.admin.fetchOffsets({ groupId, topics: [k.topic('spans')] });
-  return new Map((topic?.partitions ?? []).map((p) => [p.partition, p.offset]));
+  const offsets = (await k.admin.committedOffsets(groupId, [k.topic('spans')])).get(k.topic('spans'))!;
+  return new Map([...offsets].map(([partition, offset]) => [partition, String(offset)]));
 }
 
 /** True once the group committed every record of the spans topic. */
 export async function allCommitted(k: TestKafka, groupId: string): Promise<boolean> {
-  const [ends, offsets] = await Promise.all([
-    k.admin.fetchTopicOffsets(k.topic('spans')),
-    committed(k, groupId),
-  ]);
-  return ends.every((e) => e.high === '0' || offsets.get(e.partition) === e.high);
+  const [ends, offsets] = await Promise.all([k.admin.topicOffsets(k.topic('spans')), committed(k, groupId)]);
+  return ends.every((e) => e.high === 0n || offsets.get(e.partition) === String(e.high));
 }
 
 const deadLetterCodec = codecFor<DeadLetter>('dead-letter');
@@ -185,34 +181,14 @@ const deadLetterCodec = codecFor<DeadLetter>('dead-letter');
 /** Every dead letter on the test's dead-letter topic, read from the start. */
 export async function readDeadLetters(k: TestKafka): Promise<DeadLetter[]> {
   const topic = k.topic('dlq');
-  const ends = await k.admin.fetchTopicOffsets(topic);
-  const total = ends.reduce((n, e) => n + Number(e.high) - Number(e.low), 0);
-  if (total === 0) return [];
-  const consumer = k.kafka.consumer({
-    groupId: `${k.prefix}-dlq-reader-${Date.now()}`,
-    maxWaitTimeInMs: 100,
-  });
   const letters: DeadLetter[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`read ${letters.length} of ${total} dead letters`)),
-        30_000,
-      );
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          letters.push(deadLetterCodec.decode(message.value!));
-          if (letters.length >= total) {
-            clearTimeout(timer);
-            resolve();
-          }
-        },
-      });
-    });
-  } finally {
-    await consumer.disconnect();
-  }
+  const partitions = (await k.admin.topicOffsets(topic)).map((o) => o.partition);
+  await readPartitionsToEnd({
+    kafka: k.kafka,
+    admin: k.admin,
+    topic,
+    partitions,
+    onRecord: (_partition, message) => void letters.push(deadLetterCodec.decode(message.value!)),
+  });
   return letters;
 }

@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { partitioner } from '../../../lib/kafka.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { MetricSample } from '../../../schemas/types.ts';
 import { prometheusSinkSpec } from '../../../sinks/prometheus/config.ts';
@@ -48,7 +47,7 @@ describe('Prometheus sink', () => {
   it('holds at most maxSeries series; samples of new series beyond are counted as overflow', async () => {
     const MAX = 100;
     const SENT = 250;
-    const producer = k.kafka.producer({ createPartitioner: partitioner });
+    const producer = k.kafka.producer();
     await producer.connect();
     await producer.send({
       topic: k.topic('metrics'),

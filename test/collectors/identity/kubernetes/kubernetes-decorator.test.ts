@@ -35,7 +35,7 @@ import { TOPICS } from '../../../../schemas/topics.ts';
 import type { Span } from '../../../../schemas/types.ts';
 import type { RunningSink } from '../../../../sinks/runtime/host.ts';
 import { createPodPair, type PodPair, podExec } from '../../../bpf/helpers/pods.ts';
-import { type TestKafka, testKafka } from '../../../helpers/kafka.ts';
+import { follow, type TestKafka, testKafka } from '../../../helpers/kafka.ts';
 import { freePort } from '../../../helpers/prometheus.ts';
 import { waitFor } from '../../../helpers/wait.ts';
 import { runHosts } from '../../../processors/kafka-pipeline.ts';
@@ -168,15 +168,14 @@ describe('Kubernetes decorator against a real kube-apiserver', { skip: SKIP }, (
     sink = await prometheusSinkFor(k, sinkAddress);
 
     const codec = topicCodec<Span>(TOPICS.spans);
-    const consumer = k.kafka.consumer({ groupId: `${k.prefix}-reader`, maxWaitTimeInMs: 100 });
-    await consumer.connect();
-    await consumer.subscribe({ topics: [k.topic('spans')], fromBeginning: true });
-    await consumer.run({
+    const consumer = await follow(k.kafka, {
+      groupId: `${k.prefix}-reader`,
+      topics: [k.topic('spans')],
       eachMessage: async ({ message }) => {
         spans.push(...codec.decodeRecord(message.value!));
       },
     });
-    consumerStop = () => consumer.disconnect();
+    consumerStop = () => consumer.stop();
   });
 
   after(async () => {

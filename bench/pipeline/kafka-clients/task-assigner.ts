@@ -1,4 +1,7 @@
 /**
+ * (Kept here for the client comparison, bench/pipeline/kafka-clients: the assigner the kafkajs-based
+ * processor host used before the host moved to lib/kafka/ and the range assignor with static membership.)
+ *
  * How a processor's consumer group shares partitions: by task, sticky.
  *
  * A task is a partition number. It owns partition N of every input topic (processors with several

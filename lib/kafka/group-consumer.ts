@@ -1,0 +1,463 @@
+/**
+ * A consumer-group member: subscribes, is assigned partitions by the group, and hands its records to
+ * `eachBatch` one partition's batch at a time, up to `concurrency` partitions at once.
+ *
+ *   consume(N) ── records of any assigned partitions ──► per partition, in offset order ──► eachBatch
+ *      ▲   pause / resume / seek, applied between two consume calls        (awaited, all of them)
+ *      └─────────────────────────────────────────────────────────────────────┘
+ *
+ * One loop owns the librdkafka consumer: it polls, then waits for every batch it handed out, then
+ * handles the rebalance the poll brought, if any, then applies the pauses, resumes and seeks asked for
+ * meanwhile (in order, a seek waited for), then polls again. So nothing races a poll in flight: every
+ * record polled is handed out, and a record polled after a seek comes from the new position.
+ *
+ * Assignment. The `range` assignor: partition N of every subscribed topic goes to one member when the
+ * topics have equal partition counts (co-partitioned inputs). With `groupInstanceId` the member is
+ * static (KIP-345): the group keeps its partitions through a restart within the session timeout, and
+ * a restarted member gets them back at once, without a rebalance. A static member does not leave the
+ * group by closing; `disconnect({ leave: true })` takes it out so its partitions move at once.
+ * Rebalances are eager: before a rebalance every partition is revoked — `onRevoked` runs (and may
+ * finish work in flight) before the member rejoins, with `lost` true when the group already gave the
+ * partitions away (the session expired) — and the new assignment comes to `onAssigned` before anything
+ * is fetched for it: it may say where a partition starts and which stay paused. Both run between two
+ * polls, so every poll's records belong to one assignment.
+ *
+ * Fetching is bounded: `maxBytesPerPartition` per fetch, and librdkafka's prefetch queue to about twice
+ * that per partition (its default, 64 MiB per partition, took a backlog reader past 600 MiB).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KafkaClient, Properties } from './client.ts';
+import { code, KafkaError, kafkaError } from './kafka-error.ts';
+import { leaveGroup } from './leave-group.ts';
+import { type KafkaConsumer, librdkafka, type Message, type TopicPartition } from './librdkafka.ts';
+
+export interface ConsumedRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Ms since the epoch. */
+  timestamp: number;
+  /** A header repeated in the record has its values joined with commas, as HTTP does. */
+  headers: Record<string, string>;
+}
+
+export interface ConsumedBatch {
+  topic: string;
+  partition: number;
+  /** In offset order; control records and records of aborted transactions are not among them. */
+  records: ConsumedRecord[];
+  /** The partition's high watermark as of the fetch that brought the batch, when known. */
+  highWatermark: bigint | undefined;
+}
+
+export interface PartitionRef {
+  topic: string;
+  partition: number;
+}
+
+export interface AssignmentPlan {
+  /** Where partitions start (default: the group's committed offset, else `fromBeginning`). */
+  offsets?: ReadonlyArray<PartitionRef & { offset: bigint }>;
+  /** Partitions assigned paused: nothing is fetched for them until they are resumed. */
+  paused?: readonly PartitionRef[];
+}
+
+export interface GroupConsumerOptions {
+  groupId: string;
+  /** A stable id of this member across restarts: static membership (see the file comment). */
+  groupInstanceId?: string;
+  topics: readonly string[];
+  /** Where a partition without a committed offset starts (or one whose offset is out of range). */
+  fromBeginning?: boolean;
+  /** Only records of committed transactions (default true). */
+  readCommitted?: boolean;
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  /** How long a rebalance waits for members, and the longest a batch's handling may hold up polling. */
+  rebalanceTimeoutMs?: number;
+  /** Longest a fetch waits for records, ms (default 500). */
+  maxWaitMs?: number;
+  /** Bytes per partition per fetch (default 1 MiB). */
+  maxBytesPerPartition?: number;
+  /**
+   * Bytes fetched ahead of the handling, all partitions together (default: 4 MiB, or twice the
+   * per-partition fetch if more): what a poll can bring at most, and the bound on the client's memory.
+   */
+  maxBytes?: number;
+  /** Batches of different partitions handled at once (default 1). */
+  concurrency?: number;
+  /**
+   * Records one poll hands out at most (default 10 000): with pause() between polls, what a consumer
+   * that applies backpressure can receive beyond its limit.
+   */
+  maxRecordsPerPoll?: number;
+  onAssigned?: (partitions: readonly PartitionRef[]) => AssignmentPlan | undefined;
+  onRevoked?: (partitions: readonly PartitionRef[], lost: boolean) => Promise<void> | void;
+  eachBatch: (batch: ConsumedBatch) => Promise<void>;
+  /** The consumer stopped for good (a fatal error: fenced by another member with this instance id). */
+  onFatal?: (err: KafkaError) => void;
+}
+
+/**
+ * Fetch sizes and the prefetch bound. librdkafka fetches ahead into one queue per consumer until it
+ * holds `queued.max.messages.kbytes` (64 MiB by default) — here the total — and then waits
+ * `fetch.queue.backoff.ms` (1 s by default, far too long once the queue is small) before trying again.
+ */
+export function fetchProperties(maxWaitMs: number, perPartition: number, total?: number): Properties {
+  const bytes = total ?? Math.max(4 * 1_048_576, 2 * perPartition);
+  return {
+    'fetch.wait.max.ms': maxWaitMs,
+    'max.partition.fetch.bytes': perPartition,
+    'fetch.max.bytes': Math.max(perPartition, bytes),
+    'queued.max.messages.kbytes': Math.ceil(bytes / 1024),
+    'queued.min.messages': 100_000,
+    'fetch.queue.backoff.ms': 20,
+  };
+}
+
+/** Module-private access to the librdkafka consumer, for the transactional producer's offsets. */
+export const GROUP_CONSUMER = Symbol('librdkafka consumer');
+
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/** Methods of the binding's consumer its typings leave out. */
+interface ConsumeTuning {
+  setDefaultIsTimeoutOnlyForFirstMessage(value: boolean): void;
+  assignmentLost(): boolean;
+  commitCb(offsets: Array<PartitionRef & { offset: number }>, cb: (err: unknown) => void): void;
+}
+
+export function toRecord(m: Message): ConsumedRecord {
+  const headers: Record<string, string> = {};
+  if (m.headers !== undefined) {
+    for (const header of m.headers) {
+      for (const [name, value] of Object.entries(header)) {
+        const text = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+        headers[name] = headers[name] === undefined ? text : `${headers[name]},${text}`;
+      }
+    }
+  }
+  const k = m.key;
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    offset: String(m.offset),
+    key: k == null ? null : Buffer.isBuffer(k) ? k : Buffer.from(k),
+    value: m.value ?? null,
+    timestamp: m.timestamp ?? 0,
+    headers,
+  };
+}
+
+/** Runs `work` over `items` with at most `limit` at once. */
+async function pooled<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+type Op =
+  | { kind: 'pause' | 'resume'; partitions: PartitionRef[] }
+  | { kind: 'seek'; topic: string; partition: number; offset: bigint };
+
+type RebalanceEvent = { kind: 'assign' | 'revoke'; partitions: PartitionRef[] };
+
+export class GroupConsumer {
+  readonly #client: KafkaClient;
+  readonly #o: GroupConsumerOptions;
+  #consumer: KafkaConsumer | undefined;
+  #loop: Promise<void> | undefined;
+  #looping = false;
+  #stopping = false;
+  #assigned: PartitionRef[] = [];
+  #ops: Op[] = [];
+  #rebalances: RebalanceEvent[] = [];
+  #handlingRebalances: Promise<void> = Promise.resolve();
+  #fatal: KafkaError | undefined;
+
+  constructor(client: KafkaClient, options: GroupConsumerOptions) {
+    this.#client = client;
+    this.#o = options;
+  }
+
+  [GROUP_CONSUMER](): KafkaConsumer {
+    if (this.#consumer === undefined)
+      throw new KafkaError('the consumer is not connected', { code: code('ERR__STATE') });
+    return this.#consumer;
+  }
+
+  /** Partitions currently assigned to this member. */
+  assignment(): PartitionRef[] {
+    return [...this.#assigned];
+  }
+
+  /** Connects, subscribes and starts handing out batches; resolves once connected (not yet assigned). */
+  async connect(): Promise<void> {
+    const o = this.#o;
+    const perPartition = o.maxBytesPerPartition ?? 1_048_576;
+    const properties: Properties = this.#client.properties({
+      'group.id': o.groupId,
+      'partition.assignment.strategy': 'range',
+      'session.timeout.ms': o.sessionTimeoutMs ?? 30_000,
+      'heartbeat.interval.ms': o.heartbeatIntervalMs ?? 3_000,
+      'max.poll.interval.ms': o.rebalanceTimeoutMs ?? 60_000,
+      'enable.auto.commit': false,
+      'enable.auto.offset.store': false,
+      'isolation.level': o.readCommitted === false ? 'read_uncommitted' : 'read_committed',
+      'allow.auto.create.topics': false,
+      ...fetchProperties(o.maxWaitMs ?? 500, perPartition, o.maxBytes),
+      rebalance_cb: (err: unknown, assignment: TopicPartition[]) => this.#onRebalance(err, assignment),
+    });
+    if (o.groupInstanceId !== undefined) properties['group.instance.id'] = o.groupInstanceId;
+    const consumer = new (librdkafka().KafkaConsumer)(properties as never, {
+      'auto.offset.reset': o.fromBeginning === true ? 'earliest' : 'latest',
+    });
+    this.#client.attachLogging(consumer, `consumer ${o.groupId}`);
+    consumer.on('event.error', (raw: unknown) => {
+      const err = kafkaError(raw);
+      if (err.fatal) this.#onFatal(err);
+    });
+    await new Promise<void>((resolve, reject) =>
+      consumer.connect(
+        { allTopics: false, timeout: Math.max(this.#client.connectionTimeout, 2_000) },
+        (err) => (err ? reject(kafkaError(err, 'connecting a consumer')) : resolve()),
+      ),
+    );
+    consumer.setDefaultConsumeTimeout(o.maxWaitMs ?? 500);
+    (consumer as unknown as ConsumeTuning).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    consumer.subscribe([...o.topics]);
+    this.#consumer = consumer;
+    this.#looping = true;
+    this.#loop = this.#run().finally(() => {
+      this.#looping = false;
+    });
+  }
+
+  /** Stops fetching partitions (from the next poll: a batch of theirs already polled is still handed out). */
+  pause(partitions: readonly PartitionRef[]): void {
+    this.#ops.push({ kind: 'pause', partitions: [...partitions] });
+  }
+
+  /** Resumes fetching partitions, after the seeks asked for before. */
+  resume(partitions: readonly PartitionRef[]): void {
+    this.#ops.push({ kind: 'resume', partitions: [...partitions] });
+  }
+
+  /** The next record handed out for the partition is the one at `offset`. */
+  seek(topic: string, partition: number, offset: bigint): void {
+    this.#ops.push({ kind: 'seek', topic, partition, offset });
+  }
+
+  /** Commits offsets (the next offset to read per partition) for the group; at-least-once consumers. */
+  commit(offsets: ReadonlyArray<PartitionRef & { offset: bigint }>): Promise<void> {
+    const consumer = this[GROUP_CONSUMER]() as unknown as ConsumeTuning;
+    return new Promise<void>((resolve, reject) =>
+      consumer.commitCb(
+        offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) })),
+        (err) => (err ? reject(kafkaError(err, 'committing offsets')) : resolve()),
+      ),
+    );
+  }
+
+  /**
+   * Stops polling, waits for the batches handed out, and closes. A static member does not leave the
+   * group by closing (its partitions wait for it until the session times out, so that a restart takes
+   * them back at once): `leave` takes it out explicitly (lib/kafka/leave-group.ts), so they move now.
+   * A member fenced out by another with its instance id never leaves: the id is the other's now.
+   */
+  async disconnect(options: { leave?: boolean } = {}): Promise<void> {
+    if (this.#stopping && this.#consumer === undefined) return;
+    this.#stopping = true;
+    await this.#loop?.catch(() => {});
+    const consumer = this.#consumer;
+    if (consumer === undefined) return;
+    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+    await this.#handlingRebalances;
+    this.#consumer = undefined;
+    const instance = this.#o.groupInstanceId;
+    if (options.leave === true && instance !== undefined && this.#fatal === undefined) {
+      await leaveGroup(this.#client, this.#o.groupId, instance).catch((err) =>
+        this.#client.logger.warn(
+          { err: kafkaError(err).message, group: this.#o.groupId, instance },
+          'could not leave the group: its partitions move to the other members when the session times out',
+        ),
+      );
+    }
+  }
+
+  #onFatal(err: KafkaError): void {
+    if (this.#fatal !== undefined) return;
+    this.#fatal = err;
+    this.#stopping = true;
+    this.#o.onFatal?.(err);
+  }
+
+  /**
+   * Called by librdkafka during a poll (or a close). The assignment changes between polls only, so
+   * that every poll's records belong to one assignment: the event waits for the loop, unless the loop
+   * has ended (a close), when it is handled at once.
+   */
+  #onRebalance(err: unknown, assignment: TopicPartition[]): void {
+    const error = kafkaError(err);
+    const partitions = assignment.map((a) => ({ topic: a.topic, partition: a.partition }));
+    if (error.code === code('ERR__ASSIGN_PARTITIONS')) this.#rebalances.push({ kind: 'assign', partitions });
+    else if (error.code === code('ERR__REVOKE_PARTITIONS'))
+      this.#rebalances.push({ kind: 'revoke', partitions });
+    else {
+      this.#client.logger.warn({ code: error.type }, `rebalance failed: ${error.message}`);
+      return;
+    }
+    if (!this.#looping)
+      this.#handlingRebalances = this.#handlingRebalances.then(() => this.#handleRebalances());
+  }
+
+  async #handleRebalances(): Promise<void> {
+    const consumer = this.#consumer;
+    while (consumer !== undefined && this.#rebalances.length > 0) {
+      const event = this.#rebalances.shift()!;
+      if (event.kind === 'revoke') {
+        let lost = false;
+        try {
+          lost = (consumer as unknown as ConsumeTuning).assignmentLost();
+        } catch {
+          // closing
+        }
+        try {
+          await this.#o.onRevoked?.(event.partitions, lost);
+        } catch (err) {
+          this.#client.logger.error({ err }, 'handling revoked partitions failed');
+        }
+        this.#assigned = [];
+        // Pauses, resumes and seeks asked for the old assignment mean nothing for the next one.
+        this.#ops = [];
+        try {
+          consumer.unassign();
+        } catch {
+          // Already unassigned by a close that did not wait for us.
+        }
+        continue;
+      }
+      const plan = this.#stopping ? undefined : this.#o.onAssigned?.(event.partitions);
+      const starts = new Map((plan?.offsets ?? []).map((o) => [key(o.topic, o.partition), o.offset]));
+      try {
+        consumer.assign(
+          event.partitions.map((p) => {
+            const offset = starts.get(key(p.topic, p.partition));
+            return offset === undefined ? p : { ...p, offset: Number(offset) };
+          }),
+        );
+        this.#assigned = event.partitions;
+        if (plan?.paused !== undefined && plan.paused.length > 0) consumer.pause([...plan.paused]);
+      } catch (assignErr) {
+        this.#client.logger.warn({ err: kafkaError(assignErr).message }, 'assigning partitions failed');
+      }
+    }
+  }
+
+  async #run(): Promise<void> {
+    const concurrency = Math.max(1, this.#o.concurrency ?? 1);
+    let backoff = 100;
+    while (!this.#stopping) {
+      await this.#handleRebalances();
+      await this.#applyOps();
+      let messages: Message[];
+      try {
+        messages = await this.#consume();
+        backoff = 100;
+      } catch (err) {
+        const e = kafkaError(err);
+        if (e.fatal) {
+          this.#onFatal(e);
+          break;
+        }
+        this.#client.logger.debug({ code: e.type }, `consume: ${e.message}`);
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 5_000);
+        continue;
+      }
+      if (messages.length > 0)
+        await pooled(this.#batches(messages), concurrency, (batch) => this.#o.eachBatch(batch));
+    }
+  }
+
+  #consume(): Promise<Message[]> {
+    const consumer = this.#consumer!;
+    return new Promise<Message[]>((resolve, reject) =>
+      consumer.consume(this.#o.maxRecordsPerPoll ?? 10_000, (err, messages) =>
+        err ? reject(err) : resolve(messages),
+      ),
+    );
+  }
+
+  /** A poll's records as batches per partition, in offset order. */
+  #batches(messages: readonly Message[]): ConsumedBatch[] {
+    const byPartition = new Map<string, ConsumedBatch>();
+    for (const m of messages) {
+      const k = key(m.topic, m.partition);
+      let batch = byPartition.get(k);
+      if (batch === undefined) {
+        batch = { topic: m.topic, partition: m.partition, records: [], highWatermark: undefined };
+        byPartition.set(k, batch);
+      }
+      batch.records.push(toRecord(m));
+    }
+    const batches = [...byPartition.values()];
+    for (const batch of batches) {
+      try {
+        batch.highWatermark = BigInt(
+          this.#consumer!.getWatermarkOffsets(batch.topic, batch.partition).highOffset,
+        );
+      } catch {
+        // not known yet
+      }
+    }
+    return batches;
+  }
+
+  /** Pauses, resumes and seeks, in the order they were asked for, between two polls. */
+  async #applyOps(): Promise<void> {
+    const consumer = this.#consumer!;
+    const ops = this.#ops;
+    this.#ops = [];
+    for (const op of ops) {
+      try {
+        if (op.kind === 'seek') {
+          // The binding seeks on a worker thread: wait for it, so that neither the resume that
+          // follows nor the next poll can see records from the old position.
+          await new Promise<void>((resolve) =>
+            consumer.seek(
+              { topic: op.topic, partition: op.partition, offset: Number(op.offset) },
+              10_000,
+              (err) => {
+                if (err)
+                  this.#client.logger.debug(
+                    { err: kafkaError(err).message, topic: op.topic, partition: op.partition },
+                    'seek failed',
+                  );
+                resolve();
+              },
+            ),
+          );
+        } else if (op.kind === 'pause') {
+          consumer.pause(op.partitions.map((p) => ({ topic: p.topic, partition: p.partition })));
+        } else {
+          consumer.resume(op.partitions.map((p) => ({ topic: p.topic, partition: p.partition })));
+        }
+      } catch (err) {
+        // A partition no longer assigned (a rebalance raced the request): nothing to do for it.
+        this.#client.logger.debug(
+          { err: kafkaError(err).message, op: op.kind },
+          'partition operation skipped',
+        );
+      }
+    }
+  }
+}
