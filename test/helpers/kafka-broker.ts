@@ -70,7 +70,7 @@ export interface TestCluster {
   brokers: string[];
   nodes: TestClusterNode[];
   node(id: number): TestClusterNode;
-  /** Stops every node and removes their data. */
+  /** Kills every node and removes their data (nothing to shut down cleanly for). */
   stop(): Promise<void>;
 }
 
@@ -135,7 +135,7 @@ export async function startTestCluster(options: {
     nodes,
     node: (id) => nodes.find((n) => n.id === id)!,
     async stop() {
-      await Promise.all(nodes.map((n) => n.stop('graceful')));
+      await Promise.all(nodes.map((n) => n.stop('kill')));
       rmSync(root, { recursive: true, force: true });
     },
   };

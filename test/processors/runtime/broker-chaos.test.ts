@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, type TestContext, test } from 'node:test';
+import { before, describe, type TestContext, test } from 'node:test';
 import { codecFor } from '../../../schemas/codec.ts';
 import { topicCodec } from '../../../schemas/topic-codec.ts';
 import { TOPICS, topicName } from '../../../schemas/topics.ts';
@@ -95,6 +95,13 @@ class Workload {
 
 function send(producer: JavaProducer, events: readonly L7RawEvent[]): void {
   for (const ev of events) producer.send(Buffer.from(ev.connection.key), rawEvent.encode(ev));
+}
+
+/** A span of the output, its identity (kind and path) and where it was read (partition@offset). */
+interface Located {
+  span: Span;
+  key: string;
+  at: string;
 }
 
 /** One chaos run: the cluster, the processor on it, the producer of its inputs. */
@@ -223,16 +230,13 @@ class Run {
 
     const spans = await this.spans();
     const counts = new Map<string, number>();
-    for (const span of spans) {
-      const key = `${span.kind} ${span.http.path}`;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    }
+    for (const { key } of spans) counts.set(key, (counts.get(key) ?? 0) + 1);
     const missing = expected.filter((key) => !counts.has(key));
     const duplicated = [...counts].filter(([, n]) => n > 1).map(([key, n]) => `${key} ×${n}`);
     const unexpected = [...counts.keys()].filter((key) => !expected.includes(key));
-    const log = this.saveLog();
-    const firstDuplicate = duplicated[0]?.split(' ×')[0];
-    const copies = this.#where.filter((w) => w.key === firstDuplicate);
+    // Where the copies of the first duplicate are (partition@offset of their records), for the broker's log.
+    const first = duplicated[0]?.split(' ×')[0];
+    const copies = spans.filter((s) => s.key === first).map((s) => `${s.at} ${s.span.spanId}`);
     assert.deepEqual(
       {
         missing: missing.slice(0, 20),
@@ -240,41 +244,33 @@ class Run {
         unexpected: unexpected.slice(0, 20),
       },
       { missing: [], duplicated: [], unexpected: [] },
-      `${spans.length} spans for ${expected.length} expected; the processor's log: ${log}; ${JSON.stringify(copies, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`,
+      `${spans.length} spans for ${expected.length} expected (copies of ${first}: ${copies.join(', ')}); the processor's log: ${this.saveLog()}`,
     );
     assert.equal(spans.length, expected.length);
     assert.deepEqual(
-      spans.filter((s) => s.incomplete).map((s) => `${s.kind} ${s.http.path}: ${s.incompleteReason}`),
+      spans.filter((s) => s.span.incomplete).map((s) => `${s.key}: ${s.span.incompleteReason}`),
       [],
       'no exchange became an incomplete span',
     );
     assert.deepEqual(await this.#client.read(this.#cluster.brokers, this.dlq), [], 'nothing dead-lettered');
   }
 
-  /** Every span of the output topic, read_committed from the beginning to the end. */
-  async spans(): Promise<Span[]> {
-    const spans: Span[] = [];
-    this.#where = [];
+  /** Every span of the output topic, read_committed from the beginning to the end, and where it is. */
+  async spans(): Promise<Located[]> {
+    const spans: Located[] = [];
     for (const record of await this.#client.read(this.#cluster.brokers, this.output)) {
-      let i = 0;
       for (const event of linking.decodeRecord(record.value!)) {
-        if (event.kind === 'SPAN') {
-          const span = spanCodec.decode(event.span!);
-          spans.push(span);
-          this.#where.push({
-            key: `${span.kind} ${span.http.path}`,
-            partition: record.partition,
-            offset: record.offset,
-            index: i,
-            spanId: span.spanId,
-          });
-        }
-        i++;
+        if (event.kind !== 'SPAN') continue;
+        const span = spanCodec.decode(event.span!);
+        spans.push({
+          span,
+          key: `${span.kind} ${span.http.path}`,
+          at: `${record.partition}@${record.offset}`,
+        });
       }
     }
     return spans;
   }
-  #where: Array<{ key: string; partition: number; offset: number; index: number; spanId: string }> = [];
 
   /** A processor that exited on its own never recovered: that fails the test at once. */
   #alive(): void {
@@ -302,24 +298,25 @@ class Run {
 
 describe('processor host: exactly once while brokers stop and start', () => {
   let client: ApacheKafkaClient;
-  const clusters: TestCluster[] = [];
-  const runs: Run[] = [];
   before(() => {
     client = apacheKafkaClient();
   });
-  after(async () => {
-    for (const run of runs) {
-      if (run.processor?.child.exitCode === null) console.error(`span-assembler's log: ${run.saveLog()}`);
+
+  /** A run on `cluster`, both torn down when the test ends, whatever happened. */
+  function chaos(t: TestContext, cluster: TestCluster): Run {
+    const run = new Run(t, client, cluster);
+    t.after(async () => {
+      // Still running: the test failed before the end; its log tells why.
+      if (run.processor?.child.exitCode === null) t.diagnostic(`span-assembler's log: ${run.saveLog()}`);
       run.kill();
-    }
-    await Promise.all(clusters.map((c) => c.stop()));
-  });
+      await cluster.stop();
+    });
+    return run;
+  }
 
   test('one broker, stopped and started three times mid-transaction', { timeout: 300_000 }, async (t) => {
     const cluster = await startTestCluster({ size: 1 });
-    clusters.push(cluster);
-    const run = new Run(t, client, cluster);
-    runs.push(run);
+    const run = chaos(t, cluster);
     await run.start(1);
     const broker = cluster.node(1);
     for (const how of ['kill', 'graceful', 'kill'] as const) {
@@ -342,9 +339,7 @@ describe('processor host: exactly once while brokers stop and start', () => {
         'transaction.state.log.min.isr': '2',
       },
     });
-    clusters.push(cluster);
-    const run = new Run(t, client, cluster);
-    runs.push(run);
+    const run = chaos(t, cluster);
     await run.start(3);
     await run.whole(3);
     for (const how of ['kill', 'graceful'] as const) {
