@@ -32,7 +32,7 @@ import {
   type JavaProducer,
   type Watcher,
 } from '../../helpers/apache-kafka-client.ts';
-import { startTestCluster, type TestCluster } from '../../helpers/kafka-broker.ts';
+import { startTestCluster, type TestCluster, type TestClusterNode } from '../../helpers/kafka-broker.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { Connection, type Endpoint, MS, T0 } from '../raw-events.ts';
 import { type RunningCli, startCli, TEST_RUNTIME } from './helpers.ts';
@@ -118,9 +118,11 @@ class Run {
   readonly #client: ApacheKafkaClient;
   readonly #cluster: TestCluster;
   readonly #t: TestContext;
+  readonly #started: number;
 
-  constructor(t: TestContext, client: ApacheKafkaClient, cluster: TestCluster) {
+  constructor(t: TestContext, client: ApacheKafkaClient, cluster: TestCluster, started: number) {
     this.#t = t;
+    this.#started = started;
     this.#client = client;
     this.#cluster = cluster;
   }
@@ -159,6 +161,7 @@ class Run {
       },
       { timeoutMs: 60_000 },
     );
+    this.note('span-assembler processing');
     this.producer = this.#client.produce(this.#cluster.brokers, this.input);
     this.watcher = this.#client.watch(this.#cluster.brokers, this.group, this.input);
   }
@@ -194,7 +197,7 @@ class Run {
         { timeoutMs: 60_000, intervalMs: 20 },
       );
       if (now.committed < now.end || slice === 8) {
-        this.#t.diagnostic(`stopping a broker at ${now.committed} of ${now.end} input records committed`);
+        this.note(`${now.committed} of ${now.end} input records committed`);
         return;
       }
     }
@@ -219,14 +222,17 @@ class Run {
       },
       { timeoutMs: 90_000, intervalMs: 50 },
     );
+    this.note(`all ${produced.acked} input records committed`);
     // Spans waiting for their other end go out at the next punctuations.
     await waitFor('every span in the output', async () => (await this.spans()).length >= expected.length, {
       timeoutMs: 30_000,
       intervalMs: 500,
     });
+    this.note('every span out');
     const processor = this.processor!;
     processor.child.kill('SIGTERM');
     assert.equal(await processor.exited, 0, `graceful stop: ${processor.stderr().slice(-3000)}`);
+    this.note('span-assembler stopped');
 
     const spans = await this.spans();
     const counts = new Map<string, number>();
@@ -272,6 +278,11 @@ class Run {
     return spans;
   }
 
+  /** Says what happened, and when (seconds since the case began): where the time goes. */
+  note(what: string): void {
+    this.#t.diagnostic(`${((Date.now() - this.#started) / 1000).toFixed(1)} s: ${what}`);
+  }
+
   /** A processor that exited on its own never recovered: that fails the test at once. */
   #alive(): void {
     const processor = this.processor!;
@@ -302,34 +313,42 @@ describe('processor host: exactly once while brokers stop and start', () => {
     client = apacheKafkaClient();
   });
 
-  /** A run on `cluster`, both torn down when the test ends, whatever happened. */
-  function chaos(t: TestContext, cluster: TestCluster): Run {
-    const run = new Run(t, client, cluster);
+  /** A cluster and a run on it, both torn down when the test ends, whatever happened. */
+  async function chaos(t: TestContext, options: Parameters<typeof startTestCluster>[0]) {
+    const started = Date.now();
+    const cluster = await startTestCluster(options);
+    const run = new Run(t, client, cluster, started);
     t.after(async () => {
       // Still running: the test failed before the end; its log tells why.
       if (run.processor?.child.exitCode === null) t.diagnostic(`span-assembler's log: ${run.saveLog()}`);
       run.kill();
       await cluster.stop();
     });
-    return run;
+    run.note(`${options.size} broker(s) up`);
+    return { cluster, run };
+  }
+
+  /** Stops a broker and starts it again, with inputs produced while it is down. */
+  async function bounce(run: Run, broker: TestClusterNode, how: 'kill' | 'graceful'): Promise<void> {
+    await broker.stop(how);
+    run.note(`broker ${broker.id} ${how === 'kill' ? 'killed' : 'stopped'}`);
+    run.more();
+    await broker.start();
+    run.note(`broker ${broker.id} started again`);
   }
 
   test('one broker, stopped and started three times mid-transaction', { timeout: 300_000 }, async (t) => {
-    const cluster = await startTestCluster({ size: 1 });
-    const run = chaos(t, cluster);
+    const { cluster, run } = await chaos(t, { size: 1 });
     await run.start(1);
-    const broker = cluster.node(1);
     for (const how of ['kill', 'graceful', 'kill'] as const) {
       await run.load();
-      await broker.stop(how);
-      run.more();
-      await broker.start();
+      await bounce(run, cluster.node(1), how);
     }
     await run.finish();
   });
 
   test('three brokers, the transaction coordinator stopped and started', { timeout: 300_000 }, async (t) => {
-    const cluster = await startTestCluster({
+    const { cluster, run } = await chaos(t, {
       size: 3,
       properties: {
         'default.replication.factor': '3',
@@ -339,7 +358,6 @@ describe('processor host: exactly once while brokers stop and start', () => {
         'transaction.state.log.min.isr': '2',
       },
     });
-    const run = chaos(t, cluster);
     await run.start(3);
     await run.whole(3);
     for (const how of ['kill', 'graceful'] as const) {
@@ -350,12 +368,10 @@ describe('processor host: exactly once while brokers stop and start', () => {
       });
       const [id, txn] = Object.entries(coordinators).sort(([a], [b]) => a.localeCompare(b))[0]!;
       await run.load();
-      t.diagnostic(`stopping broker ${txn.coordinator} (${how}), the coordinator of ${id}`);
-      const coordinator = cluster.node(txn.coordinator);
-      await coordinator.stop(how);
-      run.more();
-      await coordinator.start();
+      run.note(`broker ${txn.coordinator} coordinates ${id}`);
+      await bounce(run, cluster.node(txn.coordinator), how);
       await run.whole(3);
+      run.note('every partition in sync again');
     }
     await run.finish();
   });
