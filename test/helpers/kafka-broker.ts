@@ -58,7 +58,6 @@ export interface TestClusterNode {
   readonly id: number;
   /** Its plaintext listener, `127.0.0.1:port`. */
   readonly address: string;
-  running(): boolean;
   /** SIGTERM (a controlled shutdown: leadership moves first) or SIGKILL; resolves once it is gone. */
   stop(how: 'graceful' | 'kill'): Promise<void>;
   /** Starts it again; resolves once it listens (it may still be catching up with its peers). */
@@ -107,7 +106,6 @@ export async function startTestCluster(options: {
     return {
       id,
       address: `127.0.0.1:${port}`,
-      running: () => isKafkaAlive(state),
       async start() {
         state = await startKafka({
           preferredPort: port,

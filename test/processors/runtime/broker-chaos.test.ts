@@ -337,7 +337,7 @@ describe('processor host: exactly once while brokers stop and start', () => {
     run.note(`broker ${broker.id} started again`);
   }
 
-  test('one broker, stopped and started three times mid-transaction', { timeout: 300_000 }, async (t) => {
+  test('one broker, stopped and started three times mid-transaction', { timeout: 480_000 }, async (t) => {
     const { cluster, run } = await chaos(t, { size: 1 });
     await run.start(1);
     for (const how of ['kill', 'graceful', 'kill'] as const) {
@@ -347,7 +347,7 @@ describe('processor host: exactly once while brokers stop and start', () => {
     await run.finish();
   });
 
-  test('three brokers, the transaction coordinator stopped and started', { timeout: 300_000 }, async (t) => {
+  test('three brokers, the transaction coordinator stopped and started', { timeout: 480_000 }, async (t) => {
     const { cluster, run } = await chaos(t, {
       size: 3,
       properties: {
