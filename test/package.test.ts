@@ -12,7 +12,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -77,10 +77,18 @@ describe('the npm package, installed in a project of its own', { timeout: 600_00
       join(project, 'package.json'),
       JSON.stringify({ name: 'my-telemetry', version: '1.0.0', private: true, type: 'module' }, null, 2),
     );
+    // The Kafka client's prebuilt binary comes from GitHub, unreachable here: its install builds
+    // librdkafka, against the system's libraries and this Node.js's headers — what README.md
+    // tells a user without that download to set.
+    const nodePrefix = dirname(dirname(process.execPath));
     const install = run(
       'npm',
       ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', join(packed, tarball)],
       project,
+      {
+        CKJS_LINKING: 'dynamic',
+        ...(existsSync(join(nodePrefix, 'include/node/node.h')) ? { npm_config_nodedir: nodePrefix } : {}),
+      },
     );
     assert.equal(install.status, 0, `npm install: ${install.stdout}${install.stderr}`);
 
