@@ -186,15 +186,18 @@ export async function ensureTopics(
   }
 
   const names = wanted.map((w) => w.name);
-  const metadata = await fetchMetadataOnceVisible(admin, names);
-  const configs = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: names.map((name) => ({
-      type: 2 /* TOPIC */,
-      name,
-      configNames: ['cleanup.policy', 'retention.ms'],
-    })),
-  });
+  const metadata = await onceVisible(() => admin.fetchTopicMetadata({ topics: names }));
+  // Asked of any broker: on a cluster of several, one that has not yet learned of a topic just created.
+  const configs = await onceVisible(() =>
+    admin.describeConfigs({
+      includeSynonyms: false,
+      resources: names.map((name) => ({
+        type: 2 /* TOPIC */,
+        name,
+        configNames: ['cleanup.policy', 'retention.ms'],
+      })),
+    }),
+  );
 
   const statuses: TopicStatus[] = [];
   for (const w of wanted) {
@@ -224,11 +227,11 @@ export async function ensureTopics(
   return statuses;
 }
 
-/** Topic metadata, waiting (bounded) for topics just created to become visible. */
-async function fetchMetadataOnceVisible(admin: Admin, topics: string[]) {
+/** A request about topics, retried (bounded) until topics just created are visible to the broker asked. */
+async function onceVisible<T>(request: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await admin.fetchTopicMetadata({ topics });
+      return await request();
     } catch (err) {
       if (attempt >= 20 || !/does not host this topic-partition/i.test(errorMessage(err))) throw err;
       await new Promise((resolve) => setTimeout(resolve, 250));

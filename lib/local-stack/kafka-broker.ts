@@ -43,6 +43,13 @@ export interface StartKafkaOptions {
   tls?: { keystore: string; truststore: string };
   /** Further broker properties, added last (they override the ones above). */
   properties?: Record<string, string>;
+  /**
+   * One node of a KRaft cluster of several, each a broker and a controller (tests that stop brokers):
+   * its id, the cluster's id (every node's storage is formatted with it), the controller quorum
+   * (`id@127.0.0.1:controllerPort,...`) and its ports — exactly these, not the nearest free ones, so that
+   * a node started again comes back where its peers and clients know it. Default: a cluster of one.
+   */
+  cluster?: { nodeId: number; clusterId: string; voters: string; port: number; controllerPort: number };
 }
 
 const STACK_KAFKA_DIR = join(STACK_DIR, 'kafka');
@@ -54,6 +61,7 @@ export function kafkaJarsInstalled(version: string = KAFKA_VERSION): boolean {
 }
 
 function serverProperties(
+  node: { id: number; voters: string },
   port: number,
   controllerPort: number,
   dataDir: string,
@@ -72,8 +80,8 @@ ssl.client.auth=required
 `;
   return `# Written by meshpipe on every start of the local broker (ports may change between runs).
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:${controllerPort}
+node.id=${node.id}
+controller.quorum.voters=${node.voters}
 listeners=PLAINTEXT://127.0.0.1:${port}${ssl},CONTROLLER://127.0.0.1:${controllerPort}
 advertised.listeners=PLAINTEXT://127.0.0.1:${port}${ssl}
 controller.listener.names=CONTROLLER
@@ -118,6 +126,11 @@ logger.broker.name = kafka.server.BrokerServer
 logger.broker.level = info
 `;
 
+/** A new KRaft cluster id: 22 characters of the base64 alphabet, which Kafka decodes to a 16-byte UUID. */
+export function newClusterId(): string {
+  return randomUUID().replaceAll('-', '').slice(0, 22);
+}
+
 export function isKafkaAlive(state: KafkaBrokerState | undefined): boolean {
   return state !== undefined && isOurProcess(state.pid, KAFKA_MARKER);
 }
@@ -131,13 +144,14 @@ export async function startKafka(options: StartKafkaOptions): Promise<KafkaBroke
   const dir = options.dir ?? STACK_KAFKA_DIR;
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir, { recursive: true });
-  const port = await choosePort(options.preferredPort);
-  const controllerPort = await choosePort(options.preferredPort + 1, [port]);
+  const cluster = options.cluster;
+  const port = cluster?.port ?? (await choosePort(options.preferredPort));
+  const controllerPort = cluster?.controllerPort ?? (await choosePort(options.preferredPort + 1, [port]));
   const tls =
     options.tls === undefined
       ? undefined
       : { ...options.tls, port: await choosePort(options.preferredPort + 2, [port, controllerPort]) };
-  if (port !== options.preferredPort) {
+  if (cluster === undefined && port !== options.preferredPort) {
     options.logger.info({ preferred: options.preferredPort, port }, 'kafka port taken, using another');
   }
   const propertiesFile = join(dir, 'server.properties');
@@ -146,7 +160,17 @@ export async function startKafka(options: StartKafkaOptions): Promise<KafkaBroke
   const logFile = join(dir, 'kafka.log');
   writeFileSync(
     propertiesFile,
-    serverProperties(port, controllerPort, dataDir, tls, options.properties ?? {}),
+    serverProperties(
+      {
+        id: cluster?.nodeId ?? 1,
+        voters: cluster?.voters ?? `1@127.0.0.1:${controllerPort}`,
+      },
+      port,
+      controllerPort,
+      dataDir,
+      tls,
+      options.properties ?? {},
+    ),
   );
   writeFileSync(log4jFile, LOG4J);
   writeFileSync(log4j2File, LOG4J2);
@@ -168,7 +192,7 @@ export async function startKafka(options: StartKafkaOptions): Promise<KafkaBroke
         'kafka.tools.StorageTool',
         'format',
         '-t',
-        randomUUID().replaceAll('-', '').slice(0, 22),
+        cluster?.clusterId ?? newClusterId(),
         '-c',
         propertiesFile,
       ],

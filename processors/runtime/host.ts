@@ -35,6 +35,7 @@ import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import { healthRoutes, PROMETHEUS_TEXT } from '../../lib/http/health-routes.ts';
 import { type HttpServer, startHttpServer } from '../../lib/http/server.ts';
 import { ensureTopics, partitioner } from '../../lib/kafka.ts';
+import { partitionOfKey } from '../../lib/key-partition.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { schemaRegistry } from '../../schemas/registry.ts';
 import { AssignedTask } from './assigned-task.ts';
@@ -100,7 +101,10 @@ export class ProcessorHost {
   #changelog = '';
   /** max.message.bytes of every topic written (message-size.ts). */
   readonly #limits = new TopicSizeLimits();
-  /** Partition counts of the outputs: batched outputs are packed per partition (output-batches.ts). */
+  /**
+   * Partition counts of the outputs and the dead-letter topic: batched outputs are packed per partition
+   * (output-batches.ts), and every record is given its partition before it is sent (#recordsToWrite).
+   */
   readonly #outputPartitions = new Map<string, number>();
   #admin: Admin | undefined;
   #consumer: Consumer | undefined;
@@ -285,22 +289,31 @@ export class ProcessorHost {
     const outputs = this.#topics.outputs.map((t) => t.name);
     const written = [...outputs, this.#topics.dlq.name, this.#changelog];
     await this.#limits.learn(this.#admin!, written, this.#logger);
-    if (outputs.length > 0) {
-      const metadata = await this.#admin!.fetchTopicMetadata({ topics: outputs });
-      for (const t of metadata.topics) this.#outputPartitions.set(t.name, t.partitions.length);
-    }
+    const metadata = await this.#admin!.fetchTopicMetadata({ topics: [...outputs, this.#topics.dlq.name] });
+    for (const t of metadata.topics) this.#outputPartitions.set(t.name, t.partitions.length);
   }
 
-  /** The unit of work's records as written: outputs to batched topics packed per partition. */
-  #recordsToWrite(records: readonly OutgoingRecord[]): readonly OutgoingRecord[] {
-    return packOutputs(records, {
+  /**
+   * The unit of work's records as written: outputs to batched topics packed per partition, and every
+   * record with its partition — the one its key hashes to (a record without a key: the task's own,
+   * modulo the count) — so that the producer sends each partition's records on their own
+   * (partition-producer.ts says why).
+   */
+  #recordsToWrite(records: readonly OutgoingRecord[], task: AssignedTask): readonly OutgoingRecord[] {
+    const partitions = (name: string) => {
+      const count = this.#outputPartitions.get(name);
+      if (count === undefined || count < 1) throw new Error(`the partitions of ${name} are not known`);
+      return count;
+    };
+    const packed = packOutputs(records, {
       batchedOutput: (name) => this.#topics.batchedOutput(name),
-      partitions: (name) => {
-        const count = this.#outputPartitions.get(name);
-        if (count === undefined || count < 1) throw new Error(`the partitions of ${name} are not known`);
-        return count;
-      },
+      partitions,
       limits: this.#limits,
+    });
+    return packed.map((r) => {
+      if (r.partition !== undefined) return r;
+      const count = partitions(r.topic);
+      return { ...r, partition: r.key === null ? task.partition % count : partitionOfKey(r.key, count) };
     });
   }
 
@@ -638,7 +651,7 @@ export class ProcessorHost {
     }
     try {
       await task.producer.commit(
-        this.#recordsToWrite(work.records),
+        this.#recordsToWrite(work.records, task),
         { topic: this.#changelog, messages: changelogMessages(work.changes, task.partition) },
         next === undefined ? undefined : { groupId: this.groupId, partition: task.partition, next },
       );

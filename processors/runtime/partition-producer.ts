@@ -222,37 +222,49 @@ export class PartitionProducer {
   }
 
   /**
-   * Splits records into sends whose records for each topic fit its max.message.bytes in one batch, in
-   * order. A record too large to fit at all goes alone (the broker refuses it; the host isolates it).
+   * Splits records into sends of one partition each, whose records fit the topic's max.message.bytes in
+   * one batch, in order within each partition. A record too large to fit at all goes alone (the broker
+   * refuses it; the host isolates it).
+   *
+   * One partition per send, because kafkajs (2.2.4, sendMessages.js) sends a send's partitions to their
+   * leaders in parallel and retries when any request fails — also to a leader whose request is still in
+   * flight, with its records' sequence numbers already advanced: the broker appends them a second time
+   * (seen as duplicate outputs when a broker of several stopped mid-transaction, broker-chaos.test.ts).
+   * With one partition, one leader, one request at a time, a retry resends with the same sequence
+   * numbers, which the broker deduplicates.
    */
   #chunks(messages: ReadonlyArray<{ topic: string; message: Message }>) {
-    const chunks: Array<Array<{ topic: string; messages: Message[] }>> = [];
-    let current = new Map<string, { bytes: number; messages: Message[] }>();
-    const flush = () => {
-      if (current.size === 0) return;
-      chunks.push([...current].map(([topic, { messages: list }]) => ({ topic, messages: list })));
-      current = new Map();
-    };
+    const byPartition = new Map<string, { topic: string; messages: Message[] }>();
     for (const { topic, message } of messages) {
-      const bytes = recordBytes(
-        message.key,
-        message.value,
-        message.headers as Record<string, Buffer | string>,
-      );
-      const limit = this.#limits.topic(topic);
-      let entry = current.get(topic);
-      if (entry !== undefined && RECORD_BATCH_OVERHEAD + entry.bytes + bytes > limit) {
-        flush();
-        entry = undefined;
+      const slot = `${message.partition}|${topic}`;
+      let group = byPartition.get(slot);
+      if (group === undefined) {
+        group = { topic, messages: [] };
+        byPartition.set(slot, group);
       }
-      if (entry === undefined) {
-        entry = { bytes: 0, messages: [] };
-        current.set(topic, entry);
-      }
-      entry.bytes += bytes;
-      entry.messages.push(message);
+      group.messages.push(message);
     }
-    flush();
+    const chunks: Array<Array<{ topic: string; messages: Message[] }>> = [];
+    for (const { topic, messages: list } of byPartition.values()) {
+      const limit = this.#limits.topic(topic);
+      let current: Message[] = [];
+      let bytes = 0;
+      for (const message of list) {
+        const size = recordBytes(
+          message.key,
+          message.value,
+          message.headers as Record<string, Buffer | string>,
+        );
+        if (current.length > 0 && RECORD_BATCH_OVERHEAD + bytes + size > limit) {
+          chunks.push([{ topic, messages: current }]);
+          current = [];
+          bytes = 0;
+        }
+        current.push(message);
+        bytes += size;
+      }
+      if (current.length > 0) chunks.push([{ topic, messages: current }]);
+    }
     return chunks;
   }
 
