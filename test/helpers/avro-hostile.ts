@@ -45,6 +45,8 @@ export function varint(n: bigint | number): number[] {
 interface TypeShape {
   typeName: string;
   name?: string;
+  /** The key of a wrapped union's value for this branch (avsc: the qualified name, or the type's). */
+  branchName?: string;
   size?: number;
   symbols?: string[];
   types?: TypeShape[];
@@ -208,6 +210,15 @@ function arbitrary(t: TypeShape, depth: number): fc.Arbitrary<unknown> {
       });
     case 'union:unwrapped':
       return fc.oneof(...t.types!.map((b) => arbitrary(b, depth + 1)));
+    case 'union:wrapped':
+      // A wrapped union's value names its branch: null, or { <branch name>: value }.
+      return fc.oneof(
+        ...t.types!.map((b) =>
+          b.typeName === 'null'
+            ? fc.constant(null)
+            : arbitrary(b, depth + 1).map((v) => ({ [b.branchName!]: v })),
+        ),
+      );
     case 'record':
     case 'error': {
       const fields: Record<string, fc.Arbitrary<unknown>> = {};
