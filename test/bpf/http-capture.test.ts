@@ -30,6 +30,19 @@ function side(records: LoaderRecord[], netns: number, clientPort: number): DataR
   );
 }
 
+/** curl in pod a asks pod b's server for `path`, the body discarded: the numbers `writeOut` names. */
+async function curlFromA(pods: PodPair, path: string, writeOut: string): Promise<number[]> {
+  const out = await podExec(pods.a, 'curl', [
+    '-sS',
+    '-o',
+    '/dev/null',
+    '-w',
+    writeOut,
+    `http://${pods.b.addr}:${PORT}${path}`,
+  ]);
+  return out.split(' ').map(Number);
+}
+
 function bodyPattern(size: number): string {
   let s = '';
   for (let i = 0; i < size; i++) s += String.fromCharCode(97 + (i % 26));
@@ -58,15 +71,10 @@ describe('HTTP/1.x capture between two pods', () => {
   });
 
   it('reports request and response on both ends with addresses, ports, roles, netns and ordered times', async () => {
-    const out = await podExec(pods.a, 'curl', [
-      '-sS',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code} %{local_port}',
-      `http://${pods.b.addr}:${PORT}/hello`,
-    ]);
-    const [status, port] = out.split(' ').map(Number) as [number, number];
+    const [status, port] = (await curlFromA(pods, '/hello', '%{http_code} %{local_port}')) as [
+      number,
+      number,
+    ];
     assert.equal(status, 200);
 
     const [clientReq, clientResp, serverReq, serverResp] = await capture!.waitFor(
@@ -187,15 +195,11 @@ describe('HTTP/1.x capture between two pods', () => {
 
   it('reports every byte of a large body but copies only the budget', async () => {
     const SIZE = 200_000;
-    const out = await podExec(pods.a, 'curl', [
-      '-sS',
-      '-o',
-      '/dev/null',
-      '-w',
+    const [headerSize, bodySize, port] = (await curlFromA(
+      pods,
+      `/big?size=${SIZE}`,
       '%{size_header} %{size_download} %{local_port}',
-      `http://${pods.b.addr}:${PORT}/big?size=${SIZE}`,
-    ]);
-    const [headerSize, bodySize, port] = out.split(' ').map(Number) as [number, number, number];
+    )) as [number, number, number];
     assert.equal(bodySize, SIZE);
     const total = headerSize + SIZE;
     for (const [netns, direction] of [
@@ -220,15 +224,11 @@ describe('HTTP/1.x capture between two pods', () => {
   it("copies Node's writev of a head and 19 body pieces (21 iovecs) whole, and counts no iovec limit", async () => {
     const PARTS = 19;
     const SIZE = 100;
-    const out = await podExec(pods.a, 'curl', [
-      '-sS',
-      '-o',
-      '/dev/null',
-      '-w',
+    const [headerSize, port] = (await curlFromA(
+      pods,
+      `/writev?parts=${PARTS}&size=${SIZE}`,
       '%{size_header} %{local_port}',
-      `http://${pods.b.addr}:${PORT}/writev?parts=${PARTS}&size=${SIZE}`,
-    ]);
-    const [headerSize, port] = out.split(' ').map(Number) as [number, number];
+    )) as [number, number];
     const total = headerSize + PARTS * SIZE;
     const sent = await capture!.waitFor('the response writev', (rs) =>
       side(rs, pods.b.inode, port).find((r) => r.direction === 'egress' && r.syscall === 'writev'),
@@ -249,15 +249,11 @@ describe('HTTP/1.x capture between two pods', () => {
   });
 
   it('finds the chunked terminator at the end of a writev of 25 iovecs', async () => {
-    const out = await podExec(pods.a, 'curl', [
-      '-sS',
-      '-o',
-      '/dev/null',
-      '-w',
+    const [size, port] = (await curlFromA(
+      pods,
+      `/chunked?chunks=6&size=3000&corked=1`,
       '%{size_download} %{local_port}',
-      `http://${pods.b.addr}:${PORT}/chunked?chunks=6&size=3000&corked=1`,
-    ]);
-    const [size, port] = out.split(' ').map(Number) as [number, number];
+    )) as [number, number];
     assert.equal(size, 18_000);
     const sent = await capture!.waitFor('the corked chunked response', (rs) =>
       side(rs, pods.b.inode, port).find((r) => r.direction === 'egress' && r.flags.messageStart),
@@ -270,15 +266,11 @@ describe('HTTP/1.x capture between two pods', () => {
   });
 
   it('flags the end of a chunked body without copying it', async () => {
-    const out = await podExec(pods.a, 'curl', [
-      '-sS',
-      '-o',
-      '/dev/null',
-      '-w',
+    const [size, port] = (await curlFromA(
+      pods,
+      `/chunked?chunks=4&size=3000`,
       '%{size_download} %{local_port}',
-      `http://${pods.b.addr}:${PORT}/chunked?chunks=4&size=3000`,
-    ]);
-    const [size, port] = out.split(' ').map(Number) as [number, number];
+    )) as [number, number];
     assert.equal(size, 12_000);
     for (const [netns, direction] of [
       [pods.b.inode, 'egress'],

@@ -92,6 +92,19 @@ export function apacheKafkaClient(): ApacheKafkaClient {
     ...command,
   ];
 
+  /** Everything a child writes, as it comes. */
+  function collected(child: ChildProcessWithoutNullStreams): { stdout(): string; stderr(): string } {
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    return { stdout: () => stdout, stderr: () => stderr };
+  }
+
   function start(command: string[]): ChildProcessWithoutNullStreams {
     return spawn(java, argsFor(command), { stdio: ['pipe', 'pipe', 'pipe'] });
   }
@@ -101,24 +114,20 @@ export function apacheKafkaClient(): ApacheKafkaClient {
     return new Promise((resolve, reject) => {
       const child = start(command);
       child.stdin.end();
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        stdout += d;
-      });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => {
-        stderr += d;
-      });
+      const output = collected(child);
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       child.on('error', reject);
       child.on('close', (code) => {
         clearTimeout(timer);
         if (code !== 0) {
-          reject(new Error(`kafka client ${command[0]} exited with ${code}: ${stderr.slice(-2000)}`));
+          reject(
+            new Error(`kafka client ${command[0]} exited with ${code}: ${output.stderr().slice(-2000)}`),
+          );
           return;
         }
         resolve(
-          stdout
+          output
+            .stdout()
             .split('\n')
             .filter((l) => l !== '')
             .map((l) => JSON.parse(l) as unknown),
@@ -133,14 +142,7 @@ export function apacheKafkaClient(): ApacheKafkaClient {
   return {
     produce(bootstrap, topic) {
       const child = start(['produce', bootstrap.join(','), topic]);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => {
-        stdout += d;
-      });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => {
-        stderr += d;
-      });
+      const output = collected(child);
       const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
       return {
         send(key, value) {
@@ -149,9 +151,9 @@ export function apacheKafkaClient(): ApacheKafkaClient {
         async end() {
           child.stdin.end();
           const code = await exited;
-          const last = stdout.trim().split('\n').at(-1) ?? '';
+          const last = output.stdout().trim().split('\n').at(-1) ?? '';
           if (!last.startsWith('{'))
-            throw new Error(`the producer exited with ${code}: ${stderr.slice(-2000)}`);
+            throw new Error(`the producer exited with ${code}: ${output.stderr().slice(-2000)}`);
           return JSON.parse(last) as ProducedTotals;
         },
         kill() {
