@@ -212,7 +212,30 @@ export class KafkaAdmin {
       }
       return out;
     }
-    for (const d of descriptions) if (d.error == null) out.set(d.name, d.partitions.length);
+    // No partitions is not a state a topic can be in, only one the answering broker can be in: absent.
+    for (const d of descriptions)
+      if (d.error == null && d.partitions.length > 0) out.set(d.name, d.partitions.length);
+    return out;
+  }
+
+  /**
+   * Partition counts of topics known to exist (just created, or listed), asked again, bounded, while
+   * some are missing: KRaft brokers learn new topics asynchronously, so the broker that answers may
+   * not know yet a topic that another one just created or listed. Still missing at the deadline:
+   * absent from the map.
+   */
+  async partitionCountsOfExisting(topics: readonly string[]): Promise<Map<string, number>> {
+    const deadline = Date.now() + LEADERS_WAIT_MS;
+    const out = await this.partitionCounts(topics);
+    for (
+      let delay = 50;
+      out.size < topics.length && Date.now() < deadline;
+      delay = Math.min(delay * 2, 1_000)
+    ) {
+      await sleep(delay);
+      const missing = topics.filter((t) => !out.has(t));
+      for (const [name, count] of await this.partitionCounts(missing)) out.set(name, count);
+    }
     return out;
   }
 

@@ -54,7 +54,7 @@ export async function ensureTopics(
   );
 
   const names = wanted.map((w) => w.name);
-  const counts = await admin.partitionCounts(names);
+  const counts = await admin.partitionCountsOfExisting(names);
   const configs = await admin.describeConfigs(names, ['cleanup.policy']);
 
   const statuses: TopicStatus[] = [];

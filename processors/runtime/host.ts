@@ -271,7 +271,7 @@ export class ProcessorHost {
       this.#logger.warn({ topic: s.name, problems: s.problems }, 'topic differs from its definition');
     }
     const inputs = this.#topics.inputs.map((t) => t.name);
-    const known = await admin.partitionCounts(inputs);
+    const known = await admin.partitionCountsOfExisting(inputs);
     const counts = inputs.map((name) => known.get(name) ?? 0);
     if (new Set(counts).size > 1) {
       throw new MeshpipeError(ERRORS.PROCESSOR_INPUTS_NOT_COPARTITIONED, [
