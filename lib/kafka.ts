@@ -35,6 +35,7 @@ export type {
   GroupConsumerOptions,
   PartitionRef,
 } from './kafka/group-consumer.ts';
+export { isInstanceFenced } from './kafka/group-consumer.ts';
 export { code as kafkaErrorCode, findKafkaError, KafkaError } from './kafka/kafka-error.ts';
 export type {
   Compression,

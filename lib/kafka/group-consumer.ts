@@ -164,6 +164,35 @@ async function pooled<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/** Whether a fatal error says another member (perhaps this one, joined twice) took this instance id. */
+export function isInstanceFenced(err: KafkaError): boolean {
+  return (
+    err.type === 'ERR_FENCED_INSTANCE_ID' ||
+    /same group\.instance\.id|FENCED_INSTANCE_ID|fenced instance/i.test(err.message)
+  );
+}
+
+const FENCING_WINDOW_MS = 120_000;
+
+/** Allows one rejoin per window: fenced twice within it, the id is really someone else's. */
+export class FencingWindow {
+  readonly #windowMs: number;
+  readonly #now: () => number;
+  #last = Number.NEGATIVE_INFINITY;
+
+  constructor(windowMs: number, now: () => number = Date.now) {
+    this.#windowMs = windowMs;
+    this.#now = now;
+  }
+
+  mayRejoin(): boolean {
+    const now = this.#now();
+    if (now - this.#last < this.#windowMs) return false;
+    this.#last = now;
+    return true;
+  }
+}
+
 type Op =
   | { kind: 'pause' | 'resume'; partitions: PartitionRef[] }
   | { kind: 'seek'; topic: string; partition: number; offset: bigint };
@@ -182,6 +211,11 @@ export class GroupConsumer {
   #rebalances: RebalanceEvent[] = [];
   #handlingRebalances: Promise<void> = Promise.resolve();
   #fatal: KafkaError | undefined;
+  /** Set when this static member was fenced and joins again with a new consumer (#onFatalError). */
+  #rejoin: KafkaError | undefined;
+  readonly #fencing = new FencingWindow(FENCING_WINDOW_MS);
+  #fatalReason: string | undefined;
+  #fatalDecision: Promise<void> | undefined;
 
   constructor(client: KafkaClient, options: GroupConsumerOptions) {
     this.#client = client;
@@ -201,6 +235,15 @@ export class GroupConsumer {
 
   /** Connects, subscribes and starts handing out batches; resolves once connected (not yet assigned). */
   async connect(): Promise<void> {
+    this.#consumer = await this.#open();
+    this.#looping = true;
+    this.#loop = this.#run().finally(() => {
+      this.#looping = false;
+    });
+  }
+
+  /** A librdkafka consumer of the group, connected and subscribed. */
+  async #open(): Promise<KafkaConsumer> {
     const o = this.#o;
     const perPartition = o.maxBytesPerPartition ?? 1_048_576;
     const properties: Properties = this.#client.properties({
@@ -223,7 +266,12 @@ export class GroupConsumer {
     this.#client.attachLogging(consumer, `consumer ${o.groupId}`);
     consumer.on('event.error', (raw: unknown) => {
       const err = kafkaError(raw);
-      if (err.fatal) this.#onFatal(err);
+      if (err.fatal && consumer === this.#consumer) void this.#onFatalError(err);
+    });
+    // A fatal error reaches JavaScript as a bare ERR__FATAL ("Local: Fatal error"); what it was —
+    // fenced by a member with this instance id, say — is only in librdkafka's FATAL log line.
+    consumer.on('event.log', (entry: { fac: string; message: string }) => {
+      if (entry.fac === 'FATAL' && consumer === this.#consumer) this.#fatalReason = entry.message;
     });
     await new Promise<void>((resolve, reject) =>
       consumer.connect(
@@ -234,11 +282,7 @@ export class GroupConsumer {
     consumer.setDefaultConsumeTimeout(o.maxWaitMs ?? 500);
     (consumer as unknown as ConsumeTuning).setDefaultIsTimeoutOnlyForFirstMessage(true);
     consumer.subscribe([...o.topics]);
-    this.#consumer = consumer;
-    this.#looping = true;
-    this.#loop = this.#run().finally(() => {
-      this.#looping = false;
-    });
+    return consumer;
   }
 
   /** Stops fetching partitions (from the next poll: a batch of theirs already polled is still handed out). */
@@ -268,6 +312,34 @@ export class GroupConsumer {
   }
 
   /**
+   * The group's committed offsets of the partitions (the next offset to read; absent: none), asked on
+   * this member's own connection to the group coordinator — the one its assignment just came through —
+   * and stable: a read_committed consumer waits out offsets of transactions still open.
+   */
+  committed(
+    partitions: readonly PartitionRef[],
+    timeoutMs: number,
+  ): Promise<Map<string, Map<number, bigint>>> {
+    const consumer = this[GROUP_CONSUMER]();
+    return new Promise((resolve, reject) =>
+      consumer.committed(
+        partitions.map((p) => ({ topic: p.topic, partition: p.partition })),
+        timeoutMs,
+        (err, offsets) => {
+          if (err) return reject(kafkaError(err, `reading the offsets of group ${this.#o.groupId}`));
+          const out = new Map<string, Map<number, bigint>>();
+          for (const o of offsets) {
+            if (o.offset === undefined || o.offset < 0) continue;
+            const byPartition = out.get(o.topic) ?? new Map<number, bigint>();
+            out.set(o.topic, byPartition.set(o.partition, BigInt(o.offset)));
+          }
+          resolve(out);
+        },
+      ),
+    );
+  }
+
+  /**
    * Stops polling, waits for the batches handed out, and closes. A static member does not leave the
    * group by closing (its partitions wait for it until the session times out, so that a restart takes
    * them back at once): `leave` takes it out explicitly (lib/kafka/leave-group.ts), so they move now.
@@ -291,6 +363,62 @@ export class GroupConsumer {
         ),
       );
     }
+  }
+
+  /**
+   * librdkafka's consumer is dead after a fatal error. One kind is survivable: a static member fenced
+   * "by another consumer with the same group.instance.id" is, after its group coordinator moved, often
+   * fenced by itself — its join was answered on a connection that broke, it joined again, and the new
+   * coordinator took that join for a new owner of the id (apache/kafka#23542). So the member rejoins
+   * with a new consumer, once per FENCING_WINDOW_MS: fenced again within it, another process really
+   * holds the id, and that is fatal (the older of two processes sharing an id stops).
+   */
+  #onFatalError(err: KafkaError): Promise<void> {
+    this.#fatalDecision ??= this.#decideOnFatal(err);
+    return this.#fatalDecision;
+  }
+
+  async #decideOnFatal(err: KafkaError): Promise<void> {
+    if (this.#rejoin !== undefined || this.#fatal !== undefined) return;
+    let cause = err;
+    if (err.code === code('ERR__FATAL')) {
+      // The log line and the error travel separately: give the line a moment to arrive.
+      for (let waited = 0; this.#fatalReason === undefined && waited < 1_000; waited += 50) await sleep(50);
+      if (this.#fatalReason !== undefined)
+        cause = new KafkaError(this.#fatalReason, { code: err.code, fatal: true, cause: err });
+    }
+    if (this.#o.groupInstanceId !== undefined && isInstanceFenced(cause) && this.#fencing.mayRejoin()) {
+      this.#rejoin = cause;
+      return;
+    }
+    this.#onFatal(cause);
+  }
+
+  /** Replaces the fenced consumer: its partitions are lost (the group gave them away), then it joins anew. */
+  async #rejoinGroup(): Promise<void> {
+    const err = this.#rejoin!;
+    const old = this.#consumer!;
+    const lost = this.#assigned;
+    this.#client.logger.warn(
+      { group: this.#o.groupId, instance: this.#o.groupInstanceId, err: err.message },
+      'fenced out of the group by a member with this instance id (itself, after the coordinator moved, or another process): joining again with a new consumer; fenced again soon is fatal',
+    );
+    this.#consumer = undefined;
+    await new Promise<void>((resolve) => old.disconnect(() => resolve()));
+    this.#assigned = [];
+    this.#ops = [];
+    this.#rebalances = [];
+    if (lost.length > 0) {
+      try {
+        await this.#o.onRevoked?.(lost, true);
+      } catch (revokeErr) {
+        this.#client.logger.error({ err: revokeErr }, 'handling revoked partitions failed');
+      }
+    }
+    this.#fatalReason = undefined;
+    this.#consumer = await this.#open();
+    this.#rejoin = undefined;
+    this.#fatalDecision = undefined;
   }
 
   #onFatal(err: KafkaError): void {
@@ -366,6 +494,15 @@ export class GroupConsumer {
     const concurrency = Math.max(1, this.#o.concurrency ?? 1);
     let backoff = 100;
     while (!this.#stopping) {
+      if (this.#rejoin !== undefined) {
+        try {
+          await this.#rejoinGroup();
+        } catch (err) {
+          this.#onFatal(kafkaError(err, 'joining the group again'));
+          break;
+        }
+        continue;
+      }
       await this.#handleRebalances();
       await this.#applyOps();
       let messages: Message[];
@@ -375,7 +512,8 @@ export class GroupConsumer {
       } catch (err) {
         const e = kafkaError(err);
         if (e.fatal) {
-          this.#onFatal(e);
+          await this.#onFatalError(e);
+          if (this.#rejoin !== undefined) continue;
           break;
         }
         this.#client.logger.debug({ code: e.type }, `consume: ${e.message}`);

@@ -61,7 +61,8 @@ export function kafkaError(err: unknown, context?: string): KafkaError {
   const message = typeof err === 'number' ? errorName(err) : (e?.message ?? String(err));
   return new KafkaError(context === undefined ? message : `${context}: ${message}`, {
     code,
-    fatal: e?.isFatal === true,
+    // A consumer's fatal error comes as ERR__FATAL (the reason in the message), without isFatal.
+    fatal: e?.isFatal === true || code === errorCodes().ERR__FATAL,
     abortable: e?.isTxnRequiresAbort === true,
     retriable: e?.isRetriable === true,
     cause: err,

@@ -40,6 +40,7 @@ import {
   type ConsumedRecord,
   ensureTopics,
   type GroupConsumer,
+  isInstanceFenced,
   type KafkaAdmin,
   type KafkaClient,
   type KafkaError,
@@ -378,18 +379,17 @@ export class ProcessorHost {
   /** The consumer stopped for good. */
   #onFatal(err: KafkaError): void {
     if (this.#stopping) return;
-    const error =
-      err.type === 'ERR_FENCED_INSTANCE_ID' || /fenced instance|FENCED_INSTANCE_ID/i.test(err.message)
-        ? new MeshpipeError(
-            ERRORS.KAFKA_GROUP_INSTANCE_FENCED,
-            [this.groupId, this.#options.groupInstanceId ?? '?'],
-            {
-              cause: err,
-            },
-          )
-        : new MeshpipeError(ERRORS.PROCESSOR_CRASHED, [this.definition.name, errorMessage(err)], {
+    const error = isInstanceFenced(err)
+      ? new MeshpipeError(
+          ERRORS.KAFKA_GROUP_INSTANCE_FENCED,
+          [this.groupId, this.#options.groupInstanceId ?? '?'],
+          {
             cause: err,
-          });
+          },
+        )
+      : new MeshpipeError(ERRORS.PROCESSOR_CRASHED, [this.definition.name, errorMessage(err)], {
+          cause: err,
+        });
     this.#fail(error);
   }
 
@@ -511,7 +511,10 @@ export class ProcessorHost {
   async #startPositions(partitions: number[]): Promise<Map<string, Map<number, bigint>>> {
     const admin = this.#admin!;
     const names = this.#topics.inputs.map((t) => t.name);
-    const committed = await admin.committedOffsets(this.groupId, names);
+    const committed = await this.#consumer!.committed(
+      names.flatMap((topic) => partitions.map((partition) => ({ topic, partition }))),
+      this.#options.kafka.requestTimeout,
+    );
     const out = new Map<string, Map<number, bigint>>();
     for (const name of names) {
       const byPartition = new Map<number, bigint>();

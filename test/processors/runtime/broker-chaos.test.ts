@@ -140,8 +140,11 @@ class Run {
             pairWaitMs: 200,
             punctuateMs: 100,
             exchangeTimeoutMs: 600_000,
-            // Small batches: many transactions, so a broker stops while some are open.
-            runtime: { ...TEST_RUNTIME, maxBatchBytes: 16_384 },
+            // Small batches: many transactions, so a broker stops while some are open. A commit waits
+            // for the transaction coordinator's successor (the controller fences a killed broker after
+            // its 9 s session): polls pause meanwhile, so the poll interval (the rebalance timeout) is
+            // the default's order, not TEST_RUNTIME's 6 s, or the group expels the instance every time.
+            runtime: { ...TEST_RUNTIME, rebalanceTimeoutMs: 40_000, maxBatchBytes: 16_384 },
           },
         },
       }),

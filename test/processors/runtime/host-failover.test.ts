@@ -184,3 +184,55 @@ describe('processor host: failover with static membership', { timeout: 300_000 }
     console.log(message);
   });
 });
+
+describe('processor host: two processes with one instance id', { timeout: 300_000 }, () => {
+  let k: TestKafka;
+  let env: Record<string, string>;
+  const runs: RunningCli[] = [];
+  before(async () => {
+    k = await testKafka('fenced');
+    await k.createTopics([COUNTER_INPUT]);
+    env = { ...k.env, MESHPIPE_CONFIG: testConfigFile(['counter']) };
+  });
+  after(async () => {
+    for (const run of runs) run.child.kill('SIGKILL');
+    await k.cleanup();
+  });
+
+  // A static member fenced once may have been fenced by itself (a join answered on a broken
+  // connection after the coordinator moved): it joins again. Fenced again soon, the id is another's.
+  it('the older is fenced out, joins again once, and stops naming the id when fenced again; the newer keeps processing', async () => {
+    const { group, input } = counterTopics(k.prefix);
+    const instance = `${k.prefix}-shared`;
+    const start = () => {
+      const run = startCli(['process', COUNTER_PATH, '--json'], { ...env, MESHPIPE_INSTANCE_ID: instance });
+      runs.push(run);
+      return run;
+    };
+    const older = start();
+    await waitFor('the older processing', () => /partitions restored and processing/.test(older.stderr()), {
+      timeoutMs: 60_000,
+    });
+    const newer = start();
+    const code = await Promise.race([older.exited, sleep(120_000).then(() => 'still running')]);
+    assert.equal(code, 69, `the older stops, unavailable: ${older.stderr().slice(-3000)}`);
+    assert.match(older.stderr(), /joining again with a new consumer/, 'it joined again once first');
+    assert.match(older.stderr(), /MESHPIPE_ERR_KAFKA_GROUP_INSTANCE_FENCED/);
+    assert.match(older.stderr(), new RegExp(instance));
+    assert.equal(newer.child.exitCode, null, `the newer runs on: ${newer.stderr().slice(-3000)}`);
+
+    await produceCounterInputs(k.kafka, k.prefix, counterInputs(4, 10));
+    await waitFor('the newer consuming the input to its end', () => caughtUp(k.admin, group, input), {
+      timeoutMs: 120_000,
+      intervalMs: 200,
+    });
+    const members = (await k.admin.describeGroup(group)).members;
+    assert.deepEqual(
+      members.map((m) => [m.groupInstanceId, m.partitions.length]),
+      [[instance, COUNTER_INPUT.partitions]],
+      'one member holds the id and every partition',
+    );
+    newer.child.kill('SIGTERM');
+    assert.equal(await newer.exited, 0, newer.stderr().slice(-2000));
+  });
+});
