@@ -52,7 +52,7 @@ async function sinkList(): Promise<CommandDefinition> {
   }
   return {
     name: 'sink',
-    summary: 'Run a sink on Kafka, at least once: built-in ones by name, yours by path.',
+    summary: `Run a sink on Kafka, at least once: built-in ones (${BUILTIN_SINKS.join(', ')}) by name, yours by path.`,
     usage: 'sink <name|path> [options] [--json]',
     description: `${AT_LEAST_ONCE} Configuration: sinks.<name> in meshpipe.json (\`meshpipe config\`). \`meshpipe sink <name> --help\` shows a sink's own flags. Built-in sinks: ${lines.join(' · ')}. Your own sink: a module whose default export is defineSink({...}) (\`meshpipe sink new <name>\`, docs/adding-a-sink.md).`,
     options: { ...KAFKA_OPTIONS, listen: LISTEN },
