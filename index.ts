@@ -1,7 +1,7 @@
 /**
  * meshpipe as a library (`import ... from 'meshpipe'`): subscribe to its topics, decode and encode their
- * records, read the topic contract, write processors (the same contract the built-in ones use, run by
- * `meshpipe process <path>`), and verify the signature of its alert webhooks. Test helpers for
+ * records, read the topic contract, write processors and sinks (the same contracts the built-in ones
+ * use, run by `meshpipe process <path>` and `meshpipe sink <path>`), and verify the signature of its alert webhooks. Test helpers for
  * processors are in `meshpipe/testing` (testing.ts).
  *
  * This file is the top of the layers (like cli/): it may re-export from any of them.
@@ -36,3 +36,19 @@ export {
   type VerifyResult,
   verifyWebhookSignature,
 } from './sinks/alerts/signature.ts';
+export {
+  defineSink,
+  listenSpec,
+  type SinkContext,
+  type SinkDefinition,
+  type SinkFlag,
+  type SinkHostConfig,
+  sinkHostFields,
+} from './sinks/runtime/definition.ts';
+export {
+  type Exporter,
+  type ExportResult,
+  failed,
+  retryable,
+  SUCCESS,
+} from './sinks/runtime/exporter.ts';

@@ -1,7 +1,7 @@
 /**
  * The configuration reference: every key of meshpipe.json with its type (enum values spelled out),
- * default, environment variable and meaning — meshpipe's own spec plus each built-in processor's section
- * (`processors.<name>.*`), which lib/ cannot know about. `meshpipe config` prints it, and
+ * default, environment variable and meaning — meshpipe's own spec plus each built-in processor's and
+ * sink's section (`processors.<name>.*`, `sinks.<name>.*`), which lib/ cannot know about. `meshpipe config` prints it, and
  * docs/configuration.md is generated from it (node scripts/gen-config-docs.ts; a test fails when the
  * page is stale), so the two cannot drift from the spec.
  */
@@ -9,8 +9,12 @@ import { meshpipeConfigSpec } from '../lib/config/meshpipe-config.ts';
 import { type DocRow, documentSpec, type Fields, type ObjectSpec } from '../lib/config/spec.ts';
 import { processorConfigSpec } from '../processors/runtime/config.ts';
 import { builtinProcessorNames, loadProcessor } from '../processors/runtime/registry.ts';
+import { loadBuiltinSinks } from '../sinks/registry.ts';
 
-/** Every key, in spec order; the built-in processors' keys follow the generic `processors` entry. */
+/**
+ * Every key, in spec order; the built-in processors' and sinks' keys follow the generic `processors`
+ * and `sinks` entries. This is where the whole configuration is composed: lib/ knows neither.
+ */
 export async function configReference(): Promise<DocRow[]> {
   const rows = documentSpec(meshpipeConfigSpec as unknown as ObjectSpec<Fields>);
   const processorRows: DocRow[] = [];
@@ -20,6 +24,11 @@ export async function configReference(): Promise<DocRow[]> {
   }
   const at = rows.findIndex((row) => row.key === 'processors');
   rows.splice(at + 1, 0, ...processorRows);
+  const sinkRows: DocRow[] = [];
+  for (const { definition } of await loadBuiltinSinks()) {
+    sinkRows.push(...documentSpec(definition.config, `sinks.${definition.name}`));
+  }
+  rows.splice(rows.findIndex((row) => row.key === 'sinks') + 1, 0, ...sinkRows);
   return rows;
 }
 
@@ -65,8 +74,9 @@ validates your configuration and prints what is in effect, secrets masked. A key
 otherwise.
 
 \`processors.<name>\` is the section of any processor, yours included: its keys are those of its config
-spec plus \`enabled\`, \`startFrom\` and \`runtime.*\`, checked when it runs. The built-in processors' keys
-are listed below.`;
+spec plus \`enabled\`, \`startFrom\` and \`runtime.*\`, checked when it runs. \`sinks.<name>\` is the same
+for any sink: its config spec, which includes the host's keys (\`listen\`, \`batchSize\`, \`retry.*\`,
+\`runtime.*\`...). The built-in processors' and sinks' keys are listed below.`;
 
 export function renderConfigurationPage(rows: readonly DocRow[]): string {
   const out: string[] = [CONFIGURATION_PAGE_INTRO];

@@ -56,6 +56,6 @@ export function findCommand(
 }
 
 /** A command's own help (its options, description and examples). */
-export async function commandHelp(name: string): Promise<string> {
-  return renderHelp(await COMMANDS[name]!.load());
+export async function commandHelp(name: string, args: readonly string[] = []): Promise<string> {
+  return renderHelp(await COMMANDS[name]!.load(args));
 }

@@ -48,7 +48,7 @@ async function help(words: string[]): Promise<number> {
   else if (found === undefined)
     return reportError(new MeshpipeError(ERRORS.CLI_UNKNOWN_COMMAND, [words.join(' ')]), false, undefined);
   else if ('group' in found) process.stdout.write(topHelp(found.group));
-  else process.stdout.write(await commandHelp(found.name));
+  else process.stdout.write(await commandHelp(found.name, found.rest));
   return EXIT.ok;
 }
 
@@ -81,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
 
   let logger: Logger | undefined;
   try {
-    const definition = await COMMANDS[found.name]!.load();
+    const definition = await COMMANDS[found.name]!.load(found.rest);
     const { values, positionals } = parseCommandArgs(definition, found.rest);
     if (values.help === true) {
       process.stdout.write(renderHelp(definition));

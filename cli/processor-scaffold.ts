@@ -21,7 +21,7 @@ function pascal(name: string): string {
 }
 
 /** `import ... from '<this>'`: the project file `target`, relative to the directory of `from`. */
-function importPath(from: string, target: string): string {
+export function importPath(from: string, target: string): string {
   const rel = relative(dirname(from), join(PROJECT_ROOT, target)).split(sep).join('/');
   return rel.startsWith('.') ? rel : `./${rel}`;
 }
@@ -30,7 +30,7 @@ function importPath(from: string, target: string): string {
  * Import lines in the order the project's linter (biome) keeps them: farther directories first, then by
  * path. Which one is farther depends on where --dir puts the processor.
  */
-function imports(lines: Array<[string, string]>): string {
+export function imports(lines: Array<[string, string]>): string {
   const depth = (path: string) => path.split('/').filter((part) => part === '..').length;
   return [...lines]
     .sort(([, a], [, b]) => depth(b) - depth(a) || (a < b ? -1 : a > b ? 1 : 0))

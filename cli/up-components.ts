@@ -6,6 +6,7 @@ import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
 import type { CommandContext, OptionSpec } from './command.ts';
 import type { Endpoints } from './endpoints.ts';
 import { processorComponents } from './processor-components.ts';
+import { sinkComponents, sinkUpOptions } from './sink-components.ts';
 
 export interface UpContext {
   config: MeshpipeConfig;
@@ -40,11 +41,7 @@ export const UP_OPTIONS: Record<string, OptionSpec> = {
     type: 'boolean',
     doc: 'With --demo: run a local kube-apiserver (built by scripts/setup), register the demo pods in it, and let the collector name everything from it (namespaces, Deployments, pods), as in a cluster.',
   },
-  'otlp-endpoint': {
-    type: 'string',
-    value: '<url>',
-    doc: 'Also run the OTLP traces sink (meshpipe sink otlp) to this OTLP receiver, e.g. http://localhost:4317 (gRPC; sinks.otlp.protocol for OTLP/HTTP) (default: sinks.otlp.endpoint; empty: off).',
-  },
+  ...sinkUpOptions(),
 };
 
 export const UP_COMPONENTS: UpComponent[] = [
@@ -70,33 +67,6 @@ export const UP_COMPONENTS: UpComponent[] = [
   },
   // One per enabled built-in processor (processors/runtime/registry.ts).
   ...(await processorComponents()),
-  {
-    name: 'sink/otlp',
-    enabled: ({ values, config }) =>
-      typeof values['otlp-endpoint'] === 'string' || config.sinks.otlp.endpoint !== '',
-    args: ({ values }) => [
-      'sink',
-      'otlp',
-      ...(typeof values['otlp-endpoint'] === 'string' ? ['--endpoint', values['otlp-endpoint']] : []),
-    ],
-    // Status every 2 s, even while the receiver is down (retrying is reported, not silent).
-    stallMs: 60_000,
-  },
-  {
-    // Alert delivery, when there is somewhere to deliver to. The detector itself is a built-in processor
-    // above: its anomalies are on the topic (`meshpipe tail meshpipe.anomalies.v1`) either way.
-    name: 'sink/alerts',
-    enabled: ({ config }) => config.sinks.alerts.receivers.length > 0,
-    args: () => ['sink', 'alerts'],
-    // Status every 2 s, also while Redis or a receiver is down.
-    stallMs: 60_000,
-  },
-  {
-    name: 'sink/prometheus',
-    // On by default: /metrics is how the pipeline is watched (sinks.prometheus.enabled: false turns it off).
-    enabled: ({ config }) => config.sinks.prometheus.enabled,
-    args: () => ['sink', 'prometheus'],
-    // Status every 2 s; a sink that stops reporting is restarted.
-    stallMs: 60_000,
-  },
+  // One per built-in sink that its section asks for (sinks/registry.ts).
+  ...sinkComponents(),
 ];

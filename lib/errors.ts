@@ -319,6 +319,30 @@ export const ERRORS = {
     EXIT.unavailable,
     'another process uses the address: set sinks.<name>.listen (`--listen host:port`) to a free one, port 0 for any, or empty to serve nothing',
   ),
+  SINK_NOT_FOUND: spec(
+    'MESHPIPE_ERR_SINK_NOT_FOUND',
+    'no sink "%s": %s',
+    EXIT.usage,
+    '`meshpipe sink --help` lists the built-in sinks; give your own by its path, e.g. ./sinks/my-sink/sink.ts',
+  ),
+  SINK_LOAD_FAILED: spec(
+    'MESHPIPE_ERR_SINK_LOAD_FAILED',
+    'cannot load sink module %s: %s',
+    EXIT.software,
+    'import the module in a test (node --test) to see the error in context',
+  ),
+  SINK_INVALID_DEFINITION: spec(
+    'MESHPIPE_ERR_SINK_INVALID_DEFINITION',
+    'invalid sink definition in %s: %s',
+    EXIT.software,
+    "the module's default export must be defineSink({...}); see docs/adding-a-sink.md",
+  ),
+  SINK_SCAFFOLD_EXISTS: spec(
+    'MESHPIPE_ERR_SINK_SCAFFOLD_EXISTS',
+    '%s already exists; `meshpipe sink new` does not overwrite files',
+    EXIT.cannotCreate,
+    'pick another name, or --dir',
+  ),
   PROMETHEUS_LISTEN_FAILED: spec(
     'MESHPIPE_ERR_PROMETHEUS_LISTEN_FAILED',
     'cannot serve /metrics on %s: %s',

@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { COMMANDS } from '../cli/commands/index.ts';
 import { commandGroups, commandHelp, topHelp } from '../cli/help.ts';
+import { BUILTIN_SINKS } from '../sinks/registry.ts';
 
 export const CLI_PAGE = fileURLToPath(new URL('../docs/cli.md', import.meta.url));
 
@@ -35,6 +36,11 @@ docs/configuration.md, error codes in docs/errors.md.
     const group = name.split(' ')[0]!;
     if (name.includes(' ') && groups.delete(group)) out.push(section(`meshpipe ${group}`, topHelp(group)));
     out.push(section(`meshpipe ${name}`, await commandHelp(name)));
+    // Each built-in sink is its own command line, with the flags it declares.
+    if (name === 'sink') {
+      for (const sink of BUILTIN_SINKS)
+        out.push(section(`meshpipe sink ${sink}`, await commandHelp(name, [sink])));
+    }
   }
   return out.join('\n');
 }

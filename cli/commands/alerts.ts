@@ -1,95 +1,21 @@
 /**
- * The alert commands:
- *   meshpipe sink alerts                 the alerts sink on its own: anomalies → queues → webhooks
+ * The alert commands (the alerts sink itself runs as `meshpipe sink alerts`, cli/commands/sink.ts):
  *   meshpipe alerts test <receiver>      a test alert through the receiver's real queue, and its outcome
  *   meshpipe alerts status               queues, recent failures and dead letters, from Redis
  * Redis is `redis.url` (MESHPIPE_REDIS_URL), else the local stack's.
  */
-import { reportStatus } from '../../lib/component-status.ts';
-import { loadConfig } from '../../lib/config/load.ts';
 import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
-import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
-import { stackStatus } from '../../lib/local-stack/stack.ts';
 import { maskUrl } from '../../lib/mask.ts';
-import { type CommandDefinition, configOverrides, KAFKA_OPTIONS } from '../command.ts';
-import { resolveEndpoints } from '../endpoints.ts';
-import { useSchemaRegistry } from '../schema-registry.ts';
+import { resolveSinkConfig } from '../../sinks/registry.ts';
+import type { CommandDefinition } from '../command.ts';
+import { redisUrlOf } from '../redis-url.ts';
 
-/** redis.url, else the local stack's Redis if it runs (these commands never need Kafka for that). */
-async function redisUrlOf(config: MeshpipeConfig): Promise<string> {
-  if (config.redis.url !== '') return config.redis.url;
-  const local = await stackStatus();
-  const url = local.redis.running ? `redis://127.0.0.1:${local.redis.port}` : '';
-  if (url === '') {
-    throw new MeshpipeError(ERRORS.ALERTS_REDIS_UNAVAILABLE, [
-      '(none)',
-      'redis.url is not set and the local Redis is not running',
-    ]);
-  }
-  return url;
+/** `sinks.alerts`, validated by the alerts sink's own spec (errors name the key). */
+async function alertsSection(config: MeshpipeConfig) {
+  const { alertsSinkDefinition } = await import('../../sinks/alerts/sink.ts');
+  return resolveSinkConfig(alertsSinkDefinition, config);
 }
-
-export const sinkAlerts: CommandDefinition = {
-  name: 'sink alerts',
-  summary:
-    'Deliver anomaly transitions to webhooks (generic JSON, Slack, Alertmanager) through BullMQ on Redis.',
-  usage: 'sink alerts [--brokers host:port] [--listen host:port] [--json]',
-  description:
-    "Consumes meshpipe.anomalies.v1 and enqueues one BullMQ job per receiver and transition (job id <receiver>.<transitionId>: a transition Kafka delivers twice is enqueued once); the Kafka offsets are committed only once the jobs are in Redis. Delivery workers in the same process sign every request, group bursts, retry with backoff and jitter, honour 429 Retry-After, respect each receiver's rate limit and dead-letter what cannot be delivered. Configuration: sinks.alerts (`meshpipe config`); docs/alerts.md.",
-  options: {
-    ...KAFKA_OPTIONS,
-    listen: {
-      type: 'string',
-      value: '<host:port>',
-      doc: 'Serve /metrics, /healthz (liveness) and /readyz (readiness) here (default: sinks.alerts.listen; empty: not served).',
-    },
-  },
-  json: true,
-  examples: [
-    'meshpipe sink alerts',
-    'MESHPIPE_ALERTS_OPS_SECRET=... meshpipe sink alerts --listen 0.0.0.0:9468 --json',
-  ],
-  async run(ctx) {
-    const { config } = loadConfig({
-      file: ctx.values.config as string | undefined,
-      overrides: {
-        ...configOverrides(ctx.values),
-        ...(typeof ctx.values.listen === 'string'
-          ? { sinks: { alerts: { listen: ctx.values.listen } } }
-          : {}),
-      },
-    });
-    const [{ alertsSink }, { startSink }] = await Promise.all([
-      import('../../sinks/alerts/sink.ts'),
-      import('../../sinks/runtime/host.ts'),
-    ]);
-    const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
-    const redisUrl = await redisUrlOf(config);
-    const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
-    await useSchemaRegistry(config, ctx.logger);
-    const sink = await startSink(alertsSink({ redisUrl }), config.sinks.alerts, {
-      kafka,
-      brokers: endpoints.brokers,
-      topicPrefix: config.kafka.topicPrefix,
-      logger: ctx.logger,
-      onStatus: (status) => {
-        reportStatus(status);
-        if (ctx.json)
-          ctx.printJson({ time: new Date().toISOString(), sink: 'alerts', ...status }, { line: true });
-        else ctx.progress.update(`alerts sink: ${status.state} · ${status.summary}`);
-      },
-    });
-    ctx.signal.addEventListener('abort', () => void sink.stop(), { once: true });
-    if (ctx.signal.aborted) void sink.stop();
-    try {
-      await sink.done;
-    } finally {
-      ctx.progress.done();
-    }
-    return 0;
-  },
-};
 
 export const test: CommandDefinition = {
   name: 'alerts test',
@@ -112,7 +38,7 @@ export const test: CommandDefinition = {
         '--timeout must be a number of seconds from 1 to 3600',
       ]);
     }
-    const alerts = config.sinks.alerts;
+    const alerts = await alertsSection(config);
     const configured = alerts.receivers.find((r) => r.name === name);
     if (configured === undefined) {
       throw new MeshpipeError(ERRORS.ALERTS_RECEIVER_UNKNOWN, [
@@ -193,7 +119,7 @@ export const status: CommandDefinition = {
     const redis = queues.producerConnection(redisUrl, ctx.logger);
     try {
       await queues.ready(redis, redisUrl);
-      const report = await alertsStatus(redis, maskUrl(redisUrl), config.sinks.alerts, { limit });
+      const report = await alertsStatus(redis, maskUrl(redisUrl), await alertsSection(config), { limit });
       if (ctx.json) {
         ctx.printJson(report);
         return 0;

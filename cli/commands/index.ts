@@ -4,7 +4,13 @@
  */
 import type { CommandDefinition } from '../command.ts';
 
-export const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandDefinition> }> = {
+export interface CommandEntry {
+  summary: string;
+  /** The definition; `args` (what follows the command's name) lets `sink <name|path>` take its sink's flags. */
+  load: (args?: readonly string[]) => Promise<CommandDefinition>;
+}
+
+export const COMMANDS: Record<string, CommandEntry> = {
   up: {
     summary: 'Run the whole pipeline on this machine (local Kafka and Redis unless configured).',
     load: async () => (await import('./up.ts')).command,
@@ -61,19 +67,14 @@ export const COMMANDS: Record<string, { summary: string; load: () => Promise<Com
     summary: 'Save the raw events this node captures to a recording file (for meshpipe replay).',
     load: async () => (await import('./record.ts')).command,
   },
-  'sink otlp': {
+  sink: {
     summary:
-      'Deliver spans to an OTLP receiver over gRPC or HTTP (Collector, Jaeger, Grafana Tempo), at least once.',
-    load: async () => (await import('./sink.ts')).otlp,
+      'Run a sink on Kafka, at least once: built-in ones (otlp, prometheus, alerts) by name, yours by path.',
+    load: async (args) => (await import('./sink.ts')).loadSinkCommand(args),
   },
-  'sink prometheus': {
-    summary: 'Serve RED metrics, the service graph and pipeline health on /metrics for Prometheus.',
-    load: async () => (await import('./sink-prometheus.ts')).command,
-  },
-  'sink alerts': {
-    summary:
-      'Deliver anomaly transitions to webhooks (generic JSON, Slack, Alertmanager) via BullMQ, signed.',
-    load: async () => (await import('./alerts.ts')).sinkAlerts,
+  'sink new': {
+    summary: 'Scaffold a sink that works as generated: it writes what it receives to a JSON-lines file.',
+    load: async () => (await import('./sink-new.ts')).command,
   },
   'alerts test': {
     summary: "Send a test alert through a receiver's real queue and report what happened.",

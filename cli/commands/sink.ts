@@ -1,113 +1,136 @@
 /**
- * `meshpipe sink <name>`: runs one sink on its own — what a Kubernetes Deployment runs, and what
- * `meshpipe up` starts under its supervisor. Every sink command is built by `sinkCommand`: load the
- * configuration (flags win), connect to Kafka, start the sink host, report status (the supervisor's IPC
- * channel, and JSON lines with --json), and on SIGINT/SIGTERM stop gracefully: deliver and commit what
- * is buffered, within `sinks.<name>.shutdownTimeoutMs`.
+ * `meshpipe sink <name|path>`: runs one sink on its own — a built-in one by name, yours by path — which
+ * is what a Kubernetes Deployment runs and what `meshpipe up` starts under its supervisor. The command
+ * is built from the sink's definition (sinks/registry.ts): its flags are the ones the sink declares,
+ * plus --listen and the Kafka ones. It loads the configuration (flags win), validates `sinks.<name>`
+ * with the sink's spec, connects to Kafka, starts the sink host, reports status (the supervisor's IPC
+ * channel, and JSON lines with --json), and on SIGINT/SIGTERM stops gracefully: it delivers and commits
+ * what is buffered, within `sinks.<name>.shutdownTimeoutMs`.
  */
 
 import { reportStatus } from '../../lib/component-status.ts';
-import { loadConfig } from '../../lib/config/load.ts';
-import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
-import type { SinkDefinition } from '../../sinks/runtime/definition.ts';
-import { startSink } from '../../sinks/runtime/host.ts';
 import {
-  type CommandContext,
-  type CommandDefinition,
-  configOverrides,
-  KAFKA_OPTIONS,
-  type OptionSpec,
-} from '../command.ts';
+  BUILTIN_SINKS,
+  type LoadedSink,
+  loadSink,
+  resolveSinkConfig,
+  sinkFlagOverrides,
+} from '../../sinks/registry.ts';
+import type { AnySinkDefinition } from '../../sinks/runtime/definition.ts';
+import { startSink } from '../../sinks/runtime/host.ts';
+import { type CommandContext, type CommandDefinition, KAFKA_OPTIONS, type OptionSpec } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
+import { redisUrlOf } from '../redis-url.ts';
 import { useSchemaRegistry } from '../schema-registry.ts';
 
-interface SinkCommandSpec {
-  name: keyof MeshpipeConfig['sinks'];
-  summary: string;
-  description: string;
-  // biome-ignore lint/suspicious/noExplicitAny: any sink definition; its config type is checked by its own module
-  load(): Promise<SinkDefinition<any, any, any>>;
-  options: Record<string, OptionSpec>;
-  /** Flag values as a partial `sinks.<name>` section (they win over file and environment). */
-  overrides(values: CommandContext['values']): Record<string, unknown>;
-  examples: string[];
+const AT_LEAST_ONCE =
+  'At least once: offsets are committed only after the exporter acknowledged a batch; transient failures are retried with backoff while consumption pauses (Kafka keeps the records), and records or batches that can never be delivered go to the dead-letter topic with the reason.';
+
+const LISTEN: OptionSpec = {
+  type: 'string',
+  value: '<host:port>',
+  doc: 'Serve /metrics, /healthz (liveness) and /readyz (readiness) here (default: sinks.<name>.listen; empty: not served).',
+};
+
+/** The flags a sink declares, as options of its command. */
+export function sinkOptions(definition: AnySinkDefinition): Record<string, OptionSpec> {
+  const options: Record<string, OptionSpec> = {};
+  for (const [flag, spec] of Object.entries(definition.flags ?? {})) {
+    options[flag] = { type: 'string', value: spec.value ?? '<value>', doc: spec.doc };
+  }
+  return options;
 }
 
-export function sinkCommand(spec: SinkCommandSpec): CommandDefinition {
+/** `meshpipe sink --help`: what sinks there are and how to run one. */
+async function sinkList(): Promise<CommandDefinition> {
+  const lines: string[] = [];
+  for (const name of BUILTIN_SINKS) {
+    const { definition } = await loadSink(name);
+    const flags = Object.entries(definition.flags ?? {}).map(([f, s]) => ` --${f} ${s.value ?? '<value>'}`);
+    lines.push(`${name}${flags.join('')}: ${definition.description.replace(/\.$/, '')}`);
+  }
   return {
-    name: `sink ${spec.name}`,
-    summary: spec.summary,
-    usage: `sink ${spec.name} [options] [--json]`,
-    description: spec.description,
-    options: {
-      ...KAFKA_OPTIONS,
-      listen: {
-        type: 'string',
-        value: '<host:port>',
-        doc: `Serve /metrics, /healthz (liveness) and /readyz (readiness) here (default: sinks.${spec.name}.listen; empty: not served).`,
-      },
-      ...spec.options,
-    },
+    name: 'sink',
+    summary: `Run a sink on Kafka, at least once: built-in ones (${BUILTIN_SINKS.join(', ')}) by name, yours by path.`,
+    usage: 'sink <name|path> [options] [--json]',
+    description: `${AT_LEAST_ONCE} Configuration: sinks.<name> in meshpipe.json (\`meshpipe config\`). \`meshpipe sink <name> --help\` shows a sink's own flags. Built-in sinks: ${lines.join(' · ')}. Your own sink: a module whose default export is defineSink({...}) (\`meshpipe sink new <name>\`, docs/adding-a-sink.md).`,
+    options: { ...KAFKA_OPTIONS, listen: LISTEN },
+    positionals: { min: 1, max: 1, names: ['sink'] },
     json: true,
-    examples: spec.examples,
-    async run(ctx) {
-      const own = {
-        ...(typeof ctx.values.listen === 'string' ? { listen: ctx.values.listen } : {}),
-        ...spec.overrides(ctx.values),
-      };
-      const { config } = loadConfig({
-        file: ctx.values.config as string | undefined,
-        overrides: {
-          ...configOverrides(ctx.values),
-          ...(Object.keys(own).length === 0 ? {} : { sinks: { [spec.name]: own } }),
-        },
-      });
-      const definition = await spec.load();
-      const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
-      const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
-      await useSchemaRegistry(config, ctx.logger);
-      const sink = await startSink(definition, config.sinks[spec.name], {
-        kafka,
-        brokers: endpoints.brokers,
-        topicPrefix: config.kafka.topicPrefix,
-        logger: ctx.logger,
-        onStatus: (status) => {
-          reportStatus(status);
-          if (ctx.json)
-            ctx.printJson({ time: new Date().toISOString(), sink: spec.name, ...status }, { line: true });
-          else ctx.progress.update(`${spec.name} sink: ${status.state} · ${status.summary}`);
-        },
-      });
-      ctx.signal.addEventListener('abort', () => void sink.stop(), { once: true });
-      if (ctx.signal.aborted) void sink.stop();
-      try {
-        await sink.done;
-      } finally {
-        ctx.progress.done();
-      }
-      return 0;
-    },
+    examples: [
+      'meshpipe sink otlp --endpoint http://localhost:4317',
+      'meshpipe sink prometheus --listen 0.0.0.0:9464 --json',
+      'meshpipe sink ./sinks/my-sink/sink.ts --json',
+    ],
+    run: async () => 0, // never reached: parsing asks for the sink first
   };
 }
 
-export const otlp = sinkCommand({
-  name: 'otlp',
-  summary:
-    'Deliver the spans topic to an OTLP receiver over gRPC or HTTP (Collector, Jaeger, Grafana Tempo).',
-  description:
-    'At least once: offsets are committed only after the receiver acknowledged a batch; transient failures (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED...) are retried with backoff while consumption pauses, and batches the receiver rejects for good go to the dead-letter topic with the reason. Configuration: sinks.otlp (`meshpipe config`).',
-  load: async () => (await import('../../sinks/otlp/sink.ts')).otlpSink,
-  options: {
-    endpoint: {
-      type: 'string',
-      value: '<url>',
-      doc: 'OTLP receiver, e.g. http://localhost:4317 (gRPC) or http://localhost:4318 with sinks.otlp.protocol http/protobuf (default: sinks.otlp.endpoint, $MESHPIPE_OTLP_ENDPOINT, $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, $OTEL_EXPORTER_OTLP_ENDPOINT).',
+/** The command of one sink: `meshpipe sink otlp`, `meshpipe sink ./my-sink.ts`. */
+export function sinkCommand(target: string, loaded: LoadedSink): CommandDefinition {
+  const { definition } = loaded;
+  return {
+    name: `sink ${target}`,
+    summary: definition.description,
+    usage: `sink ${target} [options] [--json]`,
+    description: `${definition.help ?? ''}${definition.help === undefined ? '' : ' '}${AT_LEAST_ONCE} Configuration: sinks.${definition.name} (\`meshpipe config\`).`,
+    options: {
+      ...KAFKA_OPTIONS,
+      listen: { ...LISTEN, doc: LISTEN.doc.replace('<name>', definition.name) },
+      ...sinkOptions(definition),
     },
-  },
-  overrides: (values) => (typeof values.endpoint === 'string' ? { endpoint: values.endpoint } : {}),
-  examples: [
-    'meshpipe sink otlp --endpoint http://localhost:4317',
-    'MESHPIPE_OTLP_HEADERS="authorization=Bearer%20$TOKEN" meshpipe sink otlp --endpoint https://tempo.example.com:4317 --json',
-  ],
-});
+    positionals: { min: 1, max: 1, names: ['sink'] },
+    json: true,
+    examples: [...(definition.examples ?? [`meshpipe sink ${target} --json`])],
+    run: (ctx) => runSink(ctx, definition),
+  };
+}
+
+async function runSink(ctx: CommandContext, definition: AnySinkDefinition): Promise<number> {
+  const { config } = ctx.config();
+  const overrides = {
+    ...(typeof ctx.values.listen === 'string' ? { listen: ctx.values.listen } : {}),
+    ...sinkFlagOverrides(definition, ctx.values),
+  };
+  const section = resolveSinkConfig(definition, config, { overrides });
+  const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
+  // Shared services the sink asked for, resolved once and handed to its createExporter.
+  const redisUrl = definition.needs?.includes('redis') === true ? await redisUrlOf(config) : undefined;
+  const withServices: AnySinkDefinition =
+    redisUrl === undefined
+      ? definition
+      : { ...definition, createExporter: (c) => definition.createExporter({ ...c, redisUrl }) };
+  const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
+  await useSchemaRegistry(config, ctx.logger);
+  const sink = await startSink(withServices, section, {
+    kafka,
+    brokers: endpoints.brokers,
+    topicPrefix: config.kafka.topicPrefix,
+    logger: ctx.logger,
+    onStatus: (status) => {
+      reportStatus(status);
+      if (ctx.json)
+        ctx.printJson({ time: new Date().toISOString(), sink: definition.name, ...status }, { line: true });
+      else ctx.progress.update(`${definition.name} sink: ${status.state} · ${status.summary}`);
+    },
+  });
+  ctx.signal.addEventListener('abort', () => void sink.stop(), { once: true });
+  if (ctx.signal.aborted) void sink.stop();
+  try {
+    await sink.done;
+  } finally {
+    ctx.progress.done();
+  }
+  return 0;
+}
+
+/**
+ * The command for `meshpipe sink <args>`: the sink named (or at the path) right after `sink`, or, with
+ * none, the overview (`meshpipe sink --help`).
+ */
+export async function loadSinkCommand(args: readonly string[] = []): Promise<CommandDefinition> {
+  const target = args[0];
+  if (target === undefined || target.startsWith('-')) return sinkList();
+  return sinkCommand(target, await loadSink(target));
+}

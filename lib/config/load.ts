@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ERRORS, MeshpipeError } from '../errors.ts';
 import { type MeshpipeConfig, meshpipeConfigSpec } from './meshpipe-config.ts';
+import type { SpecBase } from './spec.ts';
 
 export interface LoadOptions {
   /** Explicit file (--config); otherwise MESHPIPE_CONFIG, otherwise ./meshpipe.json when present. */
@@ -72,11 +73,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   // A file that is not an object is reported by the spec below, naming the file's mistake.
   const base = isPlainObject(fromFile) ? deepMerge(defaults, fromFile) : fromFile;
   const merged = deepMerge(base, options.overrides ?? {});
-  // Flags win over the environment: drop env values for keys a flag set.
-  const effectiveEnv = { ...env };
-  for (const key of flattenKeys(options.overrides ?? {})) {
-    for (const envName of envNamesOf(key)) delete effectiveEnv[envName];
-  }
+  const effectiveEnv = envOverriddenBy(meshpipeConfigSpec, options.overrides ?? {}, env);
   const config = meshpipeConfigSpec.parseWithEnv(merged, '', effectiveEnv) as MeshpipeConfig;
   return { config, file };
 }
@@ -105,9 +102,25 @@ function flattenKeys(obj: Record<string, unknown>, prefix = ''): string[] {
   return keys;
 }
 
-function envNamesOf(dotted: string): string[] {
+/**
+ * Flags win over the environment: `env` without the variables of the keys `overrides` sets, for parsing
+ * `spec` (meshpipe's configuration, or a section parsed on its own such as `sinks.<name>`).
+ */
+export function envOverriddenBy(
+  spec: SpecBase<unknown>,
+  overrides: Record<string, unknown>,
+  env: Record<string, string | undefined>,
+): Record<string, string | undefined> {
+  const effective = { ...env };
+  for (const key of flattenKeys(overrides)) {
+    for (const envName of envNamesOf(spec, key)) delete effective[envName];
+  }
+  return effective;
+}
+
+function envNamesOf(spec: SpecBase<unknown>, dotted: string): string[] {
   // biome-ignore lint/suspicious/noExplicitAny: walking a heterogeneous spec tree by name
-  let node: any = meshpipeConfigSpec;
+  let node: any = spec;
   for (const part of dotted.split('.')) {
     node = node?.fields?.[part];
     if (node === undefined) return [];

@@ -6,7 +6,6 @@
  * composed here, so `meshpipe config` documents everything in one table.
  */
 import { hostname } from 'node:os';
-import { sinksSpec } from '../../sinks/config.ts';
 import { LOG_LEVELS } from '../logger.ts';
 import { type InferFields, invalid, type ObjectSpec, type SpecBase, s } from './spec.ts';
 
@@ -215,29 +214,46 @@ export const nodeSpec = s.object(
 );
 
 /**
- * One processor's section, `processors.<name>`: any JSON object here. Its keys are validated by that
- * processor's own spec when it runs, or when `meshpipe up` starts it (processors/runtime/config.ts), with
- * errors naming the full key: processors loaded from a path are only known then, and lib/ does not
- * depend on processors/.
+ * The section of one processor or sink, `processors.<name>` / `sinks.<name>`: any JSON object here. Its
+ * keys are validated by that component's own spec when it runs, or when `meshpipe up` starts it
+ * (processors/runtime/config.ts, sinks/registry.ts), with errors naming the full key: components loaded
+ * from a path are only known then, and lib/ depends on neither processors/ nor sinks/.
  */
-const processorSection: SpecBase<Record<string, unknown>> = {
-  kind: 'object',
-  doc: 'Configuration of one processor: `enabled`, `startFrom`, `runtime.*` and its own keys (`meshpipe processor list --json` shows them).',
-  default: {},
-  parse(value, key) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value))
-      throw invalid(
-        key,
-        `expected an object, got ${Array.isArray(value) ? 'a list' : JSON.stringify(value)}`,
-      );
-    return value as Record<string, unknown>;
-  },
-};
+function componentSection(doc: string): SpecBase<Record<string, unknown>> {
+  return {
+    kind: 'object',
+    doc,
+    default: {},
+    parse(value, key) {
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw invalid(
+          key,
+          `expected an object, got ${Array.isArray(value) ? 'a list' : JSON.stringify(value)}`,
+        );
+      return value as Record<string, unknown>;
+    },
+  };
+}
 
-export const processorsSpec = s.record(processorSection, {
-  doc: 'Per-processor configuration by processor name, e.g. {"span-assembler": {"exchangeTimeoutMs": 60000}}.',
-  default: {},
-});
+export const processorsSpec = s.record(
+  componentSection(
+    'Configuration of one processor: `enabled`, `startFrom`, `runtime.*` and its own keys (`meshpipe processor list --json` shows them).',
+  ),
+  {
+    doc: 'Per-processor configuration by processor name, e.g. {"span-assembler": {"exchangeTimeoutMs": 60000}}.',
+    default: {},
+  },
+);
+
+export const sinksSpec = s.record(
+  componentSection(
+    "Configuration of one sink: the host's keys (`listen`, `batchSize`, `retry.*`, `runtime.*`...) and its own.",
+  ),
+  {
+    doc: 'Sinks: where meshpipe delivers what leaves Kafka. Per-sink configuration by sink name, e.g. {"otlp": {"endpoint": "http://localhost:4317"}}; the built-in sinks\' keys follow.',
+    default: {},
+  },
+);
 
 /** A glob on names: `*` any run of characters, `?` one character; everything else literal. */
 export function checkGlob(value: string): string | undefined {

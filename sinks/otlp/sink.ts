@@ -23,6 +23,21 @@ export const otlpSink = defineSink({
   input: 'spans',
   config: otlpSinkSpec,
   unit: 'spans',
+  help: 'Transient failures (UNAVAILABLE, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED...) are retried; batches the receiver rejects for good are dead-lettered.',
+  examples: [
+    'meshpipe sink otlp --endpoint http://localhost:4317',
+    'MESHPIPE_OTLP_HEADERS="authorization=Bearer%20$TOKEN" meshpipe sink otlp --endpoint https://tempo.example.com:4317 --json',
+  ],
+  flags: {
+    endpoint: {
+      key: 'endpoint',
+      value: '<url>',
+      doc: 'OTLP receiver, e.g. http://localhost:4317 (gRPC) or http://localhost:4318 with sinks.otlp.protocol http/protobuf (default: sinks.otlp.endpoint, $MESHPIPE_OTLP_ENDPOINT, $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, $OTEL_EXPORTER_OTLP_ENDPOINT).',
+      up: true,
+    },
+  },
+  // With somewhere to send spans to; `meshpipe up --otlp-endpoint <url>` sets one.
+  runInUp: (config) => config.endpoint !== '',
   prepare: (record, { config }): EncodedSpan => {
     let encoder = encoders.get(config);
     if (encoder === undefined) {

@@ -49,6 +49,14 @@ export const prometheusSink = defineSink({
   input: 'metrics',
   config: prometheusSinkSpec,
   unit: 'samples',
+  help: 'Reads the metrics topic and serves /metrics (Prometheus text, or OpenMetrics with trace-id exemplars when the scraper asks for it), /healthz (liveness) and /readyz (readiness: after the warm-up) at sinks.prometheus.listen (--listen; $MESHPIPE_PROMETHEUS_LISTEN; 127.0.0.1:9464). Cumulative samples are summed over their producing streams, so restarts and rebalances upstream neither double count nor send a counter backwards. Instances share the topic by series: scrape them all. Metric names and dashboards: docs/metrics.md.',
+  examples: [
+    'meshpipe sink prometheus',
+    'meshpipe sink prometheus --listen 0.0.0.0:9464 --json',
+    'curl -H "Accept: application/openmetrics-text" http://127.0.0.1:9464/metrics',
+  ],
+  // On by default: /metrics is how the pipeline is watched (sinks.prometheus.enabled: false turns it off).
+  runInUp: (config) => config.enabled,
   prepare: (record) => checkSample(record.value),
   // The sink host serves the endpoint's view at sinks.prometheus.listen (sinks/runtime/http-endpoint.ts).
   async createExporter({ config, logger }) {

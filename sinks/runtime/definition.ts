@@ -125,7 +125,27 @@ export interface SinkContext<C> {
   /** The sink's validated config section (`sinks.<name>`). */
   readonly config: C;
   readonly logger: Logger;
+  /** Redis (`redis.url`, else the local stack's), for a sink whose definition `needs: ['redis']`. */
+  readonly redisUrl?: string;
 }
+
+/**
+ * A flag of `meshpipe sink <name>`: it sets one key of the sink's section and wins over the file and the
+ * environment, like every flag. `--help` lists it.
+ */
+export interface SinkFlag {
+  /** The key it sets, dotted inside `sinks.<name>` (e.g. `endpoint`, `tls.ca`). */
+  key: string;
+  /** Shown in --help. */
+  doc: string;
+  /** Placeholder shown in --help, e.g. `<url>`. */
+  value?: string;
+  /** `meshpipe up` takes it too, as `--<sink name>-<flag>`, and runs the sink when it is given. */
+  up?: boolean;
+}
+
+/** What a sink may ask the command that runs it for (it resolves them once, before the sink starts). */
+export type SinkNeed = 'redis';
 
 export interface SinkDefinition<F extends SinkHostFields & Fields, I extends TopicRef, T> {
   /** Kebab-case: the command (`meshpipe sink <name>`), the config section and the consumer group. */
@@ -144,7 +164,23 @@ export interface SinkDefinition<F extends SinkHostFields & Fields, I extends Top
   prepare(record: InputRecord<ValueOf<I>>, ctx: SinkContext<InferFields<F>>): T;
   /** Called once at start. */
   createExporter(ctx: SinkContext<InferFields<F>>): Exporter<T> | Promise<Exporter<T>>;
+  /** More for `meshpipe sink <name> --help`: what it does, in a few sentences. */
+  help?: string;
+  /** Command lines for `meshpipe sink <name> --help`. */
+  examples?: readonly string[];
+  /** Flags of `meshpipe sink <name>` beyond the common ones (--listen, --brokers...), by flag name. */
+  flags?: Record<string, SinkFlag>;
+  /**
+   * Whether `meshpipe up` runs this sink, given its validated section (e.g. "an endpoint is set");
+   * absent: `up` never runs it, `meshpipe sink <name>` does.
+   */
+  runInUp?(config: InferFields<F>): boolean;
+  /** Shared services the sink uses, handed to createExporter (SinkContext). */
+  needs?: readonly SinkNeed[];
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: any sink definition; its own module checks its types
+export type AnySinkDefinition = SinkDefinition<any, any, any>;
 
 /** Identity function that gives a sink module its types. */
 export function defineSink<F extends SinkHostFields & Fields, I extends TopicRef, T>(

@@ -18,7 +18,7 @@ import { helmBinary, LOCAL_DIR, PROJECT_ROOT } from '../../lib/local-stack/paths
 import { BUILTIN_PROCESSORS, loadProcessor } from '../../processors/runtime/registry.ts';
 import { TOPICS, type TopicId } from '../../schemas/topics.ts';
 import { assertRealCommand } from '../helpers/meshpipe-command.ts';
-import { withoutPendingKeys } from '../helpers/shipped-config.ts';
+import { checkSinkSections, withoutPendingKeys } from '../helpers/shipped-config.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are checked structurally
 type K8s = any;
@@ -139,6 +139,7 @@ describe('charts/meshpipe', {
       file: join(dir, 'meshpipe.json'),
       env: { ...env, MESHPIPE_KAFKA_SASL_MECHANISM: 'scram-sha-512' },
     });
+    await checkSinkSections(config, env);
     assert.deepEqual(config.kafka.brokers, ['kafka-bootstrap.kafka.svc:9093']);
     assert.equal(config.kafka.ssl, true, 'TLS to the brokers by default');
     assert.equal(config.collector.kubernetes.enabled, 'auto');

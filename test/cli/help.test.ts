@@ -80,6 +80,7 @@ describe('help and version', () => {
       ['tail', '--help'],
       ['help', 'stack', 'start'],
       ['sink', '-h'],
+      ['sink', 'otlp', '--help'],
       ['demo', 'fault', '--help'],
     ]) {
       const r = launch(args, path);

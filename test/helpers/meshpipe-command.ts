@@ -11,7 +11,8 @@ export async function assertRealCommand(args: string[], where: string): Promise<
   const name = COMMANDS[`${args[0]} ${args[1]}`] !== undefined ? `${args[0]} ${args[1]}` : args[0]!;
   const entry = COMMANDS[name];
   assert.ok(entry, `${where}: "meshpipe ${args.join(' ')}" is not a command`);
-  const definition = await entry.load();
-  parseCommandArgs(definition, args.slice(name.split(' ').length));
+  const rest = args.slice(name.split(' ').length);
+  const definition = await entry.load(rest);
+  parseCommandArgs(definition, rest);
   return name;
 }

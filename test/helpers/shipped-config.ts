@@ -4,10 +4,22 @@
  * `kafka.tls.{ca,cert,key}` are the keys the Kafka TLS work adds to the configuration; until it knows
  * them, the shipped files are validated without them (everything else must pass as is).
  */
-import { kafkaSpec } from '../../lib/config/meshpipe-config.ts';
+import { kafkaSpec, type MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
+import { loadBuiltinSinks, resolveSinkConfig } from '../../sinks/registry.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed JSON
 export function withoutPendingKeys(json: any): any {
   if (!('tls' in kafkaSpec.fields) && json.kafka !== undefined) delete json.kafka.tls;
   return json;
+}
+
+/**
+ * Validates the built-in sinks' sections of a loaded configuration with their own specs, as
+ * `meshpipe sink <name>` and `meshpipe up` do (lib/ leaves `sinks.<name>` open). Throws naming the key.
+ */
+export async function checkSinkSections(
+  config: Pick<MeshpipeConfig, 'sinks'>,
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  for (const { definition } of await loadBuiltinSinks()) resolveSinkConfig(definition, config, { env });
 }

@@ -15,7 +15,7 @@ import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
 import { BUILTIN_PROCESSORS, loadProcessor } from '../../processors/runtime/registry.ts';
 import { TOPICS, type TopicId } from '../../schemas/topics.ts';
 import { assertRealCommand } from '../helpers/meshpipe-command.ts';
-import { withoutPendingKeys } from '../helpers/shipped-config.ts';
+import { checkSinkSections, withoutPendingKeys } from '../helpers/shipped-config.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are checked structurally
 type K8s = any;
@@ -67,7 +67,7 @@ describe('Kubernetes manifests', () => {
     }
   });
 
-  it('the shipped meshpipe.json passes meshpipe’s own validation', () => {
+  it('the shipped meshpipe.json passes meshpipe’s own validation', async () => {
     const config = manifests.find(({ doc }) => doc.metadata.name === 'meshpipe-config')!.doc;
     const env = manifests.find(({ doc }) => doc.metadata.name === 'meshpipe-kafka')!.doc.data;
     const dir = mkdtempSync(join(tmpdir(), 'meshpipe-k8s-'));
@@ -76,6 +76,7 @@ describe('Kubernetes manifests', () => {
       JSON.stringify(withoutPendingKeys(JSON.parse(config.data['meshpipe.json']))),
     );
     const { config: parsed } = loadConfig({ file: join(dir, 'meshpipe.json'), env });
+    await checkSinkSections(parsed, env);
     assert.deepEqual(
       parsed.kafka.brokers,
       ['kafka-bootstrap.kafka.svc:9093'],

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { configReference } from '../../../cli/config-reference.ts';
 import { loadConfig } from '../../../lib/config/load.ts';
-import { meshpipeConfigSpec } from '../../../lib/config/meshpipe-config.ts';
-import { documentSpec, type Fields, type ObjectSpec } from '../../../lib/config/spec.ts';
 import { isMeshpipeError } from '../../../lib/errors.ts';
 import { otlpSinkSpec, parseEndpoint } from '../../../sinks/otlp/config.ts';
+import { otlpSink } from '../../../sinks/otlp/sink.ts';
 import { type OtlpSinkConfig, otlpTransport } from '../../../sinks/otlp/transport.ts';
+import { resolveSinkConfig } from '../../../sinks/registry.ts';
 
 function parse(section: unknown, env: Record<string, string> = {}): OtlpSinkConfig {
   return otlpSinkSpec.parseWithEnv(section, 'sinks.otlp', env);
@@ -13,14 +14,13 @@ function parse(section: unknown, env: Record<string, string> = {}): OtlpSinkConf
 
 describe('sinks.otlp configuration', () => {
   it('is part of meshpipe configuration, with defaults and environment overrides', () => {
-    const { config } = loadConfig({
-      env: { MESHPIPE_OTLP_ENDPOINT: 'http://collector:4317', MESHPIPE_OTLP_COMPRESSION: 'none' },
-      cwd: '/nonexistent',
-    });
-    assert.equal(config.sinks.otlp.endpoint, 'http://collector:4317');
-    assert.equal(config.sinks.otlp.compression, 'none');
-    assert.equal(config.sinks.otlp.batchSize, 512);
-    assert.equal(config.sinks.otlp.retry.maxElapsedMs, 0);
+    const env = { MESHPIPE_OTLP_ENDPOINT: 'http://collector:4317', MESHPIPE_OTLP_COMPRESSION: 'none' };
+    const { config } = loadConfig({ env, cwd: '/nonexistent' });
+    const otlp = resolveSinkConfig(otlpSink, config, { env });
+    assert.equal(otlp.endpoint, 'http://collector:4317');
+    assert.equal(otlp.compression, 'none');
+    assert.equal(otlp.batchSize, 512);
+    assert.equal(otlp.retry.maxElapsedMs, 0);
   });
 
   it('parses MESHPIPE_OTLP_HEADERS like OTEL_EXPORTER_OTLP_HEADERS (URL-encoded values)', () => {
@@ -113,9 +113,12 @@ describe('transport', () => {
 });
 
 describe('OpenTelemetry environment variables', () => {
+  /** The section as `meshpipe sink otlp` resolves it: file, environment, then flags (`overrides`). */
   const load = (env: Record<string, string>, overrides?: Record<string, unknown>) =>
-    loadConfig({ env, cwd: '/nonexistent', ...(overrides === undefined ? {} : { overrides }) }).config.sinks
-      .otlp;
+    resolveSinkConfig(otlpSink, loadConfig({ env, cwd: '/nonexistent' }).config, {
+      env,
+      ...(overrides === undefined ? {} : { overrides }),
+    });
 
   it('map onto sinks.otlp: traces-specific variables win over generic ones, meshpipe’s own over both', () => {
     const otlp = load({
@@ -155,7 +158,7 @@ describe('OpenTelemetry environment variables', () => {
     // A flag wins over every variable.
     const flag = load(
       { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces:4317' },
-      { sinks: { otlp: { endpoint: 'http://flag:4317' } } },
+      { endpoint: 'http://flag:4317' },
     );
     assert.equal(flag.endpoint, 'http://flag:4317');
   });
@@ -220,8 +223,8 @@ describe('OpenTelemetry environment variables', () => {
     }
   });
 
-  it('`meshpipe config` lists them beside meshpipe’s own variables', () => {
-    const rows = documentSpec(meshpipeConfigSpec as unknown as ObjectSpec<Fields>);
+  it('`meshpipe config` lists them beside meshpipe’s own variables', async () => {
+    const rows = await configReference();
     const endpoint = rows.find((r) => r.key === 'sinks.otlp.endpoint')!;
     assert.equal(endpoint.env, 'MESHPIPE_OTLP_ENDPOINT');
     assert.deepEqual(endpoint.envAliases, [

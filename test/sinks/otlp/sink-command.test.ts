@@ -3,46 +3,16 @@
  * restarted, the sink loses nothing, because nothing was committed before the receiver acknowledged it.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { choosePort } from '../../../lib/local-stack/ports.ts';
-import { CLI, jsonLines, runCli } from '../../helpers/cli.ts';
+import { runCli, startCli as start } from '../../helpers/cli.ts';
 import { type TestKafka, testRedisUrl } from '../../helpers/kafka.ts';
 import { OtlpReceiver } from '../../helpers/otlp-receiver.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { allCommitted, committed, makeTraces, produceSpans, QUICK, sinkKafka } from './span-traffic.ts';
-
-interface Running {
-  child: ChildProcess;
-  /** Parsed JSON lines of stdout so far. */
-  lines: Array<Record<string, unknown>>;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(args: string[], env: Record<string, string>): Running {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, MESHPIPE_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-    const complete = out.slice(0, out.lastIndexOf('\n') + 1);
-    out = out.slice(complete.length);
-    lines.push(...(jsonLines(complete) as Array<Record<string, unknown>>));
-  });
-  child.stderr!.on('data', (d) => {
-    err += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, stderr: () => err, exited };
-}
 
 describe('meshpipe sink otlp', { timeout: 240_000 }, () => {
   let k: TestKafka;
