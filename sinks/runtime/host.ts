@@ -31,25 +31,27 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ComponentStatus, reportStatus } from '../../lib/component-status.ts';
 import type { InferFields } from '../../lib/config/spec.ts';
-import { invalid } from '../../lib/config/spec.ts';
-import { ERRORS, errorMessage, isMeshpipeError, MeshpipeError } from '../../lib/errors.ts';
+import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import {
   type ConsumedBatch,
   type ConsumedRecord,
   connectAdmin,
+  consumerTuning,
   type GroupConsumer,
   type KafkaAdmin,
   type KafkaClient,
   type KafkaProducer,
 } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { SourceRecord } from '../../processors/runtime/dead-letter.ts';
-import type { InputRecord, TopicRef, ValueOf } from '../../processors/runtime/definition.ts';
-import { RetentionLoss } from '../../processors/runtime/retention-loss.ts';
+import { checkConsumerSettings } from '../../runtime/consumer-settings.ts';
+import { asRecordError } from '../../runtime/dead-letter.ts';
+import { DeadLetterWriter } from '../../runtime/dead-letter-writer.ts';
+import { type InputRecord, type SourceRecord, sourceRecordOf } from '../../runtime/input-record.ts';
+import { RetentionLoss } from '../../runtime/retention-loss.ts';
+import { type TopicRef, topicDefinitionOf, type ValueOf } from '../../runtime/topic-ref.ts';
 import { schemaRegistry } from '../../schemas/registry.ts';
 import { topicCodec } from '../../schemas/topic-codec.ts';
-import { TOPICS, type TopicDefinition, topicName } from '../../schemas/topics.ts';
-import { DeadLetterWriter } from './dead-letter-writer.ts';
+import { TOPICS, topicName } from '../../schemas/topics.ts';
 import type { SinkContext, SinkDefinition, SinkHostFields } from './definition.ts';
 import { DeliveryPipeline, type Entry } from './delivery-pipeline.ts';
 import type { Exporter } from './exporter.ts';
@@ -94,15 +96,6 @@ const CLOSE_WAIT_MS = 2000;
 /** Ceiling on a receiver-named retry delay. */
 const MAX_RETRY_AFTER_MS = 300_000;
 
-function definitionOfRef(ref: TopicRef): TopicDefinition {
-  return typeof ref === 'string' ? TOPICS[ref] : ref;
-}
-
-function asMeshpipeError(err: unknown, sink: string): MeshpipeError {
-  if (isMeshpipeError(err)) return err;
-  return new MeshpipeError(ERRORS.SINK_RECORD_FAILED, [sink, errorMessage(err)], { cause: err });
-}
-
 export async function startSink<F extends SinkHostFields, I extends TopicRef, T>(
   definition: SinkDefinition<F, I, T>,
   config: InferFields<F>,
@@ -112,19 +105,14 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
   const component = `sink/${definition.name}`;
   const logger = options.logger.child({ sink: definition.name });
   const groupId = options.groupId ?? `${options.topicPrefix}-sink-${definition.name}`;
-  const inputDefinition = definitionOfRef(definition.input);
+  const inputDefinition = topicDefinitionOf(definition.input);
   const topic = topicName(inputDefinition, options.topicPrefix);
   const dlqTopic = topicName(TOPICS.dlq, options.topicPrefix);
   const metricsTopic = topicName(TOPICS.metrics, options.topicPrefix);
   const values = topicCodec<ValueOf<I>>(inputDefinition);
   const ctx: SinkContext<InferFields<F>> = { config, logger };
   const { runtime } = hostConfig;
-  if (runtime.heartbeatIntervalMs >= runtime.sessionTimeoutMs) {
-    throw invalid(
-      `sinks.${definition.name}.runtime.heartbeatIntervalMs`,
-      `must be lower than sessionTimeoutMs (${runtime.sessionTimeoutMs}), got ${runtime.heartbeatIntervalMs}`,
-    );
-  }
+  checkConsumerSettings(`sinks.${definition.name}.runtime`, runtime);
 
   // First, so a configuration problem of the exporter is reported before anything touches Kafka.
   const exporter: Exporter<T> = await definition.createExporter(ctx);
@@ -183,12 +171,8 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
   const consumer: GroupConsumer = kafka.consumer({
     groupId,
     topics: [topic],
-    fromBeginning: hostConfig.startFrom === 'earliest',
-    sessionTimeoutMs: runtime.sessionTimeoutMs,
-    heartbeatIntervalMs: runtime.heartbeatIntervalMs,
-    maxWaitMs: runtime.maxWaitMs,
+    ...consumerTuning({ startFrom: hostConfig.startFrom, ...runtime }),
     // What one poll brings at most, and so what backpressure can overshoot by.
-    maxBytesPerPartition: runtime.maxBatchBytes,
     maxBytes: Math.max(runtime.maxBatchBytes, 1_048_576),
     // Backpressure pauses between polls: one poll brings at most this much beyond the buffer's limit.
     maxRecordsPerPoll: Math.max(hostConfig.batchSize, 30),
@@ -273,20 +257,12 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
 
   /** The entries of one record: one per value (a batch record holds many: schemas/topics.ts). */
   function intake(partition: number, message: ConsumedRecord, into: Array<Entry<T>>): number {
-    const source: SourceRecord = {
-      topic,
-      partition,
-      offset: message.offset,
-      timestampMs: message.timestamp,
-      key: message.key,
-      value: message.value,
-      headers: message.headers,
-    };
+    const source: SourceRecord = sourceRecordOf(message);
     let decoded: Array<ValueOf<I>>;
     try {
       decoded = values.decodeRecord(message.value ?? Buffer.alloc(0));
     } catch (err) {
-      into.push({ source, error: asMeshpipeError(err, definition.name) });
+      into.push({ source, error: asRecordError(definition.name, err, ERRORS.SINK_RECORD_FAILED) });
       return 1;
     }
     const batched = values.batchSchema !== null && decoded.length > 0;
@@ -308,7 +284,7 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
       try {
         into.push({ source, last, item: definition.prepare(record, ctx) });
       } catch (err) {
-        const error = asMeshpipeError(err, definition.name);
+        const error = asRecordError(definition.name, err, ERRORS.SINK_RECORD_FAILED);
         into.push(batched ? { source, last, error, failed: failedItem(record) } : { source, last, error });
       }
     }

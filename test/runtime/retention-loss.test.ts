@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 // kafkajs, an independent client, only to alter a topic's retention (meshpipe's adapter never needs to).
 import { Kafka as Kafkajs, type Admin as KafkajsAdmin, logLevel } from 'kafkajs';
-import { s } from '../../../lib/config/spec.ts';
+import { s } from '../../lib/config/spec.ts';
 import {
   allTopicDefinitions,
   createKafka,
@@ -17,20 +17,26 @@ import {
   type KafkaAdmin,
   type KafkaClient,
   readPartitionsToEnd,
-} from '../../../lib/kafka.ts';
-import { RetentionLoss } from '../../../processors/runtime/retention-loss.ts';
-import { codecFor } from '../../../schemas/codec.ts';
-import { TOPICS, topicName } from '../../../schemas/topics.ts';
-import type { MetricSample, Span } from '../../../schemas/types.ts';
-import { defineSink, sinkHostFields } from '../../../sinks/runtime/definition.ts';
-import { SUCCESS } from '../../../sinks/runtime/exporter.ts';
-import { type RunningSink, startSink } from '../../../sinks/runtime/host.ts';
-import { SPAN } from '../../helpers/fixtures.ts';
-import { testLogger } from '../../helpers/kafka.ts';
-import { startTestBroker, type TestBroker } from '../../helpers/kafka-broker.ts';
-import { waitFor } from '../../helpers/wait.ts';
-import { COUNTER_INPUT } from './fixtures/counter.ts';
-import { COUNTER_PATH, counterTopics, encodeCounterInput, startCli, testConfigFile } from './helpers.ts';
+} from '../../lib/kafka.ts';
+import { RetentionLoss } from '../../runtime/retention-loss.ts';
+import { codecFor } from '../../schemas/codec.ts';
+import { TOPICS, topicName } from '../../schemas/topics.ts';
+import type { MetricSample, Span } from '../../schemas/types.ts';
+import { defineSink, sinkHostFields } from '../../sinks/runtime/definition.ts';
+import { SUCCESS } from '../../sinks/runtime/exporter.ts';
+import { type RunningSink, startSink } from '../../sinks/runtime/host.ts';
+import { SPAN } from '../helpers/fixtures.ts';
+import { testLogger } from '../helpers/kafka.ts';
+import { startTestBroker, type TestBroker } from '../helpers/kafka-broker.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { COUNTER_INPUT } from '../processors/runtime/fixtures/counter.ts';
+import {
+  COUNTER_PATH,
+  counterTopics,
+  encodeCounterInput,
+  startCli,
+  testConfigFile,
+} from '../processors/runtime/helpers.ts';
 
 /** A topic of small segments (retention deletes whole segments), kept an hour until `retain` says. */
 async function createTopic(admin: KafkaAdmin, topic: string, partitions: number): Promise<void> {
