@@ -50,6 +50,7 @@ import {
 import type { Logger } from '../../lib/logger.ts';
 import { type SourceRecord, sourceRecordOf } from '../../runtime/input-record.ts';
 import { RetentionLoss } from '../../runtime/retention-loss.ts';
+import { backoffDelay, type RetryPolicy } from '../../runtime/retry-policy.ts';
 import { schemaRegistry } from '../../schemas/registry.ts';
 import { AssignedTask } from './assigned-task.ts';
 import { changelogMessages, restoreState } from './changelog.ts';
@@ -93,7 +94,8 @@ export interface HostOptions {
 }
 
 const STATUS_INTERVAL_MS = 1_000;
-const RETRY_MAX_MS = 30_000;
+/** Back-off after an aborted transaction: 0.5 s doubling to 30 s (runtime/retry-policy.ts, jittered). */
+const TRANSACTION_RETRY: RetryPolicy = { initialBackoffMs: 500, maxBackoffMs: 30_000 };
 
 export class ProcessorHost {
   readonly definition: AnyProcessorDefinition;
@@ -754,7 +756,7 @@ export class ProcessorHost {
       { cause: err },
     );
     task.failures++;
-    const delay = Math.min(RETRY_MAX_MS, 500 * 2 ** (task.failures - 1));
+    const delay = backoffDelay(task.failures, TRANSACTION_RETRY);
     this.#logger.error({ err, code: error.code, partition: task.partition, retryInMs: delay }, error.message);
     task.status = 'retrying';
     this.#pause([task.partition]);
