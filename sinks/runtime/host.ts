@@ -131,6 +131,7 @@ export class SinkHost<F extends SinkHostFields, I extends TopicRef, T> implement
   readonly #logger: Logger;
   readonly #values: TopicCodec<ValueOf<I>>;
   readonly #metricsTopic: string;
+  readonly #requestTimeoutMs: number;
   readonly #exporter: Exporter<T>;
   readonly #admin: KafkaAdmin;
   readonly #metrics: SinkMetrics;
@@ -243,6 +244,7 @@ export class SinkHost<F extends SinkHostFields, I extends TopicRef, T> implement
     this.topic = topicName(input, options.topicPrefix);
     this.#values = topicCodec<ValueOf<I>>(input);
     this.#metricsTopic = topicName(TOPICS.metrics, options.topicPrefix);
+    this.#requestTimeoutMs = options.kafka.requestTimeout;
     ({ exporter: this.#exporter, admin: this.#admin, metrics: this.#metrics, http: this.#http } = started);
     this.#onStatus = options.onStatus ?? reportStatus;
 
@@ -477,8 +479,7 @@ export class SinkHost<F extends SinkHostFields, I extends TopicRef, T> implement
       return;
     }
     // The first batch since the (re)join: the consumer resumed at the committed offset, or jumped from it.
-    void this.#admin
-      .committedOffsets(this.groupId, [this.topic])
+    void this.#committed([partition])
       .then((offsets) => {
         const committed = offsets.get(this.topic)?.get(partition);
         if (committed !== undefined) this.#retention.jumped(this.topic, partition, committed, first);
@@ -491,10 +492,7 @@ export class SinkHost<F extends SinkHostFields, I extends TopicRef, T> implement
   async #refreshLag(): Promise<void> {
     const owned = this.#ownership.partitions;
     if (owned.length === 0) return;
-    const [group, high] = await Promise.all([
-      this.#admin.committedOffsets(this.groupId, [this.topic]),
-      this.#admin.topicOffsets(this.topic),
-    ]);
+    const [group, high] = await Promise.all([this.#committed(owned), this.#admin.topicOffsets(this.topic)]);
     let total = 0;
     for (const p of owned) {
       const h = high.find((x) => x.partition === p);
@@ -507,6 +505,18 @@ export class SinkHost<F extends SinkHostFields, I extends TopicRef, T> implement
       total += partitionLag;
     }
     this.#lag = total;
+  }
+
+  /**
+   * The group's committed offsets, asked on the member's own coordinator connection: an admin client's
+   * ListConsumerGroupOffsets that meets NOT_COORDINATOR (a coordinator still loading, or moving) crashes
+   * librdkafka (confluentinc/librdkafka#5040: it dereferences the admin client's absent group).
+   */
+  #committed(partitions: readonly number[]): Promise<Map<string, Map<number, bigint>>> {
+    return this.#consumer.committed(
+      partitions.map((partition) => ({ topic: this.topic, partition })),
+      this.#requestTimeoutMs,
+    );
   }
 
   async #publishMetrics(): Promise<void> {
