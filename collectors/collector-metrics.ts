@@ -11,9 +11,8 @@
  * docs/collector.md lists them with what each means.
  */
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
-// The processors' series id (a hash of name and sorted labels): one key scheme on the metrics topic.
-import { seriesIdOf } from '../processors/runtime/processor-metrics.ts';
 import type { Http1FramerCounters } from '../protocols/http1/framer.ts';
+import { type MetricDefinition, seriesIdOf } from '../runtime/metric-definition.ts';
 import type { MetricSample, MetricType } from '../schemas/types.ts';
 import type { CaptureCounters } from './capture-counters.ts';
 import type { Http2CollectorCounters } from './http2-connection.ts';
@@ -27,16 +26,8 @@ export interface KubernetesSnapshot {
   lookups: LookupCounters;
 }
 
-export interface MetricDefinition {
-  /** OpenTelemetry name: the MetricSample name. */
-  otel: string;
-  /** Prometheus name (what the OTel → Prometheus rules derive from `otel` and `unit`). */
-  prometheus: string;
-  type: Exclude<MetricType, 'HISTOGRAM'>;
-  unit: string;
-  help: string;
-  labels: readonly string[];
-}
+/** The collector's metrics are counters and gauges (one naming scheme with every component's). */
+type CollectorMetric = MetricDefinition & { type: Exclude<MetricType, 'HISTOGRAM'> };
 
 /** Every metric of the collector. */
 export const COLLECTOR_METRICS = {
@@ -265,7 +256,7 @@ export const COLLECTOR_METRICS = {
     help: 'Kubernetes identity lookups (once per connection), by lookup (pod_uid: a cgroup, pod_ip: a local address, peer: the other end) and result (hit, miss).',
     labels: ['lookup', 'result'],
   },
-} as const satisfies Record<string, MetricDefinition>;
+} as const satisfies Record<string, CollectorMetric>;
 
 type Name = keyof typeof COLLECTOR_METRICS;
 
@@ -296,7 +287,7 @@ export class CollectorMetrics {
   constructor(snapshot: () => CollectorSnapshot, options: { processMetrics?: boolean } = {}) {
     this.#snapshot = snapshot;
     const metrics: Partial<Record<Name, Counter | Gauge>> = {};
-    for (const [key, d] of Object.entries(COLLECTOR_METRICS) as Array<[Name, MetricDefinition]>) {
+    for (const [key, d] of Object.entries(COLLECTOR_METRICS) as Array<[Name, CollectorMetric]>) {
       const common = {
         name: d.prometheus,
         help: d.help,
@@ -405,7 +396,7 @@ export class CollectorMetrics {
     this.refresh();
     const time = BigInt(Math.trunc(nowMs)) * 1_000_000n;
     const out: MetricSample[] = [];
-    for (const [key, d] of Object.entries(COLLECTOR_METRICS) as Array<[Name, MetricDefinition]>) {
+    for (const [key, d] of Object.entries(COLLECTOR_METRICS) as Array<[Name, CollectorMetric]>) {
       const data = await (this.#metrics[key] as Metric).get();
       for (const v of data.values) {
         const labels: Record<string, string> = {};

@@ -27,6 +27,7 @@ export {
   type SaslMechanism,
   type SaslOptions,
 } from './kafka/client.ts';
+export { type ConsumerSettings, type ConsumerTuning, consumerTuning } from './kafka/consumer-settings.ts';
 export type {
   AssignmentPlan,
   ConsumedBatch,

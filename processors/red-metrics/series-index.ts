@@ -18,8 +18,8 @@
  * a stream of unique paths could otherwise grow it). A field a rule starts reading needs its level here
  * (the equivalence test against the reference implementation catches a missing one).
  */
+import { seriesIdOf } from '../../runtime/metric-definition.ts';
 import type { Span } from '../../schemas/types.ts';
-import { seriesIdOf } from '../runtime/processor-metrics.ts';
 import { compileRouteTemplater, type RouteTemplater } from '../shared/route-template.ts';
 import type { RedMetricsConfig } from './config.ts';
 import { RPC_METRICS, rpcObservation } from './rpc-series.ts';

@@ -24,9 +24,9 @@
  * So every request is counted once, by the side that was captured first in the chain.
  */
 
+import { seriesIdOf } from '../../runtime/metric-definition.ts';
 import type { MetricType, Span } from '../../schemas/types.ts';
 import { workloadAttribute } from '../../schemas/workload-kind.ts';
-import { seriesIdOf } from '../runtime/processor-metrics.ts';
 import type { RouteTemplater } from '../shared/route-template.ts';
 import type { RpcKind } from './rpc-series.ts';
 

@@ -5,41 +5,29 @@
  * the closest known key, exactly like meshpipe's own configuration.
  */
 import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
-import { type Fields, type InferFields, invalid, ObjectSpec, s } from '../../lib/config/spec.ts';
+import { type Fields, type InferFields, ObjectSpec, s } from '../../lib/config/spec.ts';
+import {
+  checkConsumerSettings,
+  consumerFields,
+  maxBatchBytesSpec,
+  metricsIntervalSpec,
+} from '../../runtime/consumer-settings.ts';
 import type { AnyProcessorDefinition } from './definition.ts';
 
 export const runtimeSpec = s.object(
   {
-    sessionTimeoutMs: s.int({
-      doc: 'Consumer-group session timeout: how long the group waits for a silent instance before moving its partitions to the others (the broker bounds it with group.min/max.session.timeout.ms).',
-      default: 30_000,
-      min: 1_000,
-      max: 3_600_000,
-    }),
-    heartbeatIntervalMs: s.int({
-      doc: 'Heartbeat interval of the consumer; about a third of sessionTimeoutMs.',
-      default: 3_000,
-      min: 100,
-      max: 600_000,
-    }),
+    sessionTimeoutMs: consumerFields.sessionTimeoutMs,
+    heartbeatIntervalMs: consumerFields.heartbeatIntervalMs,
     rebalanceTimeoutMs: s.int({
       doc: 'How long a rebalance waits for every instance to finish its batch and rejoin.',
       default: 60_000,
       min: 1_000,
       max: 3_600_000,
     }),
-    maxWaitMs: s.int({
-      doc: 'Longest a fetch waits for new records: lower means less latency when traffic is light, more requests.',
-      default: 500,
-      min: 10,
-      max: 30_000,
-    }),
-    maxBatchBytes: s.int({
-      doc: 'Most bytes fetched per partition per batch; one batch is one transaction.',
-      default: 1_048_576,
-      min: 1_024,
-      max: 64 * 1_048_576,
-    }),
+    maxWaitMs: consumerFields.maxWaitMs,
+    maxBatchBytes: maxBatchBytesSpec(
+      'Most bytes fetched per partition per batch; one batch is one transaction.',
+    ),
     concurrency: s.int({
       doc: 'Partitions processed at the same time, each in its own transaction.',
       default: 4,
@@ -52,12 +40,7 @@ export const runtimeSpec = s.object(
       min: 1_000,
       max: 900_000,
     }),
-    metricsIntervalMs: s.int({
-      doc: 'How often pipeline-health samples are published to the metrics topic.',
-      default: 5_000,
-      min: 200,
-      max: 600_000,
-    }),
+    metricsIntervalMs: metricsIntervalSpec,
     metricsHost: s.string({
       doc: 'Address the /metrics, /healthz and /readyz of `meshpipe process --metrics-port` bind to (`--metrics-host` wins): 127.0.0.1 keeps them local; 0.0.0.0 lets a Prometheus and the kubelet elsewhere reach them.',
       default: '127.0.0.1',
@@ -113,12 +96,7 @@ export function resolveProcessorSettings(
   const key = `processors.${definition.name}`;
   const parsed = processorConfigSpec(definition).parseWithEnv(config.processors[definition.name], key, {});
   const runtime = parsed.runtime as RuntimeOptions;
-  if (runtime.heartbeatIntervalMs >= runtime.sessionTimeoutMs) {
-    throw invalid(
-      `${key}.runtime.heartbeatIntervalMs`,
-      `must be lower than sessionTimeoutMs (${runtime.sessionTimeoutMs}), got ${runtime.heartbeatIntervalMs}`,
-    );
-  }
+  checkConsumerSettings(`${key}.runtime`, runtime);
   const own: Record<string, unknown> = {};
   for (const name of Object.keys(definition.config.fields)) own[name] = parsed[name];
   return {

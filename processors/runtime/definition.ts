@@ -25,33 +25,12 @@
  */
 import type { Fields, InferFields, ObjectSpec } from '../../lib/config/spec.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { TopicValues } from '../../schemas/topic-values.ts';
-import type { TopicDefinition, TopicId } from '../../schemas/topics.ts';
+import type { InputRecord } from '../../runtime/input-record.ts';
+import type { TopicRef, ValueOf } from '../../runtime/topic-ref.ts';
 
-/** A topic a processor reads or writes: one of meshpipe's (by id) or its own definition. */
-export type TopicRef = TopicId | TopicDefinition;
-
-/** The value type of records on a topic. */
-export type ValueOf<T extends TopicRef> = T extends TopicId ? TopicValues[T] : unknown;
-
-export interface InputRecord<V = unknown> {
-  /** Full topic name the record came from. */
-  topic: string;
-  /** The topic reference from `inputs` it matched. */
-  input: TopicRef;
-  partition: number;
-  /** Offset of the Kafka record; the values of one batch record share it (see `index`). */
-  offset: string;
-  /** Position of the value in its batch record (schemas/topics.ts `batch`); 0 for a record of its own. */
-  index: number;
-  /** The value's key: the record key, or for a value of a batch the key it would have on its own. */
-  key: string | null;
-  /** Kafka timestamp, ms since the epoch. */
-  timestampMs: number;
-  /** The record's headers (batch records carry none). */
-  headers: Record<string, string>;
-  value: V;
-}
+// What a handler sees and how it names topics are the runtime core's (runtime/), shared with sinks;
+// re-exported so a processor module imports its whole contract from here.
+export type { InputRecord, TopicRef, ValueOf };
 
 /**
  * State scoped to the input partition being processed: any key, any value the state codec can encode.

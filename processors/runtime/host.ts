@@ -37,7 +37,7 @@ import { type HttpServer, startHttpServer } from '../../lib/http/server.ts';
 import {
   type AssignmentPlan,
   type ConsumedBatch,
-  type ConsumedRecord,
+  consumerTuning,
   ensureTopics,
   type GroupConsumer,
   isInstanceFenced,
@@ -48,11 +48,13 @@ import {
   type PartitionRef,
 } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { type SourceRecord, sourceRecordOf } from '../../runtime/input-record.ts';
+import { RetentionLoss } from '../../runtime/retention-loss.ts';
+import { backoffDelay, type RetryPolicy } from '../../runtime/retry-policy.ts';
 import { schemaRegistry } from '../../schemas/registry.ts';
 import { AssignedTask } from './assigned-task.ts';
 import { changelogMessages, restoreState } from './changelog.ts';
 import type { ProcessorSettings } from './config.ts';
-import type { SourceRecord } from './dead-letter.ts';
 import type { AnyProcessorDefinition } from './definition.ts';
 import { TopicSizeLimits } from './message-size.ts';
 import { packOutputs } from './output-batches.ts';
@@ -66,7 +68,6 @@ import {
 import { type OutgoingRecord, PartitionTask, punctuateIntervalMs } from './partition-task.ts';
 import { ProcessorMetrics } from './processor-metrics.ts';
 import { ProcessorTopics } from './processor-topics.ts';
-import { RetentionLoss } from './retention-loss.ts';
 
 export interface HostOptions {
   definition: AnyProcessorDefinition;
@@ -93,7 +94,8 @@ export interface HostOptions {
 }
 
 const STATUS_INTERVAL_MS = 1_000;
-const RETRY_MAX_MS = 30_000;
+/** Back-off after an aborted transaction: 0.5 s doubling to 30 s (runtime/retry-policy.ts, jittered). */
+const TRANSACTION_RETRY: RetryPolicy = { initialBackoffMs: 500, maxBackoffMs: 30_000 };
 
 export class ProcessorHost {
   readonly definition: AnyProcessorDefinition;
@@ -206,15 +208,10 @@ export class ProcessorHost {
         ? {}
         : { groupInstanceId: this.#options.groupInstanceId }),
       topics: this.#topics.inputs.map((t) => t.name),
-      // Where a partition goes when its position falls out of range (retention deleted records not yet
-      // processed): like Kafka Streams, the oldest record left, unless the processor starts from the
-      // latest. Assignments seek explicitly (#startPositions).
-      fromBeginning: settings.startFrom === 'earliest',
-      sessionTimeoutMs: r.sessionTimeoutMs,
-      heartbeatIntervalMs: r.heartbeatIntervalMs,
-      rebalanceTimeoutMs: r.rebalanceTimeoutMs,
-      maxWaitMs: r.maxWaitMs,
-      maxBytesPerPartition: r.maxBatchBytes,
+      // startFrom is also where a partition goes when its position falls out of range (retention
+      // deleted records not yet processed): like Kafka Streams, the oldest record left, unless the
+      // processor starts from the latest. Assignments seek explicitly (#startPositions).
+      ...consumerTuning({ startFrom: settings.startFrom, ...r }),
       concurrency: r.concurrency,
       onAssigned: (partitions) => this.#onAssigned(partitions),
       onRevoked: (_partitions, lost) => this.#onRevoked(lost),
@@ -600,7 +597,7 @@ export class ProcessorHost {
     const records: SourceRecord[] = [];
     for (const message of batch.records) {
       if (BigInt(message.offset) < position) continue;
-      const record = sourceRecord(message);
+      const record = sourceRecordOf(message);
       records.push(record);
       task.core.process(record);
     }
@@ -759,7 +756,7 @@ export class ProcessorHost {
       { cause: err },
     );
     task.failures++;
-    const delay = Math.min(RETRY_MAX_MS, 500 * 2 ** (task.failures - 1));
+    const delay = backoffDelay(task.failures, TRANSACTION_RETRY);
     this.#logger.error({ err, code: error.code, partition: task.partition, retryInMs: delay }, error.message);
     task.status = 'retrying';
     this.#pause([task.partition]);
@@ -870,16 +867,4 @@ function rate(perSecond: number): string {
   if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(1)}M`;
   if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)}k`;
   return perSecond >= 10 || perSecond === 0 ? String(Math.round(perSecond)) : perSecond.toFixed(1);
-}
-
-function sourceRecord(message: ConsumedRecord): SourceRecord {
-  return {
-    topic: message.topic,
-    partition: message.partition,
-    offset: message.offset,
-    key: message.key,
-    value: message.value,
-    timestampMs: message.timestamp,
-    headers: message.headers,
-  };
 }

@@ -12,8 +12,8 @@
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import { partitionOfKey } from '../../lib/key-partition.ts';
 import type { Logger } from '../../lib/logger.ts';
+import type { SourceRecord } from '../../runtime/input-record.ts';
 import type { TopicDefinition } from '../../schemas/topics.ts';
-import type { SourceRecord } from './dead-letter.ts';
 import type { AnyProcessorDefinition } from './definition.ts';
 import { PartitionTask, punctuateIntervalMs } from './partition-task.ts';
 import { ProcessorTopics } from './processor-topics.ts';

@@ -23,9 +23,10 @@
  */
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { asRecordError, deadLetterOf, type FailedItem } from '../../runtime/dead-letter.ts';
+import type { SourceRecord } from '../../runtime/input-record.ts';
 import type { Codec } from '../../schemas/codec.ts';
 import type { TopicCodec } from '../../schemas/topic-codec.ts';
-import { asRecordError, deadLetterOf, type FailedItem, type SourceRecord } from './dead-letter.ts';
 import type { AnyProcessorDefinition, InputRecord, ProcessorContext, TopicRef } from './definition.ts';
 import {
   DEFAULT_LIMITS,
@@ -442,7 +443,7 @@ export class PartitionTask<C = unknown, S = unknown> {
   }
 
   #deadLetter(source: SourceRecord, err: unknown, item?: FailedItem): string {
-    const error = asRecordError(this.#definition.name, err);
+    const error = asRecordError(this.#definition.name, err, ERRORS.PROCESSOR_HANDLER_FAILED);
     const letter = deadLetterOf(this.#definition.name, source, error, this.#options.now(), item);
     const dlq = this.#options.topics.dlq;
     let value = dlq.codec.encode(letter.value);

@@ -12,22 +12,10 @@
  * redone after an aborted transaction is not counted twice. The names follow OpenTelemetry (the sample
  * name) and its Prometheus mapping (the exposition name); docs/processor-runtime.md lists them.
  */
-import { createHash } from 'node:crypto';
 import { Counter, Gauge, Histogram, type Metric, Registry } from 'prom-client';
-import type { MetricSample, MetricType } from '../../schemas/types.ts';
+import { type MetricDefinition, seriesIdOf } from '../../runtime/metric-definition.ts';
+import type { MetricSample } from '../../schemas/types.ts';
 import type { UnitOfWork } from './partition-task.ts';
-
-export interface MetricDefinition {
-  /** OpenTelemetry name: the MetricSample name. */
-  otel: string;
-  /** Prometheus name (what the OTel → Prometheus rules derive from `otel` and `unit`). */
-  prometheus: string;
-  type: MetricType;
-  unit: string;
-  help: string;
-  labels: readonly string[];
-  buckets?: number[];
-}
 
 const PROCESSOR = ['processor'] as const;
 
@@ -156,14 +144,6 @@ export interface Totals {
   produced: number;
   deadLetters: number;
   lost: number;
-}
-
-export function seriesIdOf(name: string, labels: Record<string, string>): string {
-  const sorted = Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${labels[k]}`)
-    .join(',');
-  return createHash('sha256').update(`${name}{${sorted}}`).digest('hex').slice(0, 16);
 }
 
 export class ProcessorMetrics {

@@ -33,6 +33,7 @@ import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { backoffDelay, honouredRetryAfter, type RetryPolicy } from '../../runtime/retry-policy.ts';
 import {
   type AlertJobData,
   activeKey,
@@ -53,7 +54,6 @@ import { renderGeneric } from './payloads/generic.ts';
 import type { DeliveryItem, RenderInput } from './payloads/payload.ts';
 import { renderSlack } from './payloads/slack.ts';
 import type { ResolvedReceiver } from './receivers.ts';
-import { backoffDelay, honouredRetryAfter, type RetryPolicy } from './retry-policy.ts';
 import { type DeliveryOutcome, sendWebhook } from './webhook-request.ts';
 
 export interface DeliveryOptions {

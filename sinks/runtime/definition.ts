@@ -17,8 +17,9 @@
 import { type Fields, type InferFields, type ObjectSpec, type SpecBase, s } from '../../lib/config/spec.ts';
 import { parseListen } from '../../lib/http/server.ts';
 import type { Logger } from '../../lib/logger.ts';
-import { runtimeSpec } from '../../processors/runtime/config.ts';
-import type { InputRecord, TopicRef, ValueOf } from '../../processors/runtime/definition.ts';
+import { consumerFields, maxBatchBytesSpec, metricsIntervalSpec } from '../../runtime/consumer-settings.ts';
+import type { InputRecord } from '../../runtime/input-record.ts';
+import type { TopicRef, ValueOf } from '../../runtime/topic-ref.ts';
 import type { Exporter } from './exporter.ts';
 
 /** `sinks.<name>.listen`: where the sink serves /metrics, /healthz and /readyz; empty: nowhere. */
@@ -41,10 +42,9 @@ export function listenSpec(
 /**
  * Host settings every sink's config section carries (spread them into its `s.object`). Defaults can be
  * tuned per sink: a webhook sink wants small batches, a trace sink large ones. The consumer settings
- * under `runtime` are the processors' own (processors/runtime/config.ts), so both read alike.
+ * under `runtime` are the ones processors have (runtime/consumer-settings.ts), so both read alike.
  */
 export function sinkHostFields(defaults: { batchSize?: number; lingerMs?: number } = {}) {
-  const processorRuntime = runtimeSpec.fields;
   return {
     listen: listenSpec(),
     startFrom: s.enumOf(['earliest', 'latest'] as const, {
@@ -102,16 +102,11 @@ export function sinkHostFields(defaults: { batchSize?: number; lingerMs?: number
     }),
     runtime: s.object(
       {
-        sessionTimeoutMs: processorRuntime.sessionTimeoutMs,
-        heartbeatIntervalMs: processorRuntime.heartbeatIntervalMs,
-        maxWaitMs: processorRuntime.maxWaitMs,
-        maxBatchBytes: s.int({
-          doc: 'Most bytes one fetch returns per partition; with maxBufferedRecords it bounds memory while consumption is paused.',
-          default: 1_048_576,
-          min: 1_024,
-          max: 64 * 1_048_576,
-        }),
-        metricsIntervalMs: processorRuntime.metricsIntervalMs,
+        ...consumerFields,
+        maxBatchBytes: maxBatchBytesSpec(
+          'Most bytes one fetch returns per partition; with maxBufferedRecords it bounds memory while consumption is paused.',
+        ),
+        metricsIntervalMs: metricsIntervalSpec,
       },
       { doc: 'How the host consumes and reports (the same keys as processors.<name>.runtime).' },
     ),

@@ -10,11 +10,13 @@
  */
 import { ERRORS, isMeshpipeError, MeshpipeError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { FailedItem, SourceRecord } from '../../processors/runtime/dead-letter.ts';
+import type { FailedItem } from '../../runtime/dead-letter.ts';
+import type { DeadLetterWriter } from '../../runtime/dead-letter-writer.ts';
+import type { SourceRecord } from '../../runtime/input-record.ts';
+import type { RetryPolicy } from '../../runtime/retry-policy.ts';
 import { type Batch, Batcher } from './batcher.ts';
-import type { DeadLetterWriter } from './dead-letter-writer.ts';
 import { type Exporter, errorTypeOf } from './exporter.ts';
-import { type RetryPolicy, withRetry } from './retry.ts';
+import { withRetry } from './retry.ts';
 import type { SinkMetrics } from './sink-metrics.ts';
 import type { SinkSnapshot } from './status.ts';
 

@@ -1,5 +1,7 @@
 /**
- * The sink host: runs any SinkDefinition against Kafka with at-least-once delivery.
+ * The sink host, the commit-after-acknowledgement host: runs any SinkDefinition against Kafka with
+ * at-least-once delivery. (Processors have the transactional host, processors/runtime/host.ts; both
+ * build on the runtime core, runtime/.)
  *
  *   Kafka ──fetch──► decode + prepare ──► Batcher ──► queue ──► retry(exporter) ──ack──► commit offsets
  *     ▲   (pause/resume)     │ undecodable                          │ failed for good
@@ -31,26 +33,29 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ComponentStatus, reportStatus } from '../../lib/component-status.ts';
 import type { InferFields } from '../../lib/config/spec.ts';
-import { invalid } from '../../lib/config/spec.ts';
-import { ERRORS, errorMessage, isMeshpipeError, MeshpipeError } from '../../lib/errors.ts';
+import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
+import type { HttpServer } from '../../lib/http/server.ts';
 import {
   type ConsumedBatch,
   type ConsumedRecord,
   connectAdmin,
+  consumerTuning,
   type GroupConsumer,
   type KafkaAdmin,
   type KafkaClient,
   type KafkaProducer,
 } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { SourceRecord } from '../../processors/runtime/dead-letter.ts';
-import type { InputRecord, TopicRef, ValueOf } from '../../processors/runtime/definition.ts';
-import { RetentionLoss } from '../../processors/runtime/retention-loss.ts';
+import { checkConsumerSettings } from '../../runtime/consumer-settings.ts';
+import { asRecordError } from '../../runtime/dead-letter.ts';
+import { DeadLetterWriter } from '../../runtime/dead-letter-writer.ts';
+import { type InputRecord, sourceRecordOf } from '../../runtime/input-record.ts';
+import { RetentionLoss } from '../../runtime/retention-loss.ts';
+import { type TopicRef, topicDefinitionOf, type ValueOf } from '../../runtime/topic-ref.ts';
 import { schemaRegistry } from '../../schemas/registry.ts';
-import { topicCodec } from '../../schemas/topic-codec.ts';
-import { TOPICS, type TopicDefinition, topicName } from '../../schemas/topics.ts';
-import { DeadLetterWriter } from './dead-letter-writer.ts';
-import type { SinkContext, SinkDefinition, SinkHostFields } from './definition.ts';
+import { type TopicCodec, topicCodec } from '../../schemas/topic-codec.ts';
+import { TOPICS, topicName } from '../../schemas/topics.ts';
+import type { SinkContext, SinkDefinition, SinkHostConfig, SinkHostFields } from './definition.ts';
 import { DeliveryPipeline, type Entry } from './delivery-pipeline.ts';
 import type { Exporter } from './exporter.ts';
 import { serveSinkEndpoint } from './http-endpoint.ts';
@@ -94,199 +99,334 @@ const CLOSE_WAIT_MS = 2000;
 /** Ceiling on a receiver-named retry delay. */
 const MAX_RETRY_AFTER_MS = 300_000;
 
-function definitionOfRef(ref: TopicRef): TopicDefinition {
-  return typeof ref === 'string' ? TOPICS[ref] : ref;
-}
-
-function asMeshpipeError(err: unknown, sink: string): MeshpipeError {
-  if (isMeshpipeError(err)) return err;
-  return new MeshpipeError(ERRORS.SINK_RECORD_FAILED, [sink, errorMessage(err)], { cause: err });
-}
-
-export async function startSink<F extends SinkHostFields, I extends TopicRef, T>(
+/** Starts a sink: `SinkHost.start`, the entry point the CLI and tests call. */
+export function startSink<F extends SinkHostFields, I extends TopicRef, T>(
   definition: SinkDefinition<F, I, T>,
   config: InferFields<F>,
   options: SinkHostOptions,
 ): Promise<RunningSink> {
-  const hostConfig = config as InferFields<SinkHostFields>;
-  const component = `sink/${definition.name}`;
-  const logger = options.logger.child({ sink: definition.name });
-  const groupId = options.groupId ?? `${options.topicPrefix}-sink-${definition.name}`;
-  const inputDefinition = definitionOfRef(definition.input);
-  const topic = topicName(inputDefinition, options.topicPrefix);
-  const dlqTopic = topicName(TOPICS.dlq, options.topicPrefix);
-  const metricsTopic = topicName(TOPICS.metrics, options.topicPrefix);
-  const values = topicCodec<ValueOf<I>>(inputDefinition);
-  const ctx: SinkContext<InferFields<F>> = { config, logger };
-  const { runtime } = hostConfig;
-  if (runtime.heartbeatIntervalMs >= runtime.sessionTimeoutMs) {
-    throw invalid(
-      `sinks.${definition.name}.runtime.heartbeatIntervalMs`,
-      `must be lower than sessionTimeoutMs (${runtime.sessionTimeoutMs}), got ${runtime.heartbeatIntervalMs}`,
-    );
-  }
+  return SinkHost.start(definition, config, options);
+}
 
-  // First, so a configuration problem of the exporter is reported before anything touches Kafka.
-  const exporter: Exporter<T> = await definition.createExporter(ctx);
+/** What `SinkHost.start` sets up before the host exists: each is closed again if a later step fails. */
+interface Started<C, T> {
+  ctx: SinkContext<C>;
+  exporter: Exporter<T>;
+  admin: KafkaAdmin;
+  metrics: SinkMetrics;
+  http: HttpServer | undefined;
+}
 
-  const { kafka } = options;
-  let admin: KafkaAdmin;
-  try {
-    admin = await connectAdmin(kafka, options.brokers ?? kafka.brokers);
-  } catch (err) {
-    await exporter.shutdown().catch(() => {});
-    throw err;
-  }
-  const existing = new Set(await admin.listTopics());
-  for (const needed of [topic, dlqTopic, metricsTopic]) {
-    if (!existing.has(needed)) {
-      await Promise.allSettled([admin.disconnect(), exporter.shutdown()]);
-      throw new MeshpipeError(ERRORS.KAFKA_TOPIC_MISSING, [needed]);
-    }
-  }
+export class SinkHost<F extends SinkHostFields, I extends TopicRef, T> implements RunningSink {
+  readonly name: string;
+  readonly groupId: string;
+  readonly topic: string;
+  readonly ready: Promise<void>;
+  readonly done: Promise<void>;
 
-  const metrics = new SinkMetrics(
-    definition.name,
-    topic,
-    `${component}/${hostname()}-${process.pid}`,
-    BigInt(Date.now()) * 1_000_000n,
-  );
-  // /metrics, /healthz and /readyz at sinks.<name>.listen, like every component's (http-endpoint.ts).
-  let current: ComponentStatus = { state: 'starting', summary: 'starting' };
-  const http = await serveSinkEndpoint({
-    sink: definition.name,
-    listen: hostConfig.listen,
-    exporter: exporter as Exporter<unknown>,
-    samples: () => metrics.series.samples(),
-    status: () => current,
-    logger,
-  }).catch(async (err: unknown) => {
-    await Promise.allSettled([admin.disconnect(), exporter.shutdown()]);
-    throw err;
-  });
-  const ownership = new PartitionOwnership();
-  const ledger = new OffsetLedger();
-  // Where each partition goes on (the offset after the last record read); unknown after a (re)join,
-  // where the consumer resumes at the committed offset.
-  const expectedNext = new Map<number, bigint>();
-  const retention = new RetentionLoss({
-    logStartOffsets: async (t) => new Map((await admin.topicOffsets(t)).map((o) => [o.partition, o.low])),
-    onLoss: (_t, _partition, records) => metrics.lost(records, 'retention'),
-    reader: component,
-    logger,
-  });
-  const abort = new AbortController();
-
+  readonly #definition: SinkDefinition<F, I, T>;
+  readonly #config: SinkHostConfig;
+  readonly #ctx: SinkContext<InferFields<F>>;
+  readonly #component: string;
+  readonly #logger: Logger;
+  readonly #values: TopicCodec<ValueOf<I>>;
+  readonly #metricsTopic: string;
+  readonly #requestTimeoutMs: number;
+  readonly #exporter: Exporter<T>;
+  readonly #admin: KafkaAdmin;
+  readonly #metrics: SinkMetrics;
+  readonly #http: HttpServer | undefined;
   // Dead letters and metric samples. Not idempotent: a dead letter can be written twice anyway (crash
   // between the write and the commit), and the metrics are cumulative values, last one wins.
-  const producer: KafkaProducer = kafka.producer({ idempotent: false });
-  const consumer: GroupConsumer = kafka.consumer({
-    groupId,
-    topics: [topic],
-    fromBeginning: hostConfig.startFrom === 'earliest',
-    sessionTimeoutMs: runtime.sessionTimeoutMs,
-    heartbeatIntervalMs: runtime.heartbeatIntervalMs,
-    maxWaitMs: runtime.maxWaitMs,
-    // What one poll brings at most, and so what backpressure can overshoot by.
-    maxBytesPerPartition: runtime.maxBatchBytes,
-    maxBytes: Math.max(runtime.maxBatchBytes, 1_048_576),
-    // Backpressure pauses between polls: one poll brings at most this much beyond the buffer's limit.
-    maxRecordsPerPoll: Math.max(hostConfig.batchSize, 30),
-    // read_committed: processors write their outputs in transactions; aborted records must never
-    // reach a receiver.
-    readCommitted: true,
-    onAssigned: (partitions) => {
-      onAssigned(partitions.map((p) => p.partition));
-      return undefined;
-    },
-    onRevoked: () => {
-      // Everything buffered will be read again by whoever owns the partitions next (perhaps us).
-      pipeline.discard('rebalance');
-    },
-    eachBatch: (batch) => eachBatch(batch),
-    onFatal: (err) => {
-      ownership.revokeAll();
-      expectedNext.clear();
-      pipeline.discard('consumer failed');
-      fail(err);
-    },
-  });
+  readonly #producer: KafkaProducer;
+  readonly #consumer: GroupConsumer;
+  readonly #pipeline: DeliveryPipeline<T>;
+  readonly #ownership = new PartitionOwnership();
+  readonly #ledger = new OffsetLedger();
+  /**
+   * Where each partition goes on (the offset after the last record read); unknown after a (re)join,
+   * where the consumer resumes at the committed offset.
+   */
+  readonly #expectedNext = new Map<number, bigint>();
+  readonly #retention: RetentionLoss;
+  readonly #abort = new AbortController();
+  readonly #onStatus: (status: ComponentStatus) => void;
+  readonly #timers: NodeJS.Timeout[] = [];
 
-  async function commit(entries: ReadonlyArray<Entry<T>>): Promise<void> {
-    const { commits, notOwned } = ledger.plan(
+  #status: ComponentStatus = { state: 'starting', summary: 'starting' };
+  #lastSnapshot: SinkSnapshot | undefined;
+  #lastStatusAt = Date.now();
+  #lag: number | null = null;
+  #fatal: Error | undefined;
+  #stopping = false;
+  #loop: Promise<void> = Promise.resolve();
+  #stopPromise: Promise<void> | undefined;
+  #markReady: () => void = () => {};
+  #failReady: (err: Error) => void = () => {};
+  #resolveDone: () => void = () => {};
+  #rejectDone: (err: Error) => void = () => {};
+
+  /**
+   * Checks the configuration, creates the exporter (first, so a configuration problem of the exporter
+   * is reported before anything touches Kafka), checks the topics, serves the endpoint, then joins the
+   * group. Whatever was opened is closed again when a step fails.
+   */
+  static async start<F extends SinkHostFields, I extends TopicRef, T>(
+    definition: SinkDefinition<F, I, T>,
+    config: InferFields<F>,
+    options: SinkHostOptions,
+  ): Promise<SinkHost<F, I, T>> {
+    const hostConfig = config as SinkHostConfig;
+    checkConsumerSettings(`sinks.${definition.name}.runtime`, hostConfig.runtime);
+    const logger = options.logger.child({ sink: definition.name });
+    const topic = topicName(topicDefinitionOf(definition.input), options.topicPrefix);
+    const component = `sink/${definition.name}`;
+
+    const ctx: SinkContext<InferFields<F>> = { config, logger };
+    const exporter = await definition.createExporter(ctx);
+    const { kafka } = options;
+    let admin: KafkaAdmin;
+    try {
+      admin = await connectAdmin(kafka, options.brokers ?? kafka.brokers);
+    } catch (err) {
+      await exporter.shutdown().catch(() => {});
+      throw err;
+    }
+    const existing = new Set(await admin.listTopics());
+    for (const needed of [
+      topic,
+      topicName(TOPICS.dlq, options.topicPrefix),
+      topicName(TOPICS.metrics, options.topicPrefix),
+    ]) {
+      if (!existing.has(needed)) {
+        await Promise.allSettled([admin.disconnect(), exporter.shutdown()]);
+        throw new MeshpipeError(ERRORS.KAFKA_TOPIC_MISSING, [needed]);
+      }
+    }
+
+    const metrics = new SinkMetrics(
+      definition.name,
+      topic,
+      `${component}/${hostname()}-${process.pid}`,
+      BigInt(Date.now()) * 1_000_000n,
+    );
+    // /metrics, /healthz and /readyz at sinks.<name>.listen, like every component's (http-endpoint.ts).
+    let host: SinkHost<F, I, T> | undefined;
+    const http = await serveSinkEndpoint({
+      sink: definition.name,
+      listen: hostConfig.listen,
+      exporter: exporter as Exporter<unknown>,
+      samples: () => metrics.series.samples(),
+      status: () => host?.status() ?? { state: 'starting', summary: 'starting' },
+      logger,
+    }).catch(async (err: unknown) => {
+      await Promise.allSettled([admin.disconnect(), exporter.shutdown()]);
+      throw err;
+    });
+    host = new SinkHost(definition, options, { ctx, exporter, admin, metrics, http });
+    await host.#connect();
+    return host;
+  }
+
+  private constructor(
+    definition: SinkDefinition<F, I, T>,
+    options: SinkHostOptions,
+    started: Started<InferFields<F>, T>,
+  ) {
+    this.#definition = definition;
+    this.#ctx = started.ctx;
+    this.#config = started.ctx.config as SinkHostConfig;
+    this.#logger = started.ctx.logger;
+    this.name = definition.name;
+    this.#component = `sink/${definition.name}`;
+    this.groupId = options.groupId ?? `${options.topicPrefix}-sink-${definition.name}`;
+    const input = topicDefinitionOf(definition.input);
+    this.topic = topicName(input, options.topicPrefix);
+    this.#values = topicCodec<ValueOf<I>>(input);
+    this.#metricsTopic = topicName(TOPICS.metrics, options.topicPrefix);
+    this.#requestTimeoutMs = options.kafka.requestTimeout;
+    ({ exporter: this.#exporter, admin: this.#admin, metrics: this.#metrics, http: this.#http } = started);
+    this.#onStatus = options.onStatus ?? reportStatus;
+
+    this.#retention = new RetentionLoss({
+      logStartOffsets: async (t) =>
+        new Map((await this.#admin.topicOffsets(t)).map((o) => [o.partition, o.low])),
+      onLoss: (_t, _partition, records) => this.#metrics.lost(records, 'retention'),
+      reader: this.#component,
+      logger: this.#logger,
+    });
+
+    const c = this.#config;
+    const topic = this.topic;
+    this.#producer = options.kafka.producer({ idempotent: false });
+    this.#consumer = options.kafka.consumer({
+      groupId: this.groupId,
+      topics: [topic],
+      ...consumerTuning({ startFrom: c.startFrom, ...c.runtime }),
+      // What one poll brings at most, and so what backpressure can overshoot by.
+      maxBytes: Math.max(c.runtime.maxBatchBytes, 1_048_576),
+      // Backpressure pauses between polls: one poll brings at most this much beyond the buffer's limit.
+      maxRecordsPerPoll: Math.max(c.batchSize, 30),
+      // read_committed: processors write their outputs in transactions; aborted records must never
+      // reach a receiver.
+      readCommitted: true,
+      onAssigned: (partitions) => {
+        this.#onAssigned(partitions.map((p) => p.partition));
+        return undefined;
+      },
+      onRevoked: () => {
+        // Everything buffered will be read again by whoever owns the partitions next (perhaps us).
+        this.#pipeline.discard('rebalance');
+      },
+      eachBatch: (batch) => this.#eachBatch(batch),
+      onFatal: (err) => {
+        this.#ownership.revokeAll();
+        this.#expectedNext.clear();
+        this.#pipeline.discard('consumer failed');
+        this.#fail(err);
+      },
+    });
+
+    const owned = () => this.#ownership.partitions.map((partition) => ({ topic, partition }));
+    this.#pipeline = new DeliveryPipeline<T>({
+      sink: definition.name,
+      batchSize: c.batchSize,
+      lingerMs: c.lingerMs,
+      maxBuffered: Math.max(c.maxBufferedRecords, c.batchSize),
+      exporter: this.#exporter,
+      retry: { ...c.retry, multiplier: 2, maxRetryAfterMs: MAX_RETRY_AFTER_MS },
+      deadLetters: new DeadLetterWriter(
+        this.#producer,
+        topicName(TOPICS.dlq, options.topicPrefix),
+        this.#component,
+      ),
+      commit: (entries) => this.#commit(entries),
+      pause: () => this.#consumer.pause(owned()),
+      resume: () => this.#consumer.resume(owned()),
+      metrics: this.#metrics,
+      logger: this.#logger,
+      signal: this.#abort.signal,
+    });
+
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#markReady = resolve;
+      this.#failReady = reject;
+    });
+    this.ready.catch(() => {}); // observed through `done`
+    this.done = new Promise<void>((resolve, reject) => {
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
+    });
+    this.done.catch(() => {}); // callers that only stop() need not observe it
+
+    this.#timers.push(
+      setInterval(() => this.#report(), options.statusIntervalMs ?? 2000),
+      setInterval(() => void this.#publishMetrics(), c.runtime.metricsIntervalMs),
+    );
+  }
+
+  async #connect(): Promise<void> {
+    await this.#producer.connect();
+    await this.#consumer.connect();
+    this.#loop = this.#pipeline.run().catch((err: Error) => this.#fail(err));
+    this.#logger.info({ topic: this.topic, groupId: this.groupId }, 'sink started');
+    this.#report();
+  }
+
+  /** The last status reported (what /readyz and /healthz answer from). */
+  status(): ComponentStatus {
+    return this.#status;
+  }
+
+  snapshot(): SinkSnapshot {
+    return {
+      ready: this.#ownership.generation > 0,
+      paused: this.#pipeline.paused,
+      buffered: this.#pipeline.buffered,
+      partitions: this.#ownership.partitions,
+      retrying: this.#pipeline.retrying,
+      lag: this.#lag,
+      totals: this.#metrics.totals(),
+      fatal: this.#fatal === undefined ? null : this.#fatal.message,
+    };
+  }
+
+  /** Graceful stop: flush, deliver and commit within `shutdownTimeoutMs`, then disconnect. */
+  stop(): Promise<void> {
+    this.#stopPromise ??= this.#shutdown().then(
+      () => (this.#fatal === undefined ? this.#resolveDone() : this.#rejectDone(this.#fatal)),
+      (err: Error) => this.#rejectDone(err),
+    );
+    return this.#stopPromise.then(() => this.done).catch(() => {});
+  }
+
+  // --- offsets --------------------------------------------------------------------------------------
+
+  async #commit(entries: ReadonlyArray<Entry<T>>): Promise<void> {
+    const { commits, notOwned } = this.#ledger.plan(
       entries.map((e) => ({ partition: e.source.partition, offset: e.source.offset, last: e.last })),
-      ownership,
+      this.#ownership,
     );
     if (notOwned.length > 0)
-      logger.info({ partitions: notOwned }, 'not committing partitions this member no longer owns');
+      this.#logger.info({ partitions: notOwned }, 'not committing partitions this member no longer owns');
     if (commits.length === 0) return;
     try {
-      await consumer.commit(
-        commits.map((c) => ({ topic, partition: c.partition, offset: BigInt(c.offset) })),
+      await this.#consumer.commit(
+        commits.map((c) => ({ topic: this.topic, partition: c.partition, offset: BigInt(c.offset) })),
       );
-      ledger.record(commits);
+      this.#ledger.record(commits);
     } catch (err) {
       // A rebalance raced the commit: whoever owns the partitions now reads these records again
       // (duplicates within the documented window, never a loss).
-      logger.warn({ err: errorMessage(err), commits }, 'offset commit failed; records will be redelivered');
+      this.#logger.warn(
+        { err: errorMessage(err), commits },
+        'offset commit failed; records will be redelivered',
+      );
     }
   }
 
-  const pipeline = new DeliveryPipeline<T>({
-    sink: definition.name,
-    batchSize: hostConfig.batchSize,
-    lingerMs: hostConfig.lingerMs,
-    maxBuffered: Math.max(hostConfig.maxBufferedRecords, hostConfig.batchSize),
-    exporter,
-    retry: { ...hostConfig.retry, multiplier: 2, maxRetryAfterMs: MAX_RETRY_AFTER_MS },
-    deadLetters: new DeadLetterWriter(producer, dlqTopic, component),
-    commit,
-    pause: () => consumer.pause(ownership.partitions.map((partition) => ({ topic, partition }))),
-    resume: () => consumer.resume(ownership.partitions.map((partition) => ({ topic, partition }))),
-    metrics,
-    logger,
-    signal: abort.signal,
-  });
-
-  let markReady: () => void = () => {};
-  let failReady: (err: Error) => void = () => {};
-  const ready = new Promise<void>((resolve, reject) => {
-    markReady = resolve;
-    failReady = reject;
-  });
-  ready.catch(() => {}); // observed through `done`
-
-  function onAssigned(partitions: number[]): void {
-    const revoked = ownership.assign(partitions);
+  #onAssigned(partitions: number[]): void {
+    const revoked = this.#ownership.assign(partitions);
     // Every rejoin restarts fetching at the committed offsets, so what is buffered will be read
     // again, and our record of commits starts over.
-    ledger.forget([...revoked, ...partitions]);
-    expectedNext.clear();
-    for (const p of revoked) metrics.lag(p, undefined);
-    pipeline.discard('rebalance');
-    logger.info({ partitions, revoked, generation: ownership.generation }, 'partitions assigned');
-    markReady();
-    pipeline.applyBackpressure();
+    this.#ledger.forget([...revoked, ...partitions]);
+    this.#expectedNext.clear();
+    for (const p of revoked) this.#metrics.lag(p, undefined);
+    this.#pipeline.discard('rebalance');
+    this.#logger.info({ partitions, revoked, generation: this.#ownership.generation }, 'partitions assigned');
+    this.#markReady();
+    this.#pipeline.applyBackpressure();
     // Ready now, not at the next status tick (/readyz reads the last status).
-    report();
+    this.#report();
+  }
+
+  // --- intake ---------------------------------------------------------------------------------------
+
+  async #eachBatch(batch: ConsumedBatch): Promise<void> {
+    // Schema ids new to this process, from the Schema Registry (when there is one) before decoding.
+    await schemaRegistry().resolveIds(batch.records);
+    // The ownership check never fails in practice (assignments change between polls only); if it
+    // did, the records belong to another member, which reads them itself.
+    if (this.#stopping || !this.#ownership.owns(batch.partition)) return;
+    this.#noticeJump(batch.partition, batch.records);
+    const entries: Array<Entry<T>> = [];
+    let consumed = 0;
+    for (const message of batch.records) consumed += this.#intake(message, entries);
+    for (const entry of entries) this.#pipeline.add(entry);
+    this.#metrics.consumed(consumed);
+    this.#pipeline.applyBackpressure();
   }
 
   /** The entries of one record: one per value (a batch record holds many: schemas/topics.ts). */
-  function intake(partition: number, message: ConsumedRecord, into: Array<Entry<T>>): number {
-    const source: SourceRecord = {
-      topic,
-      partition,
-      offset: message.offset,
-      timestampMs: message.timestamp,
-      key: message.key,
-      value: message.value,
-      headers: message.headers,
-    };
+  #intake(message: ConsumedRecord, into: Array<Entry<T>>): number {
+    const name = this.#definition.name;
+    const values = this.#values;
+    const source = sourceRecordOf(message);
     let decoded: Array<ValueOf<I>>;
     try {
       decoded = values.decodeRecord(message.value ?? Buffer.alloc(0));
     } catch (err) {
-      into.push({ source, error: asMeshpipeError(err, definition.name) });
+      into.push({ source, error: asRecordError(name, err, ERRORS.SINK_RECORD_FAILED) });
       return 1;
     }
     const batched = values.batchSchema !== null && decoded.length > 0;
@@ -294,10 +434,10 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
     for (let index = 0; index < decoded.length; index++) {
       const value = decoded[index]!;
       const record: InputRecord<ValueOf<I>> = {
-        topic,
-        input: definition.input,
-        partition,
-        offset: message.offset,
+        topic: source.topic,
+        input: this.#definition.input,
+        partition: source.partition,
+        offset: source.offset,
         index,
         key: batched ? values.keyOf(value) : key,
         timestampMs: source.timestampMs,
@@ -306,20 +446,22 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
       };
       const last = index === decoded.length - 1;
       try {
-        into.push({ source, last, item: definition.prepare(record, ctx) });
+        into.push({ source, last, item: this.#definition.prepare(record, this.#ctx) });
       } catch (err) {
-        const error = asMeshpipeError(err, definition.name);
-        into.push(batched ? { source, last, error, failed: failedItem(record) } : { source, last, error });
+        const error = asRecordError(name, err, ERRORS.SINK_RECORD_FAILED);
+        into.push(
+          batched ? { source, last, error, failed: this.#failedItem(record) } : { source, last, error },
+        );
       }
     }
     return decoded.length;
   }
 
   /** A value of a batch that failed alone: dead-lettered with its index, as a record of the item schema. */
-  function failedItem(record: InputRecord<ValueOf<I>>) {
+  #failedItem(record: InputRecord<ValueOf<I>>) {
     let bytes: Buffer | null = null;
     try {
-      bytes = values.item.encode(record.value);
+      bytes = this.#values.item.encode(record.value);
     } catch {
       // The batch record (at the offset the dead letter names) still holds it.
     }
@@ -327,172 +469,124 @@ export async function startSink<F extends SinkHostFields, I extends TopicRef, T>
   }
 
   /** A batch that starts past where the partition was: retention may have deleted unread records. */
-  function noticeJump(partition: number, messages: readonly ConsumedRecord[]): void {
+  #noticeJump(partition: number, messages: readonly ConsumedRecord[]): void {
     if (messages.length === 0) return;
     const first = BigInt(messages[0]!.offset);
-    const expected = expectedNext.get(partition);
-    expectedNext.set(partition, BigInt(messages.at(-1)!.offset) + 1n);
+    const expected = this.#expectedNext.get(partition);
+    this.#expectedNext.set(partition, BigInt(messages.at(-1)!.offset) + 1n);
     if (expected !== undefined) {
-      retention.jumped(topic, partition, expected, first);
+      this.#retention.jumped(this.topic, partition, expected, first);
       return;
     }
     // The first batch since the (re)join: the consumer resumed at the committed offset, or jumped from it.
-    void admin
-      .committedOffsets(groupId, [topic])
+    void this.#committed([partition])
       .then((offsets) => {
-        const committed = offsets.get(topic)?.get(partition);
-        if (committed !== undefined) retention.jumped(topic, partition, committed, first);
+        const committed = offsets.get(this.topic)?.get(partition);
+        if (committed !== undefined) this.#retention.jumped(this.topic, partition, committed, first);
       })
-      .catch((err) => logger.debug({ err: errorMessage(err) }, 'committed offsets not available'));
-  }
-
-  let stopping = false;
-  async function eachBatch(batch: ConsumedBatch): Promise<void> {
-    // Schema ids new to this process, from the Schema Registry (when there is one) before decoding.
-    await schemaRegistry().resolveIds(batch.records);
-    // The ownership check never fails in practice (assignments change between polls only); if it
-    // did, the records belong to another member, which reads them itself.
-    if (stopping || !ownership.owns(batch.partition)) return;
-    noticeJump(batch.partition, batch.records);
-    const entries: Array<Entry<T>> = [];
-    let consumed = 0;
-    for (const message of batch.records) consumed += intake(batch.partition, message, entries);
-    for (const entry of entries) pipeline.add(entry);
-    metrics.consumed(consumed);
-    pipeline.applyBackpressure();
+      .catch((err) => this.#logger.debug({ err: errorMessage(err) }, 'committed offsets not available'));
   }
 
   // --- metrics and status ---------------------------------------------------------------------------
-  async function refreshLag(): Promise<void> {
-    const owned = ownership.partitions;
+
+  async #refreshLag(): Promise<void> {
+    const owned = this.#ownership.partitions;
     if (owned.length === 0) return;
-    const [group, high] = await Promise.all([
-      admin.committedOffsets(groupId, [topic]),
-      admin.topicOffsets(topic),
-    ]);
+    const [group, high] = await Promise.all([this.#committed(owned), this.#admin.topicOffsets(this.topic)]);
     let total = 0;
     for (const p of owned) {
       const h = high.find((x) => x.partition === p);
       if (h === undefined) continue;
-      const committed = group.get(topic)?.get(p);
+      const committed = group.get(this.topic)?.get(p);
       // No commit yet: a new group starts at the earliest retained record (or the latest).
-      const from = committed ?? (hostConfig.startFrom === 'earliest' ? h.low : h.high);
+      const from = committed ?? (this.#config.startFrom === 'earliest' ? h.low : h.high);
       const partitionLag = Math.max(0, Number(h.high - from));
-      metrics.lag(p, partitionLag);
+      this.#metrics.lag(p, partitionLag);
       total += partitionLag;
     }
-    lag = total;
+    this.#lag = total;
   }
 
-  async function publishMetrics(): Promise<void> {
-    await refreshLag().catch((err) => logger.debug({ err: errorMessage(err) }, 'lag not available'));
-    await publishSamples(producer, metricsTopic, metrics.series.samples()).catch((err) =>
-      logger.warn({ err: errorMessage(err) }, 'could not publish sink metrics'),
+  /**
+   * The group's committed offsets, asked on the member's own coordinator connection: an admin client's
+   * ListConsumerGroupOffsets that meets NOT_COORDINATOR (a coordinator still loading, or moving) crashes
+   * librdkafka (confluentinc/librdkafka#5040: it dereferences the admin client's absent group).
+   */
+  #committed(partitions: readonly number[]): Promise<Map<string, Map<number, bigint>>> {
+    return this.#consumer.committed(
+      partitions.map((partition) => ({ topic: this.topic, partition })),
+      this.#requestTimeoutMs,
     );
   }
 
-  function snapshot(): SinkSnapshot {
-    return {
-      ready: ownership.generation > 0,
-      paused: pipeline.paused,
-      buffered: pipeline.buffered,
-      partitions: ownership.partitions,
-      retrying: pipeline.retrying,
-      lag,
-      totals: metrics.totals(),
-      fatal: fatal === undefined ? null : fatal.message,
-    };
+  async #publishMetrics(): Promise<void> {
+    await this.#refreshLag().catch((err) =>
+      this.#logger.debug({ err: errorMessage(err) }, 'lag not available'),
+    );
+    await publishSamples(this.#producer, this.#metricsTopic, this.#metrics.series.samples()).catch((err) =>
+      this.#logger.warn({ err: errorMessage(err) }, 'could not publish sink metrics'),
+    );
   }
 
-  const onStatus = options.onStatus ?? reportStatus;
-  let lastSnapshot: SinkSnapshot | undefined;
-  let lastStatusAt = Date.now();
-  function report(): void {
-    const now = snapshot();
-    current = sinkStatus(now, lastSnapshot, Date.now() - lastStatusAt, definition.unit ?? 'records');
-    onStatus(current);
-    lastSnapshot = now;
-    lastStatusAt = Date.now();
+  #report(): void {
+    const now = this.snapshot();
+    this.#status = sinkStatus(
+      now,
+      this.#lastSnapshot,
+      Date.now() - this.#lastStatusAt,
+      this.#definition.unit ?? 'records',
+    );
+    this.#onStatus(this.#status);
+    this.#lastSnapshot = now;
+    this.#lastStatusAt = Date.now();
   }
-  const statusTimer = setInterval(report, options.statusIntervalMs ?? 2000);
-  const metricsTimer = setInterval(() => void publishMetrics(), runtime.metricsIntervalMs);
 
   // --- lifecycle ------------------------------------------------------------------------------------
-  let fatal: Error | undefined;
-  let lag: number | null = null;
-  let loop: Promise<void> = Promise.resolve();
-  let stopPromise: Promise<void> | undefined;
-  let resolveDone: () => void = () => {};
-  let rejectDone: (err: Error) => void = () => {};
-  const done = new Promise<void>((resolve, reject) => {
-    resolveDone = resolve;
-    rejectDone = reject;
-  });
-  done.catch(() => {}); // callers that only stop() need not observe it
 
-  function fail(err: Error): void {
-    if (fatal !== undefined) return;
-    fatal = err;
-    logger.error({ err: errorMessage(err) }, 'sink failed');
-    failReady(err);
-    void stop();
+  #fail(err: Error): void {
+    if (this.#fatal !== undefined) return;
+    this.#fatal = err;
+    this.#logger.error({ err: errorMessage(err) }, 'sink failed');
+    this.#failReady(err);
+    void this.stop();
   }
 
-  async function shutdown(): Promise<void> {
-    stopping = true;
-    clearInterval(statusTimer);
-    clearInterval(metricsTimer);
-    pipeline.close();
-    if (fatal === undefined) {
+  async #shutdown(): Promise<void> {
+    this.#stopping = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#pipeline.close();
+    const abort = this.#abort;
+    if (this.#fatal === undefined) {
       // Deliver what is buffered, within the budget; the abort ends retry waits at once.
-      const timer = setTimeout(() => abort.abort(), hostConfig.shutdownTimeoutMs);
+      const timer = setTimeout(() => abort.abort(), this.#config.shutdownTimeoutMs);
       const grace = new Promise<void>((resolve) =>
         abort.signal.addEventListener('abort', () => setTimeout(resolve, SHUTDOWN_GRACE_AFTER_ABORT_MS), {
           once: true,
         }),
       );
-      await Promise.race([loop, grace]);
+      await Promise.race([this.#loop, grace]);
       clearTimeout(timer);
     }
     abort.abort();
-    const left = pipeline.buffered;
+    const left = this.#pipeline.buffered;
     if (left > 0)
-      logger.info({ records: left }, 'stopping with records not delivered; they will be redelivered');
-    await publishMetrics();
-    report();
+      this.#logger.info({ records: left }, 'stopping with records not delivered; they will be redelivered');
+    await this.#publishMetrics();
+    this.#report();
     // After disconnect a late acknowledgement of an abandoned batch cannot commit anything (the
     // consumer is gone): those records are redelivered.
-    await consumer.disconnect().catch(() => {});
-    ownership.revokeAll();
+    await this.#consumer.disconnect().catch(() => {});
+    this.#ownership.revokeAll();
     // An exporter's shutdown may wait for an abandoned request up to its own timeout; the process has
     // nothing left to lose by not waiting (the supervisor allows components 15 s in all).
     await Promise.race([
-      Promise.allSettled([exporter.shutdown(), producer.disconnect(), admin.disconnect(), http?.close()]),
+      Promise.allSettled([
+        this.#exporter.shutdown(),
+        this.#producer.disconnect(),
+        this.#admin.disconnect(),
+        this.#http?.close(),
+      ]),
       sleep(CLOSE_WAIT_MS, undefined, { ref: false }),
     ]);
   }
-
-  function stop(): Promise<void> {
-    stopPromise ??= shutdown().then(
-      () => (fatal === undefined ? resolveDone() : rejectDone(fatal)),
-      (err: Error) => rejectDone(err),
-    );
-    return stopPromise.then(() => done).catch(() => {});
-  }
-
-  await producer.connect();
-  await consumer.connect();
-  loop = pipeline.run().catch((err: Error) => fail(err));
-  logger.info({ topic, groupId }, 'sink started');
-  report();
-
-  return {
-    name: definition.name,
-    groupId,
-    topic,
-    ready,
-    done,
-    snapshot,
-    stop,
-  };
 }

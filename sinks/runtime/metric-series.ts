@@ -4,11 +4,10 @@
  * per `stream` (one running process, `startTimeUnixNano` its start), so a consumer that keeps the
  * latest sample of every (series, stream) and sums over streams never double counts.
  *
- * Metric definitions and series ids are the processors' (processors/runtime/processor-metrics.ts), so
- * the Prometheus sink sees one naming scheme for every component.
+ * Metric definitions and series ids are every component's (runtime/metric-definition.ts), so the
+ * Prometheus sink sees one naming scheme for all of them.
  */
-import type { MetricDefinition } from '../../processors/runtime/processor-metrics.ts';
-import { seriesIdOf } from '../../processors/runtime/processor-metrics.ts';
+import { type MetricDefinition, seriesIdOf } from '../../runtime/metric-definition.ts';
 import type { MetricSample } from '../../schemas/types.ts';
 
 export type Labels = Readonly<Record<string, string>>;

@@ -1,29 +1,14 @@
 /**
  * Retry as a wrapper around an exporter: `withRetry(exporter, policy)` is an exporter that answers
  * `retryable` results by waiting and trying the same batch again, until the receiver acknowledges it,
- * rejects it for good, the policy's time budget runs out, or the host stops.
- *
- * Waits grow exponentially with "equal jitter" (half the step fixed, half random): a fleet of sinks
- * that lost the same receiver does not reconnect in lock step, and no wait collapses to ~0 the way
- * full jitter can. A delay named by the receiver (gRPC RetryInfo, HTTP Retry-After) replaces the
- * computed one: the receiver knows its own recovery better than our backoff does.
+ * rejects it for good, the policy's time budget (`maxElapsedMs`) runs out, or the host stops. The waits
+ * are the one retry policy of every component (runtime/retry-policy.ts: exponential, equal jitter, a
+ * receiver-named delay wins).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
+import { backoffDelay, honouredRetryAfter, type RetryPolicy } from '../../runtime/retry-policy.ts';
 import { type Exporter, type ExportResult, failed } from './exporter.ts';
-
-export interface RetryPolicy {
-  /** Wait before the first retry, ms. */
-  initialBackoffMs: number;
-  /** Ceiling of the exponential wait, ms. */
-  maxBackoffMs: number;
-  /** Growth factor of the wait per attempt. */
-  multiplier: number;
-  /** Give up on a batch after retrying it this long (0: never; the host applies backpressure instead). */
-  maxElapsedMs: number;
-  /** Ceiling on a receiver-named delay, so a bogus hint cannot park the sink for hours. */
-  maxRetryAfterMs: number;
-}
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   initialBackoffMs: 500,
@@ -44,16 +29,6 @@ export interface RetryOptions {
   random?: () => number;
 }
 
-/** The wait after failed attempt number `attempt` (1-based), without a receiver hint. */
-export function backoffDelay(
-  attempt: number,
-  policy: RetryPolicy,
-  random: () => number = Math.random,
-): number {
-  const step = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * policy.multiplier ** (attempt - 1));
-  return Math.round(step / 2 + random() * (step / 2));
-}
-
 /** The wait after a retryable result: the receiver's hint when it gave one, else the backoff. */
 export function retryDelay(
   attempt: number,
@@ -62,7 +37,7 @@ export function retryDelay(
   random: () => number = Math.random,
 ): number {
   if (result.retryAfterMs !== undefined && result.retryAfterMs >= 0) {
-    return Math.min(result.retryAfterMs, policy.maxRetryAfterMs);
+    return honouredRetryAfter(result.retryAfterMs, policy);
   }
   return backoffDelay(attempt, policy, random);
 }
@@ -89,7 +64,8 @@ export function withRetry<T>(
         const result = await settle(exporter, items);
         if (result.code !== 'retryable' || options.signal?.aborted === true) return result;
         const delayMs = retryDelay(attempt, result, policy, random);
-        if (policy.maxElapsedMs > 0 && Date.now() + delayMs - started > policy.maxElapsedMs) {
+        const maxElapsedMs = policy.maxElapsedMs ?? 0;
+        if (maxElapsedMs > 0 && Date.now() + delayMs - started > maxElapsedMs) {
           return failed(
             new MeshpipeError(
               ERRORS.SINK_RETRIES_EXHAUSTED,

@@ -7,7 +7,7 @@
  */
 
 import type { KafkaProducer } from '../../lib/kafka.ts';
-import type { MetricDefinition } from '../../processors/runtime/processor-metrics.ts';
+import type { MetricDefinition } from '../../runtime/metric-definition.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { MetricSample } from '../../schemas/types.ts';
 import { type Labels, MetricSeries } from './metric-series.ts';

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import anomalyDetector from '../../../processors/anomaly-detector/index.ts';
 import { DELTAS_TOPIC, type WindowDelta } from '../../../processors/anomaly-detector/topics.ts';
-import { seriesIdOf } from '../../../processors/runtime/processor-metrics.ts';
 import { testProcessor } from '../../../processors/runtime/test-context.ts';
+import { seriesIdOf } from '../../../runtime/metric-definition.ts';
 import type { MetricSample } from '../../../schemas/types.ts';
 import { SEMCONV_BOUNDS } from './red-metrics-emulator.ts';
 

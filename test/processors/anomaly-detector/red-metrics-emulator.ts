@@ -12,7 +12,7 @@
  */
 
 import { seededRandom } from '../../../lib/seeded-random.ts';
-import { seriesIdOf } from '../../../processors/runtime/processor-metrics.ts';
+import { seriesIdOf } from '../../../runtime/metric-definition.ts';
 import type { MetricSample } from '../../../schemas/types.ts';
 
 /** OpenTelemetry semantic conventions: http.server.request.duration / http.client.request.duration. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { UnitOfWork } from '../../../processors/runtime/partition-task.ts';
-import { ProcessorMetrics, seriesIdOf } from '../../../processors/runtime/processor-metrics.ts';
+import { ProcessorMetrics } from '../../../processors/runtime/processor-metrics.ts';
+import { seriesIdOf } from '../../../runtime/metric-definition.ts';
 
 function work(consumed: number, produced: number): UnitOfWork {
   return {

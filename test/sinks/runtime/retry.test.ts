@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ERRORS, isMeshpipeError } from '../../../lib/errors.ts';
+import type { RetryPolicy } from '../../../runtime/retry-policy.ts';
 import {
   type Exporter,
   type ExportResult,
@@ -8,13 +9,7 @@ import {
   retryable,
   SUCCESS,
 } from '../../../sinks/runtime/exporter.ts';
-import {
-  backoffDelay,
-  type RetryPolicy,
-  retryDelay,
-  settle,
-  withRetry,
-} from '../../../sinks/runtime/retry.ts';
+import { retryDelay, settle, withRetry } from '../../../sinks/runtime/retry.ts';
 
 const FAST: RetryPolicy = {
   initialBackoffMs: 1,
@@ -37,31 +32,7 @@ function scripted(results: ExportResult[]): Exporter<number> & { calls: number[]
   };
 }
 
-describe('backoff', () => {
-  it('grows exponentially to the ceiling, with equal jitter between half and the full step', () => {
-    const policy: RetryPolicy = { ...FAST, initialBackoffMs: 100, maxBackoffMs: 1000 };
-    const cases: Array<[attempt: number, step: number]> = [
-      [1, 100],
-      [2, 200],
-      [3, 400],
-      [4, 800],
-      [5, 1000],
-      [30, 1000],
-    ];
-    for (const [attempt, step] of cases) {
-      assert.equal(
-        backoffDelay(attempt, policy, () => 0),
-        step / 2,
-        `attempt ${attempt}, lowest jitter`,
-      );
-      assert.equal(
-        backoffDelay(attempt, policy, () => 1),
-        step,
-        `attempt ${attempt}, highest jitter`,
-      );
-    }
-  });
-
+describe('retryDelay', () => {
   it('uses the delay the receiver named, capped by maxRetryAfterMs', () => {
     const hinted = retryable(new Error('slow down'), 30) as Extract<ExportResult, { code: 'retryable' }>;
     assert.equal(

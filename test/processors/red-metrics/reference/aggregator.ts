@@ -22,8 +22,8 @@
 
 import type { RedMetricsConfig } from '../../../../processors/red-metrics/config.ts';
 import type { InputRecord, ProcessorContext } from '../../../../processors/runtime/definition.ts';
-import { seriesIdOf } from '../../../../processors/runtime/processor-metrics.ts';
 import { compileRouteTemplater, type RouteTemplater } from '../../../../processors/shared/route-template.ts';
+import { seriesIdOf } from '../../../../runtime/metric-definition.ts';
 import type { MetricSample, Span } from '../../../../schemas/types.ts';
 import {
   type ExemplarSlot,

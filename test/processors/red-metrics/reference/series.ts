@@ -24,8 +24,8 @@
  * So every request is counted once, by the side that was captured first in the chain.
  */
 
-import { seriesIdOf } from '../../../../processors/runtime/processor-metrics.ts';
 import type { RouteTemplater } from '../../../../processors/shared/route-template.ts';
+import { seriesIdOf } from '../../../../runtime/metric-definition.ts';
 import type { MetricType, Span } from '../../../../schemas/types.ts';
 import { workloadAttribute } from '../../../../schemas/workload-kind.ts';
 import type { RpcKind } from './rpc-series.ts';

@@ -1,15 +1,18 @@
 /**
- * Dead letters: a record a processor could not decode, or whose handler threw, is written to
- * `<prefix>.dlq.v1` with its bytes unchanged and the reason, inside the same transaction as the batch it
- * came in — so it is dead-lettered exactly once, and the processor goes on with the next record. In a
- * batch record (topics.ts `batch`) a value whose handler threw is dead-lettered alone, with its index
- * in the batch; the rest of the batch is processed as usual.
+ * Dead letters: a record a processor or sink could not decode, handle or deliver is written to
+ * `<prefix>.dlq.v1` with its bytes unchanged and the reason, and the component goes on with the next
+ * record. This file builds the record, the same for every component; how it is written differs by host:
+ * a processor puts it in the same transaction as the batch it came in (dead-lettered exactly once,
+ * processors/runtime/partition-task.ts), a sink awaits it before committing the source offsets
+ * (dead-letter-writer.ts). In a batch record (schemas/topics.ts `batch`) a value that failed alone is
+ * dead-lettered alone, with its index in the batch; the rest of the batch goes on.
  *
  * The same facts are in the Kafka headers, so a consumer can route or filter dead letters without
  * decoding them.
  */
-import { ERRORS, errorMessage, isMeshpipeError, MeshpipeError } from '../../lib/errors.ts';
-import type { DeadLetter } from '../../schemas/types.ts';
+import { type ErrorSpec, errorMessage, isMeshpipeError, MeshpipeError } from '../lib/errors.ts';
+import type { DeadLetter } from '../schemas/types.ts';
+import type { SourceRecord } from './input-record.ts';
 
 export const DEAD_LETTER_HEADERS = {
   errorCode: 'meshpipe-error-code',
@@ -19,26 +22,15 @@ export const DEAD_LETTER_HEADERS = {
   sourceIndex: 'meshpipe-source-index',
 } as const;
 
-/** A record as read from Kafka, before decoding. */
-export interface SourceRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  /** Kafka timestamp, ms since the epoch. */
-  timestampMs: number;
-  headers: Record<string, string>;
-}
-
 /**
  * The error a record is dead-lettered with: meshpipe errors keep their code (a decode failure is
- * SCHEMA_*, an undeclared output PROCESSOR_UNDECLARED_OUTPUT); anything else a handler throws is
- * PROCESSOR_HANDLER_FAILED, with the thrown error as the cause.
+ * SCHEMA_*, an undeclared output PROCESSOR_UNDECLARED_OUTPUT); anything else the component's code throws
+ * becomes `otherwise` (PROCESSOR_HANDLER_FAILED, SINK_RECORD_FAILED) with the component's name and the
+ * message, and the thrown error as the cause.
  */
-export function asRecordError(processor: string, err: unknown): MeshpipeError {
+export function asRecordError(component: string, err: unknown, otherwise: ErrorSpec): MeshpipeError {
   if (isMeshpipeError(err)) return err;
-  return new MeshpipeError(ERRORS.PROCESSOR_HANDLER_FAILED, [processor, errorMessage(err)], { cause: err });
+  return new MeshpipeError(otherwise, [component, errorMessage(err)], { cause: err });
 }
 
 export interface DeadLetterRecord {

@@ -16,8 +16,8 @@
  * transactional input jumps past a marker after most batches: the checks coalesce).
  */
 
-import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
-import type { Logger } from '../../lib/logger.ts';
+import { ERRORS, errorMessage, MeshpipeError } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
 
 export interface RetentionLossOptions {
   /** Log start offset of every partition of a topic (e.g. Admin.fetchTopicOffsets' `low`). */

@@ -1,15 +1,16 @@
 /**
- * Writes a sink's dead letters: a record the sink could not decode or deliver goes to the dead-letter
- * topic with the reason, its bytes unchanged (processors/runtime/dead-letter.ts builds the record, the
- * same for processors and sinks). A sink has no transaction to put them in, so the host awaits this
- * write — acknowledged by all in-sync replicas — before it commits the source offsets: a dead letter
- * may be written twice (crash between the two), never lost.
+ * Writes dead letters outside a transaction: a record a component could not decode or deliver goes to
+ * the dead-letter topic with the reason, its bytes unchanged (dead-letter.ts builds the record). The
+ * commit-after-acknowledgement host (sinks/runtime/host.ts) has no transaction to put them in, so it
+ * awaits this write — acknowledged by all in-sync replicas — before it commits the source offsets: a
+ * dead letter may be written twice (crash between the two), never lost.
  */
-import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
-import type { KafkaProducer } from '../../lib/kafka.ts';
-import { deadLetterOf, type FailedItem, type SourceRecord } from '../../processors/runtime/dead-letter.ts';
-import { codecFor } from '../../schemas/codec.ts';
-import type { DeadLetter } from '../../schemas/types.ts';
+import { ERRORS, errorMessage, MeshpipeError } from '../lib/errors.ts';
+import type { KafkaProducer } from '../lib/kafka.ts';
+import { codecFor } from '../schemas/codec.ts';
+import type { DeadLetter } from '../schemas/types.ts';
+import { deadLetterOf, type FailedItem } from './dead-letter.ts';
+import type { SourceRecord } from './input-record.ts';
 
 const codec = codecFor<DeadLetter>('dead-letter');
 
