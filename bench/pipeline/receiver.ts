@@ -9,7 +9,7 @@
  * server). IPC, parent → child: {cmd: 'window', fromNs, toNs} | {cmd: 'stats'} | {cmd: 'stop'};
  * child → parent: {ready: port} then {stats: ...} answers.
  */
-import { OtlpReceiver, type ReceivedRequest } from '../../test/helpers/otlp-receiver.ts';
+import { OtlpReceiver, type ReceivedRequest } from '../../testkit/otlp-receiver.ts';
 
 interface Stats {
   spans: number;

@@ -47,8 +47,8 @@ import traceLinker from '../../processors/trace-linker/index.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { Span, TraceLinkingEvent } from '../../schemas/types.ts';
-import redMetricsBefore from '../../test/processors/red-metrics/reference/index.ts';
-import traceLinkerBefore from '../../test/processors/trace-linker/reference/index.ts';
+import redMetricsBefore from '../../testkit/reference/red-metrics/index.ts';
+import traceLinkerBefore from '../../testkit/reference/trace-linker/index.ts';
 import { type ChainWorkload, chainWorkload, PREFIX, VARIANTS, type Variant } from './workload.ts';
 
 /** Records per unit of work: about what one 1 MiB fetch of linking records holds. */

@@ -3,13 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CONFIG_DEFAULTS_ENV, deepMerge } from '../../lib/config/load.ts';
 import { pingRedis } from '../../lib/doctor.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
-import {
-  allTopicDefinitions,
-  connectAdmin,
-  createKafka,
-  ensureTopics,
-  kafkaOptionsFrom,
-} from '../../lib/kafka.ts';
+import { connectAdmin, createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { findJava } from '../../lib/local-stack/java.ts';
 import { kafkaJarsInstalled } from '../../lib/local-stack/kafka-broker.ts';
 import type { LocalKubeApi } from '../../lib/local-stack/kube-apiserver.ts';
@@ -19,6 +13,7 @@ import { signalStackNow, stopStack } from '../../lib/local-stack/stack.ts';
 import { maskUrl } from '../../lib/mask.ts';
 import { moduleFile } from '../../lib/module-file.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
+import { allTopicDefinitions, ensureTopics } from '../../schemas/cluster-topics.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { DEMO_CONFIG_DEFAULTS, DEMO_WARMUP_SECONDS } from '../demo-config.ts';
 import { resolveEndpoints } from '../endpoints.ts';

@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Collector } from '../../collectors/collector.ts';
 import { DEFAULT_LOADER_BINARY, LoaderProcess } from '../../collectors/loader/loader-process.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import { startCli } from '../collectors/helpers/cli-child.ts';
 import { collectorConfig, startCollector } from '../collectors/helpers/harness.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { requireRoot } from './helpers/pods.ts';
 

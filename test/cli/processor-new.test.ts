@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { scaffoldProcessor } from '../../cli/processor-scaffold.ts';
 import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
-import { createRecordingWriter } from '../../lib/recording.ts';
 import { rawEvent } from '../../processors/runtime/test-events.ts';
+import { createRecordingWriter } from '../../sdk/recording.ts';
 import { CLI, jsonLines } from '../helpers/cli.ts';
 
 /**

@@ -21,8 +21,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEMO_CONFIG_DEFAULTS } from '../../cli/demo-config.ts';
 import { LOADER_BINARY, PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
 import type { MetricSample } from '../../schemas/types.ts';
+import { type TestKafka, testKafka, testRedisUrl } from '../../testkit/kafka.ts';
 import { CLI, jsonLines, runCli } from '../helpers/cli.ts';
-import { type TestKafka, testKafka, testRedisUrl } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const REAL_CAPTURE =

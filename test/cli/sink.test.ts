@@ -14,9 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
-import { runCli, startCli } from '../helpers/cli.ts';
-import type { TestKafka } from '../helpers/kafka.ts';
-import { waitFor } from '../helpers/wait.ts';
+import type { TestKafka } from '../../testkit/kafka.ts';
 import {
   allCommitted,
   committed,
@@ -24,7 +22,9 @@ import {
   produceSpans,
   QUICK,
   sinkKafka,
-} from '../sinks/otlp/span-traffic.ts';
+} from '../../testkit/span-traffic.ts';
+import { runCli, startCli } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** The public SDK, as `import ... from 'meshpipe'` resolves it. */
 const SDK = pathToFileURL(join(PROJECT_ROOT, 'index.ts')).href;

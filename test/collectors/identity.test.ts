@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Collector } from '../../collectors/collector.ts';
 import { findCgroup2Root } from '../../collectors/identity/cgroup-directory.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import {
   createPodPair,
   type Pod,
@@ -20,7 +21,6 @@ import {
   requireRoot,
   stopProcess,
 } from '../bpf/helpers/pods.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 import {
   collectorConfig,

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Collector } from '../../collectors/collector.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import { createPodPair, type PodPair, podExec, requireRoot, stopProcess } from '../bpf/helpers/pods.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 import {
   collectorConfig,

@@ -15,7 +15,7 @@ import { toJsonSafe } from '../../schemas/codec.ts';
 import { topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
-import { RAW_EVENT } from '../helpers/fixtures.ts';
+import { RAW_EVENT } from '../../testkit/fixtures.ts';
 
 const codec = topicCodec<L7RawEvent>(TOPICS.raw);
 const NO_LIMIT = { maxEvents: Number.MAX_SAFE_INTEGER, maxBytes: Number.MAX_SAFE_INTEGER };

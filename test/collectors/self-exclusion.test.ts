@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { choosePort } from '../../lib/local-stack/ports.ts';
 import { Supervisor } from '../../lib/supervisor.ts';
+import { type TestKafka, testKafka, testLogger } from '../../testkit/kafka.ts';
 import { requireRoot } from '../bpf/helpers/pods.ts';
 import { CLI } from '../helpers/cli.ts';
-import { type TestKafka, testKafka, testLogger } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { FIXTURES, RawTopicReader, testPort } from './helpers/harness.ts';
 

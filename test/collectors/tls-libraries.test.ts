@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TlsLibraryRecord } from '../../collectors/loader/record-decoder.ts';
 import { TlsLibraries } from '../../collectors/tls-libraries.ts';
-import { testLogger } from '../helpers/kafka.ts';
+import { testLogger } from '../../testkit/kafka.ts';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const record = (state: TlsLibraryRecord['state'], ino: number, path = LIBSSL): TlsLibraryRecord => ({

@@ -16,8 +16,8 @@ import { DEMO_NAMESPACE, KubernetesCluster, registerDemoPods } from '../../demo/
 import { SERVICE_PORT } from '../../demo/layout.ts';
 import { type Demo, startDemo } from '../../demo/topology.ts';
 import { kubeApiServerBinaries, type LocalKubeApi } from '../../lib/local-stack/kube-apiserver.ts';
+import { type TestKafka, testKafka, testLogger } from '../../testkit/kafka.ts';
 import { collectorConfig, RawTopicReader, startCollector } from '../collectors/helpers/harness.ts';
-import { type TestKafka, testKafka, testLogger } from '../helpers/kafka.ts';
 
 const LOADER = fileURLToPath(new URL('../../bpf/build/meshpipe-loader', import.meta.url));
 const SKIP =

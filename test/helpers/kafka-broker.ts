@@ -18,7 +18,7 @@ import {
 } from '../../lib/local-stack/kafka-broker.ts';
 import { isPortFree } from '../../lib/local-stack/ports.ts';
 import { isOurProcess } from '../../lib/local-stack/processes.ts';
-import { testLogger } from './kafka.ts';
+import { testLogger } from '../../testkit/kafka.ts';
 
 export interface TestBroker {
   state: KafkaBrokerState;

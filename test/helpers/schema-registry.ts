@@ -5,7 +5,7 @@
  * own topic prefix, so tests never see each other's subjects.
  */
 import { ensureStack } from '../../lib/local-stack/stack.ts';
-import { testLogger } from './kafka.ts';
+import { testLogger } from '../../testkit/kafka.ts';
 
 let urlPromise: Promise<string> | undefined;
 

@@ -26,7 +26,7 @@ import {
   type ScenarioSummary,
   startGrpcServer,
   startH2cServer,
-} from '../../bpf/fixtures/grpc-service.ts';
+} from '../../../testkit/grpc-service.ts';
 import { type Chunk, loaderRecords, READY, recordingProxy, statsAt } from '../../helpers/h2-recording.ts';
 import { runChain } from '../pipeline.ts';
 

@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import * as library from '../../../index.ts';
-import { signatureOf, signWebhook, verifyWebhookSignature } from '../../../sinks/alerts/signature.ts';
+import { signatureOf, signWebhook } from '../../lib/webhook-signature.ts';
+import * as library from '../../sdk/index.ts';
+import { verifyWebhookSignature } from '../../sdk/verify-webhook.ts';
 
 const KEY = 'whsec_meshpipe_test';
 const BODY = '{"version":"1","source":"meshpipe","alerts":[]}';

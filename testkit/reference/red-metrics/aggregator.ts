@@ -20,11 +20,11 @@
  * emitted, under the same stream and start time, so the sink neither loses nor double counts.
  */
 
-import type { RedMetricsConfig } from '../../../../processors/red-metrics/config.ts';
-import type { InputRecord, ProcessorContext } from '../../../../processors/runtime/definition.ts';
-import { compileRouteTemplater, type RouteTemplater } from '../../../../processors/shared/route-template.ts';
-import { seriesIdOf } from '../../../../runtime/metric-definition.ts';
-import type { MetricSample, Span } from '../../../../schemas/types.ts';
+import type { RedMetricsConfig } from '../../../processors/red-metrics/config.ts';
+import type { InputRecord, ProcessorContext } from '../../../processors/runtime/definition.ts';
+import { compileRouteTemplater, type RouteTemplater } from '../../../processors/shared/route-template.ts';
+import { seriesIdOf } from '../../../runtime/metric-definition.ts';
+import type { MetricSample, Span } from '../../../schemas/types.ts';
 import {
   type ExemplarSlot,
   emptyHist,

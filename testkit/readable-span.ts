@@ -11,10 +11,10 @@ import { type HrTime, type Link, SpanKind, SpanStatusCode, TraceFlags } from '@o
 import { TraceState } from '@opentelemetry/core';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
-import type { Span, SpanEndpoint } from '../../schemas/types.ts';
-import { processResourceAttributes } from '../../sinks/otlp/resources.ts';
-import { spanAttributes } from '../../sinks/otlp/span-attributes.ts';
-import { INSTRUMENTATION_SCOPE } from '../../sinks/otlp/span-encoder.ts';
+import type { Span, SpanEndpoint } from '../schemas/types.ts';
+import { processResourceAttributes } from '../sinks/otlp/resources.ts';
+import { spanAttributes } from '../sinks/otlp/span-attributes.ts';
+import { INSTRUMENTATION_SCOPE } from '../sinks/otlp/span-encoder.ts';
 
 const NS_PER_S = 1_000_000_000n;
 const NO_LINKS: Link[] = [];

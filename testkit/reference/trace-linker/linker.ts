@@ -11,11 +11,11 @@
  * `resolveTimeoutMs` becomes a root with link confidence 0. Nothing is dropped.
  */
 
-import type { InputRecord, ProcessorContext } from '../../../../processors/runtime/definition.ts';
-import { deterministicSpanId, traceIdForRoot } from '../../../../processors/shared/span-ids.ts';
-import type { LinkerConfig } from '../../../../processors/trace-linker/config.ts';
-import { codecFor } from '../../../../schemas/codec.ts';
-import type { Span, TraceLinkingEvent } from '../../../../schemas/types.ts';
+import type { InputRecord, ProcessorContext } from '../../../processors/runtime/definition.ts';
+import { deterministicSpanId, traceIdForRoot } from '../../../processors/shared/span-ids.ts';
+import type { LinkerConfig } from '../../../processors/trace-linker/config.ts';
+import { codecFor } from '../../../schemas/codec.ts';
+import type { Span, TraceLinkingEvent } from '../../../schemas/types.ts';
 import { chooseCausalParent } from './causality.ts';
 import {
   type BucketEntry,

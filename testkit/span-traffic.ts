@@ -3,15 +3,15 @@
  * to `orders`, and the SERVER span at `orders`), produced to the spans topic of a test Kafka, plus
  * helpers to read back what the sink committed and dead-lettered.
  */
-import { type KafkaClient, readPartitionsToEnd } from '../../../lib/kafka.ts';
-import { codecFor } from '../../../schemas/codec.ts';
-import { TOPICS } from '../../../schemas/topics.ts';
-import type { DeadLetter, Span } from '../../../schemas/types.ts';
-import { otlpSink } from '../../../sinks/otlp/sink.ts';
-import { type RunningSink, startSink } from '../../../sinks/runtime/host.ts';
-import { EXACT_NS, SPAN } from '../../helpers/fixtures.ts';
-import { type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
-import type { OtlpReceiver } from '../../helpers/otlp-receiver.ts';
+import { type KafkaClient, readPartitionsToEnd } from '../lib/kafka.ts';
+import { codecFor } from '../schemas/codec.ts';
+import { TOPICS } from '../schemas/topics.ts';
+import type { DeadLetter, Span } from '../schemas/types.ts';
+import { otlpSink } from '../sinks/otlp/sink.ts';
+import { type RunningSink, startSink } from '../sinks/runtime/host.ts';
+import { EXACT_NS, SPAN } from './fixtures.ts';
+import { type TestKafka, testKafka, testLogger } from './kafka.ts';
+import type { OtlpReceiver } from './otlp-receiver.ts';
 
 export const spanCodec = codecFor<Span>('span');
 

@@ -4,8 +4,8 @@
  * here, and trace ids flow down call chains, across nodes through the same topic. The design is in
  * docs/tracing.md; the handlers in linker.ts.
  */
-import { defineProcessor } from '../../../../processors/runtime/definition.ts';
-import { linkerConfigSpec } from '../../../../processors/trace-linker/config.ts';
+import { defineProcessor } from '../../../processors/runtime/definition.ts';
+import { linkerConfigSpec } from '../../../processors/trace-linker/config.ts';
 import { processLinkingEvent, punctuateLinker } from './linker.ts';
 import type { LinkerState } from './state.ts';
 

@@ -7,18 +7,18 @@ import { describe, it } from 'node:test';
 import { deflateRawSync } from 'node:zlib';
 import avro from 'avsc';
 import fc from 'fast-check';
+import { type AvroSchema, avroType } from '../../schemas/avro-types.ts';
+import { codecFor, toJsonSafe } from '../../schemas/codec.ts';
+import { schemaRegistry } from '../../schemas/registry.ts';
+import type { L7RawEvent } from '../../schemas/types.ts';
 import {
   createRecordingWriter,
   decodeRecording,
   MAX_BLOCK_BYTES,
   readRecording,
-} from '../../lib/recording.ts';
-import { type AvroSchema, avroType } from '../../schemas/avro-types.ts';
-import { codecFor, toJsonSafe } from '../../schemas/codec.ts';
-import { schemaRegistry } from '../../schemas/registry.ts';
-import type { L7RawEvent } from '../../schemas/types.ts';
+} from '../../sdk/recording.ts';
+import { EXACT_NS, RAW_EVENT, SPAN } from '../../testkit/fixtures.ts';
 import { fuzzParameters, mutated, validValue, varint } from '../helpers/avro-hostile.ts';
-import { EXACT_NS, RAW_EVENT, SPAN } from '../helpers/fixtures.ts';
 
 const RAW = schemaRegistry().current('l7-raw-event').type;
 const SYNC = Buffer.from('0123456789abcdef');
@@ -236,8 +236,8 @@ describe('a recording that cannot be written', () => {
     // RLIMIT_FSIZE makes the kernel refuse writes past 4 KiB with EFBIG (Node ignores SIGXFSZ).
     const path = join(tmp(), 'capture.avro');
     const script = `
-      import { createRecordingWriter } from ${JSON.stringify(new URL('../../lib/recording.ts', import.meta.url).pathname)};
-      import { RAW_EVENT } from ${JSON.stringify(new URL('../helpers/fixtures.ts', import.meta.url).pathname)};
+      import { createRecordingWriter } from ${JSON.stringify(new URL('../../sdk/recording.ts', import.meta.url).pathname)};
+      import { RAW_EVENT } from ${JSON.stringify(new URL('../../testkit/fixtures.ts', import.meta.url).pathname)};
       const writer = createRecordingWriter(${JSON.stringify(path)});
       let threw = null;
       for (let i = 0; i < 20000 && threw === null; i++) {

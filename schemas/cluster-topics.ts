@@ -2,9 +2,10 @@
  * The topic contract on a cluster: creates missing topics from their definitions (schemas/topics.ts)
  * and verifies existing ones against them.
  */
-import { TOPICS, type TopicDefinition, topicName } from '../../schemas/topics.ts';
-import type { MeshpipeConfig } from '../config/meshpipe-config.ts';
-import type { KafkaAdmin } from './admin.ts';
+
+import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
+import type { KafkaAdmin } from '../lib/kafka/admin.ts';
+import { TOPICS, type TopicDefinition, topicName } from './topics.ts';
 
 export interface TopicStatus {
   name: string;

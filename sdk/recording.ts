@@ -20,11 +20,11 @@ import { once } from 'node:events';
 import { constants, createReadStream, createWriteStream, openSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import avro, { type Resolver } from 'avsc';
+import { errorMessage } from '../lib/errors.ts';
 import { type AvroType, avroType } from '../schemas/avro-types.ts';
 import { boundsCheckOf } from '../schemas/record-bounds.ts';
 import { schemaRegistry } from '../schemas/registry.ts';
 import type { L7RawEvent } from '../schemas/types.ts';
-import { errorMessage } from './errors.ts';
 
 export interface RecordingWriter {
   /** Appends an event; throws once the file has failed (disk full, removed directory...). */

@@ -14,15 +14,15 @@
  * value at a time, and a record's offset is committed once all its values were handled.
  */
 import { randomUUID } from 'node:crypto';
+import { loadConfig } from '../lib/config/load.ts';
+import { createKafka, kafkaOptionsFrom } from '../lib/kafka.ts';
+import { stackStatus } from '../lib/local-stack/stack.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
 import { schemaRegistry } from '../schemas/registry.ts';
 import { connectSchemaRegistry, type SchemaRegistrySettings } from '../schemas/schema-registry-connection.ts';
 import { topicCodec } from '../schemas/topic-codec.ts';
 import type { TopicValues } from '../schemas/topic-values.ts';
 import { TOPICS, type TopicId, topicName } from '../schemas/topics.ts';
-import { loadConfig } from './config/load.ts';
-import { createKafka, kafkaOptionsFrom } from './kafka.ts';
-import { stackStatus } from './local-stack/stack.ts';
-import { createLogger, type Logger } from './logger.ts';
 
 export interface ReceivedRecord<T> {
   topic: string;

@@ -4,17 +4,11 @@
  * never see each other's records, and its topics are deleted afterwards.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  allTopicDefinitions,
-  type ConsumedRecord,
-  createKafka,
-  ensureTopics,
-  type KafkaAdmin,
-  type KafkaClient,
-} from '../../lib/kafka.ts';
-import { ensureStack } from '../../lib/local-stack/stack.ts';
-import { createLogger } from '../../lib/logger.ts';
-import { TOPICS, type TopicDefinition, type TopicId, topicName } from '../../schemas/topics.ts';
+import { type ConsumedRecord, createKafka, type KafkaAdmin, type KafkaClient } from '../lib/kafka.ts';
+import { ensureStack } from '../lib/local-stack/stack.ts';
+import { createLogger } from '../lib/logger.ts';
+import { allTopicDefinitions, ensureTopics } from '../schemas/cluster-topics.ts';
+import { TOPICS, type TopicDefinition, type TopicId, topicName } from '../schemas/topics.ts';
 
 export const testLogger = createLogger({
   component: 'test',

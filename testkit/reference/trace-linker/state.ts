@@ -18,7 +18,7 @@
  * more keys, the spans waiting for one parent and the SERVER spans of one bucket are capped, the
  * excess decided at once and counted (docs/tracing.md, "Waiting, bounded").
  */
-import type { Span, SpanKind } from '../../../../schemas/types.ts';
+import type { Span, SpanKind } from '../../../schemas/types.ts';
 
 export type SpanStatus =
   /** Not arrived yet: only waiters are known. */

@@ -8,7 +8,7 @@
  * The service-graph histograms use the same ones, so a route's latency and its edge's compare bucket by
  * bucket.
  */
-import type { Exemplar } from '../../../../schemas/types.ts';
+import type { Exemplar } from '../../../schemas/types.ts';
 
 export const DURATION_BOUNDS: readonly number[] = [
   0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,

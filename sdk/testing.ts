@@ -10,5 +10,5 @@ export {
   type ProcessorTest,
   type TestProcessorOptions,
   testProcessor,
-} from './processors/runtime/test-context.ts';
-export { type RawEventOptions, rawEvent } from './processors/runtime/test-events.ts';
+} from '../processors/runtime/test-context.ts';
+export { type RawEventOptions, rawEvent } from '../processors/runtime/test-events.ts';

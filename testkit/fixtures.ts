@@ -1,5 +1,5 @@
 /** Valid example records of every schema, for codec and transport tests. */
-import { codecFor } from '../../schemas/codec.ts';
+import { codecFor } from '../schemas/codec.ts';
 import type {
   Anomaly,
   DeadLetter,
@@ -7,7 +7,7 @@ import type {
   MetricSample,
   Span,
   TraceLinkingEvent,
-} from '../../schemas/types.ts';
+} from '../schemas/types.ts';
 
 // A nanosecond timestamp above 2^53: a float would round it.
 export const EXACT_NS = 1_796_000_000_123_456_789n;

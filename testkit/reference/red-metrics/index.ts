@@ -6,8 +6,8 @@
  * user's view in docs/metrics.md.
  */
 
-import { redMetricsConfigSpec } from '../../../../processors/red-metrics/config.ts';
-import { defineProcessor } from '../../../../processors/runtime/definition.ts';
+import { redMetricsConfigSpec } from '../../../processors/red-metrics/config.ts';
+import { defineProcessor } from '../../../processors/runtime/definition.ts';
 import { closeWindows, processSpan, type RedMetricsState } from './aggregator.ts';
 
 export default defineProcessor<typeof redMetricsConfigSpec.fields, RedMetricsState, 'spans'>({

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type ReceivedRecord, subscribe } from '../../index.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { Span } from '../../schemas/types.ts';
+import { type ReceivedRecord, subscribe } from '../../sdk/index.ts';
+import { SPAN } from '../../testkit/fixtures.ts';
+import { type TestKafka, testKafka, testLogger } from '../../testkit/kafka.ts';
 import { poisonSpan } from '../helpers/avro-hostile.ts';
-import { SPAN } from '../helpers/fixtures.ts';
-import { type TestKafka, testKafka, testLogger } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('subscribe()', () => {

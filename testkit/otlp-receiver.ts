@@ -1,7 +1,7 @@
 /**
  * A real OTLP/gRPC trace receiver for tests: a @grpc/grpc-js server implementing
  * opentelemetry.proto.collector.trace.v1.TraceService/Export from the official .proto files
- * (test/fixtures/opentelemetry-proto, vendored), decoding every ExportTraceServiceRequest with
+ * (testkit/proto/opentelemetry-proto, vendored), decoding every ExportTraceServiceRequest with
  * @grpc/proto-loader. Timestamps are decoded as exact BigInts, ids as lowercase hex.
  *
  * It can be told to misbehave the ways real receivers do: answer a status code (UNAVAILABLE,
@@ -23,7 +23,7 @@ import {
 } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 
-const PROTO_ROOT = fileURLToPath(new URL('../fixtures/opentelemetry-proto/', import.meta.url));
+const PROTO_ROOT = fileURLToPath(new URL('./proto/opentelemetry-proto/', import.meta.url));
 
 export type AttributeValue = string | number | boolean | bigint | AttributeValue[] | null;
 
