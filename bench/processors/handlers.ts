@@ -24,7 +24,7 @@
  *                     codec instead: what its declared type saves, in the same run.
  *
  * With `--before`, the implementations these replaced (kept as the equivalence tests' oracle under
- * test/processors/<name>/reference) run too, in the same run: `before: handler...`.
+ * testkit/reference/<name>) run too, in the same run: `before: handler...`.
  *
  * The reference run hashes the encoded outputs in order (`outputDigest`): equal digests mean a change of
  * a handler emitted exactly the same records; every timed run checks it emitted as many.
@@ -266,7 +266,7 @@ export interface BenchOptions {
   processors?: readonly ProcessorName[];
   variants?: readonly Variant[];
   only?: string;
-  /** Also run the implementations replaced (kept as the tests' oracle, test/processors/<name>/reference). */
+  /** Also run the implementations replaced (kept as the tests' oracle, testkit/reference/<name>). */
   before?: boolean;
   /** Write a CPU profile of the timed runs here. */
   profile?: string;
