@@ -1,6 +1,6 @@
 /**
  * What `meshpipe up` runs besides Kafka and Redis. Each entry is one child process under the
- * supervisor (lib/supervisor.ts); components add themselves here, with any flags they need on `up`.
+ * supervisor (cli/stack/supervisor.ts); components add themselves here, with any flags they need on `up`.
  */
 import type { OptionSpec } from './command.ts';
 import { processorComponents } from './processor-components.ts';

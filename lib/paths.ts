@@ -2,8 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Where the modules are: the checkout (this file is <root>/lib/local-stack/paths.ts), or dist/ of the built package. */
-const MODULES_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Where the modules are: the checkout (this file is <root>/lib/paths.ts), or dist/ of the built package. */
+const MODULES_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * The checkout meshpipe runs from, or the installed npm package (the parent of its dist/): where

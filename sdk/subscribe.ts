@@ -15,8 +15,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../lib/config/load.ts';
+import { findEndpoints, noBrokersError } from '../lib/endpoints.ts';
 import { createKafka, kafkaOptionsFrom } from '../lib/kafka.ts';
-import { stackStatus } from '../lib/local-stack/stack.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { schemaRegistry } from '../schemas/registry.ts';
 import { connectSchemaRegistry, type SchemaRegistrySettings } from '../schemas/schema-registry-connection.ts';
@@ -72,13 +72,8 @@ export async function subscribe<K extends TopicId>(
   const { config } = loadConfig();
   const prefix = options.topicPrefix ?? config.kafka.topicPrefix;
   const registrySettings = options.schemaRegistry ?? config.kafka.schemaRegistry;
-  let brokers = options.brokers ?? config.kafka.brokers;
-  if (brokers.length === 0) {
-    const status = await stackStatus();
-    if (!status.kafka.running)
-      throw new Error('no Kafka configured (MESHPIPE_KAFKA_BROKERS) and the local broker is not running');
-    brokers = [`127.0.0.1:${status.kafka.port}`];
-  }
+  const { brokers } = await findEndpoints(config, options.brokers);
+  if (brokers.length === 0) throw noBrokersError();
   await connectSchemaRegistry({ settings: registrySettings, topicPrefix: prefix });
   const definition = TOPICS[topic];
   const name = topicName(definition, prefix);

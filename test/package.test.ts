@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PROJECT_ROOT } from '../lib/local-stack/paths.ts';
+import { PROJECT_ROOT } from '../lib/paths.ts';
 import { rawEvent } from '../processors/runtime/test-events.ts';
 import { createRecordingWriter } from '../sdk/recording.ts';
 import { type TestKafka, testKafka } from '../testkit/kafka.ts';

@@ -4,8 +4,8 @@
  * never see each other's records, and its topics are deleted afterwards.
  */
 import { randomBytes } from 'node:crypto';
+import { ensureStack } from '../cli/stack/stack.ts';
 import { type ConsumedRecord, createKafka, type KafkaAdmin, type KafkaClient } from '../lib/kafka.ts';
-import { ensureStack } from '../lib/local-stack/stack.ts';
 import { createLogger } from '../lib/logger.ts';
 import { allTopicDefinitions, ensureTopics } from '../schemas/cluster-topics.ts';
 import { TOPICS, type TopicDefinition, type TopicId, topicName } from '../schemas/topics.ts';

@@ -22,7 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
-import { choosePort } from '../../lib/local-stack/ports.ts';
+import { choosePort } from '../../cli/stack/ports.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { allTopicDefinitions, ensureTopics } from '../../schemas/cluster-topics.ts';
 import { cpuSeconds, createPods, startCollectorProcess, sumOf } from '../collector/harness.ts';

@@ -8,31 +8,16 @@ import { connect } from 'node:net';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { MeshpipeConfig } from './config/meshpipe-config.ts';
-import { errorMessage } from './errors.ts';
-import { createKafka, type KafkaClientOptions, kafkaOptionsFrom } from './kafka.ts';
-import { findJava } from './local-stack/java.ts';
-import { kafkaJarsInstalled } from './local-stack/kafka-broker.ts';
-import {
-  IS_CHECKOUT,
-  KAFKA_VERSION,
-  kafkaLibsDir,
-  LOADER_BINARY,
-  PROJECT_ROOT,
-} from './local-stack/paths.ts';
-import { stackStatus } from './local-stack/stack.ts';
-import type { Logger } from './logger.ts';
-import { maskUrl } from './mask.ts';
-
-export interface CheckResult {
-  name: string;
-  status: 'ok' | 'warn' | 'fail';
-  detail: string;
-  /** What to do about a warn/fail. */
-  fix?: string;
-  /** The facts behind the detail, for --json (the TLS check's libraries). */
-  data?: unknown;
-}
+import type { CheckResult } from '../../lib/check-result.ts';
+import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
+import { findEndpoints, NO_BROKERS_FIX } from '../../lib/endpoints.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import { createKafka, type KafkaClientOptions, kafkaOptionsFrom } from '../../lib/kafka.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { maskUrl } from '../../lib/mask.ts';
+import { IS_CHECKOUT, KAFKA_VERSION, kafkaLibsDir, LOADER_BINARY, PROJECT_ROOT } from '../../lib/paths.ts';
+import { findJava } from './java.ts';
+import { kafkaJarsInstalled } from './kafka-broker.ts';
 
 const ok = (name: string, detail: string): CheckResult => ({ name, status: 'ok', detail });
 const fail = (name: string, detail: string, fix: string): CheckResult => ({
@@ -234,19 +219,9 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
 }
 
 export async function checkKafka(config: MeshpipeConfig, logger: Logger): Promise<CheckResult> {
-  let brokers = config.kafka.brokers;
+  const { brokers } = await findEndpoints(config);
   if (brokers.length === 0) {
-    const status = await stackStatus();
-    if (!status.kafka.running) {
-      return warn(
-        'kafka',
-        'no brokers configured and the local broker is not running',
-        IS_CHECKOUT
-          ? '`meshpipe up` starts it (or `meshpipe stack start`); or set MESHPIPE_KAFKA_BROKERS'
-          : 'set MESHPIPE_KAFKA_BROKERS (or --brokers) to your cluster',
-      );
-    }
-    brokers = [`127.0.0.1:${status.kafka.port}`];
+    return warn('kafka', 'no brokers configured and the local broker is not running', NO_BROKERS_FIX);
   }
   let options: KafkaClientOptions;
   try {
@@ -315,17 +290,13 @@ export function pingRedis(url: string, timeoutMs = 2000): Promise<string> {
 }
 
 export async function checkRedis(config: MeshpipeConfig): Promise<CheckResult> {
-  let url = config.redis.url;
+  const url = (await findEndpoints(config)).redisUrl;
   if (url === '') {
-    const status = await stackStatus();
-    if (!status.redis.running) {
-      return warn(
-        'redis',
-        'no Redis configured and the local one is not running',
-        '`meshpipe up` starts it; or set MESHPIPE_REDIS_URL',
-      );
-    }
-    url = `redis://127.0.0.1:${status.redis.port}`;
+    return warn(
+      'redis',
+      'no Redis configured and the local one is not running',
+      '`meshpipe up` starts it; or set MESHPIPE_REDIS_URL',
+    );
   }
   try {
     await pingRedis(url);

@@ -1,4 +1,4 @@
-import { ERRORS, MeshpipeError } from '../errors.ts';
+import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import { run } from './processes.ts';
 
 export interface JavaInfo {

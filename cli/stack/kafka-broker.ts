@@ -7,14 +7,15 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ERRORS, MeshpipeError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
+import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
+import { canConnect, isOurProcess, SERVICE_MARKERS } from '../../lib/local-stack-state.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { KAFKA_VERSION, kafkaLibsDir, STACK_DIR } from '../../lib/paths.ts';
 import { findJava } from './java.ts';
-import { KAFKA_VERSION, kafkaLibsDir, STACK_DIR } from './paths.ts';
-import { canConnect, choosePort } from './ports.ts';
-import { isOurProcess, run, spawnService, stopProcess } from './processes.ts';
+import { choosePort } from './ports.ts';
+import { run, spawnService, stopProcess } from './processes.ts';
 
-export const KAFKA_MARKER = 'kafka.Kafka';
+export const KAFKA_MARKER = SERVICE_MARKERS.kafka;
 
 export interface KafkaBrokerState {
   pid: number;

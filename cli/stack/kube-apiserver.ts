@@ -19,8 +19,8 @@ import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ERRORS, MeshpipeError } from '../errors.ts';
-import { kubernetesBinDir } from './paths.ts';
+import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
+import { kubernetesBinDir } from '../../lib/paths.ts';
 import { ephemeralPort } from './ports.ts';
 
 export interface LocalKubeApi {

@@ -1,4 +1,4 @@
-import { createServer, Socket } from 'node:net';
+import { createServer } from 'node:net';
 
 /** True when nothing listens on host:port and we may bind it. */
 export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
@@ -36,18 +36,4 @@ export async function choosePort(
     if (!avoid.includes(port)) return port;
   }
   throw new Error(`no free port found near ${preferred}`);
-}
-
-/** True when a TCP connection to host:port succeeds within timeoutMs. */
-export function canConnect(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolvePromise) => {
-    const socket = new Socket();
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolvePromise(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.connect(port, host, () => done(true));
-  });
 }

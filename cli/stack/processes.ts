@@ -1,24 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-/**
- * True when `pid` is alive and its command line contains `marker` (pids are reused: a stale state
- * file must not make us adopt, or kill, an unrelated process).
- */
-export function isOurProcess(pid: number, marker: string): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-    return cmdline.includes(marker);
-  } catch {
-    return false;
-  }
-}
+import { isOurProcess } from '../../lib/local-stack-state.ts';
 
 /**
  * Starts a long-lived service in its own process group, detached from ours, with output appended to

@@ -5,13 +5,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ERRORS, MeshpipeError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
-import { STACK_DIR } from './paths.ts';
-import { canConnect, choosePort } from './ports.ts';
-import { isOurProcess, run, spawnService, stopProcess } from './processes.ts';
+import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
+import { canConnect, isOurProcess, SERVICE_MARKERS } from '../../lib/local-stack-state.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { STACK_DIR } from '../../lib/paths.ts';
+import { choosePort } from './ports.ts';
+import { run, spawnService, stopProcess } from './processes.ts';
 
-export const REDIS_MARKER = 'redis-server';
+export const REDIS_MARKER = SERVICE_MARKERS.redis;
 
 export interface RedisState {
   pid: number;

@@ -8,15 +8,16 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ERRORS, MeshpipeError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
+import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
+import { isOurProcess, SERVICE_MARKERS } from '../../lib/local-stack-state.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { APICURIO_VERSION, apicurioJar, STACK_DIR } from '../../lib/paths.ts';
 import { findJava } from './java.ts';
-import { APICURIO_VERSION, apicurioJar, STACK_DIR } from './paths.ts';
 import { choosePort } from './ports.ts';
-import { isOurProcess, spawnService, stopProcess } from './processes.ts';
+import { spawnService, stopProcess } from './processes.ts';
 
 /** Part of the runner jar's path: what identifies our registry process in /proc. */
-export const SCHEMA_REGISTRY_MARKER = 'apicurio-registry-';
+export const SCHEMA_REGISTRY_MARKER = SERVICE_MARKERS.schemaRegistry;
 
 /** The Confluent-compatible API under the registry's root. */
 export const CCOMPAT_PATH = '/apis/ccompat/v7';

@@ -8,11 +8,15 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Logger } from '../logger.ts';
+import {
+  canConnect,
+  isOurProcess,
+  readStackStateFile,
+  type StackService,
+} from '../../lib/local-stack-state.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { STACK_DIR, STACK_STATE_FILE } from '../../lib/paths.ts';
 import { isKafkaAlive, type KafkaBrokerState, startKafka, stopKafka } from './kafka-broker.ts';
-import { STACK_DIR, STACK_STATE_FILE } from './paths.ts';
-import { canConnect } from './ports.ts';
-import { isOurProcess } from './processes.ts';
 import { isRedisAlive, type RedisState, startRedis, stopRedis } from './redis-server.ts';
 import {
   isSchemaRegistryAlive,
@@ -23,7 +27,7 @@ import {
   stopSchemaRegistry,
 } from './schema-registry.ts';
 
-export type StackService = 'kafka' | 'redis' | 'schemaRegistry';
+export type { StackService };
 
 export interface StackState {
   kafka?: KafkaBrokerState;
@@ -58,12 +62,9 @@ export interface EnsureStackResult {
   reused: StackService[];
 }
 
+/** The state file with what this stack records of each service (read by lib/local-stack-state.ts). */
 export function readStackState(): StackState {
-  try {
-    return JSON.parse(readFileSync(STACK_STATE_FILE, 'utf8')) as StackState;
-  } catch {
-    return {};
-  }
+  return readStackStateFile() as StackState;
 }
 
 function writeStackState(state: StackState): void {

@@ -15,8 +15,8 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ComponentStatus, isStatusMessage } from './component-status.ts';
-import type { Logger } from './logger.ts';
+import { type ComponentStatus, isStatusMessage } from '../../lib/component-status.ts';
+import type { Logger } from '../../lib/logger.ts';
 
 export interface ComponentSpec {
   name: string;

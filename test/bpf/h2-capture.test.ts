@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { Flag } from '../../collectors/loader/record-layout.ts';
+import { Flag } from '../../collectors/capture/loader/record-layout.ts';
 import type { ScenarioSummary } from '../../testkit/grpc-service.ts';
 import { Capture, isConn } from './helpers/capture.ts';
 import { reassemble } from './helpers/h2-reassemble.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkBpfPermission, checkKernel } from '../../lib/doctor.ts';
+import { checkBpfPermission, checkKernel } from '../../cli/stack/doctor.ts';
 import { testBrokers, testRedisUrl } from '../../testkit/kafka.ts';
 import { runCli } from '../helpers/cli.ts';
 

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { scaffoldProcessor } from '../../cli/processor-scaffold.ts';
-import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
+import { PROJECT_ROOT } from '../../lib/paths.ts';
 import { rawEvent } from '../../processors/runtime/test-events.ts';
 import { createRecordingWriter } from '../../sdk/recording.ts';
 import { CLI, jsonLines } from '../helpers/cli.ts';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { schemaRegistrySpec } from '../../lib/config/meshpipe-config.ts';
-import { LOCAL_DIR } from '../../lib/local-stack/paths.ts';
+import { LOCAL_DIR } from '../../lib/paths.ts';
 import type { AvroSchema } from '../../schemas/avro-types.ts';
 import { allTopicDefinitions } from '../../schemas/cluster-topics.ts';
 import { schemaIdOfRecord } from '../../schemas/codec.ts';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
+import { PROJECT_ROOT } from '../../lib/paths.ts';
 import type { TestKafka } from '../../testkit/kafka.ts';
 import {
   allCommitted,

@@ -10,7 +10,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { choosePort } from '../../lib/local-stack/ports.ts';
+import { choosePort } from '../../cli/stack/ports.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { L7RawEvent, MetricSample } from '../../schemas/types.ts';
 import { readRecording } from '../../sdk/recording.ts';

@@ -4,8 +4,9 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { canConnect, choosePort, isPortFree } from '../../lib/local-stack/ports.ts';
-import { runCli } from '../helpers/cli.ts';
+import { choosePort, isPortFree } from '../../../cli/stack/ports.ts';
+import { canConnect } from '../../../lib/local-stack-state.ts';
+import { runCli } from '../../helpers/cli.ts';
 
 describe('ports', () => {
   it('keeps the preferred port when free and picks another when taken', async () => {

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { choosePort } from '../../../lib/local-stack/ports.ts';
+import { choosePort } from '../../../cli/stack/ports.ts';
 import { verifyWebhookSignature } from '../../../sdk/verify-webhook.ts';
 import { testKafka, testRedisUrl } from '../../../testkit/kafka.ts';
 import { CLI, runCli } from '../../helpers/cli.ts';

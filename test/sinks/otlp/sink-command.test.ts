@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { choosePort } from '../../../lib/local-stack/ports.ts';
+import { choosePort } from '../../../cli/stack/ports.ts';
 import { type TestKafka, testRedisUrl } from '../../../testkit/kafka.ts';
 import { OtlpReceiver } from '../../../testkit/otlp-receiver.ts';
 import {
