@@ -8,6 +8,9 @@
  * Layers, bottom to top (CONTRIBUTING.md#layers): a top-level folder belongs to exactly one. A file in a
  * folder no layer names fails the check, so a new folder has to be placed on purpose.
  *
+ * Modules run by path (`new URL('./x.ts', import.meta.url)`, `moduleFile(…)`: a forked child) count
+ * for the layers too. The SDK's own modules have a narrower rule (RESTRICTED).
+ *
  * The imports are read with the TypeScript parser (already a dev dependency), not regular expressions,
  * so comments, strings and template literals that look like imports are not counted.
  */
@@ -80,8 +83,32 @@ function toPosix(path: string): string {
 
 /** The module specifiers a file imports: import/export declarations, import('x') calls and types. */
 export function importsOf(fileName: string, text: string): string[] {
+  return scan(fileName, text).imports;
+}
+
+/**
+ * The modules a file runs by path — `new URL('./x.ts', import.meta.url)` or `moduleFile('./x.ts',
+ * import.meta.url)`, a child process to fork — which depend on it as much as an import does (a benchmark
+ * forking a test's fixture). They count for the layers, not for cycles: running a module is no cycle.
+ */
+export function runsOf(fileName: string, text: string): string[] {
+  return scan(fileName, text).runs;
+}
+
+function isImportMetaUrl(node: ts.Node | undefined): boolean {
+  return (
+    node !== undefined &&
+    ts.isPropertyAccessExpression(node) &&
+    node.name.text === 'url' &&
+    ts.isMetaProperty(node.expression) &&
+    node.expression.keywordToken === ts.SyntaxKind.ImportKeyword
+  );
+}
+
+function scan(fileName: string, text: string): { imports: string[]; runs: string[] } {
   const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
   const specifiers: string[] = [];
+  const runs: string[] = [];
   const visit = (node: ts.Node): void => {
     if (
       (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
@@ -102,11 +129,23 @@ export function importsOf(fileName: string, text: string): string[] {
       ts.isStringLiteral(node.argument.literal)
     ) {
       specifiers.push(node.argument.literal.text);
+    } else if (
+      (ts.isNewExpression(node) || ts.isCallExpression(node)) &&
+      ts.isIdentifier(node.expression) &&
+      (node.expression.text === 'URL' || node.expression.text === 'moduleFile') &&
+      node.arguments !== undefined &&
+      node.arguments[0] !== undefined &&
+      ts.isStringLiteralLike(node.arguments[0]) &&
+      isImportMetaUrl(node.arguments[1]) &&
+      node.arguments[0].text.startsWith('.') &&
+      node.arguments[0].text.endsWith('.ts')
+    ) {
+      runs.push(node.arguments[0].text);
     }
     ts.forEachChild(node, visit);
   };
   visit(source);
-  return specifiers;
+  return { imports: specifiers, runs };
 }
 
 /** The top-level folder of a file; files at the root have none. */
@@ -124,38 +163,59 @@ function describe(layer: number): string {
 }
 
 /**
- * The files each file imports (relative imports only: packages are not layers), and the problems found
- * resolving them.
+ * The files each file imports (relative imports only: packages are not layers), the files it runs by
+ * path, and the problems found resolving them.
  */
 export function importGraph(
   root: string,
   files: readonly string[],
-): { graph: Map<string, string[]>; problems: Problem[] } {
+): { graph: Map<string, string[]>; runs: Map<string, string[]>; problems: Problem[] } {
   const graph = new Map<string, string[]>();
+  const runs = new Map<string, string[]>();
   const problems: Problem[] = [];
   for (const file of files) {
-    const targets: string[] = [];
-    for (const specifier of importsOf(file, readFileSync(join(root, file), 'utf8'))) {
-      if (!specifier.startsWith('.')) continue;
-      const absolute = resolve(root, dirname(file), specifier);
-      const target = toPosix(relative(root, absolute));
-      if (!existsSync(absolute) || statSync(absolute).isDirectory()) {
-        problems.push({
-          kind: 'unresolved',
-          files: [file],
-          message: `${file} imports '${specifier}', which is not a file (relative imports name the .ts file)`,
-        });
-        continue;
+    const found = scan(file, readFileSync(join(root, file), 'utf8'));
+    const resolveAll = (specifiers: readonly string[], verb: string): string[] => {
+      const targets: string[] = [];
+      for (const specifier of specifiers) {
+        if (!specifier.startsWith('.')) continue;
+        const absolute = resolve(root, dirname(file), specifier);
+        if (!existsSync(absolute) || statSync(absolute).isDirectory()) {
+          problems.push({
+            kind: 'unresolved',
+            files: [file],
+            message: `${file} ${verb} '${specifier}', which is not a file (relative imports name the .ts file)`,
+          });
+          continue;
+        }
+        const target = toPosix(relative(root, absolute));
+        if (target.endsWith('.ts')) targets.push(target);
       }
-      if (target.endsWith('.ts')) targets.push(target);
-    }
-    graph.set(file, targets);
+      return targets;
+    };
+    graph.set(file, resolveAll(found.imports, 'imports'));
+    runs.set(file, resolveAll(found.runs, 'runs'));
   }
-  return { graph, problems };
+  return { graph, runs, problems };
 }
 
-/** Edges going up a layer, and files in a folder no layer names. */
-export function layerProblems(graph: ReadonlyMap<string, readonly string[]>): Problem[] {
+/**
+ * The SDK's own modules (all of sdk/ but its two entry points, which re-export the authoring contracts
+ * from below) use nothing internal beyond lib/ and schemas/, so the public surface stays small.
+ */
+export const RESTRICTED: readonly { files: RegExp; may: readonly string[]; why: string }[] = [
+  {
+    files: /^sdk\/(?!index\.ts$|testing\.ts$)/,
+    may: ['lib', 'schemas', 'sdk'],
+    why: "the SDK's own modules use only lib/ and schemas/",
+  },
+];
+
+/** Edges going up a layer or out of a restricted set, and files in a folder no layer names. */
+export function layerProblems(
+  graph: ReadonlyMap<string, readonly string[]>,
+  runs: ReadonlyMap<string, readonly string[]> = new Map(),
+): Problem[] {
   const problems: Problem[] = [];
   const unplaced = new Set<string>();
   for (const [file, targets] of graph) {
@@ -172,7 +232,12 @@ export function layerProblems(graph: ReadonlyMap<string, readonly string[]>): Pr
       }
       continue;
     }
-    for (const target of targets) {
+    const restriction = RESTRICTED.find((r) => r.files.test(file));
+    const edges = [
+      ...targets.map((target) => ({ target, verb: 'imports' })),
+      ...(runs.get(file) ?? []).map((target) => ({ target, verb: 'runs' })),
+    ];
+    for (const { target, verb } of edges) {
       if (ALLOWED.some((edge) => edge.from === file && edge.to === target)) continue;
       const to = folderOf(target);
       const toLayer = layerOf(to);
@@ -181,7 +246,13 @@ export function layerProblems(graph: ReadonlyMap<string, readonly string[]>): Pr
         problems.push({
           kind: 'layer',
           files: [file, target],
-          message: `${file} imports ${target}: ${describe(fromLayer)} may not import from ${describe(toLayer)}, a layer above it`,
+          message: `${file} ${verb} ${target}: ${describe(fromLayer)} may not ${verb === 'runs' ? 'run' : 'import from'} ${describe(toLayer)}, a layer above it`,
+        });
+      } else if (restriction !== undefined && !restriction.may.includes(to)) {
+        problems.push({
+          kind: 'layer',
+          files: [file, target],
+          message: `${file} ${verb} ${target}: ${restriction.why}`,
         });
       }
     }
@@ -286,8 +357,8 @@ export function staleAllowances(graph: ReadonlyMap<string, readonly string[]>): 
 
 /** All problems of the tree at `root`. */
 export function checkLayers(root: string): Problem[] {
-  const { graph, problems } = importGraph(root, sourceFiles(root));
-  return [...problems, ...layerProblems(graph), ...cycleProblems(graph), ...staleAllowances(graph)];
+  const { graph, runs, problems } = importGraph(root, sourceFiles(root));
+  return [...problems, ...layerProblems(graph, runs), ...cycleProblems(graph), ...staleAllowances(graph)];
 }
 
 if (import.meta.main) {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { checkLayers, importsOf } from '../../scripts/check-layers.ts';
+import { checkLayers, importsOf, runsOf } from '../../scripts/check-layers.ts';
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/check-layers.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -59,6 +59,16 @@ describe('check-layers', () => {
       './g.ts',
       './h.ts',
     ]);
+  });
+
+  it('reads the modules a file runs by path, not every URL', () => {
+    const source = [
+      "const FIXTURE = new URL('../test/fixture.ts', import.meta.url).pathname;",
+      "const MAIN = moduleFile('../main.ts', import.meta.url);",
+      "const PROTO = new URL('./proto/a.proto', import.meta.url);",
+      "const SITE = new URL('./page.ts', 'https://example.com/');",
+    ].join('\n');
+    assert.deepEqual(runsOf('x.ts', source), ['../test/fixture.ts', '../main.ts']);
   });
 
   it('fails on a cycle, a type-only import closing it, and names the files in order', () => {
@@ -109,6 +119,27 @@ describe('check-layers', () => {
       problems.map((p) => [p.kind, ...p.files]),
       [['layer', 'bench/run.ts', 'test/helpers/helper.ts']],
     );
+  });
+
+  it('counts a module a benchmark runs by path, and keeps the SDK modules on lib/ and schemas/', () => {
+    const root = tree({
+      'bench/run.ts': "export const FIXTURE = new URL('../test/fixture.ts', import.meta.url).pathname;\n",
+      'test/fixture.ts': 'export {};\n',
+      'sdk/subscribe.ts': "import { host } from '../processors/host.ts';\nhost;\n",
+      'sdk/index.ts': "export { host } from '../processors/host.ts';\n",
+      'processors/host.ts': 'export const host = 1;\n',
+    });
+    const { status, stderr } = run(root);
+    assert.equal(status, 1);
+    assert.match(
+      stderr,
+      /bench\/run\.ts runs test\/fixture\.ts: bench \(layer 8\) may not run test \(layer 9\)/,
+    );
+    assert.match(
+      stderr,
+      /sdk\/subscribe\.ts imports processors\/host\.ts: the SDK's own modules use only lib\/ and schemas\//,
+    );
+    assert.doesNotMatch(stderr, /sdk\/index\.ts/, 'the entry point re-exports from below');
   });
 
   it('fails on a folder no layer names, and on a relative import that is not a file', () => {
