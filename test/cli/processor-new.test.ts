@@ -21,7 +21,7 @@ function linkMeshpipe(project: string): void {
   const exports = { '.': './index.js', './testing': './testing.js' };
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'meshpipe', type: 'module', exports }));
   for (const entry of ['index', 'testing']) {
-    const source = pathToFileURL(join(PROJECT_ROOT, `${entry}.ts`)).href;
+    const source = pathToFileURL(join(PROJECT_ROOT, 'sdk', `${entry}.ts`)).href;
     writeFileSync(join(dir, `${entry}.js`), `export * from ${JSON.stringify(source)};\n`);
   }
 }
