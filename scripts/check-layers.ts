@@ -42,16 +42,7 @@ export const LAYERS: readonly (readonly string[])[] = [
  * list empty: an entry is a debt with a name on it, and the check fails once its import is gone so the
  * entry goes with it.
  */
-export const ALLOWED: readonly { from: string; to: string; why: string }[] = [
-  {
-    // The 7-file cycle lib/config → sinks/config → sinks/*/config → sinks/runtime →
-    // processors/runtime/config → lib/config. Issue 17's pluggable-sinks work derives the config sections
-    // from the sink modules and removes this import; the lead deletes this entry when merging it.
-    from: 'lib/config/meshpipe-config.ts',
-    to: 'sinks/config.ts',
-    why: 'sink config sections composed in lib/config (issue 17, pluggable-sinks removes it)',
-  },
-];
+export const ALLOWED: readonly { from: string; to: string; why: string }[] = [];
 
 const SKIP = new Set(['node_modules', '.local', 'dist', '.git', 'build']);
 
@@ -345,14 +336,17 @@ function cyclePath(component: readonly string[], edges: (file: string) => string
 }
 
 /** Allowlist entries whose import is gone: removing the debt removes its entry too. */
-export function staleAllowances(graph: ReadonlyMap<string, readonly string[]>): Problem[] {
-  return ALLOWED.filter((edge) => graph.has(edge.from) && !graph.get(edge.from)!.includes(edge.to)).map(
-    (edge) => ({
+export function staleAllowances(
+  graph: ReadonlyMap<string, readonly string[]>,
+  allowed: readonly { from: string; to: string }[] = ALLOWED,
+): Problem[] {
+  return allowed
+    .filter((edge) => graph.has(edge.from) && !graph.get(edge.from)!.includes(edge.to))
+    .map((edge) => ({
       kind: 'stale',
       files: [edge.from, edge.to],
       message: `${edge.from} no longer imports ${edge.to}: remove its entry from ALLOWED in scripts/check-layers.ts`,
-    }),
-  );
+    }));
 }
 
 /** All problems of the tree at `root`. */

@@ -28,7 +28,6 @@ import type { RouteTemplater } from '../../../processors/shared/route-template.t
 import { seriesIdOf } from '../../../runtime/metric-definition.ts';
 import type { MetricType, Span } from '../../../schemas/types.ts';
 import { workloadAttribute } from '../../../schemas/workload-kind.ts';
-import type { RpcKind } from './rpc-series.ts';
 
 export interface MetricInfo {
   name: string;
