@@ -27,7 +27,7 @@ import { runCli, startCli } from '../helpers/cli.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /** The public SDK, as `import ... from 'meshpipe'` resolves it. */
-const SDK = pathToFileURL(join(PROJECT_ROOT, 'index.ts')).href;
+const SDK = pathToFileURL(join(PROJECT_ROOT, 'sdk', 'index.ts')).href;
 
 const USER_SINK = `import { defineSink, retryable, s, SUCCESS, sinkHostFields } from ${JSON.stringify(SDK)};
 
