@@ -7,8 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { gunzipSync } from 'node:zlib';
+import { ensureStack } from '../cli/stack/stack.ts';
 import { createKafka, type KafkaAdmin } from '../lib/kafka.ts';
-import { ensureStack } from '../lib/local-stack/stack.ts';
 import type { Logger } from '../lib/logger.ts';
 
 /**

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { LoadedConfig } from '../lib/config/load.ts';
 import { ERRORS, MeshpipeError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Progress } from '../lib/progress.ts';
+import type { Progress } from './stack/progress.ts';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';

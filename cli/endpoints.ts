@@ -1,12 +1,13 @@
 /**
  * Where Kafka and Redis are, for a command: the configured cluster (kafka.brokers / --brokers /
  * MESHPIPE_KAFKA_BROKERS), else the local stack, started on demand by the commands that may start it.
+ * Without starting, this is lib/endpoints.ts, the one resolver.
  */
 import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
-import { ERRORS, MeshpipeError } from '../lib/errors.ts';
-import { ensureStack, type StackService, stackStatus } from '../lib/local-stack/stack.ts';
+import { findEndpoints, noBrokersError } from '../lib/endpoints.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Progress } from '../lib/progress.ts';
+import type { Progress } from './stack/progress.ts';
+import { ensureStack, type StackService } from './stack/stack.ts';
 
 export interface Endpoints {
   brokers: string[];
@@ -27,27 +28,9 @@ export async function resolveEndpoints(
   }
   const wantKafka = config.kafka.brokers.length === 0;
   if (!options.start) {
-    const status = await stackStatus();
-    if (wantKafka && !status.kafka.running) {
-      throw new MeshpipeError(
-        ERRORS.KAFKA_UNREACHABLE,
-        ['(none configured)', 'no Kafka is configured and the local broker is not running'],
-        {
-          hint: 'run `meshpipe up` or `meshpipe stack start`, or pass --brokers host:port',
-        },
-      );
-    }
-    return {
-      brokers: wantKafka ? [`127.0.0.1:${status.kafka.port}`] : config.kafka.brokers,
-      redisUrl:
-        config.redis.url !== ''
-          ? config.redis.url
-          : status.redis.running
-            ? `redis://127.0.0.1:${status.redis.port}`
-            : '',
-      local: wantKafka,
-      started: [],
-    };
+    const found = await findEndpoints(config);
+    if (found.brokers.length === 0) throw noBrokersError();
+    return { brokers: found.brokers, redisUrl: found.redisUrl, local: found.localKafka, started: [] };
   }
   const result = await ensureStack({
     logger: options.logger,

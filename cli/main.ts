@@ -6,12 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../lib/config/load.ts';
 import { ERRORS, EXIT, errorMessage, MeshpipeError } from '../lib/errors.ts';
-import { PROJECT_ROOT } from '../lib/local-stack/paths.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
-import { createProgress } from '../lib/progress.ts';
+import { PROJECT_ROOT } from '../lib/paths.ts';
 import { type CommandContext, configOverrides, parseCommandArgs, renderHelp } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
 import { commandHelp, findCommand, topHelp } from './help.ts';
+import { createProgress } from './stack/progress.ts';
 
 function version(): string {
   return (JSON.parse(readFileSync(`${PROJECT_ROOT}/package.json`, 'utf8')) as { version: string }).version;

@@ -6,7 +6,7 @@
  * CLIENT span whose server is not captured).
  */
 import { procUsage } from '../collectors/proc-usage.ts';
-import type { ComponentState } from '../lib/supervisor.ts';
+import type { ComponentState } from './stack/supervisor.ts';
 
 /** The figure is averaged over this much time (a few status ticks). */
 const WINDOW_MS = 10_000;

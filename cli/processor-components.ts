@@ -6,7 +6,7 @@
 import { resolveProcessorSettings } from '../processors/runtime/config.ts';
 import type { AnyProcessorDefinition } from '../processors/runtime/definition.ts';
 import { builtinProcessorNames, loadProcessor } from '../processors/runtime/registry.ts';
-import type { UpComponent } from './up-components.ts';
+import type { UpComponent } from './up-component.ts';
 
 /**
  * How long a supervised processor may go without a status report before it is killed and restarted.

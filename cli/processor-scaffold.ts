@@ -9,7 +9,7 @@
  * with the npm package installed) from `'meshpipe'` and `'meshpipe/testing'`.
  */
 import { dirname, join, relative, sep } from 'node:path';
-import { PROJECT_ROOT } from '../lib/local-stack/paths.ts';
+import { PROJECT_ROOT } from '../lib/paths.ts';
 
 export interface ScaffoldFile {
   path: string;

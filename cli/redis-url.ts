@@ -4,7 +4,7 @@
  */
 import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
 import { ERRORS, MeshpipeError } from '../lib/errors.ts';
-import { stackStatus } from '../lib/local-stack/stack.ts';
+import { stackStatus } from './stack/stack.ts';
 
 export async function redisUrlOf(config: MeshpipeConfig): Promise<string> {
   if (config.redis.url !== '') return config.redis.url;

@@ -7,7 +7,7 @@
  */
 import { type LoadedSink, loadBuiltinSinks, resolveSinkConfig } from '../sinks/registry.ts';
 import type { OptionSpec } from './command.ts';
-import type { UpComponent } from './up-components.ts';
+import type { UpComponent } from './up-component.ts';
 
 /** Sinks report status every 2 s, also while their receiver is down (retrying is reported, not silent). */
 export const SINK_STALL_MS = 60_000;

@@ -1,30 +1,13 @@
 /**
  * What `meshpipe up` runs besides Kafka and Redis. Each entry is one child process under the
- * supervisor (lib/supervisor.ts); components add themselves here, with any flags they need on `up`.
+ * supervisor (cli/stack/supervisor.ts); components add themselves here, with any flags they need on `up`.
  */
-import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
-import type { CommandContext, OptionSpec } from './command.ts';
-import type { Endpoints } from './endpoints.ts';
+import type { OptionSpec } from './command.ts';
 import { processorComponents } from './processor-components.ts';
 import { sinkComponents, sinkUpOptions } from './sink-components.ts';
+import type { UpComponent } from './up-component.ts';
 
-export interface UpContext {
-  config: MeshpipeConfig;
-  values: CommandContext['values'];
-  endpoints: Endpoints;
-}
-
-export interface UpComponent {
-  name: string;
-  /** Whether `up` runs it, given flags and configuration. */
-  enabled(ctx: UpContext): boolean;
-  /** `meshpipe` arguments of the child process, e.g. ['collect'] or ['process', 'span-assembler']. */
-  args(ctx: UpContext): string[];
-  /** Extra environment for the child. */
-  env?(ctx: UpContext): Record<string, string>;
-  /** Restart the child when it sends no status for this long (ms). */
-  stallMs?: number;
-}
+export type { UpComponent, UpContext } from './up-component.ts';
 
 /** Flags `up` accepts on behalf of its components. */
 export const UP_OPTIONS: Record<string, OptionSpec> = {

@@ -8,25 +8,25 @@ import { existsSync } from 'node:fs';
 import type { MeshpipeConfig } from '../lib/config/meshpipe-config.ts';
 import type { Logger } from '../lib/logger.ts';
 import { compileRedactionPolicy } from '../protocols/http1/redact.ts';
-import { Capture } from './capture.ts';
-import type { CaptureCounters } from './capture-counters.ts';
-import { CgroupDirectory } from './identity/cgroup-directory.ts';
+import { CgroupDirectory } from './build/identity/cgroup-directory.ts';
 import {
   IdentityResolver,
   type SelfFilter,
   selfFilterFromEnvironment,
-} from './identity/identity-resolver.ts';
+} from './build/identity/identity-resolver.ts';
 import {
   KubernetesDecorator,
   kubernetesSource,
   loadKubeConfig,
-} from './identity/kubernetes/kubernetes-decorator.ts';
-import { NetnsNames } from './identity/netns-names.ts';
-import { ProcessTable } from './identity/process-table.ts';
-import { WorkloadRules } from './identity/workload-rules.ts';
-import type { LoaderOptions } from './loader/loader-process.ts';
-import { RawEventBuilder, type RawEventSink } from './raw-event-builder.ts';
-import { TlsLibraries } from './tls-libraries.ts';
+} from './build/identity/kubernetes/kubernetes-decorator.ts';
+import { NetnsNames } from './build/identity/netns-names.ts';
+import { ProcessTable } from './build/identity/process-table.ts';
+import { WorkloadRules } from './build/identity/workload-rules.ts';
+import { RawEventBuilder, type RawEventSink } from './build/raw-event-builder.ts';
+import { Capture } from './capture/capture.ts';
+import type { LoaderOptions } from './capture/loader/loader-process.ts';
+import { TlsLibraries } from './capture/tls-libraries.ts';
+import type { CaptureCounters } from './capture-counters.ts';
 
 /**
  * The loader's STATS interval. STATS records close the loss gate's windows (loss-gate.ts), so this is

@@ -14,11 +14,11 @@ import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from 'pr
 import type { Http1FramerCounters } from '../protocols/http1/framer.ts';
 import { type MetricDefinition, seriesIdOf } from '../runtime/metric-definition.ts';
 import type { MetricSample, MetricType } from '../schemas/types.ts';
+import type { Http2CollectorCounters } from './build/http2-connection.ts';
+import type { LookupCounters } from './build/identity/kubernetes/cluster-index.ts';
+import type { ReflectorCounters } from './build/identity/kubernetes/reflector.ts';
+import type { ProcessTableCounters } from './build/identity/process-table.ts';
 import type { CaptureCounters } from './capture-counters.ts';
-import type { Http2CollectorCounters } from './http2-connection.ts';
-import type { LookupCounters } from './identity/kubernetes/cluster-index.ts';
-import type { ReflectorCounters } from './identity/kubernetes/reflector.ts';
-import type { ProcessTableCounters } from './identity/process-table.ts';
 
 export interface KubernetesSnapshot {
   objects: Record<string, number>;
@@ -266,7 +266,7 @@ export interface CollectorSnapshot {
   buffer: { events: number; bytes: number; maxEvents: number; maxBytes: number } | null;
   connections: number;
   framer: Http1FramerCounters;
-  /** HTTP/2 connections' counters, flattened (collectors/http2-connection.ts). */
+  /** HTTP/2 connections' counters, flattened (collectors/build/http2-connection.ts). */
   h2: Http2CollectorCounters;
   processLookups: ProcessTableCounters;
   /** The Kubernetes decorator's caches and watches; null when it is off. */

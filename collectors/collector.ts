@@ -20,6 +20,7 @@ import type { Logger } from '../lib/logger.ts';
 import { codecFor } from '../schemas/codec.ts';
 import { TOPICS, topicName } from '../schemas/topics.ts';
 import type { L7RawEvent, MetricSample } from '../schemas/types.ts';
+import type { ReadyRecord } from './capture/loader/record-decoder.ts';
 import {
   type CaptureCounters,
   capturedTotal,
@@ -32,10 +33,9 @@ import {
 } from './capture-counters.ts';
 import { type CapturePipeline, createCapturePipeline } from './capture-pipeline.ts';
 import { CollectorMetrics, type CollectorSnapshot } from './collector-metrics.ts';
-import type { ReadyRecord } from './loader/record-decoder.ts';
 import { procUsage } from './proc-usage.ts';
-import { RawBatchWriter } from './raw-batch-writer.ts';
-import { RawEventProducer } from './raw-event-producer.ts';
+import { RawBatchWriter } from './ship/raw-batch-writer.ts';
+import { RawEventProducer } from './ship/raw-event-producer.ts';
 
 export interface CollectorOptions {
   config: MeshpipeConfig;

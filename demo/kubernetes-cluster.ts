@@ -3,7 +3,7 @@
  * as a cluster's controllers and kubelet would: a Namespace with its `default` ServiceAccount, a
  * Deployment with its ReplicaSet, Pods bound to a node whose status carries the pod's real address and
  * container id, and Services. Used by `meshpipe demo --kubernetes` and the decorator's tests against a
- * real kube-apiserver (lib/local-stack/kube-apiserver.ts), where no controller-manager or kubelet runs.
+ * real kube-apiserver (cli/stack/kube-apiserver.ts), where no controller-manager or kubelet runs.
  */
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';

@@ -447,7 +447,7 @@ export const ERRORS = {
     'start the chain with a processor whose inputs include "raw" (e.g. --processor span-assembler --processor ./my-proc/index.ts)',
   ),
 
-  // The eBPF loader (collectors/loader/, bpf/loader/): why capture could not start or stopped
+  // The eBPF loader (collectors/capture/loader/, bpf/loader/): why capture could not start or stopped
   LOADER_BINARY_MISSING: spec(
     'MESHPIPE_ERR_LOADER_BINARY_MISSING',
     'cannot start the eBPF loader %s: %s',

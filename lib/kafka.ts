@@ -45,7 +45,6 @@ export type {
   ProducerOptions,
   TopicMessages,
 } from './kafka/producer.ts';
-export { allTopicDefinitions, ensureTopics, partitionsFor, type TopicStatus } from './kafka/topics.ts';
 export type { OffsetToCommit, TransactionalProducer } from './kafka/transactional-producer.ts';
 
 /** Client options from the configuration (`kafka.*`); `brokers` overrides `kafka.brokers`. */

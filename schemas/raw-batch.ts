@@ -3,7 +3,7 @@
  *
  * A collector writes what is constant for a connection once per batch and per event only what changes
  * per syscall, with times and sequence numbers as deltas from the batch's bases (its own hot-path
- * writer is collectors/raw-batch-writer.ts). Readers get complete `L7RawEvent`s back, exactly the
+ * writer is collectors/ship/raw-batch-writer.ts). Readers get complete `L7RawEvent`s back, exactly the
  * events a collector built: `expandRawBatch` here. `packRawBatches` is the general writer for tools
  * (replay, benchmarks, tests) that hold complete events.
  *

@@ -17,11 +17,11 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PROJECT_ROOT } from '../lib/local-stack/paths.ts';
-import { createRecordingWriter } from '../lib/recording.ts';
+import { PROJECT_ROOT } from '../lib/paths.ts';
 import { rawEvent } from '../processors/runtime/test-events.ts';
+import { createRecordingWriter } from '../sdk/recording.ts';
+import { type TestKafka, testKafka } from '../testkit/kafka.ts';
 import { jsonLines } from './helpers/cli.ts';
-import { type TestKafka, testKafka } from './helpers/kafka.ts';
 import { waitFor } from './helpers/wait.ts';
 import { TEST_RUNTIME } from './processors/runtime/helpers.ts';
 
@@ -113,7 +113,7 @@ describe('the npm package, installed in a project of its own', { timeout: 600_00
     assert.equal(version.stdout.trim(), ours);
     const installed = join(project, 'node_modules', 'meshpipe');
     assert.ok(
-      readdirSync(join(installed, 'dist')).includes('index.d.ts'),
+      readdirSync(join(installed, 'dist', 'sdk')).includes('index.d.ts'),
       'declarations beside the JavaScript',
     );
     assert.ok(

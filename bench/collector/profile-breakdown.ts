@@ -26,7 +26,7 @@ const OWNERS: Array<[string, RegExp]> = [
   ['prom-client', /node_modules\/prom-client\//],
   ['pino (logs)', /node_modules\/pino/],
   ['protocols/http1 (framing, redaction)', /\/protocols\//],
-  ['collectors/loader (record decoding)', /\/collectors\/loader\//],
+  ['collectors/capture/loader (record decoding)', /\/collectors\/capture\/loader\//],
   ['collectors (events, identity, buffer)', /\/collectors\//],
 ];
 

@@ -20,10 +20,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { allTopicDefinitions, createKafka, ensureTopics } from '../../lib/kafka.ts';
-import { STACK_DIR } from '../../lib/local-stack/paths.ts';
-import { choosePort } from '../../lib/local-stack/ports.ts';
+import { choosePort } from '../../cli/stack/ports.ts';
+import { createKafka } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
+import { STACK_DIR } from '../../lib/paths.ts';
+import { allTopicDefinitions, ensureTopics } from '../../schemas/cluster-topics.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
 import { benchBrokers, machineFacts } from '../environment.ts';
 import {

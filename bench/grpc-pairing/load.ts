@@ -8,7 +8,7 @@
  *   node load.ts <host:port> <calls/s> <seconds> [inFlight]
  */
 import * as grpc from '@grpc/grpc-js';
-import { loadInventory } from '../../test/bpf/fixtures/grpc-service.ts';
+import { loadInventory } from '../../testkit/grpc-service.ts';
 
 const [address, rateText, secondsText, inFlightText] = process.argv.slice(2) as [
   string,

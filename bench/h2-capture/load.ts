@@ -10,7 +10,7 @@
 import { Agent, get } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
-import { loadInventory } from '../../test/bpf/fixtures/grpc-service.ts';
+import { loadInventory } from '../../testkit/grpc-service.ts';
 
 const [mode, address, nText, cText, rateText] = process.argv.slice(2) as [
   string,

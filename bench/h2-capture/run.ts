@@ -22,9 +22,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
-import { allTopicDefinitions, ensureTopics } from '../../lib/kafka.ts';
-import { choosePort } from '../../lib/local-stack/ports.ts';
+import { choosePort } from '../../cli/stack/ports.ts';
 import { createLogger } from '../../lib/logger.ts';
+import { allTopicDefinitions, ensureTopics } from '../../schemas/cluster-topics.ts';
 import { cpuSeconds, createPods, startCollectorProcess, sumOf } from '../collector/harness.ts';
 import { benchBrokers, benchTopics, machineFacts } from '../environment.ts';
 
@@ -42,7 +42,7 @@ const concurrency = Number(values.concurrency);
 const rate = Number(values.rate);
 const rounds = values.quick ? 1 : Number(values.rounds);
 
-const FIXTURES = new URL('../../test/bpf/fixtures/', import.meta.url).pathname;
+const TESTKIT = new URL('../../testkit/', import.meta.url).pathname;
 const LOAD = new URL('./load.ts', import.meta.url).pathname;
 const execFileAsync = promisify(execFile);
 
@@ -92,8 +92,8 @@ const prefix = `bench-h2-${randomBytes(3).toString('hex')}`;
 const topics = await benchTopics(brokers, prefix, 'bench-h2-capture', logger);
 await ensureTopics(topics.admin, allTopicDefinitions(), { prefix, replicationFactor: -1 });
 const pods = createPods();
-const grpcServer = await startServer(pods.server, [`${FIXTURES}grpc-service.ts`, 'server', '0.0.0.0:50051']);
-const httpServer = await startServer(pods.server, [`${FIXTURES}http-server.ts`, '0.0.0.0:8080']);
+const grpcServer = await startServer(pods.server, [`${TESTKIT}grpc-service.ts`, 'server', '0.0.0.0:50051']);
+const httpServer = await startServer(pods.server, [`${TESTKIT}http-server.ts`, '0.0.0.0:8080']);
 const targets = [
   { protocol: 'grpc', server: grpcServer, address: `${pods.serverAddress}:50051` },
   { protocol: 'http1', server: httpServer, address: `${pods.serverAddress}:8080` },

@@ -22,7 +22,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { DEFAULT_LOADER_BINARY } from '../../collectors/loader/loader-process.ts';
+import { DEFAULT_LOADER_BINARY } from '../../collectors/capture/loader/loader-process.ts';
 import { machineFacts } from '../environment.ts';
 
 const { values } = parseArgs({

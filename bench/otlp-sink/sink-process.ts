@@ -21,7 +21,7 @@ import { otlpSink } from '../../sinks/otlp/sink.ts';
 import { otlpTransport } from '../../sinks/otlp/transport.ts';
 import { defineSink } from '../../sinks/runtime/definition.ts';
 import { startSink } from '../../sinks/runtime/host.ts';
-import { SdkResourceCache, toReadableSpan } from '../../test/helpers/readable-span.ts';
+import { SdkResourceCache, toReadableSpan } from '../../testkit/readable-span.ts';
 
 const [variant, brokers, prefix, endpoint, groupId] = process.argv.slice(2) as [
   string,

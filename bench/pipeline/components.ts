@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { choosePort } from '../../lib/local-stack/ports.ts';
+import { choosePort } from '../../cli/stack/ports.ts';
 import { CLI, parseExposition, sumOf } from '../collector/harness.ts';
 import { onCleanup } from '../overhead/topology.ts';
 

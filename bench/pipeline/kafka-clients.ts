@@ -36,8 +36,9 @@ import { createLogger } from '../../lib/logger.ts';
 import { benchBrokers, machineFacts } from '../environment.ts';
 import { busyProcesses, type MemoryUsage, memoryOf, memorySampler } from '../overhead/proc-stats.ts';
 import { installSignalHandlers, onCleanup } from '../overhead/topology.ts';
-import { CHECKS, type CheckOutcome } from './kafka-clients/checks.ts';
+import type { CheckOutcome } from './kafka-clients/checks.ts';
 import {
+  CHECKS,
   CLIENTS,
   type ClientName,
   COMPRESSIONS,

@@ -1,6 +1,6 @@
 /**
  * The OTLP backend of the pipeline benchmark, in a process of its own (its decoding is the backend's
- * cost, not the sink's, and must not share the orchestrator's event loop): test/helpers/otlp-receiver.ts,
+ * cost, not the sink's, and must not share the orchestrator's event loop): testkit/otlp-receiver.ts,
  * the real gRPC receiver the tests use, with every span stamped on arrival.
  *
  * Spans are not kept: each is counted, and (inside the window the parent sets) its end-to-end latency
@@ -9,7 +9,7 @@
  * server). IPC, parent → child: {cmd: 'window', fromNs, toNs} | {cmd: 'stats'} | {cmd: 'stop'};
  * child → parent: {ready: port} then {stats: ...} answers.
  */
-import { OtlpReceiver, type ReceivedRequest } from '../../test/helpers/otlp-receiver.ts';
+import { OtlpReceiver, type ReceivedRequest } from '../../testkit/otlp-receiver.ts';
 
 interface Stats {
   spans: number;

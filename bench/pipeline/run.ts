@@ -35,16 +35,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import {
-  allTopicDefinitions,
-  type Compression,
-  createKafka,
-  ensureTopics,
-  type KafkaAdmin,
-  type KafkaClient,
-} from '../../lib/kafka.ts';
-import { readStackState } from '../../lib/local-stack/stack.ts';
+import { readStackState } from '../../cli/stack/stack.ts';
+import { type Compression, createKafka, type KafkaAdmin, type KafkaClient } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
+import { allTopicDefinitions, ensureTopics } from '../../schemas/cluster-topics.ts';
 import { batchRecordsOf, topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';

@@ -24,7 +24,7 @@
  *                     codec instead: what its declared type saves, in the same run.
  *
  * With `--before`, the implementations these replaced (kept as the equivalence tests' oracle under
- * test/processors/<name>/reference) run too, in the same run: `before: handler...`.
+ * testkit/reference/<name>) run too, in the same run: `before: handler...`.
  *
  * The reference run hashes the encoded outputs in order (`outputDigest`): equal digests mean a change of
  * a handler emitted exactly the same records; every timed run checks it emitted as many.
@@ -47,8 +47,8 @@ import traceLinker from '../../processors/trace-linker/index.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { Span, TraceLinkingEvent } from '../../schemas/types.ts';
-import redMetricsBefore from '../../test/processors/red-metrics/reference/index.ts';
-import traceLinkerBefore from '../../test/processors/trace-linker/reference/index.ts';
+import redMetricsBefore from '../../testkit/reference/red-metrics/index.ts';
+import traceLinkerBefore from '../../testkit/reference/trace-linker/index.ts';
 import { type ChainWorkload, chainWorkload, PREFIX, VARIANTS, type Variant } from './workload.ts';
 
 /** Records per unit of work: about what one 1 MiB fetch of linking records holds. */
@@ -266,7 +266,7 @@ export interface BenchOptions {
   processors?: readonly ProcessorName[];
   variants?: readonly Variant[];
   only?: string;
-  /** Also run the implementations replaced (kept as the tests' oracle, test/processors/<name>/reference). */
+  /** Also run the implementations replaced (kept as the tests' oracle, testkit/reference/<name>). */
   before?: boolean;
   /** Write a CPU profile of the timed runs here. */
   profile?: string;

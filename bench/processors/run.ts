@@ -69,7 +69,7 @@ writeFileSync(
         'avro: for trace-linker, decode of the span each linking record carries and its encode (what its handler does itself); for red-metrics, the decode of each span (the host does it)',
         'pass-through: a handler that decodes the span and emits it through the same PartitionTask, no state: the least a linker costs in this runtime',
         'handler: state changes not encoded (a codec that writes nothing); handler+changelog: encoded with the processor’s state codec (trace-linker: Avro of state.avsc; red-metrics: the default JSON codec); handler+json-changelog (trace-linker): the same handler with the default JSON codec, in the same run',
-        'before: the implementations replaced, kept unchanged as the equivalence tests’ oracle (test/processors/<name>/reference); outputs compared by a digest of every encoded record in order',
+        'before: the implementations replaced, kept unchanged as the equivalence tests’ oracle (testkit/reference/<name>); outputs compared by a digest of every encoded record in order',
         'profiles: the current handler once more under node:inspector (sampling every 100 µs, the timed runs only), self time by area',
         'the machine is shared with other engineers’ builds and tests: compare ratios measured in one run, not rates across runs',
       ],

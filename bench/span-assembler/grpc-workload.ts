@@ -2,7 +2,7 @@
  * The gRPC counterpart of workload.ts, for comparing the span assembler's HTTP/2 path with its
  * HTTP/1.x path: unary calls on long-lived HTTP/2 connections between the same services, both ends
  * captured, as the collector ships them (`protocol: HTTP2`, stream events decoded and redacted on the
- * node: collectors/http2-connection.ts).
+ * node: collectors/build/http2-connection.ts).
  *
  * Per call, each end sees what grpc-js writes and reads: the request (HEADERS + DATA with END_STREAM) in
  * one syscall, the response (HEADERS, DATA, trailers with END_STREAM) in one syscall — two raw events per

@@ -27,19 +27,14 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import {
-  allTopicDefinitions,
-  createKafka,
-  ensureTopics,
-  type KafkaAdmin,
-  type KafkaClient,
-} from '../../lib/kafka.ts';
-import { ensureStack } from '../../lib/local-stack/stack.ts';
+import { ensureStack } from '../../cli/stack/stack.ts';
+import { createKafka, type KafkaAdmin, type KafkaClient } from '../../lib/kafka.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
 import type { AnyProcessorDefinition } from '../../processors/runtime/definition.ts';
 import { ProcessorHost } from '../../processors/runtime/host.ts';
 import spanAssembler from '../../processors/span-assembler/index.ts';
+import { allTopicDefinitions, ensureTopics } from '../../schemas/cluster-topics.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';

@@ -5,8 +5,8 @@
  *
  * Everything that crosses the kernel/user boundary (ring-buffer records) or the
  * loader/agent boundary (framed stdout stream, stats, exit codes) is defined here and
- * nowhere else. The TypeScript mirror is collectors/loader/record-layout.ts; the test
- * test/collectors/loader/record-layout.test.ts compares it against
+ * nowhere else. The TypeScript mirror is collectors/capture/loader/record-layout.ts; the test
+ * test/collectors/capture/loader/record-layout.test.ts compares it against
  * `meshpipe-loader --layout`, which prints sizeof/offsetof of every field below.
  *
  * Rules (Cilium style): fixed-width types only, natural alignment, padding written out
@@ -165,7 +165,7 @@ enum mp_drop_reason {
 /* The reasons that are truncations (bit i: reason i); every other reason is a loss. */
 #define MP_DROP_TRUNCATIONS ((1u << MP_DROP_IOV_LIMIT) | (1u << MP_DROP_READ_PAYLOAD))
 
-/* Exit status of meshpipe-loader; collectors/loader/loader-process.ts maps each to a
+/* Exit status of meshpipe-loader; collectors/capture/loader/loader-process.ts maps each to a
  * typed error with the fix. */
 enum mp_exit_code {
 	MP_EXIT_OK = 0,         /* stopped by SIGTERM/SIGINT or stdin closed */

@@ -21,10 +21,10 @@ import { type StatusSummary, statusLine, summarize } from '../../demo/status.ts'
 import { type Demo, type DemoDetails, type DemoStats, startDemo } from '../../demo/topology.ts';
 import { reportStatus } from '../../lib/component-status.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
-import type { LocalKubeApi } from '../../lib/local-stack/kube-apiserver.ts';
-import { STACK_DIR } from '../../lib/local-stack/paths.ts';
+import { STACK_DIR } from '../../lib/paths.ts';
 import type { CommandContext, CommandDefinition } from '../command.ts';
 import { startLocalKubernetes } from '../local-kubernetes.ts';
+import type { LocalKubeApi } from '../stack/kube-apiserver.ts';
 
 const PREFIX_OPTION = {
   prefix: {

@@ -1,10 +1,10 @@
-import { checkKubernetesAccess } from '../../collectors/identity/kubernetes/api-access.ts';
+import { checkKubernetesAccess } from '../../collectors/build/identity/kubernetes/api-access.ts';
 import {
   kubernetesSource,
   loadKubeConfig,
-} from '../../collectors/identity/kubernetes/kubernetes-decorator.ts';
-import { runChecks } from '../../lib/doctor.ts';
+} from '../../collectors/build/identity/kubernetes/kubernetes-decorator.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
+import { runChecks } from '../stack/doctor.ts';
 
 const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
 

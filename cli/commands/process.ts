@@ -5,9 +5,8 @@ import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
 import { claimInstanceSlot } from '../../lib/instance-slot.ts';
 import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
-import { STACK_DIR } from '../../lib/local-stack/paths.ts';
 import { moduleFile } from '../../lib/module-file.ts';
-import { Supervisor } from '../../lib/supervisor.ts';
+import { STACK_DIR } from '../../lib/paths.ts';
 import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
 import { ProcessorHost } from '../../processors/runtime/host.ts';
 import { registerProcessorSchemas } from '../../processors/runtime/processor-topics.ts';
@@ -16,6 +15,7 @@ import { type CommandContext, type CommandDefinition, KAFKA_OPTIONS } from '../c
 import { type Endpoints, resolveEndpoints } from '../endpoints.ts';
 import { PROCESSOR_STALL_MS } from '../processor-components.ts';
 import { useSchemaRegistry } from '../schema-registry.ts';
+import { Supervisor } from '../stack/supervisor.ts';
 
 const MAIN = moduleFile('../main.ts', import.meta.url);
 

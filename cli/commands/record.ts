@@ -13,7 +13,7 @@ import {
 } from '../../collectors/capture-counters.ts';
 import { createCapturePipeline } from '../../collectors/capture-pipeline.ts';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
-import { createRecordingWriter } from '../../lib/recording.ts';
+import { createRecordingWriter } from '../../sdk/recording.ts';
 import type { CommandDefinition } from '../command.ts';
 
 function formatBytes(n: number): string {

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
-import { IS_CHECKOUT, PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
+import { IS_CHECKOUT, PROJECT_ROOT } from '../../lib/paths.ts';
 import { BUILTIN_SINKS, RESERVED_SINK_NAMES, SINK_NAME } from '../../sinks/registry.ts';
 import type { CommandDefinition } from '../command.ts';
 import { scaffoldSink } from '../sink-scaffold.ts';

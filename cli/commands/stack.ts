@@ -1,7 +1,7 @@
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
-import { ensureStack, type StackService, stackStatus, stopStack } from '../../lib/local-stack/stack.ts';
 import { maskUrl } from '../../lib/mask.ts';
 import type { CommandDefinition } from '../command.ts';
+import { ensureStack, type StackService, stackStatus, stopStack } from '../stack/stack.ts';
 
 export const start: CommandDefinition = {
   name: 'stack start',

@@ -1,10 +1,5 @@
-import {
-  allTopicDefinitions,
-  connectAdmin,
-  createKafka,
-  ensureTopics,
-  kafkaOptionsFrom,
-} from '../../lib/kafka.ts';
+import { connectAdmin, createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
+import { allTopicDefinitions, ensureTopics } from '../../schemas/cluster-topics.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { useSchemaRegistry } from '../schema-registry.ts';

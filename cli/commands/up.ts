@@ -1,30 +1,25 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CONFIG_DEFAULTS_ENV, deepMerge } from '../../lib/config/load.ts';
-import { pingRedis } from '../../lib/doctor.ts';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
-import {
-  allTopicDefinitions,
-  connectAdmin,
-  createKafka,
-  ensureTopics,
-  kafkaOptionsFrom,
-} from '../../lib/kafka.ts';
-import { findJava } from '../../lib/local-stack/java.ts';
-import { kafkaJarsInstalled } from '../../lib/local-stack/kafka-broker.ts';
-import type { LocalKubeApi } from '../../lib/local-stack/kube-apiserver.ts';
-import { KAFKA_VERSION, kafkaLibsDir, STACK_DIR } from '../../lib/local-stack/paths.ts';
-import { canConnect } from '../../lib/local-stack/ports.ts';
-import { signalStackNow, stopStack } from '../../lib/local-stack/stack.ts';
+import { connectAdmin, createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
+import { canConnect } from '../../lib/local-stack-state.ts';
 import { maskUrl } from '../../lib/mask.ts';
 import { moduleFile } from '../../lib/module-file.ts';
-import { Supervisor } from '../../lib/supervisor.ts';
+import { KAFKA_VERSION, kafkaLibsDir, STACK_DIR } from '../../lib/paths.ts';
+import { allTopicDefinitions, ensureTopics } from '../../schemas/cluster-topics.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { DEMO_CONFIG_DEFAULTS, DEMO_WARMUP_SECONDS } from '../demo-config.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { startLocalKubernetes } from '../local-kubernetes.ts';
 import { formatCost, PipelineCost } from '../pipeline-cost.ts';
 import { useSchemaRegistry } from '../schema-registry.ts';
+import { pingRedis } from '../stack/doctor.ts';
+import { findJava } from '../stack/java.ts';
+import { kafkaJarsInstalled } from '../stack/kafka-broker.ts';
+import type { LocalKubeApi } from '../stack/kube-apiserver.ts';
+import { signalStackNow, stopStack } from '../stack/stack.ts';
+import { Supervisor } from '../stack/supervisor.ts';
 import { colourWanted, componentPart } from '../status-line.ts';
 import { UP_COMPONENTS, UP_OPTIONS, type UpContext } from '../up-components.ts';
 

@@ -12,7 +12,7 @@
  * hold (`pod=orders --filter status=5xx`), like `hubble observe`.
  */
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
-import { globToRegExp } from '../identity/workload-rules.ts';
+import { globToRegExp } from '../build/identity/workload-rules.ts';
 import type { ExchangeRow } from './exchange-view.ts';
 
 export const FILTER_KEYS = ['pod', 'service', 'process', 'port', 'method', 'status'] as const;

@@ -14,7 +14,7 @@ import { HTTP1_PROTOCOL } from '../../protocols/http1/index.ts';
 import type { Http1MessageReader } from '../../protocols/http1/message-reader.ts';
 import type { Http1Exchange, Segment } from '../../protocols/http1/types.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
-import { isLoopback } from '../connection-key.ts';
+import { isLoopback } from '../build/connection-key.ts';
 
 export interface ExchangeRow {
   /** Start of the exchange (the request's first bytes; the response's for an orphan response). */

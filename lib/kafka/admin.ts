@@ -11,7 +11,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KafkaClient } from './client.ts';
+import type { KafkaConnection } from './connection.ts';
 import { describeTopicConfigs } from './describe-configs.ts';
 import type { PartitionRef } from './group-consumer.ts';
 import { code, KafkaError, kafkaError } from './kafka-error.ts';
@@ -62,10 +62,10 @@ function call<T>(what: string, f: (cb: (err: unknown, value: T) => void) => void
 }
 
 export class KafkaAdmin {
-  readonly #client: KafkaClient;
+  readonly #client: KafkaConnection;
   #admin: IAdminClient | undefined;
 
-  constructor(client: KafkaClient) {
+  constructor(client: KafkaConnection) {
     this.#client = client;
   }
 

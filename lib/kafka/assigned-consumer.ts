@@ -7,8 +7,8 @@
  * reached their end in it (librdkafka's partition EOF: for a read_committed consumer, the last stable
  * offset), with the offset of that end — past any commit markers, which are never records.
  */
-import type { KafkaAdmin } from './admin.ts';
-import type { KafkaClient } from './client.ts';
+import { KafkaAdmin } from './admin.ts';
+import type { KafkaConnection } from './connection.ts';
 import type { ConsumedRecord, PartitionRef } from './group-consumer.ts';
 import { fetchProperties, toRecord } from './group-consumer.ts';
 import { kafkaError } from './kafka-error.ts';
@@ -35,12 +35,12 @@ export interface Poll {
 const NO_GROUP = 'meshpipe-assigned-consumer';
 
 export class AssignedConsumer {
-  readonly #client: KafkaClient;
+  readonly #client: KafkaConnection;
   readonly #o: AssignedConsumerOptions;
   #consumer: KafkaConsumer | undefined;
   #ends: Poll['ends'] = [];
 
-  constructor(client: KafkaClient, options: AssignedConsumerOptions) {
+  constructor(client: KafkaConnection, options: AssignedConsumerOptions) {
     this.#client = client;
     this.#o = options;
   }
@@ -117,7 +117,7 @@ export class AssignedConsumer {
  * (re)initialised (a changelog), at once.
  */
 export async function readPartitionsToEnd(options: {
-  kafka: KafkaClient;
+  kafka: KafkaConnection;
   /** A connected admin to read the ends with (default: one of its own, for this call). */
   admin?: KafkaAdmin;
   topic: string;
@@ -128,7 +128,7 @@ export async function readPartitionsToEnd(options: {
   readCommitted?: boolean;
 }): Promise<{ records: number; ends: Map<number, bigint> }> {
   const { kafka, topic } = options;
-  const admin = options.admin ?? kafka.admin();
+  const admin = options.admin ?? new KafkaAdmin(kafka);
   if (options.admin === undefined) await admin.connect();
   let offsets: Awaited<ReturnType<KafkaAdmin['topicOffsets']>>;
   try {
@@ -146,7 +146,8 @@ export async function readPartitionsToEnd(options: {
   }
   let records = 0;
   if (remaining.size === 0) return { records, ends };
-  const consumer = kafka.assignedConsumer(
+  const consumer = new AssignedConsumer(
+    kafka,
     options.readCommitted === undefined ? {} : { readCommitted: options.readCommitted },
   );
   await consumer.connect();

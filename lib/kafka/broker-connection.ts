@@ -11,7 +11,7 @@ import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { KafkaTlsOptions } from '../kafka-tls.ts';
-import type { KafkaClient, SaslOptions } from './client.ts';
+import type { KafkaConnection, SaslOptions } from './connection.ts';
 import { code, KafkaError } from './kafka-error.ts';
 
 const API_SASL_HANDSHAKE = 17;
@@ -267,7 +267,7 @@ async function scram(sasl: SaslOptions, exchange: (bytes: Buffer) => Promise<Buf
  * not retried on the next broker.
  */
 export async function withBroker<T>(
-  client: KafkaClient,
+  client: KafkaConnection,
   what: string,
   use: (connection: Connection) => Promise<T>,
   addresses: readonly string[] = client.brokers,

@@ -9,7 +9,7 @@
  */
 
 import { Reader, Writer, withBroker } from './broker-connection.ts';
-import type { KafkaClient } from './client.ts';
+import type { KafkaConnection } from './connection.ts';
 
 const API_DESCRIBE_CONFIGS = 32;
 const RESOURCE_TOPIC = 2;
@@ -53,7 +53,7 @@ function parseDescribe(body: Buffer): Map<string, Map<string, string>> {
  * absent from the result. Throws when no broker answers.
  */
 export async function describeTopicConfigs(
-  client: KafkaClient,
+  client: KafkaConnection,
   topics: readonly string[],
   names: readonly string[],
 ): Promise<Map<string, Map<string, string>>> {

@@ -26,7 +26,7 @@
  * that per partition (its default, 64 MiB per partition, took a backlog reader past 600 MiB).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KafkaClient, Properties } from './client.ts';
+import type { KafkaConnection, Properties } from './connection.ts';
 import { code, KafkaError, kafkaError } from './kafka-error.ts';
 import { leaveGroup } from './leave-group.ts';
 import { type KafkaConsumer, librdkafka, type Message, type TopicPartition } from './librdkafka.ts';
@@ -200,7 +200,7 @@ type Op =
 type RebalanceEvent = { kind: 'assign' | 'revoke'; partitions: PartitionRef[] };
 
 export class GroupConsumer {
-  readonly #client: KafkaClient;
+  readonly #client: KafkaConnection;
   readonly #o: GroupConsumerOptions;
   #consumer: KafkaConsumer | undefined;
   #loop: Promise<void> | undefined;
@@ -217,7 +217,7 @@ export class GroupConsumer {
   #fatalReason: string | undefined;
   #fatalDecision: Promise<void> | undefined;
 
-  constructor(client: KafkaClient, options: GroupConsumerOptions) {
+  constructor(client: KafkaConnection, options: GroupConsumerOptions) {
     this.#client = client;
     this.#o = options;
   }

@@ -12,7 +12,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { brokerError, Reader, Writer, withBroker } from './broker-connection.ts';
-import type { KafkaClient } from './client.ts';
+import type { KafkaConnection } from './connection.ts';
 
 const API_FIND_COORDINATOR = 10;
 const API_LEAVE_GROUP = 13;
@@ -22,7 +22,7 @@ const COORDINATOR_RETRIABLE = new Set([
 ]);
 const UNKNOWN_MEMBER_ID = 25;
 
-async function findCoordinator(client: KafkaClient, groupId: string): Promise<string> {
+async function findCoordinator(client: KafkaConnection, groupId: string): Promise<string> {
   for (let attempt = 0; ; attempt++) {
     const answer = await withBroker(client, 'FindCoordinator', async (connection) => {
       const r = new Reader(
@@ -45,7 +45,7 @@ async function findCoordinator(client: KafkaClient, groupId: string): Promise<st
 
 /** Removes the static member `groupInstanceId` from `groupId`; a member already gone is fine. */
 export async function leaveGroup(
-  client: KafkaClient,
+  client: KafkaConnection,
   groupId: string,
   groupInstanceId: string,
 ): Promise<void> {

@@ -9,7 +9,7 @@
  * reorder what it sends.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KafkaClient, Properties } from './client.ts';
+import type { KafkaConnection, Properties } from './connection.ts';
 import { code, KafkaError, kafkaError } from './kafka-error.ts';
 import { type DeliveryReport, librdkafka, type MessageHeader, type Producer } from './librdkafka.ts';
 
@@ -120,7 +120,7 @@ export async function produceOne(
   }
 }
 
-export function producerProperties(client: KafkaClient, options: ProducerOptions): Properties {
+export function producerProperties(client: KafkaConnection, options: ProducerOptions): Properties {
   const maxBatch = options.maxBatchBytes ?? 1_000_000;
   return client.properties({
     'enable.idempotence': options.idempotent !== false,
@@ -141,7 +141,7 @@ export function producerProperties(client: KafkaClient, options: ProducerOptions
 
 /** Connects a librdkafka producer (and fetches the brokers' metadata), with delivery reports polled. */
 export async function connectProducer(
-  client: KafkaClient,
+  client: KafkaConnection,
   properties: Properties,
   name: string,
 ): Promise<Producer> {
@@ -163,11 +163,11 @@ export function disconnectProducer(producer: Producer, timeoutMs = 5_000): Promi
 }
 
 export class KafkaProducer {
-  readonly #client: KafkaClient;
+  readonly #client: KafkaConnection;
   readonly #options: ProducerOptions;
   #producer: Producer | undefined;
 
-  constructor(client: KafkaClient, options: ProducerOptions) {
+  constructor(client: KafkaConnection, options: ProducerOptions) {
     this.#client = client;
     this.#options = options;
   }

@@ -19,7 +19,7 @@
  * Records are batched by librdkafka up to `maxBatchBytes` per partition per request, so a
  * transaction larger than a topic's max.message.bytes goes out in several batches, each under it.
  */
-import type { KafkaClient } from './client.ts';
+import type { KafkaConnection } from './connection.ts';
 import { GROUP_CONSUMER, type GroupConsumer } from './group-consumer.ts';
 import { code, KafkaError, kafkaError } from './kafka-error.ts';
 import type { Producer } from './librdkafka.ts';
@@ -60,11 +60,11 @@ function settle(what: string, f: (cb: (err: unknown) => void) => void): Promise<
 
 export class TransactionalProducer {
   readonly transactionalId: string;
-  readonly #client: KafkaClient;
+  readonly #client: KafkaConnection;
   readonly #options: TransactionalProducerOptions;
   #producer: Producer | undefined;
 
-  constructor(client: KafkaClient, options: TransactionalProducerOptions) {
+  constructor(client: KafkaConnection, options: TransactionalProducerOptions) {
     this.#client = client;
     this.#options = options;
     this.transactionalId = options.transactionalId;

@@ -37,9 +37,10 @@ export const RPC_METRICS = {
     description: 'Measures the duration of outbound RPC.',
     scale: 1000,
   },
-} as const satisfies Record<string, MetricInfo>;
+} as const satisfies Record<RpcKind, MetricInfo>;
 
-export type RpcKind = keyof typeof RPC_METRICS;
+/** The route-level kinds this file observes (series.ts names them, so it needs no import from here). */
+export type RpcKind = Extract<RouteObservation['kind'], 'rpcServer' | 'rpcClient'>;
 
 export function rpcObservation(span: Span): RouteObservation {
   const rpc = span.rpc!;

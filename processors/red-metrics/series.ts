@@ -28,7 +28,6 @@ import { seriesIdOf } from '../../runtime/metric-definition.ts';
 import type { MetricType, Span } from '../../schemas/types.ts';
 import { workloadAttribute } from '../../schemas/workload-kind.ts';
 import type { RouteTemplater } from '../shared/route-template.ts';
-import type { RpcKind } from './rpc-series.ts';
 
 export interface MetricInfo {
   name: string;
@@ -91,7 +90,7 @@ export type Labels = Record<string, string>;
 /** A span's contribution to one route-level histogram. */
 export interface RouteObservation {
   /** HTTP (`server`, `client`) or gRPC (`rpcServer`, `rpcClient`: rpc-series.ts). */
-  kind: 'server' | 'client' | RpcKind;
+  kind: 'server' | 'client' | 'rpcServer' | 'rpcClient';
   /** The service whose cardinality budget the series counts against. */
   service: string;
   labels: Labels;

@@ -38,7 +38,6 @@ import {
   type AssignmentPlan,
   type ConsumedBatch,
   consumerTuning,
-  ensureTopics,
   type GroupConsumer,
   isInstanceFenced,
   type KafkaAdmin,
@@ -51,6 +50,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { type SourceRecord, sourceRecordOf } from '../../runtime/input-record.ts';
 import { RetentionLoss } from '../../runtime/retention-loss.ts';
 import { backoffDelay, type RetryPolicy } from '../../runtime/retry-policy.ts';
+import { ensureTopics } from '../../schemas/cluster-topics.ts';
 import { schemaRegistry } from '../../schemas/registry.ts';
 import { AssignedTask } from './assigned-task.ts';
 import { changelogMessages, restoreState } from './changelog.ts';

@@ -8,7 +8,7 @@
  *
  * Hot path: this runs for every captured event (tens of thousands per second per node). It works on
  * indexes into the event's bytes, skips body bytes by count, parses chunk framing with a byte state
- * machine (no buffering), converts no body to a string, and allocates only the returned segments, plus
+ * machine (chunked-body.ts, no buffering), converts no body to a string, and allocates only the returned segments, plus
  * a head buffer while a head is split across events (bounded, released when the head completes).
  * Nothing here throws on traffic: errors are counted in {@link Http1FramerCounters}.
  */
@@ -19,6 +19,7 @@ import {
   requestBodyFraming,
   responseBodyFraming,
 } from './body-framing.ts';
+import { CHUNKED_STOP, ChunkedBodyReader } from './chunked-body.ts';
 import {
   detectMessageStart,
   detectStreamMessageStart,
@@ -46,10 +47,6 @@ import type { CapturedEvent, Direction, MessageKind, Role, Segment, SegmentKind 
 export const MAX_BUFFERED_HEAD_BYTES = 16384;
 /** Requests awaiting a response whose methods are remembered (pipelining depth); older ones are dropped. */
 export const MAX_PENDING_REQUESTS = 64;
-/** Hex digits in a chunk size: 13 keeps every size an exact JavaScript number (16^13 < 2^53). */
-export const MAX_CHUNK_SIZE_DIGITS = 13;
-/** Bytes of chunk extensions on one chunk-size line (RFC 9112 §7.1.1), and of a trailer section (§7.1.2). */
-export const MAX_CHUNK_LINE_BYTES = 4096;
 
 export interface FramerOptions {
   /** Compiled redaction policy for heads; default: the built-in sensitive headers and query parameters. */
@@ -175,7 +172,7 @@ const MODE = {
   head: 1,
   /** Inside a Content-Length body; `remaining` bytes to go. */
   length: 2,
-  /** Inside a chunked body; `chunkState` says where. */
+  /** Inside a chunked body; `chunk` says where. */
   chunked: 3,
   /** Inside a response body that ends when the connection closes. */
   close: 4,
@@ -191,25 +188,8 @@ const MODE = {
 } as const;
 type Mode = (typeof MODE)[keyof typeof MODE];
 
-/** Position inside chunked coding (RFC 9112 §7.1). */
-const CHUNK = {
-  size: 0,
-  ext: 1,
-  sizeLf: 2,
-  data: 3,
-  dataCr: 4,
-  dataLf: 5,
-  trailerStart: 6,
-  trailerLine: 7,
-  trailerLf: 8,
-} as const;
-type ChunkState = (typeof CHUNK)[keyof typeof CHUNK];
-
 const CR = 0x0d;
 const LF = 0x0a;
-const SP = 0x20;
-const HT = 0x09;
-const SEMICOLON = 0x3b;
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
@@ -246,12 +226,10 @@ class DirectionState {
   /** Head bytes carried over from earlier events; allocated only while a head is split. */
   headBuf: Uint8Array | null = null;
   headLen = 0;
-  /** Body bytes left (length mode) or data bytes left in the current chunk (chunked mode). */
+  /** Body bytes left (length mode). */
   remaining = 0;
-  chunkState: ChunkState = CHUNK.size;
-  chunkSize = 0;
-  chunkDigits = 0;
-  chunkLineBytes = 0;
+  /** Where a chunked body is (chunked mode). */
+  readonly chunk = new ChunkedBodyReader();
   /** Chunked body whose chunk sizes could not be followed (bytes not copied). */
   blind = false;
   /** A head given up on from the other direction's event (tunnel switch); shipped with our next event. */
@@ -268,10 +246,7 @@ class DirectionState {
 
   resetBody(): void {
     this.remaining = 0;
-    this.chunkState = CHUNK.size;
-    this.chunkSize = 0;
-    this.chunkDigits = 0;
-    this.chunkLineBytes = 0;
+    this.chunk.reset();
     this.blind = false;
   }
 
@@ -297,13 +272,6 @@ class DirectionState {
 
 function segment(kind: SegmentKind, length: number, data: Uint8Array | null, endsMessage: boolean): Segment {
   return { kind, length, data, endsMessage };
-}
-
-function hexValue(b: number): number {
-  if (b >= 0x30 && b <= 0x39) return b - 0x30;
-  if (b >= 0x61 && b <= 0x66) return b - 0x61 + 10;
-  if (b >= 0x41 && b <= 0x46) return b - 0x41 + 10;
-  return -1;
 }
 
 /**
@@ -875,107 +843,24 @@ export class Http1Framer {
   }
 
   /**
-   * Chunked coding (RFC 9112 §7.1): chunk-size [ chunk-ext ] CRLF, chunk-data CRLF, ..., last-chunk
-   * "0" CRLF, trailer section, CRLF. Size lines are read byte by byte in copied bytes; chunk data is
-   * skipped by count, copied or not. When a gap swallows a size line the body goes blind and only a
+   * A chunked body (chunked-body.ts reads its framing in the copied bytes). Chunk data the kernel did
+   * not copy is skipped by count; when a gap swallows a size line the body goes blind and only a
    * terminator at the end of a buffer (kernel flag, or our own test on a fully copied buffer) ends it.
-   * Bare LF is accepted where CRLF is expected (RFC 9112 §2.2) in responses; in requests it is broken
-   * framing, as strict servers read it ("0\n\n" ending a body early is a smuggling probe).
    */
   #chunkedBody(st: DirectionState, pos: number): number {
     const start = pos;
-    const copied = this.#copied;
-    const copiedLen = this.#copiedLen;
     const byteCount = this.#byteCount;
     if (!st.blind) {
-      while (pos < copiedLen) {
-        const b = copied[pos]!;
-        switch (st.chunkState) {
-          case CHUNK.data: {
-            const n = Math.min(st.remaining, copiedLen - pos);
-            pos += n;
-            st.remaining -= n;
-            if (st.remaining === 0) st.chunkState = CHUNK.dataCr;
-            continue;
-          }
-          case CHUNK.size: {
-            const h = hexValue(b);
-            if (h >= 0) {
-              if (++st.chunkDigits > MAX_CHUNK_SIZE_DIGITS) return this.#invalidChunk(st, start, pos);
-              st.chunkSize = st.chunkSize * 16 + h;
-            } else if (st.chunkDigits === 0) {
-              return this.#invalidChunk(st, start, pos);
-            } else if (b === CR) {
-              st.chunkState = CHUNK.sizeLf;
-            } else if (b === LF) {
-              if (this.#strictLineEnds()) return this.#invalidChunk(st, start, pos);
-              this.#afterSizeLine(st);
-            } else if (b === SEMICOLON || b === SP || b === HT) {
-              // chunk-ext, with the BWS RFC 9112 §7.1.1 allows before it.
-              st.chunkState = CHUNK.ext;
-            } else {
-              return this.#invalidChunk(st, start, pos);
-            }
-            pos++;
-            continue;
-          }
-          case CHUNK.ext:
-            if (b === CR) st.chunkState = CHUNK.sizeLf;
-            else if (b === LF) {
-              if (this.#strictLineEnds()) return this.#invalidChunk(st, start, pos);
-              this.#afterSizeLine(st);
-            } else if (++st.chunkLineBytes > MAX_CHUNK_LINE_BYTES) return this.#invalidChunk(st, start, pos);
-            pos++;
-            continue;
-          case CHUNK.sizeLf:
-            if (b !== LF) return this.#invalidChunk(st, start, pos);
-            this.#afterSizeLine(st);
-            pos++;
-            continue;
-          case CHUNK.dataCr:
-            if (b === CR) st.chunkState = CHUNK.dataLf;
-            else if (b === LF && !this.#strictLineEnds()) st.chunkState = CHUNK.size;
-            else return this.#invalidChunk(st, start, pos);
-            pos++;
-            continue;
-          case CHUNK.dataLf:
-            if (b !== LF) return this.#invalidChunk(st, start, pos);
-            st.chunkState = CHUNK.size;
-            pos++;
-            continue;
-          case CHUNK.trailerStart:
-            if (b === LF && this.#strictLineEnds()) return this.#invalidChunk(st, start, pos);
-            pos++;
-            if (b === LF) return this.#endChunked(st, start, pos);
-            st.chunkState = b === CR ? CHUNK.trailerLf : CHUNK.trailerLine;
-            if (b !== CR && ++st.chunkLineBytes > MAX_CHUNK_LINE_BYTES)
-              return this.#invalidChunk(st, start, pos);
-            continue;
-          case CHUNK.trailerLine: {
-            // A trailer field line; its content does not matter for framing.
-            const lf = copied.indexOf(LF, pos);
-            const stop = lf === -1 || lf >= copiedLen ? copiedLen : lf + 1;
-            st.chunkLineBytes += stop - pos;
-            if (st.chunkLineBytes > MAX_CHUNK_LINE_BYTES) return this.#invalidChunk(st, start, pos);
-            pos = stop;
-            if (stop === lf + 1) st.chunkState = CHUNK.trailerStart;
-            continue;
-          }
-          default:
-            // trailerLf: the CR of the final empty line was seen.
-            if (b !== LF) return this.#invalidChunk(st, start, pos);
-            return this.#endChunked(st, start, pos + 1);
-        }
-      }
+      const chunk = st.chunk;
+      pos = chunk.read(this.#copied, pos, this.#copiedLen, this.#strictLineEnds());
+      if (chunk.stop === CHUNKED_STOP.end) return this.#endChunked(st, start, pos);
+      if (chunk.stop === CHUNKED_STOP.invalid) return this.#invalidChunk(st, start, pos);
       if (pos >= byteCount) {
         this.#out.push(segment('body', pos - start, this.#bodyData(start, pos - start), false));
         return pos;
       }
-      const gap = byteCount - pos;
-      if (st.chunkState === CHUNK.data && gap <= st.remaining) {
+      if (chunk.skip(byteCount - pos)) {
         // The uncopied bytes are all chunk data: still in step.
-        st.remaining -= gap;
-        if (st.remaining === 0) st.chunkState = CHUNK.dataCr;
         this.#out.push(segment('body', byteCount - start, this.#bodyData(start, byteCount - start), false));
         return byteCount;
       }
@@ -984,8 +869,10 @@ export class Http1Framer {
     }
     // Blind: the rest of this buffer is body; it ends the message only if the buffer ends with the
     // last-chunk marker (the kernel tells us for uncopied buffers; we can see it in copied ones).
+    const copied = this.#copied;
     const ends =
-      this.#chunkTerminator || (copiedLen === byteCount && endsWithChunkTerminator(copied, 0, byteCount));
+      this.#chunkTerminator ||
+      (this.#copiedLen === byteCount && endsWithChunkTerminator(copied, 0, byteCount));
     this.#out.push(segment('body', byteCount - start, this.#bodyData(start, byteCount - start), ends));
     if (ends) {
       this.counters.chunkEndsByTerminator++;
@@ -993,19 +880,6 @@ export class Http1Framer {
       st.mode = MODE.idle;
     }
     return byteCount;
-  }
-
-  #afterSizeLine(st: DirectionState): void {
-    if (st.chunkSize === 0) {
-      // last-chunk: the trailer section follows (RFC 9112 §7.1.2).
-      st.chunkState = CHUNK.trailerStart;
-    } else {
-      st.remaining = st.chunkSize;
-      st.chunkState = CHUNK.data;
-    }
-    st.chunkSize = 0;
-    st.chunkDigits = 0;
-    st.chunkLineBytes = 0;
   }
 
   #endChunked(st: DirectionState, start: number, pos: number): number {

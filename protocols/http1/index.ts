@@ -30,6 +30,7 @@ export {
   responseBodyFraming,
   startsTunnel,
 } from './body-framing.ts';
+export { MAX_CHUNK_LINE_BYTES, MAX_CHUNK_SIZE_DIGITS } from './chunked-body.ts';
 export {
   CHUNK_TERMINATOR,
   detectMessageStart,
@@ -59,8 +60,6 @@ export {
   Http1Framer,
   type Http1FramerCounters,
   MAX_BUFFERED_HEAD_BYTES,
-  MAX_CHUNK_LINE_BYTES,
-  MAX_CHUNK_SIZE_DIGITS,
   MAX_PENDING_REQUESTS,
   newFramerCounters,
 } from './framer.ts';

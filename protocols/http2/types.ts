@@ -153,7 +153,7 @@ export interface Http2GapEvent {
 }
 
 // PROTOCOL-REGISTRY: what the collector emits per HTTP/2 connection; mirrored by the `Http2Event` record
-// of schemas/l7-raw-event.avsc (collectors/http2-connection.ts writes it, the span assembler's
+// of schemas/l7-raw-event.avsc (collectors/build/http2-connection.ts writes it, the span assembler's
 // h2-side.ts reads it back). Keep them in sync.
 export type Http2StreamEvent =
   | Http2HeadersEvent

@@ -11,7 +11,7 @@
  *   no answer                retry (refused, reset, DNS, timeout)
  */
 import { maskUrl } from '../../lib/mask.ts';
-import { signWebhook } from './signature.ts';
+import { signWebhook } from '../../lib/webhook-signature.ts';
 import { signStandardWebhook } from './standard-webhooks.ts';
 
 export type DeliveryOutcome =

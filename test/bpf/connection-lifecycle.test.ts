@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import type { DataRecord, LoaderRecord } from '../../collectors/loader/record-decoder.ts';
+import type { DataRecord, LoaderRecord } from '../../collectors/capture/loader/record-decoder.ts';
 import { Capture, isConn, isData } from './helpers/capture.ts';
 import {
   createPodPair,

@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Collector } from '../../collectors/collector.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import {
   collectorConfig,
   FIXTURES,
@@ -21,7 +22,6 @@ import {
   startCollector,
   testPort,
 } from '../collectors/helpers/harness.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const LOADER = fileURLToPath(new URL('../../bpf/build/meshpipe-loader', import.meta.url));

@@ -13,7 +13,7 @@ import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { DataRecord, LoaderRecord } from '../../collectors/loader/record-decoder.ts';
+import type { DataRecord, LoaderRecord } from '../../collectors/capture/loader/record-decoder.ts';
 import { Capture, isData } from './helpers/capture.ts';
 import {
   createPodPair,

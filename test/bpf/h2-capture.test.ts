@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { Flag } from '../../collectors/loader/record-layout.ts';
-import type { ScenarioSummary } from './fixtures/grpc-service.ts';
+import { Flag } from '../../collectors/capture/loader/record-layout.ts';
+import type { ScenarioSummary } from '../../testkit/grpc-service.ts';
 import { Capture, isConn } from './helpers/capture.ts';
 import { reassemble } from './helpers/h2-reassemble.ts';
 import {
@@ -26,7 +26,7 @@ requireRoot();
 
 const GRPC_PORT = 50051;
 const H2C_PORT = 8082;
-const FIXTURE = new URL('./fixtures/grpc-service.ts', import.meta.url).pathname;
+const FIXTURE = new URL('../../testkit/grpc-service.ts', import.meta.url).pathname;
 const PY_CLIENT = new URL('./fixtures/grpc_client.py', import.meta.url).pathname;
 const PYTHON = new URL('../../.local/python/bin/python', import.meta.url).pathname;
 

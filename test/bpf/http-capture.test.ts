@@ -5,7 +5,11 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import type { DataRecord, LoaderRecord, StatsRecord } from '../../collectors/loader/record-decoder.ts';
+import type {
+  DataRecord,
+  LoaderRecord,
+  StatsRecord,
+} from '../../collectors/capture/loader/record-decoder.ts';
 import { Capture, isConn, isData, sentAt, text } from './helpers/capture.ts';
 import {
   createPodPair,

@@ -15,11 +15,11 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DEFAULT_LOADER_BINARY, LoaderProcess } from '../../collectors/capture/loader/loader-process.ts';
 import type { Collector } from '../../collectors/collector.ts';
-import { DEFAULT_LOADER_BINARY, LoaderProcess } from '../../collectors/loader/loader-process.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import { startCli } from '../collectors/helpers/cli-child.ts';
 import { collectorConfig, startCollector } from '../collectors/helpers/harness.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { requireRoot } from './helpers/pods.ts';
 

@@ -9,7 +9,11 @@ import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { DataRecord, LoaderRecord, TlsLibraryRecord } from '../../collectors/loader/record-decoder.ts';
+import type {
+  DataRecord,
+  LoaderRecord,
+  TlsLibraryRecord,
+} from '../../collectors/capture/loader/record-decoder.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { Capture, isConn, isData, sentAt, text } from './helpers/capture.ts';
 import { reassemble } from './helpers/h2-reassemble.ts';

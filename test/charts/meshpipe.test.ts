@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../lib/config/load.ts';
-import { helmBinary, LOCAL_DIR, PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
+import { helmBinary, LOCAL_DIR, PROJECT_ROOT } from '../../lib/paths.ts';
 import { BUILTIN_PROCESSORS, loadProcessor } from '../../processors/runtime/registry.ts';
 import { TOPICS, type TopicId } from '../../schemas/topics.ts';
 import { assertRealCommand } from '../helpers/meshpipe-command.ts';

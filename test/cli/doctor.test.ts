@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkBpfPermission, checkKernel } from '../../lib/doctor.ts';
+import { checkBpfPermission, checkKernel } from '../../cli/stack/doctor.ts';
+import { testBrokers, testRedisUrl } from '../../testkit/kafka.ts';
 import { runCli } from '../helpers/cli.ts';
-import { testBrokers, testRedisUrl } from '../helpers/kafka.ts';
 
 interface DoctorOutput {
   ok: boolean;

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
+import { PROJECT_ROOT } from '../../lib/paths.ts';
 import { CLI_PAGE, renderCliPage } from '../../scripts/gen-cli-docs.ts';
 import { runCli } from '../helpers/cli.ts';
 

@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatCost, PipelineCost } from '../../cli/pipeline-cost.ts';
+import type { ComponentState } from '../../cli/stack/supervisor.ts';
 import { procUsage } from '../../collectors/proc-usage.ts';
-import type { ComponentState } from '../../lib/supervisor.ts';
 
 function state(name: string, pid: number, counters: Record<string, number>): ComponentState {
   return {

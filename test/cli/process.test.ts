@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { canConnect, choosePort } from '../../lib/local-stack/ports.ts';
+import { choosePort } from '../../cli/stack/ports.ts';
+import { canConnect } from '../../lib/local-stack-state.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { COUNTER_INPUT } from '../processors/runtime/fixtures/counter.ts';
 import {

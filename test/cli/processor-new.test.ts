@@ -6,9 +6,9 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { scaffoldProcessor } from '../../cli/processor-scaffold.ts';
-import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
-import { createRecordingWriter } from '../../lib/recording.ts';
+import { PROJECT_ROOT } from '../../lib/paths.ts';
 import { rawEvent } from '../../processors/runtime/test-events.ts';
+import { createRecordingWriter } from '../../sdk/recording.ts';
 import { CLI, jsonLines } from '../helpers/cli.ts';
 
 /**
@@ -21,7 +21,7 @@ function linkMeshpipe(project: string): void {
   const exports = { '.': './index.js', './testing': './testing.js' };
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'meshpipe', type: 'module', exports }));
   for (const entry of ['index', 'testing']) {
-    const source = pathToFileURL(join(PROJECT_ROOT, `${entry}.ts`)).href;
+    const source = pathToFileURL(join(PROJECT_ROOT, 'sdk', `${entry}.ts`)).href;
     writeFileSync(join(dir, `${entry}.js`), `export * from ${JSON.stringify(source)};\n`);
   }
 }

@@ -19,10 +19,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEMO_CONFIG_DEFAULTS } from '../../cli/demo-config.ts';
-import { LOADER_BINARY, PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
+import { LOADER_BINARY, PROJECT_ROOT } from '../../lib/paths.ts';
 import type { MetricSample } from '../../schemas/types.ts';
+import { type TestKafka, testKafka, testRedisUrl } from '../../testkit/kafka.ts';
 import { CLI, jsonLines, runCli } from '../helpers/cli.ts';
-import { type TestKafka, testKafka, testRedisUrl } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const REAL_CAPTURE =

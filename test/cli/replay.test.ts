@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readPartitionsToEnd } from '../../lib/kafka.ts';
 import { partitionOfKey } from '../../lib/key-partition.ts';
-import { createRecordingWriter } from '../../lib/recording.ts';
 import { rawEvent } from '../../processors/runtime/test-events.ts';
 import { topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
+import { createRecordingWriter } from '../../sdk/recording.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 
 const REQUESTS = new URL('../processors/runtime/fixtures/requests.ts', import.meta.url).pathname;
 const GET = 'GET /orders/7 HTTP/1.1\r\nHost: orders\r\n\r\n';

@@ -11,18 +11,19 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { schemaRegistrySpec } from '../../lib/config/meshpipe-config.ts';
-import { allTopicDefinitions } from '../../lib/kafka.ts';
-import { LOCAL_DIR } from '../../lib/local-stack/paths.ts';
+import { LOCAL_DIR } from '../../lib/paths.ts';
 import type { AvroSchema } from '../../schemas/avro-types.ts';
+import { allTopicDefinitions } from '../../schemas/cluster-topics.ts';
 import { schemaIdOfRecord } from '../../schemas/codec.ts';
 import { SCHEMAS_DIR, SchemaRegistry, schemaRegistry } from '../../schemas/registry.ts';
 import { connectSchemaRegistry } from '../../schemas/schema-registry-connection.ts';
 import { batchRecordsOf, topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { Span } from '../../schemas/types.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
+import { OtlpReceiver } from '../../testkit/otlp-receiver.ts';
+import { makeTraces } from '../../testkit/span-traffic.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
-import { OtlpReceiver } from '../helpers/otlp-receiver.ts';
 import { registryGet, testSchemaRegistryUrl } from '../helpers/schema-registry.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { COUNTER_INPUT, COUNTER_OUTPUT } from '../processors/runtime/fixtures/counter.ts';
@@ -37,7 +38,6 @@ import {
   startCli,
   testConfigFile,
 } from '../processors/runtime/helpers.ts';
-import { makeTraces } from '../sinks/otlp/span-traffic.ts';
 
 const PYTHON = `${LOCAL_DIR}/python/bin/python`;
 const CONSUMER = fileURLToPath(new URL('../helpers/confluent_avro_consumer.py', import.meta.url));

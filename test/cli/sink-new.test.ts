@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { scaffoldSink } from '../../cli/sink-scaffold.ts';
-import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
+import { PROJECT_ROOT } from '../../lib/paths.ts';
+import type { TestKafka } from '../../testkit/kafka.ts';
+import { makeTraces, produceSpans, QUICK, sinkKafka } from '../../testkit/span-traffic.ts';
 import { CLI, startCli } from '../helpers/cli.ts';
-import type { TestKafka } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { makeTraces, produceSpans, QUICK, sinkKafka } from '../sinks/otlp/span-traffic.ts';
 
 function meshpipe(args: string[], cwd: string) {
   return spawnSync(process.execPath, [CLI, ...args], {

@@ -13,10 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
-import { runCli, startCli } from '../helpers/cli.ts';
-import type { TestKafka } from '../helpers/kafka.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { PROJECT_ROOT } from '../../lib/paths.ts';
+import type { TestKafka } from '../../testkit/kafka.ts';
 import {
   allCommitted,
   committed,
@@ -24,10 +22,12 @@ import {
   produceSpans,
   QUICK,
   sinkKafka,
-} from '../sinks/otlp/span-traffic.ts';
+} from '../../testkit/span-traffic.ts';
+import { runCli, startCli } from '../helpers/cli.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** The public SDK, as `import ... from 'meshpipe'` resolves it. */
-const SDK = pathToFileURL(join(PROJECT_ROOT, 'index.ts')).href;
+const SDK = pathToFileURL(join(PROJECT_ROOT, 'sdk', 'index.ts')).href;
 
 const USER_SINK = `import { defineSink, retryable, s, SUCCESS, sinkHostFields } from ${JSON.stringify(SDK)};
 

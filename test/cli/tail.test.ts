@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { codecFor } from '../../schemas/codec.ts';
 import { SchemaRegistry } from '../../schemas/registry.ts';
+import { EXACT_NS, SPAN } from '../../testkit/fixtures.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import { poisonSpan } from '../helpers/avro-hostile.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
-import { EXACT_NS, SPAN } from '../helpers/fixtures.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 
 interface TailLine {
   partition: number;

@@ -3,8 +3,8 @@ import { after, before, describe, it } from 'node:test';
 // kafkajs, an independent client, checks what `meshpipe topics` (meshpipe's own adapter) created.
 import { type Admin, Kafka as Kafkajs, logLevel } from 'kafkajs';
 import { TOPICS } from '../../schemas/topics.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import { runCli } from '../helpers/cli.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 
 interface TopicsOutput {
   ok: boolean;

@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { type TestKafka, testKafka, testRedisUrl } from '../../testkit/kafka.ts';
 import { CLI, jsonLines, runCli } from '../helpers/cli.ts';
-import { type TestKafka, testKafka, testRedisUrl } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 interface UpStatus {

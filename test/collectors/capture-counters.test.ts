@@ -17,6 +17,7 @@ import { componentPart } from '../../cli/status-line.ts';
 import { DROP_STAGE, droppedTotal, truncatedTotal } from '../../collectors/capture-counters.ts';
 import type { Collector } from '../../collectors/collector.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import {
   createPodPair,
   type Pod,
@@ -26,7 +27,6 @@ import {
   startServer,
   stopProcess,
 } from '../bpf/helpers/pods.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { collectorConfig, RawTopicReader, sideOf, startCollector, testPort } from './helpers/harness.ts';
 

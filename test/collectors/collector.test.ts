@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Collector } from '../../collectors/collector.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import {
   createPodPair,
   type Pod,
@@ -18,7 +19,6 @@ import {
   runClient,
   stopProcess,
 } from '../bpf/helpers/pods.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import {
   collectorConfig,
   FIXTURES,
@@ -38,6 +38,7 @@ const NGINX_PORT = PORT + 2;
 const ECHO_PORT = PORT + 3;
 const CLOSED_PORT = PORT + 4;
 const BPF_FIXTURES = new URL('../bpf/fixtures/', import.meta.url).pathname;
+const HTTP_SERVER = new URL('../../testkit/http-server.ts', import.meta.url).pathname;
 /** Body bytes of the fixtures are 'a'..'z' repeated: this run of them must never be in a record. */
 const BODY_MARKER = Buffer.from('abcdefghijklmnopqrstuvwxyzabcdefghij');
 
@@ -98,7 +99,7 @@ describe('collector: HTTP between two pods, into Kafka', () => {
     await k.createTopics();
     servers = [
       await startHttpServer(pods.b, [`0.0.0.0:${PORT}`, `::1:${PORT6}`]),
-      podSpawn(pods.b, process.execPath, [`${BPF_FIXTURES}http-server.ts`, `echo:0.0.0.0:${ECHO_PORT}`]),
+      podSpawn(pods.b, process.execPath, [HTTP_SERVER, `echo:0.0.0.0:${ECHO_PORT}`]),
     ];
     nginx = await startNginx(pods.b, NGINX_PORT);
 

@@ -16,20 +16,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { choosePort } from '../../cli/stack/ports.ts';
 import { droppedTotal } from '../../collectors/capture-counters.ts';
 import type { Collector } from '../../collectors/collector.ts';
-import {
-  allTopicDefinitions,
-  createKafka,
-  ensureTopics,
-  type KafkaAdmin,
-  type KafkaClient,
-} from '../../lib/kafka.ts';
-import { choosePort } from '../../lib/local-stack/ports.ts';
+import { createKafka, type KafkaAdmin, type KafkaClient } from '../../lib/kafka.ts';
+import { allTopicDefinitions, ensureTopics } from '../../schemas/cluster-topics.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
+import { testLogger } from '../../testkit/kafka.ts';
 import { createPodPair, type PodPair, requireRoot, runClient, stopProcess } from '../bpf/helpers/pods.ts';
 import { runCli } from '../helpers/cli.ts';
-import { testLogger } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 import {
   collectorConfig,

@@ -15,12 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Collector } from '../../collectors/collector.ts';
-import { readRecording } from '../../lib/recording.ts';
 import { looksSecretText } from '../../protocols/http1/secret-shapes.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import type { L7RawEvent } from '../../schemas/types.ts';
+import { readRecording } from '../../sdk/recording.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import { createPodPair, type PodPair, podExec, requireRoot, stopProcess } from '../bpf/helpers/pods.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { type CliChild, startCli } from './helpers/cli-child.ts';
 import {
   collectorConfig,

@@ -1,7 +1,7 @@
 /**
  * Under `meshpipe up` the collector is one child of a supervisor among others (processors, sinks, the
  * demo controller), whose HTTP — metrics endpoints, webhooks, admin calls — is meshpipe's own and must
- * not come back as application telemetry. A real Supervisor (lib/supervisor.ts) runs `meshpipe collect`
+ * not come back as application telemetry. A real Supervisor (cli/stack/supervisor.ts) runs `meshpipe collect`
  * and a sibling making HTTP traffic; a process with another parent makes the same traffic. Only the
  * latter reaches Kafka. Needs root.
  */
@@ -11,11 +11,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { choosePort } from '../../lib/local-stack/ports.ts';
-import { Supervisor } from '../../lib/supervisor.ts';
+import { choosePort } from '../../cli/stack/ports.ts';
+import { Supervisor } from '../../cli/stack/supervisor.ts';
+import { type TestKafka, testKafka, testLogger } from '../../testkit/kafka.ts';
 import { requireRoot } from '../bpf/helpers/pods.ts';
 import { CLI } from '../helpers/cli.ts';
-import { type TestKafka, testKafka, testLogger } from '../helpers/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { FIXTURES, RawTopicReader, testPort } from './helpers/harness.ts';
 

@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Collector } from '../../collectors/collector.ts';
 import type { Span } from '../../schemas/types.ts';
+import { type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import { createPodPair, type PodPair, podExec, requireRoot } from '../bpf/helpers/pods.ts';
 import { makeCertificate, PYTHON, startTlsNginx, systemLibssl, type TlsFiles } from '../bpf/helpers/tls.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
-import { type TestKafka, testKafka } from '../helpers/kafka.ts';
 import { type CliChild, startCli } from './helpers/cli-child.ts';
 import { collectorConfig, RawTopicReader, shippedText, startCollector, testPort } from './helpers/harness.ts';
 

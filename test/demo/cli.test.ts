@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { type Demo, startDemo } from '../../demo/topology.ts';
+import { testLogger } from '../../testkit/kafka.ts';
 import { CLI, jsonLines, runCli } from '../helpers/cli.ts';
-import { testLogger } from '../helpers/kafka.ts';
 import { leftovers, uniquePrefix } from './helpers.ts';
 
 interface DemoLine {

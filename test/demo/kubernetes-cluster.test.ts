@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startLocalKubernetes } from '../../cli/local-kubernetes.ts';
+import { kubeApiServerBinaries, type LocalKubeApi } from '../../cli/stack/kube-apiserver.ts';
 import type { Collector } from '../../collectors/collector.ts';
 import { DEMO_NAMESPACE, KubernetesCluster, registerDemoPods } from '../../demo/kubernetes-cluster.ts';
 import { SERVICE_PORT } from '../../demo/layout.ts';
 import { type Demo, startDemo } from '../../demo/topology.ts';
-import { kubeApiServerBinaries, type LocalKubeApi } from '../../lib/local-stack/kube-apiserver.ts';
+import { type TestKafka, testKafka, testLogger } from '../../testkit/kafka.ts';
 import { collectorConfig, RawTopicReader, startCollector } from '../collectors/helpers/harness.ts';
-import { type TestKafka, testKafka, testLogger } from '../helpers/kafka.ts';
 
 const LOADER = fileURLToPath(new URL('../../bpf/build/meshpipe-loader', import.meta.url));
 const SKIP =

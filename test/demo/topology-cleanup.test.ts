@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type DemoPod, startDemo } from '../../demo/topology.ts';
 import { isMeshpipeError } from '../../lib/errors.ts';
-import { testLogger } from '../helpers/kafka.ts';
+import { testLogger } from '../../testkit/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { httpRequest, isAlive, leftovers, uniquePrefix } from './helpers.ts';
 

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { SERVICES } from '../../demo/layout.ts';
 import { type Demo, startDemo } from '../../demo/topology.ts';
 import { parseTraceparent } from '../../demo/trace-context.ts';
-import { testLogger } from '../helpers/kafka.ts';
+import { testLogger } from '../../testkit/kafka.ts';
 import { httpRequest, isAlive, leftovers } from './helpers.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';

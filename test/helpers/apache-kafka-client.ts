@@ -9,9 +9,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findJava } from '../../lib/local-stack/java.ts';
-import { kafkaLibsDir } from '../../lib/local-stack/paths.ts';
-import { run } from '../../lib/local-stack/processes.ts';
+import { findJava } from '../../cli/stack/java.ts';
+import { run } from '../../cli/stack/processes.ts';
+import { kafkaLibsDir } from '../../lib/paths.ts';
 
 const SOURCE = fileURLToPath(new URL('./apache-kafka-client.java', import.meta.url));
 

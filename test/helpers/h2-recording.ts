@@ -15,8 +15,8 @@ import type {
   ReadyRecord,
   RecordFlags,
   StatsRecord,
-} from '../../collectors/loader/record-decoder.ts';
-import { Flag } from '../../collectors/loader/record-layout.ts';
+} from '../../collectors/capture/loader/record-decoder.ts';
+import { Flag } from '../../collectors/capture/loader/record-layout.ts';
 import { captureDirection } from '../protocols/http2/capture-model.ts';
 
 export interface Chunk {

@@ -9,8 +9,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jaegerBinary } from '../../lib/local-stack/paths.ts';
-import { ephemeralPort } from '../../lib/local-stack/ports.ts';
+import { ephemeralPort } from '../../cli/stack/ports.ts';
+import { jaegerBinary } from '../../lib/paths.ts';
 
 /** A span as Jaeger's query API returns it (its own model: tags, and processes for resources). */
 export interface JaegerSpan {

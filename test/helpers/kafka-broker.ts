@@ -1,7 +1,7 @@
 /**
  * Kafka brokers of a test's own, for what the shared one cannot do: a TLS listener, broker settings
  * (a retention check every second), brokers stopped and started (a cluster of several). The local
- * stack's broker (lib/local-stack/kafka-broker.ts) started in a temporary directory on free ports, and
+ * stack's broker (cli/stack/kafka-broker.ts) started in a temporary directory on free ports, and
  * removed with it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,10 +15,10 @@ import {
   newClusterId,
   startKafka,
   stopKafka,
-} from '../../lib/local-stack/kafka-broker.ts';
-import { isPortFree } from '../../lib/local-stack/ports.ts';
-import { isOurProcess } from '../../lib/local-stack/processes.ts';
-import { testLogger } from './kafka.ts';
+} from '../../cli/stack/kafka-broker.ts';
+import { isPortFree } from '../../cli/stack/ports.ts';
+import { isOurProcess } from '../../lib/local-stack-state.ts';
+import { testLogger } from '../../testkit/kafka.ts';
 
 export interface TestBroker {
   state: KafkaBrokerState;
@@ -75,7 +75,7 @@ export interface TestCluster {
 
 /**
  * A KRaft cluster of `size` nodes (ids 1..size, each a broker and a controller) for tests that stop and
- * start brokers: the local stack's broker (lib/local-stack/kafka-broker.ts), one per node, in a
+ * start brokers: the local stack's broker (cli/stack/kafka-broker.ts), one per node, in a
  * temporary directory on free ports. `properties` go to every node (replication factors, min ISR).
  */
 export async function startTestCluster(options: {

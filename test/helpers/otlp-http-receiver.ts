@@ -1,14 +1,14 @@
 /**
  * A real OTLP/HTTP trace receiver for tests (https://opentelemetry.io/docs/specs/otlp/#otlphttp): a
  * node:http server taking `POST /v1/traces` with an `application/x-protobuf` ExportTraceServiceRequest,
- * gzip-encoded or not, decoded with the official .proto files (otlp-receiver.ts), answered with an
+ * gzip-encoded or not, decoded with the official .proto files (testkit/otlp-receiver.ts), answered with an
  * empty ExportTraceServiceResponse. Like the gRPC receiver it can misbehave as real ones do: answer an
  * HTTP status (429/503 with Retry-After, 400, 413...) for the next n requests, or go down and come back
  * on the same port.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { gunzipSync } from 'node:zlib';
-import { decodeExportRequest, type ReceivedRequest, type ReceivedSpan } from './otlp-receiver.ts';
+import { decodeExportRequest, type ReceivedRequest, type ReceivedSpan } from '../../testkit/otlp-receiver.ts';
 
 export interface HttpFailure {
   status: number;

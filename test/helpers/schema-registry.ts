@@ -4,8 +4,8 @@
  * of a run (scripts/test stops it at the end). Subjects are named after topics, and every test uses its
  * own topic prefix, so tests never see each other's subjects.
  */
-import { ensureStack } from '../../lib/local-stack/stack.ts';
-import { testLogger } from './kafka.ts';
+import { ensureStack } from '../../cli/stack/stack.ts';
+import { testLogger } from '../../testkit/kafka.ts';
 
 let urlPromise: Promise<string> | undefined;
 

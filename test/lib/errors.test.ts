@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { ERRORS, MeshpipeError, meshpipeError } from '../../lib/errors.ts';
-import { PROJECT_ROOT } from '../../lib/local-stack/paths.ts';
+import { PROJECT_ROOT } from '../../lib/paths.ts';
 
 describe('error registry', () => {
   const docs = readFileSync(`${PROJECT_ROOT}/docs/errors.md`, 'utf8');

@@ -14,9 +14,9 @@ import { ERRORS } from '../../lib/errors.ts';
 import { connectAdmin, createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
+import { SPAN } from '../../testkit/fixtures.ts';
+import { testLogger } from '../../testkit/kafka.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
-import { SPAN } from '../helpers/fixtures.ts';
-import { testLogger } from '../helpers/kafka.ts';
 import { startTestBroker, type TestBroker } from '../helpers/kafka-broker.ts';
 import { makePki, type Pki } from '../helpers/pki.ts';
 

@@ -13,7 +13,7 @@ import traceLinker from '../../processors/trace-linker/index.ts';
 import { topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { Span } from '../../schemas/types.ts';
-import { follow, type TestKafka, testLogger } from '../helpers/kafka.ts';
+import { follow, type TestKafka, testLogger } from '../../testkit/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /** Starts the two processors on `prefix`, with waits short enough for a test. */

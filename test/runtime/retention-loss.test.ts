@@ -13,23 +13,17 @@ import { after, before, describe, it } from 'node:test';
 // confluentinc/librdkafka#5040), and meshpipe's hosts ask their own member instead.
 import { Kafka as Kafkajs, type Admin as KafkajsAdmin, logLevel } from 'kafkajs';
 import { s } from '../../lib/config/spec.ts';
-import {
-  allTopicDefinitions,
-  createKafka,
-  ensureTopics,
-  type KafkaAdmin,
-  type KafkaClient,
-  readPartitionsToEnd,
-} from '../../lib/kafka.ts';
+import { createKafka, type KafkaAdmin, type KafkaClient, readPartitionsToEnd } from '../../lib/kafka.ts';
 import { RetentionLoss } from '../../runtime/retention-loss.ts';
+import { allTopicDefinitions, ensureTopics } from '../../schemas/cluster-topics.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { TOPICS, topicName } from '../../schemas/topics.ts';
 import type { MetricSample, Span } from '../../schemas/types.ts';
 import { defineSink, sinkHostFields } from '../../sinks/runtime/definition.ts';
 import { SUCCESS } from '../../sinks/runtime/exporter.ts';
 import { type RunningSink, startSink } from '../../sinks/runtime/host.ts';
-import { SPAN } from '../helpers/fixtures.ts';
-import { testLogger } from '../helpers/kafka.ts';
+import { SPAN } from '../../testkit/fixtures.ts';
+import { testLogger } from '../../testkit/kafka.ts';
 import { startTestBroker, type TestBroker } from '../helpers/kafka-broker.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { COUNTER_INPUT } from '../processors/runtime/fixtures/counter.ts';

@@ -9,8 +9,8 @@ import {
   type TopicId,
   valueSchemaOf,
 } from '../../schemas/topics.ts';
-import { FIXTURES } from '../helpers/fixtures.ts';
-import { follow, type TestKafka, testKafka } from '../helpers/kafka.ts';
+import { FIXTURES } from '../../testkit/fixtures.ts';
+import { follow, type TestKafka, testKafka } from '../../testkit/kafka.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('codec through a real Kafka broker', () => {

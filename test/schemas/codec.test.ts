@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { ERRORS } from '../../lib/errors.ts';
 import { codecFor, decodeAny, schemaIdOfRecord, toJsonSafe } from '../../schemas/codec.ts';
 import { SchemaRegistry, schemaRegistry } from '../../schemas/registry.ts';
-import { EXACT_NS, FIXTURES, RAW_EVENT, SPAN } from '../helpers/fixtures.ts';
+import { EXACT_NS, FIXTURES, RAW_EVENT, SPAN } from '../../testkit/fixtures.ts';
 
 describe('codec', () => {
   for (const [schema, value] of Object.entries(FIXTURES)) {

@@ -12,9 +12,9 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ephemeralPort } from '../../cli/stack/ports.ts';
 import { schemaRegistrySpec } from '../../lib/config/meshpipe-config.ts';
 import { ERRORS } from '../../lib/errors.ts';
-import { ephemeralPort } from '../../lib/local-stack/ports.ts';
 import { loadSchemaRegistry } from '../../schemas/registry.ts';
 import {
   connectSchemaRegistry,

@@ -21,7 +21,7 @@ import {
 } from '../../schemas/schema-registry-connection.ts';
 import { topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS, type TopicDefinition, topicName } from '../../schemas/topics.ts';
-import { FIXTURES, METRIC, SPAN } from '../helpers/fixtures.ts';
+import { FIXTURES, METRIC, SPAN } from '../../testkit/fixtures.ts';
 import { registryGet, testSchemaRegistryUrl } from '../helpers/schema-registry.ts';
 
 function settings(url: string, change: Partial<SchemaRegistrySettings> = {}): SchemaRegistrySettings {

@@ -11,7 +11,7 @@ import { codecFor, toJsonSafe } from '../../schemas/codec.ts';
 import { batchRecordsOf, decodeAnyRecord, topicCodec } from '../../schemas/topic-codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
 import type { L7RawBatch, L7RawEvent, Span } from '../../schemas/types.ts';
-import { RAW_EVENT, SPAN, TRACE_LINKING_EVENT } from '../helpers/fixtures.ts';
+import { RAW_EVENT, SPAN, TRACE_LINKING_EVENT } from '../../testkit/fixtures.ts';
 
 const spans = topicCodec<Span>(TOPICS.spans);
 const raw = topicCodec<L7RawEvent>(TOPICS.raw);

@@ -19,7 +19,7 @@ import {
   ERR_ASSIGN_PARTITIONS,
   loadConfluent,
 } from './confluent-driver.ts';
-import type { ClientName } from './driver.ts';
+import type { CheckName, ClientName } from './driver.ts';
 import { createKafka, kafkajsDriver } from './kafkajs-driver.ts';
 import {
   loadPlatformatic,
@@ -29,21 +29,6 @@ import {
 } from './platformatic-driver.ts';
 import { createTopic } from './scenarios.ts';
 import { assignTasks, taskAssigner } from './task-assigner.ts';
-
-export const CHECKS = [
-  'read-committed-same-producer',
-  'read-committed-abort-order',
-  'read-committed-small-fetches',
-  'fencing',
-  'concurrent-transactions',
-  'message-too-large',
-  'partitioner',
-  'pause-resume-seek',
-  'co-partitioned-assignor',
-  'static-membership',
-  'admin',
-] as const;
-export type CheckName = (typeof CHECKS)[number] | 'capabilities' | 'member';
 
 export interface CheckOutcome {
   check: CheckName;

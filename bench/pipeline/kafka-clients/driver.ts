@@ -89,3 +89,19 @@ export function* sendSlices(c: ProduceCase): Generator<KafkaRecord[]> {
     yield slice;
   }
 }
+
+/** The behaviour checks (checks.ts); here so that scenarios.ts can name them without importing checks.ts. */
+export const CHECKS = [
+  'read-committed-same-producer',
+  'read-committed-abort-order',
+  'read-committed-small-fetches',
+  'fencing',
+  'concurrent-transactions',
+  'message-too-large',
+  'partitioner',
+  'pause-resume-seek',
+  'co-partitioned-assignor',
+  'static-membership',
+  'admin',
+] as const;
+export type CheckName = (typeof CHECKS)[number] | 'capabilities' | 'member';

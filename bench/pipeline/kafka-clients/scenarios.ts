@@ -13,8 +13,7 @@ import type { Admin } from 'kafkajs';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { L7RawEvent } from '../../../schemas/types.ts';
 import { keepAliveWorkload } from '../../span-assembler/workload.ts';
-import type { CheckName } from './checks.ts';
-import type { ConsumeCase, IdleCase, KafkaRecord, LoopCase, ProduceCase } from './driver.ts';
+import type { CheckName, ConsumeCase, IdleCase, KafkaRecord, LoopCase, ProduceCase } from './driver.ts';
 
 export type Scenario =
   | { kind: 'produce'; case: Omit<ProduceCase, 'pool'>; poolFile: string }

@@ -3,13 +3,18 @@
  * background (only those `keep` accepts, so other traffic on the machine costs no memory), plus
  * bounded waits for the records a test expects.
  */
+
+import type { ConnRecord } from '../../../collectors/build/loss-gate.ts';
 import {
   type LoaderExit,
   type LoaderOptions,
   LoaderProcess,
-} from '../../../collectors/loader/loader-process.ts';
-import type { DataRecord, LoaderRecord, ReadyRecord } from '../../../collectors/loader/record-decoder.ts';
-import type { ConnRecord } from '../../../collectors/loss-gate.ts';
+} from '../../../collectors/capture/loader/loader-process.ts';
+import type {
+  DataRecord,
+  LoaderRecord,
+  ReadyRecord,
+} from '../../../collectors/capture/loader/record-decoder.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 export class Capture {

@@ -2,8 +2,8 @@
  * The loader's HTTP/2 records of one pod, reassembled by protocols/http2 (connection decoder and stream
  * pairer) as the agent would: what the real-kernel HTTP/2 tests compare with what the clients saw.
  */
-import type { DataRecord, LoaderRecord } from '../../../collectors/loader/record-decoder.ts';
-import { Flag } from '../../../collectors/loader/record-layout.ts';
+import type { DataRecord, LoaderRecord } from '../../../collectors/capture/loader/record-decoder.ts';
+import { Flag } from '../../../collectors/capture/loader/record-layout.ts';
 import { Http2ConnectionDecoder } from '../../../protocols/http2/connection-decoder.ts';
 import { Http2StreamPairer } from '../../../protocols/http2/stream-pairer.ts';
 import type { Http2CapturedEvent, Http2Exchange, Http2StreamEvent } from '../../../protocols/http2/types.ts';

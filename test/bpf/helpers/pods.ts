@@ -117,10 +117,12 @@ export function podSpawn(pod: Pod, cmd: string, args: string[]): ChildProcess {
 }
 
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
+/** testkit/http-server.ts, shared with the benchmarks. */
+export const HTTP_SERVER = new URL('../../../testkit/http-server.ts', import.meta.url).pathname;
 
-/** Start fixtures/http-server.ts in a pod and wait (bounded) until it listens. */
+/** Start testkit/http-server.ts in a pod and wait (bounded) until it listens. */
 export function startServer(pod: Pod, listeners: string[], timeoutMs = 10_000): Promise<ChildProcess> {
-  return startFixture(pod, `${FIXTURES}http-server.ts`, listeners, timeoutMs);
+  return startFixture(pod, HTTP_SERVER, listeners, timeoutMs);
 }
 
 /** Start a Node fixture script in a pod and wait (bounded) until it prints "ready". */

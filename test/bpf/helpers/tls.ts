@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOCAL_DIR } from '../../../lib/local-stack/paths.ts';
+import { LOCAL_DIR } from '../../../lib/paths.ts';
 import { makePki } from '../../helpers/pki.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { type Pod, podExec, podSpawn, stopProcess } from './pods.ts';

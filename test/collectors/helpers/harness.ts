@@ -15,8 +15,8 @@ import { createKafka, type KafkaClient, kafkaOptionsFrom } from '../../../lib/ka
 import { topicCodec } from '../../../schemas/topic-codec.ts';
 import { TOPICS } from '../../../schemas/topics.ts';
 import type { L7RawEvent } from '../../../schemas/types.ts';
+import { type Following, follow, testLogger } from '../../../testkit/kafka.ts';
 import { type Pod, podExec, podSpawn, stopProcess } from '../../bpf/helpers/pods.ts';
-import { type Following, follow, testLogger } from '../../helpers/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;

@@ -16,7 +16,7 @@ import type { ComponentStatus } from '../../../lib/component-status.ts';
 import { ERRORS, isMeshpipeError } from '../../../lib/errors.ts';
 import { healthRoutes, PROMETHEUS_TEXT, type Readiness } from '../../../lib/http/health-routes.ts';
 import { parseListen, startHttpServer } from '../../../lib/http/server.ts';
-import { testLogger } from '../../helpers/kafka.ts';
+import { testLogger } from '../../../testkit/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 const EXPOSITION = '# TYPE x_total counter\nx_total 1\n';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Kafka as Kafkajs, logLevel } from 'kafkajs';
 import { readPartitionsToEnd } from '../../../lib/kafka.ts';
-import { follow, type TestKafka, testKafka } from '../../helpers/kafka.ts';
+import { follow, type TestKafka, testKafka } from '../../../testkit/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 describe('read_committed on the broker', () => {

@@ -27,7 +27,7 @@ import {
   testKafka,
   testLogger,
   testRedisUrl,
-} from '../../helpers/kafka.ts';
+} from '../../../testkit/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { dropPrefix, sinkConfig, startAlertsSink, uniquePrefix } from '../../sinks/alerts/helpers.ts';
 import { WebhookReceiver } from '../../sinks/alerts/webhook-receiver.ts';

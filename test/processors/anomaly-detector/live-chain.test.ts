@@ -21,8 +21,8 @@ import type { ProcessorDefinition } from '../../../processors/runtime/definition
 import { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { Anomaly } from '../../../schemas/types.ts';
+import { type Following, follow, type TestKafka, testKafka, testLogger } from '../../../testkit/kafka.ts';
 import { collectorConfig, startCollector } from '../../collectors/helpers/harness.ts';
-import { type Following, follow, type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { runHosts } from '../kafka-pipeline.ts';
 import { redMetricsHost } from '../red-metrics/harness.ts';

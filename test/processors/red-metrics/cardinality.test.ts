@@ -10,7 +10,7 @@ import type { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { TOPICS } from '../../../schemas/topics.ts';
 import type { Span } from '../../../schemas/types.ts';
 import type { RunningSink } from '../../../sinks/runtime/host.ts';
-import { type TestKafka, testKafka } from '../../helpers/kafka.ts';
+import { type TestKafka, testKafka } from '../../../testkit/kafka.ts';
 import { freePort, parseExposition, scrape } from '../../helpers/prometheus.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { FAST_RED_METRICS, prometheusSinkFor, redMetricsHost } from './harness.ts';

@@ -21,7 +21,7 @@ import { seededRandom } from '../../../lib/seeded-random.ts';
 import redMetrics from '../../../processors/red-metrics/index.ts';
 import { testProcessor } from '../../../processors/runtime/test-context.ts';
 import type { Span } from '../../../schemas/types.ts';
-import referenceRedMetrics from './reference/index.ts';
+import referenceRedMetrics from '../../../testkit/reference/red-metrics/index.ts';
 import { makeSpan } from './spans.ts';
 
 const T0 = 1_700_000_000_000;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ProcessorHost } from '../../../processors/runtime/host.ts';
 import type { RunningSink } from '../../../sinks/runtime/host.ts';
-import { type TestKafka, testKafka } from '../../helpers/kafka.ts';
+import { type TestKafka, testKafka } from '../../../testkit/kafka.ts';
 import { freePort, parseExposition, scrape } from '../../helpers/prometheus.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { FAST_RED_METRICS, prometheusSinkFor, redMetricsHost } from './harness.ts';

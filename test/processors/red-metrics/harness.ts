@@ -9,7 +9,7 @@ import { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { prometheusSinkSpec } from '../../../sinks/prometheus/config.ts';
 import { prometheusSink } from '../../../sinks/prometheus/sink.ts';
 import { type RunningSink, startSink } from '../../../sinks/runtime/host.ts';
-import { type TestKafka, testLogger } from '../../helpers/kafka.ts';
+import { type TestKafka, testLogger } from '../../../testkit/kafka.ts';
 
 const definition = redMetrics as unknown as ProcessorDefinition;
 export const FAST_RED_METRICS = { windowMs: 1_000, allowedLatenessMs: 500, punctuateMs: 100 };

@@ -18,7 +18,7 @@ import { codecFor } from '../../../schemas/codec.ts';
 import { topicCodec } from '../../../schemas/topic-codec.ts';
 import { TOPICS } from '../../../schemas/topics.ts';
 import type { DeadLetter, Span } from '../../../schemas/types.ts';
-import { SPAN } from '../../helpers/fixtures.ts';
+import { SPAN } from '../../../testkit/fixtures.ts';
 
 const spans = topicCodec<Span>(TOPICS.spans);
 const dlq = codecFor<DeadLetter>('dead-letter');

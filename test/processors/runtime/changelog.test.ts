@@ -5,7 +5,7 @@ import { Kafka as Kafkajs, logLevel } from 'kafkajs';
 import { changelogMessages, restoreState } from '../../../processors/runtime/changelog.ts';
 import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
 import { StateStore } from '../../../processors/runtime/state-store.ts';
-import { type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
+import { type TestKafka, testKafka, testLogger } from '../../../testkit/kafka.ts';
 
 const codec = jsonStateCodec<unknown>();
 

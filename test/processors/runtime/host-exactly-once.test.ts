@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type TestKafka, testKafka } from '../../helpers/kafka.ts';
+import { type TestKafka, testKafka } from '../../../testkit/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { COUNTER_INPUT } from './fixtures/counter.ts';
 import {

@@ -15,7 +15,7 @@ import { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { DeadLetter } from '../../../schemas/types.ts';
-import { type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
+import { type TestKafka, testKafka, testLogger } from '../../../testkit/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { COUNTER_INPUT, type CounterInput } from './fixtures/counter.ts';
 import sizer, { SIZER_OUTPUT } from './fixtures/sizer.ts';

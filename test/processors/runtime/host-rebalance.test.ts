@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { readPartitionsToEnd } from '../../../lib/kafka.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { MetricSample } from '../../../schemas/types.ts';
-import { type TestKafka, testKafka } from '../../helpers/kafka.ts';
+import { type TestKafka, testKafka } from '../../../testkit/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { COUNTER_INPUT } from './fixtures/counter.ts';
 import {

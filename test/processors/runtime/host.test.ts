@@ -7,8 +7,8 @@ import { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { DEAD_LETTER_HEADERS } from '../../../runtime/dead-letter.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { DeadLetter, MetricSample } from '../../../schemas/types.ts';
+import { type TestKafka, testKafka, testLogger } from '../../../testkit/kafka.ts';
 import { varint } from '../../helpers/avro-hostile.ts';
-import { type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import counter, { COUNTER_INPUT } from './fixtures/counter.ts';
 import {

@@ -11,7 +11,7 @@ import type { OutgoingRecord } from '../../../processors/runtime/partition-task.
 import { resolveTopicRef } from '../../../processors/runtime/processor-topics.ts';
 import { toJsonSafe } from '../../../schemas/codec.ts';
 import type { Span } from '../../../schemas/types.ts';
-import { DEAD_LETTER, SPAN } from '../../helpers/fixtures.ts';
+import { DEAD_LETTER, SPAN } from '../../../testkit/fixtures.ts';
 
 const spans = resolveTopicRef({ name: 'test' }, 'spans', 'meshpipe');
 const dlq = resolveTopicRef({ name: 'test' }, 'dlq', 'meshpipe');

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../../lib/logger.ts';
 import { PartitionProducer } from '../../../processors/runtime/partition-producer.ts';
-import { type TestKafka, testKafka } from '../../helpers/kafka.ts';
+import { type TestKafka, testKafka } from '../../../testkit/kafka.ts';
 
 const ROUNDS = 150;
 const silent = createLogger({ component: 'test', level: 'silent' });

@@ -19,6 +19,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Collector } from '../../../collectors/collector.ts';
 import type { ProcessorHost } from '../../../processors/runtime/host.ts';
 import type { Span } from '../../../schemas/types.ts';
+import { type TestKafka, testKafka } from '../../../testkit/kafka.ts';
 import { createPodPair, type PodPair, podExec, requireRoot, stopProcess } from '../../bpf/helpers/pods.ts';
 import { PYTHON } from '../../bpf/helpers/tls.ts';
 import {
@@ -28,7 +29,6 @@ import {
   startNginx,
   testPort,
 } from '../../collectors/helpers/harness.ts';
-import { type TestKafka, testKafka } from '../../helpers/kafka.ts';
 import { collectSpans, runHosts } from '../kafka-pipeline.ts';
 
 requireRoot();

@@ -21,7 +21,8 @@ import type { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { topicCodec } from '../../../schemas/topic-codec.ts';
 import { TOPICS } from '../../../schemas/topics.ts';
 import type { MetricSample, Span } from '../../../schemas/types.ts';
-import type { ScenarioSummary } from '../../bpf/fixtures/grpc-service.ts';
+import type { ScenarioSummary } from '../../../testkit/grpc-service.ts';
+import { type Following, follow, type TestKafka, testKafka, testLogger } from '../../../testkit/kafka.ts';
 import {
   createPodPair,
   type PodPair,
@@ -36,14 +37,13 @@ import {
   startCollector,
   testPort,
 } from '../../collectors/helpers/harness.ts';
-import { type Following, follow, type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { collectSpans, runHosts } from '../kafka-pipeline.ts';
 import { redMetricsHost } from '../red-metrics/harness.ts';
 
 requireRoot();
 
-const FIXTURE = new URL('../../bpf/fixtures/grpc-service.ts', import.meta.url).pathname;
+const FIXTURE = new URL('../../../testkit/grpc-service.ts', import.meta.url).pathname;
 const PY_CLIENT = new URL('../../bpf/fixtures/grpc_client.py', import.meta.url).pathname;
 const PYTHON = new URL('../../../.local/python/bin/python', import.meta.url).pathname;
 const PY_CALLS = 20;

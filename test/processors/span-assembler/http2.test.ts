@@ -10,14 +10,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Server as GrpcServer } from '@grpc/grpc-js';
+import { CgroupDirectory } from '../../../collectors/build/identity/cgroup-directory.ts';
+import { IdentityResolver } from '../../../collectors/build/identity/identity-resolver.ts';
+import { NetnsNames } from '../../../collectors/build/identity/netns-names.ts';
+import { ProcessTable } from '../../../collectors/build/identity/process-table.ts';
+import { WorkloadRules } from '../../../collectors/build/identity/workload-rules.ts';
+import { RawEventBuilder } from '../../../collectors/build/raw-event-builder.ts';
+import type { LoaderRecord } from '../../../collectors/capture/loader/record-decoder.ts';
 import { newCaptureCounters } from '../../../collectors/capture-counters.ts';
-import { CgroupDirectory } from '../../../collectors/identity/cgroup-directory.ts';
-import { IdentityResolver } from '../../../collectors/identity/identity-resolver.ts';
-import { NetnsNames } from '../../../collectors/identity/netns-names.ts';
-import { ProcessTable } from '../../../collectors/identity/process-table.ts';
-import { WorkloadRules } from '../../../collectors/identity/workload-rules.ts';
-import type { LoaderRecord } from '../../../collectors/loader/record-decoder.ts';
-import { RawEventBuilder } from '../../../collectors/raw-event-builder.ts';
 import { DEFAULT_REDACTION_POLICY } from '../../../protocols/http1/redact.ts';
 import type { L7RawEvent, Span } from '../../../schemas/types.ts';
 import {
@@ -26,7 +26,7 @@ import {
   type ScenarioSummary,
   startGrpcServer,
   startH2cServer,
-} from '../../bpf/fixtures/grpc-service.ts';
+} from '../../../testkit/grpc-service.ts';
 import { type Chunk, loaderRecords, READY, recordingProxy, statsAt } from '../../helpers/h2-recording.ts';
 import { runChain } from '../pipeline.ts';
 

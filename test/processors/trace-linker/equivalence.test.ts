@@ -24,8 +24,8 @@ import traceLinker from '../../../processors/trace-linker/index.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import { TOPICS } from '../../../schemas/topics.ts';
 import type { Span, TraceLinkingEvent } from '../../../schemas/types.ts';
-import { SPAN } from '../../helpers/fixtures.ts';
-import referenceLinker from './reference/index.ts';
+import { SPAN } from '../../../testkit/fixtures.ts';
+import referenceLinker from '../../../testkit/reference/trace-linker/index.ts';
 
 const PREFIX = 'meshpipe';
 const LINKING = `${PREFIX}.${TOPICS.linking.suffix}`;

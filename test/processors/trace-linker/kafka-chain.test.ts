@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { L7RawEvent, Span } from '../../../schemas/types.ts';
-import { type TestKafka, testKafka } from '../../helpers/kafka.ts';
+import { type TestKafka, testKafka } from '../../../testkit/kafka.ts';
 import { collectSpans, runHosts } from '../kafka-pipeline.ts';
 import { TRACE_ID, threeServiceChain } from '../scenarios.ts';
 

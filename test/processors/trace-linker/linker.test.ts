@@ -11,7 +11,7 @@ import {
 } from '../../../processors/trace-linker/state.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { Span, TraceLinkingEvent } from '../../../schemas/types.ts';
-import { SPAN } from '../../helpers/fixtures.ts';
+import { SPAN } from '../../../testkit/fixtures.ts';
 
 const T0 = 1_796_000_000_000_000_000n;
 const MS = 1_000_000n;

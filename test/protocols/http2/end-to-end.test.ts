@@ -12,12 +12,7 @@ import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { Http2ConnectionDecoder } from '../../../protocols/http2/connection-decoder.ts';
 import { Http2StreamPairer } from '../../../protocols/http2/stream-pairer.ts';
 import type { Http2CapturedEvent, Http2Exchange, Http2StreamEvent } from '../../../protocols/http2/types.ts';
-import {
-  runH2cClient,
-  runScenario,
-  startGrpcServer,
-  startH2cServer,
-} from '../../bpf/fixtures/grpc-service.ts';
+import { runH2cClient, runScenario, startGrpcServer, startH2cServer } from '../../../testkit/grpc-service.ts';
 import { captureDirection } from './capture-model.ts';
 import { concat } from './fixtures.ts';
 

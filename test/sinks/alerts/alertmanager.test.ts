@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunningSink } from '../../../sinks/runtime/host.ts';
-import { type TestKafka, testKafka, testRedisUrl } from '../../helpers/kafka.ts';
+import { type TestKafka, testKafka, testRedisUrl } from '../../../testkit/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import {
   anomaly,

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { verifyWebhookSignature } from '../../../sinks/alerts/signature.ts';
+import { verifyWebhookSignature } from '../../../sdk/verify-webhook.ts';
 import type { RunningSink } from '../../../sinks/runtime/host.ts';
-import { type TestKafka, testKafka, testRedisUrl } from '../../helpers/kafka.ts';
+import { type TestKafka, testKafka, testRedisUrl } from '../../../testkit/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import {
   anomaly,

@@ -16,7 +16,7 @@ import type { Anomaly } from '../../../schemas/types.ts';
 import { type AlertsSinkConfig, alertsSinkSpec } from '../../../sinks/alerts/config.ts';
 import { alertsSink } from '../../../sinks/alerts/sink.ts';
 import { type RunningSink, startSink } from '../../../sinks/runtime/host.ts';
-import { type TestKafka, testLogger } from '../../helpers/kafka.ts';
+import { type TestKafka, testLogger } from '../../../testkit/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 
 export const SECRET = 'test-signing-key-3f9a';

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { verifyWebhookSignature } from '../../../sinks/alerts/signature.ts';
+import { verifyWebhookSignature } from '../../../sdk/verify-webhook.ts';
 import { standardWebhooksKey } from '../../../sinks/alerts/standard-webhooks.ts';
+import { testRedisUrl } from '../../../testkit/kafka.ts';
 import { runCli } from '../../helpers/cli.ts';
-import { testRedisUrl } from '../../helpers/kafka.ts';
 import { dropPrefix, uniquePrefix } from './helpers.ts';
 import { WebhookReceiver } from './webhook-receiver.ts';
 

@@ -4,7 +4,7 @@ import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { classifyExportError } from '../../../sinks/otlp/grpc-status.ts';
 import { retryDelayFromStatusDetails } from '../../../sinks/otlp/retry-info.ts';
 import { errorTypeOf } from '../../../sinks/runtime/exporter.ts';
-import { statusWithRetryInfo } from '../../helpers/otlp-receiver.ts';
+import { statusWithRetryInfo } from '../../../testkit/otlp-receiver.ts';
 
 function serviceError(code: status, details: string, metadata = new Metadata()): ServiceError {
   return Object.assign(new Error(`${code} ${status[code]}: ${details}`), { code, details, metadata });

@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Span } from '../../../schemas/types.ts';
+import type { TestKafka } from '../../../testkit/kafka.ts';
+import { makeTraces, produceSpans, QUICK, sinkKafka } from '../../../testkit/span-traffic.ts';
 import { Jaeger, type JaegerTrace } from '../../helpers/jaeger.ts';
-import type { TestKafka } from '../../helpers/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { type RunningCli, startCli } from '../../processors/runtime/helpers.ts';
-import { makeTraces, produceSpans, QUICK, sinkKafka } from './span-traffic.ts';
 
 function tag(tags: JaegerTrace['processes'][string]['tags'], key: string): unknown {
   return tags.find((t) => t.key === key)?.value;

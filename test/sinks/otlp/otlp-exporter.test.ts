@@ -7,9 +7,9 @@ import { ResourceCache } from '../../../sinks/otlp/resources.ts';
 import { type EncodedSpan, SpanEncoder } from '../../../sinks/otlp/span-encoder.ts';
 import { spanSerializer } from '../../../sinks/otlp/span-serializer.ts';
 import { otlpTransport } from '../../../sinks/otlp/transport.ts';
-import { SPAN } from '../../helpers/fixtures.ts';
+import { SPAN } from '../../../testkit/fixtures.ts';
+import { OtlpReceiver } from '../../../testkit/otlp-receiver.ts';
 import { OtlpHttpReceiver } from '../../helpers/otlp-http-receiver.ts';
-import { OtlpReceiver } from '../../helpers/otlp-receiver.ts';
 
 describe('OtlpExporter over gRPC', () => {
   let receiver: OtlpReceiver;

@@ -12,12 +12,8 @@ import { codecFor } from '../../../schemas/codec.ts';
 import type { MetricSample, Span } from '../../../schemas/types.ts';
 import { INSTRUMENTATION_SCOPE } from '../../../sinks/otlp/span-encoder.ts';
 import type { RunningSink } from '../../../sinks/runtime/host.ts';
-import { poisonSpan } from '../../helpers/avro-hostile.ts';
-import { GrpcWireTap } from '../../helpers/grpc-wire-tap.ts';
-import { follow, type TestKafka } from '../../helpers/kafka.ts';
-import { OtlpReceiver, type ReceivedSpan } from '../../helpers/otlp-receiver.ts';
-import { makePki } from '../../helpers/pki.ts';
-import { waitFor } from '../../helpers/wait.ts';
+import { follow, type TestKafka } from '../../../testkit/kafka.ts';
+import { OtlpReceiver, type ReceivedSpan } from '../../../testkit/otlp-receiver.ts';
 import {
   allCommitted,
   committed,
@@ -28,7 +24,11 @@ import {
   sinkKafka,
   spanCodec,
   startOtlpSink,
-} from './span-traffic.ts';
+} from '../../../testkit/span-traffic.ts';
+import { poisonSpan } from '../../helpers/avro-hostile.ts';
+import { GrpcWireTap } from '../../helpers/grpc-wire-tap.ts';
+import { makePki } from '../../helpers/pki.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const GROUP = (k: TestKafka) => `${k.prefix}-sink-otlp`;
 

@@ -7,12 +7,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { choosePort } from '../../../lib/local-stack/ports.ts';
+import { choosePort } from '../../../cli/stack/ports.ts';
+import { type TestKafka, testRedisUrl } from '../../../testkit/kafka.ts';
+import { OtlpReceiver } from '../../../testkit/otlp-receiver.ts';
+import {
+  allCommitted,
+  committed,
+  makeTraces,
+  produceSpans,
+  QUICK,
+  sinkKafka,
+} from '../../../testkit/span-traffic.ts';
 import { runCli, startCli as start } from '../../helpers/cli.ts';
-import { type TestKafka, testRedisUrl } from '../../helpers/kafka.ts';
-import { OtlpReceiver } from '../../helpers/otlp-receiver.ts';
 import { waitFor } from '../../helpers/wait.ts';
-import { allCommitted, committed, makeTraces, produceSpans, QUICK, sinkKafka } from './span-traffic.ts';
 
 describe('meshpipe sink otlp', { timeout: 240_000 }, () => {
   let k: TestKafka;

@@ -12,9 +12,9 @@ import { ResourceCache } from '../../../sinks/otlp/resources.ts';
 import { splitHostHeader } from '../../../sinks/otlp/span-attributes.ts';
 import { type EncodedSpan, SpanEncoder } from '../../../sinks/otlp/span-encoder.ts';
 import { serializeSpans } from '../../../sinks/otlp/span-serializer.ts';
-import { EXACT_NS, SPAN } from '../../helpers/fixtures.ts';
-import { decodeExportRequest, type ReceivedSpan } from '../../helpers/otlp-receiver.ts';
-import { CLIENT_SPAN } from './span-traffic.ts';
+import { EXACT_NS, SPAN } from '../../../testkit/fixtures.ts';
+import { decodeExportRequest, type ReceivedSpan } from '../../../testkit/otlp-receiver.ts';
+import { CLIENT_SPAN } from '../../../testkit/span-traffic.ts';
 
 /** What a receiver decodes from these spans, sent as one request. */
 function received(spans: readonly EncodedSpan[]): ReceivedSpan[] {

@@ -1,6 +1,6 @@
 /**
  * The sink's OTLP request against the OpenTelemetry SDK's own serializer on the same spans: the SDK
- * path (each span as an SDK ReadableSpan, test/helpers/readable-span.ts, serialized by otlp-transformer's
+ * path (each span as an SDK ReadableSpan, testkit/readable-span.ts, serialized by otlp-transformer's
  * ProtobufTraceSerializer) is what the sink sent before it encoded spans itself. Both requests are
  * decoded with the official .proto files and compared, and compared byte for byte.
  */
@@ -11,10 +11,10 @@ import type { Span } from '../../../schemas/types.ts';
 import { ResourceCache } from '../../../sinks/otlp/resources.ts';
 import { SpanEncoder } from '../../../sinks/otlp/span-encoder.ts';
 import { serializeSpans, spanSerializer } from '../../../sinks/otlp/span-serializer.ts';
-import { EXACT_NS, SPAN } from '../../helpers/fixtures.ts';
-import { decodeExportRequest } from '../../helpers/otlp-receiver.ts';
-import { SdkResourceCache, toReadableSpan } from '../../helpers/readable-span.ts';
-import { CLIENT_SPAN, makeTraces } from './span-traffic.ts';
+import { EXACT_NS, SPAN } from '../../../testkit/fixtures.ts';
+import { decodeExportRequest } from '../../../testkit/otlp-receiver.ts';
+import { SdkResourceCache, toReadableSpan } from '../../../testkit/readable-span.ts';
+import { CLIENT_SPAN, makeTraces } from '../../../testkit/span-traffic.ts';
 
 /** Spans that exercise every field and every encoding branch. */
 function variedSpans(): Span[] {

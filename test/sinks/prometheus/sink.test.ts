@@ -9,7 +9,7 @@ import type { MetricSample } from '../../../schemas/types.ts';
 import { prometheusSinkSpec } from '../../../sinks/prometheus/config.ts';
 import { prometheusSink } from '../../../sinks/prometheus/sink.ts';
 import { type RunningSink, startSink } from '../../../sinks/runtime/host.ts';
-import { type TestKafka, testKafka, testLogger } from '../../helpers/kafka.ts';
+import { type TestKafka, testKafka, testLogger } from '../../../testkit/kafka.ts';
 import { freePort, parseExposition, scrape } from '../../helpers/prometheus.ts';
 import { waitFor } from '../../helpers/wait.ts';
 

@@ -10,7 +10,7 @@ import { MetricsEndpoint } from '../../../sinks/prometheus/metrics-endpoint.ts';
 import { type Exporter, SUCCESS } from '../../../sinks/runtime/exporter.ts';
 import { serveSinkEndpoint } from '../../../sinks/runtime/http-endpoint.ts';
 import { SinkMetrics } from '../../../sinks/runtime/sink-metrics.ts';
-import { testLogger } from '../../helpers/kafka.ts';
+import { testLogger } from '../../../testkit/kafka.ts';
 
 const plainExporter: Exporter<unknown> = { export: async () => SUCCESS, shutdown: async () => {} };
 
