@@ -22,7 +22,7 @@ import type { MetricSample } from '../../schemas/types.ts';
 import type { ProcessorContext } from '../runtime/definition.ts';
 import type { DetectorConfig } from './config.ts';
 import { sameBounds } from './histogram.ts';
-import { type DetectorState, SERIES_PREFIX, type SeriesCursor, seriesKey, windowOf } from './state.ts';
+import { type detectorStores, type SeriesCursor, seriesKey, windowOf } from './state.ts';
 import { DELTAS_TOPIC, type WindowDelta } from './topics.ts';
 
 export const LABELS = {
@@ -54,7 +54,7 @@ const NS_PER_MS = 1_000_000n;
 
 export function processSample(
   sample: MetricSample,
-  ctx: ProcessorContext<DetectorConfig, DetectorState>,
+  ctx: ProcessorContext<DetectorConfig, typeof detectorStores>,
 ): void {
   const { config } = ctx;
   const rpc = config.rpcMetric !== '' && sample.name === config.rpcMetric;
@@ -70,7 +70,7 @@ export function processSample(
     return;
   }
   const key = seriesKey(sample.seriesId, sample.stream);
-  const previous = ctx.state.get(key) as SeriesCursor | undefined;
+  const previous = ctx.stores.cursors.get(key);
   const cumulative = histogram.bucketCounts;
   const windowNs = BigInt(config.windowMs) * NS_PER_MS;
 
@@ -137,7 +137,7 @@ export function processSample(
       ctx.count(count > 0n ? 'deltas' : 'heartbeats');
     }
   }
-  ctx.state.set(key, cursor);
+  ctx.stores.cursors.set(key, cursor);
 }
 
 function statusCodeOf(label: string | undefined): number {
@@ -146,13 +146,16 @@ function statusCodeOf(label: string | undefined): number {
 }
 
 /** Forgets series cursors not updated for `seriesIdleMs` of event time before `nowMs`. */
-export function pruneSeries(ctx: ProcessorContext<DetectorConfig, DetectorState>, nowMs: number): void {
+export function pruneSeries(
+  ctx: ProcessorContext<DetectorConfig, typeof detectorStores>,
+  nowMs: number,
+): void {
   const cutoff = BigInt(Math.floor(nowMs - ctx.config.seriesIdleMs)) * NS_PER_MS;
-  for (const key of ctx.state.keys()) {
-    if (!key.startsWith(SERIES_PREFIX)) continue;
-    const cursor = ctx.state.get(key) as SeriesCursor;
+  const cursors = ctx.stores.cursors;
+  for (const key of cursors.keys()) {
+    const cursor = cursors.get(key)!;
     if (cursor.timeNs < cutoff) {
-      ctx.state.delete(key);
+      cursors.delete(key);
       ctx.count('series_forgotten');
     }
   }

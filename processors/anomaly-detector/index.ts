@@ -12,13 +12,13 @@
 import { defineProcessor } from '../runtime/definition.ts';
 import { detectorConfigSpec } from './config.ts';
 import { processSample } from './delta-extractor.ts';
-import type { DetectorState } from './state.ts';
+import { detectorStores, legacyDetectorState } from './state.ts';
 import { DELTA_SCHEMA, DELTAS_TOPIC, type WindowDelta } from './topics.ts';
 import { processDelta, punctuateDetector } from './windows.ts';
 
 export default defineProcessor<
   typeof detectorConfigSpec.fields,
-  DetectorState,
+  typeof detectorStores,
   'metrics' | typeof DELTAS_TOPIC
 >({
   name: 'anomaly-detector',
@@ -29,6 +29,8 @@ export default defineProcessor<
   outputs: ['anomalies', DELTAS_TOPIC],
   schemas: [DELTA_SCHEMA],
   config: detectorConfigSpec,
+  stores: detectorStores,
+  legacyState: legacyDetectorState,
   process(record, ctx) {
     if (record.input === 'metrics') processSample(record.value as never, ctx);
     else processDelta(record.value as WindowDelta, ctx);

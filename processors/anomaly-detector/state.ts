@@ -1,13 +1,17 @@
 /**
- * What the detector keeps in partition state (the host writes every change to its changelog in the
- * transaction of the outputs, so a restart resumes exactly where the committed anomalies left off).
+ * What the detector keeps in partition state, one store per kind of entry (the host writes every
+ * change to its changelog in the transaction of the outputs, so a restart resumes exactly where the
+ * committed anomalies left off).
  *
- *   c|<series id>|<stream>          stage 1: the last cumulative sample of a series from one stream
- *   meta                            stage 2: the partition's watermark and input clock
- *   pruned                          when stage 1 last forgot idle series
- *   w|<window start ms>|<route key>  stage 2: what a route gained in a window that is still open
- *   r|<route key>                   stage 2: a route's baselines, known status classes and checks
- *   s|<service>                     stage 2: a service's SLO window ring and burn-rate checks
+ *   store     key                          value
+ *   cursors   <series id>|<stream>         SeriesCursor  stage 1: the last cumulative sample of a series
+ *                                                        from one stream
+ *   clock     pruned                       number        when stage 1 last forgot idle series
+ *   meta      meta                         Meta          stage 2: the partition's watermark and input clock
+ *   windows   <window start ms>|<route key>  WindowAcc   stage 2: what a route gained in a window that is
+ *                                                        still open
+ *   routes    <route key>                  RouteState    stage 2: baselines, known status classes, checks
+ *   services  <service>                    ServiceState  stage 2: SLO window ring and burn-rate checks
  *
  * A route key is `<service>\u0001<method>\u0001<route>`: service names, methods and routes never contain
  * the control characters, and sorting keys sorts routes by service (output order must not depend on the
@@ -15,12 +19,11 @@
  * \u0002`, holding the sum of its routes: it feeds the SLOs, and its detectors catch what no single
  * route can show (routes too sparse for a baseline, e.g. paths that were not templated).
  */
+import type { LegacyEntry } from '../runtime/definition.ts';
+import { jsonStateCodec } from '../runtime/state-codec.ts';
+import { jsonStore } from '../runtime/store-types.ts';
 import type { CheckState } from './hysteresis.ts';
 
-export const SERIES_PREFIX = 'c|';
-export const WINDOW_PREFIX = 'w|';
-export const ROUTE_PREFIX = 'r|';
-export const SERVICE_PREFIX = 's|';
 export const META_KEY = 'meta';
 /** Wall clock of the last pruning of series cursors, ms. */
 export const PRUNED_KEY = 'pruned';
@@ -28,7 +31,7 @@ export const PRUNED_KEY = 'pruned';
 const SEP = '\u0001';
 
 export function seriesKey(seriesId: string, stream: string): string {
-  return `${SERIES_PREFIX}${seriesId}|${stream}`;
+  return `${seriesId}|${stream}`;
 }
 
 const SERVICE_WIDE = '\u0002';
@@ -77,13 +80,12 @@ export function windowOf(endMs: number, windowMs: number): number {
 
 /** Window starts are padded so that keys sort by time. */
 export function windowKey(startMs: number, routeKey: string): string {
-  return `${WINDOW_PREFIX}${String(startMs).padStart(15, '0')}|${routeKey}`;
+  return `${String(startMs).padStart(15, '0')}|${routeKey}`;
 }
 
 export function parseWindowKey(key: string): { startMs: number; routeKey: string } {
-  const rest = key.slice(WINDOW_PREFIX.length);
-  const bar = rest.indexOf('|');
-  return { startMs: Number(rest.slice(0, bar)), routeKey: rest.slice(bar + 1) };
+  const bar = key.indexOf('|');
+  return { startMs: Number(key.slice(0, bar)), routeKey: key.slice(bar + 1) };
 }
 
 export interface SeriesCursor {
@@ -169,4 +171,35 @@ export interface ServiceState {
   checks: Record<string, CheckState & { severity?: string }>;
 }
 
-export type DetectorState = SeriesCursor | Meta | WindowAcc | RouteState | ServiceState | number;
+/**
+ * The state stores (processors/runtime/store-types.ts). JSON: the SLO ring is tuples and checks are
+ * maps of records, which an Avro type would spell otherwise (a change of the values, not made here).
+ */
+export const detectorStores = {
+  cursors: jsonStore<SeriesCursor>(),
+  clock: jsonStore<number>(),
+  meta: jsonStore<Meta>(),
+  windows: jsonStore<WindowAcc>(),
+  routes: jsonStore<RouteState>(),
+  services: jsonStore<ServiceState>(),
+};
+
+const json = jsonStateCodec<unknown>();
+
+/** The key prefix of each store in the releases before stores (one key space). */
+const LEGACY_PREFIXES = [
+  ['c|', 'cursors'],
+  ['w|', 'windows'],
+  ['r|', 'routes'],
+  ['s|', 'services'],
+] as const;
+
+/** A changelog record of the releases before stores (one key space, by key prefix), as it is now. */
+export function legacyDetectorState(key: string, bytes: Buffer): LegacyEntry<typeof detectorStores> {
+  const value = json.decode(bytes) as never;
+  if (key === META_KEY) return { store: 'meta', key, value };
+  if (key === PRUNED_KEY) return { store: 'clock', key, value };
+  for (const [prefix, store] of LEGACY_PREFIXES)
+    if (key.startsWith(prefix)) return { store, key: key.slice(prefix.length), value };
+  throw new Error(`not a key of anomaly-detector's state: ${key}`);
+}

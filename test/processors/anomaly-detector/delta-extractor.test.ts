@@ -135,7 +135,7 @@ test('other metrics on the topic are ignored: client durations, counters, pipeli
     deltasOf(t, sample({ atMs: T0, startMs: T0, buckets: [1], name }));
     assert.deepEqual(deltasOf(t, sample({ atMs: T0 + 100, startMs: T0, buckets: [5], name })), []);
   }
-  assert.equal(t.state.size, 0);
+  assert.equal(t.stores.cursors.size, 0);
 });
 
 test('gRPC: rpc.server.duration in ms becomes deltas in seconds, its route the call, errors by error.type', () => {
