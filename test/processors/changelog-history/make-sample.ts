@@ -5,6 +5,7 @@
  * what the release emitted for them. A later release must restore that changelog and emit the same.
  *
  *   node test/processors/changelog-history/make-sample.ts <processor> <out.json>
+ *   npx biome format --write <out.json>
  *
  * Run it in a checkout of the release being frozen (the samples under test/processors/<processor>/
  * history/ name theirs). It reads the unit of work's changes in either shape: state key → bytes (the
@@ -92,12 +93,12 @@ async function callsOf(name: string): Promise<{ calls: Call[]; config: Record<st
       calls.push({ kind: 'punctuate', nowMs: ctx.now() });
       run(ctx);
     };
-    const sim = simulate({ seed: 11, rate: 10 });
-    sim.run(14);
+    const sim = simulate({ seed: 11, rate: 10, flushesPerWindow: 1 });
+    sim.run(12);
     sim.traffic.setFault('orders', { errorRate: 0.5, latencyMs: 400 });
-    sim.run(8);
-    sim.traffic.setFault('orders', {});
     sim.run(6);
+    sim.traffic.setFault('orders', {});
+    sim.run(4);
     detector.process = process;
     detector.punctuate!.run = run;
     return { calls, config: TEST_CONFIG };
