@@ -3,15 +3,13 @@
  * change to its changelog in the transaction of the outputs, so a restart resumes exactly where the
  * committed anomalies left off).
  *
- *   store     key                          value
- *   cursors   <series id>|<stream>         SeriesCursor  stage 1: the last cumulative sample of a series
- *                                                        from one stream
- *   clock     pruned                       number        when stage 1 last forgot idle series
- *   meta      meta                         Meta          stage 2: the partition's watermark and input clock
- *   windows   <window start ms>|<route key>  WindowAcc   stage 2: what a route gained in a window that is
- *                                                        still open
- *   routes    <route key>                  RouteState    stage 2: baselines, known status classes, checks
- *   services  <service>                    ServiceState  stage 2: SLO window ring and burn-rate checks
+ *   store     key                            value
+ *   meta      meta                           Meta          the partition's watermark and input clock
+ *   windows   <window start ms>|<route key>  WindowAcc     what a route gained in a window still open
+ *   routes    <route key>                    RouteState    baselines, known status classes, checks
+ *   services  <service>                      ServiceState  SLO window ring and burn-rate checks
+ *
+ * (The series cursors are anomaly-deltas' state: processors/anomaly-deltas/state.ts.)
  *
  * A route key is `<service>\u0001<method>\u0001<route>`: service names, methods and routes never contain
  * the control characters, and sorting keys sorts routes by service (output order must not depend on the
@@ -25,14 +23,8 @@ import { jsonStore } from '../runtime/store-types.ts';
 import type { CheckState } from './hysteresis.ts';
 
 export const META_KEY = 'meta';
-/** Wall clock of the last pruning of series cursors, ms. */
-export const PRUNED_KEY = 'pruned';
 
 const SEP = '\u0001';
-
-export function seriesKey(seriesId: string, stream: string): string {
-  return `${seriesId}|${stream}`;
-}
 
 const SERVICE_WIDE = '\u0002';
 
@@ -86,17 +78,6 @@ export function windowKey(startMs: number, routeKey: string): string {
 export function parseWindowKey(key: string): { startMs: number; routeKey: string } {
   const bar = key.indexOf('|');
   return { startMs: Number(key.slice(0, bar)), routeKey: key.slice(bar + 1) };
-}
-
-export interface SeriesCursor {
-  startNs: bigint;
-  timeNs: bigint;
-  count: bigint;
-  sum: number;
-  bounds: number[];
-  buckets: bigint[];
-  /** Window of the last delta or heartbeat sent for this cursor (one heartbeat per window at most). */
-  heartbeatWindowMs: number;
 }
 
 export interface Meta {
@@ -176,8 +157,6 @@ export interface ServiceState {
  * maps of records, which an Avro type would spell otherwise (a change of the values, not made here).
  */
 export const detectorStores = {
-  cursors: jsonStore<SeriesCursor>(),
-  clock: jsonStore<number>(),
   meta: jsonStore<Meta>(),
   windows: jsonStore<WindowAcc>(),
   routes: jsonStore<RouteState>(),
@@ -188,17 +167,23 @@ const json = jsonStateCodec<unknown>();
 
 /** The key prefix of each store in the releases before stores (one key space). */
 const LEGACY_PREFIXES = [
-  ['c|', 'cursors'],
   ['w|', 'windows'],
   ['r|', 'routes'],
   ['s|', 'services'],
 ] as const;
 
-/** A changelog record of the releases before stores (one key space, by key prefix), as it is now. */
-export function legacyDetectorState(key: string, bytes: Buffer): LegacyEntry<typeof detectorStores> {
+/**
+ * A changelog record of the releases before stores (one key space, by key prefix), as it is now. Those
+ * releases ran both stages in this processor: the series cursors (`c|`, `pruned`) are anomaly-deltas'
+ * now, which starts them afresh from the next sample of each series, so they are dropped here.
+ */
+export function legacyDetectorState(
+  key: string,
+  bytes: Buffer,
+): LegacyEntry<typeof detectorStores> | undefined {
+  if (key.startsWith('c|') || key === 'pruned') return undefined;
   const value = json.decode(bytes) as never;
   if (key === META_KEY) return { store: 'meta', key, value };
-  if (key === PRUNED_KEY) return { store: 'clock', key, value };
   for (const [prefix, store] of LEGACY_PREFIXES)
     if (key.startsWith(prefix)) return { store, key: key.slice(prefix.length), value };
   throw new Error(`not a key of anomaly-detector's state: ${key}`);

@@ -14,10 +14,11 @@
  * Closing a window evaluates every route of the partition (an empty window is evidence too: a drop),
  * then every service's SLO from its routes' sums, in sorted key order so replays emit identical records.
  */
+
+import type { WindowDelta } from '../../schemas/types.ts';
 import type { ProcessorContext } from '../runtime/definition.ts';
 import { anomalyOf, type TransitionSpec } from './anomaly-events.ts';
 import type { DetectorConfig } from './config.ts';
-import { pruneSeries } from './delta-extractor.ts';
 import { sameBounds } from './histogram.ts';
 import { emptyAcc, evaluateRouteWindow, newRoute, resolveAllRouteChecks } from './route-detectors.ts';
 import {
@@ -34,7 +35,6 @@ import {
   isServiceWide,
   META_KEY,
   type Meta,
-  PRUNED_KEY,
   parseWindowKey,
   type RouteState,
   routeIdOf,
@@ -45,7 +45,6 @@ import {
   windowKey,
   windowOf,
 } from './state.ts';
-import type { WindowDelta } from './topics.ts';
 
 type Ctx = ProcessorContext<DetectorConfig, typeof detectorStores>;
 
@@ -129,7 +128,7 @@ export function processDelta(delta: WindowDelta, ctx: Ctx): void {
   ctx.stores.meta.set(META_KEY, meta);
 }
 
-/** Punctuation: close windows on the wall clock when the input went silent; prune old series. */
+/** Punctuation: close windows on the wall clock when the input went silent. */
 export function punctuateDetector(ctx: Ctx): void {
   const { config } = ctx;
   const now = ctx.now();
@@ -142,12 +141,6 @@ export function punctuateDetector(ctx: Ctx): void {
       ctx.count('idle_windows_closed', (meta.closedUpToMs - before) / config.windowMs);
       ctx.stores.meta.set(META_KEY, meta);
     }
-  }
-  // Series cursors are stage 1's; pruning them scans every key, so once a minute is plenty.
-  const pruned = ctx.stores.clock.get(PRUNED_KEY);
-  if (pruned === undefined || now - pruned >= Math.min(60_000, config.seriesIdleMs)) {
-    if (pruned !== undefined) pruneSeries(ctx, now);
-    ctx.stores.clock.set(PRUNED_KEY, now);
   }
 }
 

@@ -152,6 +152,12 @@ export interface ProcessorDefinition<
     intervalMs: number | ((config: InferFields<F>) => number);
     run(ctx: ProcessorContext<InferFields<F>, St>): void;
   };
+  /**
+   * Where a new consumer group starts reading, unless `processors.<name>.startFrom` says otherwise
+   * (default `earliest`). `latest` suits a processor whose input heals itself, where old records would
+   * be counted again as new (anomaly-deltas: cumulative samples).
+   */
+  startFrom?: 'earliest' | 'latest';
   /** Enabled in `meshpipe up` unless configured otherwise (default true). */
   enabledByDefault?: boolean;
 }

@@ -25,6 +25,7 @@ export const BUILTIN_PROCESSORS: readonly string[] = [
   'span-assembler',
   'trace-linker',
   'red-metrics',
+  'anomaly-deltas',
   'anomaly-detector',
 ];
 
@@ -138,6 +139,9 @@ export function validateDefinition(value: unknown, where: string): AnyProcessorD
   }
   if (d.legacyState !== undefined && typeof d.legacyState !== 'function') {
     fail('legacyState must be a function (key, value bytes) => { store, key, value }');
+  }
+  if (d.startFrom !== undefined && d.startFrom !== 'earliest' && d.startFrom !== 'latest') {
+    fail('startFrom must be "earliest" or "latest"');
   }
   if (d.enabledByDefault !== undefined && typeof d.enabledByDefault !== 'boolean') {
     fail('enabledByDefault must be true or false');

@@ -2,7 +2,9 @@
  * A changelog written by the release before typed stores (7e13c05: one key space per processor, keys
  * told apart by prefixes; Avro values for span-assembler and trace-linker, JSON for the others), frozen
  * by make-sample.ts under test/processors/<processor>/history/, restores in every processor: the
- * restored partition emits for the rest of the workload exactly what that release emitted, its first
+ * restored partition emits for the rest of the workload exactly what that release emitted (that
+ * release's anomaly-detector was also today's anomaly-deltas: its series cursors are dropped, and the
+ * deltas it read back are the input, the anomalies the output compared), its first
  * transaction writes every entry under its store and deletes the old keys, and a restart from the
  * changelog as compaction then leaves it holds the same state.
  */
@@ -103,7 +105,9 @@ for (const processor of PROCESSORS) {
         clock.now = call.nowMs;
         if (call.kind === 'punctuate') task.punctuate({ rethrow: true });
         else {
-          const input = topics.input(call.record.topic)!;
+          // The release's anomaly-detector also read the metrics (anomaly-deltas' input now).
+          const input = topics.input(call.record.topic);
+          if (input === undefined) continue;
           task.processDecoded({
             ...call.record,
             input: input.ref,
@@ -122,9 +126,11 @@ for (const processor of PROCESSORS) {
           topics.outputs.find((t) => t.name === o.topic)!.codec.decode(Buffer.from(o.value, 'base64')),
         ),
       });
-      assert.ok(sample.outputs.length > 0);
-      assert.equal(outputs.length, sample.outputs.length);
-      assert.deepEqual(outputs.map(decode), sample.outputs.map(decode));
+      // (Of the topics it still writes: the release's anomaly-detector also wrote the deltas.)
+      const expected = sample.outputs.filter((o) => topics.outputs.some((t) => t.name === o.topic));
+      assert.ok(expected.length > 0);
+      assert.equal(outputs.length, expected.length);
+      assert.deepEqual(outputs.map(decode), expected.map(decode));
 
       // A restart from what compaction leaves of the changelog: only records under stores, same state.
       const compacted = [...changelog].filter(
