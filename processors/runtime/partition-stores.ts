@@ -76,6 +76,8 @@ export class PartitionStores {
   /** What handlers get as `ctx.stores`. */
   readonly view: Readonly<Record<string, PartitionState<unknown>>>;
   readonly #stores = new Map<string, StateStore<unknown>>();
+  /** The same stores as a list: endCall runs once per handler call, without an iterator. */
+  readonly #list: StateStore<unknown>[] = [];
   readonly #definition: AnyProcessorDefinition;
   readonly #unreadable: (source: SourceRecord, error: MeshpipeError) => void;
   /** Legacy keys restored into a store, not yet written under it: legacy key → changelog key. */
@@ -99,6 +101,7 @@ export class PartitionStores {
         options.check(changelogKey(name, key), value),
       );
       this.#stores.set(name, store);
+      this.#list.push(store);
       view[name] = store;
     }
     this.view = Object.freeze(view);
@@ -184,16 +187,16 @@ export class PartitionStores {
   }
 
   setStrict(strict: boolean): void {
-    for (const store of this.#stores.values()) store.setStrict(strict);
+    for (let i = 0; i < this.#list.length; i++) this.#list[i]!.setStrict(strict);
   }
 
   endCall(keep: boolean): void {
-    for (const store of this.#stores.values()) store.endCall(keep);
+    for (let i = 0; i < this.#list.length; i++) this.#list[i]!.endCall(keep);
   }
 
   hasChanges(): boolean {
     if (this.#migrated.size > 0 || this.#drop.size > 0) return true;
-    for (const store of this.#stores.values()) if (store.hasChanges()) return true;
+    for (let i = 0; i < this.#list.length; i++) if (this.#list[i]!.hasChanges()) return true;
     return false;
   }
 
