@@ -13,11 +13,11 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../../lib/logger.ts';
 import { resolveProcessorSettings } from '../../../processors/runtime/config.ts';
-import type { SourceRecord } from '../../../processors/runtime/dead-letter.ts';
 import type { AnyProcessorDefinition } from '../../../processors/runtime/definition.ts';
 import { STORE_HEADER } from '../../../processors/runtime/partition-stores.ts';
 import { PartitionTask } from '../../../processors/runtime/partition-task.ts';
 import { ProcessorTopics } from '../../../processors/runtime/processor-topics.ts';
+import type { SourceRecord } from '../../../runtime/input-record.ts';
 import { toJsonSafe } from '../../../schemas/codec.ts';
 import type { ChangelogSample } from './make-sample.ts';
 
