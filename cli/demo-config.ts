@@ -5,6 +5,7 @@
  * real services and would make the demo's detector learn for 30 minutes first.
  *
  *   red-metrics        2 s windows, so a 10 s detector window holds several samples of every series
+ *   anomaly-deltas     10 s windows, the detector's (one heartbeat per window for a quiet series)
  *   anomaly-detector   10 s windows (fire: 3, resolve: 5 consecutive), a 6-window (one-minute) warm-up,
  *                      10 s allowed lateness (spans wait ~2-5 s in assembly, linking and red-metrics);
  *                      latency floors of +50 ms (p50) and +100 ms (p99): a laptop that is also compiling
@@ -16,6 +17,7 @@
 export const DEMO_CONFIG_DEFAULTS = {
   processors: {
     'red-metrics': { windowMs: 2_000 },
+    'anomaly-deltas': { windowMs: 10_000 },
     'anomaly-detector': {
       windowMs: 10_000,
       allowedLatenessMs: 10_000,

@@ -1,6 +1,6 @@
 /**
  * What `meshpipe processor new <name>` writes: a small processor that works as generated — it reads raw
- * events, keeps per-service counters in partition state, and emits one summary per service and window
+ * events, keeps per-service counters in a typed state store (an Avro type), and emits one summary per service and window
  * (punctuate) to its own topic with its own Avro schema — and a unit test for it that passes as
  * generated. Every piece a real processor needs is there to be edited: config spec, state, handler,
  * punctuation, a custom topic and schema, a test on the in-memory context.
@@ -80,7 +80,7 @@ export function scaffoldProcessor(options: {
  */
 import { defineProcessor } from '${meshpipe(index, 'processors/runtime/definition.ts')}';
 import { config } from './config.ts';
-import { countTraffic, flushWindow } from './handler.ts';
+import { countTraffic, flushWindow, stores } from './handler.ts';
 import { SUMMARY_TOPIC } from './topics.ts';
 
 export default defineProcessor({
@@ -90,6 +90,7 @@ export default defineProcessor({
   outputs: [SUMMARY_TOPIC],
   schemas: [new URL('./${name}.avsc', import.meta.url)],
   config,
+  stores,
   process: countTraffic,
   punctuate: { intervalMs: (c) => c.windowMs, run: flushWindow },
 });
@@ -142,19 +143,20 @@ export interface Summary {
       path: handler,
       content: `${
         fromPackage
-          ? "import type { InputRecord, L7RawEvent, ProcessorContext } from 'meshpipe';"
+          ? "import { avroStore, type InputRecord, type L7RawEvent, type ProcessorContext } from 'meshpipe';"
           : imports([
               [
                 'type { InputRecord, ProcessorContext }',
                 importPath(handler, 'processors/runtime/definition.ts'),
               ],
+              ['{ avroStore }', importPath(handler, 'processors/runtime/store-types.ts')],
               ['type { L7RawEvent }', importPath(handler, 'schemas/types.ts')],
             ])
       }
 import type { Config } from './config.ts';
 import { SUMMARY_TOPIC, type Summary } from './topics.ts';
 
-/** What the partition state keeps per service (the state key) until its window closes. */
+/** What the partition keeps per service until its window closes (./traffic.avsc: Avro longs are BigInts). */
 export interface Traffic {
   sinceMs: number;
   messages: number;
@@ -162,27 +164,36 @@ export interface Traffic {
   bytesOut: bigint;
 }
 
-type Context = ProcessorContext<Config, Traffic>;
+/**
+ * The partition state: named stores, each of a declared type, each its own key space on the changelog.
+ * \`ctx.stores.traffic.get(service)\` is a \`Traffic\`.
+ */
+export const stores = {
+  traffic: avroStore<Traffic>(new URL('./traffic.avsc', import.meta.url)),
+};
+
+type Context = ProcessorContext<Config, typeof stores>;
 
 /** Every raw event of the partition, in order. Everything it does goes through \`ctx\`. */
 export function countTraffic(record: InputRecord<L7RawEvent>, ctx: Context): void {
   const event = record.value;
   if (event.kind !== 'DATA') return; // connection open/close: no bytes
   const service = event.workload.service;
-  const traffic = ctx.state.get(service) ?? { sinceMs: ctx.now(), messages: 0, bytesIn: 0n, bytesOut: 0n };
+  const traffic = ctx.stores.traffic.get(service) ?? { sinceMs: ctx.now(), messages: 0, bytesIn: 0n, bytesOut: 0n };
   // A HEAD segment starts an HTTP message: a request or a response.
   traffic.messages += event.segments.filter((s) => s.kind === 'HEAD').length;
   if (event.direction === 'INGRESS') traffic.bytesIn += event.byteCount;
   else traffic.bytesOut += event.byteCount;
-  // State values are copies: set() is what stores the change (in the same transaction as the outputs).
-  ctx.state.set(service, traffic);
+  // Stored values are copies: set() is what stores the change (in the same transaction as the outputs).
+  ctx.stores.traffic.set(service, traffic);
 }
 
 /** Every \`windowMs\`: one summary per service seen in the window, then an empty window. */
 export function flushWindow(ctx: Context): void {
   const now = ctx.now();
-  for (const service of ctx.state.keys()) {
-    const traffic = ctx.state.get(service)!;
+  const store = ctx.stores.traffic;
+  for (const service of store.keys()) {
+    const traffic = store.get(service)!;
     const summary: Summary = {
       service,
       windowStartMs: BigInt(traffic.sinceMs),
@@ -192,7 +203,7 @@ export function flushWindow(ctx: Context): void {
       bytesOut: traffic.bytesOut,
     };
     ctx.emit(SUMMARY_TOPIC, service, summary);
-    ctx.state.delete(service);
+    store.delete(service);
     ctx.count('summaries');
   }
 }
@@ -211,6 +222,25 @@ export function flushWindow(ctx: Context): void {
             { name: 'windowStartMs', doc: 'First event of the window, ms since the epoch.', type: 'long' },
             { name: 'windowEndMs', doc: 'End of the window, ms since the epoch.', type: 'long' },
             { name: 'messages', doc: 'HTTP messages started (requests and responses).', type: 'long' },
+            { name: 'bytesIn', doc: 'Bytes the service received.', type: 'long' },
+            { name: 'bytesOut', doc: 'Bytes the service sent.', type: 'long' },
+          ],
+        },
+        null,
+        2,
+      )}\n`,
+    },
+    {
+      path: file('traffic.avsc'),
+      content: `${JSON.stringify(
+        {
+          type: 'record',
+          name: `${pascal(name)}Traffic`,
+          namespace: 'dev.meshpipe.user',
+          doc: `What processor ${name} keeps per service until its window closes (handler.ts, Traffic).`,
+          fields: [
+            { name: 'sinceMs', doc: 'First event of the window, ms since the epoch.', type: 'double' },
+            { name: 'messages', doc: 'HTTP messages started (requests and responses).', type: 'int' },
             { name: 'bytesIn', doc: 'Bytes the service received.', type: 'long' },
             { name: 'bytesOut', doc: 'Bytes the service sent.', type: 'long' },
           ],
@@ -268,7 +298,7 @@ describe('${name}', () => {
         },
       ],
     );
-    assert.equal(t.state.size, 0, 'the next window starts empty');
+    assert.equal(t.stores.traffic.size, 0, 'the next window starts empty');
     assert.deepEqual(t.punctuate(), [], 'an empty window emits nothing');
   });
 });

@@ -402,6 +402,12 @@ export const ERRORS = {
     'restoring the state of processor %s (partitions %s) from %s failed: %s',
     EXIT.unavailable,
   ),
+  PROCESSOR_STATE_UNREADABLE: spec(
+    'MESHPIPE_ERR_PROCESSOR_STATE_UNREADABLE',
+    'processor %s could not restore the changelog record %s: %s',
+    EXIT.software,
+    'the record is in the dead-letter topic and was deleted from the changelog; declare the store, or read the older layout in legacyState (docs/adding-a-processor.md)',
+  ),
   PROCESSOR_TRANSACTION_FAILED: spec(
     'MESHPIPE_ERR_PROCESSOR_TRANSACTION_FAILED',
     'transaction of processor %s on partition %s failed and was aborted: %s',

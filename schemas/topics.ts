@@ -94,7 +94,28 @@ export const TOPICS = {
     description:
       'RED metrics, service-graph edges and pipeline health as cumulative samples per producing stream.',
     producedBy: 'red-metrics, every component (pipeline health)',
-    consumedBy: 'prometheus sink, anomaly-detector',
+    consumedBy: 'prometheus sink, anomaly-deltas',
+  },
+  /**
+   * The anomaly detector's two stages, chained. The metrics topic is keyed by series id, so the series
+   * of one route — one per status code, per producing stream — are spread over every partition, while an
+   * error ratio or a route's p99 needs all of them in one place (the Kafka Streams "repartition"
+   * pattern): anomaly-deltas reads metrics, where every sample of a series arrives in order, turns
+   * cumulative samples into deltas and writes them here keyed by service; anomaly-detector reads them,
+   * every route of a service on one partition, and evaluates windows. Both write through their
+   * transactions, so nothing is lost or counted twice between them.
+   */
+  deltas: {
+    suffix: 'anomaly-detector.deltas.v1',
+    schema: 'window-delta',
+    key: 'service name: every route of a service is evaluated by one partition of anomaly-detector',
+    partitions: 3,
+    retentionMs: 6 * HOUR,
+    cleanupPolicy: 'delete',
+    description:
+      "Per-window deltas of the request-duration histograms between cumulative samples, repartitioned by service, between the anomaly detector's two processors.",
+    producedBy: 'anomaly-deltas',
+    consumedBy: 'anomaly-detector',
   },
   anomalies: {
     suffix: 'anomalies.v1',

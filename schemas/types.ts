@@ -680,3 +680,40 @@ export interface TraceLinkingEvent {
   /** SPAN records of CLIENT spans: how many server exchanges of the same process contained the call, as the collector counted them (L7RawEvent.causalCandidates). Once the linker holds that many containing SERVER spans it decides the call's parent at once instead of after causalityWaitMs; null when not known. */
   causalCandidates: null | number;
 }
+
+export interface DeltaExemplar {
+  /** Trace id (32 hex). */
+  traceId: string;
+  /** Observed duration, seconds. */
+  value: number;
+}
+
+/** Internal to anomaly-detector: what one histogram series of one producing stream gained between two of its cumulative samples. Topic meshpipe.anomaly-detector.deltas.v1, keyed by service name, so every route of a service is evaluated on one partition. */
+export interface WindowDelta {
+  /** service.name of the series. */
+  service: string;
+  /** http.route, when the series has one. */
+  route: null | string;
+  /** http.request.method, when the series has one. */
+  method: null | string;
+  /** http.response.status_code; 0 when the request got no response. */
+  statusCode: number;
+  /** error.type, when set. */
+  errorType: null | string;
+  /** The producing stream of the cumulative samples (e.g. red-metrics/3). */
+  stream: string;
+  /** Time of the previous sample (or the stream start): the delta covers (start, end]. */
+  startUnixNano: bigint;
+  /** Time of the sample the delta ends at; the delta counts in the window this falls in. */
+  endUnixNano: bigint;
+  /** Observations in the delta; 0 for a heartbeat that only carries event-time progress. */
+  count: bigint;
+  /** Sum of the observations, seconds. */
+  sum: number;
+  /** Bucket upper bounds (inclusive), ascending; +Inf is implicit. */
+  bounds: number[];
+  /** Observations per bucket in the delta (not cumulative), one more than bounds. */
+  bucketCounts: bigint[];
+  /** Exemplars observed within the delta. */
+  exemplars: DeltaExemplar[];
+}

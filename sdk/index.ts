@@ -22,11 +22,14 @@ export { signWebhook } from '../lib/webhook-signature.ts';
 export {
   defineProcessor,
   type InputRecord,
+  type LegacyEntry,
   type PartitionState,
   type ProcessorContext,
   type ProcessorDefinition,
+  type Stores,
   type TopicRef,
 } from '../processors/runtime/definition.ts';
+export { avroStore, jsonStore, type StoreType } from '../processors/runtime/store-types.ts';
 export { type Codec, codecFor, decodeAny, toJsonSafe } from '../schemas/codec.ts';
 export type { TopicValues } from '../schemas/topic-values.ts';
 export { TOPICS, type TopicDefinition, type TopicId, topicName } from '../schemas/topics.ts';

@@ -7,6 +7,7 @@ import type {
   MetricSample,
   Span,
   TraceLinkingEvent,
+  WindowDelta,
 } from '../schemas/types.ts';
 
 // A nanosecond timestamp above 2^53: a float would round it.
@@ -208,6 +209,23 @@ export const TRACE_LINKING_EVENT: TraceLinkingEvent = {
   causalCandidates: null,
 };
 
+/** What anomaly-deltas sends anomaly-detector: one series' gain between two samples. */
+export const WINDOW_DELTA: WindowDelta = {
+  service: 'orders',
+  route: '/orders/:id',
+  method: 'GET',
+  statusCode: 503,
+  errorType: '503',
+  stream: 'red-metrics/1',
+  startUnixNano: EXACT_NS - 1_000_000_000n,
+  endUnixNano: EXACT_NS,
+  count: 3n,
+  sum: 0.012,
+  bounds: [0.005, 0.01],
+  bucketCounts: [1n, 1n, 1n],
+  exemplars: [{ traceId: 'a'.repeat(32), value: 0.004 }],
+};
+
 export const FIXTURES = {
   'l7-raw-event': RAW_EVENT,
   span: SPAN,
@@ -215,4 +233,5 @@ export const FIXTURES = {
   anomaly: ANOMALY,
   'dead-letter': DEAD_LETTER,
   'trace-linking-event': TRACE_LINKING_EVENT,
+  'window-delta': WINDOW_DELTA,
 } as const;

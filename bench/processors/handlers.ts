@@ -43,6 +43,7 @@ import type { AnyProcessorDefinition, InputRecord, StateCodec } from '../../proc
 import { PartitionTask } from '../../processors/runtime/partition-task.ts';
 import { ProcessorTopics } from '../../processors/runtime/processor-topics.ts';
 import { jsonStateCodec } from '../../processors/runtime/state-codec.ts';
+import type { StoreType } from '../../processors/runtime/store-types.ts';
 import traceLinker from '../../processors/trace-linker/index.ts';
 import { codecFor } from '../../schemas/codec.ts';
 import { TOPICS } from '../../schemas/topics.ts';
@@ -124,6 +125,17 @@ const NOT_ENCODED: StateCodec<unknown> = {
     throw new Error('the benchmark never reads state back');
   },
 };
+
+/** The definition with every store's values written by `codec` instead of its own. */
+function withCodec(d: AnyProcessorDefinition, codec: StateCodec<unknown>): AnyProcessorDefinition {
+  const stores = Object.fromEntries(
+    Object.keys(d.stores ?? {}).map((name) => [
+      name,
+      { format: 'json', codec: () => codec } as StoreType<unknown>,
+    ]),
+  );
+  return { ...d, stores };
+}
 
 interface Totals {
   outputs: number;
@@ -228,8 +240,8 @@ function linkerAvro(spans: Buffer[]): void {
  */
 function passThrough(linker: AnyProcessorDefinition): AnyProcessorDefinition {
   return {
-    ...linker,
-    stateCodec: NOT_ENCODED,
+    ...withCodec(linker, NOT_ENCODED),
+    legacyState: undefined,
     process(record, ctx) {
       const ev = record.value as TraceLinkingEvent;
       if (ev.span === null) return;
@@ -375,11 +387,16 @@ export async function benchHandlers(options: BenchOptions = {}): Promise<Process
         };
         // State that is copied is encoded at every get and set: no `handler` without its codec.
         if (d.stateAccess === 'live') {
-          runs.push([`${prefix}handler`, check({ ...d, stateCodec: NOT_ENCODED }, `${prefix}handler`)]);
+          runs.push([`${prefix}handler`, check(withCodec(d, NOT_ENCODED), `${prefix}handler`)]);
         }
         runs.push([`${prefix}handler+changelog`, check(d, `${prefix}handler+changelog`)]);
-        if (prefix === '' && d.stateCodec !== undefined) {
-          const json = { ...d, stateCodec: jsonStateCodec() };
+        if (
+          prefix === '' &&
+          Object.values((d.stores ?? {}) as Record<string, StoreType<unknown>>).some(
+            (store) => store.format === 'avro',
+          )
+        ) {
+          const json = withCodec(d, jsonStateCodec());
           runs.push(['handler+json-changelog', check(json, 'handler+json-changelog')]);
         }
       }

@@ -1,5 +1,6 @@
 /**
- * `processors.anomaly-detector`: windows, baselines, hysteresis and the detectors' thresholds. Every
+ * `processors.anomaly-detector`: windows, baselines, hysteresis and the detectors' thresholds (what
+ * anomaly-deltas watches, and how it makes deltas, is `processors.anomaly-deltas`: its config.ts). Every
  * default is chosen for production (one-minute windows, Google SRE workbook burn rates); tests shrink the
  * windows (`windowMs: 1000`, `slo.windowScale`) rather than the logic. docs/alerts.md explains the math
  * behind each key.
@@ -124,16 +125,8 @@ const burnTier = (defaults: {
 
 export const detectorConfigSpec = s.object(
   {
-    metric: s.string({
-      doc: "The histogram the detector watches: red-metrics' server-side request duration, i.e. what each service itself answered.",
-      default: 'http.server.request.duration',
-    }),
-    rpcMetric: s.string({
-      doc: "The gRPC histogram watched beside `metric`: red-metrics' `rpc.server.duration` (milliseconds; its routes are `{rpc.service}/{rpc.method}`, errors the calls the server failed by the gRPC rules). Empty: HTTP only.",
-      default: 'rpc.server.duration',
-    }),
     windowMs: s.int({
-      doc: "Length of one evaluation window, ms. Choose several red-metrics flush intervals: a cumulative sample's delta is counted in the window its time falls in.",
+      doc: "Length of one evaluation window, ms. Choose several red-metrics flush intervals: a cumulative sample's delta is counted in the window its time falls in. Keep processors.anomaly-deltas.windowMs equal (it sends the heartbeats of quiet series once per window).",
       default: 60_000,
       min: 100,
       max: 3_600_000,
@@ -201,12 +194,6 @@ export const detectorConfigSpec = s.object(
       default: 10_000,
       min: 1,
       max: 10_000_000,
-    }),
-    seriesIdleMs: s.int({
-      doc: 'A cumulative series (per producing stream) not updated for this long is forgotten.',
-      default: 3_600_000,
-      min: 1_000,
-      max: 30 * 86_400_000,
     }),
     latency: s.object(
       {

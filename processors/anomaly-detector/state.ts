@@ -1,13 +1,15 @@
 /**
- * What the detector keeps in partition state (the host writes every change to its changelog in the
- * transaction of the outputs, so a restart resumes exactly where the committed anomalies left off).
+ * What the detector keeps in partition state, one store per kind of entry (the host writes every
+ * change to its changelog in the transaction of the outputs, so a restart resumes exactly where the
+ * committed anomalies left off).
  *
- *   c|<series id>|<stream>          stage 1: the last cumulative sample of a series from one stream
- *   meta                            stage 2: the partition's watermark and input clock
- *   pruned                          when stage 1 last forgot idle series
- *   w|<window start ms>|<route key>  stage 2: what a route gained in a window that is still open
- *   r|<route key>                   stage 2: a route's baselines, known status classes and checks
- *   s|<service>                     stage 2: a service's SLO window ring and burn-rate checks
+ *   store     key                            value
+ *   meta      meta                           Meta          the partition's watermark and input clock
+ *   windows   <window start ms>|<route key>  WindowAcc     what a route gained in a window still open
+ *   routes    <route key>                    RouteState    baselines, known status classes, checks
+ *   services  <service>                      ServiceState  SLO window ring and burn-rate checks
+ *
+ * (The series cursors are anomaly-deltas' state: processors/anomaly-deltas/state.ts.)
  *
  * A route key is `<service>\u0001<method>\u0001<route>`: service names, methods and routes never contain
  * the control characters, and sorting keys sorts routes by service (output order must not depend on the
@@ -15,21 +17,14 @@
  * \u0002`, holding the sum of its routes: it feeds the SLOs, and its detectors catch what no single
  * route can show (routes too sparse for a baseline, e.g. paths that were not templated).
  */
+import type { LegacyEntry } from '../runtime/definition.ts';
+import { jsonStateCodec } from '../runtime/state-codec.ts';
+import { jsonStore } from '../runtime/store-types.ts';
 import type { CheckState } from './hysteresis.ts';
 
-export const SERIES_PREFIX = 'c|';
-export const WINDOW_PREFIX = 'w|';
-export const ROUTE_PREFIX = 'r|';
-export const SERVICE_PREFIX = 's|';
 export const META_KEY = 'meta';
-/** Wall clock of the last pruning of series cursors, ms. */
-export const PRUNED_KEY = 'pruned';
 
 const SEP = '\u0001';
-
-export function seriesKey(seriesId: string, stream: string): string {
-  return `${SERIES_PREFIX}${seriesId}|${stream}`;
-}
 
 const SERVICE_WIDE = '\u0002';
 
@@ -77,24 +72,12 @@ export function windowOf(endMs: number, windowMs: number): number {
 
 /** Window starts are padded so that keys sort by time. */
 export function windowKey(startMs: number, routeKey: string): string {
-  return `${WINDOW_PREFIX}${String(startMs).padStart(15, '0')}|${routeKey}`;
+  return `${String(startMs).padStart(15, '0')}|${routeKey}`;
 }
 
 export function parseWindowKey(key: string): { startMs: number; routeKey: string } {
-  const rest = key.slice(WINDOW_PREFIX.length);
-  const bar = rest.indexOf('|');
-  return { startMs: Number(rest.slice(0, bar)), routeKey: rest.slice(bar + 1) };
-}
-
-export interface SeriesCursor {
-  startNs: bigint;
-  timeNs: bigint;
-  count: bigint;
-  sum: number;
-  bounds: number[];
-  buckets: bigint[];
-  /** Window of the last delta or heartbeat sent for this cursor (one heartbeat per window at most). */
-  heartbeatWindowMs: number;
+  const bar = key.indexOf('|');
+  return { startMs: Number(key.slice(0, bar)), routeKey: key.slice(bar + 1) };
 }
 
 export interface Meta {
@@ -169,4 +152,39 @@ export interface ServiceState {
   checks: Record<string, CheckState & { severity?: string }>;
 }
 
-export type DetectorState = SeriesCursor | Meta | WindowAcc | RouteState | ServiceState | number;
+/**
+ * The state stores (processors/runtime/store-types.ts). JSON: the SLO ring is tuples and checks are
+ * maps of records, which an Avro type would spell otherwise (a change of the values, not made here).
+ */
+export const detectorStores = {
+  meta: jsonStore<Meta>(),
+  windows: jsonStore<WindowAcc>(),
+  routes: jsonStore<RouteState>(),
+  services: jsonStore<ServiceState>(),
+};
+
+const json = jsonStateCodec<unknown>();
+
+/** The key prefix of each store in the releases before stores (one key space). */
+const LEGACY_PREFIXES = [
+  ['w|', 'windows'],
+  ['r|', 'routes'],
+  ['s|', 'services'],
+] as const;
+
+/**
+ * A changelog record of the releases before stores (one key space, by key prefix), as it is now. Those
+ * releases ran both stages in this processor: the series cursors (`c|`, `pruned`) are anomaly-deltas'
+ * now, which starts them afresh from the next sample of each series, so they are dropped here.
+ */
+export function legacyDetectorState(
+  key: string,
+  bytes: Buffer,
+): LegacyEntry<typeof detectorStores> | undefined {
+  if (key.startsWith('c|') || key === 'pruned') return undefined;
+  const value = json.decode(bytes) as never;
+  if (key === META_KEY) return { store: 'meta', key, value };
+  for (const [prefix, store] of LEGACY_PREFIXES)
+    if (key.startsWith(prefix)) return { store, key: key.slice(prefix.length), value };
+  throw new Error(`not a key of anomaly-detector's state: ${key}`);
+}

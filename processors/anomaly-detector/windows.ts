@@ -14,10 +14,11 @@
  * Closing a window evaluates every route of the partition (an empty window is evidence too: a drop),
  * then every service's SLO from its routes' sums, in sorted key order so replays emit identical records.
  */
+
+import type { WindowDelta } from '../../schemas/types.ts';
 import type { ProcessorContext } from '../runtime/definition.ts';
 import { anomalyOf, type TransitionSpec } from './anomaly-events.ts';
 import type { DetectorConfig } from './config.ts';
-import { pruneSeries } from './delta-extractor.ts';
 import { sameBounds } from './histogram.ts';
 import { emptyAcc, evaluateRouteWindow, newRoute, resolveAllRouteChecks } from './route-detectors.ts';
 import {
@@ -29,28 +30,23 @@ import {
   type ServiceWindow,
 } from './slo-burn.ts';
 import {
-  type DetectorState,
+  type detectorStores,
   floorTo,
   isServiceWide,
   META_KEY,
   type Meta,
-  PRUNED_KEY,
   parseWindowKey,
-  ROUTE_PREFIX,
   type RouteState,
   routeIdOf,
   routeKeyOf,
-  SERVICE_PREFIX,
   type ServiceState,
   serviceWideKeyOf,
-  WINDOW_PREFIX,
   type WindowAcc,
   windowKey,
   windowOf,
 } from './state.ts';
-import type { WindowDelta } from './topics.ts';
 
-type Ctx = ProcessorContext<DetectorConfig, DetectorState>;
+type Ctx = ProcessorContext<DetectorConfig, typeof detectorStores>;
 
 const NS_PER_MS = 1_000_000n;
 
@@ -99,7 +95,7 @@ export function processDelta(delta: WindowDelta, ctx: Ctx): void {
   const { config } = ctx;
   const endMs = Number(delta.endUnixNano / NS_PER_MS);
   const now = ctx.now();
-  const meta: Meta = (ctx.state.get(META_KEY) as Meta | undefined) ?? {
+  const meta: Meta = ctx.stores.meta.get(META_KEY) ?? {
     // The first window ever evaluated is the one the first delta falls in.
     closedUpToMs: windowOf(endMs, config.windowMs),
     maxEventMs: endMs,
@@ -123,34 +119,28 @@ export function processDelta(delta: WindowDelta, ctx: Ctx): void {
     if (config.levels.includes('route')) keys.push(routeKeyOf(delta));
     for (const routeKey of keys) {
       const key = windowKey(start, routeKey);
-      const acc = (ctx.state.get(key) as WindowAcc | undefined) ?? emptyAcc();
+      const acc = ctx.stores.windows.get(key) ?? emptyAcc();
       addDelta(acc, delta, config.maxExampleTraces);
-      ctx.state.set(key, acc);
+      ctx.stores.windows.set(key, acc);
     }
   }
   closeWindows(ctx, meta, floorTo(meta.maxEventMs - config.allowedLatenessMs, config.windowMs));
-  ctx.state.set(META_KEY, meta);
+  ctx.stores.meta.set(META_KEY, meta);
 }
 
-/** Punctuation: close windows on the wall clock when the input went silent; prune old series. */
+/** Punctuation: close windows on the wall clock when the input went silent. */
 export function punctuateDetector(ctx: Ctx): void {
   const { config } = ctx;
   const now = ctx.now();
-  const meta = ctx.state.get(META_KEY) as Meta | undefined;
+  const meta = ctx.stores.meta.get(META_KEY);
   if (meta !== undefined && now - meta.lastInputWallMs >= config.idleTimeoutMs) {
     const eventNow = Math.max(meta.maxEventMs, now - meta.eventLagMs);
     const before = meta.closedUpToMs;
     closeWindows(ctx, meta, floorTo(eventNow - config.allowedLatenessMs, config.windowMs));
     if (meta.closedUpToMs !== before) {
       ctx.count('idle_windows_closed', (meta.closedUpToMs - before) / config.windowMs);
-      ctx.state.set(META_KEY, meta);
+      ctx.stores.meta.set(META_KEY, meta);
     }
-  }
-  // Series cursors are stage 1's; pruning them scans every key, so once a minute is plenty.
-  const pruned = ctx.state.get(PRUNED_KEY) as number | undefined;
-  if (pruned === undefined || now - pruned >= Math.min(60_000, config.seriesIdleMs)) {
-    if (pruned !== undefined) pruneSeries(ctx, now);
-    ctx.state.set(PRUNED_KEY, now);
   }
 }
 
@@ -167,20 +157,13 @@ export function closeWindows(ctx: Ctx, meta: Meta, boundaryMs: number): void {
     meta.closedUpToMs = oldest;
   }
 
-  const windowKeys: string[] = [];
-  const routeKeys = new Set<string>();
-  const serviceKeys: string[] = [];
-  for (const key of ctx.state.keys()) {
-    if (key.startsWith(WINDOW_PREFIX)) windowKeys.push(key);
-    else if (key.startsWith(ROUTE_PREFIX)) routeKeys.add(key.slice(ROUTE_PREFIX.length));
-    else if (key.startsWith(SERVICE_PREFIX)) serviceKeys.push(key);
-  }
+  const stores = ctx.stores;
   const accs = new Map<string, Map<number, WindowAcc>>();
-  for (const key of windowKeys) {
+  for (const key of stores.windows.keys()) {
     const { startMs, routeKey } = parseWindowKey(key);
     if (startMs >= boundaryMs) continue;
-    const acc = ctx.state.get(key) as WindowAcc;
-    ctx.state.delete(key);
+    const acc = stores.windows.get(key)!;
+    stores.windows.delete(key);
     if (startMs < meta.closedUpToMs) continue; // skipped above
     let byStart = accs.get(routeKey);
     if (byStart === undefined) {
@@ -191,11 +174,9 @@ export function closeWindows(ctx: Ctx, meta: Meta, boundaryMs: number): void {
   }
 
   const routes = new Map<string, RouteState>();
-  for (const routeKey of routeKeys)
-    routes.set(routeKey, ctx.state.get(ROUTE_PREFIX + routeKey) as RouteState);
+  for (const routeKey of stores.routes.keys()) routes.set(routeKey, stores.routes.get(routeKey)!);
   const services = new Map<string, ServiceState>();
-  for (const key of serviceKeys)
-    services.set(key.slice(SERVICE_PREFIX.length), ctx.state.get(key) as ServiceState);
+  for (const name of stores.services.keys()) services.set(name, stores.services.get(name)!);
 
   const emit = (spec: TransitionSpec) => {
     const anomaly = anomalyOf(spec);
@@ -242,7 +223,7 @@ export function closeWindows(ctx: Ctx, meta: Meta, boundaryMs: number): void {
       if (route.idleWindows >= config.routeExpiryWindows) {
         resolveAllRouteChecks(route, start, config, emit);
         routes.delete(routeKey);
-        ctx.state.delete(ROUTE_PREFIX + routeKey);
+        stores.routes.delete(routeKey);
         meta.routes = Math.max(0, meta.routes - 1);
         ctx.count('routes_expired');
       }
@@ -254,7 +235,7 @@ export function closeWindows(ctx: Ctx, meta: Meta, boundaryMs: number): void {
         // The service has been idle long enough to be forgotten.
         if (service !== undefined) resolveAllServiceChecks(service, start, config, emit);
         services.delete(name);
-        ctx.state.delete(SERVICE_PREFIX + name);
+        stores.services.delete(name);
         continue;
       }
       if (service === undefined) {
@@ -264,8 +245,8 @@ export function closeWindows(ctx: Ctx, meta: Meta, boundaryMs: number): void {
       evaluateServiceWindow(service, sum, start, config, emit);
     }
   }
-  for (const [routeKey, route] of routes) ctx.state.set(ROUTE_PREFIX + routeKey, route);
-  for (const [name, service] of services) ctx.state.set(SERVICE_PREFIX + name, service);
+  for (const [routeKey, route] of routes) stores.routes.set(routeKey, route);
+  for (const [name, service] of services) stores.services.set(name, service);
   ctx.count('windows_closed', (boundaryMs - meta.closedUpToMs) / size);
   meta.closedUpToMs = boundaryMs;
 }

@@ -32,14 +32,12 @@ import {
   type Hist,
   META_KEY,
   type Meta,
-  type RedMetricsState,
   type RouteSeries,
+  type redMetricsStores,
   TOTAL_KEY,
 } from './state.ts';
 
-export type { RedMetricsState } from './state.ts';
-
-type Ctx = ProcessorContext<RedMetricsConfig, RedMetricsState>;
+type Ctx = ProcessorContext<RedMetricsConfig, typeof redMetricsStores>;
 
 const MS = 1_000_000n;
 
@@ -53,11 +51,11 @@ function closableUpTo(ctx: Ctx): number {
 }
 
 function meta(ctx: Ctx): Meta {
-  const m = ctx.state.get(META_KEY) as Meta | undefined;
+  const m = ctx.stores.windows.get(META_KEY);
   if (m !== undefined) return m;
   // A new stream: windows before now are closed already; older spans (a replay) count as late.
   const created: Meta = { t: 'meta', closed: closableUpTo(ctx) };
-  ctx.state.set(META_KEY, created);
+  ctx.stores.windows.set(META_KEY, created);
   return created;
 }
 
@@ -78,7 +76,7 @@ function spanWindowStart(endNs: bigint, windowMs: number): number {
  * The series a span counts in: its own if it exists or both its owner's budget and the partition's
  * (maxSeries) allow one more; else the owner's overflow series if it exists or the partition allows
  * it; else the partition's global overflow series. Every series but the global overflow ones counts in
- * `b:total`, so a partition holds at most maxSeries of them, however many services (process names)
+ * the budget `total`, so a partition holds at most maxSeries of them, however many services (process names)
  * appear. Returns its state key and the series (the stored one, or a new one).
  */
 function admit<S extends RouteSeries | EdgeSeries>(
@@ -86,39 +84,42 @@ function admit<S extends RouteSeries | EdgeSeries>(
   ref: SeriesRef,
   create: (labels: Labels, budget: string | null) => S,
 ): [key: string, series: S] {
-  const own = ctx.state.get(ref.key) as S | undefined;
+  const { series, budgets } = ctx.stores;
+  // A series key names one kind of series (its id hashes the metric), so a stored one is an S.
+  const own = series.get(ref.key) as S | undefined;
   if (own !== undefined) return [ref.key, own];
-  const total = (ctx.state.get(TOTAL_KEY) as number | undefined) ?? 0;
+  const total = budgets.get(TOTAL_KEY) ?? 0;
   const room = total < ctx.config.maxSeries;
-  const used = (ctx.state.get(ref.budget) as number | undefined) ?? 0;
+  const used = budgets.get(ref.budget) ?? 0;
   if (room && used < ctx.config.cardinalityLimit - ref.reserved) {
-    ctx.state.set(ref.budget, used + 1);
-    ctx.state.set(TOTAL_KEY, total + 1);
+    budgets.set(ref.budget, used + 1);
+    budgets.set(TOTAL_KEY, total + 1);
     ctx.count('series_created');
     return [ref.key, create(ref.labels, ref.budget)];
   }
   ctx.count('overflow_spans');
-  const overflow = ctx.state.get(ref.overflowKey) as S | undefined;
+  const overflow = series.get(ref.overflowKey) as S | undefined;
   if (overflow !== undefined) return [ref.overflowKey, overflow];
   if (room) {
-    ctx.state.set(TOTAL_KEY, total + 1);
+    budgets.set(TOTAL_KEY, total + 1);
     return [ref.overflowKey, create(ref.overflowLabels, null)];
   }
   ctx.count('global_overflow_spans');
-  const global = ctx.state.get(ref.globalOverflowKey) as S | undefined;
+  const global = series.get(ref.globalOverflowKey) as S | undefined;
   return [ref.globalOverflowKey, global ?? create(ref.globalOverflowLabels, null)];
 }
 
-/** A global overflow series (outside every budget, `b:total` included). */
+/** A global overflow series (outside every budget, `total` included). */
 function isGlobalOverflow(series: RouteSeries | EdgeSeries): boolean {
   return (series.t === 'route' ? series.labels['service.name'] : series.labels.client) === OVERFLOW_VALUE;
 }
 
 /** One less series under a budget key (removed at zero). */
 function release(ctx: Ctx, key: string): void {
-  const used = ((ctx.state.get(key) as number | undefined) ?? 1) - 1;
-  if (used > 0) ctx.state.set(key, used);
-  else ctx.state.delete(key);
+  const budgets = ctx.stores.budgets;
+  const used = (budgets.get(key) ?? 1) - 1;
+  if (used > 0) budgets.set(key, used);
+  else budgets.delete(key);
 }
 
 function pendingFor<A>(pend: Array<[number, A]>, start: number, empty: () => A): A {
@@ -168,7 +169,7 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
   }));
   observe(pendingFor(rs.pend, window, emptyHist), seconds, exemplar);
   rs.seen = now;
-  ctx.state.set(routeKey, rs);
+  ctx.stores.series.set(routeKey, rs);
 
   const [edgeKey, es] = admit<EdgeSeries>(ctx, edge, (labels, budget) => ({
     t: 'edge',
@@ -192,7 +193,7 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
     observe(delta.s, seconds, exemplar);
   }
   es.seen = now;
-  ctx.state.set(edgeKey, es);
+  ctx.stores.series.set(edgeKey, es);
 }
 
 function mergeEdge(into: EdgeAgg, delta: EdgeAgg): void {
@@ -260,18 +261,18 @@ export function closeWindows(ctx: Ctx): void {
   const time = BigInt(upTo) * MS;
   const now = ctx.now();
   const emit = (s: MetricSample) => ctx.emit('metrics', s.seriesId, s);
-  for (const key of ctx.state.keys()) {
-    if (!key.startsWith('r:') && !key.startsWith('e:')) continue;
-    const series = ctx.state.get(key) as RouteSeries | EdgeSeries;
+  const store = ctx.stores.series;
+  for (const key of store.keys()) {
+    const series = store.get(key)!;
     const folded = series.t === 'route' ? fold(series, upTo, mergeHist) : fold(series, upTo, mergeEdge);
     if (series.pend.length === 0 && now - series.seen > ctx.config.idleSeriesTimeoutMs) {
-      ctx.state.delete(key);
+      store.delete(key);
       if (series.budget !== null) release(ctx, series.budget);
       if (!isGlobalOverflow(series)) release(ctx, TOTAL_KEY);
       ctx.count('series_expired');
       continue;
     }
-    if (folded) ctx.state.set(key, series);
+    if (folded) store.set(key, series);
     if (series.t === 'route') {
       emit(sample(routeMetric(series.kind), series.labels, stream, series.start, time, { hist: series.cum }));
       continue;
@@ -282,6 +283,6 @@ export function closeWindows(ctx: Ctx): void {
     if (cum.c !== null) emit(sample(RED_METRICS.edgeClient, labels, stream, start, time, { hist: cum.c }));
     if (cum.s !== null) emit(sample(RED_METRICS.edgeServer, labels, stream, start, time, { hist: cum.s }));
   }
-  ctx.state.set(META_KEY, { t: 'meta', closed: upTo });
+  ctx.stores.windows.set(META_KEY, { t: 'meta', closed: upTo });
   ctx.count('windows_closed');
 }

@@ -8,10 +8,11 @@
  * docs/metrics.md.
  */
 import { defineProcessor } from '../runtime/definition.ts';
-import { closeWindows, processSpan, type RedMetricsState } from './aggregator.ts';
+import { closeWindows, processSpan } from './aggregator.ts';
 import { redMetricsConfigSpec } from './config.ts';
+import { legacyRedMetricsState, redMetricsStores } from './state.ts';
 
-export default defineProcessor<typeof redMetricsConfigSpec.fields, RedMetricsState, 'spans'>({
+export default defineProcessor<typeof redMetricsConfigSpec.fields, typeof redMetricsStores, 'spans'>({
   name: 'red-metrics',
   description:
     'Spans → RED metrics per service and route (OTel http.server/client.request.duration) and service-graph edges, cumulative per input partition, on the metrics topic',
@@ -20,8 +21,10 @@ export default defineProcessor<typeof redMetricsConfigSpec.fields, RedMetricsSta
   config: redMetricsConfigSpec,
   // Every span reads and rewrites the same few series: kept decoded, each changed series is encoded
   // once per transaction instead of decoded and encoded per span (every change is followed by
-  // state.set, aggregator.ts).
+  // set, aggregator.ts).
   stateAccess: 'live',
+  stores: redMetricsStores,
+  legacyState: legacyRedMetricsState,
   process(record, ctx) {
     processSpan(record, ctx);
   },

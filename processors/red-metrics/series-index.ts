@@ -49,10 +49,10 @@ export function routeMetric(kind: RouteObservation['kind']): MetricInfo {
  * budget is spent, the partition's global overflow series when maxSeries is (aggregator.ts).
  */
 export interface SeriesRef {
-  /** State key of the series: `r:` or `e:` and the series id. */
+  /** Key of the series in the `series` store: its series id. */
   key: string;
   labels: Labels;
-  /** Key of the owner's budget (state.ts), and how many series of the budget overflow keeps back. */
+  /** Key of the owner's budget in the `budgets` store (state.ts), and how many series of the budget overflow keeps back. */
   budget: string;
   reserved: number;
   overflowKey: string;
@@ -96,13 +96,12 @@ function step(level: Level, key: unknown): Level {
 }
 
 function ref(
-  prefix: string,
   idName: string,
   budget: string,
   reserved: number,
   observation: { labels: Labels; overflow: Labels; globalOverflow: Labels },
 ): SeriesRef {
-  const id = (labels: Labels) => `${prefix}${seriesIdOf(idName, labels)}`;
+  const id = (labels: Labels) => seriesIdOf(idName, labels);
   return {
     key: id(observation.labels),
     labels: Object.freeze(observation.labels),
@@ -121,17 +120,11 @@ function resolve(span: Span, config: RedMetricsConfig): SpanSeries {
   const edge = edgeObservation(span, config.unknownClient);
   return {
     route: {
-      ...ref(
-        'r:',
-        routeMetric(route.kind).name,
-        `b:${route.kind}:${route.service}`,
-        ROUTE_OVERFLOW_SLOTS,
-        route,
-      ),
+      ...ref(routeMetric(route.kind).name, `${route.kind}:${route.service}`, ROUTE_OVERFLOW_SLOTS, route),
       kind: route.kind,
     },
     edge: {
-      ...ref('e:', EDGE_ID_NAME, `b:edge:${edge.client}`, EDGE_OVERFLOW_SLOTS, edge),
+      ...ref(EDGE_ID_NAME, `edge:${edge.client}`, EDGE_OVERFLOW_SLOTS, edge),
       side: edge.side,
       countsRequest: edge.countsRequest,
       failed: edge.failed,

@@ -1,22 +1,26 @@
 /**
- * red-metrics' partition state (the stream `red-metrics/<partition>`), plain data:
+ * red-metrics' partition state (the stream `red-metrics/<partition>`), plain data, in three stores:
  *
- *   meta                  Meta            end of the last closed window (ms, span end time)
- *   r:<series id>         RouteSeries     one route-level histogram series (HTTP or gRPC)
- *   e:<series id>         EdgeSeries      one service-graph edge (its four series)
- *   b:<metric>:<owner>    number          series admitted so far for a service (cardinalityLimit)
- *   b:total               number          series of the partition, every service (maxSeries)
+ *   store    key                value
+ *   windows  meta               Meta            end of the last closed window (ms, span end time)
+ *   series   <series id>        RouteSeries     one route-level histogram series (HTTP or gRPC)
+ *                               EdgeSeries      one service-graph edge (its four series)
+ *   budgets  <metric>:<owner>   number          series admitted so far for a service (cardinalityLimit)
+ *            total              number          series of the partition, every service (maxSeries)
  *
  * A span touches three keys, `meta` (read) and the two series it counts in (written); a new series
- * also its owner's budget and `b:total`. Each written key is one changelog record per transaction, so a
+ * also its owner's budget and `total`. Each written key is one changelog record per transaction, so a
  * series holds what its samples need and no more: cumulative values, the deltas of windows still open,
  * one exemplar per bucket.
  */
+import type { LegacyEntry } from '../runtime/definition.ts';
+import { jsonStateCodec } from '../runtime/state-codec.ts';
+import { jsonStore } from '../runtime/store-types.ts';
 import type { Labels, RouteObservation } from './series.ts';
 
 export const META_KEY = 'meta';
 /** The partition's series count across services: every series but the global overflow ones. */
-export const TOTAL_KEY = 'b:total';
+export const TOTAL_KEY = 'total';
 
 export interface Meta {
   t: 'meta';
@@ -75,4 +79,29 @@ export interface EdgeSeries extends SeriesCommon {
   pend: Array<[number, EdgeAgg]>;
 }
 
-export type RedMetricsState = Meta | RouteSeries | EdgeSeries | number;
+/**
+ * The state stores (processors/runtime/store-types.ts). JSON: a histogram's exemplars are tuples, which
+ * an Avro type would spell as records (a change of the values, left for when it is measured).
+ */
+export const redMetricsStores = {
+  windows: jsonStore<Meta>(),
+  series: jsonStore<RouteSeries | EdgeSeries>(),
+  budgets: jsonStore<number>(),
+};
+
+const json = jsonStateCodec<Meta | RouteSeries | EdgeSeries | number>();
+
+/** A changelog record of the releases before stores (one key space, by key prefix), as it is now. */
+export function legacyRedMetricsState(key: string, bytes: Buffer): LegacyEntry<typeof redMetricsStores> {
+  const value = json.decode(bytes);
+  if (key === 'meta') return { store: 'windows', key: META_KEY, value: value as Meta };
+  if (key === 'b:total') return { store: 'budgets', key: TOTAL_KEY, value: value as number };
+  if (key.startsWith('b:')) return { store: 'budgets', key: key.slice(2), value: value as number };
+  if (key.startsWith('r:') || key.startsWith('e:')) {
+    const series = value as RouteSeries | EdgeSeries;
+    // Budget keys lost their `b:` with the stores.
+    if (series.budget?.startsWith('b:')) series.budget = series.budget.slice(2);
+    return { store: 'series', key: key.slice(2), value: series };
+  }
+  throw new Error(`not a key of red-metrics' state: ${key}`);
+}

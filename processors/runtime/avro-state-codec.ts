@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import type { AvroSchema } from '../../schemas/avro-types.ts';
 import { codecFor, MAGIC_BYTE } from '../../schemas/codec.ts';
 import { type SchemaRegistry, schemaRegistry } from '../../schemas/registry.ts';
-import type { StateCodec } from './definition.ts';
+import type { StateCodec } from './state-codec.ts';
 
 export interface AvroStateCodecOptions<S> {
   /** Earlier versions of the schema, so values they wrote still decode (files or schemas). */

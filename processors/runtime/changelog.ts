@@ -1,9 +1,9 @@
 /**
  * The changelog: how partition state survives restarts and rebalances.
  *
- * Every state change of a transaction is one record on `<prefix>.<name>.changelog.v1` — key = state key,
- * value = the encoded state value (null for a delete), partition = the input partition the state
- * belongs to — written in the same transaction as the outputs and the input offsets. The topic is
+ * Every state change of a transaction is one record on `<prefix>.<name>.changelog.v1` — key =
+ * `<store>/<key>`, header `meshpipe-store` = the store (partition-stores.ts), value = the encoded value
+ * (null for a delete), partition = the input partition the state belongs to — written in the same transaction as the outputs and the input offsets. The topic is
  * compacted, so it converges to the latest value of every key, and read_committed readers never see
  * changes of aborted transactions. Restoring a partition is reading its changelog partition to the end
  * and applying every record in order (later values of a key win, as compaction would decide).
@@ -15,16 +15,25 @@ import {
   readPartitionsToEnd,
 } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
-import type { StateChange, StateStore } from './state-store.ts';
+import type { SourceRecord } from '../../runtime/input-record.ts';
+import { type ChangelogChanges, STORE_HEADER } from './partition-stores.ts';
 
 /** The changelog records of a transaction's state changes. */
-export function changelogMessages(
-  changes: ReadonlyMap<string, StateChange>,
-  partition: number,
-): OutgoingMessage[] {
+export function changelogMessages(changes: ChangelogChanges, partition: number): OutgoingMessage[] {
   const messages: OutgoingMessage[] = [];
-  for (const [key, value] of changes) messages.push({ key, value, partition });
+  for (const [key, { store, value }] of changes) {
+    messages.push(
+      store === null
+        ? { key, value, partition }
+        : { key, value, partition, headers: { [STORE_HEADER]: store } },
+    );
+  }
   return messages;
+}
+
+/** Where a partition's changelog records go while restoring (partition-stores.ts). */
+export interface RestoreTarget {
+  restore(record: SourceRecord): void;
 }
 
 export interface RestoreResult {
@@ -41,7 +50,7 @@ export async function restoreState(options: {
   kafka: KafkaClient;
   admin: KafkaAdmin;
   topic: string;
-  stores: ReadonlyMap<number, StateStore<unknown>>;
+  stores: ReadonlyMap<number, RestoreTarget>;
   logger: Logger;
   signal?: AbortSignal;
 }): Promise<RestoreResult> {
@@ -61,7 +70,15 @@ export async function restoreState(options: {
         );
         return;
       }
-      options.stores.get(partition)!.restore(message.key.toString('utf8'), message.value);
+      options.stores.get(partition)!.restore({
+        topic: options.topic,
+        partition,
+        offset: message.offset,
+        key: message.key,
+        value: message.value,
+        timestampMs: message.timestamp,
+        headers: message.headers,
+      });
     },
   });
   return { records, durationMs: performance.now() - started };

@@ -63,7 +63,7 @@ function hostFields(definition: AnyProcessorDefinition) {
     }),
     startFrom: s.enumOf(['earliest', 'latest'] as const, {
       doc: 'Where a new consumer group starts reading its inputs: `earliest` processes what the topics retain, `latest` only new records. Once offsets are committed, they win.',
-      default: 'earliest',
+      default: definition.startFrom ?? 'earliest',
     }),
     runtime: runtimeSpec,
   };

@@ -19,24 +19,30 @@
  *     },
  *   });
  *
- * Handlers are synchronous and deterministic given (record, state, config, ctx.now()): all effects go
- * through the context (state writes and emits), so the host can make them atomic with the input offsets
+ * State lives in named stores of declared types (`stores`: `ctx.stores.<name>.get(key)` returns the
+ * declared type, no casts).
+ *
+ * Handlers are synchronous and deterministic given (record, stores, config, ctx.now()): all effects go
+ * through the context (store writes and emits), so the host can make them atomic with the input offsets
  * and tests can call them directly with an in-memory context (processors/runtime/test-context.ts).
  */
 import type { Fields, InferFields, ObjectSpec } from '../../lib/config/spec.ts';
 import type { Logger } from '../../lib/logger.ts';
 import type { InputRecord } from '../../runtime/input-record.ts';
 import type { TopicRef, ValueOf } from '../../runtime/topic-ref.ts';
+import type { StateCodec } from './state-codec.ts';
+import type { StoreTypes, StoreValue } from './store-types.ts';
 
 // What a handler sees and how it names topics are the runtime core's (runtime/), shared with sinks;
 // re-exported so a processor module imports its whole contract from here.
-export type { InputRecord, TopicRef, ValueOf };
+export type { InputRecord, StateCodec, TopicRef, ValueOf };
 
 /**
- * State scoped to the input partition being processed: any key, any value the state codec can encode.
- * Every change is written to the processor's changelog topic in the same transaction as the outputs and
- * the input offsets, so after a crash, restart or rebalance the state is exactly what the committed
- * outputs imply.
+ * One state store of the input partition being processed: keys (strings) to values of the store's
+ * declared type (`stores` in the definition, store-types.ts). Every change is written to the processor's
+ * changelog topic in the same transaction as the outputs and the input offsets, so after a crash,
+ * restart or rebalance the state is exactly what the committed outputs imply. Each store is its own key
+ * space: the same key in two stores is two entries.
  *
  * By default (`stateAccess: 'copy'`) values are kept encoded (as they are on the changelog): `get`
  * returns a fresh copy and `set` encodes the value when called, so changing an object after `get` or
@@ -65,13 +71,17 @@ export interface PartitionState<S> {
   readonly size: number;
 }
 
-export interface ProcessorContext<C, S> {
+/** The stores of a definition, by name, each typed with its value type. */
+export type Stores<St extends StoreTypes> = { readonly [K in keyof St]: PartitionState<StoreValue<St[K]>> };
+
+export interface ProcessorContext<C, St extends StoreTypes = StoreTypes> {
   readonly config: C;
   /** Name of this processor. */
   readonly processor: string;
-  /** The input partition this call belongs to (the scope of `state`). */
+  /** The input partition this call belongs to (the scope of `stores`). */
   readonly partition: number;
-  readonly state: PartitionState<S>;
+  /** The partition's state, one store per name declared in the definition's `stores`. */
+  readonly stores: Stores<St>;
   /** Emits a record to one of the declared outputs. */
   emit(topic: TopicRef, key: string | null, value: unknown, headers?: Record<string, string>): void;
   /** Wall-clock time in ms (from the host, so tests control it). */
@@ -81,13 +91,19 @@ export interface ProcessorContext<C, S> {
   readonly logger: Logger;
 }
 
-/** How state values become bytes on the changelog topic. */
-export interface StateCodec<S> {
-  encode(value: S): Buffer;
-  decode(bytes: Buffer): S;
-}
+/**
+ * A changelog record written before the processor declared its stores (one key space, no store name),
+ * as it belongs in the stores now: which store, which key, which value. `undefined`: nothing (dropped).
+ */
+export type LegacyEntry<St extends StoreTypes> = {
+  [K in keyof St]: { store: K; key: string; value: StoreValue<St[K]> };
+}[keyof St];
 
-export interface ProcessorDefinition<F extends Fields = Fields, S = unknown, I extends TopicRef = TopicRef> {
+export interface ProcessorDefinition<
+  F extends Fields = Fields,
+  St extends StoreTypes = StoreTypes,
+  I extends TopicRef = TopicRef,
+> {
   /** Unique, kebab-case: also the consumer group (`meshpipe-<name>`) and the config section. */
   name: string;
   description: string;
@@ -101,25 +117,42 @@ export interface ProcessorDefinition<F extends Fields = Fields, S = unknown, I e
    * (without `.avsc`) or full name. meshpipe's own schemas (schemas/*.avsc) need no listing.
    */
   schemas?: ReadonlyArray<URL | string>;
-  /** Defaults to JSON with BigInt, bytes, Map and Set support (processors/runtime/state-codec.ts). */
-  stateCodec?: StateCodec<S>;
   /**
-   * `copy` (default): `state.get` returns a decoded copy and `state.set` encodes at once. `live`: the
+   * The partition state: store name → the type of its values (store-types.ts: `avroStore<T>(schema)`,
+   * or `jsonStore<T>()`), handed to the handlers as `ctx.stores.<name>`. Each store is its own key space
+   * on the changelog (the store name is part of every changelog key). Names are camelCase or kebab-case.
+   */
+  stores?: St;
+  /**
+   * How to read a changelog record written by a release of the processor from before `stores` (no
+   * store name on it): its key and value bytes → the store entry it is now. Restoring calls it once per
+   * such record; the entry is written under its store at the next transaction and the old key deleted.
+   * A record it throws on is dead-lettered (PROCESSOR_STATE_UNREADABLE) and deleted from the changelog.
+   */
+  legacyState?: (key: string, value: Buffer) => LegacyEntry<St> | undefined;
+  /**
+   * `copy` (default): `get` returns a decoded copy and `set` encodes at once. `live`: the
    * handler works on the stored objects themselves and `set` marks them changed; each changed key is
    * encoded once per transaction. For a handler that reads and rewrites the same keys record after
    * record, `live` saves a decode and an encode per record; see `PartitionState` for its rule.
    */
   stateAccess?: 'copy' | 'live';
   /** Called for each input record, in partition order. */
-  process(record: InputRecord<ValueOf<I>>, ctx: ProcessorContext<InferFields<F>, S>): void;
+  process(record: InputRecord<ValueOf<I>>, ctx: ProcessorContext<InferFields<F>, St>): void;
   /**
    * Called per assigned partition every `intervalMs` of wall-clock time (window flushes, timeouts),
    * inside the same kind of transaction as `process`. In `meshpipe replay` the clock is the recording's.
    */
   punctuate?: {
     intervalMs: number | ((config: InferFields<F>) => number);
-    run(ctx: ProcessorContext<InferFields<F>, S>): void;
+    run(ctx: ProcessorContext<InferFields<F>, St>): void;
   };
+  /**
+   * Where a new consumer group starts reading, unless `processors.<name>.startFrom` says otherwise
+   * (default `earliest`). `latest` suits a processor whose input heals itself, where old records would
+   * be counted again as new (anomaly-deltas: cumulative samples).
+   */
+  startFrom?: 'earliest' | 'latest';
   /** Enabled in `meshpipe up` unless configured otherwise (default true). */
   enabledByDefault?: boolean;
 }
@@ -133,8 +166,8 @@ export interface ProcessorDefinition<F extends Fields = Fields, S = unknown, I e
 export type AnyProcessorDefinition = ProcessorDefinition<any, any, any>;
 
 /** Identity function that gives a processor module its types. */
-export function defineProcessor<F extends Fields, S, I extends TopicRef>(
-  definition: ProcessorDefinition<F, S, I>,
-): ProcessorDefinition<F, S, I> {
+export function defineProcessor<F extends Fields, St extends StoreTypes, I extends TopicRef>(
+  definition: ProcessorDefinition<F, St, I>,
+): ProcessorDefinition<F, St, I> {
   return definition;
 }

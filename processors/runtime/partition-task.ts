@@ -35,9 +35,10 @@ import {
   RECORD_BATCH_OVERHEAD,
   recordBytes,
 } from './message-size.ts';
+import { type ChangelogChanges, PartitionStores } from './partition-stores.ts';
 import type { ProcessorTopics } from './processor-topics.ts';
-import { jsonStateCodec } from './state-codec.ts';
-import { type StateAccess, type StateChange, StateStore } from './state-store.ts';
+import type { StateAccess } from './state-store.ts';
+import type { StoreTypes } from './store-types.ts';
 
 /**
  * A record to produce: an output or a dead letter, already encoded. An output to a batched topic is one
@@ -58,8 +59,8 @@ export interface OutgoingRecord {
 export interface UnitOfWork {
   /** Outputs and dead letters, in the order they happened. */
   records: OutgoingRecord[];
-  /** Changelog records: state key → encoded value, or null for a delete. */
-  changes: ReadonlyMap<string, StateChange>;
+  /** Changelog records: `<store>/<key>` → the store and the encoded value (null for a delete). */
+  changes: ChangelogChanges;
   /** Input records consumed, by topic (dead-lettered ones included). */
   consumed: Map<string, number>;
   /** Output records, by topic (dead letters not included). */
@@ -131,10 +132,11 @@ export function stateAccessOf(definition: AnyProcessorDefinition): StateAccess {
   return access;
 }
 
-export class PartitionTask<C = unknown, S = unknown> {
+export class PartitionTask<C = unknown, St extends StoreTypes = StoreTypes> {
   readonly partition: number;
-  readonly state: StateStore<S>;
-  readonly context: ProcessorContext<C, S>;
+  /** The partition's stores: the changelog's view of them (restore, changes, commit). */
+  readonly state: PartitionStores;
+  readonly context: ProcessorContext<C, St>;
   readonly #options: PartitionTaskOptions<C>;
   readonly #definition: AnyProcessorDefinition;
   #work: UnitOfWork;
@@ -149,6 +151,11 @@ export class PartitionTask<C = unknown, S = unknown> {
   /** Live mode: the unit of work is being rebuilt (calls run strict, not recorded, not observed). */
   #rebuilding = false;
   readonly #limits: MessageSizeLimits;
+  /**
+   * Dead letters of changelog records that could not be restored: not the work of a call, so an abort
+   * or a rebuild keeps them (with the changelog deletions the stores keep) until a transaction commits.
+   */
+  #restoreLetters: Array<{ record: OutgoingRecord; letter: UnitOfWork['deadLetters'][number] }> = [];
 
   constructor(options: PartitionTaskOptions<C>) {
     this.#options = options;
@@ -157,19 +164,27 @@ export class PartitionTask<C = unknown, S = unknown> {
     const access = stateAccessOf(options.definition);
     this.#live = access === 'live';
     this.#limits = options.limits ?? DEFAULT_LIMITS;
-    this.state = new StateStore<S>(
-      (options.definition.stateCodec ?? jsonStateCodec()) as never,
+    this.state = new PartitionStores({
+      definition: options.definition,
       access,
-      (key, value) =>
+      check: (key, value) =>
         this.#checkSize('the changelog', `state key ${key}`, this.#limits.changelog(), key, value),
-    );
-    this.#work = emptyWork(this.state);
+      // A changelog record that cannot be restored: dead-lettered, with the reason, in the next transaction.
+      unreadable: (source, error) => {
+        this.#deadLetter(source, error);
+        this.#restoreLetters.push({
+          record: this.#work.records.at(-1)!,
+          letter: this.#work.deadLetters.at(-1)!,
+        });
+      },
+    });
+    this.#work = emptyWork();
     const logger = options.logger.child({ partition: options.partition });
     this.context = {
       config: options.config,
       processor: options.definition.name,
       partition: options.partition,
-      state: this.state,
+      stores: this.state.view as ProcessorContext<C, St>['stores'],
       emit: (topic, key, value, headers) => this.#emit(topic, key, value, headers),
       now: options.now,
       count: (name, by = 1) => add(this.#callCounts, name, by),
@@ -317,7 +332,7 @@ export class PartitionTask<C = unknown, S = unknown> {
   #rebuild(): string | MeshpipeError | undefined {
     const calls = this.#unit;
     this.state.abort();
-    this.#work = emptyWork(this.state);
+    this.#work = this.#freshWork();
     this.#rebuilding = true;
     this.state.setStrict(true);
     let last: string | MeshpipeError | undefined;
@@ -339,13 +354,15 @@ export class PartitionTask<C = unknown, S = unknown> {
    * a value that cannot be encoded makes the unit be rebuilt, which dead-letters the call that left it.
    */
   work(): UnitOfWork {
-    if (this.#live) {
-      try {
-        this.#work.changes = this.state.pendingChanges();
-      } catch {
-        this.#rebuild();
-        this.#work.changes = this.state.pendingChanges();
-      }
+    if (!this.#live) {
+      this.#work.changes = this.state.pendingChanges();
+      return this.#work;
+    }
+    try {
+      this.#work.changes = this.state.pendingChanges();
+    } catch {
+      this.#rebuild();
+      this.#work.changes = this.state.pendingChanges();
     }
     return this.#work;
   }
@@ -358,15 +375,26 @@ export class PartitionTask<C = unknown, S = unknown> {
   /** The unit of work was committed: its state changes become the committed state. */
   commit(): void {
     this.state.commit();
-    this.#work = emptyWork(this.state);
+    this.#restoreLetters = [];
+    this.#work = emptyWork();
     this.#unit = [];
   }
 
   /** The unit of work was aborted: state is back to the last commit, outputs are forgotten. */
   abort(): void {
     this.state.abort();
-    this.#work = emptyWork(this.state);
+    this.#work = this.#freshWork();
     this.#unit = [];
+  }
+
+  /** An empty unit of work, but for the dead letters of a restore not committed yet. */
+  #freshWork(): UnitOfWork {
+    const work = emptyWork();
+    for (const { record, letter } of this.#restoreLetters) {
+      work.records.push(record);
+      work.deadLetters.push(letter);
+    }
+    return work;
   }
 
   #call(kind: 'process' | 'punctuate', fn: () => void): void {
@@ -507,11 +535,11 @@ export class PartitionTask<C = unknown, S = unknown> {
   }
 }
 
-function emptyWork(state: StateStore<unknown>): UnitOfWork {
+function emptyWork(): UnitOfWork {
   return {
     records: [],
-    // Copy mode: the store's batch layer itself. Live mode: encoded by work().
-    changes: state.access === 'copy' ? state.pendingChanges() : new Map(),
+    // Collected from the stores by work().
+    changes: new Map(),
     consumed: new Map(),
     produced: new Map(),
     deadLetters: [],

@@ -14,6 +14,7 @@ import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import { moduleFile } from '../../lib/module-file.ts';
 import { HOST_KEYS } from './config.ts';
 import type { AnyProcessorDefinition } from './definition.ts';
+import { storeNamesOf } from './partition-stores.ts';
 import { ProcessorTopics } from './processor-topics.ts';
 
 /**
@@ -24,6 +25,7 @@ export const BUILTIN_PROCESSORS: readonly string[] = [
   'span-assembler',
   'trace-linker',
   'red-metrics',
+  'anomaly-deltas',
   'anomaly-detector',
 ];
 
@@ -128,11 +130,18 @@ export function validateDefinition(value: unknown, where: string): AnyProcessorD
       fail('schemas must be a list of .avsc paths or URLs');
     }
   }
-  if (d.stateCodec !== undefined) {
-    const c = d.stateCodec as { encode?: unknown; decode?: unknown };
-    if (typeof c.encode !== 'function' || typeof c.decode !== 'function') {
-      fail('stateCodec must have encode(value) and decode(bytes)');
+  if (d.stores !== undefined) {
+    try {
+      storeNamesOf(value as AnyProcessorDefinition);
+    } catch (err) {
+      fail(errorMessage(err).replace(/^invalid processor definition in [^:]+: /, ''));
     }
+  }
+  if (d.legacyState !== undefined && typeof d.legacyState !== 'function') {
+    fail('legacyState must be a function (key, value bytes) => { store, key, value }');
+  }
+  if (d.startFrom !== undefined && d.startFrom !== 'earliest' && d.startFrom !== 'latest') {
+    fail('startFrom must be "earliest" or "latest"');
   }
   if (d.enabledByDefault !== undefined && typeof d.enabledByDefault !== 'boolean') {
     fail('enabledByDefault must be true or false');

@@ -9,7 +9,11 @@
  * mistaken for a tag: every value round-trips. Other objects (class instances, Date) are written as
  * JSON.stringify would write them, and `undefined` properties are dropped, as in JSON.
  */
-import type { StateCodec } from './definition.ts';
+/** How state values become bytes on the changelog topic (this JSON codec, or avro-state-codec.ts). */
+export interface StateCodec<S> {
+  encode(value: S): Buffer;
+  decode(bytes: Buffer): S;
+}
 
 const TAG = '$t';
 

@@ -1,5 +1,5 @@
 /**
- * The keyed state of one input partition. What the committed changelog holds is kept encoded, as the
+ * One state store of one input partition (partition-stores.ts holds a partition's stores). What the committed changelog holds is kept encoded, as the
  * changelog holds it (`committed`: also what a restore rebuilds). How handlers reach it depends on the
  * definition's `stateAccess` (definition.ts):
  *
@@ -265,6 +265,28 @@ export class StateStore<S> implements PartitionState<S> {
   restore(key: string, change: StateChange): void {
     this.#apply(key, change);
     this.#values.delete(key);
+  }
+
+  /** Restores a value given decoded (a migrated legacy record, partition-stores.ts): encoded with the store's type. */
+  restoreValue(key: string, value: S): void {
+    this.restore(key, this.#codec.encode(value));
+  }
+
+  /**
+   * Marks a committed key to be written again by this transaction, unchanged, unless the transaction
+   * already changed it (a migrated legacy key: its value must reach the changelog under its store).
+   */
+  rewrite(key: string): void {
+    const bytes = this.#committed.get(key);
+    if (bytes === undefined) return;
+    if (this.access === 'copy') {
+      if (!this.#batch.has(key)) this.#batch.set(key, bytes);
+      return;
+    }
+    if (this.#changed.has(key)) return;
+    if (!this.#values.has(key)) this.#values.set(key, this.#codec.decode(bytes));
+    this.#changed.add(key);
+    this.#encoded = null;
   }
 
   stats(): StateStats {

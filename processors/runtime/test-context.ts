@@ -1,6 +1,6 @@
 /**
  * Unit tests for processors: call the handler directly, in memory, with the same machinery the Kafka
- * host uses (partition-task.ts) — state through the state codec, emits checked against the declared
+ * host uses (partition-task.ts) — state through each store's codec, emits checked against the declared
  * outputs and encoded with their Avro schemas, config validated by the processor's spec — and a clock
  * the test controls. What passes here behaves the same on Kafka.
  *
@@ -18,13 +18,14 @@ import { resolveProcessorSettings } from './config.ts';
 import type {
   AnyProcessorDefinition,
   InputRecord,
-  PartitionState,
   ProcessorContext,
   ProcessorDefinition,
+  Stores,
   TopicRef,
 } from './definition.ts';
 import { PartitionTask } from './partition-task.ts';
 import { ProcessorTopics, resolveTopicRef } from './processor-topics.ts';
+import type { StoreTypes } from './store-types.ts';
 
 export interface Emitted<V = unknown> {
   /** Full topic name (`meshpipe.<suffix>` unless another prefix was given). */
@@ -44,9 +45,10 @@ export interface ProcessInput {
   timestampMs?: number;
 }
 
-export interface ProcessorTest<C, S> {
+export interface ProcessorTest<C, S extends StoreTypes> {
   readonly context: ProcessorContext<C, S>;
-  readonly state: PartitionState<S>;
+  /** The partition's stores, as the handlers get them (`ctx.stores`). */
+  readonly stores: Stores<S>;
   readonly config: C;
   now(): number;
   /** Moves the clock forward. */
@@ -114,7 +116,7 @@ export function testProcessor<D extends ProcessorDefinition<any, any, any>>(
 
   return {
     context: task.context,
-    state: task.state,
+    stores: task.context.stores,
     config: config as ConfigOf<D>,
     now: () => clock,
     advance(ms) {
@@ -178,4 +180,4 @@ function plain(value: unknown): unknown {
 // biome-ignore lint/suspicious/noExplicitAny: matching any topic type parameter
 type ConfigOf<D> = D extends ProcessorDefinition<infer F, any, any> ? InferFields<F> : never;
 // biome-ignore lint/suspicious/noExplicitAny: matching any config and topic type parameters
-type StateOf<D> = D extends ProcessorDefinition<any, infer S, any> ? S : never;
+type StateOf<D> = D extends ProcessorDefinition<any, infer St, any> ? St : never;

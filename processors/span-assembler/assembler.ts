@@ -39,9 +39,9 @@ import {
 } from './h2-side.ts';
 import { runSide, type SideOp, type SideRun, sideHasOpen, upgradeSide } from './side-reader.ts';
 import { buildConnectFailedSpan, buildExchangeSpan, type PeerIdentity } from './span-builder.ts';
-import { type ConnState, connStateKey, type Dir, type HeldSpan, type SideState } from './state.ts';
+import type { assemblerStores, ConnState, Dir, HeldSpan, SideState } from './state.ts';
 
-export type AssemblerContext = ProcessorContext<AssemblerConfig, ConnState>;
+export type AssemblerContext = ProcessorContext<AssemblerConfig, typeof assemblerStores>;
 
 const MS = 1_000_000n;
 const NO_HINTS: ReadonlyArray<number | null> = [];
@@ -538,8 +538,7 @@ function toSegments(ev: L7RawEvent): Segment[] {
 export function processRawEvent(record: InputRecord<L7RawEvent>, ctx: AssemblerContext): void {
   const ev = record.value;
   const key = ev.connection.key;
-  const stateKey = connStateKey(key);
-  const conn: ConnState = ctx.state.get(stateKey) ?? { key, sides: [], held: [], peer: 'unknown' };
+  const conn: ConnState = ctx.stores.connections.get(key) ?? { key, sides: [], held: [], peer: 'unknown' };
   for (const s of conn.sides) upgradeSide(s);
   const side = sideFor(conn, ev, ctx.now());
   const timeoutNs = BigInt(ctx.config.exchangeTimeoutMs) * MS;
@@ -624,7 +623,7 @@ export function processRawEvent(record: InputRecord<L7RawEvent>, ctx: AssemblerC
   }
   updatePeerStatus(conn);
   retryHeld(conn, ctx, () => false);
-  ctx.state.set(stateKey, conn);
+  ctx.stores.connections.set(key, conn);
 }
 
 /** How long a closed side stays, so that the other end (maybe behind) can still pair with it. */
@@ -636,8 +635,9 @@ export function punctuateAssembler(ctx: AssemblerContext): void {
   const cfg = ctx.config;
   const now = ctx.now();
   const timeoutNs = BigInt(cfg.exchangeTimeoutMs) * MS;
-  for (const stateKey of [...ctx.state.keys()]) {
-    const conn = ctx.state.get(stateKey);
+  const connections = ctx.stores.connections;
+  for (const key of [...connections.keys()]) {
+    const conn = connections.get(key);
     if (conn === undefined) continue;
     let changed = false;
     for (const side of conn.sides) if (upgradeSide(side)) changed = true;
@@ -677,7 +677,7 @@ export function punctuateAssembler(ctx: AssemblerContext): void {
       conn.sides = keep;
       changed = true;
     }
-    if (conn.sides.length === 0 && conn.held.length === 0) ctx.state.delete(stateKey);
-    else if (changed) ctx.state.set(stateKey, conn);
+    if (conn.sides.length === 0 && conn.held.length === 0) connections.delete(key);
+    else if (changed) connections.set(key, conn);
   }
 }

@@ -1,15 +1,18 @@
 /**
- * The span assembler's partition state: plain data only (strings, numbers, booleans, BigInts, Buffers,
- * arrays, objects), so the default state codec writes it to the changelog and a restarted or
- * rebalanced instance continues exactly where the committed outputs left off.
+ * The span assembler's partition state: one store, `connections`, of values of the declared type
+ * state.avsc (the types below and that file change together), written to the changelog so that a
+ * restarted or rebalanced instance continues exactly where the committed outputs left off.
  *
- * One entry per connection key (`c:` + key): both ends of one TCP connection, possibly captured by two
- * nodes, share the key and therefore this entry, which is what lets a SERVER span name the CLIENT span
- * at the other end without a shuffle.
+ * One entry per connection key: both ends of one TCP connection, possibly captured by two nodes, share
+ * the key and therefore this entry, which is what lets a SERVER span name the CLIENT span at the other
+ * end without a shuffle.
  */
 import type { Http1PairerState, Http1ReaderState } from '../../protocols/http1/index.ts';
 import type { Http2PairerState } from '../../protocols/http2/index.ts';
 import type { PeerWorkload, Span } from '../../schemas/types.ts';
+import type { LegacyEntry } from '../runtime/definition.ts';
+import { jsonStateCodec } from '../runtime/state-codec.ts';
+import { avroStore } from '../runtime/store-types.ts';
 
 export type Dir = 'egress' | 'ingress';
 export type SideRole = 'CLIENT' | 'SERVER' | 'UNKNOWN';
@@ -117,9 +120,36 @@ export interface ConnState {
   peer: 'unknown' | 'captured' | 'absent';
 }
 
-/** State values: one type for the whole partition, discriminated by key prefix. */
-export type AssemblerState = ConnState;
+/** The state stores (processors/runtime/store-types.ts). */
+export const assemblerStores = {
+  /**
+   * Connection key → both ends of the connection. Binary values of a declared type: the JSON codec's
+   * tree of tagged values was the largest single cost of the handler.
+   */
+  connections: avroStore<ConnState>(new URL('./state.avsc', import.meta.url), {
+    // Values written by the versions before (the Kubernetes fields, then HTTP/2 sides) still restore.
+    history: [
+      new URL('./history/state-first.avsc', import.meta.url),
+      new URL('./history/state-k8s.avsc', import.meta.url),
+    ],
+    // And values written as JSON before state.avsc (JSON never begins with the wire format's byte 0).
+    legacy: jsonStateCodec<ConnState>(),
+  }),
+};
 
-export function connStateKey(connectionKey: string): string {
-  return `c:${connectionKey}`;
+/** The key of a connection's entry in the releases before stores (one key space, `c:` + key). */
+const LEGACY_PREFIX = 'c:';
+
+/**
+ * A changelog record of the releases before stores: `c:<connection key>` → its entry, in the same
+ * encodings the connections store reads.
+ */
+export function legacyAssemblerState(key: string, value: Buffer): LegacyEntry<typeof assemblerStores> {
+  if (!key.startsWith(LEGACY_PREFIX))
+    throw new Error(`not a connection entry (${LEGACY_PREFIX}<key>): ${key}`);
+  return {
+    store: 'connections',
+    key: key.slice(LEGACY_PREFIX.length),
+    value: assemblerStores.connections.codec().decode(value),
+  };
 }

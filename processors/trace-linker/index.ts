@@ -7,10 +7,9 @@
 import { defineProcessor } from '../runtime/definition.ts';
 import { linkerConfigSpec } from './config.ts';
 import { processLinkingEvent, punctuateLinker } from './linker.ts';
-import type { LinkerState } from './state.ts';
-import { linkerStateCodec } from './state-codec.ts';
+import { legacyLinkerState, linkerStores } from './state-codec.ts';
 
-export default defineProcessor<typeof linkerConfigSpec.fields, LinkerState, 'linking'>({
+export default defineProcessor<typeof linkerConfigSpec.fields, typeof linkerStores, 'linking'>({
   name: 'trace-linker',
   description:
     'Spans from span-assembler → parents inside each process and trace ids along call chains (across nodes) → meshpipe.spans.v2 keyed by trace id',
@@ -20,11 +19,12 @@ export default defineProcessor<typeof linkerConfigSpec.fields, LinkerState, 'lin
   config: linkerConfigSpec,
   // Values stay decoded between records: a CLIENT span reads its process's candidate buckets (up to a
   // thousand servers each), and decoding them per read was over half of the linker's CPU at 8K
-  // requests/s per process (bench/pipeline). Every change is followed by state.set (linker.ts).
+  // requests/s per process (bench/pipeline). Every change is followed by a set (linker.ts).
   stateAccess: 'live',
-  // Binary values of a declared type (state.avsc, state-codec.ts); a changelog written as JSON by the
-  // releases before still restores.
-  stateCodec: linkerStateCodec(),
+  // Binary values of a declared type (state.avsc, state-codec.ts); a changelog written by the releases
+  // before stores (Avro, or JSON before that) still restores.
+  stores: linkerStores,
+  legacyState: legacyLinkerState,
   process(record, ctx) {
     processLinkingEvent(record, ctx);
   },

@@ -23,7 +23,6 @@ import {
   BUCKET_WINDOW,
   type BucketEntry,
   bucketWidthNs,
-  type LinkerState,
   MAX_BUCKET_SERVERS,
   MAX_CHILD_CONNECTIONS,
   MAX_WAITING_CHILDREN,
@@ -46,8 +45,9 @@ import {
   wheelKey,
   wheelPartKey,
 } from './state.ts';
+import type { linkerStores } from './state-codec.ts';
 
-export type LinkerContext = ProcessorContext<LinkerConfig, LinkerState>;
+export type LinkerContext = ProcessorContext<LinkerConfig, typeof linkerStores>;
 
 const MS = 1_000_000n;
 /** An offset no search compares above: the stand-in for "no bound known" in a bucket's olderReach. */
@@ -110,7 +110,7 @@ type SlotList = WheelEntry | ArrivalsEntry;
 /** The part each kind of slot list was last appended to (checked against the store before use). */
 const tails: Record<
   SlotKind,
-  { state: LinkerContext['state']; slot: number; key: string; list: SlotList } | undefined
+  { state: LinkerContext['stores']['entries']; slot: number; key: string; list: SlotList } | undefined
 > = { w: undefined, a: undefined };
 
 /** One call's view of the partition state, with the bookkeeping that must be written back once. */
@@ -127,7 +127,7 @@ class Linker {
   }
 
   span(spanId: string): SpanEntry | undefined {
-    const e = this.ctx.state.get(spanKey(spanId));
+    const e = this.ctx.stores.entries.get(spanKey(spanId));
     return e?.t === 'span' ? e : undefined;
   }
 
@@ -137,7 +137,7 @@ class Linker {
       this.schedule(key, e.deadlineMs);
       e.scheduledMs = e.deadlineMs;
     }
-    this.ctx.state.set(key, e);
+    this.ctx.stores.entries.set(key, e);
   }
 
   #meta: MetaEntry | undefined;
@@ -145,7 +145,7 @@ class Linker {
 
   meta(): MetaEntry {
     if (this.#meta === undefined) {
-      const m = this.ctx.state.get(META_KEY);
+      const m = this.ctx.stores.entries.get(META_KEY);
       this.#meta =
         m?.t === 'meta' ? m : { t: 'meta', pending: 0, wheelFrom: null, arrivalFrom: null, arrivalTo: null };
     }
@@ -161,7 +161,7 @@ class Linker {
       this.#metaDirty = true;
     }
     if (this.#metaDirty) {
-      this.ctx.state.set(META_KEY, this.meta());
+      this.ctx.stores.entries.set(META_KEY, this.meta());
       this.#metaDirty = false;
     }
   }
@@ -188,53 +188,53 @@ class Linker {
     if (
       tail !== undefined &&
       tail.slot === slot &&
-      tail.state === this.ctx.state &&
+      tail.state === this.ctx.stores.entries &&
       tail.list.keys.length < WHEEL_PART_KEYS &&
       // Still the stored value (an aborted call or transaction leaves another object, or none).
-      this.ctx.state.get(tail.key) === tail.list
+      this.ctx.stores.entries.get(tail.key) === tail.list
     ) {
       tail.list.keys.push(key);
-      this.ctx.state.set(tail.key, tail.list);
+      this.ctx.stores.entries.set(tail.key, tail.list);
       return false;
     }
     const keys = SLOT_KEYS[kind];
     const t = kind === 'w' ? 'wheel' : 'arrivals';
     const headKey = keys.head(slot);
-    const got = this.ctx.state.get(headKey);
+    const got = this.ctx.stores.entries.get(headKey);
     const created = got?.t !== t;
     const head = (created ? { t, keys: [] } : got) as SlotList;
     const parts = head.parts ?? 0;
     let listKey = headKey;
     let list = head;
     if (parts > 0 || head.keys.length >= WHEEL_PART_KEYS) {
-      const lastGot = parts === 0 ? undefined : this.ctx.state.get(keys.part(slot, parts));
+      const lastGot = parts === 0 ? undefined : this.ctx.stores.entries.get(keys.part(slot, parts));
       list = (lastGot?.t === t ? lastGot : undefined) as SlotList;
       listKey = keys.part(slot, parts);
       if (list === undefined || list.keys.length >= WHEEL_PART_KEYS) {
         head.parts = parts + 1;
-        this.ctx.state.set(headKey, head);
+        this.ctx.stores.entries.set(headKey, head);
         list = { t, keys: [] } as SlotList;
         listKey = keys.part(slot, parts + 1);
       }
     }
     list.keys.push(key);
-    this.ctx.state.set(listKey, list);
-    tails[kind] = { state: this.ctx.state, slot, key: listKey, list };
+    this.ctx.stores.entries.set(listKey, list);
+    tails[kind] = { state: this.ctx.stores.entries, slot, key: listKey, list };
     return created;
   }
 
   /** Every key listed in a slot list, or undefined when there is none; with `take`, its parts deleted. */
   #readSlot(kind: SlotKind, slot: number, take: boolean): string[] | undefined {
     const keys = SLOT_KEYS[kind];
-    const head = this.ctx.state.get(keys.head(slot));
+    const head = this.ctx.stores.entries.get(keys.head(slot));
     if (head?.t !== (kind === 'w' ? 'wheel' : 'arrivals')) return undefined;
-    if (take) this.ctx.state.delete(keys.head(slot));
+    if (take) this.ctx.stores.entries.delete(keys.head(slot));
     const parts = head.parts ?? 0;
     if (parts === 0) return take ? head.keys : [...head.keys];
     const out = [...head.keys];
     for (let part = 1; part <= parts; part++) {
-      const p = this.ctx.state.get(keys.part(slot, part));
-      if (take) this.ctx.state.delete(keys.part(slot, part));
+      const p = this.ctx.stores.entries.get(keys.part(slot, part));
+      if (take) this.ctx.stores.entries.delete(keys.part(slot, part));
       if (p?.t === 'wheel' || p?.t === 'arrivals') for (const k of p.keys) out.push(k);
     }
     return out;
@@ -449,14 +449,14 @@ class Linker {
     const keys = processKeys(span.local.node, span.local.pid);
     const { tier, index, baseNs } = this.#bucketOf(span.startTimeUnixNano, duration);
     const key = keys.bucket(tier, index);
-    const got = this.ctx.state.get(key);
+    const got = this.ctx.stores.entries.get(key);
     if (got?.t === 'bucket' && got.servers.length >= MAX_BUCKET_SERVERS) {
       // Still linked and emitted; only not a candidate cause (state.ts, MAX_BUCKET_SERVERS).
       this.ctx.count('causality_index_full');
       return;
     }
     const procKey = keys.process;
-    const procGot = this.ctx.state.get(procKey);
+    const procGot = this.ctx.stores.entries.get(procKey);
     let proc: ProcessIndexEntry;
     if (procGot?.t === 'process') proc = procGot;
     else {
@@ -491,7 +491,7 @@ class Linker {
       childConns: [],
     });
     bucket.touchedMs = this.now;
-    this.ctx.state.set(key, bucket);
+    this.ctx.stores.entries.set(key, bucket);
     if (reach === null) proc.tiers[tier] = { newest: index, reachNs: endNs };
     else {
       // A span that came after spans that started later: the buckets it precedes learn how late it ends.
@@ -501,18 +501,18 @@ class Linker {
       if (endNs > reach.reachNs) reach.reachNs = endNs;
     }
     proc.touchedMs = this.now;
-    this.ctx.state.set(procKey, proc);
+    this.ctx.stores.entries.set(procKey, proc);
   }
 
   #raiseOlderReach(keys: ProcessKeys, tier: number, from: number, to: number, endNs: bigint): void {
     for (let b = from + 1; b <= to; b++) {
       const key = keys.bucket(tier, b);
-      const got = this.ctx.state.get(key);
+      const got = this.ctx.stores.entries.get(key);
       if (got?.t !== 'bucket') continue;
       const end = offsetAtMost(endNs, got.baseNs);
       if (end <= got.olderReach) continue;
       got.olderReach = end;
-      this.ctx.state.set(key, got);
+      this.ctx.stores.entries.set(key, got);
     }
   }
 
@@ -537,7 +537,7 @@ class Linker {
    */
   #offerCauses(e: SpanEntry, span: Span): void {
     const keys = processKeys(e.node, e.pid);
-    const proc = this.ctx.state.get(keys.process);
+    const proc = this.ctx.stores.entries.get(keys.process);
     if (proc?.t !== 'process') return;
     const tiers = tiersOf(this.cfg);
     const startNs = span.startTimeUnixNano;
@@ -552,7 +552,7 @@ class Linker {
       const exits = first - last <= BUCKET_WINDOW;
       for (let b = Math.min(first, reach.newest); b >= last; b--) {
         const key = keys.bucket(tier, b);
-        const got = this.ctx.state.get(key);
+        const got = this.ctx.stores.entries.get(key);
         if (got?.t !== 'bucket') continue;
         const callStart = Number(startNs - got.baseNs);
         const callEnd = Number(endNs - got.baseNs);
@@ -611,12 +611,12 @@ class Linker {
 
   /** Remembers that the chosen cause made a call on `connectionKey` (row `index` of bucket `key`). */
   #noteChildConnection(key: string, index: number, connectionKey: string): void {
-    const got = this.ctx.state.get(key);
+    const got = this.ctx.stores.entries.get(key);
     if (got?.t !== 'bucket') return;
     const conns = got.servers[index]!.childConns;
     if (conns.includes(connectionKey) || conns.length >= MAX_CHILD_CONNECTIONS) return;
     conns.push(connectionKey);
-    this.ctx.state.set(key, got);
+    this.ctx.stores.entries.set(key, got);
   }
 
   /** The span's trace id is its parent's: take it if known, else wait for it (asking its node). */
@@ -636,7 +636,7 @@ class Linker {
       parent.children.push(e.spanId);
       this.put(parent);
     } else {
-      const got = this.ctx.state.get(remoteKey(parentId));
+      const got = this.ctx.stores.entries.get(remoteKey(parentId));
       const remote: RemoteEntry =
         got?.t === 'remote'
           ? got
@@ -671,7 +671,7 @@ class Linker {
       }
       remote.children.push(e.spanId);
       if (got === undefined) this.schedule(remoteKey(parentId), this.now + this.#remoteLifeMs());
-      this.ctx.state.set(remoteKey(parentId), remote);
+      this.ctx.stores.entries.set(remoteKey(parentId), remote);
     }
     this.put(e, key);
   }
@@ -786,7 +786,7 @@ class Linker {
       this.ctx.count('malformed_linking_records');
       return;
     }
-    const got = this.ctx.state.get(remoteKey(ev.spanId));
+    const got = this.ctx.stores.entries.get(remoteKey(ev.spanId));
     if (got?.t !== 'remote') {
       this.ctx.count('resolutions_late');
       return;
@@ -797,7 +797,7 @@ class Linker {
     this.schedule(remoteKey(ev.spanId), this.now + this.#remoteLifeMs());
     const children = got.children;
     got.children = [];
-    this.ctx.state.set(remoteKey(ev.spanId), got);
+    this.ctx.stores.entries.set(remoteKey(ev.spanId), got);
     for (const id of children) {
       const child = this.span(id);
       if (child !== undefined && child.status === 'parent') this.resolve(child, ev.traceId);
@@ -832,14 +832,14 @@ class Linker {
         return true;
       case 'resolved':
         if (force) return false;
-        this.ctx.state.delete(key);
+        this.ctx.stores.entries.delete(key);
         return true;
       default:
         if (force) return false;
         // Expected but never came: waiters time out on their own; questions go unanswered.
         if (e.askedBy.length > 0) this.ctx.count('resolve_requests_unanswered', e.askedBy.length);
         if (e.children.length > 0) this.ctx.count('parents_never_arrived');
-        this.ctx.state.delete(key);
+        this.ctx.stores.entries.delete(key);
         return true;
     }
   }
@@ -861,7 +861,7 @@ class Linker {
     const due: { key: string; entry: SpanEntry; deadline: number }[] = [];
     for (let slot = from; slot <= last; slot++) {
       for (const key of this.#readSlot('w', slot, true) ?? []) {
-        const v = this.ctx.state.get(key);
+        const v = this.ctx.stores.entries.get(key);
         if (v === undefined) continue;
         switch (v.t) {
           case 'span':
@@ -872,13 +872,13 @@ class Linker {
             break;
           case 'remote': {
             const until = v.askedMs + this.#remoteLifeMs();
-            if (this.now >= until) this.ctx.state.delete(key);
+            if (this.now >= until) this.ctx.stores.entries.delete(key);
             else if (slotOf(until) === slot) this.schedule(key, until);
             break;
           }
           case 'bucket':
           case 'process':
-            if (this.now - v.touchedMs >= this.#bucketLifeMs()) this.ctx.state.delete(key);
+            if (this.now - v.touchedMs >= this.#bucketLifeMs()) this.ctx.stores.entries.delete(key);
             else this.schedule(key, v.touchedMs + this.#bucketLifeMs());
             break;
           case 'arrivals': {

@@ -11,15 +11,21 @@
  * made once per type and reused (encoding is synchronous), and `t`, which the branch already says, is
  * not written: it is set again when a value is read.
  *
- * Upgrade: a changelog written by the releases before state.avsc holds JSON values (JSON never begins
+ * The entries live in one store, `entries` (linkerStores), under the keys state.ts describes: the
+ * deadline wheel and the arrival lists refer to entries of every kind by those keys.
+ *
+ * Upgrade: a changelog written by the releases before stores holds the same keys and values without a
+ * store name (legacyLinkerState puts them in `entries`, as they were). One written by the releases
+ * before state.avsc holds JSON values (JSON never begins
  * with the wire format's magic byte 0). They still restore: decoded by the JSON state codec, with what
  * changed since brought up to date (a bucket's rows were tuples). Each key is written as Avro the next
  * time a transaction changes it; compaction then drops its JSON value (docs/tracing.md, "State").
  */
 import { MAGIC_BYTE } from '../../schemas/codec.ts';
 import { avroStateCodec } from '../runtime/avro-state-codec.ts';
-import type { StateCodec } from '../runtime/definition.ts';
+import type { LegacyEntry, StateCodec } from '../runtime/definition.ts';
 import { jsonStateCodec } from '../runtime/state-codec.ts';
+import type { StoreType } from '../runtime/store-types.ts';
 import type { BucketEntry, LinkerState, ServerRow } from './state.ts';
 
 type Tag = LinkerState['t'];
@@ -103,4 +109,22 @@ export function linkerStateCodec(): StateCodec<LinkerState> {
       return value;
     },
   };
+}
+
+let codec: StateCodec<LinkerState> | undefined;
+
+/** The state stores (processors/runtime/store-types.ts): one, of the declared type state.avsc. */
+export const linkerStores = {
+  entries: {
+    format: 'avro',
+    codec: () => {
+      codec ??= linkerStateCodec();
+      return codec;
+    },
+  } as StoreType<LinkerState>,
+};
+
+/** A changelog record of the releases before stores: the same key and value, in `entries`. */
+export function legacyLinkerState(key: string, value: Buffer): LegacyEntry<typeof linkerStores> {
+  return { store: 'entries', key, value: linkerStores.entries.codec().decode(value) };
 }

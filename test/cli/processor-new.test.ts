@@ -64,6 +64,7 @@ describe('meshpipe processor new', () => {
       'processors/web-traffic/topics.ts',
       'processors/web-traffic/handler.ts',
       'processors/web-traffic/web-traffic.avsc',
+      'processors/web-traffic/traffic.avsc',
       'test/processors/web-traffic/handler.test.ts',
     ]);
 

@@ -1,14 +1,18 @@
 /**
- * Runs the detector in memory (processors/runtime/test-context.ts) on emulated red-metrics traffic:
- * samples go in on the metrics input, the deltas stage 1 emits are fed back on the deltas input (what the
- * Kafka loop does), anomalies are collected. Time is simulated: a window of the detector per simulated
+ * Runs the detector's two processors in memory (processors/runtime/test-context.ts) on emulated
+ * red-metrics traffic: samples go into anomaly-deltas, the deltas it emits into anomaly-detector (what
+ * the deltas topic does), anomalies are collected. Time is simulated: a window of the detector per simulated
  * second, flushes of red-metrics `flushesPerWindow` times a window.
  */
 
 import { seededRandom } from '../../../lib/seeded-random.ts';
+import { deltasConfigSpec } from '../../../processors/anomaly-deltas/config.ts';
+import anomalyDeltas from '../../../processors/anomaly-deltas/index.ts';
+import { detectorConfigSpec } from '../../../processors/anomaly-detector/config.ts';
 import anomalyDetector from '../../../processors/anomaly-detector/index.ts';
-import { DELTAS_TOPIC } from '../../../processors/anomaly-detector/topics.ts';
+import { HOST_KEYS } from '../../../processors/runtime/config.ts';
 import { type Emitted, testProcessor } from '../../../processors/runtime/test-context.ts';
+import { TOPICS } from '../../../schemas/topics.ts';
 import type { Anomaly, MetricSample } from '../../../schemas/types.ts';
 import { DemoTraffic, RedMetricsEmulator } from './red-metrics-emulator.ts';
 
@@ -24,29 +28,53 @@ export const TEST_CONFIG = {
   slo: { windowScale: 1 / 360 },
 };
 
+/** `processors.*` of the two processors from one test config: each takes the keys its spec has. */
+export function splitConfig(config: Record<string, unknown>): {
+  deltas: Record<string, unknown>;
+  detector: Record<string, unknown>;
+} {
+  // The host's own keys (runtime, startFrom, enabled) go to both.
+  const pick = (fields: object) =>
+    Object.fromEntries(
+      Object.entries(config).filter(
+        ([key]) => Object.hasOwn(fields, key) || (HOST_KEYS as readonly string[]).includes(key),
+      ),
+    );
+  return { deltas: pick(deltasConfigSpec.fields), detector: pick(detectorConfigSpec.fields) };
+}
+
 export function detectorHarness(config: Record<string, unknown> = TEST_CONFIG) {
-  const t = testProcessor(anomalyDetector, { config, now: START_MS });
+  const split = splitConfig(config);
+  const deltas = testProcessor(anomalyDeltas, { config: split.deltas, now: START_MS });
+  const t = testProcessor(anomalyDetector, { config: split.detector, now: START_MS });
   const anomalies: Anomaly[] = [];
   const drain = (out: readonly Emitted[]): void => {
     for (const e of out) {
-      if (e.topic.endsWith(`.${DELTAS_TOPIC.suffix}`)) {
-        drain(t.process(e.value, { input: DELTAS_TOPIC, key: e.key }));
+      if (e.topic.endsWith(`.${TOPICS.deltas.suffix}`)) {
+        drain(t.process(e.value, { input: 'deltas', key: e.key }));
       } else if (e.topic.endsWith('.anomalies.v1')) {
         if (e.key !== (e.value as Anomaly).fingerprint) throw new Error('anomalies are keyed by fingerprint');
         anomalies.push(e.value as Anomaly);
       }
     }
   };
+  const setTime = (ms: number) => {
+    deltas.setTime(ms);
+    t.setTime(ms);
+  };
   return {
+    /** anomaly-detector's test context (anomaly-deltas' is `deltas`). */
     t,
+    deltas,
     anomalies,
-    /** Feeds samples produced at `atMs`; the detector sees them `lagMs` later. */
+    /** Feeds samples produced at `atMs`; the processors see them `lagMs` later. */
     feed(samples: readonly MetricSample[], atMs: number, lagMs = 50): void {
-      t.setTime(atMs + lagMs);
-      for (const s of samples) drain(t.process(s, { input: 'metrics', key: s.seriesId }));
+      setTime(atMs + lagMs);
+      for (const s of samples) drain(deltas.process(s, { input: 'metrics', key: s.seriesId }));
     },
     punctuate(atMs: number): void {
-      t.setTime(atMs);
+      setTime(atMs);
+      drain(deltas.punctuate());
       drain(t.punctuate());
     },
   };

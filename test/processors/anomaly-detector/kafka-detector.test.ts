@@ -1,5 +1,5 @@
 /**
- * The detector on a real broker under the processor host: emulated red-metrics samples of the demo
+ * The detector (anomaly-deltas → its topic → anomaly-detector) on a real broker under the processor host: emulated red-metrics samples of the demo
  * topology go to the metrics topic in real time (one-second windows), latency is injected into inventory,
  * the anomaly fires within a bounded number of windows; the detector is then stopped and started again
  * (its state comes back from the changelog) and the anomaly resolves after recovery — once, with the same
@@ -13,25 +13,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { KafkaProducer } from '../../../lib/kafka.ts';
-import anomalyDetector from '../../../processors/anomaly-detector/index.ts';
-import { resolveProcessorSettings } from '../../../processors/runtime/config.ts';
-import type { ProcessorDefinition } from '../../../processors/runtime/definition.ts';
-import { ProcessorHost } from '../../../processors/runtime/host.ts';
+import type { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { Anomaly, MetricSample } from '../../../schemas/types.ts';
 import type { RunningSink } from '../../../sinks/runtime/host.ts';
-import {
-  type Following,
-  follow,
-  type TestKafka,
-  testKafka,
-  testLogger,
-  testRedisUrl,
-} from '../../../testkit/kafka.ts';
+import { type Following, follow, type TestKafka, testKafka, testRedisUrl } from '../../../testkit/kafka.ts';
 import { waitFor } from '../../helpers/wait.ts';
 import { dropPrefix, sinkConfig, startAlertsSink, uniquePrefix } from '../../sinks/alerts/helpers.ts';
 import { WebhookReceiver } from '../../sinks/alerts/webhook-receiver.ts';
 import { TEST_RUNTIME } from '../runtime/helpers.ts';
+import { detectorHosts } from './hosts.ts';
 import { DemoTraffic, RedMetricsEmulator } from './red-metrics-emulator.ts';
 
 const WINDOW_MS = 1000;
@@ -48,7 +39,6 @@ const CONFIG = {
   runtime: TEST_RUNTIME,
 };
 
-const definition = anomalyDetector as unknown as ProcessorDefinition;
 const metricCodec = codecFor<MetricSample>('metric-sample');
 const anomalyCodec = codecFor<Anomaly>('anomaly');
 
@@ -61,15 +51,16 @@ const receiver = new WebhookReceiver();
 const queuePrefix = uniquePrefix('detector');
 const anomalies: Anomaly[] = [];
 
-function startHost(): ProcessorHost {
-  return new ProcessorHost({
-    definition,
-    settings: resolveProcessorSettings(definition, { processors: { 'anomaly-detector': CONFIG } }),
-    kafka: k.kafka,
-    topicPrefix: k.prefix,
-    replicationFactor: -1,
-    logger: testLogger,
-  });
+/** Both processors of the detector (anomaly-deltas, anomaly-detector), started. */
+async function startHosts(): Promise<ProcessorHost[]> {
+  const { deltas, detector } = detectorHosts(k, CONFIG);
+  await deltas.start();
+  await detector.start();
+  return [deltas, detector];
+}
+
+async function stopHosts(hosts: readonly ProcessorHost[]): Promise<void> {
+  for (const host of hosts) await host.stop();
 }
 
 before(async () => {
@@ -130,9 +121,8 @@ test('latency on inventory fires, survives a detector restart, and resolves once
     loopError = err;
   });
 
-  let host = startHost();
+  let hosts = await startHosts();
   try {
-    await host.start();
     const p99 = (status: string) =>
       anomalies.filter(
         (a) =>
@@ -163,9 +153,8 @@ test('latency on inventory fires, survives a detector restart, and resolves once
 
     // Restart while it fires: the hysteresis state, baselines and open windows come back from the
     // changelog, so the anomaly neither fires again nor is forgotten.
-    await host.stop();
-    host = startHost();
-    await host.start();
+    await stopHosts(hosts);
+    hosts = await startHosts();
 
     traffic.setFault('inventory', {});
     await waitFor('LATENCY_P99 RESOLVED for inventory', () => p99('RESOLVED').length > 0, {
@@ -191,7 +180,7 @@ test('latency on inventory fires, survives a detector restart, and resolves once
   } finally {
     stopped = true;
     await loop;
-    await host.stop();
+    await stopHosts(hosts);
   }
   assert.equal(loopError, undefined, 'the emulated red-metrics kept producing');
 });

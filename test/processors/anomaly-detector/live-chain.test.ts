@@ -15,10 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Collector } from '../../../collectors/collector.ts';
 import { type Demo, startDemo } from '../../../demo/topology.ts';
-import anomalyDetector from '../../../processors/anomaly-detector/index.ts';
-import { resolveProcessorSettings } from '../../../processors/runtime/config.ts';
-import type { ProcessorDefinition } from '../../../processors/runtime/definition.ts';
-import { ProcessorHost } from '../../../processors/runtime/host.ts';
+import type { ProcessorHost } from '../../../processors/runtime/host.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { Anomaly } from '../../../schemas/types.ts';
 import { type Following, follow, type TestKafka, testKafka, testLogger } from '../../../testkit/kafka.ts';
@@ -27,6 +24,7 @@ import { waitFor } from '../../helpers/wait.ts';
 import { runHosts } from '../kafka-pipeline.ts';
 import { redMetricsHost } from '../red-metrics/harness.ts';
 import { TEST_RUNTIME } from '../runtime/helpers.ts';
+import { detectorHosts } from './hosts.ts';
 
 const LOADER = fileURLToPath(new URL('../../../bpf/build/meshpipe-loader', import.meta.url));
 const REAL_CAPTURE = process.getuid?.() === 0 && existsSync(LOADER) && spawnSync('ip', ['-V']).status === 0;
@@ -65,16 +63,9 @@ describe('anomalies on the live chain', {
     const red = redMetricsHost(k);
     hosts.push(red);
     await red.start();
-    const definition = anomalyDetector as unknown as ProcessorDefinition;
-    const detector = new ProcessorHost({
-      definition,
-      settings: resolveProcessorSettings(definition, { processors: { 'anomaly-detector': DETECTOR } }),
-      kafka: k.kafka,
-      topicPrefix: k.prefix,
-      replicationFactor: -1,
-      logger: testLogger,
-    });
-    hosts.push(detector);
+    const { deltas, detector } = detectorHosts(k, DETECTOR);
+    hosts.push(deltas, detector);
+    await deltas.start();
     await detector.start();
     const codec = codecFor<Anomaly>('anomaly');
     consumer = await follow(k.kafka, {

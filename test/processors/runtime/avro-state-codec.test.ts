@@ -15,7 +15,7 @@ import type { ConnState } from '../../../processors/span-assembler/state.ts';
 import { toJsonSafe } from '../../../schemas/codec.ts';
 import { SchemaRegistry } from '../../../schemas/registry.ts';
 
-const codec = spanAssembler.stateCodec!;
+const codec = spanAssembler.stores!.connections.codec();
 const json = jsonStateCodec<ConnState>();
 
 describe('Avro state codec', () => {
@@ -41,8 +41,8 @@ describe('Avro state codec', () => {
         t.setTime(Number(ev.timeUnixNano / 1_000_000n));
         t.process(ev, { key: ev.connection.key });
         if (i % 7 !== 0) continue;
-        for (const key of t.state.keys()) {
-          const value = t.state.get(key)!;
+        for (const key of t.stores.connections.keys()) {
+          const value = t.stores.connections.get(key)!;
           const bytes = codec.encode(value);
           assert.deepEqual(absentAsNull(codec.decode(bytes)), absentAsNull(value), key);
           avroBytes += bytes.length;

@@ -13,6 +13,7 @@ import { createLogger } from '../../../lib/logger.ts';
 import { defineProcessor } from '../../../processors/runtime/definition.ts';
 import { PartitionTask } from '../../../processors/runtime/partition-task.ts';
 import { ProcessorTopics } from '../../../processors/runtime/processor-topics.ts';
+import { jsonStore } from '../../../processors/runtime/store-types.ts';
 import { DEAD_LETTER_HEADERS } from '../../../runtime/dead-letter.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import { topicCodec } from '../../../schemas/topic-codec.ts';
@@ -25,6 +26,7 @@ const dlq = codecFor<DeadLetter>('dead-letter');
 
 function counter(access: 'copy' | 'live') {
   return defineProcessor({
+    stores: { state: jsonStore() },
     name: `batch-counter-${access}`,
     description: 'Test processor: counts spans per service, throws on a span named "throws".',
     inputs: ['spans'],
@@ -33,9 +35,9 @@ function counter(access: 'copy' | 'live') {
     stateAccess: access,
     process(record, ctx) {
       const span = record.value;
-      const counts = (ctx.state.get('counts') as Record<string, number> | undefined) ?? {};
+      const counts = (ctx.stores.state.get('counts') as Record<string, number> | undefined) ?? {};
       counts[span.local.service] = (counts[span.local.service] ?? 0) + 1;
-      ctx.state.set('counts', counts);
+      ctx.stores.state.set('counts', counts);
       assert.equal(record.key, span.traceId, 'a value of a batch is keyed by its own key');
       if (span.name === 'throws') throw new Error('handler bug');
       if (span.name === 'wrong-key') ctx.emit('spans', 'not-the-trace-id', span);
@@ -98,7 +100,11 @@ describe('partition task: batch records', () => {
         outputs.map((r) => r.key),
         [0, 1, 3, 4].map((i) => values[i]!.traceId),
       );
-      assert.deepEqual(t.state.get('counts'), { even: 2, odd: 2 }, "the failed call's change is undone");
+      assert.deepEqual(
+        t.context.stores.state!.get('counts'),
+        { even: 2, odd: 2 },
+        "the failed call's change is undone",
+      );
     });
   }
 

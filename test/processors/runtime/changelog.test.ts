@@ -3,11 +3,29 @@ import { after, before, describe, it } from 'node:test';
 // The changelog is written by kafkajs, an independent client, and read back by the host's restore.
 import { Kafka as Kafkajs, logLevel } from 'kafkajs';
 import { changelogMessages, restoreState } from '../../../processors/runtime/changelog.ts';
+import type { AnyProcessorDefinition } from '../../../processors/runtime/definition.ts';
+import { PartitionStores } from '../../../processors/runtime/partition-stores.ts';
 import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
-import { StateStore } from '../../../processors/runtime/state-store.ts';
+import { jsonStore } from '../../../processors/runtime/store-types.ts';
 import { type TestKafka, testKafka, testLogger } from '../../../testkit/kafka.ts';
 
 const codec = jsonStateCodec<unknown>();
+
+/** The stores of a partition of a processor with one store, `state`. */
+function partitionStores(): PartitionStores {
+  const definition = {
+    name: 'changelog-test',
+    stores: { state: jsonStore() },
+  } as unknown as AnyProcessorDefinition;
+  return new PartitionStores({
+    definition,
+    access: 'copy',
+    check: () => {},
+    unreadable: (_, error) => {
+      throw error;
+    },
+  });
+}
 
 describe('changelog restore', () => {
   let k: TestKafka;
@@ -28,7 +46,10 @@ describe('changelog restore', () => {
     await producer.connect();
     const write = async (partition: number, changes: Record<string, unknown>, commit: boolean) => {
       const map = new Map(
-        Object.entries(changes).map(([key, v]) => [key, v === null ? null : codec.encode(v)]),
+        Object.entries(changes).map(([key, v]) => [
+          `state/${key}`,
+          { store: 'state', value: v === null ? null : codec.encode(v) },
+        ]),
       );
       const txn = await producer.transaction();
       await txn.send({
@@ -47,10 +68,7 @@ describe('changelog restore', () => {
     await write(1, { other: 'partition' }, true);
     await producer.disconnect();
 
-    const stores = new Map([
-      [0, new StateStore<unknown>(codec)],
-      [1, new StateStore<unknown>(codec)],
-    ]);
+    const stores = new Map([0, 1].map((p) => [p, partitionStores()]));
     const result = await restoreState({
       kafka: k.kafka,
       admin: k.admin,
@@ -58,8 +76,10 @@ describe('changelog restore', () => {
       stores,
       logger: testLogger,
     });
-    const state = (p: number) =>
-      Object.fromEntries([...stores.get(p)!.keys()].map((key) => [key, stores.get(p)!.get(key)]));
+    const state = (p: number) => {
+      const store = stores.get(p)!.store('state')!;
+      return Object.fromEntries([...store.keys()].map((key) => [key, store.get(key)]));
+    };
     assert.deepEqual(state(0), { a: 1, d: Buffer.from('x') });
     assert.deepEqual(state(1), { other: 'partition' });
     assert.equal(result.records, 5, 'aborted records are never read');

@@ -4,11 +4,13 @@
  * with consumer-group timings short enough for tests, and `meshpipe process` as a child process that a
  * test can kill.
  */
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KafkaAdmin, type KafkaClient, readPartitionsToEnd } from '../../../lib/kafka.ts';
+import { STORE_HEADER } from '../../../processors/runtime/partition-stores.ts';
 import { registerProcessorSchemas } from '../../../processors/runtime/processor-topics.ts';
 import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
 import { codecFor } from '../../../schemas/codec.ts';
@@ -119,8 +121,11 @@ export async function readCounterState(
     topic: counterTopics(prefix).changelog,
     partitions: Array.from({ length: COUNTER_INPUT.partitions }, (_, i) => i),
     onRecord(_partition, message) {
-      if (message.value === null) state.delete(message.key!.toString());
-      else state.set(message.key!.toString(), codec.decode(message.value));
+      // The counter's one store, `state`: its records are keyed `state/<key>` (partition-stores.ts).
+      assert.equal(message.headers[STORE_HEADER], 'state');
+      const key = message.key!.toString().slice('state/'.length);
+      if (message.value === null) state.delete(key);
+      else state.set(key, codec.decode(message.value));
     },
   });
   return state;

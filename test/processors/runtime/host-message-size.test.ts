@@ -131,7 +131,7 @@ describe('processor host: records the broker refuses', () => {
           ? state.delete(m.key!.toString())
           : state.set(m.key!.toString(), stateCodec.decode(m.value)),
     });
-    assert.deepEqual([...state], [['k', 36]]);
+    assert.deepEqual([...state], [['state/k', 36]], 'one key of the store "state"');
 
     const exposition = await host.metrics.exposition();
     assert.match(

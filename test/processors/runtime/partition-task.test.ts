@@ -7,6 +7,7 @@ import { defineProcessor } from '../../../processors/runtime/definition.ts';
 import { PartitionTask } from '../../../processors/runtime/partition-task.ts';
 import { ProcessorTopics } from '../../../processors/runtime/processor-topics.ts';
 import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
+import { jsonStore } from '../../../processors/runtime/store-types.ts';
 import { DEAD_LETTER_HEADERS } from '../../../runtime/dead-letter.ts';
 import type { SourceRecord } from '../../../runtime/input-record.ts';
 import { codecFor } from '../../../schemas/codec.ts';
@@ -20,6 +21,7 @@ const OUTPUT = 'meshpipe.test.counter-output.v1';
 
 /** Emits the input to wherever the key says, so one handler exercises every outcome. */
 const router = defineProcessor({
+  stores: { state: jsonStore() },
   name: 'router',
   description: 'Test processor: behaves as the record key says.',
   inputs: [COUNTER_INPUT],
@@ -31,7 +33,7 @@ const router = defineProcessor({
   config: s.object({}, { doc: 'None.' }),
   process(record, ctx) {
     const { key, n } = record.value as { key: string; n: bigint };
-    ctx.state.set(key, n);
+    ctx.stores.state.set(key, n);
     ctx.count('seen');
     if (key === 'undeclared') ctx.emit('spans', key, {});
     else if (key === 'invalid') ctx.emit(COUNTER_OUTPUT, key, { key, count: 'not a long', n });
@@ -41,8 +43,8 @@ const router = defineProcessor({
   punctuate: {
     intervalMs: 1000,
     run(ctx) {
-      ctx.state.set('ticked', true);
-      if (ctx.state.has('explode')) throw new Error('punctuate bug');
+      ctx.stores.state.set('ticked', true);
+      if (ctx.stores.state.has('explode')) throw new Error('punctuate bug');
     },
   },
 });
@@ -82,12 +84,12 @@ describe('partition task', () => {
       work.records.map((r) => [r.topic, r.key]),
       [[OUTPUT, 'ok']],
     );
-    assert.deepEqual([...work.changes.keys()], ['ok']);
+    assert.deepEqual([...work.changes.keys()], ['state/ok']);
     assert.deepEqual(Object.fromEntries(work.consumed), { [INPUT]: 1 });
     assert.deepEqual(Object.fromEntries(work.produced), { [OUTPUT]: 1 });
     assert.deepEqual(Object.fromEntries(work.counts), { seen: 1 });
     t.commit();
-    assert.equal(t.state.get('ok'), 7n);
+    assert.equal(t.context.stores.state!.get('ok'), 7n);
     assert.equal(t.hasWrites(), false);
   });
 
@@ -137,22 +139,22 @@ describe('partition task', () => {
     t.commit();
     t.process(source('a', encodeCounterInput({ key: 'a', n: 2n })));
     t.abort();
-    assert.equal(t.state.get('a'), 1n);
+    assert.equal(t.context.stores.state!.get('a'), 1n);
     assert.equal(t.work().records.length, 0);
   });
 
   it('discards a punctuation that throws, counts it, and returns the error', () => {
     const t = task();
     assert.equal(t.punctuate(), undefined);
-    assert.equal(t.work().changes.get('ticked') !== undefined, true);
+    assert.equal(t.work().changes.get('state/ticked') !== undefined, true);
     t.commit();
-    t.state.set('explode', true);
+    t.context.stores.state!.set('explode', true);
     t.state.endCall(true);
-    t.state.delete('ticked');
+    t.context.stores.state!.delete('ticked');
     t.state.endCall(true);
     const error = t.punctuate();
     assert.equal(error?.code, ERRORS.PROCESSOR_PUNCTUATE_FAILED.code);
-    assert.equal(t.state.has('ticked'), false, 'its change was dropped');
+    assert.equal(t.context.stores.state!.has('ticked'), false, 'its change was dropped');
     assert.equal(t.work().punctuateFailures, 1);
   });
 });
@@ -191,8 +193,8 @@ describe('partition task: records too large for their topic', () => {
       assert.deepEqual([...work.produced.values()], [2], 'the two outputs that fit');
       const codec = jsonStateCodec<unknown>();
       assert.deepEqual(
-        [...work.changes].map(([key, v]) => [key, v === null ? null : codec.decode(v)]),
-        [['k', 2]],
+        [...work.changes].map(([key, { value: v }]) => [key, v === null ? null : codec.decode(v)]),
+        [['state/k', 2]],
         'the calls that failed left no change (no blob, not counted)',
       );
       const letter = dlq.decode(work.records.find((r) => r.topic === 'meshpipe.dlq.v1')!.value);
@@ -247,6 +249,7 @@ describe('partition task: records too large for their topic', () => {
  */
 function ledger(stateAccess: 'copy' | 'live') {
   return defineProcessor({
+    stores: { state: jsonStore() },
     name: 'ledger',
     description: 'Test processor: a list per key and a total, changed in place.',
     inputs: [COUNTER_INPUT],
@@ -256,26 +259,26 @@ function ledger(stateAccess: 'copy' | 'live') {
     stateAccess,
     process(record, ctx) {
       const { key, n } = record.value as { key: string; n: bigint };
-      const entry = (ctx.state.get(key) ?? { seen: [] }) as { seen: bigint[]; self?: unknown };
-      const total = (ctx.state.get('total') ?? { sum: 0n }) as { sum: bigint };
+      const entry = (ctx.stores.state.get(key) ?? { seen: [] }) as { seen: bigint[]; self?: unknown };
+      const total = (ctx.stores.state.get('total') ?? { sum: 0n }) as { sum: bigint };
       entry.seen.push(n);
       total.sum += n;
-      ctx.state.set(key, entry);
-      ctx.state.set('total', total);
+      ctx.stores.state.set(key, entry);
+      ctx.stores.state.set('total', total);
       ctx.emit(COUNTER_OUTPUT, key, { key, count: total.sum, n });
       if (key === 'throws') throw new Error('handler bug after changing state in place');
       if (key === 'cyclic') {
         entry.self = entry; // JSON cannot encode it
-        ctx.state.set(key, entry);
+        ctx.stores.state.set(key, entry);
       }
     },
     punctuate: {
       intervalMs: 1000,
       run(ctx) {
-        const total = (ctx.state.get('total') ?? { sum: 0n }) as { sum: bigint };
+        const total = (ctx.stores.state.get('total') ?? { sum: 0n }) as { sum: bigint };
         total.sum *= 10n;
-        ctx.state.set('total', total);
-        if (ctx.state.has('explode')) throw new Error('punctuate bug');
+        ctx.stores.state.set('total', total);
+        if (ctx.stores.state.has('explode')) throw new Error('punctuate bug');
       },
     },
   });
@@ -299,7 +302,7 @@ function written(t: PartitionTask) {
   const codec = jsonStateCodec<unknown>();
   return {
     records: work.records.map((r) => [r.topic, String(r.key), r.value.toString('hex')]),
-    changes: [...work.changes].map(([k, v]) => [k, v === null ? null : codec.decode(v)]),
+    changes: [...work.changes].map(([k, { value: v }]) => [k, v === null ? null : codec.decode(v)]),
     consumed: [...work.consumed],
     produced: [...work.produced],
     deadLetters: work.deadLetters,
@@ -327,8 +330,8 @@ function sameInBothModes(steps: Step[]): void {
       copy.commit();
       live.commit();
       assert.deepEqual(
-        [...live.state.keys()].sort().map((k) => [k, live.state.get(k)]),
-        [...copy.state.keys()].sort().map((k) => [k, copy.state.get(k)]),
+        [...live.context.stores.state!.keys()].sort().map((k) => [k, live.context.stores.state!.get(k)]),
+        [...copy.context.stores.state!.keys()].sort().map((k) => [k, copy.context.stores.state!.get(k)]),
       );
     }
   }
@@ -338,10 +341,14 @@ describe('partition task, live state', () => {
   it('works on the stored objects, and encodes a key changed by many calls once per transaction', () => {
     const t = ledgerTask('live');
     for (let i = 1; i <= 5; i++) t.process(source('a', encodeCounterInput({ key: 'a', n: BigInt(i) })));
-    assert.equal(t.state.get('a'), t.state.get('a'), 'the same object each time');
-    assert.deepEqual([...t.work().changes.keys()], ['a', 'total']);
+    assert.equal(
+      t.context.stores.state!.get('a'),
+      t.context.stores.state!.get('a'),
+      'the same object each time',
+    );
+    assert.deepEqual([...t.work().changes.keys()], ['state/a', 'state/total']);
     t.commit();
-    assert.deepEqual(t.state.get('total'), { sum: 15n });
+    assert.deepEqual(t.context.stores.state!.get('total'), { sum: 15n });
     assert.equal(t.hasWrites(), false);
   });
 
@@ -366,9 +373,13 @@ describe('partition task, live state', () => {
     const t = ledgerTask('live');
     t.process(source('a', encodeCounterInput({ key: 'a', n: 1n })));
     t.commit();
-    (t.state.get('a') as { seen: bigint[] }).seen.push(99n); // changed in place, never set
+    (t.context.stores.state!.get('a') as { seen: bigint[] }).seen.push(99n); // changed in place, never set
     t.abort();
-    assert.deepEqual(t.state.get('a'), { seen: [1n] }, 'an abort reads the committed value again');
+    assert.deepEqual(
+      t.context.stores.state!.get('a'),
+      { seen: [1n] },
+      'an abort reads the committed value again',
+    );
   });
 
   it('rejects a stateAccess it does not know', () => {

@@ -16,7 +16,7 @@ describe('test context', () => {
       },
     ]);
     t.process({ key: 'a', n: 2n });
-    assert.equal(t.state.get('a'), 4n);
+    assert.equal(t.stores.state.get('a'), 4n);
     assert.equal(t.emitted.length, 2);
     assert.deepEqual(t.counters(), { counted: 2 });
   });
@@ -33,7 +33,7 @@ describe('test context', () => {
   it('lets a handler error through and forgets what the call did', () => {
     const t = testProcessor(counter);
     assert.throws(() => t.process({ key: 'a', n: -1n }), /negative n/);
-    assert.equal(t.state.has('a'), false);
+    assert.equal(t.stores.state.has('a'), false);
     assert.deepEqual(t.emitted, []);
   });
 

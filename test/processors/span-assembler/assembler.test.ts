@@ -468,7 +468,7 @@ describe('span-assembler: long-lived connections', () => {
     const ctx = assemblerContext({ idleSideMs: 60_000 });
     feed(ctx, byTime(...c.exchange(T0, GET_A, RESPONSE_200_A)));
     tick(ctx, 61_000);
-    assert.equal(ctx.state.size, 0, 'both sides forgotten');
+    assert.equal(ctx.stores.connections.size, 0, 'both sides forgotten');
     assert.equal(ctx.counter('sides_idle_forgotten'), 2);
     feed(ctx, byTime(...c.exchange(T0 + 61_000n * MS, GET_A, RESPONSE_200_A)));
     tick(ctx, 1);
@@ -506,8 +506,9 @@ describe('span-assembler: restored mid-exchange', () => {
     const codec = jsonStateCodec<ConnState>();
     const next = assemblerContext();
     next.setTime(t.now());
-    for (const key of t.state.keys()) {
-      (next.state as StateStore<ConnState>).restore(key, codec.encode(t.state.get(key)!));
+    const connections = t.stores.connections;
+    for (const key of connections.keys()) {
+      (next.stores.connections as StateStore<ConnState>).restore(key, codec.encode(connections.get(key)!));
     }
     return next;
   }
@@ -519,7 +520,7 @@ describe('span-assembler: restored mid-exchange', () => {
     const states: ConnState[] = [];
     events.forEach((ev, i) => {
       if (i === cut) {
-        states.push(...[...t.state.keys()].map((k) => t.state.get(k)!));
+        states.push(...[...t.stores.connections.keys()].map((k) => t.stores.connections.get(k)!));
         spans.push(...takeSpans(t).map((o) => o.span));
         t = restart(t);
       }
@@ -597,7 +598,7 @@ describe('span-assembler: restored mid-exchange', () => {
     feed(t, [request]);
     // The entry as the older version wrote it: the request waiting in a log to replay, two requests
     // and one orphan before it, and the response direction's lost-sync mark from its last clear.
-    const conn = structuredClone(t.state.get(`c:${c.key}`)!);
+    const conn = structuredClone(t.stores.connections.get(c.key)!);
     const side = conn.sides[0]! as unknown as Record<string, unknown>;
     delete side.http;
     delete side.paired;
@@ -624,8 +625,8 @@ describe('span-assembler: restored mid-exchange', () => {
       recent: [],
     });
     const restarted = assemblerContext();
-    (restarted.state as StateStore<ConnState>).restore(
-      `c:${c.key}`,
+    (restarted.stores.connections as StateStore<ConnState>).restore(
+      c.key,
       jsonStateCodec<ConnState>().encode(conn),
     );
     feed(restarted, [response]);
@@ -635,7 +636,7 @@ describe('span-assembler: restored mid-exchange', () => {
     assert.equal(span.http.target, '/a');
     assert.equal(span.http.statusCode, 200);
     assert.equal(span.attributes['meshpipe.capture.resync'], 'true', 'the lost-sync mark survived');
-    const upgraded = restarted.state.get(`c:${c.key}`)!.sides[0]!;
+    const upgraded = restarted.stores.connections.get(c.key)!.sides[0]!;
     assert.equal(
       span.spanId,
       deterministicSpanId([c.key, upgraded.id, upgraded.epochNs, 'CLIENT', 'request', 2]),
@@ -649,7 +650,7 @@ describe('span-assembler: restored mid-exchange', () => {
     const c = new Connection(GATEWAY, ORDERS);
     const t = assemblerContext();
     feed(t, byTime(...c.exchange(T0, GET_A, RESPONSE_200_A)));
-    const conn = t.state.get(`c:${c.key}`)!;
+    const conn = t.stores.connections.get(c.key)!;
     for (const side of conn.sides) assert.deepEqual(side.http, { egress: null, ingress: null, pairer: null });
   });
 });

@@ -3,12 +3,12 @@ import type { ProcessorTest } from '../../../processors/runtime/test-context.ts'
 import { testProcessor } from '../../../processors/runtime/test-context.ts';
 import type { AssemblerConfig } from '../../../processors/span-assembler/config.ts';
 import spanAssembler from '../../../processors/span-assembler/index.ts';
-import type { ConnState } from '../../../processors/span-assembler/state.ts';
+import type { assemblerStores } from '../../../processors/span-assembler/state.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import type { L7RawEvent, Span, TraceLinkingEvent } from '../../../schemas/types.ts';
 
 /** The runtime's in-memory test context, plus a cursor over what was already taken. */
-export interface AssemblerTest extends ProcessorTest<AssemblerConfig, ConnState> {
+export interface AssemblerTest extends ProcessorTest<AssemblerConfig, typeof assemblerStores> {
   taken: number;
   counter(name: string): number;
 }

@@ -169,7 +169,7 @@ describe('span-assembler properties', () => {
           assert.ok(x.endTimeUnixNano >= x.startTimeUnixNano, 'end ≥ start');
           assert.equal(x.incomplete, x.incompleteReason !== null);
         }
-        assert.equal(ctx.state.size, 0, 'the state drains once the sides are idle');
+        assert.equal(ctx.stores.connections.size, 0, 'the state drains once the sides are idle');
       }),
       { numRuns: 200 },
     );

@@ -20,6 +20,7 @@ import { seededRandom } from '../../../lib/seeded-random.ts';
 import { resolveProcessorSettings } from '../../../processors/runtime/config.ts';
 import type { AnyProcessorDefinition, ProcessorContext } from '../../../processors/runtime/definition.ts';
 import { type InMemoryOutput, InMemoryPipeline } from '../../../processors/runtime/in-memory-runner.ts';
+import type { StoreTypes } from '../../../processors/runtime/store-types.ts';
 import traceLinker from '../../../processors/trace-linker/index.ts';
 import { codecFor } from '../../../schemas/codec.ts';
 import { TOPICS } from '../../../schemas/topics.ts';
@@ -209,7 +210,7 @@ function randomStream(seed: number, size: number): Arrival[] {
 function run(linker: AnyProcessorDefinition, stream: Arrival[], config: Record<string, unknown>) {
   const outputs: InMemoryOutput[] = [];
   const counters: Record<string, number> = {};
-  const counting = <C, S>(ctx: ProcessorContext<C, S>): ProcessorContext<C, S> => ({
+  const counting = <C, S extends StoreTypes>(ctx: ProcessorContext<C, S>): ProcessorContext<C, S> => ({
     ...ctx,
     count: (name, by = 1) => {
       counters[name] = (counters[name] ?? 0) + by;

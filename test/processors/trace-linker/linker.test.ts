@@ -305,7 +305,7 @@ describe('trace-linker: waiting, bounded', () => {
     l.send(span({ kind: 'SERVER', startMs: 0, endMs: 1 }), span({ kind: 'CLIENT', startMs: 5, endMs: 6 }));
     l.wait(1_000);
     l.wait(70_000);
-    const left = [...l.t.state.keys()].filter((k) => k !== 'm');
+    const left = [...l.t.stores.entries.keys()].filter((k) => k !== 'm');
     assert.deepEqual(left, []);
   });
 
@@ -334,22 +334,22 @@ describe('trace-linker: waiting, bounded', () => {
     // then the candidate buckets (kept for the longest server span) and their wheel slots.
     for (let i = 0; i < 200; i++) l.wait(37);
     assert.deepEqual(
-      [...l.t.state.keys()].filter((k) => k.startsWith('s:') || k.startsWith('x:')),
+      [...l.t.stores.entries.keys()].filter((k) => k.startsWith('s:') || k.startsWith('x:')),
       [],
     );
     for (let i = 0; i < 2_000; i++) l.wait(37);
     assert.deepEqual(
-      [...l.t.state.keys()].filter((k) => k !== 'm'),
+      [...l.t.stores.entries.keys()].filter((k) => k !== 'm'),
       [],
     );
   });
 
   /** The largest state value, encoded as the changelog holds it. */
   function largestValue(l: ReturnType<typeof linker>): { key: string; bytes: number } {
-    const codec = traceLinker.stateCodec!;
+    const codec = traceLinker.stores!.entries.codec();
     let largest = { key: '', bytes: 0 };
-    for (const key of l.t.state.keys()) {
-      const bytes = codec.encode(l.t.state.get(key)!).length;
+    for (const key of l.t.stores.entries.keys()) {
+      const bytes = codec.encode(l.t.stores.entries.get(key)!).length;
       if (bytes > largest.bytes) largest = { key, bytes };
     }
     return largest;
@@ -366,14 +366,14 @@ describe('trace-linker: waiting, bounded', () => {
     const largest = largestValue(l);
     assert.ok(largest.bytes < 16_384, `${largest.key} is ${largest.bytes} bytes`);
     assert.ok(
-      [...l.t.state.keys()].some((k) => /^w:\d+:4$/.test(k)),
+      [...l.t.stores.entries.keys()].some((k) => /^w:\d+:4$/.test(k)),
       'the slot continued in parts',
     );
     l.wait(1_000);
     assert.equal(new Set(l.out().map((s) => s.spanId)).size, n, 'every span out once');
     for (let i = 0; i < 1_000; i++) l.wait(100);
     assert.deepEqual(
-      [...l.t.state.keys()].filter((k) => k.startsWith('w:')),
+      [...l.t.stores.entries.keys()].filter((k) => k.startsWith('w:')),
       [],
       'the parts go with their slot',
     );

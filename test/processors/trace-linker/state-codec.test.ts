@@ -1,10 +1,10 @@
 /**
  * trace-linker's changelog values (state.avsc): every value the linker keeps on a recorded workload
  * round-trips exactly and is smaller than its JSON; and a changelog written by the release before it
- * (JSON values, a frozen sample made by that release under history/) restores: the restored linker
- * emits for the rest of the workload exactly what that release emitted, writes the keys it changes as
- * Avro, and a restart from the changelog as compaction leaves it (JSON and Avro values mixed) holds the
- * same state again.
+ * (JSON values without a store name, a frozen sample made by that release under history/) restores:
+ * the restored linker emits for the rest of the workload exactly what that release emitted, its first
+ * transaction writes every entry as Avro under its store (`entries/<key>`) and deletes the old keys,
+ * and a restart from the changelog as compaction leaves it holds the same state again.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -14,16 +14,19 @@ import { ERRORS } from '../../../lib/errors.ts';
 import { createLogger } from '../../../lib/logger.ts';
 import { resolveProcessorSettings } from '../../../processors/runtime/config.ts';
 import type { AnyProcessorDefinition, InputRecord } from '../../../processors/runtime/definition.ts';
+import { STORE_HEADER } from '../../../processors/runtime/partition-stores.ts';
 import { PartitionTask } from '../../../processors/runtime/partition-task.ts';
 import { ProcessorTopics } from '../../../processors/runtime/processor-topics.ts';
 import { jsonStateCodec } from '../../../processors/runtime/state-codec.ts';
 import traceLinker from '../../../processors/trace-linker/index.ts';
 import type { LinkerState } from '../../../processors/trace-linker/state.ts';
+import type { linkerStores } from '../../../processors/trace-linker/state-codec.ts';
+import type { SourceRecord } from '../../../runtime/input-record.ts';
 import { codecFor, MAGIC_BYTE, toJsonSafe } from '../../../schemas/codec.ts';
 import type { TraceLinkingEvent } from '../../../schemas/types.ts';
 
 const definition = traceLinker as unknown as AnyProcessorDefinition;
-const codec = traceLinker.stateCodec!;
+const codec = traceLinker.stores!.entries.codec();
 const json = jsonStateCodec<LinkerState>();
 const linkingCodec = codecFor<TraceLinkingEvent>('trace-linking-event');
 const topics = new ProcessorTopics(definition, PREFIX);
@@ -60,9 +63,11 @@ const comparable = (value: unknown): unknown =>
     }),
   );
 
-function newTask(partition: number, clock: { now: number }): PartitionTask<unknown, LinkerState> {
+type LinkerTask = PartitionTask<unknown, typeof linkerStores>;
+
+function newTask(partition: number, clock: { now: number }): LinkerTask {
   const { config } = resolveProcessorSettings(definition, { processors: {} });
-  return new PartitionTask<unknown, LinkerState>({
+  return new PartitionTask<unknown, typeof linkerStores>({
     definition,
     config,
     partition,
@@ -70,6 +75,19 @@ function newTask(partition: number, clock: { now: number }): PartitionTask<unkno
     now: () => clock.now,
     logger: createLogger({ component: 'test/trace-linker', level: 'silent' }),
   });
+}
+
+/** A changelog record as a restore reads it (`store`: written under that store). */
+function changelogRecord(key: string, value: Buffer, store?: string): SourceRecord {
+  return {
+    topic: 'meshpipe.trace-linker.changelog.v1',
+    partition: sample.partition,
+    offset: '0',
+    key: Buffer.from(key),
+    value,
+    timestampMs: 0,
+    headers: store === undefined ? {} : { [STORE_HEADER]: store },
+  };
 }
 
 describe('trace-linker state codec', () => {
@@ -90,8 +108,9 @@ describe('trace-linker state codec', () => {
         task.work();
         task.commit();
         if (i % 5 !== 0) continue;
-        for (const key of task.state.keys()) {
-          const value = task.state.get(key)!;
+        const entries = task.context.stores.entries;
+        for (const key of entries.keys()) {
+          const value = entries.get(key)!;
           const bytes = codec.encode(value);
           assert.equal(bytes[0], MAGIC_BYTE);
           assert.deepEqual(comparable(codec.decode(bytes)), comparable(value), key);
@@ -145,23 +164,33 @@ describe('trace-linker state codec', () => {
 
     const clock = { now: sample.continuation[0]!.nowMs };
     const restored = newTask(sample.partition, clock);
-    for (const [key, value] of sample.changelog) restored.state.restore(key, Buffer.from(value));
+    for (const [key, value] of sample.changelog)
+      restored.state.restore(changelogRecord(key, Buffer.from(value)));
     // Restored keys read as the current types (a bucket's rows as records).
-    for (const key of restored.state.keys()) {
-      const v = restored.state.get(key)!;
+    const entries = (task: LinkerTask) => task.context.stores.entries;
+    for (const key of entries(restored).keys()) {
+      const v = entries(restored).get(key)!;
       if (v.t === 'bucket') for (const row of v.servers) assert.equal(typeof row.spanId, 'string', key);
     }
-    restored.state.abort(); // what was read only; the committed state is the sample's
 
     const outputs: JsonReleaseSample['outputs'] = [];
     const changelog = new Map<string, Buffer | null>(sample.changelog.map(([k, v]) => [k, Buffer.from(v)]));
     let avroWritten = 0;
-    const run = (task: PartitionTask<unknown, LinkerState>, calls: JsonReleaseSample['continuation']) => {
+    let firstCommit = true;
+    const run = (task: LinkerTask, calls: JsonReleaseSample['continuation']) => {
       const commit = () => {
         const work = task.work();
         for (const r of work.records)
           outputs.push({ topic: r.topic, key: r.key?.toString() ?? null, value: r.value.toString('base64') });
-        for (const [key, change] of work.changes) {
+        if (firstCommit) {
+          // The migration: every old key deleted, its entry written under the store.
+          for (const [key] of sample.changelog) {
+            assert.deepEqual(work.changes.get(key), { store: null, value: null }, key);
+            assert.equal(work.changes.get(`entries/${key}`)?.store, 'entries', key);
+          }
+          firstCommit = false;
+        }
+        for (const [key, { value: change }] of work.changes) {
           if (change !== null) {
             assert.equal(change[0], MAGIC_BYTE, `${key} is written as Avro`);
             avroWritten++;
@@ -187,24 +216,17 @@ describe('trace-linker state codec', () => {
     const split = sample.continuation.findLastIndex((c) => c.kind === 'process') + 1;
     run(restored, sample.continuation.slice(0, split));
 
-    // A restart from the changelog as it stands now, JSON values of keys not changed since beside Avro
-    // values of the others: the same state.
-    const mixed = [...changelog].filter((e): e is [string, Buffer] => e[1] !== null);
+    // A restart from the changelog as compaction leaves it: only Avro values under the store, the same
+    // state.
+    const compacted = [...changelog].filter((e): e is [string, Buffer] => e[1] !== null);
     assert.ok(avroWritten > 0);
-    assert.ok(
-      mixed.some(([, v]) => v[0] !== MAGIC_BYTE),
-      'JSON values left',
-    );
-    assert.ok(
-      mixed.some(([, v]) => v[0] === MAGIC_BYTE),
-      'Avro values written',
-    );
+    assert.ok(compacted.every(([key, v]) => key.startsWith('entries/') && v[0] === MAGIC_BYTE));
     const again = newTask(sample.partition, clock);
-    for (const [key, value] of mixed) again.state.restore(key, value);
-    assert.deepEqual([...again.state.keys()].sort(), [...restored.state.keys()].sort());
-    for (const key of restored.state.keys())
-      assert.deepEqual(comparable(again.state.get(key)), comparable(restored.state.get(key)), key);
-    again.state.abort();
+    for (const [key, value] of compacted) again.state.restore(changelogRecord(key, value, 'entries'));
+    assert.deepEqual([...entries(again).keys()].sort(), [...entries(restored).keys()].sort());
+    for (const key of entries(restored).keys())
+      assert.deepEqual(comparable(entries(again).get(key)), comparable(entries(restored).get(key)), key);
+    assert.equal(again.hasWrites(), false, 'nothing left to migrate');
     run(again, sample.continuation.slice(split));
 
     // The same records, in the same order, as the JSON release emitted.

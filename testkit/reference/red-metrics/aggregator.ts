@@ -22,6 +22,7 @@
 
 import type { RedMetricsConfig } from '../../../processors/red-metrics/config.ts';
 import type { InputRecord, ProcessorContext } from '../../../processors/runtime/definition.ts';
+import { jsonStore } from '../../../processors/runtime/store-types.ts';
 import { compileRouteTemplater, type RouteTemplater } from '../../../processors/shared/route-template.ts';
 import { seriesIdOf } from '../../../runtime/metric-definition.ts';
 import type { MetricSample, Span } from '../../../schemas/types.ts';
@@ -86,7 +87,9 @@ interface EdgeSeries extends SeriesCommon {
 }
 
 export type RedMetricsState = Meta | RouteSeries | EdgeSeries | number;
-type Ctx = ProcessorContext<RedMetricsConfig, RedMetricsState>;
+/** The reference keeps its one key space: one store. */
+export const referenceStores = { state: jsonStore<RedMetricsState>() };
+type Ctx = ProcessorContext<RedMetricsConfig, typeof referenceStores>;
 
 const META = 'meta';
 const TOTAL = 'b:total';
@@ -121,11 +124,11 @@ function closableUpTo(ctx: Ctx): number {
 }
 
 function meta(ctx: Ctx): Meta {
-  const m = ctx.state.get(META) as Meta | undefined;
+  const m = ctx.stores.state.get(META) as Meta | undefined;
   if (m !== undefined) return m;
   // A new stream: windows before now are closed already; older spans (a replay) count as late.
   const created: Meta = { t: 'meta', closed: closableUpTo(ctx) };
-  ctx.state.set(META, created);
+  ctx.stores.state.set(META, created);
   return created;
 }
 
@@ -157,21 +160,21 @@ function admit(
   globalOverflow: Labels,
 ): { key: string; labels: Labels; budget: string | null } {
   const key = `${prefix}${seriesIdOf(idName, labels)}`;
-  if (ctx.state.has(key)) return { key, labels, budget: budgetKey };
-  const total = (ctx.state.get(TOTAL) as number | undefined) ?? 0;
+  if (ctx.stores.state.has(key)) return { key, labels, budget: budgetKey };
+  const total = (ctx.stores.state.get(TOTAL) as number | undefined) ?? 0;
   const room = total < ctx.config.maxSeries;
-  const used = (ctx.state.get(budgetKey) as number | undefined) ?? 0;
+  const used = (ctx.stores.state.get(budgetKey) as number | undefined) ?? 0;
   if (room && used < ctx.config.cardinalityLimit - reserved) {
-    ctx.state.set(budgetKey, used + 1);
-    ctx.state.set(TOTAL, total + 1);
+    ctx.stores.state.set(budgetKey, used + 1);
+    ctx.stores.state.set(TOTAL, total + 1);
     ctx.count('series_created');
     return { key, labels, budget: budgetKey };
   }
   ctx.count('overflow_spans');
   const overflowKey = `${prefix}${seriesIdOf(idName, overflow)}`;
-  if (ctx.state.has(overflowKey)) return { key: overflowKey, labels: overflow, budget: null };
+  if (ctx.stores.state.has(overflowKey)) return { key: overflowKey, labels: overflow, budget: null };
   if (room) {
-    ctx.state.set(TOTAL, total + 1);
+    ctx.stores.state.set(TOTAL, total + 1);
     return { key: overflowKey, labels: overflow, budget: null };
   }
   ctx.count('global_overflow_spans');
@@ -185,9 +188,9 @@ function isGlobalOverflow(series: RouteSeries | EdgeSeries): boolean {
 
 /** One less series under a budget key (removed at zero). */
 function release(ctx: Ctx, key: string): void {
-  const used = ((ctx.state.get(key) as number | undefined) ?? 1) - 1;
-  if (used > 0) ctx.state.set(key, used);
-  else ctx.state.delete(key);
+  const used = ((ctx.stores.state.get(key) as number | undefined) ?? 1) - 1;
+  if (used > 0) ctx.stores.state.set(key, used);
+  else ctx.stores.state.delete(key);
 }
 
 function pendingFor<A>(pend: Array<[number, A]>, start: number, empty: () => A): A {
@@ -228,7 +231,7 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
     route.overflow,
     route.globalOverflow,
   );
-  const rs = (ctx.state.get(r.key) as RouteSeries | undefined) ?? {
+  const rs = (ctx.stores.state.get(r.key) as RouteSeries | undefined) ?? {
     t: 'route',
     kind: route.kind,
     labels: r.labels,
@@ -241,7 +244,7 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
   if (exemplar !== null) exemplar[2] = route.seconds;
   observe(pendingFor(rs.pend, window.start, emptyHist), route.seconds, exemplar);
   rs.seen = ctx.now();
-  ctx.state.set(r.key, rs);
+  ctx.stores.state.set(r.key, rs);
 
   const edge = edgeObservation(span, config.unknownClient);
   const e = admit(
@@ -254,7 +257,7 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
     edge.overflow,
     edge.globalOverflow,
   );
-  const es = (ctx.state.get(e.key) as EdgeSeries | undefined) ?? {
+  const es = (ctx.stores.state.get(e.key) as EdgeSeries | undefined) ?? {
     t: 'edge',
     labels: e.labels,
     budget: e.budget,
@@ -276,7 +279,7 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
     observe(delta.s, edge.seconds, exemplar);
   }
   es.seen = ctx.now();
-  ctx.state.set(e.key, es);
+  ctx.stores.state.set(e.key, es);
 }
 
 function mergeEdge(into: EdgeAgg, delta: EdgeAgg): void {
@@ -347,18 +350,18 @@ export function closeWindows(ctx: Ctx): void {
   const time = BigInt(upTo) * 1_000_000n;
   const now = ctx.now();
   const emit = (s: MetricSample) => ctx.emit('metrics', s.seriesId, s);
-  for (const key of ctx.state.keys()) {
+  for (const key of ctx.stores.state.keys()) {
     if (!key.startsWith('r:') && !key.startsWith('e:')) continue;
-    const series = ctx.state.get(key) as RouteSeries | EdgeSeries;
+    const series = ctx.stores.state.get(key) as RouteSeries | EdgeSeries;
     const folded = series.t === 'route' ? fold(series, upTo, mergeHist) : fold(series, upTo, mergeEdge);
     if (series.pend.length === 0 && now - series.seen > ctx.config.idleSeriesTimeoutMs) {
-      ctx.state.delete(key);
+      ctx.stores.state.delete(key);
       if (series.budget !== null) release(ctx, series.budget);
       if (!isGlobalOverflow(series)) release(ctx, TOTAL);
       ctx.count('series_expired');
       continue;
     }
-    if (folded) ctx.state.set(key, series);
+    if (folded) ctx.stores.state.set(key, series);
     if (series.t === 'route') {
       emit(sample(routeMetric(series.kind), series.labels, stream, series.start, time, { hist: series.cum }));
       continue;
@@ -369,6 +372,6 @@ export function closeWindows(ctx: Ctx): void {
     if (cum.c !== null) emit(sample(RED_METRICS.edgeClient, labels, stream, start, time, { hist: cum.c }));
     if (cum.s !== null) emit(sample(RED_METRICS.edgeServer, labels, stream, start, time, { hist: cum.s }));
   }
-  ctx.state.set(META, { t: 'meta', closed: upTo });
+  ctx.stores.state.set(META, { t: 'meta', closed: upTo });
   ctx.count('windows_closed');
 }

@@ -8,15 +8,16 @@
 
 import { redMetricsConfigSpec } from '../../../processors/red-metrics/config.ts';
 import { defineProcessor } from '../../../processors/runtime/definition.ts';
-import { closeWindows, processSpan, type RedMetricsState } from './aggregator.ts';
+import { closeWindows, processSpan, referenceStores } from './aggregator.ts';
 
-export default defineProcessor<typeof redMetricsConfigSpec.fields, RedMetricsState, 'spans'>({
+export default defineProcessor<typeof redMetricsConfigSpec.fields, typeof referenceStores, 'spans'>({
   name: 'red-metrics',
   description:
     'Spans → RED metrics per service and route (OTel http.server/client.request.duration) and service-graph edges, cumulative per input partition, on the metrics topic',
   inputs: ['spans'],
   outputs: ['metrics'],
   config: redMetricsConfigSpec,
+  stores: referenceStores,
   process(record, ctx) {
     processSpan(record, ctx);
   },

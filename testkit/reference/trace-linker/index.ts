@@ -6,10 +6,9 @@
  */
 import { defineProcessor } from '../../../processors/runtime/definition.ts';
 import { linkerConfigSpec } from '../../../processors/trace-linker/config.ts';
-import { processLinkingEvent, punctuateLinker } from './linker.ts';
-import type { LinkerState } from './state.ts';
+import { processLinkingEvent, punctuateLinker, referenceStores } from './linker.ts';
 
-export default defineProcessor<typeof linkerConfigSpec.fields, LinkerState, 'linking'>({
+export default defineProcessor<typeof linkerConfigSpec.fields, typeof referenceStores, 'linking'>({
   name: 'trace-linker',
   description:
     'Spans from span-assembler → parents inside each process and trace ids along call chains (across nodes) → meshpipe.spans.v1 keyed by trace id',
@@ -17,6 +16,7 @@ export default defineProcessor<typeof linkerConfigSpec.fields, LinkerState, 'lin
   // The linking topic is also an output: trace-id questions and answers go to other nodes' partitions.
   outputs: ['spans', 'linking'],
   config: linkerConfigSpec,
+  stores: referenceStores,
   // Values stay decoded between records: a CLIENT span reads its process's candidate buckets (up to a
   // thousand servers each), and decoding them per read was over half of the linker's CPU at 8K
   // requests/s per process (bench/pipeline). Every change is followed by state.set (linker.ts).

@@ -12,6 +12,7 @@
  */
 
 import type { InputRecord, ProcessorContext } from '../../../processors/runtime/definition.ts';
+import { jsonStore } from '../../../processors/runtime/store-types.ts';
 import { deterministicSpanId, traceIdForRoot } from '../../../processors/shared/span-ids.ts';
 import type { LinkerConfig } from '../../../processors/trace-linker/config.ts';
 import { codecFor } from '../../../schemas/codec.ts';
@@ -42,7 +43,9 @@ import {
   wheelPartKey,
 } from './state.ts';
 
-export type LinkerContext = ProcessorContext<LinkerConfig, LinkerState>;
+/** The reference keeps its one key space: one store. */
+export const referenceStores = { state: jsonStore<LinkerState>() };
+export type LinkerContext = ProcessorContext<LinkerConfig, typeof referenceStores>;
 
 const MS = 1_000_000n;
 
@@ -72,7 +75,7 @@ class Linker {
   }
 
   span(spanId: string): SpanEntry | undefined {
-    const e = this.ctx.state.get(spanKey(spanId));
+    const e = this.ctx.stores.state.get(spanKey(spanId));
     return e?.t === 'span' ? e : undefined;
   }
 
@@ -82,7 +85,7 @@ class Linker {
       this.schedule(spanKey(e.spanId), e.deadlineMs);
       e.scheduledMs = e.deadlineMs;
     }
-    this.ctx.state.set(spanKey(e.spanId), e);
+    this.ctx.stores.state.set(spanKey(e.spanId), e);
   }
 
   #meta: MetaEntry | undefined;
@@ -90,7 +93,7 @@ class Linker {
 
   meta(): MetaEntry {
     if (this.#meta === undefined) {
-      const m = this.ctx.state.get(META_KEY);
+      const m = this.ctx.stores.state.get(META_KEY);
       this.#meta = m?.t === 'meta' ? m : { t: 'meta', pending: 0, wheelFrom: null };
     }
     return this.#meta;
@@ -105,7 +108,7 @@ class Linker {
       this.#metaDirty = true;
     }
     if (this.#metaDirty) {
-      this.ctx.state.set(META_KEY, this.meta());
+      this.ctx.stores.state.set(META_KEY, this.meta());
       this.#metaDirty = false;
     }
   }
@@ -119,37 +122,37 @@ class Linker {
       this.#metaDirty = true;
     }
     if (slot < m.wheelFrom) slot = m.wheelFrom;
-    const got = this.ctx.state.get(wheelKey(slot));
+    const got = this.ctx.stores.state.get(wheelKey(slot));
     const head: WheelEntry = got?.t === 'wheel' ? got : { t: 'wheel', keys: [] };
     const parts = head.parts ?? 0;
     if (parts === 0 && head.keys.length < WHEEL_PART_KEYS) {
       head.keys.push(key);
-      this.ctx.state.set(wheelKey(slot), head);
+      this.ctx.stores.state.set(wheelKey(slot), head);
       return;
     }
     // The slot continues in its last part, or in a new one when that is full.
-    const lastGot = parts === 0 ? undefined : this.ctx.state.get(wheelPartKey(slot, parts));
+    const lastGot = parts === 0 ? undefined : this.ctx.stores.state.get(wheelPartKey(slot, parts));
     let last: WheelEntry | undefined = lastGot?.t === 'wheel' ? lastGot : undefined;
     let part = parts;
     if (last === undefined || last.keys.length >= WHEEL_PART_KEYS) {
       part = parts + 1;
       head.parts = part;
-      this.ctx.state.set(wheelKey(slot), head);
+      this.ctx.stores.state.set(wheelKey(slot), head);
       last = { t: 'wheel', keys: [] };
     }
     last.keys.push(key);
-    this.ctx.state.set(wheelPartKey(slot, part), last);
+    this.ctx.stores.state.set(wheelPartKey(slot, part), last);
   }
 
   /** Every key listed in a wheel slot, its parts deleted. */
   #takeSlot(slot: number): string[] {
-    const head = this.ctx.state.get(wheelKey(slot));
+    const head = this.ctx.stores.state.get(wheelKey(slot));
     if (head?.t !== 'wheel') return [];
-    this.ctx.state.delete(wheelKey(slot));
+    this.ctx.stores.state.delete(wheelKey(slot));
     const keys = [...head.keys];
     for (let part = 1; part <= (head.parts ?? 0); part++) {
-      const p = this.ctx.state.get(wheelPartKey(slot, part));
-      this.ctx.state.delete(wheelPartKey(slot, part));
+      const p = this.ctx.stores.state.get(wheelPartKey(slot, part));
+      this.ctx.stores.state.delete(wheelPartKey(slot, part));
       if (p?.t === 'wheel') keys.push(...p.keys);
     }
     return keys;
@@ -249,7 +252,7 @@ class Linker {
     const d = span.endTimeUnixNano - span.startTimeUnixNano;
     const duration = d > 0n ? d : 0n;
     const { key, baseNs } = this.#slotOf(span.local.node, span.local.pid, span.startTimeUnixNano, duration);
-    const got = this.ctx.state.get(key);
+    const got = this.ctx.stores.state.get(key);
     const bucket: BucketEntry =
       got?.t === 'bucket' ? got : { t: 'bucket', baseNs, servers: [], touchedMs: this.now };
     if (bucket.servers.length >= MAX_BUCKET_SERVERS) {
@@ -267,7 +270,7 @@ class Linker {
       [],
     ]);
     bucket.touchedMs = this.now;
-    this.ctx.state.set(key, bucket);
+    this.ctx.stores.state.set(key, bucket);
   }
 
   /** How long a remote parent is remembered (its answer, for late children). */
@@ -295,7 +298,7 @@ class Linker {
       const from = startNs - tierMaxNs(tier, this.#maxSpanNs);
       const last = from > 0n ? from / width : 0n;
       for (let b = first; b >= last; b--) {
-        const got = this.ctx.state.get(bucketKey(node, pid, tier, b));
+        const got = this.ctx.stores.state.get(bucketKey(node, pid, tier, b));
         if (got?.t !== 'bucket') continue;
         const callStart = Number(startNs - got.baseNs);
         const callEnd = Number(endNs - got.baseNs);
@@ -311,12 +314,12 @@ class Linker {
 
   #noteChildConnection(node: string, pid: number, parent: ServerSummary, connectionKey: string): void {
     const { key } = this.#slotOf(node, pid, parent.startNs, parent.endNs - parent.startNs);
-    const got = this.ctx.state.get(key);
+    const got = this.ctx.stores.state.get(key);
     if (got?.t !== 'bucket') return;
     const row = got.servers.find((r) => r[0] === parent.spanId);
     if (row === undefined || row[5].includes(connectionKey) || row[5].length >= MAX_CHILD_CONNECTIONS) return;
     row[5].push(connectionKey);
-    this.ctx.state.set(key, got);
+    this.ctx.stores.state.set(key, got);
   }
 
   /** Chooses the cause of a CLIENT span among the SERVER spans of its process (causality.ts). */
@@ -370,7 +373,7 @@ class Linker {
       parent.children.push(e.spanId);
       this.put(parent);
     } else {
-      const got = this.ctx.state.get(remoteKey(parentId));
+      const got = this.ctx.stores.state.get(remoteKey(parentId));
       const remote: RemoteEntry =
         got?.t === 'remote'
           ? got
@@ -405,7 +408,7 @@ class Linker {
       }
       remote.children.push(e.spanId);
       if (got === undefined) this.schedule(remoteKey(parentId), this.now + this.#remoteLifeMs());
-      this.ctx.state.set(remoteKey(parentId), remote);
+      this.ctx.stores.state.set(remoteKey(parentId), remote);
     }
     this.put(e);
   }
@@ -501,7 +504,7 @@ class Linker {
       this.ctx.count('malformed_linking_records');
       return;
     }
-    const got = this.ctx.state.get(remoteKey(ev.spanId));
+    const got = this.ctx.stores.state.get(remoteKey(ev.spanId));
     if (got?.t !== 'remote') {
       this.ctx.count('resolutions_late');
       return;
@@ -512,7 +515,7 @@ class Linker {
     this.schedule(remoteKey(ev.spanId), this.now + this.#remoteLifeMs());
     const children = got.children;
     got.children = [];
-    this.ctx.state.set(remoteKey(ev.spanId), got);
+    this.ctx.stores.state.set(remoteKey(ev.spanId), got);
     for (const id of children) {
       const child = this.span(id);
       if (child !== undefined && child.status === 'parent') this.resolve(child, ev.traceId);
@@ -533,14 +536,14 @@ class Linker {
         return true;
       case 'resolved':
         if (force) return false;
-        this.ctx.state.delete(spanKey(e.spanId));
+        this.ctx.stores.state.delete(spanKey(e.spanId));
         return true;
       default:
         if (force) return false;
         // Expected but never came: waiters time out on their own; questions go unanswered.
         if (e.askedBy.length > 0) this.ctx.count('resolve_requests_unanswered', e.askedBy.length);
         if (e.children.length > 0) this.ctx.count('parents_never_arrived');
-        this.ctx.state.delete(spanKey(e.spanId));
+        this.ctx.stores.state.delete(spanKey(e.spanId));
         return true;
     }
   }
@@ -562,7 +565,7 @@ class Linker {
     const due: { key: string; deadline: number }[] = [];
     for (let slot = from; slot <= last; slot++) {
       for (const key of this.#takeSlot(slot)) {
-        const v = this.ctx.state.get(key);
+        const v = this.ctx.stores.state.get(key);
         if (v === undefined) continue;
         switch (v.t) {
           case 'span':
@@ -573,12 +576,12 @@ class Linker {
             break;
           case 'remote': {
             const until = v.askedMs + this.#remoteLifeMs();
-            if (this.now >= until) this.ctx.state.delete(key);
+            if (this.now >= until) this.ctx.stores.state.delete(key);
             else if (slotOf(until) === slot) this.schedule(key, until);
             break;
           }
           case 'bucket':
-            if (this.now - v.touchedMs >= this.#bucketLifeMs()) this.ctx.state.delete(key);
+            if (this.now - v.touchedMs >= this.#bucketLifeMs()) this.ctx.stores.state.delete(key);
             else this.schedule(key, v.touchedMs + this.#bucketLifeMs());
             break;
           default:
@@ -604,7 +607,7 @@ class Linker {
     this.flush();
     if (this.meta().pending <= this.cfg.maxPendingSpans) return;
     const pending: SpanEntry[] = [];
-    for (const key of this.ctx.state.keys()) {
+    for (const key of this.ctx.stores.state.keys()) {
       if (!key.startsWith('s:')) continue;
       const e = this.span(key.slice(2));
       if (e !== undefined && (e.status === 'causality' || e.status === 'parent')) pending.push(e);

@@ -1,5 +1,5 @@
 /**
- * Stage 1: cumulative histogram samples → deltas. Every sample of a series arrives on one partition of
+ * Cumulative histogram samples → deltas (the anomaly detector's first stage). Every sample of a series arrives on one partition of
  * the metrics topic (it is keyed by series id), in the order its stream produced it, so the previous
  * sample of each (series, stream) is right here in partition state.
  *
@@ -15,15 +15,18 @@
  * - a sample not newer than the last one (a producer retry, a replay) changes nothing.
  *
  * Zero deltas are still forwarded once per window as heartbeats: they carry the series' event time to
- * stage 2, so windows of a service that went quiet close on time instead of waiting for the idle timeout.
+ * anomaly-detector, so windows of a service that went quiet close on time instead of waiting for the idle
+ * timeout.
  */
 
-import type { MetricSample } from '../../schemas/types.ts';
+import type { MetricSample, WindowDelta } from '../../schemas/types.ts';
+import { sameBounds } from '../anomaly-detector/histogram.ts';
+import { windowOf } from '../anomaly-detector/state.ts';
 import type { ProcessorContext } from '../runtime/definition.ts';
-import type { DetectorConfig } from './config.ts';
-import { sameBounds } from './histogram.ts';
-import { type DetectorState, SERIES_PREFIX, type SeriesCursor, seriesKey, windowOf } from './state.ts';
-import { DELTAS_TOPIC, type WindowDelta } from './topics.ts';
+import type { DeltasConfig } from './config.ts';
+import { type deltasStores, PRUNED_KEY, type SeriesCursor, seriesKey } from './state.ts';
+
+type Ctx = ProcessorContext<DeltasConfig, typeof deltasStores>;
 
 export const LABELS = {
   service: 'service.name',
@@ -52,10 +55,7 @@ function routeOf(sample: MetricSample, rpc: boolean): { route: string | null; me
 
 const NS_PER_MS = 1_000_000n;
 
-export function processSample(
-  sample: MetricSample,
-  ctx: ProcessorContext<DetectorConfig, DetectorState>,
-): void {
+export function processSample(sample: MetricSample, ctx: Ctx): void {
   const { config } = ctx;
   const rpc = config.rpcMetric !== '' && sample.name === config.rpcMetric;
   if (sample.name !== config.metric && !rpc) return; // the metrics topic carries every pipeline metric too
@@ -70,7 +70,7 @@ export function processSample(
     return;
   }
   const key = seriesKey(sample.seriesId, sample.stream);
-  const previous = ctx.state.get(key) as SeriesCursor | undefined;
+  const previous = ctx.stores.cursors.get(key);
   const cumulative = histogram.bucketCounts;
   const windowNs = BigInt(config.windowMs) * NS_PER_MS;
 
@@ -133,11 +133,11 @@ export function processSample(
           .slice(0, config.maxExampleTraces)
           .map((e) => ({ traceId: e.traceId, value: e.value / per })),
       };
-      ctx.emit(DELTAS_TOPIC, service, delta);
+      ctx.emit('deltas', service, delta);
       ctx.count(count > 0n ? 'deltas' : 'heartbeats');
     }
   }
-  ctx.state.set(key, cursor);
+  ctx.stores.cursors.set(key, cursor);
 }
 
 function statusCodeOf(label: string | undefined): number {
@@ -146,14 +146,24 @@ function statusCodeOf(label: string | undefined): number {
 }
 
 /** Forgets series cursors not updated for `seriesIdleMs` of event time before `nowMs`. */
-export function pruneSeries(ctx: ProcessorContext<DetectorConfig, DetectorState>, nowMs: number): void {
+export function pruneSeries(ctx: Ctx, nowMs: number): void {
   const cutoff = BigInt(Math.floor(nowMs - ctx.config.seriesIdleMs)) * NS_PER_MS;
-  for (const key of ctx.state.keys()) {
-    if (!key.startsWith(SERIES_PREFIX)) continue;
-    const cursor = ctx.state.get(key) as SeriesCursor;
+  const cursors = ctx.stores.cursors;
+  for (const key of cursors.keys()) {
+    const cursor = cursors.get(key)!;
     if (cursor.timeNs < cutoff) {
-      ctx.state.delete(key);
+      cursors.delete(key);
       ctx.count('series_forgotten');
     }
+  }
+}
+
+/** Punctuation: forgets idle series; pruning scans every cursor, so once a minute is plenty. */
+export function pruneIdleSeries(ctx: Ctx): void {
+  const now = ctx.now();
+  const pruned = ctx.stores.clock.get(PRUNED_KEY);
+  if (pruned === undefined || now - pruned >= Math.min(60_000, ctx.config.seriesIdleMs)) {
+    if (pruned !== undefined) pruneSeries(ctx, now);
+    ctx.stores.clock.set(PRUNED_KEY, now);
   }
 }

@@ -1,16 +1,16 @@
 /**
- * Stage 1: cumulative samples → deltas, with the OpenTelemetry cumulative-stream rules (resets, first
+ * anomaly-deltas: cumulative samples → deltas, with the OpenTelemetry cumulative-stream rules (resets, first
  * samples, duplicates), heartbeats, and everything on the metrics topic that is not the watched histogram
  * left alone.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import anomalyDetector from '../../../processors/anomaly-detector/index.ts';
-import { DELTAS_TOPIC, type WindowDelta } from '../../../processors/anomaly-detector/topics.ts';
+import anomalyDeltas from '../../../processors/anomaly-deltas/index.ts';
 import { testProcessor } from '../../../processors/runtime/test-context.ts';
 import { seriesIdOf } from '../../../runtime/metric-definition.ts';
-import type { MetricSample } from '../../../schemas/types.ts';
-import { SEMCONV_BOUNDS } from './red-metrics-emulator.ts';
+import { TOPICS } from '../../../schemas/topics.ts';
+import type { MetricSample, WindowDelta } from '../../../schemas/types.ts';
+import { SEMCONV_BOUNDS } from '../anomaly-detector/red-metrics-emulator.ts';
 
 const T0 = 1_700_000_000_000;
 const MS = 1_000_000n;
@@ -58,13 +58,10 @@ function sample(o: {
   };
 }
 
-function deltasOf(
-  t: ReturnType<typeof testProcessor<typeof anomalyDetector>>,
-  s: MetricSample,
-): WindowDelta[] {
+function deltasOf(t: ReturnType<typeof testProcessor<typeof anomalyDeltas>>, s: MetricSample): WindowDelta[] {
   return t
     .process(s, { input: 'metrics', key: s.seriesId })
-    .filter((e) => e.topic.endsWith(DELTAS_TOPIC.suffix))
+    .filter((e) => e.topic.endsWith(TOPICS.deltas.suffix))
     .map((e) => {
       assert.equal(e.key, 'orders', 'deltas are keyed by service');
       return e.value as WindowDelta;
@@ -72,7 +69,7 @@ function deltasOf(
 }
 
 test('a long-running stream: the first sample is only a reference, then differences', () => {
-  const t = testProcessor(anomalyDetector, { config: { windowMs: 1000 } });
+  const t = testProcessor(anomalyDeltas, { config: { windowMs: 1000 } });
   assert.deepEqual(deltasOf(t, sample({ atMs: T0, buckets: [5, 2] })), []);
   assert.equal(t.counters().series_first_seen, 1);
   const [d] = deltasOf(t, sample({ atMs: T0 + 500, buckets: [8, 2, 1] }));
@@ -89,7 +86,7 @@ test('a long-running stream: the first sample is only a reference, then differen
 });
 
 test('a stream that just started counts in full; a restart (new start time) counts from zero', () => {
-  const t = testProcessor(anomalyDetector, { config: { windowMs: 1000 } });
+  const t = testProcessor(anomalyDeltas, { config: { windowMs: 1000 } });
   const [first] = deltasOf(t, sample({ atMs: T0 + 400, startMs: T0, buckets: [3] }));
   assert.equal(first!.count, 3n, 'requests of a new red-metrics instance are new traffic');
   const [restart] = deltasOf(t, sample({ atMs: T0 + 900, startMs: T0 + 800, buckets: [2] }));
@@ -99,7 +96,7 @@ test('a stream that just started counts in full; a restart (new start time) coun
 });
 
 test('counts that went down without a new start time are a reset too; stale samples change nothing', () => {
-  const t = testProcessor(anomalyDetector, { config: { windowMs: 1000 } });
+  const t = testProcessor(anomalyDeltas, { config: { windowMs: 1000 } });
   deltasOf(t, sample({ atMs: T0, buckets: [10] }));
   assert.equal(deltasOf(t, sample({ atMs: T0 + 100, buckets: [4] }))[0]!.count, 4n);
   assert.equal(t.counters().counter_resets, 1);
@@ -109,7 +106,7 @@ test('counts that went down without a new start time are a reset too; stale samp
 });
 
 test('streams are independent: the same series from two red-metrics partitions', () => {
-  const t = testProcessor(anomalyDetector, { config: { windowMs: 1000 } });
+  const t = testProcessor(anomalyDeltas, { config: { windowMs: 1000 } });
   deltasOf(t, sample({ atMs: T0, buckets: [10], stream: 'red-metrics/0' }));
   deltasOf(t, sample({ atMs: T0, buckets: [100], stream: 'red-metrics/2' }));
   assert.equal(deltasOf(t, sample({ atMs: T0 + 300, buckets: [12], stream: 'red-metrics/0' }))[0]!.count, 2n);
@@ -120,7 +117,7 @@ test('streams are independent: the same series from two red-metrics partitions',
 });
 
 test('unchanged samples send one heartbeat per window (event time for stage 2), no more', () => {
-  const t = testProcessor(anomalyDetector, { config: { windowMs: 1000 } });
+  const t = testProcessor(anomalyDeltas, { config: { windowMs: 1000 } });
   deltasOf(t, sample({ atMs: T0, buckets: [10] }));
   const beats = [100, 400, 800, 1100, 1500].map(
     (ms) => deltasOf(t, sample({ atMs: T0 + ms, buckets: [10] })).length,
@@ -130,16 +127,16 @@ test('unchanged samples send one heartbeat per window (event time for stage 2), 
 });
 
 test('other metrics on the topic are ignored: client durations, counters, pipeline health', () => {
-  const t = testProcessor(anomalyDetector, { config: { windowMs: 1000 } });
+  const t = testProcessor(anomalyDeltas, { config: { windowMs: 1000 } });
   for (const name of ['http.client.request.duration', 'meshpipe.processor.records']) {
     deltasOf(t, sample({ atMs: T0, startMs: T0, buckets: [1], name }));
     assert.deepEqual(deltasOf(t, sample({ atMs: T0 + 100, startMs: T0, buckets: [5], name })), []);
   }
-  assert.equal(t.state.size, 0);
+  assert.equal(t.stores.cursors.size, 0);
 });
 
 test('gRPC: rpc.server.duration in ms becomes deltas in seconds, its route the call, errors by error.type', () => {
-  const t = testProcessor(anomalyDetector, { config: { windowMs: 1000 } });
+  const t = testProcessor(anomalyDeltas, { config: { windowMs: 1000 } });
   const labels = {
     'service.name': 'orders',
     'rpc.system': 'grpc',
@@ -180,7 +177,7 @@ test('gRPC: rpc.server.duration in ms becomes deltas in seconds, its route the c
 });
 
 test('rpcMetric "" watches HTTP only', () => {
-  const t = testProcessor(anomalyDetector, { config: { windowMs: 1000, rpcMetric: '' } });
+  const t = testProcessor(anomalyDeltas, { config: { windowMs: 1000, rpcMetric: '' } });
   const name = 'rpc.server.duration';
   deltasOf(t, sample({ atMs: T0, startMs: T0, buckets: [1], name }));
   assert.deepEqual(deltasOf(t, sample({ atMs: T0 + 100, startMs: T0, buckets: [5], name })), []);
