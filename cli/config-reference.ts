@@ -14,8 +14,8 @@ import { builtinProcessorNames, loadProcessor } from '../processors/runtime/regi
 import { loadBuiltinSinks } from '../sinks/registry.ts';
 
 /**
- * Every key, in spec order; the built-in processors' and sinks' keys follow the generic `processors`
- * and `sinks` entries. This is where the whole configuration is composed: lib/ knows none of them.
+ * Every key, in spec order; the collector's, the built-in processors' and the sinks' keys follow their
+ * generic `collector`, `processors` and `sinks` entries. This is where the whole configuration is composed: lib/ knows none of them.
  */
 export async function configReference(): Promise<DocRow[]> {
   const rows = documentSpec(meshpipeConfigSpec as unknown as ObjectSpec<Fields>);
