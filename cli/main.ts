@@ -4,6 +4,7 @@
  * its options, runs it, and turns MeshpipeErrors into a clear message (code, fix) and an exit code.
  */
 import { readFileSync } from 'node:fs';
+import { resolveCollectorConfig } from '../collectors/config.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { ERRORS, EXIT, errorMessage, MeshpipeError } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
@@ -112,10 +113,15 @@ export async function main(argv: string[]): Promise<number> {
       positionals,
       json,
       config: () => {
-        loaded ??= loadConfig({
-          file: values.config as string | undefined,
-          overrides: configOverrides(values),
-        });
+        if (loaded === undefined) {
+          loaded = loadConfig({
+            file: values.config as string | undefined,
+            overrides: configOverrides(values),
+          });
+          // lib/config leaves the collector's section to the collector (collectors/config.ts): checked
+          // here too, so a bad collector key stops any command, as every other bad key does.
+          resolveCollectorConfig(loaded.config);
+        }
         return loaded;
       },
       logger,

@@ -27,6 +27,7 @@ import { Capture } from './capture/capture.ts';
 import type { LoaderOptions } from './capture/loader/loader-process.ts';
 import { TlsLibraries } from './capture/tls-libraries.ts';
 import type { CaptureCounters } from './capture-counters.ts';
+import { resolveCollectorConfig } from './config.ts';
 
 /**
  * The loader's STATS interval. STATS records close the loss gate's windows (loss-gate.ts), so this is
@@ -64,7 +65,7 @@ export interface CapturePipeline {
 
 export function createCapturePipeline(options: CapturePipelineOptions): CapturePipeline {
   const { config, logger, counters } = options;
-  const c = config.collector;
+  const c = resolveCollectorConfig(config);
   const self = options.self ?? selfFilterFromEnvironment();
   const processes = new ProcessTable();
   const netns = new NetnsNames();

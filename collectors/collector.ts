@@ -33,6 +33,7 @@ import {
 } from './capture-counters.ts';
 import { type CapturePipeline, createCapturePipeline } from './capture-pipeline.ts';
 import { CollectorMetrics, type CollectorSnapshot } from './collector-metrics.ts';
+import { type CollectorConfig, resolveCollectorConfig } from './config.ts';
 import { procUsage } from './proc-usage.ts';
 import { RawBatchWriter } from './ship/raw-batch-writer.ts';
 import { RawEventProducer } from './ship/raw-event-producer.ts';
@@ -70,6 +71,8 @@ export class Collector {
   readonly #metricsCodec = codecFor<MetricSample>('metric-sample');
   readonly #startedAtNs = BigInt(Date.now()) * 1_000_000n;
   readonly #stream: string;
+  /** `collector.*`, checked and typed (config.ts). */
+  readonly #settings: CollectorConfig;
   #server: HttpServer | null = null;
   #timers: NodeJS.Timeout[] = [];
   #metricsProducer: KafkaProducer | null = null;
@@ -80,7 +83,8 @@ export class Collector {
 
   constructor(options: CollectorOptions) {
     this.#o = options;
-    const c = options.config.collector;
+    const c = resolveCollectorConfig(options.config);
+    this.#settings = c;
     this.#stream = `collector/${options.config.node.name}`;
     this.writer = new RawBatchWriter({
       node: options.config.node.name,
@@ -143,7 +147,7 @@ export class Collector {
     await this.#checkTopic();
     const ready = await this.#pipeline.capture.start();
     this.#producer.start();
-    const c = this.#o.config.collector;
+    const c = this.#settings;
     if (this.#o.metricsServer !== false) {
       this.#server = await startHttpServer({
         listen: { host: c.metricsHost, port: c.metricsPort },

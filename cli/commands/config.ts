@@ -1,3 +1,4 @@
+import { resolveCollectorConfig } from '../../collectors/config.ts';
 import { redactConfig } from '../../lib/config/redact-config.ts';
 import { loadBuiltinSinks, resolveSinkConfig } from '../../sinks/registry.ts';
 import type { CommandDefinition } from '../command.ts';
@@ -15,12 +16,13 @@ export const command: CommandDefinition = {
   async run(ctx) {
     if (ctx.values.effective === true) {
       const { config, file } = ctx.config();
-      // The built-in sinks' sections as they take effect: validated, defaults and environment applied.
+      // The collector's and the built-in sinks' sections as they take effect: validated, defaults and
+      // environment applied.
       const sinks: Record<string, unknown> = { ...config.sinks };
       for (const { definition } of await loadBuiltinSinks()) {
         sinks[definition.name] = resolveSinkConfig(definition, config);
       }
-      const redacted = redactConfig({ ...config, sinks });
+      const redacted = redactConfig({ ...config, collector: resolveCollectorConfig(config), sinks });
       if (ctx.json) ctx.printJson({ file: file ?? null, config: redacted });
       else {
         ctx.out(`# from ${file ?? '(no file: defaults and environment)'}`);

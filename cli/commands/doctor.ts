@@ -3,6 +3,7 @@ import {
   kubernetesSource,
   loadKubeConfig,
 } from '../../collectors/build/identity/kubernetes/kubernetes-decorator.ts';
+import { resolveCollectorConfig } from '../../collectors/config.ts';
 import { type CommandDefinition, KAFKA_OPTIONS } from '../command.ts';
 import { runChecks } from '../stack/doctor.ts';
 
@@ -21,7 +22,7 @@ export const command: CommandDefinition = {
     const { config } = ctx.config();
     const checks = await runChecks(config, ctx.logger);
     // In a cluster (or with collector.kubernetes.kubeconfig): API access and the collector's RBAC.
-    const source = kubernetesSource(config.collector.kubernetes);
+    const source = kubernetesSource(resolveCollectorConfig(config).kubernetes);
     if (source !== null) checks.push(await checkKubernetesAccess(loadKubeConfig(source)));
     const failed = checks.some((c) => c.status === 'fail');
     if (ctx.json) {

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { resolveCollectorConfig } from '../../collectors/config.ts';
 import type { CheckResult } from '../../lib/check-result.ts';
 import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { findEndpoints, NO_BROKERS_FIX } from '../../lib/endpoints.ts';
@@ -118,7 +119,7 @@ const TLS_FIX_UNREAD =
 
 /** The paths the running collector has TLS uprobes on (its /metrics), or null when none answers. */
 async function collectorTlsBinaries(config: MeshpipeConfig): Promise<string[] | null> {
-  const { metricsHost, metricsPort } = config.collector;
+  const { metricsHost, metricsPort } = resolveCollectorConfig(config);
   const host = metricsHost === '0.0.0.0' || metricsHost === '::' ? '127.0.0.1' : metricsHost;
   try {
     const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${metricsPort}/metrics`, {
@@ -141,7 +142,8 @@ async function collectorTlsBinaries(config: MeshpipeConfig): Promise<string[] | 
  * scans /proc exactly as the collector does), and what a collector running on this node has attached.
  */
 export async function checkTls(config: MeshpipeConfig): Promise<CheckResult> {
-  if (!config.collector.tls.enabled)
+  const collector = resolveCollectorConfig(config);
+  if (!collector.tls.enabled)
     return ok('tls', 'TLS capture is off (collector.tls.enabled): encrypted traffic is not read');
   if (!existsSync('/sys/bus/event_source/devices/uprobe/type'))
     return warn(
@@ -169,7 +171,7 @@ export async function checkTls(config: MeshpipeConfig): Promise<CheckResult> {
   const parts = [
     `OpenSSL found: ${openssl.map(describe).join(', ') || 'none'}`,
     attached === null
-      ? `no collector answering on ${config.collector.metricsHost}:${config.collector.metricsPort} to say what it attached`
+      ? `no collector answering on ${collector.metricsHost}:${collector.metricsPort} to say what it attached`
       : `collector attached: ${attached.join(', ') || 'nothing yet'}`,
   ];
   if (boringssl.length > 0) parts.push(`BoringSSL (not read): ${boringssl.map(describe).join(', ')}`);

@@ -17,11 +17,11 @@
  * The partition count is read from the broker when connecting, and again every minute.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CollectorConfig } from '../../lib/config/meshpipe-config.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { findKafkaError, type KafkaClient, type KafkaProducer } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { type CaptureCounters, countDrop, DROP_REASON, DROP_STAGE } from '../capture-counters.ts';
+import type { CollectorConfig } from '../config.ts';
 import type { RawBatchRecord, RawBatchWriter } from './raw-batch-writer.ts';
 
 export interface RawEventProducerOptions {

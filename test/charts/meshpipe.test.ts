@@ -13,12 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { resolveCollectorConfig } from '../../collectors/config.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import { helmBinary, LOCAL_DIR, PROJECT_ROOT } from '../../lib/paths.ts';
 import { BUILTIN_PROCESSORS, loadProcessor } from '../../processors/runtime/registry.ts';
 import { TOPICS, type TopicId } from '../../schemas/topics.ts';
 import { assertRealCommand } from '../helpers/meshpipe-command.ts';
-import { checkSinkSections, withoutPendingKeys } from '../helpers/shipped-config.ts';
+import { checkComponentSections, withoutPendingKeys } from '../helpers/shipped-config.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are checked structurally
 type K8s = any;
@@ -139,10 +140,10 @@ describe('charts/meshpipe', {
       file: join(dir, 'meshpipe.json'),
       env: { ...env, MESHPIPE_KAFKA_SASL_MECHANISM: 'scram-sha-512' },
     });
-    await checkSinkSections(config, env);
+    await checkComponentSections(config, env);
     assert.deepEqual(config.kafka.brokers, ['kafka-bootstrap.kafka.svc:9093']);
     assert.equal(config.kafka.ssl, true, 'TLS to the brokers by default');
-    assert.equal(config.collector.kubernetes.enabled, 'auto');
+    assert.equal(resolveCollectorConfig(config, env).kubernetes.enabled, 'auto');
   });
 
   it('asks for read-only RBAC on what the decorator watches, the same as infra/kubernetes; a token for the collector only', () => {

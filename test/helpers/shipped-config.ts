@@ -4,6 +4,7 @@
  * `kafka.tls.{ca,cert,key}` are the keys the Kafka TLS work adds to the configuration; until it knows
  * them, the shipped files are validated without them (everything else must pass as is).
  */
+import { resolveCollectorConfig } from '../../collectors/config.ts';
 import { kafkaSpec, type MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { loadBuiltinSinks, resolveSinkConfig } from '../../sinks/registry.ts';
 
@@ -14,12 +15,14 @@ export function withoutPendingKeys(json: any): any {
 }
 
 /**
- * Validates the built-in sinks' sections of a loaded configuration with their own specs, as
- * `meshpipe sink <name>` and `meshpipe up` do (lib/ leaves `sinks.<name>` open). Throws naming the key.
+ * Validates the sections lib/ leaves open — the collector's (`collector.*`) and the built-in sinks'
+ * (`sinks.<name>`) — with their own specs, as `meshpipe collect`, `meshpipe sink <name>` and `meshpipe up`
+ * do. Throws naming the key.
  */
-export async function checkSinkSections(
-  config: Pick<MeshpipeConfig, 'sinks'>,
+export async function checkComponentSections(
+  config: Pick<MeshpipeConfig, 'collector' | 'sinks'>,
   env: Record<string, string | undefined>,
 ): Promise<void> {
+  resolveCollectorConfig(config, env);
   for (const { definition } of await loadBuiltinSinks()) resolveSinkConfig(definition, config, { env });
 }

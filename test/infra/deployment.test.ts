@@ -15,7 +15,7 @@ import { PROJECT_ROOT } from '../../lib/paths.ts';
 import { BUILTIN_PROCESSORS, loadProcessor } from '../../processors/runtime/registry.ts';
 import { TOPICS, type TopicId } from '../../schemas/topics.ts';
 import { assertRealCommand } from '../helpers/meshpipe-command.ts';
-import { checkSinkSections, withoutPendingKeys } from '../helpers/shipped-config.ts';
+import { checkComponentSections, withoutPendingKeys } from '../helpers/shipped-config.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are checked structurally
 type K8s = any;
@@ -76,7 +76,7 @@ describe('Kubernetes manifests', () => {
       JSON.stringify(withoutPendingKeys(JSON.parse(config.data['meshpipe.json']))),
     );
     const { config: parsed } = loadConfig({ file: join(dir, 'meshpipe.json'), env });
-    await checkSinkSections(parsed, env);
+    await checkComponentSections(parsed, env);
     assert.deepEqual(
       parsed.kafka.brokers,
       ['kafka-bootstrap.kafka.svc:9093'],

@@ -9,7 +9,7 @@
  *   rule.service ?? rule.workload ?? pod ?? comm
  * (schemas/l7-raw-event.avsc, WorkloadIdentity.service).
  */
-import type { WorkloadRule } from '../../../lib/config/meshpipe-config.ts';
+import type { WorkloadRule } from '../../config.ts';
 
 /** A glob (`*`, `?`) as an anchored regular expression; everything else is literal. */
 export function globToRegExp(glob: string): RegExp {

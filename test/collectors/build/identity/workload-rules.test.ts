@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { globToRegExp, WorkloadRules } from '../../../../collectors/build/identity/workload-rules.ts';
-import type { WorkloadRule } from '../../../../lib/config/meshpipe-config.ts';
+import type { WorkloadRule } from '../../../../collectors/config.ts';
 
 const rule = (r: Partial<WorkloadRule>): WorkloadRule => ({
   pod: null,
