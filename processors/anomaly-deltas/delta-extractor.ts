@@ -161,9 +161,9 @@ export function pruneSeries(ctx: Ctx, nowMs: number): void {
 /** Punctuation: forgets idle series; pruning scans every cursor, so once a minute is plenty. */
 export function pruneIdleSeries(ctx: Ctx): void {
   const now = ctx.now();
-  const pruned = ctx.stores.clock.get(PRUNED_KEY);
+  const pruned = ctx.stores.clock.get(PRUNED_KEY)?.atMs;
   if (pruned === undefined || now - pruned >= Math.min(60_000, ctx.config.seriesIdleMs)) {
     if (pruned !== undefined) pruneSeries(ctx, now);
-    ctx.stores.clock.set(PRUNED_KEY, now);
+    ctx.stores.clock.set(PRUNED_KEY, { atMs: now });
   }
 }

@@ -12,7 +12,7 @@
  */
 import { defineProcessor } from '../runtime/definition.ts';
 import { detectorConfigSpec } from './config.ts';
-import { detectorStores, legacyDetectorState } from './state.ts';
+import { detectorStores, legacyDetectorState } from './stores.ts';
 import { processDelta, punctuateDetector } from './windows.ts';
 
 export default defineProcessor<typeof detectorConfigSpec.fields, typeof detectorStores, 'deltas'>({

@@ -15,17 +15,16 @@ import type { AnomalyType } from '../../schemas/types.ts';
 import { formatDuration, formatValue, subjectOf, type TransitionSpec } from './anomaly-events.ts';
 import type { DetectorConfig, Severity } from './config.ts';
 import { histogramQuantile } from './histogram.ts';
-import {
-  type CheckState,
-  type HysteresisOptions,
-  initialCheck,
-  stepCheck,
-  type Verdict,
-  verdictAbove,
-  verdictBelow,
-} from './hysteresis.ts';
+import { type HysteresisOptions, stepCheck, type Verdict, verdictAbove, verdictBelow } from './hysteresis.ts';
 import { type Baseline, baselineOf, lowerThresholds, remember, upperThresholds } from './robust-baseline.ts';
-import type { Example, RouteHistory, RouteState, WindowAcc } from './state.ts';
+import {
+  type Check,
+  type Example,
+  newCheck,
+  type RouteHistory,
+  type RouteState,
+  type WindowAcc,
+} from './state.ts';
 
 export type Emit = (spec: TransitionSpec) => void;
 
@@ -169,12 +168,12 @@ function runMetric(
       )
         verdict = 'deadband';
     }
-    const state = route.checks[check.name] ?? initialCheck();
+    const state = route.checks[check.name] ?? newCheck();
     const firedAtMs = state.firedAtMs;
     const transition = stepCheck(state, verdict, check.hysteresis);
     if (transition === 'FIRING') {
       state.firedAtMs = ctx.endMs;
-      (state as CheckState & { severity?: string }).severity = check.severity(value);
+      state.severity = check.severity(value);
     }
     if (transition !== undefined) {
       const at = transition === 'RESOLVED' ? { ...state, firedAtMs } : state;
@@ -195,7 +194,7 @@ function runMetric(
 function transitionOf(
   ctx: WindowContext,
   check: MetricCheck,
-  state: CheckState & { severity?: string },
+  state: Check,
   status: 'FIRING' | 'RESOLVED',
   observed: number,
   baseline: Baseline | undefined,
@@ -222,7 +221,7 @@ function transitionOf(
   return {
     type: check.type,
     status,
-    severity: (state.severity as Severity | undefined) ?? check.severity(observed),
+    severity: state.severity ?? check.severity(observed),
     service: route.service,
     route: route.route,
     method: route.method,
@@ -377,11 +376,10 @@ function statusClasses(ctx: WindowContext): void {
   for (const cls of Object.keys(acc.classes).sort()) {
     if (!learnClass(route, cls) || !warm || !(c.classes as readonly string[]).includes(cls)) continue;
     const name = `NEW_STATUS_CLASS:${cls}`;
-    const state = initialCheck();
+    const state = newCheck();
     stepCheck(state, 'breach', hysteresis);
     state.firedAtMs = ctx.endMs;
-    (state as CheckState & { severity?: string }).severity =
-      cls === '5xx' || cls === 'none' ? 'WARNING' : 'INFO';
+    state.severity = cls === '5xx' || cls === 'none' ? 'WARNING' : 'INFO';
     route.checks[name] = state;
     ctx.emit(statusClassTransition(ctx, cls, state, 'FIRING'));
   }
@@ -401,7 +399,7 @@ function statusClasses(ctx: WindowContext): void {
 function statusClassTransition(
   ctx: WindowContext,
   cls: string,
-  state: CheckState & { severity?: string },
+  state: Check,
   status: 'FIRING' | 'RESOLVED',
 ): TransitionSpec {
   const { route, acc, config } = ctx;
@@ -411,7 +409,7 @@ function statusClassTransition(
   return {
     type: 'NEW_STATUS_CLASS',
     status,
-    severity: (state.severity as Severity | undefined) ?? 'WARNING',
+    severity: state.severity ?? 'WARNING',
     service: route.service,
     route: route.route,
     method: route.method,

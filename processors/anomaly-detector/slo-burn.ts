@@ -16,11 +16,18 @@
  * per-window counts, so they slide by one evaluation window; `slo.windowScale` shrinks them for tests.
  */
 import { formatDuration, formatValue, type TransitionSpec } from './anomaly-events.ts';
-import { type DetectorConfig, objectiveFor, type Severity } from './config.ts';
+import { type DetectorConfig, objectiveFor } from './config.ts';
 import { countAbove } from './histogram.ts';
-import { type CheckState, initialCheck, stepCheck, type Verdict } from './hysteresis.ts';
+import { stepCheck, type Verdict } from './hysteresis.ts';
 import type { Emit } from './route-detectors.ts';
-import type { Example, ServiceState, SloWindow, WindowAcc } from './state.ts';
+import {
+  type Check,
+  type Example,
+  newCheck,
+  type ServiceState,
+  type SloWindow,
+  type WindowAcc,
+} from './state.ts';
 
 /** What the routes of a service added up to in one window. */
 export interface ServiceWindow {
@@ -75,12 +82,16 @@ export function mergeExamples(
   if (into.length > max) into.splice(max);
 }
 
-function ratio(ring: readonly SloWindow[], windows: number, index: 1 | 2): { ratio: number; total: number } {
+function ratio(
+  ring: readonly SloWindow[],
+  windows: number,
+  counted: 'bad' | 'slow',
+): { ratio: number; total: number } {
   let total = 0;
   let bad = 0;
   for (let i = Math.max(0, ring.length - windows); i < ring.length; i++) {
-    total += ring[i]![0];
-    bad += ring[i]![index];
+    total += ring[i]!.total;
+    bad += ring[i]![counted];
   }
   return { ratio: total === 0 ? 0 : bad / total, total };
 }
@@ -93,28 +104,28 @@ export function evaluateServiceWindow(
   config: DetectorConfig,
   emit: Emit,
 ): void {
-  service.ring.push([totals.total, totals.bad, totals.slow]);
+  service.ring.push({ total: totals.total, bad: totals.bad, slow: totals.slow });
   const capacity = ringCapacity(config);
   if (service.ring.length > capacity) service.ring.splice(0, service.ring.length - capacity);
   service.windows++;
   const objective = objectiveFor(config, service.service);
   if (!config.slo.enabled || objective === undefined) return;
-  const slos: Array<{ slo: 'availability' | 'latency'; objective: number; index: 1 | 2 }> = [];
+  const slos: Array<{ slo: 'availability' | 'latency'; objective: number; counted: 'bad' | 'slow' }> = [];
   if (objective.availability > 0)
-    slos.push({ slo: 'availability', objective: objective.availability, index: 1 });
+    slos.push({ slo: 'availability', objective: objective.availability, counted: 'bad' });
   if (objective.latencySeconds > 0)
-    slos.push({ slo: 'latency', objective: objective.latencyObjective, index: 2 });
+    slos.push({ slo: 'latency', objective: objective.latencyObjective, counted: 'slow' });
   const endMs = startMs + config.windowMs;
   const hysteresis = config.slo;
 
-  for (const { slo, objective: target, index } of slos) {
+  for (const { slo, objective: target, counted } of slos) {
     const budget = 1 - target;
     for (const tier of ['fast', 'slow'] as const) {
       const name = `SLO:${slo}:${tier}`;
       const windows = tierWindows(config, tier);
       const rate = config.slo[tier].burnRate;
-      const long = ratio(service.ring, windows.long, index);
-      const short = ratio(service.ring, windows.short, index);
+      const long = ratio(service.ring, windows.long, counted);
+      const short = ratio(service.ring, windows.short, counted);
       const burnLong = long.ratio / budget;
       const burnShort = short.ratio / budget;
       // Warm-up: a long window that has not filled yet would make a few bad requests look like a fire.
@@ -124,7 +135,7 @@ export function evaluateServiceWindow(
       if (burnLong > rate && burnShort > rate) verdict = warm ? 'breach' : 'deadband';
       else if (burnShort <= resolveAt || burnLong <= resolveAt) verdict = 'clear';
       else verdict = 'deadband';
-      const state: CheckState & { severity?: string } = service.checks[name] ?? initialCheck();
+      const state: Check = service.checks[name] ?? newCheck();
       const firedAtMs = state.firedAtMs;
       const transition = stepCheck(state, verdict, hysteresis);
       if (transition === 'FIRING') {
@@ -143,7 +154,7 @@ export function evaluateServiceWindow(
       const spec: TransitionSpec = {
         type: 'SLO_BURN_RATE',
         status: transition,
-        severity: (state.severity as Severity | undefined) ?? config.slo[tier].severity,
+        severity: state.severity ?? config.slo[tier].severity,
         service: service.service,
         route: null,
         method: null,
@@ -199,7 +210,7 @@ export function resolveAllServiceChecks(
     emit({
       type: 'SLO_BURN_RATE',
       status: 'RESOLVED',
-      severity: (state.severity as Severity | undefined) ?? 'WARNING',
+      severity: state.severity ?? 'WARNING',
       service: service.service,
       route: null,
       method: null,

@@ -3,13 +3,19 @@
  * change to its changelog in the transaction of the outputs, so a restart resumes exactly where the
  * committed anomalies left off).
  *
- *   store     key                            value
+ *   store     key                            value (Avro type)
  *   meta      meta                           Meta          the partition's watermark and input clock
+ *                                            (meta.avsc)
  *   windows   <window start ms>|<route key>  WindowAcc     what a route gained in a window still open
+ *                                            (window-acc.avsc)
  *   routes    <route key>                    RouteState    baselines, known status classes, checks
+ *                                            (route-state.avsc)
  *   services  <service>                      ServiceState  SLO window ring and burn-rate checks
+ *                                            (service-state.avsc)
  *
- * (The series cursors are anomaly-deltas' state: processors/anomaly-deltas/state.ts.)
+ * The stores and their codecs are declared in stores.ts: each value is Avro of the type named above (the
+ * JSON the releases before wrote still restores: json-state.ts). (The series cursors are anomaly-deltas'
+ * state: processors/anomaly-deltas/state.ts.)
  *
  * A route key is `<service>\u0001<method>\u0001<route>`: service names, methods and routes never contain
  * the control characters, and sorting keys sorts routes by service (output order must not depend on the
@@ -17,10 +23,8 @@
  * \u0002`, holding the sum of its routes: it feeds the SLOs, and its detectors catch what no single
  * route can show (routes too sparse for a baseline, e.g. paths that were not templated).
  */
-import type { LegacyEntry } from '../runtime/definition.ts';
-import { jsonStateCodec } from '../runtime/state-codec.ts';
-import { jsonStore } from '../runtime/store-types.ts';
-import type { CheckState } from './hysteresis.ts';
+import type { Severity } from './config.ts';
+import { type CheckState, initialCheck } from './hysteresis.ts';
 
 export const META_KEY = 'meta';
 
@@ -138,53 +142,33 @@ export interface RouteState {
   /** Status classes seen so far. */
   knownClasses: string[];
   /** Hysteresis per check, by check name (`LATENCY_P99`, `NEW_STATUS_CLASS:5xx`...). */
-  checks: Record<string, CheckState & { severity?: string }>;
+  checks: Record<string, Check>;
 }
 
-/** One window of a service in the SLO ring: requests, server errors, and requests slower than the SLO. */
-export type SloWindow = [total: number, bad: number, slow: number];
+/** A check's hysteresis, and the severity it fired with: kept, so that its resolution says the same. */
+export interface Check extends CheckState {
+  /** Null until it fires. */
+  severity: Severity | null;
+}
+
+export function newCheck(): Check {
+  return { ...initialCheck(), severity: null };
+}
+
+/**
+ * One window of a service in the SLO ring: requests, server errors, and requests slower than the SLO. A
+ * record, not a tuple: an Avro array could not say it has three counts, nor which is which.
+ */
+export interface SloWindow {
+  total: number;
+  bad: number;
+  slow: number;
+}
 
 export interface ServiceState {
   service: string;
   /** Newest last, one entry per window, as long as the longest burn-rate window. */
   ring: SloWindow[];
   windows: number;
-  checks: Record<string, CheckState & { severity?: string }>;
-}
-
-/**
- * The state stores (processors/runtime/store-types.ts). JSON: the SLO ring is tuples and checks are
- * maps of records, which an Avro type would spell otherwise (a change of the values, not made here).
- */
-export const detectorStores = {
-  meta: jsonStore<Meta>(),
-  windows: jsonStore<WindowAcc>(),
-  routes: jsonStore<RouteState>(),
-  services: jsonStore<ServiceState>(),
-};
-
-const json = jsonStateCodec<unknown>();
-
-/** The key prefix of each store in the releases before stores (one key space). */
-const LEGACY_PREFIXES = [
-  ['w|', 'windows'],
-  ['r|', 'routes'],
-  ['s|', 'services'],
-] as const;
-
-/**
- * A changelog record of the releases before stores (one key space, by key prefix), as it is now. Those
- * releases ran both stages in this processor: the series cursors (`c|`, `pruned`) are anomaly-deltas'
- * now, which starts them afresh from the next sample of each series, so they are dropped here.
- */
-export function legacyDetectorState(
-  key: string,
-  bytes: Buffer,
-): LegacyEntry<typeof detectorStores> | undefined {
-  if (key.startsWith('c|') || key === 'pruned') return undefined;
-  const value = json.decode(bytes) as never;
-  if (key === META_KEY) return { store: 'meta', key, value };
-  for (const [prefix, store] of LEGACY_PREFIXES)
-    if (key.startsWith(prefix)) return { store, key: key.slice(prefix.length), value };
-  throw new Error(`not a key of anomaly-detector's state: ${key}`);
+  checks: Record<string, Check>;
 }

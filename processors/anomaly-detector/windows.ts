@@ -30,7 +30,6 @@ import {
   type ServiceWindow,
 } from './slo-burn.ts';
 import {
-  type detectorStores,
   floorTo,
   isServiceWide,
   META_KEY,
@@ -45,6 +44,7 @@ import {
   windowKey,
   windowOf,
 } from './state.ts';
+import type { detectorStores } from './stores.ts';
 
 type Ctx = ProcessorContext<DetectorConfig, typeof detectorStores>;
 

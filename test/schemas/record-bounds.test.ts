@@ -62,7 +62,16 @@ describe('record bounds: hostile records fail with a reason, whatever they claim
     it(`refuses every poison record of ${basename(file)}`, () => {
       const codec = codecFor(file, registry);
       const bodies = poisonBodies(codec.schema.type);
-      assert.ok(bodies.length > 0);
+      if (bodies.length === 0) {
+        // Fixed-size fields only (a record of doubles: anomaly-detector's meta): no count, length or
+        // index to lie about. What a hostile record can still do is end early.
+        const [value] = fc.sample(validValue(codec.schema.type), { numRuns: 1, seed: 1 });
+        const valid = codec.encode(value);
+        const truncated = valid.subarray(0, valid.length - 1);
+        assertRefused(() => codec.decode(truncated), 'a record one byte short');
+        assertRefused(() => decodeAny(truncated, registry), 'a record one byte short');
+        return;
+      }
       for (const { what, bytes } of bodies) {
         const record = wireRecord(codec.schema.id, bytes);
         assertRefused(() => codec.decode(record), what);
