@@ -14,7 +14,7 @@
  */
 
 import type { MetricSample, Span } from '../../schemas/types.ts';
-import type { InputRecord, ProcessorContext } from '../runtime/definition.ts';
+import type { InputRecord, PartitionState, ProcessorContext } from '../runtime/definition.ts';
 import type { RedMetricsConfig } from './config.ts';
 import { emptyHist, exemplarsOf, histogramOf, mergeHist, observe } from './histogram.ts';
 import {
@@ -32,6 +32,7 @@ import {
   type Hist,
   META_KEY,
   type Meta,
+  type Pending,
   type RouteSeries,
   type redMetricsStores,
   TOTAL_KEY,
@@ -54,7 +55,7 @@ function meta(ctx: Ctx): Meta {
   const m = ctx.stores.windows.get(META_KEY);
   if (m !== undefined) return m;
   // A new stream: windows before now are closed already; older spans (a replay) count as late.
-  const created: Meta = { t: 'meta', closed: closableUpTo(ctx) };
+  const created: Meta = { closed: closableUpTo(ctx) };
   ctx.stores.windows.set(META_KEY, created);
   return created;
 }
@@ -77,55 +78,51 @@ function spanWindowStart(endNs: bigint, windowMs: number): number {
  * (maxSeries) allow one more; else the owner's overflow series if it exists or the partition allows
  * it; else the partition's global overflow series. Every series but the global overflow ones counts in
  * the budget `total`, so a partition holds at most maxSeries of them, however many services (process names)
- * appear. Returns its state key and the series (the stored one, or a new one).
+ * appear. `series` is the store of the span's kind of series (routes or edges). Returns its state key
+ * and the series (the stored one, or a new one).
  */
-function admit<S extends RouteSeries | EdgeSeries>(
+function admit<S>(
   ctx: Ctx,
+  series: PartitionState<S>,
   ref: SeriesRef,
   create: (labels: Labels, budget: string | null) => S,
 ): [key: string, series: S] {
-  const { series, budgets } = ctx.stores;
-  // A series key names one kind of series (its id hashes the metric), so a stored one is an S.
-  const own = series.get(ref.key) as S | undefined;
+  const budgets = ctx.stores.budgets;
+  const own = series.get(ref.key);
   if (own !== undefined) return [ref.key, own];
-  const total = budgets.get(TOTAL_KEY) ?? 0;
+  const total = budgets.get(TOTAL_KEY)?.used ?? 0;
   const room = total < ctx.config.maxSeries;
-  const used = budgets.get(ref.budget) ?? 0;
+  const used = budgets.get(ref.budget)?.used ?? 0;
   if (room && used < ctx.config.cardinalityLimit - ref.reserved) {
-    budgets.set(ref.budget, used + 1);
-    budgets.set(TOTAL_KEY, total + 1);
+    budgets.set(ref.budget, { used: used + 1 });
+    budgets.set(TOTAL_KEY, { used: total + 1 });
     ctx.count('series_created');
     return [ref.key, create(ref.labels, ref.budget)];
   }
   ctx.count('overflow_spans');
-  const overflow = series.get(ref.overflowKey) as S | undefined;
+  const overflow = series.get(ref.overflowKey);
   if (overflow !== undefined) return [ref.overflowKey, overflow];
   if (room) {
-    budgets.set(TOTAL_KEY, total + 1);
+    budgets.set(TOTAL_KEY, { used: total + 1 });
     return [ref.overflowKey, create(ref.overflowLabels, null)];
   }
   ctx.count('global_overflow_spans');
-  const global = series.get(ref.globalOverflowKey) as S | undefined;
+  const global = series.get(ref.globalOverflowKey);
   return [ref.globalOverflowKey, global ?? create(ref.globalOverflowLabels, null)];
-}
-
-/** A global overflow series (outside every budget, `total` included). */
-function isGlobalOverflow(series: RouteSeries | EdgeSeries): boolean {
-  return (series.t === 'route' ? series.labels['service.name'] : series.labels.client) === OVERFLOW_VALUE;
 }
 
 /** One less series under a budget key (removed at zero). */
 function release(ctx: Ctx, key: string): void {
   const budgets = ctx.stores.budgets;
-  const used = (budgets.get(key) ?? 1) - 1;
-  if (used > 0) budgets.set(key, used);
+  const used = (budgets.get(key)?.used ?? 1) - 1;
+  if (used > 0) budgets.set(key, { used });
   else budgets.delete(key);
 }
 
-function pendingFor<A>(pend: Array<[number, A]>, start: number, empty: () => A): A {
-  for (let i = 0; i < pend.length; i++) if (pend[i]![0] === start) return pend[i]![1];
+function pendingFor<A>(pend: Array<Pending<A>>, start: number, empty: () => A): A {
+  for (let i = 0; i < pend.length; i++) if (pend[i]!.start === start) return pend[i]!.delta;
   const delta = empty();
-  pend.push([start, delta]);
+  pend.push({ start, delta });
   return delta;
 }
 
@@ -157,8 +154,7 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
   const seconds = durationSeconds(span);
   const { route, edge } = seriesOf(span, config);
 
-  const [routeKey, rs] = admit<RouteSeries>(ctx, route, (labels, budget) => ({
-    t: 'route',
+  const [routeKey, rs] = admit<RouteSeries>(ctx, ctx.stores.routes, route, (labels, budget) => ({
     kind: route.kind,
     labels,
     budget,
@@ -169,10 +165,9 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
   }));
   observe(pendingFor(rs.pend, window, emptyHist), seconds, exemplar);
   rs.seen = now;
-  ctx.stores.series.set(routeKey, rs);
+  ctx.stores.routes.set(routeKey, rs);
 
-  const [edgeKey, es] = admit<EdgeSeries>(ctx, edge, (labels, budget) => ({
-    t: 'edge',
+  const [edgeKey, es] = admit<EdgeSeries>(ctx, ctx.stores.edges, edge, (labels, budget) => ({
     labels,
     budget,
     start: startNs(ctx),
@@ -193,7 +188,7 @@ export function processSpan(record: InputRecord<Span>, ctx: Ctx): void {
     observe(delta.s, seconds, exemplar);
   }
   es.seen = now;
-  ctx.stores.series.set(edgeKey, es);
+  ctx.stores.edges.set(edgeKey, es);
 }
 
 function mergeEdge(into: EdgeAgg, delta: EdgeAgg): void {
@@ -211,15 +206,15 @@ function mergeEdge(into: EdgeAgg, delta: EdgeAgg): void {
 
 /** Adds the deltas of windows before `upTo` into the cumulative values; true if anything was folded. */
 function fold<A>(
-  series: { cum: A; pend: Array<[number, A]> },
+  series: { cum: A; pend: Array<Pending<A>> },
   upTo: number,
   merge: (into: A, d: A) => void,
 ): boolean {
-  if (!series.pend.some((entry) => entry[0] < upTo)) return false;
+  if (!series.pend.some((entry) => entry.start < upTo)) return false;
   // Oldest window first: sums are added in the same order every time, and newer exemplars win.
-  const keep: Array<[number, A]> = [];
-  for (const entry of [...series.pend].sort((a, b) => a[0] - b[0])) {
-    if (entry[0] < upTo) merge(series.cum, entry[1]);
+  const keep: Array<Pending<A>> = [];
+  for (const entry of [...series.pend].sort((a, b) => a.start - b.start)) {
+    if (entry.start < upTo) merge(series.cum, entry.delta);
     else keep.push(entry);
   }
   series.pend = keep;
@@ -252,7 +247,30 @@ function sample(
   };
 }
 
-/** Closes the windows the clock is past: folds, expires idle series, emits every live series. */
+/**
+ * Expires a series idle past the timeout at `now` with nothing pending: deleted, and its budgets released (a
+ * global overflow series, `globalOverflow`, counts in none). True if it was.
+ */
+function expired<S extends RouteSeries | EdgeSeries>(
+  ctx: Ctx,
+  store: PartitionState<S>,
+  key: string,
+  series: S,
+  now: number,
+  globalOverflow: boolean,
+): boolean {
+  if (series.pend.length > 0 || now - series.seen <= ctx.config.idleSeriesTimeoutMs) return false;
+  store.delete(key);
+  if (series.budget !== null) release(ctx, series.budget);
+  if (!globalOverflow) release(ctx, TOTAL_KEY);
+  ctx.count('series_expired');
+  return true;
+}
+
+/**
+ * Closes the windows the clock is past: folds, expires idle series, emits every live series — the
+ * route series, then the edges (two stores; each in its own order).
+ */
 export function closeWindows(ctx: Ctx): void {
   const m = meta(ctx);
   const upTo = closableUpTo(ctx);
@@ -261,28 +279,25 @@ export function closeWindows(ctx: Ctx): void {
   const time = BigInt(upTo) * MS;
   const now = ctx.now();
   const emit = (s: MetricSample) => ctx.emit('metrics', s.seriesId, s);
-  const store = ctx.stores.series;
-  for (const key of store.keys()) {
-    const series = store.get(key)!;
-    const folded = series.t === 'route' ? fold(series, upTo, mergeHist) : fold(series, upTo, mergeEdge);
-    if (series.pend.length === 0 && now - series.seen > ctx.config.idleSeriesTimeoutMs) {
-      store.delete(key);
-      if (series.budget !== null) release(ctx, series.budget);
-      if (!isGlobalOverflow(series)) release(ctx, TOTAL_KEY);
-      ctx.count('series_expired');
-      continue;
-    }
-    if (folded) store.set(key, series);
-    if (series.t === 'route') {
-      emit(sample(routeMetric(series.kind), series.labels, stream, series.start, time, { hist: series.cum }));
-      continue;
-    }
+  const { routes, edges } = ctx.stores;
+  for (const key of routes.keys()) {
+    const series = routes.get(key)!;
+    const folded = fold(series, upTo, mergeHist);
+    if (expired(ctx, routes, key, series, now, series.labels['service.name'] === OVERFLOW_VALUE)) continue;
+    if (folded) routes.set(key, series);
+    emit(sample(routeMetric(series.kind), series.labels, stream, series.start, time, { hist: series.cum }));
+  }
+  for (const key of edges.keys()) {
+    const series = edges.get(key)!;
+    const folded = fold(series, upTo, mergeEdge);
+    if (expired(ctx, edges, key, series, now, series.labels.client === OVERFLOW_VALUE)) continue;
+    if (folded) edges.set(key, series);
     const { cum, labels, start } = series;
     emit(sample(RED_METRICS.edgeRequests, labels, stream, start, time, { counter: cum.n }));
     emit(sample(RED_METRICS.edgeFailed, labels, stream, start, time, { counter: cum.f }));
     if (cum.c !== null) emit(sample(RED_METRICS.edgeClient, labels, stream, start, time, { hist: cum.c }));
     if (cum.s !== null) emit(sample(RED_METRICS.edgeServer, labels, stream, start, time, { hist: cum.s }));
   }
-  ctx.stores.windows.set(META_KEY, { t: 'meta', closed: upTo });
+  ctx.stores.windows.set(META_KEY, { closed: upTo });
   ctx.count('windows_closed');
 }

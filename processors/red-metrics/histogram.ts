@@ -53,21 +53,30 @@ export function observe(h: Hist, value: number, exemplarOf: Span | null): void {
   if (exemplarOf === null) return;
   const slot = h.x[i];
   if (slot == null) {
-    h.x[i] = [exemplarOf.traceId, exemplarOf.spanId, value, exemplarOf.endTimeUnixNano];
+    h.x[i] = {
+      traceId: exemplarOf.traceId,
+      spanId: exemplarOf.spanId,
+      value,
+      timeUnixNano: exemplarOf.endTimeUnixNano,
+    };
     return;
   }
-  slot[0] = exemplarOf.traceId;
-  slot[1] = exemplarOf.spanId;
-  slot[2] = value;
-  slot[3] = exemplarOf.endTimeUnixNano;
+  slot.traceId = exemplarOf.traceId;
+  slot.spanId = exemplarOf.spanId;
+  slot.value = value;
+  slot.timeUnixNano = exemplarOf.endTimeUnixNano;
 }
 
-/** Adds `delta` into `into`; the delta's exemplars are newer, so they win (copied: slots change in place). */
+/**
+ * Adds `delta` into `into`; the delta's exemplars are newer, so they win. Copied, never shared: a slot
+ * is rewritten in place by observe().
+ */
 export function mergeHist(into: Hist, delta: Hist): void {
   for (let i = 0; i < into.b.length; i++) {
     into.b[i]! += delta.b[i] ?? 0;
     const x = delta.x[i];
-    if (x !== null && x !== undefined) into.x[i] = [x[0], x[1], x[2], x[3]];
+    if (x !== null && x !== undefined)
+      into.x[i] = { traceId: x.traceId, spanId: x.spanId, value: x.value, timeUnixNano: x.timeUnixNano };
   }
   into.n += delta.n;
   into.s += delta.s;
@@ -95,8 +104,7 @@ export function exemplarsOf(h: Hist, scale = 1): Exemplar[] {
   const out: Exemplar[] = [];
   for (const x of h.x) {
     if (x === null) continue;
-    // BigInt(): a slot restored from state written before times were bigints holds a decimal string.
-    out.push({ traceId: x[0], spanId: x[1], value: x[2] * scale, timeUnixNano: BigInt(x[3]) });
+    out.push({ traceId: x.traceId, spanId: x.spanId, value: x.value * scale, timeUnixNano: x.timeUnixNano });
   }
   return out;
 }

@@ -118,7 +118,10 @@ for (const processor of PROCESSORS) {
       }
       commit();
 
-      // The same records, in the same order, as that release emitted.
+      // The same records as that release emitted, the records of each key in the same order: what a
+      // consumer of a keyed topic can rely on. (red-metrics keeps route series and edges in two stores
+      // now, so a punctuation emits every route series, then every edge, where that release went
+      // through one store of both.)
       const decode = (o: ChangelogSample['outputs'][number]) => ({
         topic: o.topic,
         key: o.key,
@@ -130,7 +133,17 @@ for (const processor of PROCESSORS) {
       const expected = sample.outputs.filter((o) => topics.outputs.some((t) => t.name === o.topic));
       assert.ok(expected.length > 0);
       assert.equal(outputs.length, expected.length);
-      assert.deepEqual(outputs.map(decode), expected.map(decode));
+      const byKey = (records: ChangelogSample['outputs']) => {
+        const keys = new Map<string, unknown[]>();
+        for (const o of records) {
+          const key = `${o.topic} ${o.key}`;
+          const list = keys.get(key) ?? [];
+          list.push(decode(o));
+          keys.set(key, list);
+        }
+        return Object.fromEntries([...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      };
+      assert.deepEqual(byKey(outputs), byKey(expected));
 
       // A restart from what compaction leaves of the changelog: only records under stores, same state.
       const compacted = [...changelog].filter(
