@@ -118,10 +118,10 @@ for (const processor of PROCESSORS) {
       }
       commit();
 
-      // The same records as that release emitted, the records of each key in the same order: what a
-      // consumer of a keyed topic can rely on. (red-metrics keeps route series and edges in two stores
-      // now, so a punctuation emits every route series, then every edge, where that release went
-      // through one store of both.)
+      // The same records, in the same order, as that release emitted. red-metrics' only by key (the
+      // records of each key in the same order, what a consumer of a keyed topic can rely on): it keeps
+      // route series and edges in two stores now, so a punctuation emits every route series, then every
+      // edge, where that release went through one store of both.
       const decode = (o: ChangelogSample['outputs'][number]) => ({
         topic: o.topic,
         key: o.key,
@@ -143,7 +143,8 @@ for (const processor of PROCESSORS) {
         }
         return Object.fromEntries([...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
       };
-      assert.deepEqual(byKey(outputs), byKey(expected));
+      if (processor === 'red-metrics') assert.deepEqual(byKey(outputs), byKey(expected));
+      else assert.deepEqual(outputs.map(decode), expected.map(decode));
 
       // A restart from what compaction leaves of the changelog: only records under stores, same state.
       const compacted = [...changelog].filter(
