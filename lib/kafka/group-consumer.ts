@@ -174,22 +174,43 @@ export function isInstanceFenced(err: KafkaError): boolean {
 
 const FENCING_WINDOW_MS = 120_000;
 
-/** Allows one rejoin per window: fenced twice within it, the id is really someone else's. */
+/**
+ * A fenced member waits this long after it last lost a broker connection before a fencing counts as
+ * another process's: a coordinator that restarts or moves answers the member's own join later.
+ */
+const BROKER_LOSS_GRACE_MS = 60_000;
+
+/**
+ * Whether a static member fenced out of its group joins again. Fenced soon after it lost a broker
+ * connection (the broker restarted, the coordinator moved), the member was most likely fenced by its own
+ * join, answered by the new coordinator (apache/kafka#23542): it joins again, however often that
+ * happens. Otherwise once per window: fenced twice within it on a cluster that did not move, another
+ * process really holds the id.
+ */
 export class FencingWindow {
   readonly #windowMs: number;
+  readonly #graceMs: number;
   readonly #now: () => number;
-  #last = Number.NEGATIVE_INFINITY;
+  #lastFence = Number.NEGATIVE_INFINITY;
+  #lastBrokerLoss = Number.NEGATIVE_INFINITY;
 
-  constructor(windowMs: number, now: () => number = Date.now) {
+  constructor(windowMs: number, now: () => number = Date.now, graceMs = BROKER_LOSS_GRACE_MS) {
     this.#windowMs = windowMs;
+    this.#graceMs = graceMs;
     this.#now = now;
   }
 
+  /** The member lost a broker connection (transport failure, every broker down). */
+  brokerLost(): void {
+    this.#lastBrokerLoss = this.#now();
+  }
+
+  /** A fencing now: may the member join again? */
   mayRejoin(): boolean {
     const now = this.#now();
-    if (now - this.#last < this.#windowMs) return false;
-    this.#last = now;
-    return true;
+    const fencedRecently = now - this.#lastFence < this.#windowMs;
+    this.#lastFence = now;
+    return !fencedRecently || now - this.#lastBrokerLoss < this.#graceMs;
   }
 }
 
@@ -266,6 +287,8 @@ export class GroupConsumer {
     this.#client.attachLogging(consumer, `consumer ${o.groupId}`);
     consumer.on('event.error', (raw: unknown) => {
       const err = kafkaError(raw);
+      if (err.code === code('ERR__TRANSPORT') || err.code === code('ERR__ALL_BROKERS_DOWN'))
+        this.#fencing.brokerLost();
       if (err.fatal && consumer === this.#consumer) void this.#onFatalError(err);
     });
     // A fatal error reaches JavaScript as a bare ERR__FATAL ("Local: Fatal error"); what it was —
@@ -370,8 +393,9 @@ export class GroupConsumer {
    * "by another consumer with the same group.instance.id" is, after its group coordinator moved, often
    * fenced by itself — its join was answered on a connection that broke, it joined again, and the new
    * coordinator took that join for a new owner of the id (apache/kafka#23542). So the member rejoins
-   * with a new consumer, once per FENCING_WINDOW_MS: fenced again within it, another process really
-   * holds the id, and that is fatal (the older of two processes sharing an id stops).
+   * with a new consumer (FencingWindow): always when it lost a broker connection shortly before, else
+   * once per FENCING_WINDOW_MS — fenced again within it on a cluster that did not move, another process
+   * really holds the id, and that is fatal (the older of two processes sharing an id stops).
    */
   #onFatalError(err: KafkaError): Promise<void> {
     this.#fatalDecision ??= this.#decideOnFatal(err);

@@ -39,4 +39,20 @@ describe('group consumer: a static member fenced out of its group', () => {
     now += 120_000;
     assert.equal(window.mayRejoin(), true, 'a fencing long after the last one is a new incident');
   });
+
+  it('rejoins however often while the cluster moves: a fencing soon after a lost broker is its own join', () => {
+    let now = 1_000_000;
+    const window = new FencingWindow(120_000, () => now, 60_000);
+    assert.equal(window.mayRejoin(), true, 'the first fencing');
+    now += 15_000;
+    window.brokerLost();
+    now += 20_000;
+    assert.equal(window.mayRejoin(), true, 'fenced 20 s after losing the broker: the new coordinator');
+    now += 10_000;
+    window.brokerLost();
+    now += 15_000;
+    assert.equal(window.mayRejoin(), true, 'and again after the next restart');
+    now += 61_000;
+    assert.equal(window.mayRejoin(), false, 'fenced again a minute after the cluster settled: someone else');
+  });
 });

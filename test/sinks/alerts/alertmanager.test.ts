@@ -31,6 +31,8 @@ interface GettableAlert {
   annotations: Record<string, string>;
   startsAt: string;
   endsAt: string;
+  /** When Alertmanager last received it. */
+  updatedAt: string;
   generatorURL?: string;
   status: { state: string };
 }
@@ -168,11 +170,23 @@ describe('Alertmanager receiver', {
     assert.equal(alert!.generatorURL, `http://grafana.example:3000/anomalies/${firing.fingerprint}`);
     assert.equal(alert!.status.state, 'active');
 
-    // Alertmanager keeps no alerts across a restart; the re-send puts it back.
+    // Alertmanager keeps no alerts across a restart; the re-send puts it back. (The re-send may come
+    // before the first listing after the start: what proves it is a re-send is when it was received.)
     await am.stop();
+    const stoppedAt = Date.now();
     await am.start();
-    assert.deepEqual(await am.alerts(), [], 'forgotten by the restart');
-    await waitFor('the re-sent alert', async () => (await am.alerts()).length === 1, { timeoutMs: 20_000 });
+    const [back] = await waitFor(
+      'the re-sent alert',
+      async () => {
+        const list = await am.alerts();
+        return list.length === 1 && list;
+      },
+      { timeoutMs: 20_000 },
+    );
+    assert.ok(
+      Date.parse(back!.updatedAt) >= stoppedAt,
+      `received by the restarted Alertmanager (updated ${back!.updatedAt}, stopped ${new Date(stoppedAt).toISOString()})`,
+    );
 
     const resolved = anomaly({
       fingerprint: firing.fingerprint,
