@@ -173,8 +173,16 @@ describe('meshpipe-loader lifecycle', () => {
 
   it('runs under SCHED_IDLE, with every thread of the processes it is given', async () => {
     // A stand-in for the agent with a second thread (node itself; the test runner must stay normal).
-    const agent = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    // It says when its code runs: Node's threads are all started by then, as an agent's are when the
+    // collector starts its loader (a thread started while the loader walks the list could be missed).
+    const agent = spawn(process.execPath, ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     try {
+      await new Promise<void>((resolve, reject) => {
+        agent.stdout!.once('data', () => resolve());
+        agent.once('exit', (code) => reject(new Error(`the stand-in agent exited (${code})`)));
+      });
       const loader = LoaderProcess.start({ ports: [1], schedIdle: true, schedIdlePids: [agent.pid!] });
       await loader.ready;
       const policies = (pid: number) =>
