@@ -178,12 +178,13 @@ describe('meshpipe-loader lifecycle', () => {
     const agent = spawn(process.execPath, ['-e', 'console.log("up"); setInterval(() => {}, 1000)'], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
+    let loader: LoaderProcess | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
         agent.stdout!.once('data', () => resolve());
         agent.once('exit', (code) => reject(new Error(`the stand-in agent exited (${code})`)));
       });
-      const loader = LoaderProcess.start({ ports: [1], schedIdle: true, schedIdlePids: [agent.pid!] });
+      loader = LoaderProcess.start({ ports: [1], schedIdle: true, schedIdlePids: [agent.pid!] });
       await loader.ready;
       const policies = (pid: number) =>
         readdirSync(`/proc/${pid}/task`).map((tid) => {
@@ -196,6 +197,8 @@ describe('meshpipe-loader lifecycle', () => {
       assert.deepStrictEqual(new Set(policies(agent.pid!)), new Set([SCHED_IDLE]));
       assert.deepStrictEqual(await loader.stop(), { code: 0, signal: null, error: null });
     } finally {
+      // A failed assertion must not leave the loader running: it would keep this file from ending.
+      await loader?.stop();
       agent.kill('SIGKILL');
     }
   });
