@@ -2,12 +2,11 @@
  * `meshpipe sink new <name>`: scaffolds a sink (cli/sink-scaffold.ts) that runs as generated with
  * `meshpipe sink <dir>/<name>/sink.ts`, and a unit test of its exporter that passes.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { ERRORS, MeshpipeError } from '../../lib/errors.ts';
-import { IS_CHECKOUT, PROJECT_ROOT } from '../../lib/paths.ts';
 import { BUILTIN_SINKS, RESERVED_SINK_NAMES, SINK_NAME } from '../../sinks/registry.ts';
 import type { CommandDefinition } from '../command.ts';
+import { importsFor, isInside, writeScaffold } from '../scaffold-files.ts';
 import { scaffoldSink } from '../sink-scaffold.ts';
 
 export const command: CommandDefinition = {
@@ -36,23 +35,11 @@ export const command: CommandDefinition = {
     }
     const cwd = process.cwd();
     const dir = resolve(cwd, ctx.values.dir as string);
-    const inside = !relative(cwd, dir).startsWith('..') && !isAbsolute(relative(cwd, dir));
+    const inside = isInside(dir, cwd);
     // Tests mirror the source tree (CONTRIBUTING.md): sinks/x → test/sinks/x.
     const testDir = inside ? join(cwd, 'test', relative(cwd, dir), name) : join(dir, name, 'test');
-    // Relative imports only inside a meshpipe checkout; anywhere else the npm package's entry point.
-    const inCheckout =
-      IS_CHECKOUT &&
-      !relative(PROJECT_ROOT, dir).startsWith('..') &&
-      !isAbsolute(relative(PROJECT_ROOT, dir));
-    const files = scaffoldSink({ name, dir, testDir, imports: inCheckout ? 'checkout' : 'package' });
-    for (const f of files) {
-      if (existsSync(f.path)) throw new MeshpipeError(ERRORS.SINK_SCAFFOLD_EXISTS, [relative(cwd, f.path)]);
-    }
-    for (const f of files) {
-      mkdirSync(dirname(f.path), { recursive: true });
-      writeFileSync(f.path, f.content, { flag: 'wx' });
-    }
-    const shown = files.map((f) => relative(cwd, f.path));
+    const files = scaffoldSink({ name, dir, testDir, imports: importsFor(dir) });
+    const shown = writeScaffold(files, cwd, ERRORS.SINK_SCAFFOLD_EXISTS);
     const sink = shown[0]!;
     const test = shown[shown.length - 1]!;
     if (ctx.json) {
