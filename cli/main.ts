@@ -3,6 +3,8 @@
  * The `meshpipe` command. Finds the command (one word, or two for groups such as `stack start`), parses
  * its options, runs it, and turns MeshpipeErrors into a clear message (code, fix) and an exit code.
  */
+// First: sizes libuv's thread pool before any module can start it (see the file).
+import './threadpool.ts';
 import { readFileSync } from 'node:fs';
 import { resolveCollectorConfig } from '../collectors/config.ts';
 import { loadConfig } from '../lib/config/load.ts';

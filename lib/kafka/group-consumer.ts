@@ -174,6 +174,9 @@ export function isInstanceFenced(err: KafkaError): boolean {
 
 const FENCING_WINDOW_MS = 120_000;
 
+/** How long closing a librdkafka consumer may take before the member goes on without it (#close). */
+const CLOSE_TIMEOUT_MS = 30_000;
+
 /**
  * A fenced member waits this long after it last lost a broker connection before a fencing counts as
  * another process's: a coordinator that restarts or moves answers the member's own join later.
@@ -374,7 +377,7 @@ export class GroupConsumer {
     await this.#loop?.catch(() => {});
     const consumer = this.#consumer;
     if (consumer === undefined) return;
-    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+    await this.#close(consumer);
     await this.#handlingRebalances;
     this.#consumer = undefined;
     const instance = this.#o.groupInstanceId;
@@ -428,7 +431,7 @@ export class GroupConsumer {
       'fenced out of the group by a member with this instance id (itself, after the coordinator moved, or another process): joining again with a new consumer; fenced again soon is fatal',
     );
     this.#consumer = undefined;
-    await new Promise<void>((resolve) => old.disconnect(() => resolve()));
+    await this.#close(old);
     this.#assigned = [];
     this.#ops = [];
     this.#rebalances = [];
@@ -443,6 +446,28 @@ export class GroupConsumer {
     this.#consumer = await this.#open();
     this.#rejoin = undefined;
     this.#fatalDecision = undefined;
+  }
+
+  /**
+   * Closes a librdkafka consumer, waiting at most CLOSE_TIMEOUT_MS: its close runs on a thread of the
+   * pool and can block for good (a fenced consumer whose coordinator is away), which would stop this
+   * member's loop — its rejoin, or its stop — with it. Left behind, it keeps that thread.
+   */
+  #close(consumer: KafkaConsumer): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const stuck = setTimeout(() => {
+        this.#client.logger.warn(
+          { group: this.#o.groupId, instance: this.#o.groupInstanceId },
+          'a consumer did not close in time; leaving it behind',
+        );
+        resolve();
+      }, CLOSE_TIMEOUT_MS);
+      stuck.unref();
+      consumer.disconnect(() => {
+        clearTimeout(stuck);
+        resolve();
+      });
+    });
   }
 
   #onFatal(err: KafkaError): void {

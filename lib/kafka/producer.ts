@@ -156,9 +156,31 @@ export async function connectProducer(
   return producer;
 }
 
-export function disconnectProducer(producer: Producer, timeoutMs = 5_000): Promise<void> {
+/** How long a producer's destroy may take after its flush before the caller stops waiting for it. */
+export const DESTROY_GRACE_MS = 10_000;
+
+/**
+ * Flushes what was sent (up to `timeoutMs`), then destroys the producer. Resolves when it is destroyed,
+ * or after `timeoutMs` + DESTROY_GRACE_MS whatever happens, calling `onStuck`: librdkafka's destroy can
+ * block for good (a transactional producer that failed fatally while its broker was away, among the
+ * hangs reported against rd_kafka_destroy), and a caller waiting for it — a processor replacing a
+ * partition's producer — would stop with it. The stuck destroy keeps its thread; the caller goes on.
+ */
+export function disconnectProducer(
+  producer: Producer,
+  timeoutMs = 5_000,
+  onStuck?: () => void,
+): Promise<void> {
   return new Promise<void>((resolve) => {
-    producer.disconnect(timeoutMs, () => resolve());
+    const stuck = setTimeout(() => {
+      onStuck?.();
+      resolve();
+    }, timeoutMs + DESTROY_GRACE_MS);
+    stuck.unref();
+    producer.disconnect(timeoutMs, () => {
+      clearTimeout(stuck);
+      resolve();
+    });
   });
 }
 

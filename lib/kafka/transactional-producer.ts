@@ -58,11 +58,22 @@ function settle(what: string, f: (cb: (err: unknown) => void) => void): Promise<
   );
 }
 
+const closed = (id: string) => new KafkaError(`producer ${id} was closed`, { code: code('ERR__DESTROY') });
+
 export class TransactionalProducer {
   readonly transactionalId: string;
   readonly #client: KafkaConnection;
   readonly #options: TransactionalProducerOptions;
   #producer: Producer | undefined;
+  /**
+   * The binding's transactional calls in flight. Each blocks a thread of the pool for up to its
+   * timeout, and the binding does not order them against a close (its destroy takes a lock these
+   * calls do not): librdkafka must not be destroyed under an init, send-offsets or commit call still
+   * waiting for its coordinator. So close() waits for them — each is bounded by its timeout — first.
+   */
+  readonly #calls = new Set<Promise<void>>();
+  /** Counts init() and close() calls: an init() that sees it change was superseded while it connected. */
+  #generation = 0;
 
   constructor(client: KafkaConnection, options: TransactionalProducerOptions) {
     this.#client = client;
@@ -78,9 +89,20 @@ export class TransactionalProducer {
     return this.#producer;
   }
 
+  /** One transactional call of `producer`, refused once it is closed, tracked until it settles. */
+  #call(producer: Producer, what: string, f: (cb: (err: unknown) => void) => void): Promise<void> {
+    if (this.#producer !== producer) return Promise.reject(closed(this.transactionalId));
+    const call = settle(what, f);
+    const tracked = call.catch(() => {}).finally(() => this.#calls.delete(tracked));
+    this.#calls.add(tracked);
+    return call;
+  }
+
   /** A new producer for the transactional id, registered with the coordinator (see the file comment). */
   async init(): Promise<void> {
-    await this.close();
+    // Taken before anything is awaited: a close() (or another init()) from now on supersedes this one.
+    const generation = ++this.#generation;
+    await this.#closeProducer();
     const properties = producerProperties(this.#client, {
       compression: this.#options.compression ?? 'none',
       lingerMs: 1,
@@ -96,28 +118,28 @@ export class TransactionalProducer {
       },
     });
     const producer = await connectProducer(this.#client, properties, `txn ${this.transactionalId}`);
+    if (this.#generation !== generation) {
+      // Closed while connecting (the partition was revoked meanwhile): this one was never ours to keep.
+      await disconnectProducer(producer).catch(() => {});
+      throw closed(this.transactionalId);
+    }
     this.#producer = producer;
     const deadline = Date.now() + this.#commitTimeout;
     for (;;) {
       try {
-        await settle(`initialising transactions for ${this.transactionalId}`, (cb) =>
+        await this.#call(producer, `initialising transactions for ${this.transactionalId}`, (cb) =>
           producer.initTransactions(this.#client.requestTimeout, cb),
         );
         break;
       } catch (err) {
-        if (!(err as KafkaError).retriable || Date.now() > deadline || this.#producer !== producer) {
+        if (this.#producer !== producer) throw closed(this.transactionalId); // close() destroys it
+        if (!(err as KafkaError).retriable || Date.now() > deadline) {
           await this.close();
           throw err;
         }
       }
     }
-    if (this.#producer !== producer) {
-      // Closed while initialising (the partition was revoked meanwhile).
-      await disconnectProducer(producer).catch(() => {});
-      throw new KafkaError(`producer ${this.transactionalId} was closed while it initialised`, {
-        code: code('ERR__DESTROY'),
-      });
-    }
+    if (this.#producer !== producer) throw closed(this.transactionalId);
   }
 
   get #commitTimeout(): number {
@@ -126,7 +148,7 @@ export class TransactionalProducer {
 
   begin(): Promise<void> {
     const producer = this.#native;
-    return settle('beginning a transaction', (cb) => producer.beginTransaction(cb));
+    return this.#call(producer, 'beginning a transaction', (cb) => producer.beginTransaction(cb));
   }
 
   /** Queues records in the transaction; their delivery is judged by `commit()`. */
@@ -139,7 +161,7 @@ export class TransactionalProducer {
   sendOffsets(offsets: readonly OffsetToCommit[], consumer: GroupConsumer): Promise<void> {
     const producer = this.#native;
     const native = consumer[GROUP_CONSUMER]();
-    return settle('sending offsets to the transaction', (cb) =>
+    return this.#call(producer, 'sending offsets to the transaction', (cb) =>
       producer.sendOffsetsToTransaction(
         offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: Number(o.offset) })),
         native,
@@ -158,7 +180,7 @@ export class TransactionalProducer {
     const deadline = Date.now() + this.#commitTimeout;
     for (;;) {
       try {
-        await settle('committing a transaction', (cb) =>
+        await this.#call(producer, 'committing a transaction', (cb) =>
           producer.commitTransaction(this.#client.requestTimeout, cb),
         );
         return;
@@ -171,14 +193,27 @@ export class TransactionalProducer {
 
   abort(): Promise<void> {
     const producer = this.#native;
-    return settle('aborting a transaction', (cb) =>
+    return this.#call(producer, 'aborting a transaction', (cb) =>
       producer.abortTransaction(this.#client.requestTimeout, cb),
     );
   }
 
-  async close(): Promise<void> {
+  /** Refuses further calls, waits for those in flight (see #calls), then destroys the producer. */
+  close(): Promise<void> {
+    this.#generation++;
+    return this.#closeProducer();
+  }
+
+  async #closeProducer(): Promise<void> {
     const producer = this.#producer;
     this.#producer = undefined;
-    if (producer !== undefined) await disconnectProducer(producer).catch(() => {});
+    if (producer === undefined) return;
+    await Promise.all(this.#calls);
+    await disconnectProducer(producer, 5_000, () =>
+      this.#client.logger.warn(
+        { transactionalId: this.transactionalId },
+        'a transactional producer did not close in time; leaving it behind (its replacement fences it)',
+      ),
+    ).catch(() => {});
   }
 }
