@@ -1,14 +1,22 @@
 /**
  * The state stores of one input partition (definition.ts `stores`), and how they share the processor's
- * one changelog topic: each change is a record keyed `<store>/<key>` with the header
- * `meshpipe-store: <store>`, so every store is its own key space under compaction, and a restore knows
- * which store a record belongs to without guessing from the key.
+ * one changelog topic: each change is a record keyed `<store>/<key>`, so every store is its own key
+ * space under compaction, and a restore finds a record's store from the key: the name before its first
+ * `/` (store names have none) when the processor declares a store of that name.
  *
- * A record without the header was written by a release from before the processor declared its stores
- * (one key space, prefixes in the keys). Restoring hands it to the definition's `legacyState`, which
- * says what it is now (store, key, value); the value is re-encoded with the store's type, and the next
- * transaction writes it under its store and deletes the old key — so a changelog written by the
- * previous release restores, and is rewritten as the current layout key by key.
+ * No header carries the store name. The release that introduced stores wrote one per record,
+ * `meshpipe-store: <store>` — and a header per record cost the transactional producer about half as
+ * much CPU again per changelog record, which made trace-linker (several changelog records per span)
+ * 1.4x slower on bench/pipeline (docs/benchmarks.md). Records of that release still restore: the header, when present,
+ * names the store.
+ *
+ * A record whose key names no declared store was written by a release from before the processor
+ * declared its stores (one key space, prefixes in the keys: `c:…`, `s:…`, `m`). Restoring hands it to
+ * the definition's `legacyState`, which says what it is now (store, key, value); the value is re-encoded
+ * with the store's type, and the next transaction writes it under its store and deletes the old key — so
+ * a changelog written by the releases before restores, and is rewritten as the current layout key by
+ * key. (A processor whose keys of before stores began with the name of one of its stores and a `/`
+ * would have them read as that store's: none of the built-in processors' did.)
  *
  * A record that cannot be placed (an unknown store, a legacy record `legacyState` cannot read) is handed
  * to `unreadable` — the partition task dead-letters it with the reason — and its key is deleted from the
@@ -26,7 +34,7 @@ import {
   StateStore,
 } from './state-store.ts';
 
-/** The header naming the store of a changelog record. */
+/** The header that named the store of a changelog record in the release that introduced stores. */
 export const STORE_HEADER = 'meshpipe-store';
 
 /** The changelog key of `key` in `store`. */
@@ -131,8 +139,16 @@ export class PartitionStores {
     }
   }
 
+  /** The declared store a changelog key is under, if any (see the file comment). */
+  #storeOf(key: string): string | undefined {
+    const slash = key.indexOf('/');
+    if (slash <= 0) return undefined;
+    const name = key.slice(0, slash);
+    return this.#stores.has(name) ? name : undefined;
+  }
+
   #restore(key: string, source: SourceRecord): void {
-    const name = source.headers[STORE_HEADER];
+    const name = source.headers[STORE_HEADER] ?? this.#storeOf(key);
     if (name !== undefined) {
       const store = this.#stores.get(name);
       if (store === undefined)
