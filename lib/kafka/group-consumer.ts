@@ -11,6 +11,14 @@
  * meanwhile (in order, a seek waited for), then polls again. So nothing races a poll in flight: every
  * record polled is handed out, and a record polled after a seek comes from the new position.
  *
+ * Except that a batch may take long — a transaction waiting for a coordinator that moved can take a
+ * minute — and a member that does not poll within `max.poll.interval.ms` is put out of the group
+ * (and its rebalance then waits for the same batch). So the loop waits for a poll's batches only a
+ * quarter of that interval: batches still running then are left to finish on their own, their
+ * partitions paused meanwhile (pausing also drops what was fetched ahead for them, and resuming fetches
+ * from the record after the last one handed out), and the loop polls on for the other partitions. A
+ * rebalance, a rejoin and a stop still wait for every batch handed out first.
+ *
  * Assignment. The `range` assignor: partition N of every subscribed topic goes to one member when the
  * topics have equal partition counts (co-partitioned inputs). With `groupInstanceId` the member is
  * static (KIP-345): the group keeps its partitions through a restart within the session timeout, and
@@ -151,17 +159,24 @@ export function toRecord(m: Message): ConsumedRecord {
   };
 }
 
-/** Runs `work` over `items` with at most `limit` at once. */
-async function pooled<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
+/** Runs `work` over `items`, in order, at most `limit` at once: a promise per item. */
+function limited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void>[] {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  const release = () => {
+    const next = waiting.shift();
+    if (next === undefined) active--;
+    else next();
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return items.map(async (item) => {
+    if (active < limit) active++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      await work(item);
+    } finally {
+      release();
+    }
+  });
 }
 
 /** Whether a fatal error says another member (perhaps this one, joined twice) took this instance id. */
@@ -218,7 +233,7 @@ export class FencingWindow {
 }
 
 type Op =
-  | { kind: 'pause' | 'resume'; partitions: PartitionRef[] }
+  | { kind: 'pause' | 'resume' | 'settled'; partitions: PartitionRef[] }
   | { kind: 'seek'; topic: string; partition: number; offset: bigint };
 
 type RebalanceEvent = { kind: 'assign' | 'revoke'; partitions: PartitionRef[] };
@@ -240,6 +255,14 @@ export class GroupConsumer {
   readonly #fencing = new FencingWindow(FENCING_WINDOW_MS);
   #fatalReason: string | undefined;
   #fatalDecision: Promise<void> | undefined;
+  /** Batches the loop stopped waiting for (see the file comment), until they settle. */
+  readonly #running = new Set<Promise<void>>();
+  /** Partitions of those batches: paused until they settle. */
+  readonly #busy = new Set<string>();
+  /** Partitions paused by the caller (pause(), or paused when assigned): a settled batch leaves them so. */
+  readonly #paused = new Set<string>();
+  /** A batch that failed after the loop stopped waiting for it: the loop throws it as its own. */
+  #runningError: unknown;
 
   constructor(client: KafkaConnection, options: GroupConsumerOptions) {
     this.#client = client;
@@ -423,6 +446,7 @@ export class GroupConsumer {
 
   /** Replaces the fenced consumer: its partitions are lost (the group gave them away), then it joins anew. */
   async #rejoinGroup(): Promise<void> {
+    await this.#settleRunning();
     const err = this.#rejoin!;
     const old = this.#consumer!;
     const lost = this.#assigned;
@@ -434,6 +458,7 @@ export class GroupConsumer {
     await this.#close(old);
     this.#assigned = [];
     this.#ops = [];
+    this.#paused.clear();
     this.#rebalances = [];
     if (lost.length > 0) {
       try {
@@ -515,6 +540,7 @@ export class GroupConsumer {
         this.#assigned = [];
         // Pauses, resumes and seeks asked for the old assignment mean nothing for the next one.
         this.#ops = [];
+        this.#paused.clear();
         try {
           consumer.unassign();
         } catch {
@@ -532,7 +558,10 @@ export class GroupConsumer {
           }),
         );
         this.#assigned = event.partitions;
-        if (plan?.paused !== undefined && plan.paused.length > 0) consumer.pause([...plan.paused]);
+        if (plan?.paused !== undefined && plan.paused.length > 0) {
+          consumer.pause([...plan.paused]);
+          for (const p of plan.paused) this.#paused.add(key(p.topic, p.partition));
+        }
       } catch (assignErr) {
         this.#client.logger.warn({ err: kafkaError(assignErr).message }, 'assigning partitions failed');
       }
@@ -552,8 +581,11 @@ export class GroupConsumer {
         }
         continue;
       }
+      // A rebalance waits for every batch handed out (onRevoked may finish their work).
+      if (this.#rebalances.length > 0) await this.#settleRunning();
       await this.#handleRebalances();
       await this.#applyOps();
+      if (this.#runningError !== undefined) throw this.#runningError;
       let messages: Message[];
       try {
         messages = await this.#consume();
@@ -570,9 +602,63 @@ export class GroupConsumer {
         backoff = Math.min(backoff * 2, 5_000);
         continue;
       }
-      if (messages.length > 0)
-        await pooled(this.#batches(messages), concurrency, (batch) => this.#o.eachBatch(batch));
+      if (messages.length > 0) await this.#handOut(this.#batches(messages), concurrency);
     }
+    await this.#settleRunning();
+  }
+
+  /**
+   * Hands a poll's batches out and waits for them — at most a quarter of the poll interval: a batch
+   * still running then goes on without the loop, its partition paused until it settles.
+   */
+  async #handOut(batches: ConsumedBatch[], concurrency: number): Promise<void> {
+    const settled = new Array<boolean>(batches.length).fill(false);
+    const handling = limited(batches, concurrency, (batch) => this.#o.eachBatch(batch)).map((p, i) =>
+      p.then(() => {
+        settled[i] = true;
+      }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      Promise.all(handling).then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.#waitForBatchesMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (waited) return;
+    const left = batches.filter((_, i) => !settled[i]);
+    const partitions = left.map((b) => ({ topic: b.topic, partition: b.partition }));
+    try {
+      this.#consumer!.pause(partitions);
+    } catch {
+      // no longer assigned
+    }
+    this.#client.logger.debug(
+      { group: this.#o.groupId, partitions: partitions.map((p) => p.partition) },
+      'batches still running after a quarter of the poll interval: polling on, their partitions paused',
+    );
+    for (const [i, batch] of batches.entries()) {
+      if (settled[i]) continue;
+      const partition = { topic: batch.topic, partition: batch.partition };
+      this.#busy.add(key(batch.topic, batch.partition));
+      const running: Promise<void> = handling[i]!.catch((err) => {
+        this.#runningError ??= err;
+      }).finally(() => {
+        this.#busy.delete(key(batch.topic, batch.partition));
+        this.#ops.push({ kind: 'settled', partitions: [partition] });
+        this.#running.delete(running);
+      });
+      this.#running.add(running);
+    }
+  }
+
+  get #waitForBatchesMs(): number {
+    return Math.max(1_000, (this.#o.rebalanceTimeoutMs ?? 60_000) / 4);
+  }
+
+  async #settleRunning(): Promise<void> {
+    while (this.#running.size > 0) await Promise.all(this.#running);
+    // Their partitions resume (unless paused by the caller) when the loop applies the settled ops.
   }
 
   #consume(): Promise<Message[]> {
@@ -634,9 +720,17 @@ export class GroupConsumer {
             ),
           );
         } else if (op.kind === 'pause') {
+          for (const p of op.partitions) this.#paused.add(key(p.topic, p.partition));
           consumer.pause(op.partitions.map((p) => ({ topic: p.topic, partition: p.partition })));
         } else {
-          consumer.resume(op.partitions.map((p) => ({ topic: p.topic, partition: p.partition })));
+          // resume: the caller's pause ends; settled: a running batch's does. A partition resumes when
+          // neither holds it.
+          for (const p of op.partitions)
+            if (op.kind === 'resume') this.#paused.delete(key(p.topic, p.partition));
+          const free = op.partitions.filter(
+            (p) => !this.#paused.has(key(p.topic, p.partition)) && !this.#busy.has(key(p.topic, p.partition)),
+          );
+          if (free.length > 0) consumer.resume(free.map((p) => ({ topic: p.topic, partition: p.partition })));
         }
       } catch (err) {
         // A partition no longer assigned (a rebalance raced the request): nothing to do for it.
