@@ -1,8 +1,10 @@
 /**
  * Cluster administration: topics, their partitions, offsets and configuration, consumer groups.
  *
- * librdkafka's AdminClient through the binding, except for DescribeConfigs, which the binding does
- * not expose: that one request is made by describe-configs.ts over its own connection.
+ * librdkafka's AdminClient through the binding, except for two requests. DescribeConfigs, which the
+ * binding does not expose, is made by describe-configs.ts over its own connection. A group's committed
+ * offsets are read by a consumer of the group (committed-offsets.ts): the admin client's
+ * ListConsumerGroupOffsets crashes librdkafka when it meets NOT_COORDINATOR.
  *
  * Creating a topic returns when the controller accepted it, before every partition has a leader;
  * a produce or fetch sent at once may be answered UNKNOWN_TOPIC_OR_PARTITION (the broker's metadata
@@ -11,6 +13,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readCommittedOffsets } from './committed-offsets.ts';
 import type { KafkaConnection } from './connection.ts';
 import { describeTopicConfigs } from './describe-configs.ts';
 import type { PartitionRef } from './group-consumer.ts';
@@ -273,8 +276,10 @@ export class KafkaAdmin {
   }
 
   /**
-   * The offsets `groupId` committed on `topics`. Stable offsets only: an offset committed by a
-   * transaction still open is waited for (KIP-447), so what is read is what the outputs imply.
+   * The offsets `groupId` committed on `topics` (the next offset to read), every topic in the map and a
+   * partition without a commit absent from it. Stable offsets only: an offset committed by a
+   * transaction still open is waited for (KIP-447), so what is read is what the outputs imply. Read by
+   * a consumer of the group that does not join it (committed-offsets.ts), within the request timeout.
    */
   async committedOffsets(groupId: string, topics: readonly string[]): Promise<CommittedOffsets> {
     const counts = await this.partitionCounts(topics);
@@ -283,22 +288,8 @@ export class KafkaAdmin {
     );
     const out: CommittedOffsets = new Map(topics.map((t) => [t, new Map<number, bigint>()]));
     if (partitions.length === 0) return out;
-    const [result] = await call<
-      Array<{
-        error?: unknown;
-        partitions: Array<{ topic: string; partition: number; offset: number; error?: unknown }>;
-      }>
-    >(`reading the offsets of group ${groupId}`, (cb) =>
-      this.#native.listConsumerGroupOffsets(
-        [{ groupId, partitions }],
-        { timeout: this.#client.requestTimeout, requireStableOffsets: true },
-        cb as never,
-      ),
-    );
-    if (result?.error != null) throw kafkaError(result.error, `reading the offsets of group ${groupId}`);
-    for (const p of result?.partitions ?? []) {
-      if (p.error == null && p.offset >= 0) out.get(p.topic)?.set(p.partition, BigInt(p.offset));
-    }
+    const read = await readCommittedOffsets(this.#client, groupId, partitions, this.#client.requestTimeout);
+    for (const [topic, offsets] of read) for (const [p, offset] of offsets) out.get(topic)?.set(p, offset);
     return out;
   }
 
