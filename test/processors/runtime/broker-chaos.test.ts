@@ -291,7 +291,7 @@ class Run {
     const processor = this.processor!;
     if (processor.child.exitCode !== null) {
       throw new Error(
-        `span-assembler exited with ${processor.child.exitCode}: ${processor.stderr().slice(-3000)}`,
+        `span-assembler exited with ${processor.child.exitCode} (its log: ${this.saveLog()}): ${processor.stderr().slice(-3000)}`,
       );
     }
   }
