@@ -17,7 +17,7 @@
  * quarter of that interval: batches still running then are left to finish on their own, their
  * partitions paused meanwhile (pausing also drops what was fetched ahead for them, and resuming fetches
  * from the record after the last one handed out), and the loop polls on for the other partitions. A
- * rebalance, a rejoin and a stop still wait for every batch handed out first.
+ * rebalance, a rejoin and a stop wait for the batches handed out first — as long again at most.
  *
  * Assignment. The `range` assignor: partition N of every subscribed topic goes to one member when the
  * topics have equal partition counts (co-partitioned inputs). With `groupInstanceId` the member is
@@ -656,9 +656,25 @@ export class GroupConsumer {
     return Math.max(1_000, (this.#o.rebalanceTimeoutMs ?? 60_000) / 4);
   }
 
+  /**
+   * Waits for the batches the loop stopped waiting for — at most a quarter of the poll interval too: a
+   * rebalance, a rejoin or a stop that waited for a batch stuck on an absent coordinator would stop
+   * the member with it. A batch still running afterwards cannot commit in the new generation (its
+   * offsets carry the old one, which the coordinator refuses); its partition resumes when it settles,
+   * unless paused by the caller.
+   */
   async #settleRunning(): Promise<void> {
-    while (this.#running.size > 0) await Promise.all(this.#running);
-    // Their partitions resume (unless paused by the caller) when the loop applies the settled ops.
+    if (this.#running.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const settled = (async () => {
+      while (this.#running.size > 0) await Promise.all(this.#running);
+    })();
+    await Promise.race([
+      settled,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#waitForBatchesMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
   }
 
   #consume(): Promise<Message[]> {

@@ -370,7 +370,27 @@ export class ProcessorHost {
       return;
     }
     for (const task of tasks) task.stopPunctuation();
-    await Promise.all(tasks.map((task) => task.drained()));
+    // Not past a quarter of the rebalance timeout: a job waiting for an absent coordinator (a commit, a
+    // producer's init) can take a minute, and the member that waits for it misses the rebalance. A task
+    // still busy then is dropped as lost: its transaction cannot commit in the new generation, and the
+    // next owner's producer aborts it (rebuilt from the changelog if it is assigned here again).
+    const budget = this.#options.settings.runtime.rebalanceTimeoutMs / 4;
+    const drained = new Set<AssignedTask>();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(tasks.map((task) => task.drained().then(() => drained.add(task)))),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, budget);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    const busy = tasks.filter((task) => !drained.has(task));
+    if (busy.length > 0) {
+      this.#logger.warn(
+        { partitions: busy.map((t) => t.partition), waitedMs: budget },
+        'tasks still busy when the group rebalanced: dropping them; they are rebuilt if assigned here again',
+      );
+      for (const task of busy) void this.#close(task, 'lost');
+    }
   }
 
   /** The consumer stopped for good. */
