@@ -630,7 +630,8 @@ class Linker {
       parent.children.push(e.spanId);
       this.put(parent);
     } else {
-      const got = this.ctx.stores.entries.get(remoteKey(parentId));
+      const parentKey = remoteKey(parentId);
+      const got = this.ctx.stores.entries.get(parentKey);
       const remote: RemoteEntry =
         got?.t === 'remote'
           ? got
@@ -664,8 +665,8 @@ class Linker {
         } satisfies TraceLinkingEvent);
       }
       remote.children.push(e.spanId);
-      if (got === undefined) this.schedule(remoteKey(parentId), this.now + this.#remoteLifeMs());
-      this.ctx.stores.entries.set(remoteKey(parentId), remote);
+      if (got === undefined) this.schedule(parentKey, this.now + this.#remoteLifeMs());
+      this.ctx.stores.entries.set(parentKey, remote);
     }
     this.put(e, key);
   }
@@ -781,7 +782,8 @@ class Linker {
       this.ctx.count('malformed_linking_records');
       return;
     }
-    const got = this.ctx.stores.entries.get(remoteKey(ev.spanId));
+    const key = remoteKey(ev.spanId);
+    const got = this.ctx.stores.entries.get(key);
     if (got?.t !== 'remote') {
       this.ctx.count('resolutions_late');
       return;
@@ -789,10 +791,10 @@ class Linker {
     this.ctx.count('resolutions_in');
     got.traceId = ev.traceId;
     got.askedMs = this.now; // kept from now on, for late children
-    this.schedule(remoteKey(ev.spanId), this.now + this.#remoteLifeMs());
+    this.schedule(key, this.now + this.#remoteLifeMs());
     const children = got.children;
     got.children = [];
-    this.ctx.stores.entries.set(remoteKey(ev.spanId), got);
+    this.ctx.stores.entries.set(key, got);
     for (const id of children) {
       const child = this.span(id);
       if (child !== undefined && child.status === 'parent') this.resolve(child, ev.traceId);
