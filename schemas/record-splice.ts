@@ -56,9 +56,16 @@ function readVarint(buf: Buffer, pos: number, maxBytes: number): number {
 
 /** The exact value of a shortest long varint ending at `end`, starting at `pos`. */
 function bigLong(buf: Buffer, pos: number, end: number): bigint {
-  let z = 0n;
-  let shift = 0n;
-  for (let p = pos; p < end; p++, shift += 7n) z |= BigInt(buf[p]! & 0x7f) << shift;
+  // Up to 7 bytes the number read is exact (below 2^49): one BigInt.
+  if (end - pos <= 7) return BigInt(varint);
+  // Else the first 7 bytes and the rest as two numbers, joined (as avro-types.ts reads longs).
+  let lo = 0;
+  let scale = 1;
+  for (let p = pos; p < pos + 7; p++, scale *= 128) lo += (buf[p]! & 0x7f) * scale;
+  let hi = 0;
+  scale = 1;
+  for (let p = pos + 7; p < end; p++, scale *= 128) hi += (buf[p]! & 0x7f) * scale;
+  const z = (BigInt(hi) << 49n) | BigInt(lo);
   return (z >> 1n) ^ -(z & 1n);
 }
 
