@@ -24,7 +24,7 @@ import type { RegisteredSchema } from './registry.ts';
 /** What scan found: where each top-level field starts (and, last, where the record ends), and the values asked for. */
 export interface ScannedRecord {
   readonly bytes: Buffer;
-  readonly starts: Int32Array;
+  readonly starts: readonly number[];
   /** The captured values, in the order of `captures`. */
   readonly values: unknown[];
 }
@@ -188,32 +188,45 @@ function compile(type: AvroType, path: string, captures: readonly string[]): Ste
   }
 }
 
+/** One step of a splice: copy the bytes of fields `from` to `to` (exclusive), or encode a changed field. */
+type SplicePart = { copy: true; from: number; to: number } | { copy: false; type: AvroType; value: number };
+
+export interface RecordSplicerOptions {
+  /** Dotted paths of the fields whose values `scan` returns (see the constructor). */
+  captures: readonly string[];
+  /** Top-level fields every `splice` writes anew, in the order `splice` takes their values. */
+  changed: readonly string[];
+  /**
+   * Changed fields `scan` reads with avsc (captured whole when also in `captures`): they need not be in
+   * avsc's own form (a non-empty map, say), since they are written anew anyway.
+   */
+  decoded?: readonly string[];
+}
+
 export class RecordSplicer {
   readonly schema: RegisteredSchema;
   readonly #steps: Step[];
-  readonly #fieldTypes: AvroType[];
   readonly #captures: number;
-  /** Fields decoded by avsc when scanned (in any form it reads): every splice must change them. */
-  readonly #rewritten: boolean[];
+  readonly #parts: SplicePart[];
 
   /**
-   * `captures`: dotted paths of the fields whose values `scan` returns (strings, numbers, longs as
-   * BigInt, enums as symbols; a union as its branch's value). `rewritten`: top-level fields decoded by
-   * avsc (captured whole), which need not be in avsc's own form (a non-empty map, say): every `splice`
-   * replaces them.
+   * Captured values are strings, numbers, longs as BigInt, enums as symbols; a union as its branch's
+   * value; a decoded field as avsc decodes it.
    */
-  constructor(schema: RegisteredSchema, captures: readonly string[], rewritten: readonly string[] = []) {
+  constructor(schema: RegisteredSchema, options: RecordSplicerOptions) {
     this.schema = schema;
+    const { captures, changed } = options;
+    const decoded = options.decoded ?? [];
     const fields = (schema.type as unknown as { fields: Array<{ name: string; type: AvroType }> }).fields;
-    for (const path of [...captures, ...rewritten]) {
+    for (const path of [...captures, ...changed, ...decoded]) {
       const top = path.split('.')[0]!;
       if (!fields.some((f) => f.name === top))
         throw new Error(`record-splice: ${schema.fullName} has no field ${path}`);
     }
-    this.#fieldTypes = fields.map((f) => f.type);
-    this.#rewritten = fields.map((f) => rewritten.includes(f.name));
-    this.#steps = fields.map((f, i) => {
-      if (!this.#rewritten[i]) return compile(f.type, f.name, captures);
+    for (const name of decoded)
+      if (!changed.includes(name)) throw new Error(`record-splice: decoded field ${name} must be changed`);
+    this.#steps = fields.map((f) => {
+      if (!decoded.includes(f.name)) return compile(f.type, f.name, captures);
       // Decoded by avsc, as the slow path would (after the same bounds walk), and captured if asked.
       const type = f.type;
       const check = boundsCheckOf(type);
@@ -236,6 +249,20 @@ export class RecordSplicer {
       };
     });
     this.#captures = captures.length;
+    // The runs of unchanged fields, copied at once, between the changed ones.
+    this.#parts = [];
+    for (let i = 0; i < fields.length; ) {
+      const value = changed.indexOf(fields[i]!.name);
+      if (value >= 0) {
+        this.#parts.push({ copy: false, type: fields[i]!.type, value });
+        i++;
+        continue;
+      }
+      let j = i + 1;
+      while (j < fields.length && !changed.includes(fields[j]!.name)) j++;
+      this.#parts.push({ copy: true, from: i, to: j });
+      i = j;
+    }
   }
 
   /**
@@ -246,7 +273,7 @@ export class RecordSplicer {
     if (bytes.length < HEADER_BYTES || bytes[0] !== MAGIC_BYTE) return null;
     if (!sameSchema(bytes.readUInt32BE(1))) return null;
     const steps = this.#steps;
-    const starts = new Int32Array(steps.length + 1);
+    const starts: number[] = new Array(steps.length + 1);
     const values = new Array<unknown>(this.#captures);
     let pos = HEADER_BYTES;
     for (let i = 0; i < steps.length; i++) {
@@ -260,34 +287,27 @@ export class RecordSplicer {
   }
 
   /**
-   * The record again, with the top-level fields in `changes` (field index → value) encoded by avsc and
-   * every other one copied; in the wire format with the schema's id. Throws what avsc throws on a value
-   * that is not of the field's type.
+   * The record again, the `changed` fields (values in that order) encoded by avsc and every other one
+   * copied; in the wire format with the schema's id. Throws what avsc throws on a value that is not of
+   * its field's type.
    */
-  splice(record: ScannedRecord, changes: ReadonlyMap<number, unknown>): Buffer {
+  splice(record: ScannedRecord, values: readonly unknown[]): Buffer {
     const { bytes, starts } = record;
+    const parts = this.#parts;
     for (;;) {
       const buf = scratch;
       buf[0] = MAGIC_BYTE;
       buf.writeUInt32BE(this.schema.id, 1);
       let pos = HEADER_BYTES;
-      let i = 0;
-      const n = this.#fieldTypes.length;
-      while (i < n && pos >= 0) {
-        if (changes.has(i)) {
-          pos = this.#fieldTypes[i]!.encode(changes.get(i), buf, pos);
-          i++;
-          continue;
+      for (let i = 0; i < parts.length && pos >= 0; i++) {
+        const part = parts[i]!;
+        if (!part.copy) pos = part.type.encode(values[part.value], buf, pos);
+        else {
+          const from = starts[part.from]!;
+          const to = starts[part.to]!;
+          if (pos + (to - from) > buf.length) pos = -1;
+          else pos += bytes.copy(buf, pos, from, to);
         }
-        if (this.#rewritten[i]) throw new Error(`record-splice: field ${i} must be changed by every splice`);
-        // The run of unchanged fields from here, copied at once.
-        let j = i + 1;
-        while (j < n && !changes.has(j) && !this.#rewritten[j]) j++;
-        const from = starts[i]!;
-        const to = starts[j]!;
-        if (pos + (to - from) > buf.length) pos = -1;
-        else pos += bytes.copy(buf, pos, from, to);
-        i = j;
       }
       if (pos >= 0) return Buffer.from(buf.subarray(0, pos));
       scratch = Buffer.allocUnsafe(scratch.length * 2 + bytes.length);

@@ -57,17 +57,16 @@ const CAPTURES = [
   'connectionKey',
   'attributes',
 ] as const;
-/** Changed by every splice; attributes also read by avsc (any map it reads, re-encoded as a whole). */
-const CHANGED = ['traceId', 'spanId', 'parentSpanId', 'link', 'attributes'] as const;
+/** Written anew by every splice, in this order; attributes also read by avsc (any map it reads, re-encoded whole). */
+const CHANGED = ['traceId', 'spanId', 'parentSpanId', 'link', 'attributes'];
 const DECODED = ['attributes'];
 
 interface Splicing {
   codec: Codec<Span>;
   splicer: RecordSplicer;
-  /** The index of each rewritten field in the span record. */
-  field: Record<(typeof CHANGED)[number], number>;
   sameSchema: (id: number) => boolean;
-  changes: Map<number, unknown>;
+  /** The values of CHANGED, for one splice at a time. */
+  changes: unknown[];
 }
 
 let splicing: Splicing | undefined;
@@ -75,18 +74,17 @@ function spans(): Splicing {
   if (splicing === undefined) {
     const registry = schemaRegistry();
     const codec = codecFor<Span>('span', registry);
-    const splicer = new RecordSplicer(codec.schema, CAPTURES, DECODED);
-    const names = (codec.schema.type as unknown as { fields: Array<{ name: string }> }).fields.map(
-      (f) => f.name,
-    );
-    const field = Object.fromEntries(CHANGED.map((name) => [name, names.indexOf(name)])) as Splicing['field'];
+    const splicer = new RecordSplicer(codec.schema, {
+      captures: CAPTURES,
+      changed: CHANGED,
+      decoded: DECODED,
+    });
     splicing = {
       codec,
       splicer,
-      field,
       // The span schema under any id it has (its fingerprint, or a Schema Registry's id).
       sameSchema: (id) => id === codec.schema.id || (registry.has(id) && registry.byId(id) === codec.schema),
-      changes: new Map(),
+      changes: [],
     };
   }
   return splicing;
@@ -128,11 +126,11 @@ export function emitLinked(
     const attributes = (span as ScannedSpan).attributes;
     for (const name in linked.attributes) attributes[name] = linked.attributes[name]!;
     const changes = s.changes;
-    changes.set(s.field.traceId, traceId);
-    changes.set(s.field.spanId, linked.spanId);
-    changes.set(s.field.parentSpanId, linked.parentSpanId);
-    changes.set(s.field.link, linked.link);
-    changes.set(s.field.attributes, attributes);
+    changes[0] = traceId;
+    changes[1] = linked.spanId;
+    changes[2] = linked.parentSpanId;
+    changes[3] = linked.link;
+    changes[4] = attributes;
     let out: Buffer | undefined;
     try {
       out = s.splicer.splice(scanned, changes);
