@@ -265,10 +265,10 @@ export const BUCKET_WINDOW = 10;
 export const MAX_CHILD_CONNECTIONS = 4;
 /** The wheel slot of a time (ms). */
 export const slotOf = (ms: number) => Math.floor(ms / WHEEL_SLOT_MS);
-// Cached like the others: a span's key is looked up several times (its arrival, its children, its
-// arrival list, its deadlines), and a string made afresh costs more to look up than the lookup itself.
-export const spanKey = keyCache((spanId: string) => `s:${spanId}`);
-export const remoteKey = keyCache((spanId: string) => `x:${spanId}`);
+// Not cached: there are more spans in flight than a cache holds, and a cache that misses costs more
+// than the string (a profile of keyCache here: 6% of the handler, bench/processors).
+export const spanKey = (spanId: string) => `s:${spanId}`;
+export const remoteKey = (spanId: string) => `x:${spanId}`;
 /**
  * The candidate index is tiered by span duration, each tier bucketed by start time at a tenth of its
  * length: a search for the spans that contain a call reads, per tier, the buckets of one tier length
