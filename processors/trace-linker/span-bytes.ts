@@ -12,7 +12,10 @@ import { type Codec, codecFor } from '../../schemas/codec.ts';
 import { RecordSplicer, type ScannedRecord } from '../../schemas/record-splice.ts';
 import { schemaRegistry } from '../../schemas/registry.ts';
 import type { LinkInfo, Span, SpanKind } from '../../schemas/types.ts';
-import type { LinkerContext } from './linker.ts';
+import type { ProcessorContext } from '../runtime/definition.ts';
+
+/** What emitting a span needs of the handler's context. */
+type Emitter = Pick<ProcessorContext<unknown>, 'emit' | 'emitEncoded'>;
 
 /** What the linker reads of a span: a decoded `Span` has it, and so does a scanned one. */
 export interface SpanView {
@@ -114,7 +117,7 @@ export function readSpan(bytes: Buffer): SpanView {
 
 /** Emits the span linked: with the linker's changes and its trace id, to `spans` keyed by the trace id. */
 export function emitLinked(
-  ctx: LinkerContext,
+  ctx: Emitter,
   span: SpanView,
   bytes: Buffer,
   linked: Linked,
