@@ -84,6 +84,14 @@ export interface ProcessorContext<C, St extends StoreTypes = StoreTypes> {
   readonly stores: Stores<St>;
   /** Emits a record to one of the declared outputs. */
   emit(topic: TopicRef, key: string | null, value: unknown, headers?: Record<string, string>): void;
+  /**
+   * Emits a value already encoded with the output's schema (the Confluent wire format, as the output's
+   * codec writes it): for a handler that passes records through with a few fields changed and writes
+   * their bytes itself (schemas/record-splice.ts) instead of decoding and encoding each one. The bytes
+   * are not decoded here, so for a batched output the key must be the value's own key field, as `emit`
+   * checks; the test contexts decode every such value and check it.
+   */
+  emitEncoded(topic: TopicRef, key: string | null, value: Buffer, headers?: Record<string, string>): void;
   /** Wall-clock time in ms (from the host, so tests control it). */
   now(): number;
   /** Adds to a processor-specific counter, exported with the pipeline-health metrics. */

@@ -95,7 +95,16 @@ export class InMemoryPipeline {
       const tasks = Array.from(
         { length: counts[0]! },
         (_, partition) =>
-          new PartitionTask({ definition, config, partition, topics, now: () => this.#clock ?? 0, logger }),
+          new PartitionTask({
+            definition,
+            config,
+            partition,
+            topics,
+            now: () => this.#clock ?? 0,
+            logger,
+            // Replays and the tests that run chains check what a handler writes itself, as test contexts do.
+            checkEncodedEmits: true,
+          }),
       );
       return {
         definition,

@@ -17,8 +17,9 @@
  * and discarding a layer is dropping a Map. The cost is a decode per `get` and an encode per `set`,
  * the trade Kafka Streams makes with its serialized stores.
  *
- * `live`: values are held decoded, and a handler gets the object the store holds. A key's value is
- * decoded from `committed` the first time it is read, then kept; `set` (after changing the object in
+ * `live`: values are held decoded, and a handler gets the object the store holds. Each key has one
+ * slot (its committed bytes, its decoded value, whether it changed), so a get or a set is one hash
+ * lookup. A key's value is decoded from its committed bytes the first time it is read, then kept; `set` (after changing the object in
  * place, or with a new one) marks the key changed, and changed keys are encoded once, when the
  * transaction is written (`pendingChanges`), however many calls changed them. That is what lets a
  * handler touching the same keys record after record — the span assembler, one connection's entry per
@@ -41,6 +42,22 @@ export interface StateStats {
 
 export type StateAccess = 'copy' | 'live';
 
+/**
+ * Live mode: everything about one key, found with one lookup (a store of a few hundred thousand keys
+ * spends most of a get or set in the hash table: bench/processors). `value` counts only when `epoch` is
+ * the store's (an abort drops every decoded value at once by starting a new epoch).
+ */
+interface Slot<S> {
+  readonly key: string;
+  /** The committed value, encoded; null when none is committed. */
+  bytes: Buffer | null;
+  /** The value handlers see: decoded from `bytes`, or set; undefined when not decoded, or deleted if changed. */
+  value: S | undefined;
+  epoch: number;
+  /** Changed since the last commit (then listed in the store's changed slots). */
+  changed: boolean;
+}
+
 /** Live mode, strict: a key's value and changed mark from before the call, to undo the call. */
 interface Undo {
   bytes: Buffer | null;
@@ -62,11 +79,15 @@ export class StateStore<S> implements PartitionState<S> {
   // copy mode
   readonly #batch = new Map<string, StateChange>();
   readonly #call = new Map<string, StateChange>();
-  // live mode: decoded values (read ones and changed ones; a changed key missing here is deleted),
-  // the keys changed since the last commit, their encoding once asked for, the strict-mode undo log.
-  readonly #values = new Map<string, S>();
-  readonly #changed = new Set<string>();
+  // live mode: one slot per key (committed bytes, decoded value, changed mark), the slots changed since
+  // the last commit in the order they were first changed, their encoding once asked for, the epoch
+  // decoded values belong to (an abort starts a new one), the strict-mode undo log.
+  readonly #slots = new Map<string, Slot<S>>();
+  #changedSlots: Slot<S>[] = [];
   #encoded: Map<string, StateChange> | null = null;
+  #encodedList: StateChange[] = [];
+  #epoch = 0;
+  #committedKeys = 0;
   #strict = false;
   readonly #undo = new Map<string, Undo>();
 
@@ -96,14 +117,35 @@ export class StateStore<S> implements PartitionState<S> {
       return bytes === undefined ? undefined : this.#codec.decode(bytes);
     }
     if (this.#strict) this.#remember(key);
-    const value = this.#values.get(key);
-    if (value !== undefined) return value;
-    if (this.#changed.has(key)) return undefined; // deleted
-    const bytes = this.#committed.get(key);
-    if (bytes === undefined) return undefined;
-    const decoded = this.#codec.decode(bytes);
-    this.#values.set(key, decoded);
-    return decoded;
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return undefined;
+    if (slot.changed) return slot.value; // undefined: deleted
+    if (slot.value !== undefined && slot.epoch === this.#epoch) return slot.value;
+    if (slot.bytes === null) return undefined;
+    slot.value = this.#codec.decode(slot.bytes);
+    slot.epoch = this.#epoch;
+    return slot.value;
+  }
+
+  /** Live mode: the slot of `key`, made when there is none. */
+  #slot(key: string): Slot<S> {
+    let slot = this.#slots.get(key);
+    if (slot === undefined) {
+      slot = { key, bytes: null, value: undefined, epoch: this.#epoch, changed: false };
+      this.#slots.set(key, slot);
+    }
+    return slot;
+  }
+
+  /** Live mode: the slot joins the changes of the transaction (once). */
+  #change(slot: Slot<S>, value: S | undefined): void {
+    slot.value = value;
+    slot.epoch = this.#epoch;
+    if (!slot.changed) {
+      slot.changed = true;
+      this.#changedSlots.push(slot);
+    }
+    this.#encoded = null;
   }
 
   set(key: string, value: S): void {
@@ -117,9 +159,7 @@ export class StateStore<S> implements PartitionState<S> {
       this.#remember(key);
       this.#encode(key, value); // throws here, in the call, if the value cannot be encoded or is too large
     }
-    this.#values.set(key, value);
-    this.#changed.add(key);
-    this.#encoded = null;
+    this.#change(this.#slot(key), value);
   }
 
   delete(key: string): void {
@@ -128,42 +168,51 @@ export class StateStore<S> implements PartitionState<S> {
       return;
     }
     if (this.#strict) this.#remember(key);
-    this.#values.delete(key);
-    this.#changed.add(key);
-    this.#encoded = null;
+    this.#change(this.#slot(key), undefined);
   }
 
   has(key: string): boolean {
     if (this.access === 'copy') return this.#lookup(key) !== undefined;
-    if (this.#values.has(key)) return true;
-    return !this.#changed.has(key) && this.#committed.has(key);
+    const slot = this.#slots.get(key);
+    return slot !== undefined && this.#present(slot);
+  }
+
+  #present(slot: Slot<S>): boolean {
+    return slot.changed ? slot.value !== undefined : slot.bytes !== null;
   }
 
   keys(): IterableIterator<string> {
+    if (this.access === 'live') {
+      const keys: string[] = [];
+      for (const slot of this.#slots.values()) if (this.#present(slot)) keys.push(slot.key);
+      return keys.values();
+    }
     const keys = new Set(this.#committed.keys());
-    if (this.access === 'copy') {
-      for (const layer of [this.#batch, this.#call]) {
-        for (const [key, change] of layer) {
-          if (change === null) keys.delete(key);
-          else keys.add(key);
-        }
-      }
-    } else {
-      for (const key of this.#changed) {
-        if (this.#values.has(key)) keys.add(key);
-        else keys.delete(key);
+    for (const layer of [this.#batch, this.#call]) {
+      for (const [key, change] of layer) {
+        if (change === null) keys.delete(key);
+        else keys.add(key);
       }
     }
     return [...keys].values();
   }
 
   get size(): number {
+    if (this.access === 'live') {
+      let size = this.#committedKeys;
+      for (const slot of this.#changedSlots) {
+        const before = slot.bytes !== null;
+        const after = slot.value !== undefined;
+        if (before && !after) size--;
+        else if (!before && after) size++;
+      }
+      return size;
+    }
     let size = this.#committed.size;
-    const touched =
-      this.access === 'copy' ? new Set([...this.#batch.keys(), ...this.#call.keys()]) : this.#changed;
+    const touched = new Set([...this.#batch.keys(), ...this.#call.keys()]);
     for (const key of touched) {
       const before = this.#committed.has(key);
-      const after = this.access === 'copy' ? this.#lookup(key) !== undefined : this.#values.has(key);
+      const after = this.#lookup(key) !== undefined;
       if (before && !after) size--;
       else if (!before && after) size++;
     }
@@ -191,12 +240,18 @@ export class StateStore<S> implements PartitionState<S> {
       return;
     }
     if (!keep && this.#strict) {
+      let unchanged = false;
       for (const [key, undo] of this.#undo) {
-        if (undo.bytes === null) this.#values.delete(key);
-        else this.#values.set(key, this.#codec.decode(undo.bytes));
-        if (undo.changed) this.#changed.add(key);
-        else this.#changed.delete(key);
+        const slot = this.#slot(key);
+        slot.value = undo.bytes === null ? undefined : this.#codec.decode(undo.bytes);
+        slot.epoch = this.#epoch;
+        if (undo.changed && !slot.changed) this.#changedSlots.push(slot);
+        else if (!undo.changed && slot.changed) unchanged = true;
+        slot.changed = undo.changed;
+        if (!slot.changed && slot.bytes === null) this.#slots.delete(key);
       }
+      // Changed only by the failed call: no longer a change (a later one lists it again, at the end).
+      if (unchanged) this.#changedSlots = this.#changedSlots.filter((slot) => slot.changed);
       this.#encoded = null;
     }
     this.#undo.clear();
@@ -205,19 +260,17 @@ export class StateStore<S> implements PartitionState<S> {
   /** Live mode, strict: the key as it was before the call, the first time the call touches it. */
   #remember(key: string): void {
     if (this.#undo.has(key)) return;
-    const changed = this.#changed.has(key);
+    const slot = this.#slots.get(key);
+    const changed = slot?.changed ?? false;
     let bytes: Buffer | null;
-    if (!changed) bytes = this.#committed.get(key) ?? null;
-    else {
-      const value = this.#values.get(key);
-      bytes = value === undefined ? null : this.#codec.encode(value);
-    }
+    if (!changed) bytes = slot?.bytes ?? null;
+    else bytes = slot!.value === undefined ? null : this.#codec.encode(slot!.value);
     this.#undo.set(key, { bytes, changed });
   }
 
   /** Whether the transaction being built changed any key. */
   hasChanges(): boolean {
-    return this.access === 'copy' ? this.#batch.size > 0 : this.#changed.size > 0;
+    return this.access === 'copy' ? this.#batch.size > 0 : this.#changedSlots.length > 0;
   }
 
   /**
@@ -229,11 +282,14 @@ export class StateStore<S> implements PartitionState<S> {
     if (this.access === 'copy') return this.#batch;
     if (this.#encoded === null) {
       const encoded = new Map<string, StateChange>();
-      for (const key of this.#changed) {
-        const value = this.#values.get(key);
-        encoded.set(key, value === undefined ? null : this.#encode(key, value));
+      const list: StateChange[] = [];
+      for (const slot of this.#changedSlots) {
+        const change = slot.value === undefined ? null : this.#encode(slot.key, slot.value);
+        encoded.set(slot.key, change);
+        list.push(change);
       }
       this.#encoded = encoded;
+      this.#encodedList = list;
     }
     return this.#encoded;
   }
@@ -245,9 +301,17 @@ export class StateStore<S> implements PartitionState<S> {
       this.#batch.clear();
       return;
     }
-    for (const [key, change] of this.pendingChanges()) this.#apply(key, change);
-    this.#changed.clear();
+    this.pendingChanges();
+    const slots = this.#changedSlots;
+    const changes = this.#encodedList;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      slot.changed = false;
+      this.#applySlot(slot, changes[i]!);
+    }
+    this.#changedSlots = [];
     this.#encoded = null;
+    this.#encodedList = [];
   }
 
   /** The transaction aborted: the state is what the changelog holds. */
@@ -255,16 +319,28 @@ export class StateStore<S> implements PartitionState<S> {
     this.#batch.clear();
     this.#call.clear();
     // Live values may have been changed in place by the calls being discarded: decode afresh.
-    this.#values.clear();
-    this.#changed.clear();
+    for (const slot of this.#changedSlots) {
+      slot.changed = false;
+      slot.value = undefined;
+      if (slot.bytes === null) this.#slots.delete(slot.key);
+    }
+    this.#changedSlots = [];
+    this.#epoch++;
     this.#encoded = null;
+    this.#encodedList = [];
     this.#undo.clear();
   }
 
   /** Applies one changelog record while restoring (later records of a key win, as in compaction). */
   restore(key: string, change: StateChange): void {
-    this.#apply(key, change);
-    this.#values.delete(key);
+    if (this.access === 'copy') {
+      this.#apply(key, change);
+      return;
+    }
+    const slot = change === null ? this.#slots.get(key) : this.#slot(key);
+    if (slot === undefined) return;
+    slot.value = undefined;
+    this.#applySlot(slot, change);
   }
 
   /** Restores a value given decoded (a migrated legacy record, partition-stores.ts): encoded with the store's type. */
@@ -277,20 +353,34 @@ export class StateStore<S> implements PartitionState<S> {
    * already changed it (a migrated legacy key: its value must reach the changelog under its store).
    */
   rewrite(key: string): void {
-    const bytes = this.#committed.get(key);
-    if (bytes === undefined) return;
     if (this.access === 'copy') {
-      if (!this.#batch.has(key)) this.#batch.set(key, bytes);
+      const bytes = this.#committed.get(key);
+      if (bytes !== undefined && !this.#batch.has(key)) this.#batch.set(key, bytes);
       return;
     }
-    if (this.#changed.has(key)) return;
-    if (!this.#values.has(key)) this.#values.set(key, this.#codec.decode(bytes));
-    this.#changed.add(key);
-    this.#encoded = null;
+    const slot = this.#slots.get(key);
+    if (slot === undefined || slot.bytes === null || slot.changed) return;
+    this.#change(slot, this.get(key));
   }
 
   stats(): StateStats {
-    return { keys: this.#committed.size, bytes: this.#committedBytes };
+    return {
+      keys: this.access === 'copy' ? this.#committed.size : this.#committedKeys,
+      bytes: this.#committedBytes,
+    };
+  }
+
+  /** Live mode: `change` is the slot's committed value now (the slot goes when it holds nothing). */
+  #applySlot(slot: Slot<S>, change: StateChange): void {
+    if (slot.bytes !== null) {
+      this.#committedBytes -= Buffer.byteLength(slot.key) + slot.bytes.length;
+      this.#committedKeys--;
+    }
+    slot.bytes = change;
+    if (change !== null) {
+      this.#committedBytes += Buffer.byteLength(slot.key) + change.length;
+      this.#committedKeys++;
+    } else if (!slot.changed) this.#slots.delete(slot.key);
   }
 
   #apply(key: string, change: StateChange): void {

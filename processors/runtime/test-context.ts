@@ -92,6 +92,7 @@ export function testProcessor<D extends ProcessorDefinition<any, any, any>>(
     topics,
     now: () => clock,
     logger: createLogger({ component: `test/${definition.name}`, level: 'silent' }),
+    checkEncodedEmits: true,
   });
   const emitted: Emitted[] = [];
   const counters: Record<string, number> = {};

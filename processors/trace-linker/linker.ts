@@ -10,12 +10,12 @@
  * (traceparent, or a root's), or its parent's. A span whose parent's trace id does not come within
  * `resolveTimeoutMs` becomes a root with link confidence 0. Nothing is dropped.
  */
-import { codecFor } from '../../schemas/codec.ts';
-import type { Span, TraceLinkingEvent } from '../../schemas/types.ts';
+import type { TraceLinkingEvent } from '../../schemas/types.ts';
 import type { InputRecord, ProcessorContext } from '../runtime/definition.ts';
 import { deterministicSpanId, traceIdForRoot } from '../shared/span-ids.ts';
 import { CausalChooser } from './causality.ts';
 import type { LinkerConfig } from './config.ts';
+import { emitLinked, readSpan, type SpanView } from './span-bytes.ts';
 import {
   type ArrivalsEntry,
   arrivalsKey,
@@ -53,20 +53,14 @@ const MS = 1_000_000n;
 /** An offset no search compares above: the stand-in for "no bound known" in a bucket's olderReach. */
 const NO_BOUND = Number.MAX_SAFE_INTEGER;
 
-let spanCodec: ReturnType<typeof codecFor<Span>> | undefined;
-function decodeSpan(bytes: Buffer): Span {
-  spanCodec ??= codecFor<Span>('span');
-  return spanCodec.decode(bytes);
-}
-
 /**
- * The decoded span of an entry that waits, kept beside it while the entry lives in memory, so a span
- * is decoded once (when it arrives), not again when it is emitted. Keyed by the entry object: after a
- * restore or an aborted transaction the store hands out new objects, which miss here, and their span
- * is decoded from the bytes the entry holds. The decoded span is never changed before it is emitted
- * (the linker's changes are in the entry), so it is always what the bytes say.
+ * The span of an entry that waits, as read from its bytes (span-bytes.ts), kept beside it while the
+ * entry lives in memory, so a span is read once (when it arrives), not again when it is emitted. Keyed
+ * by the entry object: after a restore or an aborted transaction the store hands out new objects, which
+ * miss here, and their span is read from the bytes the entry holds. The span read is never changed
+ * before it is emitted (the linker's changes are in the entry), so it is always what the bytes say.
  */
-const decodedSpans = new WeakMap<SpanEntry, Span>();
+const decodedSpans = new WeakMap<SpanEntry, SpanView>();
 
 /** Per config: each tier's bucket width and longest span (ns), computed once, not per search. */
 interface Tiers {
@@ -269,11 +263,11 @@ class Linker {
     };
   }
 
-  /** The decoded span of an entry that holds one (decoded once, see decodedSpans). */
-  #decoded(e: SpanEntry): Span {
+  /** The span of an entry that holds one (read once, see decodedSpans). */
+  #decoded(e: SpanEntry): SpanView {
     let span = decodedSpans.get(e);
     if (span === undefined) {
-      span = decodeSpan(e.span!);
+      span = readSpan(e.span!);
       decodedSpans.set(e, span);
     }
     return span;
@@ -286,7 +280,7 @@ class Linker {
       this.ctx.count('span_records_without_span');
       return;
     }
-    const span = decodeSpan(ev.span);
+    const span = readSpan(ev.span);
     let spanId = span.spanId;
     let existing = this.span(spanId);
     const attributes: Record<string, string> = {};
@@ -357,7 +351,7 @@ class Linker {
    * have, and decided with what arrived at `causalityWaitMs` at the latest (a cause the pipeline lost).
    * Returns false when the span waits the usual way.
    */
-  #hinted(e: SpanEntry, span: Span, count: number): boolean {
+  #hinted(e: SpanEntry, span: SpanView, count: number): boolean {
     if (count < 0) return false;
     if (count === 0 || this.#causesArrived(e, span) >= count) {
       this.ctx.count('causality.decided_on_arrival');
@@ -372,7 +366,7 @@ class Linker {
   }
 
   /** How many SERVER spans of the process that contain the call have arrived. */
-  #causesArrived(e: SpanEntry, span: Span): number {
+  #causesArrived(e: SpanEntry, span: SpanView): number {
     chooser.reset(span.local.tid, span.connectionKey);
     this.#offerCauses(e, span);
     return chooser.containing;
@@ -442,7 +436,7 @@ class Linker {
   }
 
   /** Adds a SERVER span to its process's candidate index (and what its process's searches read first). */
-  #index(span: Span, headerTrace: string | null): void {
+  #index(span: SpanView, headerTrace: string | null): void {
     const d = span.endTimeUnixNano - span.startTimeUnixNano;
     const duration = d > 0n ? d : 0n;
     const endNs = d > 0n ? span.endTimeUnixNano : span.startTimeUnixNano;
@@ -535,7 +529,7 @@ class Linker {
    * soon (olderReach) is the last one read. Rows are tested on their number offsets from their bucket's
    * base (exact: a bucket spans seconds), with no allocation.
    */
-  #offerCauses(e: SpanEntry, span: Span): void {
+  #offerCauses(e: SpanEntry, span: SpanView): void {
     const keys = processKeys(e.node, e.pid);
     const proc = this.ctx.stores.entries.get(keys.process);
     if (proc?.t !== 'process') return;
@@ -636,7 +630,8 @@ class Linker {
       parent.children.push(e.spanId);
       this.put(parent);
     } else {
-      const got = this.ctx.stores.entries.get(remoteKey(parentId));
+      const parentKey = remoteKey(parentId);
+      const got = this.ctx.stores.entries.get(parentKey);
       const remote: RemoteEntry =
         got?.t === 'remote'
           ? got
@@ -670,8 +665,8 @@ class Linker {
         } satisfies TraceLinkingEvent);
       }
       remote.children.push(e.spanId);
-      if (got === undefined) this.schedule(remoteKey(parentId), this.now + this.#remoteLifeMs());
-      this.ctx.stores.entries.set(remoteKey(parentId), remote);
+      if (got === undefined) this.schedule(parentKey, this.now + this.#remoteLifeMs());
+      this.ctx.stores.entries.set(parentKey, remote);
     }
     this.put(e, key);
   }
@@ -684,12 +679,13 @@ class Linker {
     if (e.span !== null) {
       const span = this.#decoded(e);
       decodedSpans.delete(e);
-      span.spanId = e.spanId;
-      span.parentSpanId = e.parentSpanId;
-      span.link = e.link!;
-      for (const name in e.attributes) span.attributes[name] = e.attributes[name]!;
-      span.traceId = traceId;
-      this.ctx.emit('spans', traceId, span);
+      emitLinked(
+        this.ctx,
+        span,
+        e.span,
+        { spanId: e.spanId, parentSpanId: e.parentSpanId, link: e.link!, attributes: e.attributes },
+        traceId,
+      );
       this.ctx.count('spans_out');
       e.span = null;
       this.#pendingDelta--;
@@ -786,7 +782,8 @@ class Linker {
       this.ctx.count('malformed_linking_records');
       return;
     }
-    const got = this.ctx.stores.entries.get(remoteKey(ev.spanId));
+    const key = remoteKey(ev.spanId);
+    const got = this.ctx.stores.entries.get(key);
     if (got?.t !== 'remote') {
       this.ctx.count('resolutions_late');
       return;
@@ -794,10 +791,10 @@ class Linker {
     this.ctx.count('resolutions_in');
     got.traceId = ev.traceId;
     got.askedMs = this.now; // kept from now on, for late children
-    this.schedule(remoteKey(ev.spanId), this.now + this.#remoteLifeMs());
+    this.schedule(key, this.now + this.#remoteLifeMs());
     const children = got.children;
     got.children = [];
-    this.ctx.stores.entries.set(remoteKey(ev.spanId), got);
+    this.ctx.stores.entries.set(key, got);
     for (const id of children) {
       const child = this.span(id);
       if (child !== undefined && child.status === 'parent') this.resolve(child, ev.traceId);
