@@ -45,6 +45,12 @@ export const ERRORS = {
     EXIT.config,
     'remove the key or fix its spelling; `meshpipe config` lists every key (docs/configuration.md)',
   ),
+  CONFIG_SECTION_MISSPELLED: spec(
+    'MESHPIPE_ERR_CONFIG_SECTION_MISSPELLED',
+    'configuration section "%s" is no built-in %s, but one typo away from one: did you mean "%s"?',
+    EXIT.config,
+    "fix the spelling; a section of your own sink or processor must not be a typo away from a built-in's name (one letter off, two neighbours swapped), so give yours a name further from every built-in's (docs/configuration.md)",
+  ),
   CONFIG_INVALID_VALUE: spec('MESHPIPE_ERR_CONFIG_INVALID_VALUE', 'invalid value for "%s": %s', EXIT.config),
   CONFIG_FILE_UNREADABLE: spec(
     'MESHPIPE_ERR_CONFIG_FILE_UNREADABLE',

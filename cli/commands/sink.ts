@@ -88,7 +88,8 @@ export function sinkCommand(target: string, loaded: LoadedSink): CommandDefiniti
 }
 
 async function runSink(ctx: CommandContext, definition: AnySinkDefinition): Promise<number> {
-  const { config } = ctx.config();
+  // The sink's own section may be named anything; another near a built-in's name is a typo.
+  const { config } = ctx.config({ sinks: [definition.name] });
   const overrides = {
     ...(typeof ctx.values.listen === 'string' ? { listen: ctx.values.listen } : {}),
     ...sinkFlagOverrides(definition, ctx.values),
