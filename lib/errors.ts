@@ -128,7 +128,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_KAFKA_GROUP_INSTANCE_FENCED',
     "another consumer joined group %s with this instance's id %s, so this one was fenced out of the group (twice within two minutes, with no broker lost in between: it had joined again once)",
     EXIT.unavailable,
-    'two processes used one static member id: give each its own (MESHPIPE_INSTANCE_ID, or one host per instance) — docs/processor-runtime.md "Scaling, rebalances and isolation"',
+    'two processes used one static member id: give each its own (MESHPIPE_INSTANCE_ID, or one host per instance) — docs/processor-runtime.md "Scaling, rebalances and isolation", docs/sinks.md "Instances and restarts"',
   ),
   KAFKA_TOPIC_MISSING: spec(
     'MESHPIPE_ERR_KAFKA_TOPIC_MISSING',
