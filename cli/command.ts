@@ -24,8 +24,12 @@ export interface CommandContext {
   positionals: string[];
   /** --json was given: print data as JSON on stdout (one document, or JSON lines for streams). */
   json: boolean;
-  /** Loads and validates configuration (file, environment, flags such as --brokers). */
-  config(): LoadedConfig;
+  /**
+   * Loads and validates configuration (file, environment, flags such as --brokers). `running` names the
+   * sinks and processors this command runs: their sections are theirs whatever their names, where any
+   * other section named a typo of a built-in's stops the command (lib/config/section-names.ts).
+   */
+  config(running?: RunningComponents): LoadedConfig;
   logger: Logger;
   progress: Progress;
   /** Aborted on SIGINT / SIGTERM: long-running commands stop cleanly when it fires. */
@@ -34,6 +38,12 @@ export interface CommandContext {
   out(line: string): void;
   /** Writes a JSON document (or one JSON line with `line: true`) to stdout. */
   printJson(value: unknown, options?: { line?: boolean }): void;
+}
+
+/** The components a command runs, by name (a user's, loaded from a path, included). */
+export interface RunningComponents {
+  sinks?: readonly string[];
+  processors?: readonly string[];
 }
 
 export interface CommandDefinition {

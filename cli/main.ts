@@ -11,6 +11,8 @@ import { loadConfig } from '../lib/config/load.ts';
 import { ERRORS, EXIT, errorMessage, MeshpipeError } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/logger.ts';
 import { PROJECT_ROOT } from '../lib/paths.ts';
+import { checkProcessorSections } from '../processors/runtime/builtin-processors.ts';
+import { checkSinkSections } from '../sinks/builtin-sinks.ts';
 import { type CommandContext, configOverrides, parseCommandArgs, renderHelp } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
 import { commandHelp, findCommand, topHelp } from './help.ts';
@@ -114,7 +116,7 @@ export async function main(argv: string[]): Promise<number> {
       values,
       positionals,
       json,
-      config: () => {
+      config: (running) => {
         if (loaded === undefined) {
           loaded = loadConfig({
             file: values.config as string | undefined,
@@ -124,6 +126,11 @@ export async function main(argv: string[]): Promise<number> {
           // here too, so a bad collector key stops any command, as every other bad key does.
           resolveCollectorConfig(loaded.config);
         }
+        // Sections of sinks and processors take any name (a user's component is known only when it
+        // runs), but one named a typo of a built-in's stops any command — unless it belongs to a
+        // component this call says the command runs.
+        checkSinkSections(loaded.config, running?.sinks);
+        checkProcessorSections(loaded.config, running?.processors);
         return loaded;
       },
       logger,

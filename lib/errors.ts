@@ -45,6 +45,12 @@ export const ERRORS = {
     EXIT.config,
     'remove the key or fix its spelling; `meshpipe config` lists every key (docs/configuration.md)',
   ),
+  CONFIG_SECTION_MISSPELLED: spec(
+    'MESHPIPE_ERR_CONFIG_SECTION_MISSPELLED',
+    'configuration section "%s" is no built-in %s, but one typo away from one: did you mean "%s"?',
+    EXIT.config,
+    "fix the spelling; a section of your own sink or processor must not be a typo away from a built-in's name (one letter off, two neighbours swapped), so give yours a name further from every built-in's (docs/configuration.md)",
+  ),
   CONFIG_INVALID_VALUE: spec('MESHPIPE_ERR_CONFIG_INVALID_VALUE', 'invalid value for "%s": %s', EXIT.config),
   CONFIG_FILE_UNREADABLE: spec(
     'MESHPIPE_ERR_CONFIG_FILE_UNREADABLE',
@@ -122,7 +128,7 @@ export const ERRORS = {
     'MESHPIPE_ERR_KAFKA_GROUP_INSTANCE_FENCED',
     "another consumer joined group %s with this instance's id %s, so this one was fenced out of the group (twice within two minutes, with no broker lost in between: it had joined again once)",
     EXIT.unavailable,
-    'two processes used one static member id: give each its own (MESHPIPE_INSTANCE_ID, or one host per instance) — docs/processor-runtime.md "Scaling, rebalances and isolation"',
+    'two processes used one static member id: give each its own (MESHPIPE_INSTANCE_ID, or one host per instance) — docs/processor-runtime.md "Scaling, rebalances and isolation", docs/sinks.md "Instances and restarts"',
   ),
   KAFKA_TOPIC_MISSING: spec(
     'MESHPIPE_ERR_KAFKA_TOPIC_MISSING',

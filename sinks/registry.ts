@@ -5,8 +5,9 @@
  * sink's own spec here, with errors naming the full key (`sinks.otlp.endpoint`).
  *
  * Adding a built-in sink: create sinks/<name>/sink.ts whose default export is
- * `defineSink({ name: '<name>', ... })`, and add the name to BUILTIN_SINKS. `meshpipe sink <name>` (with
- * the flags it declares), its `up` component, its config section and its documentation follow from it.
+ * `defineSink({ name: '<name>', ... })`, and add the name to BUILTIN_SINKS (builtin-sinks.ts).
+ * `meshpipe sink <name>` (with the flags it declares), its `up` component, its config section and its
+ * documentation follow from it.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -17,6 +18,7 @@ import { type Fields, type InferFields, ObjectSpec } from '../lib/config/spec.ts
 import { ERRORS, errorMessage, MeshpipeError } from '../lib/errors.ts';
 import { moduleFile } from '../lib/module-file.ts';
 import { TOPICS } from '../schemas/topics.ts';
+import { BUILTIN_SINKS, checkSinkSections } from './builtin-sinks.ts';
 import {
   type AnySinkDefinition,
   type SinkDefinition,
@@ -24,8 +26,7 @@ import {
   sinkHostFields,
 } from './runtime/definition.ts';
 
-/** The built-in sinks, in the order `meshpipe up` starts them. */
-export const BUILTIN_SINKS: readonly string[] = ['otlp', 'prometheus', 'alerts'];
+export { BUILTIN_SINKS };
 
 /** Sub-commands of `meshpipe sink`, which no sink can be named. */
 export const RESERVED_SINK_NAMES: readonly string[] = ['new'];
@@ -197,13 +198,15 @@ export interface ResolveSinkOptions {
 
 /**
  * Validates `sinks.<definition.name>` of the loaded configuration with the sink's own spec (and its
- * environment variables). Throws CONFIG_UNKNOWN_KEY or CONFIG_INVALID_VALUE naming the full dotted key.
+ * environment variables). Throws CONFIG_UNKNOWN_KEY or CONFIG_INVALID_VALUE naming the full dotted key,
+ * or CONFIG_SECTION_MISSPELLED for another sink's section named a typo of a built-in's (builtin-sinks.ts).
  */
 export function resolveSinkConfig<D extends AnySinkDefinition>(
   definition: D,
   config: Pick<MeshpipeConfig, 'sinks'>,
   options: ResolveSinkOptions = {},
 ): SinkConfigOf<D> {
+  checkSinkSections(config, [definition.name]);
   const overrides = options.overrides ?? {};
   const section = deepMerge(config.sinks[definition.name] ?? {}, overrides);
   const env = envOverriddenBy(definition.config, overrides, options.env ?? process.env);

@@ -72,11 +72,12 @@ export const command: CommandDefinition = {
     const metricsPort =
       ctx.values['metrics-port'] === undefined ? undefined : positiveInt(ctx, 'metrics-port', 0, 0, 65535);
     const stallMs = positiveInt(ctx, 'stall-timeout', PROCESSOR_STALL_MS / 1000, 1, 3600) * 1000;
-    const { config } = ctx.config();
     // Everything is loaded and its configuration validated here, so a mistake is one clear error
-    // rather than children failing and restarting.
+    // rather than children failing and restarting. Loaded first: the configuration's check needs
+    // their names (a section of theirs may be named anything).
     const loaded: LoadedProcessor[] = [];
     for (const target of ctx.positionals) loaded.push(await loadProcessor(target));
+    const { config } = ctx.config({ processors: loaded.map((p) => p.definition.name) });
     for (const { definition } of loaded) resolveProcessorSettings(definition, config);
     const endpoints = await resolveEndpoints(config, { logger: ctx.logger, start: false });
     if (loaded.length === 1 && instances === 1)

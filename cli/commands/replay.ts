@@ -3,6 +3,7 @@ import type { MeshpipeConfig } from '../../lib/config/meshpipe-config.ts';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import { connectAdmin, createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import { resolveProcessorSettings } from '../../processors/runtime/config.ts';
+import type { AnyProcessorDefinition } from '../../processors/runtime/definition.ts';
 import { type InMemoryOutput, InMemoryPipeline } from '../../processors/runtime/in-memory-runner.ts';
 import { loadProcessor } from '../../processors/runtime/registry.ts';
 import { codecFor, toJsonSafe } from '../../schemas/codec.ts';
@@ -63,9 +64,13 @@ export const command: CommandDefinition = {
       if (err.code === 'EPIPE') process.exit(0);
       throw err;
     });
-    const { config } = ctx.config();
+    // The processors first: the configuration's check needs their names (a section of theirs may be
+    // named anything).
+    const definitions: AnyProcessorDefinition[] = [];
+    for (const target of processors) definitions.push((await loadProcessor(target)).definition);
+    const { config } = ctx.config({ processors: definitions.map((d) => d.name) });
     if (toKafka) return produce(ctx, file, config);
-    if (processors.length > 0) return runProcessors(ctx, file, config, processors, advanceS * 1000);
+    if (definitions.length > 0) return runProcessors(ctx, file, config, definitions, advanceS * 1000);
     return printEvents(ctx, file);
   },
 };
@@ -88,14 +93,15 @@ async function runProcessors(
   ctx: CommandContext,
   file: string,
   config: MeshpipeConfig,
-  targets: string[],
+  definitions: readonly AnyProcessorDefinition[],
   advanceMs: number,
 ): Promise<number> {
-  const stages = [];
-  for (const target of targets) {
-    const { definition } = await loadProcessor(target);
-    stages.push({ definition, config: resolveProcessorSettings(definition, config).config });
-  }
+  // One chain in this process: every stage runs here, so none's section is taken for a typo.
+  const running = definitions.map((d) => d.name);
+  const stages = definitions.map((definition) => ({
+    definition,
+    config: resolveProcessorSettings(definition, config, running).config,
+  }));
   const prefix = config.kafka.topicPrefix;
   const raw = topicName(TOPICS.raw, prefix);
   const pipeline = new InMemoryPipeline({

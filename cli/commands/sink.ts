@@ -3,12 +3,14 @@
  * is what a Kubernetes Deployment runs and what `meshpipe up` starts under its supervisor. The command
  * is built from the sink's definition (sinks/registry.ts): its flags are the ones the sink declares,
  * plus --listen and the Kafka ones. It loads the configuration (flags win), validates `sinks.<name>`
- * with the sink's spec, connects to Kafka, starts the sink host, reports status (the supervisor's IPC
+ * with the sink's spec, connects to Kafka, starts the sink host as a static member of its group (the
+ * instance id of lib/instance-slot.ts, as `meshpipe process` does), reports status (the supervisor's IPC
  * channel, and JSON lines with --json), and on SIGINT/SIGTERM stops gracefully: it delivers and commits
- * what is buffered, within `sinks.<name>.shutdownTimeoutMs`.
+ * what is buffered, within `sinks.<name>.shutdownTimeoutMs`, and leaves the group.
  */
 
 import { reportStatus } from '../../lib/component-status.ts';
+import { claimInstanceSlot } from '../../lib/instance-slot.ts';
 import { createKafka, kafkaOptionsFrom } from '../../lib/kafka.ts';
 import {
   BUILTIN_SINKS,
@@ -18,14 +20,14 @@ import {
   sinkFlagOverrides,
 } from '../../sinks/registry.ts';
 import type { AnySinkDefinition } from '../../sinks/runtime/definition.ts';
-import { startSink } from '../../sinks/runtime/host.ts';
+import { sinkGroupId, startSink } from '../../sinks/runtime/host.ts';
 import { type CommandContext, type CommandDefinition, KAFKA_OPTIONS, type OptionSpec } from '../command.ts';
 import { resolveEndpoints } from '../endpoints.ts';
 import { redisUrlOf } from '../redis-url.ts';
 import { useSchemaRegistry } from '../schema-registry.ts';
 
 const AT_LEAST_ONCE =
-  'At least once: offsets are committed only after the exporter acknowledged a batch; transient failures are retried with backoff while consumption pauses (Kafka keeps the records), and records or batches that can never be delivered go to the dead-letter topic with the reason.';
+  'At least once: offsets are committed only after the exporter acknowledged a batch; transient failures are retried with backoff while consumption pauses (Kafka keeps the records), and records or batches that can never be delivered go to the dead-letter topic with the reason. Instances of a sink share its consumer group (<kafka.topicPrefix>-sink-<name>) as static members (MESHPIPE_INSTANCE_ID, else one per host and slot): one killed and restarted gets its partitions back at once. SIGTERM or Ctrl-C delivers and commits what is buffered and leaves the group.';
 
 const LISTEN: OptionSpec = {
   type: 'string',
@@ -88,7 +90,8 @@ export function sinkCommand(target: string, loaded: LoadedSink): CommandDefiniti
 }
 
 async function runSink(ctx: CommandContext, definition: AnySinkDefinition): Promise<number> {
-  const { config } = ctx.config();
+  // The sink's own section may be named anything; another near a built-in's name is a typo.
+  const { config } = ctx.config({ sinks: [definition.name] });
   const overrides = {
     ...(typeof ctx.values.listen === 'string' ? { listen: ctx.values.listen } : {}),
     ...sinkFlagOverrides(definition, ctx.values),
@@ -103,23 +106,27 @@ async function runSink(ctx: CommandContext, definition: AnySinkDefinition): Prom
       : { ...definition, createExporter: (c) => definition.createExporter({ ...c, redisUrl }) };
   const kafka = createKafka(kafkaOptionsFrom(config, ctx.logger, endpoints.brokers));
   await useSchemaRegistry(config, ctx.logger);
-  const sink = await startSink(withServices, section, {
-    kafka,
-    brokers: endpoints.brokers,
-    topicPrefix: config.kafka.topicPrefix,
-    logger: ctx.logger,
-    onStatus: (status) => {
-      reportStatus(status);
-      if (ctx.json)
-        ctx.printJson({ time: new Date().toISOString(), sink: definition.name, ...status }, { line: true });
-      else ctx.progress.update(`${definition.name} sink: ${status.state} · ${status.summary}`);
-    },
-  });
-  ctx.signal.addEventListener('abort', () => void sink.stop(), { once: true });
-  if (ctx.signal.aborted) void sink.stop();
+  // A static member of the group: restarted, it takes its partitions back at once (lib/instance-slot.ts).
+  const slot = claimInstanceSlot(sinkGroupId(config.kafka.topicPrefix, definition.name));
   try {
+    const sink = await startSink(withServices, section, {
+      kafka,
+      brokers: endpoints.brokers,
+      topicPrefix: config.kafka.topicPrefix,
+      groupInstanceId: slot.id,
+      logger: ctx.logger,
+      onStatus: (status) => {
+        reportStatus(status);
+        if (ctx.json)
+          ctx.printJson({ time: new Date().toISOString(), sink: definition.name, ...status }, { line: true });
+        else ctx.progress.update(`${definition.name} sink: ${status.state} · ${status.summary}`);
+      },
+    });
+    ctx.signal.addEventListener('abort', () => void sink.stop(), { once: true });
+    if (ctx.signal.aborted) void sink.stop();
     await sink.done;
   } finally {
+    slot.release();
     ctx.progress.done();
   }
   return 0;

@@ -219,7 +219,8 @@ export const nodeSpec = s.object(
  * The section of one processor or sink, `processors.<name>` / `sinks.<name>`: any JSON object here. Its
  * keys are validated by that component's own spec when it runs, or when `meshpipe up` starts it
  * (processors/runtime/config.ts, sinks/registry.ts), with errors naming the full key: components loaded
- * from a path are only known then, and lib/ depends on neither processors/ nor sinks/.
+ * from a path are only known then, and lib/ depends on neither processors/ nor sinks/. Its name is
+ * checked against the built-ins' (section-names.ts) whenever a command loads the configuration.
  */
 function componentSection(doc: string): SpecBase<Record<string, unknown>> {
   return {
@@ -251,7 +252,7 @@ export const processorsSpec = s.record(
     'Configuration of one processor: `enabled`, `startFrom`, `runtime.*` and its own keys (`meshpipe processor list --json` shows them).',
   ),
   {
-    doc: 'Per-processor configuration by processor name, e.g. {"span-assembler": {"exchangeTimeoutMs": 60000}}.',
+    doc: 'Per-processor configuration by processor name, e.g. {"span-assembler": {"exchangeTimeoutMs": 60000}}. A name one typo away from a built-in processor\'s (`span-asembler`) is refused, except by the command that runs a processor of that name: name your own processors further from the built-ins.',
     default: {},
   },
 );
@@ -261,7 +262,7 @@ export const sinksSpec = s.record(
     "Configuration of one sink: the host's keys (`listen`, `batchSize`, `retry.*`, `runtime.*`...) and its own.",
   ),
   {
-    doc: 'Sinks: where meshpipe delivers what leaves Kafka. Per-sink configuration by sink name, e.g. {"otlp": {"endpoint": "http://localhost:4317"}}; the built-in sinks\' keys follow.',
+    doc: 'Sinks: where meshpipe delivers what leaves Kafka. Per-sink configuration by sink name, e.g. {"otlp": {"endpoint": "http://localhost:4317"}}; the built-in sinks\' keys follow. A name one typo away from a built-in sink\'s (`otpl`) is refused, except by the command that runs a sink of that name: name your own sinks further from the built-ins.',
     default: {},
   },
 );

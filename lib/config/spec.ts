@@ -6,6 +6,7 @@
  * who writes a processor declares its options exactly like the built-in ones (Redpanda Connect style).
  */
 import { ERRORS, MeshpipeError } from '../errors.ts';
+import { closest } from './edit-distance.ts';
 
 export interface SpecBase<T> {
   readonly kind: string;
@@ -256,7 +257,7 @@ export class ObjectSpec<F extends Fields> implements SpecBase<InferFields<F>> {
     for (const name of Object.keys(input)) {
       if (!known.includes(name)) {
         const full = key === '' ? name : `${key}.${name}`;
-        const near = closest(name, known);
+        const near = closest(name, known, Math.max(2, Math.floor(name.length / 3)));
         throw new MeshpipeError(ERRORS.CONFIG_UNKNOWN_KEY, [
           full,
           near === undefined ? '' : `; did you mean "${key === '' ? near : `${key}.${near}`}"?`,
@@ -287,34 +288,6 @@ export class ObjectSpec<F extends Fields> implements SpecBase<InferFields<F>> {
     const parsed = out as InferFields<F>;
     return this.#finish === undefined ? parsed : this.#finish(parsed, key, sources);
   }
-}
-
-/** Damerau-free Levenshtein distance, for "did you mean" suggestions. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
-
-function closest(name: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
-  for (const c of candidates) {
-    const d = distance(name.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
 }
 
 export interface DocRow {

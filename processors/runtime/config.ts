@@ -12,6 +12,7 @@ import {
   maxBatchBytesSpec,
   metricsIntervalSpec,
 } from '../../runtime/consumer-settings.ts';
+import { checkProcessorSections } from './builtin-processors.ts';
 import type { AnyProcessorDefinition } from './definition.ts';
 
 export const runtimeSpec = s.object(
@@ -87,12 +88,16 @@ export interface ProcessorSettings<C = unknown> {
 
 /**
  * Validates `processors.<definition.name>` from the loaded configuration. Throws CONFIG_UNKNOWN_KEY or
- * CONFIG_INVALID_VALUE naming the full dotted key.
+ * CONFIG_INVALID_VALUE naming the full dotted key, or CONFIG_SECTION_MISSPELLED for a section named a
+ * typo of a built-in processor's (builtin-processors.ts) that is not one of the `running` processors
+ * (default: this one; `meshpipe replay` runs a chain in one process).
  */
 export function resolveProcessorSettings(
   definition: AnyProcessorDefinition,
   config: Pick<MeshpipeConfig, 'processors'>,
+  running: readonly string[] = [definition.name],
 ): ProcessorSettings {
+  checkProcessorSections(config, running);
   const key = `processors.${definition.name}`;
   const parsed = processorConfigSpec(definition).parseWithEnv(config.processors[definition.name], key, {});
   const runtime = parsed.runtime as RuntimeOptions;

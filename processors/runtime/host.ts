@@ -39,7 +39,6 @@ import {
   type ConsumedBatch,
   consumerTuning,
   type GroupConsumer,
-  isInstanceFenced,
   type KafkaAdmin,
   type KafkaClient,
   type KafkaError,
@@ -47,6 +46,7 @@ import {
   type PartitionRef,
 } from '../../lib/kafka.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { instanceFencedError } from '../../runtime/group-instance.ts';
 import { type SourceRecord, sourceRecordOf } from '../../runtime/input-record.ts';
 import { RetentionLoss } from '../../runtime/retention-loss.ts';
 import { backoffDelay, type RetryPolicy } from '../../runtime/retry-policy.ts';
@@ -396,17 +396,11 @@ export class ProcessorHost {
   /** The consumer stopped for good. */
   #onFatal(err: KafkaError): void {
     if (this.#stopping) return;
-    const error = isInstanceFenced(err)
-      ? new MeshpipeError(
-          ERRORS.KAFKA_GROUP_INSTANCE_FENCED,
-          [this.groupId, this.#options.groupInstanceId ?? '?'],
-          {
-            cause: err,
-          },
-        )
-      : new MeshpipeError(ERRORS.PROCESSOR_CRASHED, [this.definition.name, errorMessage(err)], {
-          cause: err,
-        });
+    const error =
+      instanceFencedError(err, this.groupId, this.#options.groupInstanceId) ??
+      new MeshpipeError(ERRORS.PROCESSOR_CRASHED, [this.definition.name, errorMessage(err)], {
+        cause: err,
+      });
     this.#fail(error);
   }
 

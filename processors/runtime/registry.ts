@@ -4,30 +4,22 @@
  * crash halfway through a rebalance.
  *
  * Adding a built-in processor: create processors/<name>/index.ts whose default export is
- * `defineProcessor({ name: '<name>', ... })`, and add the name to BUILTIN_PROCESSORS. `meshpipe up` then
- * runs it (unless `processors.<name>.enabled` is false) and `meshpipe processor list` shows it.
+ * `defineProcessor({ name: '<name>', ... })`, and add the name to BUILTIN_PROCESSORS
+ * (builtin-processors.ts). `meshpipe up` then runs it (unless `processors.<name>.enabled` is false) and
+ * `meshpipe processor list` shows it.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ERRORS, errorMessage, MeshpipeError } from '../../lib/errors.ts';
 import { moduleFile } from '../../lib/module-file.ts';
+import { BUILTIN_PROCESSORS } from './builtin-processors.ts';
 import { HOST_KEYS } from './config.ts';
 import type { AnyProcessorDefinition } from './definition.ts';
 import { storeNamesOf } from './partition-stores.ts';
 import { ProcessorTopics } from './processor-topics.ts';
 
-/**
- * The built-in processors, in pipeline order. A name is listed once its module exists; until then
- * (a processor being written) it is simply not offered.
- */
-export const BUILTIN_PROCESSORS: readonly string[] = [
-  'span-assembler',
-  'trace-linker',
-  'red-metrics',
-  'anomaly-deltas',
-  'anomaly-detector',
-];
+export { BUILTIN_PROCESSORS };
 
 const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 

@@ -28,6 +28,11 @@
  *   sink moves on: nothing blocks forever, nothing is dropped silently.
  * - Shutdown: intake stops, the open batch is flushed and delivered and committed within
  *   `shutdownTimeoutMs`; what is left is simply not committed and is redelivered after the restart.
+ *   Then the member leaves the group, so its partitions move to the other instances at once.
+ * - Static membership (with `groupInstanceId`; runtime/group-instance.ts): an instance killed and
+ *   started again with the same id gets its partitions back at once, without waiting out the session
+ *   timeout, and reads on from the committed offsets (so the duplicate window is the same as for any
+ *   restart). Another process joining with the same id fences it out: it stops, naming the id.
  */
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,6 +54,7 @@ import type { Logger } from '../../lib/logger.ts';
 import { checkConsumerSettings } from '../../runtime/consumer-settings.ts';
 import { asRecordError } from '../../runtime/dead-letter.ts';
 import { DeadLetterWriter } from '../../runtime/dead-letter-writer.ts';
+import { instanceFencedError } from '../../runtime/group-instance.ts';
 import { type InputRecord, sourceRecordOf } from '../../runtime/input-record.ts';
 import { RetentionLoss } from '../../runtime/retention-loss.ts';
 import { type TopicRef, topicDefinitionOf, type ValueOf } from '../../runtime/topic-ref.ts';
@@ -70,8 +76,13 @@ export interface SinkHostOptions {
   /** Prefix of every topic name (`kafka.topicPrefix`). */
   topicPrefix: string;
   logger: Logger;
-  /** Consumer group; default `<topic prefix>-sink-<name>` (processors use `<prefix>-<name>`). */
+  /** Consumer group; default `<topic prefix>-sink-<name>` (sinkGroupId). */
   groupId?: string;
+  /**
+   * This instance's static member id in the group (`group.instance.id`), stable across its restarts:
+   * a restarted instance takes its partitions back at once. Absent: a dynamic member.
+   */
+  groupInstanceId?: string;
   /** Where status goes; default: the supervisor's IPC channel (lib/component-status.ts). */
   onStatus?: (status: ComponentStatus) => void;
   /** How often status is reported, ms (the supervisor restarts a component silent for too long). */
@@ -88,7 +99,7 @@ export interface RunningSink {
   /** Resolves when the sink stopped; rejects with the error that stopped it, if one did. */
   readonly done: Promise<void>;
   snapshot(): SinkSnapshot;
-  /** Graceful stop: flush, deliver and commit within `shutdownTimeoutMs`, then disconnect. */
+  /** Graceful stop: flush, deliver and commit within `shutdownTimeoutMs`, then leave the group. */
   stop(): Promise<void>;
 }
 
@@ -98,6 +109,11 @@ const SHUTDOWN_GRACE_AFTER_ABORT_MS = 1000;
 const CLOSE_WAIT_MS = 2000;
 /** Ceiling on a receiver-named retry delay. */
 const MAX_RETRY_AFTER_MS = 300_000;
+
+/** A sink's consumer group: `<topic prefix>-sink-<name>` (processors' are `<prefix>-<name>`). */
+export function sinkGroupId(topicPrefix: string, sink: string): string {
+  return `${topicPrefix}-sink-${sink}`;
+}
 
 /** Starts a sink: `SinkHost.start`, the entry point the CLI and tests call. */
 export function startSink<F extends SinkHostFields, I extends TopicRef, T>(
@@ -124,6 +140,7 @@ export class SinkHost<F extends SinkHostFields, I extends TopicRef, T> implement
   readonly ready: Promise<void>;
   readonly done: Promise<void>;
 
+  readonly #groupInstanceId: string | undefined;
   readonly #definition: SinkDefinition<F, I, T>;
   readonly #config: SinkHostConfig;
   readonly #ctx: SinkContext<InferFields<F>>;
@@ -239,7 +256,8 @@ export class SinkHost<F extends SinkHostFields, I extends TopicRef, T> implement
     this.#logger = started.ctx.logger;
     this.name = definition.name;
     this.#component = `sink/${definition.name}`;
-    this.groupId = options.groupId ?? `${options.topicPrefix}-sink-${definition.name}`;
+    this.groupId = options.groupId ?? sinkGroupId(options.topicPrefix, definition.name);
+    this.#groupInstanceId = options.groupInstanceId;
     const input = topicDefinitionOf(definition.input);
     this.topic = topicName(input, options.topicPrefix);
     this.#values = topicCodec<ValueOf<I>>(input);
@@ -261,6 +279,7 @@ export class SinkHost<F extends SinkHostFields, I extends TopicRef, T> implement
     this.#producer = options.kafka.producer({ idempotent: false });
     this.#consumer = options.kafka.consumer({
       groupId: this.groupId,
+      ...(options.groupInstanceId === undefined ? {} : { groupInstanceId: options.groupInstanceId }),
       topics: [topic],
       ...consumerTuning({ startFrom: c.startFrom, ...c.runtime }),
       // What one poll brings at most, and so what backpressure can overshoot by.
@@ -283,7 +302,7 @@ export class SinkHost<F extends SinkHostFields, I extends TopicRef, T> implement
         this.#ownership.revokeAll();
         this.#expectedNext.clear();
         this.#pipeline.discard('consumer failed');
-        this.#fail(err);
+        this.#fail(instanceFencedError(err, this.groupId, this.#groupInstanceId) ?? err);
       },
     });
 
@@ -329,7 +348,10 @@ export class SinkHost<F extends SinkHostFields, I extends TopicRef, T> implement
     await this.#producer.connect();
     await this.#consumer.connect();
     this.#loop = this.#pipeline.run().catch((err: Error) => this.#fail(err));
-    this.#logger.info({ topic: this.topic, groupId: this.groupId }, 'sink started');
+    this.#logger.info(
+      { topic: this.topic, groupId: this.groupId, member: this.#groupInstanceId ?? null },
+      'sink started',
+    );
     this.#report();
   }
 
@@ -574,8 +596,10 @@ export class SinkHost<F extends SinkHostFields, I extends TopicRef, T> implement
     await this.#publishMetrics();
     this.#report();
     // After disconnect a late acknowledgement of an abandoned batch cannot commit anything (the
-    // consumer is gone): those records are redelivered.
-    await this.#consumer.disconnect().catch(() => {});
+    // consumer is gone): those records are redelivered. A graceful stop leaves the group, so the
+    // partitions move at once (a static member does not leave by closing); a failed sink does not: its
+    // restart, with the same instance id, takes them back at once.
+    await this.#consumer.disconnect({ leave: this.#fatal === undefined }).catch(() => {});
     this.#ownership.revokeAll();
     // An exporter's shutdown may wait for an abandoned request up to its own timeout; the process has
     // nothing left to lose by not waiting (the supervisor allows components 15 s in all).

@@ -234,6 +234,25 @@ describe('charts/meshpipe', {
     }
   });
 
+  it('processors and sinks join their groups as static members named after their pods, as infra/kubernetes does', () => {
+    const memberIds = (ws: K8s[]) =>
+      Object.fromEntries(
+        ws
+          .filter((w) => ['processor', 'sink'].includes(w.metadata.labels['app.kubernetes.io/component']))
+          .map((w) => {
+            const env = w.spec.template.spec.containers[0].env as K8s[];
+            return [w.metadata.name, env.find((e) => e.name === 'MESHPIPE_INSTANCE_ID')?.valueFrom];
+          }),
+      );
+    const chart = memberIds(workloadsOf(render(EVERYTHING)));
+    // Every one: the root filesystem is read-only, which leaves no /tmp for lib/instance-slot.ts.
+    assert.equal(Object.keys(chart).length, BUILTIN_PROCESSORS.length + 3);
+    for (const [name, from] of Object.entries(chart))
+      assert.deepEqual(from, { fieldRef: { fieldPath: 'metadata.name' } }, name);
+    const base = memberIds(['processors.yaml', 'sinks.yaml'].flatMap((f) => workloadsOf(kustomize(f))));
+    assert.deepEqual(chart, base);
+  });
+
   it('health probes on the OTLP and alerts sinks', () => {
     const docs = render(EVERYTHING);
     for (const name of ['meshpipe-sink-otlp', 'meshpipe-sink-alerts']) {

@@ -59,6 +59,42 @@ describe('meshpipe CLI', () => {
     assert.match(out!.error.message, /MESHPIPE_KAFKA_BROKERS/);
   });
 
+  it('a sinks.* or processors.* section named a typo of a built-in stops any command: exit 78, the key and the fix', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshpipe-sections-'));
+    const file = (name: string, config: unknown) => {
+      const path = join(dir, name);
+      writeFileSync(path, JSON.stringify(config));
+      return path;
+    };
+    // Before anything reaches Kafka (there is none at this address).
+    const sink = await runCli(['topics', '--brokers', '127.0.0.1:1'], {
+      env: { MESHPIPE_CONFIG: file('sink.json', { sinks: { otpl: { endpoint: 'http://c:4317' } } }) },
+    });
+    assert.equal(sink.code, 78, sink.stderr);
+    assert.match(sink.stderr, /MESHPIPE_ERR_CONFIG_SECTION_MISSPELLED/);
+    assert.match(sink.stderr, /"sinks\.otpl" is no built-in sink.*did you mean "sinks\.otlp"\?/);
+    assert.match(sink.stderr, /fix: .*must not be a typo away from a built-in's name/);
+
+    const processor = await runCli(['config', '--effective', '--json'], {
+      env: { MESHPIPE_CONFIG: file('processor.json', { processors: { 'span-asembler': {} } }) },
+    });
+    assert.equal(processor.code, 78, processor.stderr);
+    const [out] = jsonLines(processor.stdout) as Array<{ error: { code: string; message: string } }>;
+    assert.equal(out!.error.code, 'MESHPIPE_ERR_CONFIG_SECTION_MISSPELLED');
+    assert.match(out!.error.message, /"processors\.span-asembler".*"processors\.span-assembler"/);
+
+    // Names far from every built-in's are a user's components.
+    const theirs = await runCli(['config', '--effective'], {
+      env: {
+        MESHPIPE_CONFIG: file('theirs.json', {
+          sinks: { clickhouse: { url: 'http://ch:8123' } },
+          processors: { 'slow-requests': {} },
+        }),
+      },
+    });
+    assert.equal(theirs.code, 0, theirs.stderr);
+  });
+
   it('config --effective prints no secret: webhook URLs, URL passwords, keys named like secrets', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'meshpipe-cli-'));
     const file = join(dir, 'meshpipe.json');

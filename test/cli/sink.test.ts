@@ -191,6 +191,24 @@ describe('meshpipe sink <path>: a user sink', { timeout: 180_000 }, () => {
     assert.match(value.stderr, /must be at least 1, got 0/);
   });
 
+  it("a sink named a typo of a built-in's name runs with its section, which every other command refuses", async () => {
+    const alert = join(dir, 'alert.ts');
+    writeFileSync(alert, USER_SINK.replace("name: 'span-post'", "name: 'alert'"));
+    const config = join(dir, 'alert.json');
+    writeFileSync(config, JSON.stringify({ sinks: { alert: { ...QUICK, url: receiver.url } } }));
+    // Past the configuration: it stops at the topics, none of which exist under a new prefix.
+    const runs = await runCli(['sink', alert], {
+      env: { ...env, MESHPIPE_CONFIG: config, MESHPIPE_TOPIC_PREFIX: `${k.prefix}-none` },
+    });
+    assert.equal(runs.code, 69, runs.stderr);
+    assert.match(runs.stderr, /MESHPIPE_ERR_KAFKA_TOPIC_MISSING/);
+
+    const other = await runCli(['config', '--effective'], { env: { ...env, MESHPIPE_CONFIG: config } });
+    assert.equal(other.code, 78, other.stderr);
+    assert.match(other.stderr, /MESHPIPE_ERR_CONFIG_SECTION_MISSPELLED/);
+    assert.match(other.stderr, /"sinks\.alert".*did you mean "sinks\.alerts"/);
+  });
+
   it('a module that is not a sink definition exits 70 naming the field; a missing one 64', async () => {
     const broken = join(dir, 'broken.ts');
     writeFileSync(broken, USER_SINK.replace("input: 'spans'", "input: 'nope'"));

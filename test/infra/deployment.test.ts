@@ -14,6 +14,7 @@ import { loadConfig } from '../../lib/config/load.ts';
 import { PROJECT_ROOT } from '../../lib/paths.ts';
 import { BUILTIN_PROCESSORS, loadProcessor } from '../../processors/runtime/registry.ts';
 import { TOPICS, type TopicId } from '../../schemas/topics.ts';
+import { BUILTIN_SINKS } from '../../sinks/builtin-sinks.ts';
 import { assertRealCommand } from '../helpers/meshpipe-command.ts';
 import { checkComponentSections, withoutPendingKeys } from '../helpers/shipped-config.ts';
 
@@ -95,6 +96,18 @@ describe('Kubernetes manifests', () => {
         deployment.doc.spec.template.spec.terminationGracePeriodSeconds >= 30,
         'time to commit and leave the group',
       );
+    }
+  });
+
+  it('every processor and sink joins its group as a static member named after its pod', () => {
+    const members = workloads.filter(({ file }) => file === 'processors.yaml' || file === 'sinks.yaml');
+    assert.equal(members.length, BUILTIN_PROCESSORS.length + BUILTIN_SINKS.length);
+    for (const { doc } of members) {
+      const c = doc.spec.template.spec.containers[0];
+      // From the downward API: the read-only root filesystem leaves no /tmp for lib/instance-slot.ts.
+      assert.ok(c.securityContext.readOnlyRootFilesystem, doc.metadata.name);
+      const id = c.env.find((e: K8s) => e.name === 'MESHPIPE_INSTANCE_ID');
+      assert.equal(id?.valueFrom?.fieldRef?.fieldPath, 'metadata.name', doc.metadata.name);
     }
   });
 

@@ -90,6 +90,29 @@ describe('sink registry', () => {
     );
   });
 
+  it('refuses a section named a typo of a built-in sink, naming the key and the sink meant', () => {
+    const sinks = (names: string[]) => ({ sinks: Object.fromEntries(names.map((n) => [n, {}])) });
+    assert.throws(
+      () => resolveSinkConfig(prometheusSink, sinks(['prometheus', 'otpl']), { env: {} }),
+      (err) =>
+        isMeshpipeError(err, 'CONFIG_SECTION_MISSPELLED') &&
+        err.exitCode === 78 &&
+        /"sinks\.otpl".*did you mean "sinks\.otlp"/.test(err.message),
+    );
+    // A user's sinks far from every built-in's name are theirs.
+    resolveSinkConfig(prometheusSink, sinks(['clickhouse', 'http', 'span-post']), { env: {} });
+  });
+
+  it("a sink's own section may be a typo of a built-in's name: only the other sinks' resolution refuses it", () => {
+    const alert = validateSinkDefinition({ ...prometheusSink, name: 'alert' }, 'alert.ts');
+    const config = { sinks: { alert: { batchSize: 5 } } };
+    assert.equal(resolveSinkConfig(alert, config, { env: {} }).batchSize, 5);
+    assert.throws(
+      () => resolveSinkConfig(prometheusSink, config, { env: {} }),
+      (err) => isMeshpipeError(err, 'CONFIG_SECTION_MISSPELLED') && /"sinks\.alerts"/.test(err.message),
+    );
+  });
+
   it('maps declared flags onto their (dotted) keys', async () => {
     const { definition } = await loadSink('otlp');
     assert.deepEqual(sinkFlagOverrides(definition, { endpoint: 'http://c:4317', json: true }), {

@@ -42,6 +42,18 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end }}
 {{- end }}
 
+{{/*
+The static member id of a processor's or sink's consumer group (docs/processor-runtime.md): the pod's
+name, stable across its container's restarts. From the downward API, since the read-only root
+filesystem leaves no /tmp for the slot file the id is otherwise derived from.
+*/}}
+{{- define "meshpipe.instanceId" -}}
+- name: MESHPIPE_INSTANCE_ID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+{{- end }}
+
 {{/* The brokers (one place) and the SASL credentials. */}}
 {{- define "meshpipe.envFrom" -}}
 - configMapRef:

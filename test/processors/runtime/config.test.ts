@@ -16,6 +16,33 @@ describe('processor configuration', () => {
     assert.deepEqual(s.config, { step: 1, tickMs: 3_600_000 });
   });
 
+  it("refuses another section named a typo of a built-in processor's name, naming the key and the fix", () => {
+    assert.throws(
+      () => resolveProcessorSettings(counter, { processors: { counter: {}, 'span-asembler': {} } }),
+      (err: Error & { code: string; exitCode: number; hint: string }) => {
+        assert.equal(err.code, ERRORS.CONFIG_SECTION_MISSPELLED.code);
+        assert.equal(err.exitCode, 78);
+        assert.match(err.message, /"processors\.span-asembler".*did you mean "processors\.span-assembler"/);
+        assert.match(err.hint, /must not be a typo away from a built-in's name/);
+        return true;
+      },
+    );
+    // Far from every built-in's name: a user's processor.
+    resolveProcessorSettings(counter, { processors: { counter: {}, 'slow-requests': {} } });
+  });
+
+  it('the sections of the processors that run are theirs, whatever their names', () => {
+    const redMetric = { ...counter, name: 'red-metric' };
+    const config = { processors: { counter: {}, 'red-metric': { step: 3 } } };
+    assert.equal((resolveProcessorSettings(redMetric, config).config as { step: number }).step, 3);
+    assert.throws(
+      () => resolveProcessorSettings(counter, config),
+      (err: Error & { code: string }) => err.code === ERRORS.CONFIG_SECTION_MISSPELLED.code,
+    );
+    // A chain in one process (meshpipe replay) runs both.
+    resolveProcessorSettings(counter, config, ['counter', 'red-metric']);
+  });
+
   const errors: Array<[string, Record<string, unknown>, string, RegExp]> = [
     [
       "a bad value of the processor's own key",
