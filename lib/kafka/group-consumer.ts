@@ -321,6 +321,10 @@ export class GroupConsumer {
     // fenced by a member with this instance id, say — is only in librdkafka's FATAL log line.
     consumer.on('event.log', (entry: { fac: string; message: string }) => {
       if (entry.fac === 'FATAL' && consumer === this.#consumer) this.#fatalReason = entry.message;
+      // A broker connection closed or refused. librdkafka raises an error event only for some of
+      // these (not for a connection a broker closed in a controlled shutdown), but logs every one
+      // under FAIL; a member fenced soon after must know the cluster moved (FencingWindow).
+      if (entry.fac === 'FAIL') this.#fencing.brokerLost();
     });
     await new Promise<void>((resolve, reject) =>
       consumer.connect(

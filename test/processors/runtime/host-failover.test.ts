@@ -214,7 +214,8 @@ describe('processor host: two processes with one instance id', { timeout: 300_00
       timeoutMs: 60_000,
     });
     const newer = start();
-    const code = await Promise.race([older.exited, sleep(120_000).then(() => 'still running')]);
+    // Unref'd: a timer left running kept the file alive ~2 minutes after its tests passed.
+    const code = await Promise.race([older.exited, sleep(120_000, 'still running', { ref: false })]);
     assert.equal(code, 69, `the older stops, unavailable: ${older.stderr().slice(-3000)}`);
     assert.match(older.stderr(), /joining again with a new consumer/, 'it joined again once first');
     assert.match(older.stderr(), /MESHPIPE_ERR_KAFKA_GROUP_INSTANCE_FENCED/);
