@@ -448,30 +448,35 @@ export class GroupConsumer {
     this.#onFatal(cause);
   }
 
-  /** Replaces the fenced consumer: its partitions are lost (the group gave them away), then it joins anew. */
+  /**
+   * Replaces the fenced consumer: its partitions are lost (the group gave them away), then it joins
+   * anew. Called again until the new consumer connects: the broker may be away (the fencing comes with
+   * a restart), and a member that gave up then would stop for good.
+   */
   async #rejoinGroup(): Promise<void> {
-    await this.#settleRunning();
-    const err = this.#rejoin!;
-    const old = this.#consumer!;
-    const lost = this.#assigned;
-    this.#client.logger.warn(
-      { group: this.#o.groupId, instance: this.#o.groupInstanceId, err: err.message },
-      'fenced out of the group by a member with this instance id (itself, after the coordinator moved, or another process): joining again with a new consumer; fenced again soon is fatal',
-    );
-    this.#consumer = undefined;
-    await this.#close(old);
-    this.#assigned = [];
-    this.#ops = [];
-    this.#paused.clear();
-    this.#rebalances = [];
-    if (lost.length > 0) {
-      try {
-        await this.#o.onRevoked?.(lost, true);
-      } catch (revokeErr) {
-        this.#client.logger.error({ err: revokeErr }, 'handling revoked partitions failed');
+    const old = this.#consumer;
+    if (old !== undefined) {
+      await this.#settleRunning();
+      const lost = this.#assigned;
+      this.#client.logger.warn(
+        { group: this.#o.groupId, instance: this.#o.groupInstanceId, err: this.#rejoin!.message },
+        'fenced out of the group by a member with this instance id (itself, after the coordinator moved, or another process): joining again with a new consumer; fenced again soon is fatal',
+      );
+      this.#consumer = undefined;
+      await this.#close(old);
+      this.#assigned = [];
+      this.#ops = [];
+      this.#paused.clear();
+      this.#rebalances = [];
+      if (lost.length > 0) {
+        try {
+          await this.#o.onRevoked?.(lost, true);
+        } catch (revokeErr) {
+          this.#client.logger.error({ err: revokeErr }, 'handling revoked partitions failed');
+        }
       }
+      this.#fatalReason = undefined;
     }
-    this.#fatalReason = undefined;
     this.#consumer = await this.#open();
     this.#rejoin = undefined;
     this.#fatalDecision = undefined;
@@ -579,9 +584,19 @@ export class GroupConsumer {
       if (this.#rejoin !== undefined) {
         try {
           await this.#rejoinGroup();
+          backoff = 100;
         } catch (err) {
-          this.#onFatal(kafkaError(err, 'joining the group again'));
-          break;
+          const e = kafkaError(err, 'joining the group again');
+          if (e.fatal) {
+            this.#onFatal(e);
+            break;
+          }
+          this.#client.logger.warn(
+            { group: this.#o.groupId, err: e.message, retryInMs: backoff },
+            'could not join the group again yet; retrying',
+          );
+          await sleep(backoff);
+          backoff = Math.min(backoff * 2, 5_000);
         }
         continue;
       }
