@@ -652,7 +652,8 @@ export class GroupConsumer {
     } catch {
       // no longer assigned
     }
-    this.#client.logger.debug(
+    // Info, not debug: rare (a batch waiting ten seconds or more), and what to read when a partition stalls.
+    this.#client.logger.info(
       { group: this.#o.groupId, partitions: partitions.map((p) => p.partition) },
       'batches still running after a quarter of the poll interval: polling on, their partitions paused',
     );
@@ -663,6 +664,10 @@ export class GroupConsumer {
       const running: Promise<void> = handling[i]!.catch((err) => {
         this.#runningError ??= err;
       }).finally(() => {
+        this.#client.logger.info(
+          { group: this.#o.groupId, partition: batch.partition },
+          'a batch the poll went on without has settled: its partition resumes unless paused',
+        );
         this.#busy.delete(key(batch.topic, batch.partition));
         this.#ops.push({ kind: 'settled', partitions: [partition] });
         this.#running.delete(running);
