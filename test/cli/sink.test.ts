@@ -6,7 +6,7 @@
  * user's section is an error naming the key, and the flags the sink declares are in --help.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,31 +29,14 @@ import { waitFor } from '../helpers/wait.ts';
 /** The public SDK, as `import ... from 'meshpipe'` resolves it. */
 const SDK = pathToFileURL(join(PROJECT_ROOT, 'sdk', 'index.ts')).href;
 
-const USER_SINK = `import { defineSink, retryable, s, SUCCESS, sinkHostFields } from ${JSON.stringify(SDK)};
-
-export default defineSink({
-  name: 'span-post',
-  description: 'Spans POSTed as JSON lines to an HTTP endpoint',
-  input: 'spans',
-  config: s.object(
-    { ...sinkHostFields(), url: s.string({ doc: 'Where batches are POSTed.', default: '' }) },
-    { doc: 'span-post: spans POSTed as JSON lines.' },
-  ),
-  flags: { url: { key: 'url', value: '<url>', doc: 'Where batches are POSTed.' } },
-  prepare: (record) => JSON.stringify({ traceId: record.value.traceId, spanId: record.value.spanId }),
-  createExporter: ({ config }) => ({
-    async export(lines) {
-      try {
-        const response = await fetch(config.url, { method: 'POST', body: lines.join('\\n') });
-        return response.ok ? SUCCESS : retryable(new Error(\`HTTP \${response.status}\`));
-      } catch (err) {
-        return retryable(err);
-      }
-    },
-    async shutdown() {},
-  }),
-});
-`;
+/**
+ * The user's sink (test/sinks/runtime/fixtures/span-post.ts, also run by the sink failover test), as a
+ * user outside the repository writes it: importing the SDK by its own path.
+ */
+const USER_SINK = readFileSync(
+  new URL('../sinks/runtime/fixtures/span-post.ts', import.meta.url),
+  'utf8',
+).replace("'../../../../sdk/index.ts'", JSON.stringify(SDK));
 
 /** A real HTTP receiver whose answers the test holds back until it releases them. */
 class HeldReceiver {
