@@ -111,7 +111,11 @@ function sinkRuns(k: () => TestKafka, env: () => Record<string, string>, receive
   };
 }
 
-describe('sink host: failover with static membership', { timeout: 300_000 }, () => {
+/**
+ * One case's Kafka, receiver and configuration (the sink's section), set up before its test and torn
+ * down after it; `current()` in the test gives them.
+ */
+function sinkCase(name: string, section: object) {
   let k: TestKafka;
   let receiver: CountingReceiver;
   let dir: string;
@@ -122,11 +126,10 @@ describe('sink host: failover with static membership', { timeout: 300_000 }, () 
     () => receiver,
   );
   before(async () => {
-    k = await sinkKafka('sink-failover');
+    k = await sinkKafka(name);
     receiver = await CountingReceiver.start();
-    dir = mkdtempSync(join(tmpdir(), 'meshpipe-sink-failover-'));
+    dir = mkdtempSync(join(tmpdir(), `meshpipe-${name}-`));
     const config = join(dir, 'meshpipe.json');
-    const section = { ...QUICK, runtime: { ...QUICK.runtime, sessionTimeoutMs: SESSION_TIMEOUT_MS } };
     writeFileSync(config, JSON.stringify({ sinks: { 'span-post': section } }));
     env = { MESHPIPE_CONFIG: config };
   });
@@ -136,8 +139,17 @@ describe('sink host: failover with static membership', { timeout: 300_000 }, () 
     await k.cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
+  return { current: () => ({ k, receiver, runs }) };
+}
+
+describe('sink host: failover with static membership', { timeout: 300_000 }, () => {
+  const sink = sinkCase('sink-failover', {
+    ...QUICK,
+    runtime: { ...QUICK.runtime, sessionTimeoutMs: SESSION_TIMEOUT_MS },
+  });
 
   it('SIGKILLed mid-stream, restarted with its instance id: its partitions back at once, every span delivered', async (t) => {
+    const { k, receiver, runs } = sink.current();
     const group = `${k.prefix}-sink-span-post`;
     const instance = `${k.prefix}-a`;
     const member = async () => {
@@ -220,33 +232,12 @@ describe('sink host: failover with static membership', { timeout: 300_000 }, () 
 });
 
 describe('sink host: two processes with one instance id', { timeout: 300_000 }, () => {
-  let k: TestKafka;
-  let receiver: CountingReceiver;
-  let dir: string;
-  let env: Record<string, string>;
-  const runs = sinkRuns(
-    () => k,
-    () => env,
-    () => receiver,
-  );
-  before(async () => {
-    k = await sinkKafka('sink-fenced');
-    receiver = await CountingReceiver.start();
-    dir = mkdtempSync(join(tmpdir(), 'meshpipe-sink-fenced-'));
-    const config = join(dir, 'meshpipe.json');
-    writeFileSync(config, JSON.stringify({ sinks: { 'span-post': QUICK } }));
-    env = { MESHPIPE_CONFIG: config };
-  });
-  after(async () => {
-    runs.killAll();
-    await receiver.close();
-    await k.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const sink = sinkCase('sink-fenced', QUICK);
 
   // As for processors (lib/kafka/group-consumer.ts): fenced once, a static member joins again (it may
   // have fenced itself after the coordinator moved); fenced again soon, the id is another's.
   it('the older is fenced out and stops (exit 69) naming the id; the newer keeps delivering', async () => {
+    const { k, receiver, runs } = sink.current();
     const group = `${k.prefix}-sink-span-post`;
     const instance = `${k.prefix}-shared`;
     const older = runs.start(instance);
